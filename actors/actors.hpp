@@ -1,0 +1,147 @@
+#pragma once
+
+// Every typed actor interface of the orchestrator, and the settings its actors
+// take at spawn time. Domain actors and bridges include this header; nothing
+// here pulls in a C library.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/messages.hpp"
+
+namespace orch {
+
+// -- interfaces ---------------------------------------------------------------
+
+/// Receives progress updates of a deliberation (CLI, gRPC stream, NATS).
+using progress_listener_actor
+  = caf::typed_actor<caf::reacts_to<deliberation_update>>;
+
+/// AGENT: one council member. Every backend (scripted, vllm, remote) speaks
+/// this interface.
+using agent_actor = caf::typed_actor<
+  // Drafts a proposal for the task.
+  caf::replies_to<atom::generate, task_spec>::with<proposal>,
+  // Reviews a peer's proposal in the given round.
+  caf::replies_to<atom::critique, task_spec, proposal, int32_t>::with<critique>,
+  // Revises the agent's own proposal with the feedback it received.
+  caf::replies_to<atom::revise, task_spec, proposal,
+                  std::vector<critique>>::with<proposal>,
+  // Describes the agent.
+  caf::replies_to<atom::info>::with<agent_spec>>;
+
+/// SCORER: runs the check suite (policy, lint, dry-run) on one proposal.
+using scorer_actor = caf::typed_actor<
+  caf::replies_to<atom::score, proposal, task_spec>::with<check_suite>>;
+
+/// Runs child processes with a time limit, off the scheduler threads.
+using process_runner_actor = caf::typed_actor<
+  caf::replies_to<atom::run, command_spec>::with<command_result>>;
+
+/// ARCHITECT: picks the winner among the top k ranked results.
+using architect_actor = caf::typed_actor<
+  caf::replies_to<atom::select, std::vector<deliberation_result>,
+                  constraints>::with<selection>>;
+
+/// COUNCIL: the agents of one role and their deliberations.
+using council_actor = caf::typed_actor<
+  caf::replies_to<atom::deliberate, task_spec,
+                  progress_listener_actor>::with<deliberation_outcome>,
+  caf::replies_to<atom::info>::with<council_info>,
+  // Adds an already spawned agent.
+  caf::replies_to<atom::add, agent_spec, agent_actor>::with<council_info>,
+  // Removes the agent with the given id.
+  caf::replies_to<atom::remove, std::string>::with<council_info>>;
+
+/// One running deliberation, spawned by a COUNCIL per request.
+using deliberation_actor = caf::typed_actor<
+  caf::replies_to<atom::run>::with<deliberation_outcome>,
+  caf::reacts_to<atom::expire>>;
+
+/// ORCHESTRATOR: council registry, deliberate, orchestrate, stats, results.
+using orchestrator_actor = caf::typed_actor<
+  // Deliberation only: ranked results, winner = rank 1.
+  caf::replies_to<atom::deliberate, task_spec,
+                  progress_listener_actor>::with<deliberation_outcome>,
+  // Deliberation followed by the architect's selection.
+  caf::replies_to<atom::orchestrate, task_spec,
+                  progress_listener_actor>::with<deliberation_outcome>,
+  caf::replies_to<atom::create, council_config>::with<council_info>,
+  caf::replies_to<atom::list>::with<std::vector<council_info>>,
+  // Deletes the council of a role.
+  caf::replies_to<atom::remove, std::string>::with<council_info>,
+  // Registers an agent with the council of its role.
+  caf::replies_to<atom::add, agent_spec>::with<council_info>,
+  // Unregisters agent (role, agent_id).
+  caf::replies_to<atom::remove, std::string,
+                  std::string>::with<council_info>,
+  caf::replies_to<atom::stats>::with<orchestrator_stats>,
+  // Looks up the stored outcome of a task.
+  caf::replies_to<atom::result, std::string>::with<deliberation_outcome>,
+  // Drops stored results older than the clean-up age.
+  caf::reacts_to<atom::expire>>;
+
+// -- spawn-time settings ------------------------------------------------------
+
+/// Creates the agent for a spec; chosen by the runtime per backend.
+using agent_factory
+  = std::function<caf::expected<agent_actor>(caf::actor_system&,
+                                             const agent_spec&)>;
+
+/// How a COUNCIL runs its deliberations.
+struct council_settings {
+  std::string role;
+  std::string agent_type = "scripted";
+  int32_t rounds = 1;
+  /// Minimum number of surviving proposals.
+  int32_t quorum = 1;
+  /// Limit of a whole deliberation.
+  std::chrono::milliseconds deliberation_timeout{300'000};
+  /// The scorers the council spreads its proposals over.
+  std::vector<scorer_actor> scorers;
+};
+
+/// How the ORCHESTRATOR is wired.
+struct orchestrator_settings {
+  /// Default backend of new councils ("scripted" or "vllm").
+  std::string agent_type = "scripted";
+  int32_t quorum = 1;
+  std::chrono::milliseconds deliberation_timeout{300'000};
+  /// Age after which a stored result is dropped.
+  std::chrono::milliseconds cleanup_after{3'600'000};
+  /// Upper bound on stored results; the oldest go first.
+  size_t max_stored_results = 100'000;
+  /// Whether the orchestrator ticks its own clean-up timer.
+  bool cleanup_timer = true;
+  std::vector<scorer_actor> scorers;
+  architect_actor architect;
+  agent_factory make_agent;
+};
+
+// -- spawn functions ----------------------------------------------------------
+
+/// Spawns an agent with the deterministic `scripted` backend.
+agent_actor spawn_scripted_agent(caf::actor_system& sys, agent_spec spec);
+
+/// Spawns a COUNCIL over the given agents.
+council_actor
+spawn_council(caf::actor_system& sys, council_settings settings,
+              std::vector<std::pair<agent_spec, agent_actor>> agents);
+
+/// Spawns the rule-based ARCHITECT.
+architect_actor spawn_architect(caf::actor_system& sys);
+
+/// Spawns the ORCHESTRATOR.
+orchestrator_actor spawn_orchestrator(caf::actor_system& sys,
+                                      orchestrator_settings settings);
+
+} // namespace orch

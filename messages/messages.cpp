@@ -1,0 +1,153 @@
+#include "messages/messages.hpp"
+
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+
+#include <caf/error.hpp>
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+namespace orch {
+
+const char* to_string(ec x) {
+  switch (x) {
+    case ec::none:
+      return "none";
+    case ec::invalid_argument:
+      return "invalid_argument";
+    case ec::not_found:
+      return "not_found";
+    case ec::already_exists:
+      return "already_exists";
+    case ec::timeout:
+      return "timeout";
+    case ec::quorum_not_reached:
+      return "quorum_not_reached";
+    case ec::agent_failed:
+      return "agent_failed";
+    case ec::decode_failed:
+      return "decode_failed";
+    case ec::invalid_config:
+      return "invalid_config";
+    case ec::process_failed:
+      return "process_failed";
+    case ec::internal:
+      return "internal";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string render_context(const caf::message& ctx) {
+  std::string out;
+  for (size_t i = 0; i < ctx.size(); ++i) {
+    if (!ctx.match_element<std::string>(i))
+      return caf::to_string(ctx);
+    if (!out.empty())
+      out += ", ";
+    out += ctx.get_as<std::string>(i);
+  }
+  return out;
+}
+
+} // namespace
+
+std::string render(const caf::error& err) {
+  if (!err)
+    return "none";
+  std::string out;
+  if (err.category() == caf::atom("orch")) {
+    out = "orch.";
+    out += to_string(static_cast<ec>(err.code()));
+  } else if (err.category() == caf::atom("system")) {
+    out = "system.";
+    out += caf::to_string(static_cast<caf::sec>(err.code()));
+  } else {
+    out = caf::to_string(err.category());
+    out += '.';
+    out += std::to_string(err.code());
+  }
+  auto ctx = render_context(err.context());
+  if (!ctx.empty()) {
+    out += ": ";
+    out += ctx;
+  }
+  return out;
+}
+
+ec code_of(const caf::error& err) {
+  if (!err)
+    return ec::none;
+  if (err.category() == caf::atom("orch"))
+    return static_cast<ec>(err.code());
+  if (err.category() == caf::atom("system")
+      && static_cast<caf::sec>(err.code()) == caf::sec::request_timeout)
+    return ec::timeout;
+  return ec::internal;
+}
+
+int checks_passed(const check_suite& x) {
+  int n = 0;
+  n += x.policy.passed ? 1 : 0;
+  n += x.lint.passed ? 1 : 0;
+  n += x.dryrun.passed ? 1 : 0;
+  for (auto& c : x.additional)
+    n += c.passed ? 1 : 0;
+  return n;
+}
+
+int checks_total(const check_suite& x) {
+  return 3 + static_cast<int>(x.additional.size());
+}
+
+std::string normalize_role(const std::string& role) {
+  size_t b = 0;
+  size_t e = role.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(role[b])))
+    ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(role[e - 1])))
+    --e;
+  std::string out;
+  out.reserve(e - b);
+  for (auto i = b; i < e; ++i)
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(role[i])));
+  return out;
+}
+
+namespace {
+
+std::string lower(const std::string& x) {
+  std::string out = x;
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+} // namespace
+
+std::string council_id_for(const std::string& role) {
+  return "council-" + lower(normalize_role(role));
+}
+
+std::string agent_id_for(const std::string& role, int number) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%03d", number);
+  return "agent-" + lower(normalize_role(role)) + "-" + buf;
+}
+
+bool is_blank(const std::string& x) {
+  for (auto c : x)
+    if (!std::isspace(static_cast<unsigned char>(c)))
+      return false;
+  return true;
+}
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace orch

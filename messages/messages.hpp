@@ -1,0 +1,492 @@
+#pragma once
+
+// The vocabulary of the orchestrator: plain aggregates with a CAF 0.17
+// `inspect`, the atoms, the error enum and the one type-ID block.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/make_message.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+
+namespace orch {
+
+// -- errors -------------------------------------------------------------------
+
+/// Error codes of the orchestrator, category `orch`.
+enum class ec : uint8_t {
+  none = 0,
+  /// A request carried a blank or malformed field.
+  invalid_argument,
+  /// A council, agent, task or result does not exist.
+  not_found,
+  /// A council or agent with that id already exists.
+  already_exists,
+  /// A call or a whole deliberation ran past its time limit.
+  timeout,
+  /// Fewer proposals survived than the quorum requires.
+  quorum_not_reached,
+  /// An agent backend failed to produce a usable answer.
+  agent_failed,
+  /// Input bytes could not be decoded.
+  decode_failed,
+  /// A configuration value is missing or wrong.
+  invalid_config,
+  /// A child process could not be started.
+  process_failed,
+  /// Anything else that went wrong inside the orchestrator.
+  internal,
+};
+
+/// Returns the name of `x`, e.g. "not_found".
+const char* to_string(ec x);
+
+/// Renders an error of any category with names instead of numbers,
+/// e.g. "orch.not_found: no council for role QA".
+std::string render(const caf::error& err);
+
+/// Returns the error code of `err` when it belongs to the `orch` category.
+ec code_of(const caf::error& err);
+
+// -- task and constraints -----------------------------------------------------
+
+/// What the rubric, requirements and limits of one task are.
+struct constraints {
+  std::string rubric;
+  std::vector<std::string> requirements;
+  std::map<std::string, std::string> metadata;
+  int32_t max_iterations = 10;
+  /// Time limit per agent call in seconds; 0 means only the deliberation
+  /// limit applies.
+  int32_t timeout_seconds = 0;
+  /// The architect chooses among the top k results.
+  int32_t k = 3;
+  /// Rounds of peer critique and revision.
+  int32_t rounds = 1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, constraints& x) {
+  return f(caf::meta::type_name("orch.constraints"), x.rubric, x.requirements,
+           x.metadata, x.max_iterations, x.timeout_seconds, x.k, x.rounds);
+}
+
+/// One atomic task for a council.
+struct task_spec {
+  std::string task_id;
+  std::string story_id;
+  std::string plan_id;
+  std::string case_id;
+  std::string role;
+  std::string description;
+  orch::constraints constraints;
+  std::vector<std::string> dependencies;
+  int32_t priority = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
+  return f(caf::meta::type_name("orch.task_spec"), x.task_id, x.story_id,
+           x.plan_id, x.case_id, x.role, x.description, x.constraints,
+           x.dependencies, x.priority);
+}
+
+// -- proposals and critiques --------------------------------------------------
+
+/// A solution drafted by one agent; `revisions` keeps earlier contents.
+struct proposal {
+  std::string id;
+  std::string author_id;
+  std::string author_role;
+  std::string content;
+  std::vector<std::string> revisions;
+  int64_t created_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, proposal& x) {
+  return f(caf::meta::type_name("orch.proposal"), x.id, x.author_id,
+           x.author_role, x.content, x.revisions, x.created_at_ms);
+}
+
+/// Feedback of one agent on another agent's proposal.
+struct critique {
+  std::string critic_id;
+  std::string proposal_id;
+  std::string target_author_id;
+  int32_t round = 0;
+  /// Named gaps against the rubric and requirements.
+  std::vector<std::string> issues;
+  std::string content;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, critique& x) {
+  return f(caf::meta::type_name("orch.critique"), x.critic_id, x.proposal_id,
+           x.target_author_id, x.round, x.issues, x.content);
+}
+
+// -- checks -------------------------------------------------------------------
+
+struct policy_result {
+  bool passed = true;
+  std::vector<std::string> violations;
+  std::string message;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, policy_result& x) {
+  return f(caf::meta::type_name("orch.policy_result"), x.passed, x.violations,
+           x.message);
+}
+
+struct lint_result {
+  bool passed = true;
+  int32_t error_count = 0;
+  int32_t warning_count = 0;
+  std::vector<std::string> errors;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lint_result& x) {
+  return f(caf::meta::type_name("orch.lint_result"), x.passed, x.error_count,
+           x.warning_count, x.errors);
+}
+
+struct dryrun_result {
+  bool passed = true;
+  /// True when no command is configured for the role.
+  bool skipped = true;
+  std::string output;
+  int32_t exit_code = 0;
+  std::string message;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dryrun_result& x) {
+  return f(caf::meta::type_name("orch.dryrun_result"), x.passed, x.skipped,
+           x.output, x.exit_code, x.message);
+}
+
+struct check_result {
+  std::string check_type;
+  bool passed = true;
+  double score = 0;
+  std::string message;
+  std::map<std::string, std::string> details;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, check_result& x) {
+  return f(caf::meta::type_name("orch.check_result"), x.check_type, x.passed,
+           x.score, x.message, x.details);
+}
+
+/// Outcome of the check suite on one proposal, with its score in [0, 1].
+struct check_suite {
+  policy_result policy;
+  lint_result lint;
+  dryrun_result dryrun;
+  std::vector<check_result> additional;
+  bool all_passed = true;
+  double score = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, check_suite& x) {
+  return f(caf::meta::type_name("orch.check_suite"), x.policy, x.lint,
+           x.dryrun, x.additional, x.all_passed, x.score);
+}
+
+/// Number of passed checks among policy, lint and dry-run (skipped counts as
+/// passed) plus the additional checks.
+int checks_passed(const check_suite& x);
+
+/// Number of checks counted by `checks_passed`.
+int checks_total(const check_suite& x);
+
+// -- deliberation -------------------------------------------------------------
+
+struct deliberation_result {
+  orch::proposal proposal;
+  check_suite checks;
+  double score = 0;
+  int32_t rank = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deliberation_result& x) {
+  return f(caf::meta::type_name("orch.deliberation_result"), x.proposal,
+           x.checks, x.score, x.rank);
+}
+
+/// Why an agent was dropped from a deliberation.
+struct agent_failure {
+  std::string agent_id;
+  std::string phase;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_failure& x) {
+  return f(caf::meta::type_name("orch.agent_failure"), x.agent_id, x.phase,
+           x.reason);
+}
+
+/// The ranked result of one deliberation (and, for orchestrate, the
+/// architect's choice).
+struct deliberation_outcome {
+  std::string task_id;
+  std::string execution_id;
+  std::string role;
+  std::string story_id;
+  std::string plan_id;
+  std::vector<deliberation_result> results;
+  std::string winner_id;
+  std::string rationale;
+  int64_t duration_ms = 0;
+  /// "completed" or "failed".
+  std::string status;
+  std::string error;
+  std::vector<agent_failure> failed_agents;
+};
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, deliberation_outcome& x) {
+  return f(caf::meta::type_name("orch.deliberation_outcome"), x.task_id,
+           x.execution_id, x.role, x.story_id, x.plan_id, x.results,
+           x.winner_id, x.rationale, x.duration_ms, x.status, x.error,
+           x.failed_agents);
+}
+
+/// Progress of a running deliberation.
+struct deliberation_update {
+  std::string task_id;
+  std::string execution_id;
+  /// generating, reviewing, revising, scoring, selecting, complete.
+  std::string status;
+  int32_t progress_percent = 0;
+  std::string current_step;
+  std::string current_agent;
+  int32_t round = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deliberation_update& x) {
+  return f(caf::meta::type_name("orch.deliberation_update"), x.task_id,
+           x.execution_id, x.status, x.progress_percent, x.current_step,
+           x.current_agent, x.round);
+}
+
+/// The choice of the architect.
+struct selection {
+  std::string winner_id;
+  std::string rationale;
+  /// Author ids of the candidates that were considered (the top k).
+  std::vector<std::string> considered;
+  /// "rule" or "llm".
+  std::string mode;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, selection& x) {
+  return f(caf::meta::type_name("orch.selection"), x.winner_id, x.rationale,
+           x.considered, x.mode);
+}
+
+// -- councils and agents ------------------------------------------------------
+
+/// How one agent is configured.
+struct agent_spec {
+  std::string agent_id;
+  std::string role;
+  /// "scripted" (deterministic, no LLM) or "vllm".
+  std::string backend;
+  int32_t index = 0;
+  uint64_t diversity_seed = 0;
+  std::map<std::string, std::string> params;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_spec& x) {
+  return f(caf::meta::type_name("orch.agent_spec"), x.agent_id, x.role,
+           x.backend, x.index, x.diversity_seed, x.params);
+}
+
+/// How a council is to be created.
+struct council_config {
+  std::string role;
+  int32_t num_agents = 3;
+  std::string agent_type;
+  int32_t rounds = 1;
+  std::map<std::string, std::string> custom_params;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, council_config& x) {
+  return f(caf::meta::type_name("orch.council_config"), x.role, x.num_agents,
+           x.agent_type, x.rounds, x.custom_params);
+}
+
+/// What a council looks like right now.
+struct council_info {
+  std::string council_id;
+  std::string role;
+  std::string agent_type;
+  std::vector<std::string> agent_ids;
+  int32_t rounds = 1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, council_info& x) {
+  return f(caf::meta::type_name("orch.council_info"), x.council_id, x.role,
+           x.agent_type, x.agent_ids, x.rounds);
+}
+
+/// Counters of the ORCHESTRATOR.
+struct orchestrator_stats {
+  int64_t total_deliberations = 0;
+  int64_t total_orchestrations = 0;
+  int64_t failed_deliberations = 0;
+  double avg_ms = 0;
+  double p50_ms = 0;
+  double p95_ms = 0;
+  double p99_ms = 0;
+  int64_t active_councils = 0;
+  std::map<std::string, int64_t> role_counts;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, orchestrator_stats& x) {
+  return f(caf::meta::type_name("orch.orchestrator_stats"),
+           x.total_deliberations, x.total_orchestrations,
+           x.failed_deliberations, x.avg_ms, x.p50_ms, x.p95_ms, x.p99_ms,
+           x.active_councils, x.role_counts);
+}
+
+// -- processes ----------------------------------------------------------------
+
+/// A child process to run with a time limit.
+struct command_spec {
+  std::vector<std::string> argv;
+  std::string stdin_data;
+  int32_t timeout_ms = 10000;
+  int32_t max_output = 16384;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_spec& x) {
+  return f(caf::meta::type_name("orch.command_spec"), x.argv, x.stdin_data,
+           x.timeout_ms, x.max_output);
+}
+
+struct command_result {
+  int32_t exit_code = 0;
+  bool timed_out = false;
+  bool truncated = false;
+  /// stdout and stderr, interleaved, truncated to `max_output` bytes.
+  std::string output;
+  int64_t duration_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_result& x) {
+  return f(caf::meta::type_name("orch.command_result"), x.exit_code,
+           x.timed_out, x.truncated, x.output, x.duration_ms);
+}
+
+// -- events -------------------------------------------------------------------
+
+/// The wrapper of every NATS event; `payload` is a JSON document.
+struct event_envelope {
+  std::string event_type;
+  std::string payload;
+  std::string idempotency_key;
+  std::string correlation_id;
+  std::string timestamp;
+  std::string producer = "orchestrator-service";
+  std::map<std::string, std::string> metadata;
+  std::string causation_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_envelope& x) {
+  return f(caf::meta::type_name("orch.event_envelope"), x.event_type,
+           x.payload, x.idempotency_key, x.correlation_id, x.timestamp,
+           x.producer, x.metadata, x.causation_id);
+}
+
+// -- helpers ------------------------------------------------------------------
+
+/// Upper-cases a role name and trims blanks ("dev " -> "DEV").
+std::string normalize_role(const std::string& role);
+
+/// "council-dev" for role DEV.
+std::string council_id_for(const std::string& role);
+
+/// "agent-dev-001" for role DEV and number 1.
+std::string agent_id_for(const std::string& role, int number);
+
+/// True when `x` is empty or only white space.
+bool is_blank(const std::string& x);
+
+/// Milliseconds since the epoch.
+int64_t now_ms();
+
+} // namespace orch
+
+CAF_ERROR_CODE_ENUM(orch::ec, "orch")
+
+// -- type IDs and atoms -------------------------------------------------------
+
+CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(orch, (orch::constraints))
+  CAF_ADD_TYPE_ID(orch, (orch::task_spec))
+  CAF_ADD_TYPE_ID(orch, (orch::proposal))
+  CAF_ADD_TYPE_ID(orch, (orch::critique))
+  CAF_ADD_TYPE_ID(orch, (orch::policy_result))
+  CAF_ADD_TYPE_ID(orch, (orch::lint_result))
+  CAF_ADD_TYPE_ID(orch, (orch::dryrun_result))
+  CAF_ADD_TYPE_ID(orch, (orch::check_result))
+  CAF_ADD_TYPE_ID(orch, (orch::check_suite))
+  CAF_ADD_TYPE_ID(orch, (orch::deliberation_result))
+  CAF_ADD_TYPE_ID(orch, (orch::agent_failure))
+  CAF_ADD_TYPE_ID(orch, (orch::deliberation_outcome))
+  CAF_ADD_TYPE_ID(orch, (orch::deliberation_update))
+  CAF_ADD_TYPE_ID(orch, (orch::selection))
+  CAF_ADD_TYPE_ID(orch, (orch::agent_spec))
+  CAF_ADD_TYPE_ID(orch, (orch::council_config))
+  CAF_ADD_TYPE_ID(orch, (orch::council_info))
+  CAF_ADD_TYPE_ID(orch, (orch::orchestrator_stats))
+  CAF_ADD_TYPE_ID(orch, (orch::command_spec))
+  CAF_ADD_TYPE_ID(orch, (orch::command_result))
+  CAF_ADD_TYPE_ID(orch, (orch::event_envelope))
+
+  CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
+  CAF_ADD_ATOM(orch, orch::atom, critique, "critique")
+  CAF_ADD_ATOM(orch, orch::atom, revise, "revise")
+  CAF_ADD_ATOM(orch, orch::atom, score, "score")
+  CAF_ADD_ATOM(orch, orch::atom, select, "select")
+  CAF_ADD_ATOM(orch, orch::atom, deliberate, "deliberate")
+  CAF_ADD_ATOM(orch, orch::atom, orchestrate, "orchestrat")
+  CAF_ADD_ATOM(orch, orch::atom, create, "create")
+  CAF_ADD_ATOM(orch, orch::atom, list, "list")
+  CAF_ADD_ATOM(orch, orch::atom, remove, "remove")
+  CAF_ADD_ATOM(orch, orch::atom, add, "add")
+  CAF_ADD_ATOM(orch, orch::atom, get, "get")
+  CAF_ADD_ATOM(orch, orch::atom, stats, "stats")
+  CAF_ADD_ATOM(orch, orch::atom, run, "run")
+  CAF_ADD_ATOM(orch, orch::atom, tick, "tick")
+  CAF_ADD_ATOM(orch, orch::atom, expire, "expire")
+  CAF_ADD_ATOM(orch, orch::atom, result, "result")
+  CAF_ADD_ATOM(orch, orch::atom, info, "info")
+
+CAF_END_TYPE_ID_BLOCK(orch)
