@@ -67,8 +67,9 @@ struct constraints {
   int32_t timeout_seconds = 0;
   /// The architect chooses among the top k results.
   int32_t k = 3;
-  /// Rounds of peer critique and revision.
-  int32_t rounds = 1;
+  /// Rounds of peer critique and revision; negative means the council's
+  /// default.
+  int32_t rounds = -1;
 };
 
 template <class Inspector>

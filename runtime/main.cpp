@@ -1,1 +1,5 @@
-int main() { return 0; }
+#include "runtime/cli.hpp"
+
+int main(int argc, char** argv) {
+  return orch::run_cli(argc, argv);
+}

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "actors/actors.hpp"
+
+namespace orch {
+
+/// The rule-based choice: among the top `cons.k` (default 3) results by rank,
+/// the best score; ties go to more checks passed, fewer policy violations,
+/// then the smaller author id.
+caf::expected<selection>
+select_rule_based(std::vector<deliberation_result> results,
+                  const constraints& cons);
+
+} // namespace orch

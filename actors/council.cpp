@@ -1,0 +1,491 @@
+// COUNCIL and its per-request deliberation actor.
+//
+// A COUNCIL holds the agents of one role. Each deliberate request spawns a
+// deliberation actor that drives the phases (generate, R rounds of critique
+// and revision, scoring, ranking) as concurrent requests and answers the
+// original requester directly (the council delegates to it), so that
+// deliberations of one council run in parallel on all scheduler threads.
+
+#include "actors/council.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/duration.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+namespace orch {
+
+void rank_results(std::vector<deliberation_result>& xs) {
+  std::sort(xs.begin(), xs.end(),
+            [](const deliberation_result& a, const deliberation_result& b) {
+              if (a.score != b.score)
+                return a.score > b.score;
+              auto pa = checks_passed(a.checks);
+              auto pb = checks_passed(b.checks);
+              if (pa != pb)
+                return pa > pb;
+              return a.proposal.author_id < b.proposal.author_id;
+            });
+  for (size_t i = 0; i < xs.size(); ++i)
+    xs[i].rank = static_cast<int32_t>(i + 1);
+}
+
+namespace {
+
+// -- deliberation -------------------------------------------------------------
+
+struct member {
+  agent_spec spec;
+  agent_actor handle;
+  bool alive = true;
+  std::optional<proposal> current;
+  std::vector<critique> feedback;
+  check_suite checks;
+};
+
+struct deliberation_state {
+  static inline const char* name = "deliberation";
+
+  task_spec task;
+  std::string execution_id;
+  progress_listener_actor listener;
+  std::vector<member> members;
+  std::vector<scorer_actor> scorers;
+  int32_t quorum = 1;
+  int32_t rounds = 1;
+  caf::duration call_timeout;
+  std::chrono::milliseconds limit{0};
+  std::chrono::steady_clock::time_point started;
+  caf::typed_response_promise<deliberation_outcome> promise;
+  std::vector<agent_failure> failures;
+  /// Replies still expected in the current phase.
+  size_t pending = 0;
+  /// Steps finished so far and in total, for progress percentages.
+  int32_t steps_done = 0;
+  int32_t steps_total = 1;
+  int32_t round = 0;
+  std::string phase = "generating";
+  bool finished = false;
+
+  size_t alive_count() const {
+    return static_cast<size_t>(
+      std::count_if(members.begin(), members.end(),
+                    [](const member& m) { return m.alive; }));
+  }
+};
+
+using deliberation_ptr
+  = deliberation_actor::stateful_pointer<deliberation_state>;
+
+void start_generate(deliberation_ptr self);
+void start_critique(deliberation_ptr self);
+void start_revise(deliberation_ptr self);
+void start_scoring(deliberation_ptr self);
+
+int64_t elapsed_ms(const deliberation_state& st) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now() - st.started).count();
+}
+
+void notify(deliberation_ptr self, const std::string& agent_id) {
+  auto& st = self->state;
+  if (!st.listener)
+    return;
+  deliberation_update up;
+  up.task_id = st.task.task_id;
+  up.execution_id = st.execution_id;
+  up.status = st.phase;
+  up.progress_percent
+    = st.phase == "complete"
+        ? 100
+        : std::min(99, st.steps_done * 100 / std::max(1, st.steps_total));
+  up.current_step = st.phase;
+  if (st.round > 0) {
+    up.current_step += " round ";
+    up.current_step += std::to_string(st.round);
+  }
+  up.current_agent = agent_id;
+  up.round = st.round;
+  self->send(st.listener, std::move(up));
+}
+
+void fail(deliberation_ptr self, caf::error err) {
+  auto& st = self->state;
+  if (st.finished)
+    return;
+  st.finished = true;
+  st.promise.deliver(std::move(err));
+  self->quit();
+}
+
+std::string failure_summary(const deliberation_state& st) {
+  std::string out;
+  for (auto& f : st.failures) {
+    out += "; ";
+    out += f.agent_id;
+    out += ' ';
+    out += f.phase;
+    out += ": ";
+    out += f.reason;
+  }
+  return out;
+}
+
+void drop(deliberation_ptr self, size_t i, const char* phase,
+          const caf::error& err) {
+  auto& st = self->state;
+  auto& m = st.members[i];
+  if (!m.alive)
+    return;
+  m.alive = false;
+  auto reason = code_of(err) == ec::timeout
+                  ? std::string{"timed out"}
+                    + (st.task.constraints.timeout_seconds > 0
+                         ? " after "
+                             + std::to_string(
+                               st.task.constraints.timeout_seconds)
+                             + " s"
+                         : std::string{})
+                  : render(err);
+  st.failures.push_back(agent_failure{m.spec.agent_id, phase, reason});
+}
+
+/// Called after every reply of a phase; starts the next phase when the last
+/// one arrived.
+void step_done(deliberation_ptr self, const std::string& agent_id,
+               void (*next)(deliberation_ptr)) {
+  auto& st = self->state;
+  ++st.steps_done;
+  notify(self, agent_id);
+  if (--st.pending > 0)
+    return;
+  if (st.alive_count() < static_cast<size_t>(st.quorum)) {
+    fail(self, caf::make_error(
+                 ec::quorum_not_reached,
+                 std::to_string(st.alive_count()) + " of "
+                   + std::to_string(st.members.size())
+                   + " proposals survived " + st.phase + " (quorum "
+                   + std::to_string(st.quorum) + ")" + failure_summary(st)));
+    return;
+  }
+  next(self);
+}
+
+void after_generate(deliberation_ptr self) {
+  auto& st = self->state;
+  if (st.rounds > 0 && st.alive_count() >= 2) {
+    st.round = 1;
+    start_critique(self);
+  } else {
+    start_scoring(self);
+  }
+}
+
+void start_generate(deliberation_ptr self) {
+  auto& st = self->state;
+  st.phase = "generating";
+  notify(self, "");
+  st.pending = st.members.size();
+  for (size_t i = 0; i < st.members.size(); ++i) {
+    self
+      ->request(st.members[i].handle, st.call_timeout, atom::generate_v,
+                st.task)
+      .then(
+        [=](proposal& p) {
+          auto& m = self->state.members[i];
+          m.current = std::move(p);
+          step_done(self, m.spec.agent_id, after_generate);
+        },
+        [=](caf::error& err) {
+          drop(self, i, "generate", err);
+          step_done(self, self->state.members[i].spec.agent_id,
+                    after_generate);
+        });
+  }
+}
+
+void start_critique(deliberation_ptr self) {
+  auto& st = self->state;
+  st.phase = "reviewing";
+  notify(self, "");
+  // The ring over the agents still alive: critic k reviews k + 1 (mod n).
+  std::vector<size_t> ring;
+  for (size_t i = 0; i < st.members.size(); ++i) {
+    st.members[i].feedback.clear();
+    if (st.members[i].alive)
+      ring.push_back(i);
+  }
+  st.pending = ring.size();
+  for (size_t k = 0; k < ring.size(); ++k) {
+    auto critic = ring[k];
+    auto target = ring[(k + 1) % ring.size()];
+    self
+      ->request(st.members[critic].handle, st.call_timeout, atom::critique_v,
+                st.task, *st.members[target].current, st.round)
+      .then(
+        [=](critique& c) {
+          auto& s = self->state;
+          s.members[target].feedback.push_back(std::move(c));
+          step_done(self, s.members[critic].spec.agent_id, start_revise);
+        },
+        [=](caf::error& err) {
+          drop(self, critic, "critique", err);
+          step_done(self, self->state.members[critic].spec.agent_id,
+                    start_revise);
+        });
+  }
+}
+
+void after_revise(deliberation_ptr self) {
+  auto& st = self->state;
+  if (st.round < st.rounds && st.alive_count() >= 2) {
+    ++st.round;
+    start_critique(self);
+  } else {
+    start_scoring(self);
+  }
+}
+
+void start_revise(deliberation_ptr self) {
+  auto& st = self->state;
+  st.phase = "revising";
+  notify(self, "");
+  st.pending = st.alive_count();
+  for (size_t i = 0; i < st.members.size(); ++i) {
+    auto& m = st.members[i];
+    if (!m.alive)
+      continue;
+    self
+      ->request(m.handle, st.call_timeout, atom::revise_v, st.task,
+                *m.current, m.feedback)
+      .then(
+        [=](proposal& p) {
+          auto& mm = self->state.members[i];
+          mm.current = std::move(p);
+          step_done(self, mm.spec.agent_id, after_revise);
+        },
+        [=](caf::error& err) {
+          drop(self, i, "revise", err);
+          step_done(self, self->state.members[i].spec.agent_id, after_revise);
+        });
+  }
+}
+
+void finish(deliberation_ptr self) {
+  auto& st = self->state;
+  st.phase = "complete";
+  deliberation_outcome out;
+  out.task_id = st.task.task_id;
+  out.execution_id = st.execution_id;
+  out.role = st.task.role;
+  out.story_id = st.task.story_id;
+  out.plan_id = st.task.plan_id;
+  out.results.reserve(st.members.size());
+  for (auto& m : st.members) {
+    if (!m.alive)
+      continue;
+    deliberation_result r;
+    r.proposal = std::move(*m.current);
+    r.checks = std::move(m.checks);
+    r.score = r.checks.score;
+    out.results.push_back(std::move(r));
+  }
+  rank_results(out.results);
+  out.winner_id = out.results.front().proposal.author_id;
+  out.duration_ms = elapsed_ms(st);
+  out.status = "completed";
+  out.failed_agents = std::move(st.failures);
+  notify(self, out.winner_id);
+  st.finished = true;
+  st.promise.deliver(std::move(out));
+  self->quit();
+}
+
+void start_scoring(deliberation_ptr self) {
+  auto& st = self->state;
+  st.phase = "scoring";
+  notify(self, "");
+  st.pending = st.alive_count();
+  if (st.scorers.empty()) {
+    fail(self, caf::make_error(ec::internal, "council has no scorer"));
+    return;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < st.members.size(); ++i) {
+    auto& m = st.members[i];
+    if (!m.alive)
+      continue;
+    auto& scorer = st.scorers[n++ % st.scorers.size()];
+    self->request(scorer, caf::infinite, atom::score_v, *m.current, st.task)
+      .then(
+        [=](check_suite& suite) {
+          auto& mm = self->state.members[i];
+          mm.checks = std::move(suite);
+          step_done(self, mm.spec.agent_id, finish);
+        },
+        [=](caf::error& err) {
+          drop(self, i, "score", err);
+          step_done(self, self->state.members[i].spec.agent_id, finish);
+        });
+  }
+}
+
+deliberation_actor::behavior_type
+deliberation(deliberation_ptr self, deliberation_state init) {
+  self->state = std::move(init);
+  return {
+    [=](atom::run) -> caf::result<deliberation_outcome> {
+      auto& st = self->state;
+      st.promise = self->make_response_promise<deliberation_outcome>();
+      st.started = std::chrono::steady_clock::now();
+      if (st.limit.count() > 0)
+        self->delayed_send(self, st.limit, atom::expire_v);
+      int32_t calls = static_cast<int32_t>(st.members.size());
+      st.steps_total = calls * (2 + 2 * std::max(0, st.rounds));
+      if (st.members.size() < static_cast<size_t>(std::max(1, st.quorum))) {
+        auto rp = st.promise;
+        fail(self,
+             caf::make_error(ec::quorum_not_reached,
+                             "council " + council_id_for(st.task.role)
+                               + " has " + std::to_string(st.members.size())
+                               + " agent(s), quorum is "
+                               + std::to_string(st.quorum)));
+        return rp;
+      }
+      start_generate(self);
+      return st.promise;
+    },
+    [=](atom::expire) {
+      auto& st = self->state;
+      if (st.finished)
+        return;
+      fail(self, caf::make_error(
+                   ec::timeout, "deliberation of task " + st.task.task_id
+                                  + " exceeded its limit of "
+                                  + std::to_string(st.limit.count())
+                                  + " ms while " + st.phase
+                                  + failure_summary(st)));
+    },
+  };
+}
+
+// -- council ------------------------------------------------------------------
+
+struct council_state {
+  static inline const char* name = "council";
+  council_settings settings;
+  std::vector<std::pair<agent_spec, agent_actor>> agents;
+  uint64_t executions = 0;
+  uint64_t salt = 0;
+
+  council_info info() const {
+    council_info x;
+    x.council_id = council_id_for(settings.role);
+    x.role = settings.role;
+    x.agent_type = settings.agent_type;
+    x.rounds = settings.rounds;
+    for (auto& a : agents)
+      x.agent_ids.push_back(a.first.agent_id);
+    return x;
+  }
+};
+
+council_actor::behavior_type
+council(council_actor::stateful_pointer<council_state> self,
+        council_settings settings,
+        std::vector<std::pair<agent_spec, agent_actor>> agents) {
+  auto& st = self->state;
+  st.settings = std::move(settings);
+  st.agents = std::move(agents);
+  st.salt = std::random_device{}();
+  // An agent that dies leaves the council; the council takes its agents
+  // along when it exits.
+  for (auto& a : st.agents)
+    self->monitor(a.second);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& agents = self->state.agents;
+    agents.erase(std::remove_if(agents.begin(), agents.end(),
+                                [&](auto& a) {
+                                  return a.second.address() == msg.source;
+                                }),
+                 agents.end());
+  });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& a : self->state.agents)
+      self->send_exit(a.second, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [=](atom::deliberate, task_spec& task, progress_listener_actor& listener)
+      -> caf::result<deliberation_outcome> {
+      auto& st = self->state;
+      deliberation_state init;
+      char buf[40];
+      std::snprintf(buf, sizeof(buf), "exec-%08llx-%06llx",
+                    static_cast<unsigned long long>(st.salt & 0xffffffff),
+                    static_cast<unsigned long long>(++st.executions));
+      init.execution_id = buf;
+      init.listener = std::move(listener);
+      init.members.reserve(st.agents.size());
+      for (auto& a : st.agents)
+        init.members.push_back(member{a.first, a.second, true, {}, {}, {}});
+      init.scorers = st.settings.scorers;
+      init.quorum = st.settings.quorum;
+      init.rounds = task.constraints.rounds >= 0 ? task.constraints.rounds
+                                                 : st.settings.rounds;
+      init.call_timeout
+        = task.constraints.timeout_seconds > 0
+            ? caf::duration{std::chrono::seconds(
+              task.constraints.timeout_seconds)}
+            : caf::duration{caf::infinite};
+      init.limit = st.settings.deliberation_timeout;
+      init.task = std::move(task);
+      auto worker = self->system().spawn(deliberation, std::move(init));
+      return self->delegate(worker, atom::run_v);
+    },
+    [=](atom::info) -> caf::result<council_info> {
+      return self->state.info();
+    },
+    [=](atom::add, agent_spec& spec,
+        agent_actor& handle) -> caf::result<council_info> {
+      auto& st = self->state;
+      for (auto& a : st.agents)
+        if (a.first.agent_id == spec.agent_id)
+          return caf::make_error(ec::already_exists,
+                                 "agent " + spec.agent_id + " is already in "
+                                   + council_id_for(st.settings.role));
+      self->monitor(handle);
+      st.agents.emplace_back(std::move(spec), std::move(handle));
+      return st.info();
+    },
+    [=](atom::remove, const std::string& agent_id)
+      -> caf::result<council_info> {
+      auto& st = self->state;
+      auto i = std::find_if(st.agents.begin(), st.agents.end(),
+                            [&](auto& a) { return a.first.agent_id == agent_id; });
+      if (i == st.agents.end())
+        return caf::make_error(ec::not_found,
+                               "no agent " + agent_id + " in "
+                                 + council_id_for(st.settings.role));
+      self->demonitor(i->second.address());
+      self->send_exit(i->second, caf::exit_reason::user_shutdown);
+      st.agents.erase(i);
+      return st.info();
+    },
+  };
+}
+
+} // namespace
+
+council_actor
+spawn_council(caf::actor_system& sys, council_settings settings,
+              std::vector<std::pair<agent_spec, agent_actor>> agents) {
+  return sys.spawn(council, std::move(settings), std::move(agents));
+}
+
+} // namespace orch

@@ -1,0 +1,1226 @@
+#include "actors/scorer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+namespace orch {
+
+// -- compiled rules -----------------------------------------------------------
+
+namespace {
+
+/// A deny rule ready for matching against lower-cased content.
+struct compiled_deny {
+  std::string name;
+  /// The lower-cased text of a plain rule, or the literal every match of a
+  /// regex rule starts with (empty when there is none).
+  std::string needle;
+  bool is_regex = false;
+  std::regex re;
+};
+
+} // namespace
+
+struct compiled_scorer_rules {
+  std::shared_ptr<const scorer_rules> source;
+  std::vector<compiled_deny> deny;
+  /// Keys lower case.
+  std::map<std::string, lint_command> linters;
+  /// Keys normalized role names.
+  std::map<std::string, dryrun_command> dryrun;
+};
+
+namespace {
+
+// -- text helpers -------------------------------------------------------------
+
+constexpr std::array<char, 256> make_lower_table() {
+  std::array<char, 256> tbl{};
+  for (int i = 0; i < 256; ++i)
+    tbl[static_cast<size_t>(i)] = static_cast<char>(
+      (i >= 'A' && i <= 'Z') ? i - 'A' + 'a' : i);
+  return tbl;
+}
+
+constexpr auto lower_table = make_lower_table();
+
+inline char lower_char(char c) {
+  return lower_table[static_cast<unsigned char>(c)];
+}
+
+std::string to_lower(std::string_view x) {
+  std::string out(x.size(), '\0');
+  for (size_t i = 0; i < x.size(); ++i)
+    out[i] = lower_char(x[i]);
+  return out;
+}
+
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'
+         || c == '\v';
+}
+
+inline bool is_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+         || (c >= 'A' && c <= 'Z');
+}
+
+std::string_view trim(std::string_view x) {
+  while (!x.empty() && is_space(x.front()))
+    x.remove_prefix(1);
+  while (!x.empty() && is_space(x.back()))
+    x.remove_suffix(1);
+  return x;
+}
+
+bool is_blank_view(std::string_view x) {
+  return trim(x).empty();
+}
+
+// -- regex helpers ------------------------------------------------------------
+
+/// Lower-cases the letters of a regex that are not escapes (`\S` must stay
+/// `\S`), so that it matches lower-cased content like the original pattern
+/// matches the original content case-insensitively.
+std::string lower_regex(const std::string& pattern) {
+  std::string out;
+  out.reserve(pattern.size());
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\' && i + 1 < pattern.size()) {
+      out += pattern[i];
+      out += pattern[++i];
+      continue;
+    }
+    out += lower_char(pattern[i]);
+  }
+  return out;
+}
+
+std::regex compile_regex(const std::string& pattern) {
+  return std::regex{lower_regex(pattern),
+                    std::regex::ECMAScript | std::regex::optimize};
+}
+
+/// True when `pattern` has an alternation outside any group or class.
+bool has_top_level_alternation(const std::string& pattern) {
+  int depth = 0;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    auto c = pattern[i];
+    if (c == '\\') {
+      ++i;
+    } else if (in_class) {
+      if (c == ']')
+        in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      --depth;
+    } else if (c == '|' && depth == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Returns the literal text every match of `pattern` starts with, lower
+/// case; empty when there is none (anchors, alternations, classes first).
+std::string literal_prefix(const std::string& pattern) {
+  if (pattern.empty() || pattern.front() == '^'
+      || has_top_level_alternation(pattern))
+    return {};
+  std::string out;
+  size_t i = 0;
+  while (i + 1 < pattern.size() && pattern[i] == '\\' && pattern[i + 1] == 'b')
+    i += 2;
+  while (i < pattern.size()) {
+    auto c = pattern[i];
+    if (c == '\\') {
+      if (i + 1 < pattern.size() && !is_alnum(pattern[i + 1])) {
+        out += pattern[i + 1];
+        i += 2;
+        continue;
+      }
+      break;
+    }
+    if (std::string_view{".[](){}*+?^$|"}.find(c) != std::string_view::npos) {
+      if ((c == '*' || c == '?' || c == '{') && !out.empty())
+        out.pop_back();
+      break;
+    }
+    out += c;
+    ++i;
+  }
+  return to_lower(out);
+}
+
+/// Longest match a prefix-anchored regex rule may have.
+constexpr size_t regex_window = 4096;
+
+/// Makes matched text fit for a report: one line, at most 80 characters, and
+/// runs of 16 or more letters and digits (keys, tokens) masked after their
+/// first four characters.
+std::string redact(std::string_view text) {
+  constexpr size_t max_len = 80;
+  std::string out;
+  out.reserve(std::min(text.size(), max_len) + 3);
+  size_t i = 0;
+  while (i < text.size() && out.size() < max_len) {
+    if (is_alnum(text[i])) {
+      auto j = i;
+      while (j < text.size() && is_alnum(text[j]))
+        ++j;
+      auto run = text.substr(i, j - i);
+      if (run.size() >= 16) {
+        out.append(run.substr(0, 4));
+        out += "****";
+      } else {
+        out.append(run);
+      }
+      i = j;
+      continue;
+    }
+    out += is_space(text[i]) ? ' ' : text[i];
+    ++i;
+  }
+  if (i < text.size())
+    out += "...";
+  return out;
+}
+
+// -- defaults -----------------------------------------------------------------
+
+bool is_builtin_lang(std::string_view lang) {
+  return lang == "json" || lang == "yaml" || lang == "yml";
+}
+
+// -- code blocks --------------------------------------------------------------
+
+struct block_view {
+  std::string lang;
+  std::string_view code;
+  int32_t line = 0;
+};
+
+/// Calls `f(block_view&&)` for every fenced code block of `content`.
+template <class F>
+void scan_blocks(std::string_view content, F&& f) {
+  if (content.find("```") == std::string_view::npos
+      && content.find("~~~") == std::string_view::npos)
+    return;
+  bool in_block = false;
+  char fence_char = 0;
+  size_t fence_len = 0;
+  size_t code_start = 0;
+  block_view current;
+  int32_t line_no = 0;
+  size_t pos = 0;
+  while (pos < content.size()) {
+    ++line_no;
+    auto eol = content.find('\n', pos);
+    auto next = eol == std::string_view::npos ? content.size() : eol + 1;
+    auto line = content.substr(pos, next - pos);
+    size_t i = 0;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
+      ++i;
+    if (i < line.size() && (line[i] == '`' || line[i] == '~')) {
+      auto c = line[i];
+      auto j = i;
+      while (j < line.size() && line[j] == c)
+        ++j;
+      auto run = j - i;
+      auto rest = trim(line.substr(j));
+      if (!in_block && run >= 3
+          && (c == '~' || rest.find('`') == std::string_view::npos)) {
+        in_block = true;
+        fence_char = c;
+        fence_len = run;
+        code_start = next;
+        auto word_end = std::find_if(rest.begin(), rest.end(), is_space);
+        current.lang = to_lower(rest.substr(
+          0, static_cast<size_t>(word_end - rest.begin())));
+        current.line = line_no;
+      } else if (in_block && c == fence_char && run >= fence_len
+                 && rest.empty()) {
+        in_block = false;
+        current.code = content.substr(code_start, pos - code_start);
+        f(std::move(current));
+        current = block_view{};
+      }
+    }
+    pos = next;
+  }
+  if (in_block) {
+    current.code = content.substr(code_start);
+    f(std::move(current));
+  }
+}
+
+// -- rubric -------------------------------------------------------------------
+
+bool is_stop_word(std::string_view word) {
+  static constexpr std::string_view words[] = {
+    "about",     "above",    "according", "across",  "after",    "again",
+    "against",   "along",    "among",     "another", "answer",   "based",
+    "because",   "before",   "being",     "below",   "between",  "beyond",
+    "could",     "doing",    "during",    "either",  "ensure",   "every",
+    "following", "further",  "given",     "having",  "include",  "includes",
+    "including", "might",    "other",     "others",  "proposal", "provide",
+    "provides",  "rather",   "really",    "should",  "shall",    "since",
+    "solution",  "still",    "their",     "there",   "these",    "thing",
+    "things",    "those",    "through",   "under",   "until",    "using",
+    "various",   "where",    "whether",   "which",   "while",    "within",
+    "without",   "would",
+  };
+  return std::find(std::begin(words), std::end(words), word)
+         != std::end(words);
+}
+
+inline bool is_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+         || static_cast<unsigned char>(c) >= 0x80;
+}
+
+// -- output summaries ---------------------------------------------------------
+
+/// Finds "line <digits>" in `x`; returns it or an empty view.
+std::string_view find_line_ref(std::string_view x) {
+  size_t pos = 0;
+  while ((pos = x.find("line ", pos)) != std::string_view::npos) {
+    auto end = pos + 5;
+    while (end < x.size() && x[end] >= '0' && x[end] <= '9')
+      ++end;
+    if (end > pos + 5)
+      return x.substr(pos, end - pos);
+    pos += 5;
+  }
+  return {};
+}
+
+/// Condenses a linter's output to one line: the last line that mentions an
+/// error (else the last line), prefixed with the nearest earlier "line N"
+/// when it has none itself.
+std::string summarize_output(const std::string& output) {
+  std::vector<std::string_view> lines;
+  std::string_view all{output};
+  size_t pos = 0;
+  while (pos < all.size()) {
+    auto eol = all.find('\n', pos);
+    auto next = eol == std::string_view::npos ? all.size() : eol + 1;
+    auto line = trim(all.substr(pos, next - pos));
+    if (!line.empty())
+      lines.push_back(line);
+    pos = next;
+  }
+  if (lines.empty())
+    return {};
+  auto pick = lines.size() - 1;
+  for (auto i = lines.size(); i-- > 0;) {
+    if (to_lower(lines[i]).find("error") != std::string::npos) {
+      pick = i;
+      break;
+    }
+  }
+  std::string out;
+  if (find_line_ref(lines[pick]).empty()) {
+    for (auto i = pick; i-- > 0;) {
+      auto ref = find_line_ref(lines[i]);
+      if (!ref.empty()) {
+        out.append(ref);
+        out += ": ";
+        break;
+      }
+    }
+  }
+  out.append(lines[pick]);
+  constexpr size_t max_len = 300;
+  if (out.size() > max_len) {
+    out.resize(max_len);
+    out += "...";
+  }
+  return out;
+}
+
+// -- check suite --------------------------------------------------------------
+
+/// Outcome of one checked code block.
+struct lint_entry {
+  int32_t block = 0;
+  std::string lang;
+  bool failed = false;
+  std::string message;
+};
+
+/// One proposal in the making; lives on the heap while external commands
+/// run.
+struct score_job {
+  check_suite suite;
+  std::vector<lint_entry> lint;
+  bool deny_hit = false;
+  double policy_score = 1.0;
+  size_t outstanding = 0;
+  caf::typed_response_promise<check_suite> rp;
+};
+
+enum class external_kind { lint, dryrun };
+
+/// A command to send to the PROCESS RUNNER.
+struct external_check {
+  external_kind kind;
+  /// Index into `score_job::lint` for linters.
+  size_t entry = 0;
+  command_spec spec;
+};
+
+void check_policy(const compiled_scorer_rules& rules, std::string_view content,
+                  std::string_view lc, const constraints& cons,
+                  score_job& job) {
+  auto& policy = job.suite.policy;
+  size_t deny_hits = 0;
+  for (auto& rule : rules.deny) {
+    size_t pos = std::string_view::npos;
+    size_t len = 0;
+    if (!rule.is_regex) {
+      pos = lc.find(rule.needle);
+      len = rule.needle.size();
+    } else if (!rule.needle.empty()) {
+      std::match_results<std::string_view::const_iterator> m;
+      for (auto at = lc.find(rule.needle); at != std::string_view::npos;
+           at = lc.find(rule.needle, at + 1)) {
+        auto first = lc.begin() + static_cast<std::ptrdiff_t>(at);
+        auto window = std::min(lc.size() - at, regex_window);
+        auto last = first + static_cast<std::ptrdiff_t>(window);
+        auto flags = std::regex_constants::match_continuous;
+        if (at > 0)
+          flags |= std::regex_constants::match_prev_avail;
+        if (last != lc.end())
+          flags |= std::regex_constants::match_not_eol
+                   | std::regex_constants::match_not_eow;
+        if (std::regex_search(first, last, m, rule.re, flags)) {
+          pos = at;
+          len = static_cast<size_t>(m.length(0));
+          break;
+        }
+      }
+    } else {
+      std::match_results<std::string_view::const_iterator> m;
+      if (std::regex_search(lc.begin(), lc.end(), m, rule.re)) {
+        pos = static_cast<size_t>(m.position(0));
+        len = static_cast<size_t>(m.length(0));
+      }
+    }
+    if (pos != std::string_view::npos) {
+      ++deny_hits;
+      std::string violation = rule.name;
+      violation += ": ";
+      violation += redact(content.substr(pos, len));
+      policy.violations.push_back(std::move(violation));
+    }
+  }
+  size_t total = 0;
+  size_t covered = 0;
+  for (auto& req : cons.requirements) {
+    auto needle = trim(req);
+    if (needle.empty())
+      continue;
+    ++total;
+    auto lowered = to_lower(needle);
+    if (lc.find(lowered) != std::string_view::npos) {
+      ++covered;
+    } else {
+      std::string violation = "missing requirement: ";
+      violation.append(needle);
+      policy.violations.push_back(std::move(violation));
+    }
+  }
+  job.deny_hit = deny_hits > 0;
+  policy.passed = policy.violations.empty();
+  if (job.deny_hit)
+    job.policy_score = 0;
+  else
+    job.policy_score = total == 0 ? 1.0 : double(covered) / double(total);
+  auto coverage = std::to_string(covered) + "/" + std::to_string(total)
+                  + " requirements covered";
+  if (policy.passed) {
+    policy.message = total == 0 ? "passed: no violations"
+                                : "passed: no violations, " + coverage;
+  } else {
+    policy.message = "failed: " + std::to_string(deny_hits)
+                     + " deny pattern(s) matched, " + coverage;
+  }
+}
+
+std::string json_error(std::string_view code) {
+  try {
+    auto doc = nlohmann::json::parse(code.begin(), code.end());
+    static_cast<void>(doc);
+  } catch (const nlohmann::json::exception& ex) {
+    std::string_view what{ex.what()};
+    // Drop the "[json.exception.parse_error.101] " prefix.
+    if (!what.empty() && what.front() == '[') {
+      auto close = what.find("] ");
+      if (close != std::string_view::npos)
+        what.remove_prefix(close + 2);
+    }
+    return std::string{what};
+  }
+  return "invalid JSON";
+}
+
+/// Returns an error message, or an empty string when `code` is valid YAML.
+std::string yaml_error(std::string_view code) {
+  try {
+    static_cast<void>(YAML::LoadAll(std::string{code}));
+  } catch (const YAML::Exception& ex) {
+    if (ex.mark.is_null())
+      return ex.msg;
+    return "line " + std::to_string(ex.mark.line + 1) + ", column "
+           + std::to_string(ex.mark.column + 1) + ": " + ex.msg;
+  }
+  return {};
+}
+
+void check_lint(const compiled_scorer_rules& rules, bool have_runner,
+                std::string_view content, score_job& job,
+                std::vector<external_check>& ext) {
+  int32_t index = 0;
+  scan_blocks(content, [&](block_view&& blk) {
+    ++index;
+    if (blk.lang.empty() || is_blank_view(blk.code))
+      return;
+    if (blk.lang == "json") {
+      lint_entry entry{index, std::move(blk.lang), false, {}};
+      if (!nlohmann::json::accept(blk.code.begin(), blk.code.end())) {
+        entry.failed = true;
+        entry.message = json_error(blk.code);
+      }
+      job.lint.push_back(std::move(entry));
+      return;
+    }
+    if (blk.lang == "yaml" || blk.lang == "yml") {
+      lint_entry entry{index, std::move(blk.lang), false, {}};
+      entry.message = yaml_error(blk.code);
+      entry.failed = !entry.message.empty();
+      job.lint.push_back(std::move(entry));
+      return;
+    }
+    auto linter = rules.linters.find(blk.lang);
+    if (linter == rules.linters.end() || !have_runner) {
+      ++job.suite.lint.warning_count;
+      return;
+    }
+    external_check x{external_kind::lint, job.lint.size(), command_spec{}};
+    x.spec.argv = linter->second.argv;
+    x.spec.stdin_data.assign(blk.code.begin(), blk.code.end());
+    x.spec.timeout_ms = rules.source->lint_timeout_ms;
+    x.spec.max_output = rules.source->max_output;
+    job.lint.push_back(lint_entry{index, std::move(blk.lang), false, {}});
+    ext.push_back(std::move(x));
+  });
+}
+
+void plan_dryrun(const compiled_scorer_rules& rules, bool have_runner,
+                 const std::string& content, const std::string& role,
+                 score_job& job, std::vector<external_check>& ext) {
+  auto& dry = job.suite.dryrun;
+  dry.skipped = true;
+  dry.passed = true;
+  auto key = normalize_role(role);
+  auto cmd = rules.dryrun.find(key);
+  if (cmd == rules.dryrun.end()) {
+    dry.message = "skipped: no dry-run command for role "
+                  + (key.empty() ? std::string{"(none)"} : key);
+    return;
+  }
+  if (!have_runner) {
+    dry.message = "skipped: no process runner for the dry-run of role " + key;
+    return;
+  }
+  dry.skipped = false;
+  external_check x{external_kind::dryrun, 0, command_spec{}};
+  x.spec.argv = cmd->second.argv;
+  x.spec.stdin_data = content;
+  x.spec.timeout_ms = cmd->second.timeout_ms;
+  x.spec.max_output = rules.source->max_output;
+  ext.push_back(std::move(x));
+}
+
+const std::vector<std::string>& keywords_for(scorer_state& st,
+                                             const std::string& rubric) {
+  if (rubric != st.last_rubric) {
+    st.last_keywords = rubric_keywords(rubric);
+    st.last_rubric = rubric;
+  }
+  return st.last_keywords;
+}
+
+void check_coverage(const std::vector<std::string>& keywords,
+                    std::string_view lc, score_job& job) {
+  check_result res;
+  res.check_type = "rubric_coverage";
+  std::string covered;
+  std::string missing;
+  size_t hits = 0;
+  for (auto& kw : keywords) {
+    auto& list = lc.find(kw) != std::string_view::npos ? covered : missing;
+    if (&list == &covered)
+      ++hits;
+    if (!list.empty())
+      list += ", ";
+    list += kw;
+  }
+  res.score = keywords.empty() ? 1.0 : double(hits) / double(keywords.size());
+  res.passed = res.score >= 0.5;
+  res.message = keywords.empty()
+                  ? std::string{"no rubric keywords"}
+                  : std::to_string(hits) + "/" + std::to_string(keywords.size())
+                      + " rubric keywords covered";
+  res.details.emplace("covered", std::move(covered));
+  res.details.emplace("missing", std::move(missing));
+  job.suite.additional.push_back(std::move(res));
+}
+
+/// What an answer of the PROCESS RUNNER belongs to.
+struct pending_check {
+  external_kind kind;
+  size_t entry;
+  int32_t timeout_ms;
+};
+
+void apply_result(score_job& job, const pending_check& x,
+                  const command_result& res) {
+  if (x.kind == external_kind::lint) {
+    auto& entry = job.lint[x.entry];
+    if (res.timed_out) {
+      entry.failed = true;
+      entry.message = "linter timed out after "
+                      + std::to_string(x.timeout_ms) + " ms";
+    } else if (res.exit_code != 0) {
+      entry.failed = true;
+      entry.message = summarize_output(res.output);
+      if (entry.message.empty())
+        entry.message = "linter exited with " + std::to_string(res.exit_code);
+    }
+    return;
+  }
+  auto& dry = job.suite.dryrun;
+  dry.skipped = false;
+  dry.output = res.output;
+  dry.exit_code = res.exit_code;
+  dry.passed = res.exit_code == 0 && !res.timed_out;
+  if (res.timed_out)
+    dry.message = "timed out after " + std::to_string(x.timeout_ms)
+                  + " ms (killed)";
+  else
+    dry.message = "exit " + std::to_string(res.exit_code) + " in "
+                  + std::to_string(res.duration_ms) + " ms";
+  if (res.truncated)
+    dry.message += " (output truncated)";
+}
+
+void apply_error(score_job& job, const pending_check& x,
+                 const caf::error& err) {
+  if (x.kind == external_kind::lint) {
+    auto& entry = job.lint[x.entry];
+    entry.failed = true;
+    entry.message = "linter could not run: " + render(err);
+    return;
+  }
+  auto& dry = job.suite.dryrun;
+  dry.skipped = false;
+  dry.passed = false;
+  dry.exit_code = -1;
+  dry.message = "dry-run could not run: " + render(err);
+}
+
+void finalize(const scorer_rules& rules, score_job& job) {
+  auto& suite = job.suite;
+  auto& lint = suite.lint;
+  int32_t failed = 0;
+  for (auto& entry : job.lint) {
+    if (!entry.failed)
+      continue;
+    ++failed;
+    std::string msg = "block ";
+    msg += std::to_string(entry.block);
+    msg += " (";
+    msg += entry.lang;
+    msg += "): ";
+    msg += entry.message;
+    lint.errors.push_back(std::move(msg));
+  }
+  lint.error_count = failed;
+  lint.passed = failed == 0;
+  auto lint_score = job.lint.empty()
+                      ? 1.0
+                      : 1.0 - double(failed) / double(job.lint.size());
+  double coverage = 1.0;
+  bool additional_passed = true;
+  for (auto& x : suite.additional) {
+    additional_passed = additional_passed && x.passed;
+    if (x.check_type == "rubric_coverage")
+      coverage = x.score;
+  }
+  auto sum = rules.weight_policy * job.policy_score
+             + rules.weight_lint * lint_score
+             + rules.weight_coverage * coverage;
+  auto weights = rules.weight_policy + rules.weight_lint
+                 + rules.weight_coverage;
+  if (!suite.dryrun.skipped) {
+    sum += rules.weight_dryrun * (suite.dryrun.passed ? 1.0 : 0.0);
+    weights += rules.weight_dryrun;
+  }
+  auto score = weights > 0 ? sum / weights : 0.0;
+  if (job.deny_hit)
+    score = std::min(score, rules.policy_cap);
+  suite.score = std::clamp(score, 0.0, 1.0);
+  suite.all_passed = suite.policy.passed && lint.passed
+                     && suite.dryrun.passed && additional_passed;
+}
+
+std::shared_ptr<const compiled_scorer_rules>
+compile_rules(std::shared_ptr<const scorer_rules> src) {
+  auto out = std::make_shared<compiled_scorer_rules>();
+  if (src == nullptr)
+    src = std::make_shared<const scorer_rules>(default_scorer_rules());
+  out->source = src;
+  for (auto& rule : src->deny) {
+    if (rule.pattern.empty())
+      continue;
+    compiled_deny cd;
+    cd.name = rule.name.empty() ? rule.pattern : rule.name;
+    if (rule.regex) {
+      try {
+        cd.re = compile_regex(rule.pattern);
+        cd.is_regex = true;
+        cd.needle = literal_prefix(rule.pattern);
+        if (cd.needle.size() < 2)
+          cd.needle.clear();
+      } catch (const std::regex_error& ex) {
+        spdlog::error("scorer treats invalid regex of deny rule {} as text: {}",
+                      cd.name, ex.what());
+        cd.needle = to_lower(rule.pattern);
+      }
+    } else {
+      cd.needle = to_lower(rule.pattern);
+    }
+    out->deny.push_back(std::move(cd));
+  }
+  for (auto& [lang, cmd] : src->linters)
+    if (!cmd.argv.empty())
+      out->linters[to_lower(lang)] = cmd;
+  for (auto& [role, cmd] : src->dryrun)
+    if (!cmd.argv.empty())
+      out->dryrun[normalize_role(role)] = cmd;
+  return out;
+}
+
+// -- YAML loading -------------------------------------------------------------
+
+/// A problem at one key of a rules document.
+struct config_problem {
+  std::string key;
+  std::string what;
+};
+
+[[noreturn]] void fail(std::string key, std::string what) {
+  throw config_problem{std::move(key), std::move(what)};
+}
+
+std::string describe(const YAML::Node& node) {
+  if (node.IsScalar())
+    return "\"" + node.Scalar() + "\"";
+  if (node.IsSequence())
+    return "a list";
+  if (node.IsMap())
+    return "a mapping";
+  return "nothing";
+}
+
+double read_double(const YAML::Node& node, const std::string& key) {
+  if (node.IsScalar()) {
+    try {
+      return node.as<double>();
+    } catch (const YAML::Exception&) {
+      // Reported below.
+    }
+  }
+  fail(key, "expected a number, got " + describe(node));
+}
+
+int32_t read_int32(const YAML::Node& node, const std::string& key) {
+  if (node.IsScalar()) {
+    try {
+      return node.as<int32_t>();
+    } catch (const YAML::Exception&) {
+      // Reported below.
+    }
+  }
+  fail(key, "expected an integer, got " + describe(node));
+}
+
+bool read_bool(const YAML::Node& node, const std::string& key) {
+  if (node.IsScalar()) {
+    try {
+      return node.as<bool>();
+    } catch (const YAML::Exception&) {
+      // Reported below.
+    }
+  }
+  fail(key, "expected true or false, got " + describe(node));
+}
+
+std::string read_string(const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar())
+    fail(key, "expected a string, got " + describe(node));
+  return node.Scalar();
+}
+
+std::string read_key(const YAML::Node& node, const std::string& where) {
+  if (!node.IsScalar())
+    fail(where, "keys must be strings");
+  return node.Scalar();
+}
+
+std::vector<std::string> read_argv(const YAML::Node& node,
+                                   const std::string& key) {
+  if (!node.IsSequence())
+    fail(key, "expected a command as a list of strings, e.g. [bash, -n], got "
+                + describe(node));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < node.size(); ++i)
+    out.push_back(read_string(node[i], key + "[" + std::to_string(i) + "]"));
+  if (out.empty())
+    fail(key, "the command must not be empty");
+  return out;
+}
+
+std::vector<deny_rule> read_deny(const YAML::Node& node) {
+  if (!node.IsSequence())
+    fail("deny", "expected a list of {name, pattern, regex}, got "
+                   + describe(node));
+  std::vector<deny_rule> out;
+  for (size_t i = 0; i < node.size(); ++i) {
+    auto key = "deny[" + std::to_string(i) + "]";
+    auto item = node[i];
+    deny_rule rule;
+    if (item.IsScalar()) {
+      rule.pattern = item.Scalar();
+      rule.name = rule.pattern;
+      out.push_back(std::move(rule));
+      continue;
+    }
+    if (!item.IsMap())
+      fail(key, "expected {name, pattern, regex}, got " + describe(item));
+    bool has_pattern = false;
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      auto field = read_key(it->first, key);
+      auto sub = key + "." + field;
+      if (field == "name")
+        rule.name = read_string(it->second, sub);
+      else if (field == "pattern") {
+        rule.pattern = read_string(it->second, sub);
+        has_pattern = true;
+      } else if (field == "regex")
+        rule.regex = read_bool(it->second, sub);
+      else
+        fail(sub, "unknown key; expected name, pattern or regex");
+    }
+    if (!has_pattern)
+      fail(key + ".pattern", "missing; give the text or regex to deny");
+    if (rule.name.empty())
+      rule.name = rule.pattern;
+    out.push_back(std::move(rule));
+  }
+  return out;
+}
+
+std::map<std::string, lint_command> read_linters(const YAML::Node& node) {
+  if (node.IsNull())
+    return {};
+  if (!node.IsMap())
+    fail("linters", "expected a mapping language -> command, got "
+                      + describe(node));
+  std::map<std::string, lint_command> out;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    auto lang = to_lower(read_key(it->first, "linters"));
+    auto key = "linters." + lang;
+    if (is_builtin_lang(lang))
+      fail(key, "JSON and YAML are checked built-in; remove this entry");
+    YAML::Node value = it->second;
+    lint_command cmd;
+    if (value.IsMap()) {
+      for (auto jt = value.begin(); jt != value.end(); ++jt) {
+        auto field = read_key(jt->first, key);
+        if (field == "argv")
+          cmd.argv = read_argv(jt->second, key + ".argv");
+        else
+          fail(key + "." + field, "unknown key; expected argv");
+      }
+      if (cmd.argv.empty())
+        fail(key + ".argv", "missing; give the command, e.g. [bash, -n]");
+    } else {
+      cmd.argv = read_argv(value, key);
+    }
+    out[lang] = std::move(cmd);
+  }
+  return out;
+}
+
+std::map<std::string, dryrun_command> read_dryrun(const YAML::Node& node) {
+  if (node.IsNull())
+    return {};
+  if (!node.IsMap())
+    fail("dryrun", "expected a mapping role -> {argv, timeout_ms}, got "
+                     + describe(node));
+  std::map<std::string, dryrun_command> out;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    auto role = normalize_role(read_key(it->first, "dryrun"));
+    auto key = "dryrun." + role;
+    YAML::Node value = it->second;
+    dryrun_command cmd;
+    if (value.IsMap()) {
+      for (auto jt = value.begin(); jt != value.end(); ++jt) {
+        auto field = read_key(jt->first, key);
+        if (field == "argv")
+          cmd.argv = read_argv(jt->second, key + ".argv");
+        else if (field == "timeout_ms")
+          cmd.timeout_ms = read_int32(jt->second, key + ".timeout_ms");
+        else
+          fail(key + "." + field, "unknown key; expected argv or timeout_ms");
+      }
+      if (cmd.argv.empty())
+        fail(key + ".argv", "missing; give the command, e.g. [make, check]");
+    } else {
+      cmd.argv = read_argv(value, key);
+    }
+    out[role] = std::move(cmd);
+  }
+  return out;
+}
+
+void read_weights(const YAML::Node& node, scorer_rules& rules) {
+  if (!node.IsMap())
+    fail("weights", "expected a mapping with policy, lint, dryrun, coverage, "
+                    "got " + describe(node));
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    auto field = read_key(it->first, "weights");
+    auto key = "weights." + field;
+    if (field == "policy")
+      rules.weight_policy = read_double(it->second, key);
+    else if (field == "lint")
+      rules.weight_lint = read_double(it->second, key);
+    else if (field == "dryrun")
+      rules.weight_dryrun = read_double(it->second, key);
+    else if (field == "coverage")
+      rules.weight_coverage = read_double(it->second, key);
+    else
+      fail(key, "unknown key; expected policy, lint, dryrun or coverage");
+  }
+}
+
+scorer_rules read_rules(const YAML::Node& root) {
+  auto rules = default_scorer_rules();
+  if (root.IsNull())
+    return rules;
+  if (!root.IsMap())
+    fail("(top level)", "expected a mapping, got " + describe(root));
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    auto key = read_key(it->first, "(top level)");
+    YAML::Node value = it->second;
+    if (key == "deny")
+      rules.deny = read_deny(value);
+    else if (key == "linters")
+      rules.linters = read_linters(value);
+    else if (key == "dryrun")
+      rules.dryrun = read_dryrun(value);
+    else if (key == "weights")
+      read_weights(value, rules);
+    else if (key == "policy_cap")
+      rules.policy_cap = read_double(value, key);
+    else if (key == "lint_timeout_ms")
+      rules.lint_timeout_ms = read_int32(value, key);
+    else if (key == "max_output")
+      rules.max_output = read_int32(value, key);
+    else
+      fail(key, "unknown key; expected one of deny, linters, dryrun, "
+                "weights, policy_cap, lint_timeout_ms, max_output");
+  }
+  return rules;
+}
+
+caf::error config_error(const std::string& origin, const std::string& key,
+                        const std::string& what) {
+  return caf::make_error(ec::invalid_config,
+                         "scorer rules " + origin + ": " + key + ": " + what);
+}
+
+std::string format_number(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+
+} // namespace
+
+// -- rules --------------------------------------------------------------------
+
+scorer_rules default_scorer_rules() {
+  scorer_rules r;
+  r.deny = {
+    // Secrets.
+    {"aws_access_key", R"(\bAKIA[0-9A-Z]{16}\b)", true},
+    {"private_key", "PRIVATE KEY-----", false},
+    {"password_assignment", "password=", false},
+    {"api_key_assignment", "api_key=", false},
+    {"secret_key", "secret_key", false},
+    // Destructive commands.
+    {"rm_rf_root",
+     R"(\brm[ \t]{1,16}-[a-z]{0,8}(r[a-z]{0,8}f|f[a-z]{0,8}r)[a-z]{0,8})"
+     R"([ \t]{1,16}(--no-preserve-root[ \t]{1,16})?/(\*|[\s;&|'"]|$))",
+     true},
+    {"mkfs", "mkfs", false},
+    {"dd_zero_device", "dd if=/dev/zero of=/dev/", false},
+    {"fork_bomb", ":(){ :|:& };:", false},
+    {"drop_database", "DROP DATABASE", false},
+    {"chmod_777_root", "chmod -R 777 /", false},
+    {"curl_pipe_shell",
+     R"(\bcurl\s[^|\n]{0,256}\|[ \t]{0,16}(sudo[ \t]{1,16})?(ba|z)?sh\b)",
+     true},
+    {"wget_pipe_shell",
+     R"(\bwget\s[^|\n]{0,256}\|[ \t]{0,16}(sudo[ \t]{1,16})?(ba|z)?sh\b)",
+     true},
+  };
+  lint_command bash{{"bash", "-n"}};
+  r.linters["bash"] = bash;
+  r.linters["sh"] = bash;
+  r.linters["shell"] = bash;
+  lint_command python{
+    {"python3", "-c",
+     "import sys; compile(sys.stdin.read(), '<proposal>', 'exec')"}};
+  r.linters["python"] = python;
+  r.linters["py"] = python;
+  return r;
+}
+
+caf::error validate_scorer_rules(const scorer_rules& rules,
+                                 const std::string& origin) {
+  auto weight = [&](const char* name, double x) -> caf::error {
+    if (!std::isfinite(x) || x < 0)
+      return config_error(origin, std::string{"weights."} + name,
+                          "must be a finite number >= 0, got "
+                            + format_number(x));
+    return {};
+  };
+  if (auto err = weight("policy", rules.weight_policy))
+    return err;
+  if (auto err = weight("lint", rules.weight_lint))
+    return err;
+  if (auto err = weight("dryrun", rules.weight_dryrun))
+    return err;
+  if (auto err = weight("coverage", rules.weight_coverage))
+    return err;
+  if (rules.weight_policy + rules.weight_lint + rules.weight_dryrun
+        + rules.weight_coverage
+      <= 0)
+    return config_error(origin, "weights", "at least one weight must be > 0");
+  if (!std::isfinite(rules.policy_cap) || rules.policy_cap < 0
+      || rules.policy_cap > 1)
+    return config_error(origin, "policy_cap",
+                        "must be between 0 and 1, got "
+                          + format_number(rules.policy_cap));
+  if (rules.lint_timeout_ms <= 0)
+    return config_error(origin, "lint_timeout_ms",
+                        "must be > 0, got "
+                          + std::to_string(rules.lint_timeout_ms));
+  if (rules.max_output < 0)
+    return config_error(origin, "max_output",
+                        "must be >= 0, got "
+                          + std::to_string(rules.max_output));
+  for (size_t i = 0; i < rules.deny.size(); ++i) {
+    auto& rule = rules.deny[i];
+    auto key = "deny[" + std::to_string(i) + "]";
+    if (rule.pattern.empty())
+      return config_error(origin, key + ".pattern", "must not be empty");
+    if (rule.regex) {
+      try {
+        static_cast<void>(compile_regex(rule.pattern));
+      } catch (const std::regex_error& ex) {
+        return config_error(origin, key + ".pattern",
+                            std::string{"invalid regex: "} + ex.what()
+                              + "; fix it or set regex: false to match "
+                                "the text literally");
+      }
+    }
+  }
+  for (auto& [lang, cmd] : rules.linters) {
+    if (is_builtin_lang(to_lower(lang)))
+      return config_error(origin, "linters." + lang,
+                          "JSON and YAML are checked built-in; remove this "
+                          "entry");
+    if (cmd.argv.empty() || cmd.argv.front().empty())
+      return config_error(origin, "linters." + lang,
+                          "the command must not be empty");
+  }
+  for (auto& [role, cmd] : rules.dryrun) {
+    if (cmd.argv.empty() || cmd.argv.front().empty())
+      return config_error(origin, "dryrun." + role + ".argv",
+                          "the command must not be empty");
+    if (cmd.timeout_ms <= 0)
+      return config_error(origin, "dryrun." + role + ".timeout_ms",
+                          "must be > 0, got "
+                            + std::to_string(cmd.timeout_ms));
+  }
+  return {};
+}
+
+caf::expected<scorer_rules> parse_scorer_rules(const std::string& yaml_text,
+                                               const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& ex) {
+    auto where = ex.mark.is_null()
+                   ? std::string{"(document)"}
+                   : "line " + std::to_string(ex.mark.line + 1) + ", column "
+                       + std::to_string(ex.mark.column + 1);
+    return config_error(origin, where, "invalid YAML: " + ex.msg);
+  }
+  scorer_rules rules;
+  try {
+    rules = read_rules(root);
+  } catch (const config_problem& problem) {
+    return config_error(origin, problem.key, problem.what);
+  } catch (const YAML::Exception& ex) {
+    return config_error(origin, "(document)", ex.msg);
+  }
+  if (auto err = validate_scorer_rules(rules, origin))
+    return err;
+  return rules;
+}
+
+caf::expected<scorer_rules> load_scorer_rules(const std::string& yaml_path) {
+  std::ifstream in{yaml_path, std::ios::binary};
+  if (!in)
+    return caf::make_error(ec::invalid_config,
+                           "scorer rules " + yaml_path
+                             + ": cannot read the file; check the path");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_scorer_rules(text.str(), yaml_path);
+}
+
+// -- helpers ------------------------------------------------------------------
+
+std::vector<code_block> find_code_blocks(const std::string& content) {
+  std::vector<code_block> out;
+  scan_blocks(content, [&](block_view&& blk) {
+    out.push_back(code_block{std::move(blk.lang), std::string{blk.code},
+                             blk.line});
+  });
+  return out;
+}
+
+std::vector<std::string> rubric_keywords(const std::string& rubric) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < rubric.size()) {
+    if (!is_word_char(rubric[i])) {
+      ++i;
+      continue;
+    }
+    auto j = i;
+    while (j < rubric.size() && is_word_char(rubric[j]))
+      ++j;
+    if (j - i >= 5) {
+      auto word = to_lower(std::string_view{rubric}.substr(i, j - i));
+      if (!is_stop_word(word)
+          && std::find(out.begin(), out.end(), word) == out.end())
+        out.push_back(std::move(word));
+    }
+    i = j;
+  }
+  return out;
+}
+
+// -- actor --------------------------------------------------------------------
+
+scorer_actor::behavior_type
+scorer(scorer_actor::stateful_pointer<scorer_state> self,
+       std::shared_ptr<const scorer_rules> rules, process_runner_actor runner) {
+  self->state.rules = compile_rules(std::move(rules));
+  self->state.runner = std::move(runner);
+  return {
+    [self](atom::score, const proposal& prop,
+           const task_spec& task) -> caf::result<check_suite> {
+      auto& st = self->state;
+      ++st.scored;
+      auto rules = st.rules;
+      auto have_runner = static_cast<bool>(st.runner);
+      const auto& content = prop.content;
+      auto lc = to_lower(content);
+      score_job job;
+      std::vector<external_check> ext;
+      check_policy(*rules, content, lc, task.constraints, job);
+      check_lint(*rules, have_runner, content, job, ext);
+      plan_dryrun(*rules, have_runner, content, task.role, job, ext);
+      check_coverage(keywords_for(st, task.constraints.rubric), lc, job);
+      if (ext.empty()) {
+        finalize(*rules->source, job);
+        return std::move(job.suite);
+      }
+      auto shared = std::make_shared<score_job>(std::move(job));
+      shared->outstanding = ext.size();
+      shared->rp = self->make_response_promise<check_suite>();
+      auto done = [shared, rules] {
+        if (--shared->outstanding == 0) {
+          finalize(*rules->source, *shared);
+          shared->rp.deliver(std::move(shared->suite));
+        }
+      };
+      for (auto& x : ext) {
+        // The runner's own limit ends the command; this one only guards
+        // against a runner that never answers.
+        auto limit = std::chrono::milliseconds{x.spec.timeout_ms}
+                     + std::chrono::seconds{60};
+        pending_check check{x.kind, x.entry, x.spec.timeout_ms};
+        self->request(st.runner, limit, atom::run_v, std::move(x.spec))
+          .then(
+            [shared, check, done](command_result& res) {
+              apply_result(*shared, check, res);
+              done();
+            },
+            [shared, check, done](caf::error& err) {
+              apply_error(*shared, check, err);
+              done();
+            });
+      }
+      return shared->rp;
+    },
+  };
+}
+
+scorer_actor spawn_scorer(caf::actor_system& sys,
+                          std::shared_ptr<const scorer_rules> rules,
+                          process_runner_actor runner) {
+  return sys.spawn(scorer, std::move(rules), std::move(runner));
+}
+
+} // namespace orch

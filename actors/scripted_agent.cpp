@@ -1,0 +1,331 @@
+// AGENT with the `scripted` backend: deterministic, no LLM. Proposals derive
+// from the task text, the role, the requirements, the agent's index and its
+// diversity seed; critiques name what a proposal lacks against the rubric and
+// requirements; revisions incorporate the critiques they receive.
+
+#include "actors/scripted.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace orch {
+
+namespace {
+
+uint64_t fnv1a(std::string_view x, uint64_t h = 1469598103934665603ull) {
+  for (auto c : x) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+bool contains_icase(std::string_view haystack, std::string_view needle) {
+  if (needle.empty())
+    return true;
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(),
+                        needle.end(), [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a))
+                                 == std::tolower(static_cast<unsigned char>(b));
+                        });
+  return it != haystack.end();
+}
+
+// Appends `x` with JSON string escaping (the proposal embeds a JSON block).
+void append_json_escaped(std::string& out, std::string_view x) {
+  for (auto c : x) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += ' ';
+        else
+          out += c;
+    }
+  }
+}
+
+// First line of `x`, at most `max` characters.
+std::string_view headline(std::string_view x, size_t max = 72) {
+  auto nl = x.find('\n');
+  if (nl != std::string_view::npos)
+    x = x.substr(0, nl);
+  return x.substr(0, std::min(max, x.size()));
+}
+
+struct role_playbook {
+  const char* focus;
+  const char* steps[6];
+};
+
+const role_playbook& playbook_for(const std::string& role) {
+  static const role_playbook dev{
+    "implementation",
+    {"Define the interfaces and data model", "Implement the core logic",
+     "Handle errors and edge cases explicitly", "Write unit tests first",
+     "Refactor for readability", "Document the public API"}};
+  static const role_playbook qa{
+    "verification",
+    {"Derive test cases from the acceptance criteria",
+     "Cover boundary values and invalid input", "Automate the regression suite",
+     "Add an end-to-end scenario", "Measure coverage and close gaps",
+     "Report defects with reproduction steps"}};
+  static const role_playbook architect{
+    "architecture",
+    {"Identify components and their boundaries", "Choose the data flow",
+     "Record the decision and its alternatives",
+     "Define non-functional requirements", "Plan for failure modes",
+     "Review security boundaries"}};
+  static const role_playbook devops{
+    "delivery",
+    {"Containerise the service", "Define the deployment manifests",
+     "Add health and readiness probes", "Wire metrics and alerts",
+     "Automate the rollout with a rollback path", "Manage secrets safely"}};
+  static const role_playbook data{
+    "data",
+    {"Model the schema", "Write the migration", "Validate data quality",
+     "Index for the access patterns", "Plan backfill and retention",
+     "Document lineage"}};
+  static const role_playbook generic{
+    "delivery",
+    {"Clarify the scope", "Break the work into steps", "Implement the steps",
+     "Verify the result", "Document the outcome", "Hand over"}};
+  if (role == "DEV")
+    return dev;
+  if (role == "QA")
+    return qa;
+  if (role == "ARCHITECT")
+    return architect;
+  if (role == "DEVOPS")
+    return devops;
+  if (role == "DATA")
+    return data;
+  return generic;
+}
+
+const char* approaches[] = {
+  "an incremental approach",      "a test-first approach",
+  "a minimal-change approach",    "a layered approach",
+  "a risk-driven approach",       "a contract-first approach",
+  "an observability-led approach", "a performance-aware approach",
+};
+
+} // namespace
+
+std::string scripted_generate(const agent_spec& spec, const task_spec& task) {
+  auto h = fnv1a(task.description, spec.diversity_seed * 0x9e3779b97f4a7c15ull
+                                     + static_cast<uint64_t>(spec.index) + 1);
+  const auto& book = playbook_for(task.role);
+  auto approach = approaches[(h >> 7) % std::size(approaches)];
+  // Each agent covers the requirements its variant reaches: a deterministic
+  // subset, so that proposals differ and critiques have something to name.
+  std::vector<const std::string*> covered;
+  for (auto& req : task.constraints.requirements)
+    if ((fnv1a(req, h) % 3) != 0)
+      covered.push_back(&req);
+  auto first_step = (h >> 13) % 6;
+  auto num_steps = 3 + (h >> 17) % 3;
+  std::string out;
+  out.reserve(512 + task.description.size() * 2);
+  out += "# ";
+  out += task.role;
+  out += " proposal by ";
+  out += spec.agent_id;
+  out += "\n\nTake ";
+  out += approach;
+  out += " to ";
+  out += book.focus;
+  out += " for: ";
+  out += headline(task.description, 200);
+  out += "\n\n## Plan\n";
+  for (size_t i = 0; i < num_steps; ++i) {
+    out += std::to_string(i + 1);
+    out += ". ";
+    out += book.steps[(first_step + i) % 6];
+    out += '\n';
+  }
+  if (!covered.empty()) {
+    out += "\n## Requirements\n";
+    for (auto* req : covered) {
+      out += "- ";
+      out += *req;
+      out += '\n';
+    }
+  }
+  out += "\n```json\n{\"task\": \"";
+  append_json_escaped(out, task.task_id);
+  out += "\", \"role\": \"";
+  append_json_escaped(out, task.role);
+  out += "\", \"variant\": ";
+  out += std::to_string(h % 1000);
+  out += ", \"steps\": ";
+  out += std::to_string(num_steps);
+  out += "}\n```\n";
+  return out;
+}
+
+critique scripted_critique(const agent_spec& spec, const task_spec& task,
+                           const proposal& target, int32_t round) {
+  critique result;
+  result.critic_id = spec.agent_id;
+  result.proposal_id = target.id;
+  result.target_author_id = target.author_id;
+  result.round = round;
+  auto& text = target.content;
+  for (auto& req : task.constraints.requirements)
+    if (!contains_icase(text, req))
+      result.issues.push_back("missing requirement: " + req);
+  // Rubric keywords: words of five letters or more.
+  auto& rubric = task.constraints.rubric;
+  size_t i = 0;
+  while (i < rubric.size()) {
+    while (i < rubric.size()
+           && !std::isalpha(static_cast<unsigned char>(rubric[i])))
+      ++i;
+    auto start = i;
+    while (i < rubric.size()
+           && std::isalpha(static_cast<unsigned char>(rubric[i])))
+      ++i;
+    std::string_view word{rubric.data() + start, i - start};
+    if (word.size() >= 5 && !contains_icase(text, word)) {
+      std::string issue = "rubric not addressed: ";
+      issue.append(word.data(), word.size());
+      if (std::find(result.issues.begin(), result.issues.end(), issue)
+          == result.issues.end())
+        result.issues.push_back(std::move(issue));
+    }
+  }
+  if (!contains_icase(text, "test"))
+    result.issues.emplace_back("no verification step");
+  if (!contains_icase(text, "risk"))
+    result.issues.emplace_back("risks not discussed");
+  std::string& c = result.content;
+  c = "Review by ";
+  c += spec.agent_id;
+  c += " of ";
+  c += target.author_id;
+  c += " (round ";
+  c += std::to_string(round);
+  c += "): ";
+  if (result.issues.empty()) {
+    c += "no gaps found against the rubric and requirements.";
+  } else {
+    c += std::to_string(result.issues.size());
+    c += " gap(s): ";
+    for (size_t j = 0; j < result.issues.size(); ++j) {
+      if (j > 0)
+        c += "; ";
+      c += result.issues[j];
+    }
+    c += '.';
+  }
+  return result;
+}
+
+proposal scripted_revise(const agent_spec& spec, const task_spec& task,
+                         const proposal& own,
+                         const std::vector<critique>& feedback) {
+  proposal result = own;
+  result.revisions.push_back(own.content);
+  auto& c = result.content;
+  c += "\n## Revision ";
+  c += std::to_string(result.revisions.size());
+  c += '\n';
+  size_t addressed = 0;
+  for (auto& cr : feedback) {
+    for (auto& issue : cr.issues) {
+      ++addressed;
+      c += "- Addressed (";
+      c += cr.critic_id;
+      c += "): ";
+      static constexpr std::string_view req_prefix = "missing requirement: ";
+      static constexpr std::string_view rubric_prefix
+        = "rubric not addressed: ";
+      std::string_view iv = issue;
+      if (iv.substr(0, req_prefix.size()) == req_prefix) {
+        c += "now covers ";
+        c += iv.substr(req_prefix.size());
+      } else if (iv.substr(0, rubric_prefix.size()) == rubric_prefix) {
+        c += "explains how the plan meets ";
+        c += iv.substr(rubric_prefix.size());
+      } else if (issue == "no verification step") {
+        c += "adds a test plan that verifies each step";
+      } else if (issue == "risks not discussed") {
+        c += "adds a risk list with mitigations";
+      } else {
+        c += issue;
+      }
+      c += '\n';
+    }
+  }
+  if (addressed == 0)
+    c += "- Tightened wording; reviewers found no gaps.\n";
+  result.created_at_ms = now_ms();
+  (void) spec;
+  (void) task;
+  return result;
+}
+
+namespace {
+
+struct scripted_agent_state {
+  static inline const char* name = "scripted-agent";
+  agent_spec spec;
+  uint64_t proposals = 0;
+};
+
+agent_actor::behavior_type
+scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
+               agent_spec spec) {
+  self->state.spec = std::move(spec);
+  return {
+    [=](atom::generate, const task_spec& task) -> caf::result<proposal> {
+      auto& st = self->state;
+      proposal p;
+      p.id = st.spec.agent_id;
+      p.id += '/';
+      p.id += std::to_string(++st.proposals);
+      p.author_id = st.spec.agent_id;
+      p.author_role = st.spec.role;
+      p.content = scripted_generate(st.spec, task);
+      p.created_at_ms = now_ms();
+      return p;
+    },
+    [=](atom::critique, const task_spec& task, const proposal& target,
+        int32_t round) -> caf::result<critique> {
+      return scripted_critique(self->state.spec, task, target, round);
+    },
+    [=](atom::revise, const task_spec& task, const proposal& own,
+        const std::vector<critique>& feedback) -> caf::result<proposal> {
+      return scripted_revise(self->state.spec, task, own, feedback);
+    },
+    [=](atom::info) -> caf::result<agent_spec> { return self->state.spec; },
+  };
+}
+
+} // namespace
+
+agent_actor spawn_scripted_agent(caf::actor_system& sys, agent_spec spec) {
+  spec.backend = "scripted";
+  return sys.spawn(scripted_agent, std::move(spec));
+}
+
+} // namespace orch

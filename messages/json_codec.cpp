@@ -1,0 +1,632 @@
+#include "messages/json_codec.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <map>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace orch {
+
+namespace {
+
+// An ordered document keeps the field order of the structs on output and the
+// key order of an embedded payload on the way through.
+using json = nlohmann::ordered_json;
+
+/// Deepest nesting of arrays and objects a decoder accepts.
+constexpr size_t max_depth = 64;
+
+// -- field lists --------------------------------------------------------------
+
+/// Whether decoding fails when a field is absent (or null).
+enum class need { optional, required };
+
+/// A string member that holds a JSON document (the envelope payload).
+struct json_text {
+  std::string& text;
+};
+
+/// The name of a wire type, also the first segment of error paths.
+template <class T>
+constexpr const char* wire_name = nullptr;
+
+// Each `fields` overload calls `f(name, member)` for every member, in the
+// order of the struct. Encoders receive a const_cast object and only read.
+
+template <class F>
+void fields(F& f, constraints& x) {
+  f("rubric", x.rubric);
+  f("requirements", x.requirements);
+  f("metadata", x.metadata);
+  f("max_iterations", x.max_iterations);
+  f("timeout_seconds", x.timeout_seconds);
+  f("k", x.k);
+  f("rounds", x.rounds);
+}
+
+template <class F>
+void fields(F& f, task_spec& x) {
+  f("task_id", x.task_id);
+  f("story_id", x.story_id);
+  f("plan_id", x.plan_id);
+  f("case_id", x.case_id);
+  f("role", x.role);
+  f("description", x.description);
+  f("constraints", x.constraints);
+  f("dependencies", x.dependencies);
+  f("priority", x.priority);
+}
+
+template <class F>
+void fields(F& f, proposal& x) {
+  f("id", x.id);
+  f("author_id", x.author_id);
+  f("author_role", x.author_role);
+  f("content", x.content, need::required);
+  f("revisions", x.revisions);
+  f("created_at_ms", x.created_at_ms);
+}
+
+template <class F>
+void fields(F& f, critique& x) {
+  f("critic_id", x.critic_id);
+  f("proposal_id", x.proposal_id);
+  f("target_author_id", x.target_author_id);
+  f("round", x.round);
+  f("issues", x.issues);
+  f("content", x.content);
+}
+
+template <class F>
+void fields(F& f, policy_result& x) {
+  f("passed", x.passed);
+  f("violations", x.violations);
+  f("message", x.message);
+}
+
+template <class F>
+void fields(F& f, lint_result& x) {
+  f("passed", x.passed);
+  f("error_count", x.error_count);
+  f("warning_count", x.warning_count);
+  f("errors", x.errors);
+}
+
+template <class F>
+void fields(F& f, dryrun_result& x) {
+  f("passed", x.passed);
+  f("skipped", x.skipped);
+  f("output", x.output);
+  f("exit_code", x.exit_code);
+  f("message", x.message);
+}
+
+template <class F>
+void fields(F& f, check_result& x) {
+  f("check_type", x.check_type);
+  f("passed", x.passed);
+  f("score", x.score);
+  f("message", x.message);
+  f("details", x.details);
+}
+
+template <class F>
+void fields(F& f, check_suite& x) {
+  f("policy", x.policy);
+  f("lint", x.lint);
+  f("dryrun", x.dryrun);
+  f("additional", x.additional);
+  f("all_passed", x.all_passed);
+  f("score", x.score);
+}
+
+template <class F>
+void fields(F& f, deliberation_result& x) {
+  f("proposal", x.proposal, need::required);
+  f("checks", x.checks);
+  f("score", x.score);
+  f("rank", x.rank);
+}
+
+template <class F>
+void fields(F& f, agent_failure& x) {
+  f("agent_id", x.agent_id);
+  f("phase", x.phase);
+  f("reason", x.reason);
+}
+
+template <class F>
+void fields(F& f, deliberation_outcome& x) {
+  f("task_id", x.task_id);
+  f("execution_id", x.execution_id);
+  f("role", x.role);
+  f("story_id", x.story_id);
+  f("plan_id", x.plan_id);
+  f("results", x.results);
+  f("winner_id", x.winner_id);
+  f("rationale", x.rationale);
+  f("duration_ms", x.duration_ms);
+  f("status", x.status);
+  f("error", x.error);
+  f("failed_agents", x.failed_agents);
+}
+
+template <class F>
+void fields(F& f, deliberation_update& x) {
+  f("task_id", x.task_id);
+  f("execution_id", x.execution_id);
+  f("status", x.status);
+  f("progress_percent", x.progress_percent);
+  f("current_step", x.current_step);
+  f("current_agent", x.current_agent);
+  f("round", x.round);
+}
+
+template <class F>
+void fields(F& f, selection& x) {
+  f("winner_id", x.winner_id);
+  f("rationale", x.rationale);
+  f("considered", x.considered);
+  f("mode", x.mode);
+}
+
+template <class F>
+void fields(F& f, council_config& x) {
+  f("role", x.role);
+  f("num_agents", x.num_agents);
+  f("agent_type", x.agent_type);
+  f("rounds", x.rounds);
+  f("custom_params", x.custom_params);
+}
+
+template <class F>
+void fields(F& f, council_info& x) {
+  f("council_id", x.council_id);
+  f("role", x.role);
+  f("agent_type", x.agent_type);
+  f("agent_ids", x.agent_ids);
+  f("rounds", x.rounds);
+}
+
+template <class F>
+void fields(F& f, orchestrator_stats& x) {
+  f("total_deliberations", x.total_deliberations);
+  f("total_orchestrations", x.total_orchestrations);
+  f("failed_deliberations", x.failed_deliberations);
+  f("avg_ms", x.avg_ms);
+  f("p50_ms", x.p50_ms);
+  f("p95_ms", x.p95_ms);
+  f("p99_ms", x.p99_ms);
+  f("active_councils", x.active_councils);
+  f("role_counts", x.role_counts);
+}
+
+template <class F>
+void fields(F& f, event_envelope& x) {
+  f("event_type", x.event_type, need::required);
+  f("payload", json_text{x.payload}, need::required);
+  f("idempotency_key", x.idempotency_key);
+  f("correlation_id", x.correlation_id);
+  f("timestamp", x.timestamp);
+  f("producer", x.producer);
+  f("metadata", x.metadata);
+  f("causation_id", x.causation_id);
+}
+
+// Every wire type, for the names, the API functions and the instantiations.
+#define ORCH_JSON_WIRE_TYPES(X)                                                \
+  X(constraints)                                                               \
+  X(task_spec)                                                                 \
+  X(proposal)                                                                  \
+  X(critique)                                                                  \
+  X(policy_result)                                                             \
+  X(lint_result)                                                               \
+  X(dryrun_result)                                                             \
+  X(check_result)                                                              \
+  X(check_suite)                                                               \
+  X(deliberation_result)                                                       \
+  X(agent_failure)                                                             \
+  X(deliberation_outcome)                                                      \
+  X(deliberation_update)                                                       \
+  X(selection)                                                                 \
+  X(council_config)                                                            \
+  X(council_info)                                                              \
+  X(orchestrator_stats)                                                        \
+  X(event_envelope)
+
+#define ORCH_JSON_WIRE_NAME(type)                                              \
+  template <>                                                                  \
+  constexpr const char* wire_name<type> = #type;
+
+ORCH_JSON_WIRE_TYPES(ORCH_JSON_WIRE_NAME)
+
+#undef ORCH_JSON_WIRE_NAME
+
+// -- helpers ------------------------------------------------------------------
+
+/// Renders `doc` compactly; invalid UTF-8 becomes U+FFFD instead of throwing.
+std::string dump(const json& doc) {
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+/// Returns whether arrays and objects in `text` nest deeper than `limit`.
+/// Brackets inside strings do not count; unbalanced input is left to the
+/// parser. Runs before parsing so that no deep document is ever built.
+bool nests_deeper(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (auto c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit)
+        return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+bool blank_text(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+/// Shortens `x` for an error message.
+std::string clip(std::string_view x) {
+  constexpr size_t max_len = 64;
+  if (x.size() <= max_len)
+    return std::string{x};
+  return std::string{x.substr(0, max_len)} + "...";
+}
+
+// -- error paths --------------------------------------------------------------
+
+/// A position in the document, rendered only when decoding fails, e.g.
+/// "deliberation_outcome.results[2].proposal.content".
+struct where {
+  const where* parent = nullptr;
+  /// A type name at the root, a member name or map key below.
+  std::string_view name;
+  /// The position in an array when `is_index`.
+  size_t index = 0;
+  bool is_index = false;
+
+  std::string str() const {
+    std::string out = parent != nullptr ? parent->str() : std::string{};
+    if (is_index) {
+      out += '[';
+      out += std::to_string(index);
+      out += ']';
+    } else {
+      if (parent != nullptr)
+        out += '.';
+      out += clip(name);
+    }
+    return out;
+  }
+};
+
+/// Unwinds a decoder; caught at the API boundary and turned into an error.
+struct decode_error {
+  std::string what;
+};
+
+[[noreturn]] void fail(const where& at, const std::string& what) {
+  throw decode_error{at.str() + ": " + what};
+}
+
+caf::error failure(std::string what) {
+  return caf::make_error(ec::decode_failed, std::move(what));
+}
+
+// -- encoding -----------------------------------------------------------------
+
+template <class T>
+json to_value(const T& x);
+
+json to_value(const std::string& x) {
+  return x;
+}
+
+json to_value(bool x) {
+  return x;
+}
+
+json to_value(int32_t x) {
+  return x;
+}
+
+json to_value(int64_t x) {
+  return x;
+}
+
+json to_value(double x) {
+  return x;
+}
+
+template <class T>
+json to_value(const std::vector<T>& xs) {
+  auto out = json::array();
+  for (auto& x : xs)
+    out.push_back(to_value(x));
+  return out;
+}
+
+template <class V>
+json to_value(const std::map<std::string, V>& xs) {
+  auto out = json::object();
+  for (auto& [key, value] : xs)
+    out[key] = to_value(value);
+  return out;
+}
+
+/// Embeds a payload holding an object or array as that value, anything else
+/// (empty, plain text, scalars, too deep) as a string.
+json embed_payload(const std::string& text) {
+  auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || (text[first] != '{' && text[first] != '['))
+    return text;
+  // The envelope itself takes one level.
+  if (nests_deeper(text, max_depth - 1))
+    return text;
+  auto doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded())
+    return text;
+  return doc;
+}
+
+class json_writer {
+public:
+  explicit json_writer(json& out) : out_(out) {
+    // nop
+  }
+
+  template <class T>
+  void operator()(const char* name, T& x, need = need::optional) {
+    out_[name] = to_value(x);
+  }
+
+  void operator()(const char* name, json_text x, need = need::optional) {
+    out_[name] = embed_payload(x.text);
+  }
+
+private:
+  json& out_;
+};
+
+/// Encodes one of the wire structs as an object.
+template <class T>
+json to_value(const T& x) {
+  static_assert(wire_name<T> != nullptr, "not a wire type");
+  auto out = json::object();
+  json_writer writer{out};
+  fields(writer, const_cast<T&>(x));
+  return out;
+}
+
+// -- decoding -----------------------------------------------------------------
+
+std::string got(const json& x) {
+  return std::string{"got "} + x.type_name();
+}
+
+template <class Int>
+constexpr const char* int_name() {
+  return sizeof(Int) == 4 ? "int32" : "int64";
+}
+
+template <class Int>
+[[noreturn]] void out_of_range(const json& x, const where& at) {
+  fail(at, "number " + clip(dump(x)) + " out of " + int_name<Int>()
+             + " range");
+}
+
+/// Reads an integer; integral floats such as 3.0 are accepted.
+template <class Int>
+Int to_integer(const json& x, const where& at) {
+  using limits = std::numeric_limits<Int>;
+  if (x.is_number_unsigned()) {
+    auto val = x.get<uint64_t>();
+    if (val > static_cast<uint64_t>(limits::max()))
+      out_of_range<Int>(x, at);
+    return static_cast<Int>(val);
+  }
+  if (x.is_number_integer()) {
+    auto val = x.get<int64_t>();
+    if constexpr (sizeof(Int) < sizeof(int64_t)) {
+      if (val < limits::min() || val > limits::max())
+        out_of_range<Int>(x, at);
+    }
+    return static_cast<Int>(val);
+  }
+  if (x.is_number_float()) {
+    auto val = x.get<double>();
+    if (!std::isfinite(val) || val != std::trunc(val))
+      fail(at, "expected integer, got " + clip(dump(x)));
+    // -min() is a power of two and therefore exact as a double.
+    auto bound = -static_cast<double>(limits::min());
+    if (val < -bound || val >= bound)
+      out_of_range<Int>(x, at);
+    return static_cast<Int>(val);
+  }
+  fail(at, "expected integer, " + got(x));
+}
+
+template <class T>
+void from_value(const json& x, const where& at, T& out);
+
+void from_value(const json& x, const where& at, std::string& out) {
+  if (!x.is_string())
+    fail(at, "expected string, " + got(x));
+  out = x.get_ref<const std::string&>();
+}
+
+void from_value(const json& x, const where& at, bool& out) {
+  if (!x.is_boolean())
+    fail(at, "expected boolean, " + got(x));
+  out = x.get<bool>();
+}
+
+void from_value(const json& x, const where& at, int32_t& out) {
+  out = to_integer<int32_t>(x, at);
+}
+
+void from_value(const json& x, const where& at, int64_t& out) {
+  out = to_integer<int64_t>(x, at);
+}
+
+void from_value(const json& x, const where& at, double& out) {
+  if (!x.is_number())
+    fail(at, "expected number, " + got(x));
+  out = x.get<double>();
+}
+
+template <class T>
+void from_value(const json& x, const where& at, std::vector<T>& out) {
+  if (!x.is_array())
+    fail(at, "expected array, " + got(x));
+  out.clear();
+  out.resize(x.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    where here{&at, {}, i, true};
+    from_value(x[i], here, out[i]);
+  }
+}
+
+template <class V>
+void from_value(const json& x, const where& at,
+                std::map<std::string, V>& out) {
+  if (!x.is_object())
+    fail(at, "expected object, " + got(x));
+  out.clear();
+  for (auto& [key, value] : x.items()) {
+    where here{&at, key};
+    from_value(value, here, out[key]);
+  }
+}
+
+/// Stores an object or array payload as its JSON text, a string as is.
+void read_payload(const json& x, const where& at, std::string& out) {
+  if (x.is_string())
+    out = x.get_ref<const std::string&>();
+  else if (x.is_object() || x.is_array())
+    out = dump(x);
+  else
+    fail(at, "expected object, array or string, " + got(x));
+}
+
+class json_reader {
+public:
+  json_reader(const json& obj, const where& at) : obj_(obj), at_(at) {
+    // nop
+  }
+
+  template <class T>
+  void operator()(const char* name, T& x, need n = need::optional) {
+    where here{&at_, name};
+    if (auto val = lookup(name, here, n))
+      from_value(*val, here, x);
+  }
+
+  void operator()(const char* name, json_text x, need n = need::optional) {
+    where here{&at_, name};
+    if (auto val = lookup(name, here, n))
+      read_payload(*val, here, x.text);
+  }
+
+private:
+  /// Returns the value of `name`, or null when absent and optional.
+  const json* lookup(const char* name, const where& here, need n) const {
+    auto i = obj_.find(name);
+    if (i != obj_.end() && !i->is_null())
+      return &*i;
+    if (n == need::required)
+      fail(here, "missing required field");
+    return nullptr;
+  }
+
+  const json& obj_;
+  const where& at_;
+};
+
+/// Decodes one of the wire structs from an object.
+template <class T>
+void from_value(const json& x, const where& at, T& out) {
+  static_assert(wire_name<T> != nullptr, "not a wire type");
+  if (!x.is_object())
+    fail(at, "expected object, " + got(x));
+  json_reader reader{x, at};
+  fields(reader, out);
+}
+
+/// Drops the "[json.exception.parse_error.101] " prefix of nlohmann errors.
+std::string parser_message(const char* what) {
+  std::string_view msg{what};
+  if (!msg.empty() && msg.front() == '[') {
+    auto end = msg.find("] ");
+    if (end != std::string_view::npos)
+      msg.remove_prefix(end + 2);
+  }
+  return std::string{msg};
+}
+
+} // namespace
+
+// -- API ----------------------------------------------------------------------
+
+template <class T>
+caf::expected<T> from_json(std::string_view text) {
+  std::string root = wire_name<T>;
+  try {
+    if (blank_text(text))
+      return failure(root + ": empty input");
+    if (nests_deeper(text, max_depth))
+      return failure(root + ": JSON nests deeper than "
+                     + std::to_string(max_depth) + " levels");
+    auto doc = json::parse(text.begin(), text.end());
+    T result;
+    from_value(doc, where{nullptr, root}, result);
+    return result;
+  } catch (const decode_error& e) {
+    return failure(e.what);
+  } catch (const json::exception& e) {
+    return failure(root + ": invalid JSON: " + parser_message(e.what()));
+  } catch (const std::bad_alloc&) {
+    return failure(root + ": out of memory");
+  } catch (const std::exception& e) {
+    return failure(root + ": " + e.what());
+  } catch (...) {
+    return failure(root + ": unknown error");
+  }
+}
+
+#define ORCH_JSON_API(type)                                                    \
+  std::string to_json(const type& x) {                                         \
+    return dump(to_value(x));                                                  \
+  }                                                                            \
+  template caf::expected<type> from_json<type>(std::string_view);
+
+ORCH_JSON_WIRE_TYPES(ORCH_JSON_API)
+
+#undef ORCH_JSON_API
+#undef ORCH_JSON_WIRE_TYPES
+
+} // namespace orch

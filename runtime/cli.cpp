@@ -1,0 +1,287 @@
+#include "runtime/cli.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "messages/json_codec.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/supervisor.hpp"
+
+namespace orch {
+
+namespace {
+
+// -- progress on stderr -------------------------------------------------------
+
+/// Prints progress lines; answers `get` once everything before it is printed.
+using printer_actor = progress_listener_actor::extend<
+  caf::replies_to<atom::get>::with<int32_t>>;
+
+struct printer_state {
+  static inline const char* name = "progress-printer";
+  int32_t lines = 0;
+};
+
+printer_actor::behavior_type
+printer(printer_actor::stateful_pointer<printer_state> self) {
+  return {
+    [=](deliberation_update& up) {
+      ++self->state.lines;
+      std::fprintf(stderr, "[%3d%%] %-10s %s%s%s\n", up.progress_percent,
+                   up.status.c_str(), up.current_step.c_str(),
+                   up.current_agent.empty() ? "" : " ",
+                   up.current_agent.c_str());
+    },
+    [=](atom::get) -> caf::result<int32_t> { return self->state.lines; },
+  };
+}
+
+// -- output -------------------------------------------------------------------
+
+std::string first_line(const std::string& text, size_t max) {
+  auto nl = text.find('\n');
+  auto line = text.substr(0, nl);
+  if (line.size() > max)
+    line = line.substr(0, max - 3) + "...";
+  return line;
+}
+
+void print_table(const deliberation_outcome& out) {
+  std::printf("task %s  execution %s  winner %s  %lld ms\n",
+              out.task_id.c_str(), out.execution_id.c_str(),
+              out.winner_id.c_str(),
+              static_cast<long long>(out.duration_ms));
+  std::printf("%-4s  %-18s  %-5s  %-6s  %s\n", "rank", "author", "score",
+              "checks", "proposal");
+  for (auto& r : out.results) {
+    auto checks = fmt::format("{}/{}", checks_passed(r.checks),
+                              checks_total(r.checks));
+    std::printf("%-4d  %-18s  %.3f  %-6s  %s\n", r.rank,
+                r.proposal.author_id.c_str(), r.score, checks.c_str(),
+                first_line(r.proposal.content, 60).c_str());
+  }
+  if (!out.rationale.empty())
+    std::printf("architect: %s\n", out.rationale.c_str());
+  for (auto& f : out.failed_agents)
+    std::printf("dropped %s in %s: %s\n", f.agent_id.c_str(), f.phase.c_str(),
+                f.reason.c_str());
+}
+
+// -- commands -----------------------------------------------------------------
+
+struct deliberate_options {
+  std::string role = "DEV";
+  int32_t agents = 0;
+  int32_t rounds = -1;
+  bool json = false;
+  bool orchestrate = false;
+  std::string task_id;
+  std::string rubric;
+  std::vector<std::string> requirements;
+  int32_t timeout_seconds = 0;
+  int32_t k = 3;
+  std::string text;
+};
+
+int fail_config(const caf::error& err) {
+  std::fprintf(stderr, "orchestrator: configuration error: %s\n",
+               render(err).c_str());
+  return 2;
+}
+
+int run_deliberate(config cfg, const deliberate_options& opts) {
+  auto role = normalize_role(opts.role);
+  if (opts.agents > 0) {
+    cfg.councils = {council_spec{role, opts.agents}};
+  }
+  if (opts.rounds >= 0)
+    cfg.rounds = opts.rounds;
+  if (auto err = validate(cfg))
+    return fail_config(err);
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg, cfg);
+  caf::actor_system sys{sys_cfg};
+  auto svc = start_service(sys, cfg);
+  if (!svc)
+    return fail_config(svc.error());
+  task_spec task;
+  task.task_id = opts.task_id;
+  task.role = role;
+  task.description = opts.text;
+  task.constraints.rubric = opts.rubric;
+  task.constraints.requirements = opts.requirements;
+  task.constraints.timeout_seconds = opts.timeout_seconds;
+  task.constraints.k = opts.k;
+  task.constraints.rounds = opts.rounds;
+  auto listener = sys.spawn<caf::detached>(printer);
+  caf::scoped_actor self{sys};
+  int rc = 0;
+  auto on_outcome = [&](deliberation_outcome& out) {
+    self->request(listener, caf::infinite, atom::get_v)
+      .receive([](int32_t) {}, [](caf::error&) {});
+    if (opts.json)
+      std::printf("%s\n", to_json(out).c_str());
+    else
+      print_table(out);
+  };
+  auto on_error = [&](caf::error& err) {
+    std::fprintf(stderr, "orchestrator: deliberation failed: %s\n",
+                 render(err).c_str());
+    rc = 1;
+  };
+  auto handle = caf::actor_cast<progress_listener_actor>(listener);
+  if (opts.orchestrate)
+    self
+      ->request(svc->orchestrator, caf::infinite, atom::orchestrate_v, task,
+                handle)
+      .receive(on_outcome, on_error);
+  else
+    self
+      ->request(svc->orchestrator, caf::infinite, atom::deliberate_v, task,
+                handle)
+      .receive(on_outcome, on_error);
+  self->send_exit(listener, caf::exit_reason::user_shutdown);
+  stop_service(sys, *svc);
+  return rc;
+}
+
+int run_councils(config cfg, bool json) {
+  if (auto err = validate(cfg))
+    return fail_config(err);
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg, cfg);
+  caf::actor_system sys{sys_cfg};
+  auto svc = start_service(sys, cfg);
+  if (!svc)
+    return fail_config(svc.error());
+  caf::scoped_actor self{sys};
+  int rc = 0;
+  self->request(svc->orchestrator, caf::infinite, atom::list_v)
+    .receive(
+      [&](std::vector<council_info>& xs) {
+        if (json) {
+          std::string out = "[";
+          for (size_t i = 0; i < xs.size(); ++i) {
+            if (i > 0)
+              out += ',';
+            out += to_json(xs[i]);
+          }
+          out += ']';
+          std::printf("%s\n", out.c_str());
+          return;
+        }
+        std::printf("%-18s  %-10s  %-8s  %-6s  %s\n", "council", "role",
+                    "backend", "rounds", "agents");
+        for (auto& x : xs) {
+          std::string ids;
+          for (auto& id : x.agent_ids)
+            ids += (ids.empty() ? "" : " ") + id;
+          std::printf("%-18s  %-10s  %-8s  %-6d  %s\n", x.council_id.c_str(),
+                      x.role.c_str(), x.agent_type.c_str(), x.rounds,
+                      ids.c_str());
+        }
+      },
+      [&](caf::error& err) {
+        std::fprintf(stderr, "orchestrator: %s\n", render(err).c_str());
+        rc = 1;
+      });
+  stop_service(sys, *svc);
+  return rc;
+}
+
+} // namespace
+
+int run_cli(int argc, char** argv) {
+  config cfg;
+  if (auto err = apply_environment(cfg, [](const char* name) {
+        return std::getenv(name);
+      }))
+    return fail_config(err);
+  CLI::App app{"Orchestrator: councils of AI agents through deliberation"};
+  app.set_version_flag("--version", std::string{ORCH_VERSION});
+  app.require_subcommand(1);
+  std::string councils_flag;
+  app.add_option("--agent-type", cfg.agent_type,
+                 "agent backend: scripted (deterministic, alias mock) "
+                 "[env AGENT_TYPE]");
+  app.add_option("--councils", councils_flag,
+                 "councils to create, e.g. DEV:3,QA:3 [env COUNCILS]");
+  app.add_option("--deliberation-timeout", cfg.deliberation_timeout,
+                 "limit of one deliberation in seconds "
+                 "[env DELIBERATION_TIMEOUT]");
+  app.add_option("--deliberation-cleanup", cfg.deliberation_cleanup,
+                 "seconds results are kept [env DELIBERATION_CLEANUP]");
+  app.add_option("--quorum", cfg.quorum,
+                 "minimum surviving proposals [env DELIBERATION_QUORUM]");
+  app.add_option("--scorer-rules", cfg.scorer_rules,
+                 "YAML file with scorer rules [env SCORER_RULES]");
+  app.add_option("--threads", cfg.threads,
+                 "scheduler threads, 0 = cores [env SCHEDULER_THREADS]");
+  app.add_option("--scorers", cfg.scorers, "scorer actors, 0 = threads");
+  app.add_option("--log-level", cfg.log_level, "log level [env LOG_LEVEL]");
+  app.add_option("--log-format", cfg.log_format,
+                 "text or json [env LOG_FORMAT]");
+
+  deliberate_options dopts;
+  auto* deliberate = app.add_subcommand(
+    "deliberate", "run one deliberation and print the ranked results");
+  deliberate->add_option("--role", dopts.role, "council role")
+    ->capture_default_str();
+  deliberate->add_option("--agents", dopts.agents,
+                         "agents in the council (default: from COUNCILS)");
+  deliberate->add_option("--rounds", dopts.rounds,
+                         "rounds of peer review (default: 1)");
+  deliberate->add_flag("--json", dopts.json, "print the outcome as JSON");
+  deliberate->add_flag("--orchestrate", dopts.orchestrate,
+                       "let the architect pick the winner among the top k");
+  deliberate->add_option("--task-id", dopts.task_id, "task id");
+  deliberate->add_option("--rubric", dopts.rubric, "rubric text");
+  deliberate->add_option("--requirement", dopts.requirements,
+                         "a requirement (repeatable)");
+  deliberate->add_option("--timeout-seconds", dopts.timeout_seconds,
+                         "time limit per agent call (0 = none)");
+  deliberate->add_option("-k", dopts.k, "architect considers the top k")
+    ->capture_default_str();
+  deliberate->add_option("task", dopts.text, "the task text")->required();
+
+  bool councils_json = false;
+  auto* councils = app.add_subcommand("councils",
+                                      "list the configured councils");
+  councils->add_flag("--json", councils_json, "print as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!councils_flag.empty()) {
+    auto xs = parse_councils(councils_flag);
+    if (!xs)
+      return fail_config(xs.error());
+    cfg.councils = std::move(*xs);
+  }
+  if (auto err = validate(cfg))
+    return fail_config(err);
+  if (auto err = setup_logging(cfg.log_level, cfg.log_format))
+    return fail_config(err);
+  if (deliberate->parsed()) {
+    if (is_blank(dopts.text)) {
+      std::fprintf(stderr, "orchestrator: the task text must not be blank\n");
+      return 2;
+    }
+    return run_deliberate(cfg, dopts);
+  }
+  return run_councils(cfg, councils_json);
+}
+
+} // namespace orch

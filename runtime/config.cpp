@@ -1,0 +1,225 @@
+#include "runtime/config.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "messages/messages.hpp"
+
+namespace orch {
+
+namespace {
+
+caf::error bad(const std::string& what) {
+  return caf::make_error(ec::invalid_config, what);
+}
+
+caf::error parse_int(const char* name, const char* text, int32_t& out) {
+  errno = 0;
+  char* end = nullptr;
+  auto v = std::strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < INT32_MIN
+      || v > INT32_MAX)
+    return bad(std::string{name} + "='" + text + "' is not an integer");
+  out = static_cast<int32_t>(v);
+  return caf::none;
+}
+
+caf::error parse_double(const char* name, const char* text, double& out) {
+  errno = 0;
+  char* end = nullptr;
+  auto v = std::strtod(text, &end);
+  if (errno != 0 || end == text || *end != '\0')
+    return bad(std::string{name} + "='" + text + "' is not a number");
+  out = v;
+  return caf::none;
+}
+
+caf::error parse_bool(const char* name, const char* text, bool& out) {
+  std::string x = text;
+  for (auto& c : x)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (x == "1" || x == "true" || x == "yes" || x == "on") {
+    out = true;
+    return caf::none;
+  }
+  if (x == "0" || x == "false" || x == "no" || x == "off" || x.empty()) {
+    out = false;
+    return caf::none;
+  }
+  return bad(std::string{name} + "='" + text
+             + "' is not a boolean (use true or false)");
+}
+
+std::string lower(std::string x) {
+  for (auto& c : x)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return x;
+}
+
+} // namespace
+
+caf::expected<std::vector<council_spec>> parse_councils(const std::string& x) {
+  std::vector<council_spec> out;
+  std::set<std::string> seen;
+  size_t pos = 0;
+  while (pos <= x.size()) {
+    auto comma = x.find(',', pos);
+    auto item = x.substr(pos, comma == std::string::npos ? std::string::npos
+                                                         : comma - pos);
+    pos = comma == std::string::npos ? x.size() + 1 : comma + 1;
+    if (is_blank(item))
+      continue;
+    auto colon = item.find(':');
+    council_spec spec;
+    spec.role = normalize_role(item.substr(0, colon));
+    if (spec.role.empty())
+      return bad("COUNCILS: entry '" + item
+                 + "' has no role; write ROLE:N, e.g. DEV:3");
+    if (colon != std::string::npos) {
+      auto n = item.substr(colon + 1);
+      while (!n.empty() && std::isspace(static_cast<unsigned char>(n.back())))
+        n.pop_back();
+      while (!n.empty() && std::isspace(static_cast<unsigned char>(n[0])))
+        n.erase(0, 1);
+      if (auto err = parse_int("COUNCILS", n.c_str(), spec.agents))
+        return bad("COUNCILS: entry '" + item
+                   + "' needs a whole number of agents after the colon, "
+                     "e.g. DEV:3");
+    }
+    if (spec.agents < 1 || spec.agents > 256)
+      return bad("COUNCILS: entry '" + item
+                 + "' must have between 1 and 256 agents");
+    if (!seen.insert(spec.role).second)
+      return bad("COUNCILS: role " + spec.role + " appears twice");
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+std::string to_string(const std::vector<council_spec>& xs) {
+  std::string out;
+  for (auto& x : xs) {
+    if (!out.empty())
+      out += ',';
+    out += x.role;
+    out += ':';
+    out += std::to_string(x.agents);
+  }
+  return out;
+}
+
+caf::error apply_environment(config& cfg, const env_lookup& getenv) {
+  auto str = [&](const char* name, std::string& out) {
+    if (auto v = getenv(name))
+      out = v;
+  };
+  auto num = [&](const char* name, int32_t& out) -> caf::error {
+    if (auto v = getenv(name))
+      return parse_int(name, v, out);
+    return caf::none;
+  };
+  if (auto err = num("GRPC_PORT", cfg.grpc_port))
+    return err;
+  if (auto err = num("HTTP_PORT", cfg.http_port))
+    return err;
+  str("NATS_URL", cfg.nats_url);
+  if (auto v = getenv("ENABLE_NATS"))
+    if (auto err = parse_bool("ENABLE_NATS", v, cfg.enable_nats))
+      return err;
+  str("REDIS_URL", cfg.redis_url);
+  str("AGENT_TYPE", cfg.agent_type);
+  str("VLLM_URL", cfg.vllm_url);
+  str("VLLM_MODEL", cfg.vllm_model);
+  if (auto v = getenv("VLLM_TEMPERATURE"))
+    if (auto err = parse_double("VLLM_TEMPERATURE", v, cfg.vllm_temperature))
+      return err;
+  if (auto err = num("VLLM_MAX_TOKENS", cfg.vllm_max_tokens))
+    return err;
+  if (auto err = num("VLLM_TIMEOUT", cfg.vllm_timeout))
+    return err;
+  str("VLLM_API_KEY", cfg.vllm_api_key);
+  if (auto v = getenv("COUNCILS")) {
+    auto xs = parse_councils(v);
+    if (!xs)
+      return std::move(xs.error());
+    cfg.councils = std::move(*xs);
+  }
+  if (auto err = num("DELIBERATION_TIMEOUT", cfg.deliberation_timeout))
+    return err;
+  if (auto err = num("DELIBERATION_CLEANUP", cfg.deliberation_cleanup))
+    return err;
+  if (auto err = num("DELIBERATION_ROUNDS", cfg.rounds))
+    return err;
+  if (auto err = num("DELIBERATION_QUORUM", cfg.quorum))
+    return err;
+  str("LOG_LEVEL", cfg.log_level);
+  str("LOG_FORMAT", cfg.log_format);
+  str("SCORER_RULES", cfg.scorer_rules);
+  if (auto err = num("SCHEDULER_THREADS", cfg.threads))
+    return err;
+  if (auto err = num("RESULT_STORE_MAX", cfg.max_stored_results))
+    return err;
+  return caf::none;
+}
+
+caf::error validate(const config& cfg) {
+  auto port = [](const char* name, int32_t x) -> caf::error {
+    if (x < 1 || x > 65535)
+      return bad(std::string{name} + "=" + std::to_string(x)
+                 + " is not a port; use 1..65535");
+    return caf::none;
+  };
+  if (auto err = port("GRPC_PORT", cfg.grpc_port))
+    return err;
+  if (auto err = port("HTTP_PORT", cfg.http_port))
+    return err;
+  auto type = lower(cfg.agent_type);
+  if (type != "scripted" && type != "mock")
+    return bad("AGENT_TYPE='" + cfg.agent_type
+               + "' is not available in this build; use scripted (the "
+                 "deterministic backend, alias mock)");
+  if (cfg.councils.empty())
+    return bad("COUNCILS is empty; give at least one ROLE:N, e.g. DEV:3");
+  if (cfg.deliberation_timeout < 1)
+    return bad("DELIBERATION_TIMEOUT=" + std::to_string(cfg.deliberation_timeout)
+               + " must be at least 1 second");
+  if (cfg.deliberation_cleanup < 1)
+    return bad("DELIBERATION_CLEANUP=" + std::to_string(cfg.deliberation_cleanup)
+               + " must be at least 1 second");
+  if (cfg.rounds < 0 || cfg.rounds > 20)
+    return bad("rounds=" + std::to_string(cfg.rounds)
+               + " must be between 0 and 20");
+  if (cfg.quorum < 1)
+    return bad("quorum=" + std::to_string(cfg.quorum) + " must be at least 1");
+  static const std::set<std::string> levels{"trace", "debug", "info",
+                                            "warn",  "error", "critical",
+                                            "off"};
+  if (levels.count(lower(cfg.log_level)) == 0)
+    return bad("LOG_LEVEL='" + cfg.log_level
+               + "' is unknown; use trace, debug, info, warn, error or off");
+  auto fmt = lower(cfg.log_format);
+  if (fmt != "text" && fmt != "json")
+    return bad("LOG_FORMAT='" + cfg.log_format + "' is unknown; use text or "
+               "json");
+  if (cfg.threads < 0 || cfg.threads > 256)
+    return bad("threads=" + std::to_string(cfg.threads)
+               + " must be between 0 (= cores) and 256");
+  if (cfg.scorers < 0 || cfg.scorers > 256)
+    return bad("scorers=" + std::to_string(cfg.scorers)
+               + " must be between 0 (= threads) and 256");
+  if (cfg.max_stored_results < 1)
+    return bad("RESULT_STORE_MAX=" + std::to_string(cfg.max_stored_results)
+               + " must be at least 1");
+  return caf::none;
+}
+
+int32_t scheduler_threads(const config& cfg) {
+  if (cfg.threads > 0)
+    return cfg.threads;
+  auto n = static_cast<int32_t>(std::thread::hardware_concurrency());
+  return n > 0 ? n : 2;
+}
+
+} // namespace orch

@@ -1,0 +1,77 @@
+#pragma once
+
+// Service configuration: environment first (ARCHITECTURE.md §7 names), then
+// command-line flags, then validation with messages that say what to fix.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace orch {
+
+/// One council to create at start-up.
+struct council_spec {
+  std::string role;
+  int32_t agents = 3;
+};
+
+struct config {
+  int32_t grpc_port = 50055;
+  int32_t http_port = 8080;
+  std::string nats_url = "nats://localhost:4222";
+  bool enable_nats = false;
+  std::string redis_url;
+  /// scripted (alias mock) or vllm.
+  std::string agent_type = "scripted";
+  std::string vllm_url = "http://localhost:8000";
+  std::string vllm_model = "Qwen/Qwen3-0.6B";
+  double vllm_temperature = 0.7;
+  int32_t vllm_max_tokens = 2048;
+  int32_t vllm_timeout = 60;
+  std::string vllm_api_key;
+  std::vector<council_spec> councils = {
+    {"DEV", 3}, {"QA", 3}, {"ARCHITECT", 3}, {"DEVOPS", 3}, {"DATA", 3}};
+  /// Seconds.
+  int32_t deliberation_timeout = 300;
+  /// Seconds.
+  int32_t deliberation_cleanup = 3600;
+  /// Default rounds of peer review.
+  int32_t rounds = 1;
+  int32_t quorum = 1;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  /// YAML file with scorer rules; empty: built-in defaults.
+  std::string scorer_rules;
+  /// Scheduler threads; 0: the number of cores.
+  int32_t threads = 0;
+  /// Scorer actors; 0: the number of scheduler threads.
+  int32_t scorers = 0;
+  /// Upper bound on stored deliberation results.
+  int32_t max_stored_results = 10000;
+};
+
+/// Reads a variable; returns nullptr when unset.
+using env_lookup = std::function<const char*(const char*)>;
+
+/// Applies the environment to `cfg`. Fails with a message naming the variable
+/// and what to fix when a value does not parse.
+caf::error apply_environment(config& cfg, const env_lookup& getenv);
+
+/// Parses COUNCILS, e.g. "DEV:3,QA:3".
+caf::expected<std::vector<council_spec>> parse_councils(const std::string& x);
+
+/// Renders councils back to "DEV:3,QA:3".
+std::string to_string(const std::vector<council_spec>& xs);
+
+/// Checks the whole configuration; the error says what to fix.
+caf::error validate(const config& cfg);
+
+/// Number of scheduler threads `cfg` asks for (the core count by default).
+int32_t scheduler_threads(const config& cfg);
+
+} // namespace orch

@@ -1,0 +1,94 @@
+#include "runtime/supervisor.hpp"
+
+#include <memory>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/process_runner.hpp"
+#include "actors/scorer.hpp"
+
+namespace orch {
+
+void configure_actor_system(caf::actor_system_config& sys_cfg,
+                            const config& cfg) {
+  sys_cfg.add_message_types<caf::id_block::orch>();
+  sys_cfg.set("scheduler.max-threads", scheduler_threads(cfg));
+  sys_cfg.set("logger.verbosity", caf::atom("quiet"));
+}
+
+agent_factory make_agent_factory(const config&) {
+  return [](caf::actor_system& sys,
+            const agent_spec& spec) -> caf::expected<agent_actor> {
+    if (spec.backend == "scripted" || spec.backend == "mock")
+      return spawn_scripted_agent(sys, spec);
+    return caf::make_error(ec::invalid_argument,
+                           "agent type '" + spec.backend
+                             + "' is not available; use scripted");
+  };
+}
+
+caf::expected<service> start_service(caf::actor_system& sys,
+                                     const config& cfg) {
+  auto rules = std::make_shared<scorer_rules>(default_scorer_rules());
+  if (!cfg.scorer_rules.empty()) {
+    auto loaded = load_scorer_rules(cfg.scorer_rules);
+    if (!loaded)
+      return std::move(loaded.error());
+    *rules = std::move(*loaded);
+  }
+  service svc;
+  auto threads = static_cast<size_t>(scheduler_threads(cfg));
+  svc.runner = spawn_process_runner(sys, threads);
+  auto num_scorers = cfg.scorers > 0 ? static_cast<size_t>(cfg.scorers)
+                                     : threads;
+  for (size_t i = 0; i < num_scorers; ++i)
+    svc.scorers.push_back(spawn_scorer(sys, rules, svc.runner));
+  svc.architect = spawn_architect(sys);
+  orchestrator_settings os;
+  os.agent_type = cfg.agent_type == "mock" ? "scripted" : cfg.agent_type;
+  os.quorum = cfg.quorum;
+  os.deliberation_timeout = std::chrono::seconds(cfg.deliberation_timeout);
+  os.cleanup_after = std::chrono::seconds(cfg.deliberation_cleanup);
+  os.max_stored_results = static_cast<size_t>(cfg.max_stored_results);
+  os.scorers = svc.scorers;
+  os.architect = svc.architect;
+  os.make_agent = make_agent_factory(cfg);
+  svc.orchestrator = spawn_orchestrator(sys, std::move(os));
+  caf::scoped_actor self{sys};
+  caf::error failure;
+  for (auto& c : cfg.councils) {
+    council_config cc;
+    cc.role = c.role;
+    cc.num_agents = c.agents;
+    cc.rounds = cfg.rounds;
+    self->request(svc.orchestrator, caf::infinite, atom::create_v, cc)
+      .receive(
+        [&](council_info& info) {
+          spdlog::debug("supervisor created {} with {} agents",
+                        info.council_id, info.agent_ids.size());
+        },
+        [&](caf::error& err) { failure = std::move(err); });
+    if (failure) {
+      stop_service(sys, svc);
+      return failure;
+    }
+  }
+  return svc;
+}
+
+void stop_service(caf::actor_system&, service& svc) {
+  auto bye = caf::exit_reason::user_shutdown;
+  if (svc.orchestrator)
+    caf::anon_send_exit(svc.orchestrator, bye);
+  if (svc.architect)
+    caf::anon_send_exit(svc.architect, bye);
+  for (auto& s : svc.scorers)
+    caf::anon_send_exit(s, bye);
+  if (svc.runner)
+    caf::anon_send_exit(svc.runner, bye);
+}
+
+} // namespace orch

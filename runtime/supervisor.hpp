@@ -1,0 +1,39 @@
+#pragma once
+
+// The supervisor: configures the actor system and wires the actors
+// (process runner, scorers, architect, orchestrator, councils) from a config.
+
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/actors.hpp"
+#include "runtime/config.hpp"
+
+namespace orch {
+
+/// Handles of the running service.
+struct service {
+  orchestrator_actor orchestrator;
+  architect_actor architect;
+  std::vector<scorer_actor> scorers;
+  process_runner_actor runner;
+};
+
+/// Registers our message types and sets `scheduler.max-threads`.
+void configure_actor_system(caf::actor_system_config& sys_cfg,
+                            const config& cfg);
+
+/// The agent factory for the backends this build has (`scripted`, alias
+/// `mock`).
+agent_factory make_agent_factory(const config& cfg);
+
+/// Spawns and wires every actor and creates the councils of `cfg.councils`.
+caf::expected<service> start_service(caf::actor_system& sys,
+                                     const config& cfg);
+
+/// Sends every actor of `svc` an exit message.
+void stop_service(caf::actor_system& sys, service& svc);
+
+} // namespace orch

@@ -1,0 +1,205 @@
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/process_runner.hpp"
+
+using namespace orch;
+
+namespace {
+
+command_spec sh(const std::string& script, std::string input = {},
+                int32_t timeout_ms = 5000, int32_t max_output = 16384) {
+  command_spec spec;
+  spec.argv = {"sh", "-c", script};
+  spec.stdin_data = std::move(input);
+  spec.timeout_ms = timeout_ms;
+  spec.max_output = max_output;
+  return spec;
+}
+
+struct runner_config : caf::actor_system_config {
+  runner_config() {
+    add_message_types<caf::id_block::orch>();
+    set("scheduler.max-threads", 2);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+struct runner_fixture {
+  runner_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+
+  command_result run(const process_runner_actor& runner, command_spec spec) {
+    command_result out;
+    self->request(runner, caf::infinite, atom::run_v, std::move(spec))
+      .receive([&](command_result& x) { out = std::move(x); },
+               [&](caf::error& err) { BOOST_FAIL(render(err)); });
+    return out;
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(process_runner)
+
+BOOST_AUTO_TEST_CASE(exit_codes_are_reported) {
+  auto ok = run_command(sh("exit 0"));
+  BOOST_TEST(ok.exit_code == 0);
+  BOOST_TEST(!ok.timed_out);
+  auto three = run_command(sh("exit 3"));
+  BOOST_TEST(three.exit_code == 3);
+  auto killed = run_command(sh("kill -9 $$"));
+  BOOST_TEST(killed.exit_code == 128 + 9);
+  command_spec direct;
+  direct.argv = {"false"};
+  BOOST_TEST(run_command(direct).exit_code == 1);
+}
+
+BOOST_AUTO_TEST_CASE(stdin_is_delivered_and_output_captured) {
+  auto res = run_command(sh("tr a-z A-Z; echo err >&2", "hello\n"));
+  BOOST_TEST(res.exit_code == 0);
+  BOOST_TEST(res.output == "HELLO\nerr\n");
+  BOOST_TEST(!res.truncated);
+  // A child that never reads its input still finishes.
+  auto ignoring = run_command(sh("echo done", std::string(1 << 20, 'x')));
+  BOOST_TEST(ignoring.exit_code == 0);
+  BOOST_TEST(ignoring.output == "done\n");
+}
+
+BOOST_AUTO_TEST_CASE(large_input_and_output_do_not_deadlock) {
+  // 4 MiB through cat: the child blocks on a full output pipe unless the
+  // runner reads while it writes.
+  std::string input(4 << 20, 'z');
+  command_spec spec;
+  spec.argv = {"cat"};
+  spec.stdin_data = input;
+  spec.max_output = 8 << 20;
+  spec.timeout_ms = 10000;
+  auto res = run_command(spec);
+  BOOST_TEST(res.exit_code == 0);
+  BOOST_TEST(!res.timed_out);
+  BOOST_TEST(res.output.size() == input.size());
+  BOOST_TEST((res.output == input));
+}
+
+BOOST_AUTO_TEST_CASE(output_is_truncated_and_drained) {
+  auto res = run_command(sh("head -c 1000000 /dev/zero | tr '\\0' a; exit 7",
+                            {}, 5000, 1000));
+  BOOST_TEST(res.output.size() == 1000u);
+  BOOST_TEST(res.truncated);
+  // Draining lets the child run to its own end.
+  BOOST_TEST(res.exit_code == 7);
+  auto none = run_command(sh("echo hi", {}, 5000, 0));
+  BOOST_TEST(none.output.empty());
+  BOOST_TEST(none.truncated);
+}
+
+BOOST_AUTO_TEST_CASE(command_not_found_is_127) {
+  command_spec spec;
+  spec.argv = {"no-such-command-xyz", "--help"};
+  auto res = run_command(spec);
+  BOOST_TEST(res.exit_code == 127);
+  BOOST_TEST(res.output.find("no-such-command-xyz") != std::string::npos,
+             res.output);
+  spec.argv = {"/nonexistent/tool"};
+  res = run_command(spec);
+  BOOST_TEST(res.exit_code == 127);
+  BOOST_TEST(res.output.find("/nonexistent/tool") != std::string::npos);
+  spec.argv = {};
+  BOOST_TEST(run_command(spec).exit_code == 127);
+}
+
+BOOST_AUTO_TEST_CASE(timeout_kills_the_process_group) {
+  auto start = std::chrono::steady_clock::now();
+  // The grandchild holds the output pipe open: it must die too.
+  auto res = run_command(sh("sleep 30 & sleep 30", {}, 300));
+  auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(res.timed_out);
+  BOOST_TEST(res.exit_code == -1);
+  BOOST_TEST(res.duration_ms >= 300);
+  BOOST_TEST(took < std::chrono::seconds(3));
+}
+
+BOOST_AUTO_TEST_CASE(leftover_children_do_not_hold_the_result) {
+  auto start = std::chrono::steady_clock::now();
+  auto res = run_command(sh("sleep 30 & echo started", {}, 5000));
+  auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(!res.timed_out);
+  BOOST_TEST(res.exit_code == 0);
+  BOOST_TEST(res.output == "started\n");
+  BOOST_TEST(took < std::chrono::seconds(3));
+}
+
+BOOST_AUTO_TEST_CASE(child_runs_sandboxed) {
+  auto res = run_command(sh("pwd; echo \"$PATH\"; env | grep -c =; "
+                            "ulimit -n; ls /proc/self/fd | wc -l"));
+  BOOST_TEST_REQUIRE(res.exit_code == 0, res.output);
+  std::vector<std::string> lines;
+  std::string line;
+  for (auto c : res.output) {
+    if (c == '\n') {
+      lines.push_back(line);
+      line.clear();
+    } else {
+      line += c;
+    }
+  }
+  BOOST_REQUIRE_EQUAL(lines.size(), 5u);
+  auto dir = lines[0];
+  BOOST_TEST(dir.find("orch-run-") != std::string::npos, dir);
+  BOOST_TEST(!std::filesystem::exists(dir));
+  BOOST_TEST(lines[1] == "/usr/bin:/bin");
+  // PATH, LANG and what sh itself adds (PWD).
+  BOOST_TEST(std::stoi(lines[2]) <= 4, lines[2]);
+  BOOST_TEST(lines[3] == "64");
+  // 0, 1, 2 and the one ls opens for the listing.
+  BOOST_TEST(std::stoi(lines[4]) <= 4, lines[4]);
+}
+
+BOOST_AUTO_TEST_CASE(runs_in_parallel_on_threads) {
+  auto start = std::chrono::steady_clock::now();
+  command_result a;
+  command_result b;
+  std::thread t{[&] { a = run_command(sh("sleep 0.3; echo a")); }};
+  b = run_command(sh("sleep 0.3; echo b"));
+  t.join();
+  auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(a.output == "a\n");
+  BOOST_TEST(b.output == "b\n");
+  BOOST_TEST(took < std::chrono::milliseconds(550));
+}
+
+BOOST_FIXTURE_TEST_CASE(actor_runs_commands, runner_fixture) {
+  auto runner = spawn_process_runner(sys);
+  auto res = run(runner, sh("cat", "via actor"));
+  BOOST_TEST(res.exit_code == 0);
+  BOOST_TEST(res.output == "via actor");
+  res = run(runner, sh("exit 4"));
+  BOOST_TEST(res.exit_code == 4);
+}
+
+BOOST_FIXTURE_TEST_CASE(pool_runs_commands_in_parallel, runner_fixture) {
+  auto pool = spawn_process_runner(sys, 3);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i)
+    self->send(pool, atom::run_v, sh("sleep 0.3; echo " + std::to_string(i)));
+  int got = 0;
+  self->receive_for(got, 3)([&](command_result& res) {
+    BOOST_TEST(res.exit_code == 0);
+  });
+  auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(took < std::chrono::milliseconds(800));
+  auto res = run(pool, sh("echo again"));
+  BOOST_TEST(res.output == "again\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,108 @@
+#include <set>
+
+#include <boost/test/unit_test.hpp>
+
+#include "actors/scripted.hpp"
+#include "fixture.hpp"
+
+using namespace orch;
+using namespace orch::test;
+
+namespace {
+
+agent_spec spec_for(int i) {
+  agent_spec s;
+  s.agent_id = agent_id_for("DEV", i + 1);
+  s.role = "DEV";
+  s.backend = "scripted";
+  s.index = i;
+  s.diversity_seed = static_cast<uint64_t>(i + 1) * 7919u;
+  return s;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(scripted_agent, deterministic_fixture)
+
+BOOST_AUTO_TEST_CASE(proposals_are_deterministic_and_differ_per_agent) {
+  auto task = make_task("DEV", "Implement the login endpoint");
+  std::set<std::string> texts;
+  for (int i = 0; i < 5; ++i) {
+    auto a = scripted_generate(spec_for(i), task);
+    BOOST_CHECK_EQUAL(a, scripted_generate(spec_for(i), task));
+    BOOST_CHECK_NE(a.find("Implement the login endpoint"), std::string::npos);
+    BOOST_CHECK_NE(a.find("agent-dev-00"), std::string::npos);
+    texts.insert(a);
+  }
+  BOOST_CHECK_EQUAL(texts.size(), 5u);
+}
+
+BOOST_AUTO_TEST_CASE(proposals_follow_the_task_and_role) {
+  auto dev = scripted_generate(spec_for(0), make_task("DEV", "Build X"));
+  auto qa = scripted_generate(spec_for(0), make_task("QA", "Build X"));
+  auto other = scripted_generate(spec_for(0), make_task("DEV", "Build Y"));
+  BOOST_CHECK_NE(dev, qa);
+  BOOST_CHECK_NE(dev, other);
+  BOOST_CHECK_NE(qa.find("QA proposal"), std::string::npos);
+  BOOST_CHECK_NE(qa.find("verification"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(critique_names_missing_requirements_and_rubric) {
+  auto task = make_task("DEV", "Implement the login endpoint");
+  proposal p;
+  p.id = "p1";
+  p.author_id = "agent-dev-002";
+  p.content = "Plan: add input validation. Nothing else.";
+  auto c = scripted_critique(spec_for(0), task, p, 1);
+  BOOST_CHECK_EQUAL(c.critic_id, "agent-dev-001");
+  BOOST_CHECK_EQUAL(c.target_author_id, "agent-dev-002");
+  BOOST_CHECK_EQUAL(c.round, 1);
+  auto has = [&](const std::string& issue) {
+    return std::find(c.issues.begin(), c.issues.end(), issue)
+           != c.issues.end();
+  };
+  BOOST_CHECK(has("missing requirement: rate limiting"));
+  BOOST_CHECK(has("missing requirement: audit logging"));
+  BOOST_CHECK(!has("missing requirement: input validation"));
+  BOOST_CHECK(has("rubric not addressed: secure"));
+  BOOST_CHECK(has("no verification step"));
+  BOOST_CHECK_NE(c.content.find("rate limiting"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(revision_incorporates_the_critique) {
+  auto task = make_task("DEV", "Implement the login endpoint");
+  proposal p;
+  p.id = "p1";
+  p.author_id = "agent-dev-001";
+  p.content = scripted_generate(spec_for(0), task);
+  auto c = scripted_critique(spec_for(1), task, p, 1);
+  BOOST_REQUIRE(!c.issues.empty());
+  auto r = scripted_revise(spec_for(0), task, p, {c});
+  BOOST_CHECK_NE(r.content, p.content);
+  BOOST_REQUIRE_EQUAL(r.revisions.size(), 1u);
+  BOOST_CHECK_EQUAL(r.revisions[0], p.content);
+  // A second critique of the revision finds no missing requirement.
+  auto again = scripted_critique(spec_for(1), task, r, 2);
+  for (auto& issue : again.issues)
+    BOOST_CHECK_MESSAGE(issue.find("missing requirement") == std::string::npos,
+                        issue);
+  BOOST_CHECK_LT(again.issues.size(), c.issues.size());
+}
+
+BOOST_AUTO_TEST_CASE(actor_answers_the_agent_interface) {
+  auto a = spawn_scripted_agent(sys, spec_for(2));
+  auto task = make_task("DEV", "Implement the login endpoint");
+  auto p = unbox(ask<proposal>(a, atom::generate_v, task));
+  BOOST_CHECK_EQUAL(p.author_id, "agent-dev-003");
+  BOOST_CHECK_EQUAL(p.author_role, "DEV");
+  BOOST_CHECK_EQUAL(p.content, scripted_generate(spec_for(2), task));
+  auto info = unbox(ask<agent_spec>(a, atom::info_v));
+  BOOST_CHECK_EQUAL(info.backend, "scripted");
+  auto c = unbox(ask<critique>(a, atom::critique_v, task, p, int32_t{1}));
+  BOOST_CHECK_EQUAL(c.critic_id, "agent-dev-003");
+  auto r = unbox(ask<proposal>(a, atom::revise_v, task, p,
+                               std::vector<critique>{c}));
+  BOOST_CHECK_EQUAL(r.revisions.size(), 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
