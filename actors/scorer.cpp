@@ -92,6 +92,96 @@ bool is_blank_view(std::string_view x) {
   return trim(x).empty();
 }
 
+/// Finds the first occurrence of many short needles in one pass over a text,
+/// ignoring ASCII case: a bitmap of the needles' first two characters filters
+/// the positions worth comparing.
+class needle_set {
+public:
+  static constexpr size_t npos = std::string_view::npos;
+
+  /// Adds a needle (any case); returns its id. Empty needles never match.
+  size_t add(std::string_view needle) {
+    needles_.push_back(to_lower(needle));
+    return needles_.size() - 1;
+  }
+
+  /// Builds the index; call after the last `add`.
+  void build() {
+    bits_.assign(1024, 0);
+    index_.clear();
+    singles_.clear();
+    for (size_t id = 0; id < needles_.size(); ++id) {
+      auto& x = needles_[id];
+      if (x.size() == 1) {
+        singles_.push_back(id);
+      } else if (x.size() > 1) {
+        auto b = bigram(x[0], x[1]);
+        bits_[b >> 6] |= uint64_t{1} << (b & 63);
+        index_.emplace_back(b, id);
+      }
+    }
+    std::sort(index_.begin(), index_.end());
+  }
+
+  /// Sets `first[id]` to the first position of each needle in `text`, or to
+  /// `npos`.
+  void scan(std::string_view text, std::vector<size_t>& first) const {
+    first.assign(needles_.size(), npos);
+    auto left = index_.size();
+    auto n = text.size();
+    for (size_t i = 0; left > 0 && i + 1 < n; ++i) {
+      auto b = bigram(text[i], text[i + 1]);
+      if (((bits_[b >> 6] >> (b & 63)) & 1) == 0)
+        continue;
+      auto it = std::lower_bound(index_.begin(), index_.end(),
+                                 std::make_pair(b, size_t{0}));
+      for (; it != index_.end() && it->first == b; ++it) {
+        auto id = it->second;
+        if (first[id] == npos && matches_at(text, i, needles_[id])) {
+          first[id] = i;
+          --left;
+        }
+      }
+    }
+    for (auto id : singles_) {
+      auto c = needles_[id][0];
+      for (size_t i = 0; i < n; ++i) {
+        if (lower_char(text[i]) == c) {
+          first[id] = i;
+          break;
+        }
+      }
+    }
+  }
+
+  size_t size() const {
+    return needles_.size();
+  }
+
+private:
+  static uint16_t bigram(char a, char b) {
+    return static_cast<uint16_t>(
+      (static_cast<unsigned char>(lower_char(a)) << 8)
+      | static_cast<unsigned char>(lower_char(b)));
+  }
+
+  /// Compares from the third character on: the bigram matched already.
+  static bool matches_at(std::string_view text, size_t pos,
+                         const std::string& needle) {
+    if (needle.size() > text.size() - pos)
+      return false;
+    for (size_t k = 2; k < needle.size(); ++k)
+      if (lower_char(text[pos + k]) != needle[k])
+        return false;
+    return true;
+  }
+
+  std::vector<std::string> needles_;
+  std::vector<uint64_t> bits_;
+  std::vector<std::pair<uint16_t, size_t>> index_;
+  std::vector<size_t> singles_;
+};
+
 // -- regex helpers ------------------------------------------------------------
 
 /// Lower-cases the letters of a regex that are not escapes (`\S` must stay
@@ -219,19 +309,24 @@ struct block_view {
   int32_t line = 0;
 };
 
-/// Calls `f(block_view&&)` for every fenced code block of `content`.
+/// Calls `f(block_view&&)` for every fenced code block of `content`;
+/// `first_fence` is the position of the first "```" or "~~~" (npos when
+/// there is none).
 template <class F>
-void scan_blocks(std::string_view content, F&& f) {
-  if (content.find("```") == std::string_view::npos
-      && content.find("~~~") == std::string_view::npos)
+void scan_blocks(std::string_view content, size_t first_fence, F&& f) {
+  if (first_fence >= content.size())
     return;
+  // Start at the line of the first fence.
+  auto pos = content.rfind('\n', first_fence);
+  pos = pos == std::string_view::npos ? 0 : pos + 1;
+  auto line_no = static_cast<int32_t>(
+    std::count(content.begin(),
+               content.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
   bool in_block = false;
   char fence_char = 0;
   size_t fence_len = 0;
   size_t code_start = 0;
   block_view current;
-  int32_t line_no = 0;
-  size_t pos = 0;
   while (pos < content.size()) {
     ++line_no;
     auto eol = content.find('\n', pos);
@@ -358,6 +453,70 @@ std::string summarize_output(const std::string& output) {
   return out;
 }
 
+} // namespace
+
+// -- matcher ------------------------------------------------------------------
+
+struct scorer_matcher {
+  /// The task this matcher belongs to.
+  std::string rubric;
+  std::vector<std::string> requirements;
+
+  std::vector<std::string> keywords;
+  needle_set set;
+  /// Needle of each compiled deny rule; npos for regex rules without a
+  /// literal prefix.
+  std::vector<size_t> deny_ids;
+  /// Needle of each requirement; npos for blank ones.
+  std::vector<size_t> req_ids;
+  /// Needle of the first rubric keyword; the others follow.
+  size_t kw_base = 0;
+  size_t backticks = 0;
+  size_t tildes = 0;
+};
+
+namespace {
+
+constexpr size_t npos = std::string_view::npos;
+
+/// Number of tasks whose matchers a SCORER keeps.
+constexpr size_t max_matchers = 8;
+
+const scorer_matcher& matcher_for(scorer_state& st,
+                                  const compiled_scorer_rules& rules,
+                                  const constraints& cons) {
+  auto& cache = st.matchers;
+  for (size_t i = 0; i < cache.size(); ++i) {
+    auto& x = *cache[i];
+    if (x.rubric == cons.rubric && x.requirements == cons.requirements) {
+      if (i > 0)
+        std::rotate(cache.begin(), cache.begin() + static_cast<ptrdiff_t>(i),
+                    cache.begin() + static_cast<ptrdiff_t>(i) + 1);
+      return *cache.front();
+    }
+  }
+  auto m = std::make_shared<scorer_matcher>();
+  m->rubric = cons.rubric;
+  m->requirements = cons.requirements;
+  m->keywords = rubric_keywords(cons.rubric);
+  for (auto& rule : rules.deny)
+    m->deny_ids.push_back(rule.needle.empty() ? npos : m->set.add(rule.needle));
+  for (auto& req : cons.requirements) {
+    auto needle = trim(req);
+    m->req_ids.push_back(needle.empty() ? npos : m->set.add(needle));
+  }
+  m->kw_base = m->set.size();
+  for (auto& kw : m->keywords)
+    m->set.add(kw);
+  m->backticks = m->set.add("```");
+  m->tildes = m->set.add("~~~");
+  m->set.build();
+  cache.insert(cache.begin(), std::move(m));
+  if (cache.size() > max_matchers)
+    cache.pop_back();
+  return *cache.front();
+}
+
 // -- check suite --------------------------------------------------------------
 
 /// Outcome of one checked code block.
@@ -389,44 +548,58 @@ struct external_check {
   command_spec spec;
 };
 
-void check_policy(const compiled_scorer_rules& rules, std::string_view content,
-                  std::string_view lc, const constraints& cons,
-                  score_job& job) {
+void check_policy(const compiled_scorer_rules& rules, const scorer_matcher& m,
+                  const std::vector<size_t>& first, std::string_view content,
+                  const constraints& cons, score_job& job) {
   auto& policy = job.suite.policy;
   size_t deny_hits = 0;
-  for (auto& rule : rules.deny) {
-    size_t pos = std::string_view::npos;
+  // Lower-cased content, made only when a regex rule needs it.
+  std::string lc_buf;
+  auto lowered = [&]() -> std::string_view {
+    if (lc_buf.size() != content.size())
+      lc_buf = to_lower(content);
+    return lc_buf;
+  };
+  for (size_t i = 0; i < rules.deny.size(); ++i) {
+    auto& rule = rules.deny[i];
+    auto id = m.deny_ids[i];
+    auto at = id == npos ? npos : first[id];
+    size_t pos = npos;
     size_t len = 0;
     if (!rule.is_regex) {
-      pos = lc.find(rule.needle);
-      len = rule.needle.size();
+      if (at != npos) {
+        pos = at;
+        len = rule.needle.size();
+      }
     } else if (!rule.needle.empty()) {
-      std::match_results<std::string_view::const_iterator> m;
-      for (auto at = lc.find(rule.needle); at != std::string_view::npos;
-           at = lc.find(rule.needle, at + 1)) {
-        auto first = lc.begin() + static_cast<std::ptrdiff_t>(at);
+      // Try the regex anchored at each occurrence of its literal prefix.
+      std::match_results<std::string_view::const_iterator> mr;
+      auto lc = at != npos ? lowered() : std::string_view{};
+      for (; at != npos; at = lc.find(rule.needle, at + 1)) {
+        auto first_it = lc.begin() + static_cast<std::ptrdiff_t>(at);
         auto window = std::min(lc.size() - at, regex_window);
-        auto last = first + static_cast<std::ptrdiff_t>(window);
+        auto last_it = first_it + static_cast<std::ptrdiff_t>(window);
         auto flags = std::regex_constants::match_continuous;
         if (at > 0)
           flags |= std::regex_constants::match_prev_avail;
-        if (last != lc.end())
+        if (last_it != lc.end())
           flags |= std::regex_constants::match_not_eol
                    | std::regex_constants::match_not_eow;
-        if (std::regex_search(first, last, m, rule.re, flags)) {
+        if (std::regex_search(first_it, last_it, mr, rule.re, flags)) {
           pos = at;
-          len = static_cast<size_t>(m.length(0));
+          len = static_cast<size_t>(mr.length(0));
           break;
         }
       }
     } else {
-      std::match_results<std::string_view::const_iterator> m;
-      if (std::regex_search(lc.begin(), lc.end(), m, rule.re)) {
-        pos = static_cast<size_t>(m.position(0));
-        len = static_cast<size_t>(m.length(0));
+      std::match_results<std::string_view::const_iterator> mr;
+      auto lc = lowered();
+      if (std::regex_search(lc.begin(), lc.end(), mr, rule.re)) {
+        pos = static_cast<size_t>(mr.position(0));
+        len = static_cast<size_t>(mr.length(0));
       }
     }
-    if (pos != std::string_view::npos) {
+    if (pos != npos) {
       ++deny_hits;
       std::string violation = rule.name;
       violation += ": ";
@@ -436,17 +609,16 @@ void check_policy(const compiled_scorer_rules& rules, std::string_view content,
   }
   size_t total = 0;
   size_t covered = 0;
-  for (auto& req : cons.requirements) {
-    auto needle = trim(req);
-    if (needle.empty())
+  for (size_t i = 0; i < cons.requirements.size(); ++i) {
+    auto id = m.req_ids[i];
+    if (id == npos)
       continue;
     ++total;
-    auto lowered = to_lower(needle);
-    if (lc.find(lowered) != std::string_view::npos) {
+    if (first[id] != npos) {
       ++covered;
     } else {
       std::string violation = "missing requirement: ";
-      violation.append(needle);
+      violation.append(trim(cons.requirements[i]));
       policy.violations.push_back(std::move(violation));
     }
   }
@@ -498,10 +670,10 @@ std::string yaml_error(std::string_view code) {
 }
 
 void check_lint(const compiled_scorer_rules& rules, bool have_runner,
-                std::string_view content, score_job& job,
+                std::string_view content, size_t first_fence, score_job& job,
                 std::vector<external_check>& ext) {
   int32_t index = 0;
-  scan_blocks(content, [&](block_view&& blk) {
+  scan_blocks(content, first_fence, [&](block_view&& blk) {
     ++index;
     if (blk.lang.empty() || is_blank_view(blk.code))
       return;
@@ -562,29 +734,22 @@ void plan_dryrun(const compiled_scorer_rules& rules, bool have_runner,
   ext.push_back(std::move(x));
 }
 
-const std::vector<std::string>& keywords_for(scorer_state& st,
-                                             const std::string& rubric) {
-  if (rubric != st.last_rubric) {
-    st.last_keywords = rubric_keywords(rubric);
-    st.last_rubric = rubric;
-  }
-  return st.last_keywords;
-}
-
-void check_coverage(const std::vector<std::string>& keywords,
-                    std::string_view lc, score_job& job) {
+void check_coverage(const scorer_matcher& m, const std::vector<size_t>& first,
+                    score_job& job) {
+  auto& keywords = m.keywords;
   check_result res;
   res.check_type = "rubric_coverage";
   std::string covered;
   std::string missing;
   size_t hits = 0;
-  for (auto& kw : keywords) {
-    auto& list = lc.find(kw) != std::string_view::npos ? covered : missing;
-    if (&list == &covered)
+  for (size_t i = 0; i < keywords.size(); ++i) {
+    auto found = first[m.kw_base + i] != npos;
+    auto& list = found ? covered : missing;
+    if (found)
       ++hits;
     if (!list.empty())
       list += ", ";
-    list += kw;
+    list += keywords[i];
   }
   res.score = keywords.empty() ? 1.0 : double(hits) / double(keywords.size());
   res.passed = res.score >= 0.5;
@@ -1131,7 +1296,8 @@ caf::expected<scorer_rules> load_scorer_rules(const std::string& yaml_path) {
 
 std::vector<code_block> find_code_blocks(const std::string& content) {
   std::vector<code_block> out;
-  scan_blocks(content, [&](block_view&& blk) {
+  auto fence = std::min(content.find("```"), content.find("~~~"));
+  scan_blocks(content, fence, [&](block_view&& blk) {
     out.push_back(code_block{std::move(blk.lang), std::string{blk.code},
                              blk.line});
   });
@@ -1175,13 +1341,16 @@ scorer(scorer_actor::stateful_pointer<scorer_state> self,
       auto rules = st.rules;
       auto have_runner = static_cast<bool>(st.runner);
       const auto& content = prop.content;
-      auto lc = to_lower(content);
+      auto& m = matcher_for(st, *rules, task.constraints);
+      auto& first = st.positions;
+      m.set.scan(content, first);
       score_job job;
       std::vector<external_check> ext;
-      check_policy(*rules, content, lc, task.constraints, job);
-      check_lint(*rules, have_runner, content, job, ext);
+      check_policy(*rules, m, first, content, task.constraints, job);
+      check_lint(*rules, have_runner, content,
+                 std::min(first[m.backticks], first[m.tildes]), job, ext);
       plan_dryrun(*rules, have_runner, content, task.role, job, ext);
-      check_coverage(keywords_for(st, task.constraints.rubric), lc, job);
+      check_coverage(m, first, job);
       if (ext.empty()) {
         finalize(*rules->source, job);
         return std::move(job.suite);
@@ -1196,12 +1365,12 @@ scorer(scorer_actor::stateful_pointer<scorer_state> self,
         }
       };
       for (auto& x : ext) {
-        // The runner's own limit ends the command; this one only guards
-        // against a runner that never answers.
-        auto limit = std::chrono::milliseconds{x.spec.timeout_ms}
-                     + std::chrono::seconds{60};
+        // No request timeout: the runner enforces the command's own limit,
+        // and a runner that goes down answers with an error. (CAF 0.17 keeps
+        // a request timeout, and with it the requesting actor, alive until
+        // it fires even after the response came.)
         pending_check check{x.kind, x.entry, x.spec.timeout_ms};
-        self->request(st.runner, limit, atom::run_v, std::move(x.spec))
+        self->request(st.runner, caf::infinite, atom::run_v, std::move(x.spec))
           .then(
             [shared, check, done](command_result& res) {
               apply_result(*shared, check, res);

@@ -121,6 +121,10 @@ std::vector<std::string> rubric_keywords(const std::string& rubric);
 /// expressions compiled once).
 struct compiled_scorer_rules;
 
+/// Searches a proposal for the deny patterns, the requirements and the
+/// rubric keywords of one task in a single pass.
+struct scorer_matcher;
+
 /// State of a SCORER.
 struct scorer_state {
   std::shared_ptr<const compiled_scorer_rules> rules;
@@ -129,10 +133,12 @@ struct scorer_state {
   /// are not run: linters count as warnings, dry-runs are skipped).
   process_runner_actor runner;
 
-  /// The keywords of the last rubric seen (a council scores all proposals of
-  /// one task in a row).
-  std::string last_rubric;
-  std::vector<std::string> last_keywords;
+  /// Matchers of the tasks seen last, most recent first (a council scores
+  /// all proposals of one task in a row).
+  std::vector<std::shared_ptr<scorer_matcher>> matchers;
+
+  /// Scratch space for match positions.
+  std::vector<size_t> positions;
 
   /// Number of proposals scored.
   int64_t scored = 0;

@@ -207,7 +207,8 @@ critique scripted_critique(const agent_spec& spec, const task_spec& task,
     std::string_view word{rubric.data() + start, i - start};
     if (word.size() >= 5 && !contains_icase(text, word)) {
       std::string issue = "rubric not addressed: ";
-      issue.append(word.data(), word.size());
+      for (auto ch : word)
+        issue += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       if (std::find(result.issues.begin(), result.issues.end(), issue)
           == result.issues.end())
         result.issues.push_back(std::move(issue));

@@ -289,12 +289,22 @@ bool blank_text(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-/// Shortens `x` for an error message.
-std::string clip(std::string_view x) {
-  constexpr size_t max_len = 64;
-  if (x.size() <= max_len)
-    return std::string{x};
-  return std::string{x.substr(0, max_len)} + "...";
+/// Shortens `x` for an error message, without splitting a UTF-8 sequence,
+/// and masks control characters so that input cannot forge log lines.
+std::string clip(std::string_view x, size_t max_len = 64) {
+  auto len = x.size();
+  if (len > max_len) {
+    len = max_len;
+    while (len > 0 && (static_cast<unsigned char>(x[len]) & 0xC0) == 0x80)
+      --len;
+  }
+  std::string out{x.substr(0, len)};
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      c = '?';
+  if (len < x.size())
+    out += "...";
+  return out;
 }
 
 // -- error paths --------------------------------------------------------------
@@ -577,7 +587,9 @@ void from_value(const json& x, const where& at, T& out) {
   fields(reader, out);
 }
 
-/// Drops the "[json.exception.parse_error.101] " prefix of nlohmann errors.
+/// Shortens an nlohmann error: drops the "[json.exception.parse_error.101] "
+/// prefix and the "; last read: '...'" excerpt, which echoes raw (possibly
+/// huge or binary) input; keeps the position and what was expected.
 std::string parser_message(const char* what) {
   std::string_view msg{what};
   if (!msg.empty() && msg.front() == '[') {
@@ -585,7 +597,14 @@ std::string parser_message(const char* what) {
     if (end != std::string_view::npos)
       msg.remove_prefix(end + 2);
   }
-  return std::string{msg};
+  auto excerpt = msg.find("; last read: '");
+  if (excerpt == std::string_view::npos)
+    return clip(msg, 200);
+  std::string out{msg.substr(0, excerpt)};
+  auto expected = msg.rfind("'; expected ");
+  if (expected != std::string_view::npos && expected > excerpt)
+    out += msg.substr(expected + 1);
+  return out;
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <ostream>
 
 #include <caf/error.hpp>
 #include <caf/message.hpp>
@@ -36,6 +37,10 @@ const char* to_string(ec x) {
       return "internal";
   }
   return "unknown";
+}
+
+std::ostream& operator<<(std::ostream& os, ec x) {
+  return os << to_string(x);
 }
 
 namespace {

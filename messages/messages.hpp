@@ -4,6 +4,7 @@
 // `inspect`, the atoms, the error enum and the one type-ID block.
 
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ enum class ec : uint8_t {
 
 /// Returns the name of `x`, e.g. "not_found".
 const char* to_string(ec x);
+
+/// Prints the name of `x`.
+std::ostream& operator<<(std::ostream& os, ec x);
 
 /// Renders an error of any category with names instead of numbers,
 /// e.g. "orch.not_found: no council for role QA".

@@ -39,8 +39,9 @@ template <class T>
 constexpr const char* wire_name = nullptr;
 
 // The field lists match those of the JSON codec, so both wires share their
-// names. Each `fields` overload calls `f(name, member)` for every member, in the
-// order of the struct. Encoders receive a const_cast object and only read.
+// names. Each `fields` overload calls `f(name, member)` for every member, in
+// the order of the struct. Encoders receive a const_cast object and only
+// read.
 
 template <class F>
 void fields(F& f, constraints& x) {
@@ -223,7 +224,7 @@ void fields(F& f, event_envelope& x) {
 }
 
 // Every wire type, for the names, the API functions and the instantiations.
-#define ORCH_MSGPACK_WIRE_TYPES(X)                                                \
+#define ORCH_MSGPACK_WIRE_TYPES(X)                                             \
   X(constraints)                                                               \
   X(task_spec)                                                                 \
   X(proposal)                                                                  \
@@ -243,7 +244,7 @@ void fields(F& f, event_envelope& x) {
   X(orchestrator_stats)                                                        \
   X(event_envelope)
 
-#define ORCH_MSGPACK_WIRE_NAME(type)                                              \
+#define ORCH_MSGPACK_WIRE_NAME(type)                                           \
   template <>                                                                  \
   constexpr const char* wire_name<type> = #type;
 
@@ -253,12 +254,22 @@ ORCH_MSGPACK_WIRE_TYPES(ORCH_MSGPACK_WIRE_NAME)
 
 // -- error paths --------------------------------------------------------------
 
-/// Shortens `x` for an error message.
-std::string clip(std::string_view x) {
-  constexpr size_t max_len = 64;
-  if (x.size() <= max_len)
-    return std::string{x};
-  return std::string{x.substr(0, max_len)} + "...";
+/// Shortens `x` for an error message, without splitting a UTF-8 sequence,
+/// and masks control characters so that input cannot forge log lines.
+std::string clip(std::string_view x, size_t max_len = 64) {
+  auto len = x.size();
+  if (len > max_len) {
+    len = max_len;
+    while (len > 0 && (static_cast<unsigned char>(x[len]) & 0xC0) == 0x80)
+      --len;
+  }
+  std::string out{x.substr(0, len)};
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      c = '?';
+  if (len < x.size())
+    out += "...";
+  return out;
 }
 
 /// A position in the document, rendered only when decoding fails, e.g.

@@ -77,6 +77,11 @@ caf::expected<std::vector<council_spec>> parse_councils(const std::string& x) {
     if (spec.role.empty())
       return bad("COUNCILS: entry '" + item
                  + "' has no role; write ROLE:N, e.g. DEV:3");
+    for (auto ch : spec.role)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_')
+        return bad("COUNCILS: entry '" + item
+                   + "': a role may only contain letters, digits and _; "
+                     "write ROLE:N, e.g. DEV:3");
     if (colon != std::string::npos) {
       auto n = item.substr(colon + 1);
       while (!n.empty() && std::isspace(static_cast<unsigned char>(n.back())))

@@ -15,6 +15,15 @@ namespace {
 struct council_fixture : deterministic_fixture {
   std::shared_ptr<call_log> log = std::make_shared<call_log>();
   scorer_actor scorer = make_scorer();
+  std::vector<council_actor> councils;
+
+  ~council_fixture() {
+    // Hanging test agents hold promises; shut the councils (and with them
+    // their agents) down so that the actor system can stop.
+    for (auto& c : councils)
+      self->send_exit(c, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
 
   council_actor make_council(int n, std::vector<fault> faults = {},
                              int32_t quorum = 1,
@@ -26,8 +35,9 @@ struct council_fixture : deterministic_fixture {
     cs.quorum = quorum;
     cs.deliberation_timeout = limit;
     cs.scorers = {scorer};
-    return spawn_council(sys, cs,
-                         make_test_agents(sys, "DEV", n, log, faults));
+    councils.push_back(
+      spawn_council(sys, cs, make_test_agents(sys, "DEV", n, log, faults)));
+    return councils.back();
   }
 
   caf::expected<deliberation_outcome> deliberate(council_actor c,

