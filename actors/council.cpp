@@ -105,7 +105,7 @@ void notify(deliberation_ptr self, const std::string& agent_id) {
         ? 100
         : std::min(99, st.steps_done * 100 / std::max(1, st.steps_total));
   up.current_step = st.phase;
-  if (st.round > 0) {
+  if (st.round > 0 && (st.phase == "reviewing" || st.phase == "revising")) {
     up.current_step += " round ";
     up.current_step += std::to_string(st.round);
   }

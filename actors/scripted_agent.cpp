@@ -35,6 +35,23 @@ bool contains_icase(std::string_view haystack, std::string_view needle) {
   return it != haystack.end();
 }
 
+// Calls `f` with every rubric keyword: words of five letters or more.
+template <class F>
+void for_each_keyword(std::string_view rubric, F f) {
+  size_t i = 0;
+  while (i < rubric.size()) {
+    while (i < rubric.size()
+           && !std::isalpha(static_cast<unsigned char>(rubric[i])))
+      ++i;
+    auto start = i;
+    while (i < rubric.size()
+           && std::isalpha(static_cast<unsigned char>(rubric[i])))
+      ++i;
+    if (i - start >= 5)
+      f(rubric.substr(start, i - start));
+  }
+}
+
 // Appends `x` with JSON string escaping (the proposal embeds a JSON block).
 void append_json_escaped(std::string& out, std::string_view x) {
   for (auto c : x) {
@@ -170,6 +187,22 @@ std::string scripted_generate(const agent_spec& spec, const task_spec& task) {
       out += '\n';
     }
   }
+  // Quality goals: the rubric keywords this variant thinks of.
+  std::string goals;
+  for_each_keyword(task.constraints.rubric, [&](std::string_view word) {
+    if (fnv1a(word, h) % 2 == 0) {
+      goals += goals.empty() ? "" : ", ";
+      goals.append(word.data(), word.size());
+    }
+  });
+  if (!goals.empty()) {
+    out += "\n## Quality goals\n";
+    out += goals;
+    out += '\n';
+  }
+  if ((h >> 23) % 2 == 0)
+    out += "\n## Risks\n- Regressions in adjacent modules; mitigate with "
+           "tests.\n";
   out += "\n```json\n{\"task\": \"";
   append_json_escaped(out, task.task_id);
   out += "\", \"role\": \"";
@@ -193,27 +226,16 @@ critique scripted_critique(const agent_spec& spec, const task_spec& task,
   for (auto& req : task.constraints.requirements)
     if (!contains_icase(text, req))
       result.issues.push_back("missing requirement: " + req);
-  // Rubric keywords: words of five letters or more.
-  auto& rubric = task.constraints.rubric;
-  size_t i = 0;
-  while (i < rubric.size()) {
-    while (i < rubric.size()
-           && !std::isalpha(static_cast<unsigned char>(rubric[i])))
-      ++i;
-    auto start = i;
-    while (i < rubric.size()
-           && std::isalpha(static_cast<unsigned char>(rubric[i])))
-      ++i;
-    std::string_view word{rubric.data() + start, i - start};
-    if (word.size() >= 5 && !contains_icase(text, word)) {
-      std::string issue = "rubric not addressed: ";
-      for (auto ch : word)
-        issue += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (std::find(result.issues.begin(), result.issues.end(), issue)
-          == result.issues.end())
-        result.issues.push_back(std::move(issue));
-    }
-  }
+  for_each_keyword(task.constraints.rubric, [&](std::string_view word) {
+    if (contains_icase(text, word))
+      return;
+    std::string issue = "rubric not addressed: ";
+    for (auto ch : word)
+      issue += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (std::find(result.issues.begin(), result.issues.end(), issue)
+        == result.issues.end())
+      result.issues.push_back(std::move(issue));
+  });
   if (!contains_icase(text, "test"))
     result.issues.emplace_back("no verification step");
   if (!contains_icase(text, "risk"))
@@ -250,9 +272,16 @@ proposal scripted_revise(const agent_spec& spec, const task_spec& task,
   c += "\n## Revision ";
   c += std::to_string(result.revisions.size());
   c += '\n';
+  // Agents differ in diligence: each round one addresses at most 1 to 3 of
+  // the issues it was given, so proposals converge over rounds at different
+  // speeds and the checks can tell them apart.
+  auto capacity = 1 + static_cast<size_t>(
+                       fnv1a(spec.agent_id, spec.diversity_seed) % 3);
   size_t addressed = 0;
   for (auto& cr : feedback) {
     for (auto& issue : cr.issues) {
+      if (addressed == capacity)
+        break;
       ++addressed;
       c += "- Addressed (";
       c += cr.critic_id;
@@ -280,7 +309,6 @@ proposal scripted_revise(const agent_spec& spec, const task_spec& task,
   if (addressed == 0)
     c += "- Tightened wording; reviewers found no gaps.\n";
   result.created_at_ms = now_ms();
-  (void) spec;
   (void) task;
   return result;
 }

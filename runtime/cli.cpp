@@ -37,10 +37,8 @@ printer(printer_actor::stateful_pointer<printer_state> self) {
   return {
     [=](deliberation_update& up) {
       ++self->state.lines;
-      std::fprintf(stderr, "[%3d%%] %-10s %s%s%s\n", up.progress_percent,
-                   up.status.c_str(), up.current_step.c_str(),
-                   up.current_agent.empty() ? "" : " ",
-                   up.current_agent.c_str());
+      std::fprintf(stderr, "[%3d%%] %-18s %s\n", up.progress_percent,
+                   up.current_step.c_str(), up.current_agent.c_str());
     },
     [=](atom::get) -> caf::result<int32_t> { return self->state.lines; },
   };

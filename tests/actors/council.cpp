@@ -138,9 +138,11 @@ BOOST_AUTO_TEST_CASE(three_agents_review_in_a_ring) {
 
 BOOST_AUTO_TEST_CASE(revision_addresses_the_critique) {
   auto c = make_council(3);
-  auto out = unbox(deliberate(c, make_task("DEV", "Add OAuth login", 1)));
-  // After one round every proposal names every requirement it was missing.
+  auto out = unbox(deliberate(c, make_task("DEV", "Add OAuth login", 3)));
+  // Every round addresses at least one issue, requirements first: after
+  // three rounds every proposal names every requirement.
   for (auto& r : out.results) {
+    BOOST_CHECK_EQUAL(r.proposal.revisions.size(), 3u);
     for (auto& req : {"input validation", "rate limiting", "audit logging"})
       BOOST_CHECK_MESSAGE(r.proposal.content.find(req) != std::string::npos,
                           r.proposal.author_id << " lacks " << req);
