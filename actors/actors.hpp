@@ -60,7 +60,11 @@ using council_actor = caf::typed_actor<
   // Adds an already spawned agent.
   caf::replies_to<atom::add, agent_spec, agent_actor>::with<council_info>,
   // Removes the agent with the given id.
-  caf::replies_to<atom::remove, std::string>::with<council_info>>;
+  caf::replies_to<atom::remove, std::string>::with<council_info>,
+  // Watchdog tick: expires deliberations past their limit.
+  caf::reacts_to<atom::tick>,
+  // A deliberation (by actor id) ended.
+  caf::reacts_to<atom::done, caf::actor_id>>;
 
 /// One running deliberation, spawned by a COUNCIL per request.
 using deliberation_actor = caf::typed_actor<

@@ -9,8 +9,10 @@
 #include "actors/council.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 #include <random>
+#include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/duration.hpp>
@@ -71,6 +73,8 @@ struct deliberation_state {
   int32_t round = 0;
   std::string phase = "generating";
   bool finished = false;
+  /// Told when this deliberation ends, to stop watching its deadline.
+  council_actor council;
 
   size_t alive_count() const {
     return static_cast<size_t>(
@@ -114,13 +118,21 @@ void notify(deliberation_ptr self, const std::string& agent_id) {
   self->send(st.listener, std::move(up));
 }
 
+/// Ends the deliberation: tells the council and quits.
+void conclude(deliberation_ptr self) {
+  auto& st = self->state;
+  st.finished = true;
+  if (st.council)
+    self->send(st.council, atom::done_v, self->id());
+  self->quit();
+}
+
 void fail(deliberation_ptr self, caf::error err) {
   auto& st = self->state;
   if (st.finished)
     return;
-  st.finished = true;
   st.promise.deliver(std::move(err));
-  self->quit();
+  conclude(self);
 }
 
 std::string failure_summary(const deliberation_state& st) {
@@ -301,9 +313,8 @@ void finish(deliberation_ptr self) {
   out.status = "completed";
   out.failed_agents = std::move(st.failures);
   notify(self, out.winner_id);
-  st.finished = true;
   st.promise.deliver(std::move(out));
-  self->quit();
+  conclude(self);
 }
 
 void start_scoring(deliberation_ptr self) {
@@ -343,8 +354,6 @@ deliberation(deliberation_ptr self, deliberation_state init) {
       auto& st = self->state;
       st.promise = self->make_response_promise<deliberation_outcome>();
       st.started = std::chrono::steady_clock::now();
-      if (st.limit.count() > 0)
-        self->delayed_send(self, st.limit, atom::expire_v);
       int32_t calls = static_cast<int32_t>(st.members.size());
       st.steps_total = calls * (2 + 2 * std::max(0, st.rounds));
       if (st.members.size() < static_cast<size_t>(std::max(1, st.quorum))) {
@@ -382,6 +391,23 @@ struct council_state {
   std::vector<std::pair<agent_spec, agent_actor>> agents;
   uint64_t executions = 0;
   uint64_t salt = 0;
+  /// Deliberations in flight, by actor id.
+  std::unordered_map<caf::actor_id, deliberation_actor> running;
+  /// Deadlines of the deliberations in flight, oldest first (the limit is
+  /// the same for all, so start order is deadline order).
+  std::deque<std::pair<std::chrono::steady_clock::time_point, caf::actor_id>>
+    deadlines;
+  /// Whether a watchdog tick is scheduled.
+  bool ticking = false;
+
+  /// Interval of the watchdog that enforces the deliberation limit.
+  std::chrono::milliseconds tick_interval() const {
+    using std::chrono::milliseconds;
+    return std::clamp(
+      std::chrono::duration_cast<milliseconds>(
+        settings.deliberation_timeout / 20),
+      milliseconds{10}, milliseconds{1000});
+  }
 
   council_info info() const {
     council_info x;
@@ -407,6 +433,9 @@ council(council_actor::stateful_pointer<council_state> self,
   // along when it exits.
   for (auto& a : st.agents)
     self->monitor(a.second);
+  // One watchdog per council enforces the deliberation limit: a timer per
+  // deliberation would go through CAF's clock thread for every request and
+  // keep finished deliberations alive until their timers fire.
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& agents = self->state.agents;
     agents.erase(std::remove_if(agents.begin(), agents.end(),
@@ -445,8 +474,39 @@ council(council_actor::stateful_pointer<council_state> self,
             : caf::duration{caf::infinite};
       init.limit = st.settings.deliberation_timeout;
       init.task = std::move(task);
+      if (st.settings.deliberation_timeout.count() > 0)
+        init.council = self;
       auto worker = self->system().spawn(deliberation, std::move(init));
+      if (st.settings.deliberation_timeout.count() > 0) {
+        st.running.emplace(worker.id(), worker);
+        st.deadlines.emplace_back(std::chrono::steady_clock::now()
+                                    + st.settings.deliberation_timeout,
+                                  worker.id());
+        if (!st.ticking) {
+          st.ticking = true;
+          self->delayed_send(self, st.tick_interval(), atom::tick_v);
+        }
+      }
       return self->delegate(worker, atom::run_v);
+    },
+    [=](atom::done, caf::actor_id id) { self->state.running.erase(id); },
+    [=](atom::tick) {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      while (!st.deadlines.empty() && st.deadlines.front().first <= now) {
+        auto i = st.running.find(st.deadlines.front().second);
+        if (i != st.running.end())
+          self->send(i->second, atom::expire_v);
+        st.deadlines.pop_front();
+      }
+      // Drop entries of deliberations that already finished.
+      while (!st.deadlines.empty()
+             && st.running.count(st.deadlines.front().second) == 0)
+        st.deadlines.pop_front();
+      if (st.deadlines.empty())
+        st.ticking = false;
+      else
+        self->delayed_send(self, st.tick_interval(), atom::tick_v);
     },
     [=](atom::info) -> caf::result<council_info> {
       return self->state.info();

@@ -24,16 +24,36 @@ uint64_t fnv1a(std::string_view x, uint64_t h = 1469598103934665603ull) {
   return h;
 }
 
-bool contains_icase(std::string_view haystack, std::string_view needle) {
-  if (needle.empty())
-    return true;
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(),
-                        needle.end(), [](char a, char b) {
-                          return std::tolower(static_cast<unsigned char>(a))
-                                 == std::tolower(static_cast<unsigned char>(b));
-                        });
-  return it != haystack.end();
+char lower_ascii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
 }
+
+std::string to_lower(std::string_view x) {
+  std::string out;
+  out.resize(x.size());
+  std::transform(x.begin(), x.end(), out.begin(), lower_ascii);
+  return out;
+}
+
+/// Case-insensitive search in a text lower-cased once up front.
+class lowered_text {
+public:
+  explicit lowered_text(std::string_view text) : text_(to_lower(text)) {
+  }
+
+  bool contains(std::string_view needle) const {
+    if (needle.size() <= sizeof(buf_)) {
+      std::transform(needle.begin(), needle.end(), buf_, lower_ascii);
+      return text_.find(std::string_view{buf_, needle.size()})
+             != std::string::npos;
+    }
+    return text_.find(to_lower(needle)) != std::string::npos;
+  }
+
+private:
+  std::string text_;
+  mutable char buf_[128];
+};
 
 // Calls `f` with every rubric keyword: words of five letters or more.
 template <class F>
@@ -222,23 +242,22 @@ critique scripted_critique(const agent_spec& spec, const task_spec& task,
   result.proposal_id = target.id;
   result.target_author_id = target.author_id;
   result.round = round;
-  auto& text = target.content;
+  lowered_text text{target.content};
   for (auto& req : task.constraints.requirements)
-    if (!contains_icase(text, req))
+    if (!text.contains(req))
       result.issues.push_back("missing requirement: " + req);
   for_each_keyword(task.constraints.rubric, [&](std::string_view word) {
-    if (contains_icase(text, word))
+    if (text.contains(word))
       return;
     std::string issue = "rubric not addressed: ";
-    for (auto ch : word)
-      issue += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    issue += to_lower(word);
     if (std::find(result.issues.begin(), result.issues.end(), issue)
         == result.issues.end())
       result.issues.push_back(std::move(issue));
   });
-  if (!contains_icase(text, "test"))
+  if (!text.contains("test"))
     result.issues.emplace_back("no verification step");
-  if (!contains_icase(text, "risk"))
+  if (!text.contains("risk"))
     result.issues.emplace_back("risks not discussed");
   std::string& c = result.content;
   c = "Review by ";

@@ -493,5 +493,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_ATOM(orch, orch::atom, expire, "expire")
   CAF_ADD_ATOM(orch, orch::atom, result, "result")
   CAF_ADD_ATOM(orch, orch::atom, info, "info")
+  CAF_ADD_ATOM(orch, orch::atom, done, "done")
 
 CAF_END_TYPE_ID_BLOCK(orch)
