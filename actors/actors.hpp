@@ -67,9 +67,9 @@ using council_actor = caf::typed_actor<
   caf::reacts_to<atom::done, caf::actor_id>>;
 
 /// One running deliberation, spawned by a COUNCIL per request.
-using deliberation_actor = caf::typed_actor<
-  caf::replies_to<atom::run>::with<deliberation_outcome>,
-  caf::reacts_to<atom::expire>>;
+using deliberation_actor
+  = caf::typed_actor<caf::replies_to<atom::run>::with<deliberation_outcome>,
+                     caf::reacts_to<atom::expire>>;
 
 /// ORCHESTRATOR: council registry, deliberate, orchestrate, stats, results.
 using orchestrator_actor = caf::typed_actor<
@@ -86,8 +86,7 @@ using orchestrator_actor = caf::typed_actor<
   // Registers an agent with the council of its role.
   caf::replies_to<atom::add, agent_spec>::with<council_info>,
   // Unregisters agent (role, agent_id).
-  caf::replies_to<atom::remove, std::string,
-                  std::string>::with<council_info>,
+  caf::replies_to<atom::remove, std::string, std::string>::with<council_info>,
   caf::replies_to<atom::stats>::with<orchestrator_stats>,
   // Looks up the stored outcome of a task.
   caf::replies_to<atom::result, std::string>::with<deliberation_outcome>,
@@ -97,9 +96,8 @@ using orchestrator_actor = caf::typed_actor<
 // -- spawn-time settings ------------------------------------------------------
 
 /// Creates the agent for a spec; chosen by the runtime per backend.
-using agent_factory
-  = std::function<caf::expected<agent_actor>(caf::actor_system&,
-                                             const agent_spec&)>;
+using agent_factory = std::function<caf::expected<agent_actor>(
+  caf::actor_system&, const agent_spec&)>;
 
 /// How a COUNCIL runs its deliberations.
 struct council_settings {

@@ -38,8 +38,7 @@ select_rule_based(std::vector<deliberation_result> results,
                      return a.rank > 0 && b.rank <= 0;
                    });
   auto top = std::min(k, results.size());
-  auto better = [](const deliberation_result& a,
-                   const deliberation_result& b) {
+  auto better = [](const deliberation_result& a, const deliberation_result& b) {
     if (a.score != b.score)
       return a.score > b.score;
     auto pa = checks_passed(a.checks);

@@ -14,6 +14,7 @@
 #include <random>
 #include <unordered_map>
 
+#include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/duration.hpp>
 #include <caf/stateful_actor.hpp>
@@ -77,9 +78,8 @@ struct deliberation_state {
   council_actor council;
 
   size_t alive_count() const {
-    return static_cast<size_t>(
-      std::count_if(members.begin(), members.end(),
-                    [](const member& m) { return m.alive; }));
+    return static_cast<size_t>(std::count_if(
+      members.begin(), members.end(), [](const member& m) { return m.alive; }));
   }
 };
 
@@ -155,15 +155,15 @@ void drop(deliberation_ptr self, size_t i, const char* phase,
   if (!m.alive)
     return;
   m.alive = false;
-  auto reason = code_of(err) == ec::timeout
-                  ? std::string{"timed out"}
-                    + (st.task.constraints.timeout_seconds > 0
-                         ? " after "
-                             + std::to_string(
-                               st.task.constraints.timeout_seconds)
-                             + " s"
-                         : std::string{})
-                  : render(err);
+  auto reason
+    = code_of(err) == ec::timeout
+        ? std::string{"timed out"}
+            + (st.task.constraints.timeout_seconds > 0
+                 ? " after "
+                     + std::to_string(st.task.constraints.timeout_seconds)
+                     + " s"
+                 : std::string{})
+        : render(err);
   st.failures.push_back(agent_failure{m.spec.agent_id, phase, reason});
 }
 
@@ -177,12 +177,12 @@ void step_done(deliberation_ptr self, const std::string& agent_id,
   if (--st.pending > 0)
     return;
   if (st.alive_count() < static_cast<size_t>(st.quorum)) {
-    fail(self, caf::make_error(
-                 ec::quorum_not_reached,
-                 std::to_string(st.alive_count()) + " of "
-                   + std::to_string(st.members.size())
-                   + " proposals survived " + st.phase + " (quorum "
-                   + std::to_string(st.quorum) + ")" + failure_summary(st)));
+    fail(self, caf::make_error(ec::quorum_not_reached,
+                               std::to_string(st.alive_count()) + " of "
+                                 + std::to_string(st.members.size())
+                                 + " proposals survived " + st.phase
+                                 + " (quorum " + std::to_string(st.quorum) + ")"
+                                 + failure_summary(st)));
     return;
   }
   next(self);
@@ -215,8 +215,7 @@ void start_generate(deliberation_ptr self) {
         },
         [=](caf::error& err) {
           drop(self, i, "generate", err);
-          step_done(self, self->state.members[i].spec.agent_id,
-                    after_generate);
+          step_done(self, self->state.members[i].spec.agent_id, after_generate);
         });
   }
 }
@@ -273,8 +272,8 @@ void start_revise(deliberation_ptr self) {
     if (!m.alive)
       continue;
     self
-      ->request(m.handle, st.call_timeout, atom::revise_v, st.task,
-                *m.current, m.feedback)
+      ->request(m.handle, st.call_timeout, atom::revise_v, st.task, *m.current,
+                m.feedback)
       .then(
         [=](proposal& p) {
           auto& mm = self->state.members[i];
@@ -346,8 +345,8 @@ void start_scoring(deliberation_ptr self) {
   }
 }
 
-deliberation_actor::behavior_type
-deliberation(deliberation_ptr self, deliberation_state init) {
+deliberation_actor::behavior_type deliberation(deliberation_ptr self,
+                                               deliberation_state init) {
   self->state = std::move(init);
   return {
     [=](atom::run) -> caf::result<deliberation_outcome> {
@@ -358,12 +357,11 @@ deliberation(deliberation_ptr self, deliberation_state init) {
       st.steps_total = calls * (2 + 2 * std::max(0, st.rounds));
       if (st.members.size() < static_cast<size_t>(std::max(1, st.quorum))) {
         auto rp = st.promise;
-        fail(self,
-             caf::make_error(ec::quorum_not_reached,
-                             "council " + council_id_for(st.task.role)
-                               + " has " + std::to_string(st.members.size())
-                               + " agent(s), quorum is "
-                               + std::to_string(st.quorum)));
+        fail(self, caf::make_error(
+                     ec::quorum_not_reached,
+                     "council " + council_id_for(st.task.role) + " has "
+                       + std::to_string(st.members.size())
+                       + " agent(s), quorum is " + std::to_string(st.quorum)));
         return rp;
       }
       start_generate(self);
@@ -373,12 +371,12 @@ deliberation(deliberation_ptr self, deliberation_state init) {
       auto& st = self->state;
       if (st.finished)
         return;
-      fail(self, caf::make_error(
-                   ec::timeout, "deliberation of task " + st.task.task_id
-                                  + " exceeded its limit of "
-                                  + std::to_string(st.limit.count())
-                                  + " ms while " + st.phase
-                                  + failure_summary(st)));
+      fail(self,
+           caf::make_error(ec::timeout,
+                           "deliberation of task " + st.task.task_id
+                             + " exceeded its limit of "
+                             + std::to_string(st.limit.count()) + " ms while "
+                             + st.phase + failure_summary(st)));
     },
   };
 }
@@ -403,10 +401,9 @@ struct council_state {
   /// Interval of the watchdog that enforces the deliberation limit.
   std::chrono::milliseconds tick_interval() const {
     using std::chrono::milliseconds;
-    return std::clamp(
-      std::chrono::duration_cast<milliseconds>(
-        settings.deliberation_timeout / 20),
-      milliseconds{10}, milliseconds{1000});
+    return std::clamp(std::chrono::duration_cast<milliseconds>(
+                        settings.deliberation_timeout / 20),
+                      milliseconds{10}, milliseconds{1000});
   }
 
   council_info info() const {
@@ -438,11 +435,10 @@ council(council_actor::stateful_pointer<council_state> self,
   // keep finished deliberations alive until their timers fire.
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& agents = self->state.agents;
-    agents.erase(std::remove_if(agents.begin(), agents.end(),
-                                [&](auto& a) {
-                                  return a.second.address() == msg.source;
-                                }),
-                 agents.end());
+    agents.erase(
+      std::remove_if(agents.begin(), agents.end(),
+                     [&](auto& a) { return a.second.address() == msg.source; }),
+      agents.end());
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
     for (auto& a : self->state.agents)
@@ -467,11 +463,10 @@ council(council_actor::stateful_pointer<council_state> self,
       init.quorum = st.settings.quorum;
       init.rounds = task.constraints.rounds >= 0 ? task.constraints.rounds
                                                  : st.settings.rounds;
-      init.call_timeout
-        = task.constraints.timeout_seconds > 0
-            ? caf::duration{std::chrono::seconds(
-              task.constraints.timeout_seconds)}
-            : caf::duration{caf::infinite};
+      init.call_timeout = task.constraints.timeout_seconds > 0
+                            ? caf::duration{std::chrono::seconds(
+                              task.constraints.timeout_seconds)}
+                            : caf::duration{caf::infinite};
       init.limit = st.settings.deliberation_timeout;
       init.task = std::move(task);
       if (st.settings.deliberation_timeout.count() > 0)
@@ -479,7 +474,7 @@ council(council_actor::stateful_pointer<council_state> self,
       auto worker = self->system().spawn(deliberation, std::move(init));
       if (st.settings.deliberation_timeout.count() > 0) {
         st.running.emplace(worker.id(), worker);
-        st.deadlines.emplace_back(std::chrono::steady_clock::now()
+        st.deadlines.emplace_back(self->clock().now()
                                     + st.settings.deliberation_timeout,
                                   worker.id());
         if (!st.ticking) {
@@ -492,7 +487,7 @@ council(council_actor::stateful_pointer<council_state> self,
     [=](atom::done, caf::actor_id id) { self->state.running.erase(id); },
     [=](atom::tick) {
       auto& st = self->state;
-      auto now = std::chrono::steady_clock::now();
+      auto now = self->clock().now();
       while (!st.deadlines.empty() && st.deadlines.front().first <= now) {
         auto i = st.running.find(st.deadlines.front().second);
         if (i != st.running.end())
@@ -508,9 +503,7 @@ council(council_actor::stateful_pointer<council_state> self,
       else
         self->delayed_send(self, st.tick_interval(), atom::tick_v);
     },
-    [=](atom::info) -> caf::result<council_info> {
-      return self->state.info();
-    },
+    [=](atom::info) -> caf::result<council_info> { return self->state.info(); },
     [=](atom::add, agent_spec& spec,
         agent_actor& handle) -> caf::result<council_info> {
       auto& st = self->state;
@@ -523,11 +516,12 @@ council(council_actor::stateful_pointer<council_state> self,
       st.agents.emplace_back(std::move(spec), std::move(handle));
       return st.info();
     },
-    [=](atom::remove, const std::string& agent_id)
-      -> caf::result<council_info> {
+    [=](atom::remove,
+        const std::string& agent_id) -> caf::result<council_info> {
       auto& st = self->state;
-      auto i = std::find_if(st.agents.begin(), st.agents.end(),
-                            [&](auto& a) { return a.first.agent_id == agent_id; });
+      auto i = std::find_if(st.agents.begin(), st.agents.end(), [&](auto& a) {
+        return a.first.agent_id == agent_id;
+      });
       if (i == st.agents.end())
         return caf::make_error(ec::not_found,
                                "no agent " + agent_id + " in "

@@ -10,6 +10,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
 
@@ -103,8 +104,7 @@ struct orchestrator_state {
 
   void expire(int64_t now) {
     auto limit = settings.cleanup_after.count();
-    while (!result_order.empty()
-           && now - result_order.front().second >= limit)
+    while (!result_order.empty() && now - result_order.front().second >= limit)
       drop_front();
   }
 
@@ -138,9 +138,8 @@ caf::expected<council_actor> prepare(orchestrator_ptr self, task_spec& task) {
                            "constraints.timeout_seconds must not be negative");
   auto i = st.councils.find(task.role);
   if (i == st.councils.end())
-    return caf::make_error(ec::not_found,
-                           "no council for role " + task.role
-                             + " (create it first)");
+    return caf::make_error(ec::not_found, "no council for role " + task.role
+                                            + " (create it first)");
   return i->second.handle;
 }
 
@@ -157,7 +156,7 @@ deliberation_outcome failed_outcome(const task_spec& task,
 }
 
 /// Runs one deliberation; `then` gets the outcome when it succeeded.
-template <class OnOutcome>
+template<class OnOutcome>
 caf::typed_response_promise<deliberation_outcome>
 run_deliberation(orchestrator_ptr self, council_actor council, task_spec task,
                  progress_listener_actor listener, OnOutcome then) {
@@ -169,10 +168,17 @@ run_deliberation(orchestrator_ptr self, council_actor council, task_spec task,
     .then(
       [=](deliberation_outcome& out) mutable {
         self->state.record(out);
+        spdlog::debug("orchestrator completed deliberation task_id={} "
+                      "execution_id={} role={} winner={} duration_ms={} "
+                      "dropped={}",
+                      out.task_id, out.execution_id, out.role, out.winner_id,
+                      out.duration_ms, out.failed_agents.size());
         then(std::move(out), rp);
       },
       [=](caf::error& err) mutable {
         auto& st = self->state;
+        spdlog::warn("orchestrator failed deliberation task_id={} role={}: {}",
+                     copy.task_id, copy.role, render(err));
         ++st.failures;
         st.store(failed_outcome(copy, err));
         rp.deliver(std::move(err));
@@ -212,8 +218,8 @@ std::chrono::milliseconds cleanup_tick(const orchestrator_settings& s) {
                     milliseconds{30'000});
 }
 
-orchestrator_actor::behavior_type
-orchestrator(orchestrator_ptr self, orchestrator_settings settings) {
+orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
+                                               orchestrator_settings settings) {
   self->state.settings = std::move(settings);
   if (self->state.settings.cleanup_timer)
     self->delayed_send(self, cleanup_tick(self->state.settings),
@@ -242,36 +248,36 @@ orchestrator(orchestrator_ptr self, orchestrator_settings settings) {
       if (!council)
         return std::move(council.error());
       auto cons = task.constraints;
-      return run_deliberation(
-        self, *council, std::move(task), listener,
-        [=](deliberation_outcome out, auto& rp) {
-          auto& st = self->state;
-          if (listener) {
-            deliberation_update up;
-            up.task_id = out.task_id;
-            up.execution_id = out.execution_id;
-            up.status = "selecting";
-            up.progress_percent = 99;
-            up.current_step = "architect selection";
-            self->send(listener, up);
-          }
-          self
-            ->request(st.settings.architect, caf::infinite, atom::select_v,
-                      out.results, cons)
-            .then(
-              [=](selection& sel) mutable {
-                auto& st = self->state;
-                ++st.orchestrations;
-                out.winner_id = sel.winner_id;
-                out.rationale = sel.rationale;
-                st.store(out);
-                rp.deliver(std::move(out));
-              },
-              [=](caf::error& err) mutable {
-                ++self->state.failures;
-                rp.deliver(std::move(err));
-              });
-        });
+      return run_deliberation(self, *council, std::move(task), listener,
+                              [=](deliberation_outcome out, auto& rp) {
+                                auto& st = self->state;
+                                if (listener) {
+                                  deliberation_update up;
+                                  up.task_id = out.task_id;
+                                  up.execution_id = out.execution_id;
+                                  up.status = "selecting";
+                                  up.progress_percent = 99;
+                                  up.current_step = "architect selection";
+                                  self->send(listener, up);
+                                }
+                                self
+                                  ->request(st.settings.architect,
+                                            caf::infinite, atom::select_v,
+                                            out.results, cons)
+                                  .then(
+                                    [=](selection& sel) mutable {
+                                      auto& st = self->state;
+                                      ++st.orchestrations;
+                                      out.winner_id = sel.winner_id;
+                                      out.rationale = sel.rationale;
+                                      st.store(out);
+                                      rp.deliver(std::move(out));
+                                    },
+                                    [=](caf::error& err) mutable {
+                                      ++self->state.failures;
+                                      rp.deliver(std::move(err));
+                                    });
+                              });
     },
     [=](atom::create, council_config& cfg) -> caf::result<council_info> {
       auto& st = self->state;
@@ -287,9 +293,9 @@ orchestrator(orchestrator_ptr self, orchestrator_settings settings) {
         return caf::make_error(ec::invalid_argument,
                                "rounds must not be negative");
       if (st.councils.count(role) > 0)
-        return caf::make_error(ec::already_exists,
-                               "council " + council_id_for(role)
-                                 + " already exists");
+        return caf::make_error(ec::already_exists, "council "
+                                                     + council_id_for(role)
+                                                     + " already exists");
       auto backend = cfg.agent_type.empty() ? st.settings.agent_type
                                             : cfg.agent_type;
       auto agents = make_agents(self, role, backend, 1, cfg.num_agents,
@@ -311,10 +317,12 @@ orchestrator(orchestrator_ptr self, orchestrator_settings settings) {
       for (auto& a : *agents)
         entry.info.agent_ids.push_back(a.first.agent_id);
       entry.next_agent = cfg.num_agents + 1;
-      entry.handle
-        = spawn_council(self->system(), std::move(cs), std::move(*agents));
+      entry.handle = spawn_council(self->system(), std::move(cs),
+                                   std::move(*agents));
       auto info = entry.info;
       st.councils.emplace(role, std::move(entry));
+      spdlog::debug("orchestrator created council {} with {} {} agents",
+                    info.council_id, info.agent_ids.size(), backend);
       return info;
     },
     [=](atom::list) -> caf::result<std::vector<council_info>> {
@@ -327,11 +335,12 @@ orchestrator(orchestrator_ptr self, orchestrator_settings settings) {
       auto& st = self->state;
       auto i = st.councils.find(normalize_role(role));
       if (i == st.councils.end())
-        return caf::make_error(ec::not_found, "no council for role "
-                                                + normalize_role(role));
+        return caf::make_error(ec::not_found,
+                               "no council for role " + normalize_role(role));
       auto info = i->second.info;
       self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
       st.councils.erase(i);
+      spdlog::info("orchestrator deleted council {}", info.council_id);
       return info;
     },
     [=](atom::add, agent_spec& spec) -> caf::result<council_info> {
@@ -347,9 +356,9 @@ orchestrator(orchestrator_ptr self, orchestrator_settings settings) {
       }
       auto& ids = entry.info.agent_ids;
       if (std::find(ids.begin(), ids.end(), spec.agent_id) != ids.end())
-        return caf::make_error(ec::already_exists,
-                               "agent " + spec.agent_id + " is already in "
-                                 + entry.info.council_id);
+        return caf::make_error(ec::already_exists, "agent " + spec.agent_id
+                                                     + " is already in "
+                                                     + entry.info.council_id);
       spec.role = role;
       if (spec.backend.empty())
         spec.backend = entry.info.agent_type;
@@ -398,9 +407,9 @@ orchestrator(orchestrator_ptr self, orchestrator_settings settings) {
       out.total_deliberations = st.deliberations;
       out.total_orchestrations = st.orchestrations;
       out.failed_deliberations = st.failures;
-      out.avg_ms = st.deliberations > 0 ? static_cast<double>(st.duration_sum)
-                                            / st.deliberations
-                                        : 0.0;
+      out.avg_ms = st.deliberations > 0
+                     ? static_cast<double>(st.duration_sum) / st.deliberations
+                     : 0.0;
       out.p50_ms = st.durations.percentile(50);
       out.p95_ms = st.durations.percentile(95);
       out.p99_ms = st.durations.percentile(99);

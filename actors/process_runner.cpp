@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
-#include <caf/send.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -428,8 +428,8 @@ process_runner_actor::behavior_type process_runner_pool(
       auto idx = static_cast<size_t>(least - st.load.begin());
       ++st.load[idx];
       auto rp = self->make_response_promise<command_result>();
-      self->request(st.workers[idx], caf::infinite, atom::run_v,
-                    std::move(spec))
+      self
+        ->request(st.workers[idx], caf::infinite, atom::run_v, std::move(spec))
         .then(
           [self, rp, idx](command_result& res) mutable {
             --self->state.load[idx];

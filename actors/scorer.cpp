@@ -52,8 +52,8 @@ namespace {
 constexpr std::array<char, 256> make_lower_table() {
   std::array<char, 256> tbl{};
   for (int i = 0; i < 256; ++i)
-    tbl[static_cast<size_t>(i)] = static_cast<char>(
-      (i >= 'A' && i <= 'Z') ? i - 'A' + 'a' : i);
+    tbl[static_cast<size_t>(i)]
+      = static_cast<char>((i >= 'A' && i <= 'Z') ? i - 'A' + 'a' : i);
   return tbl;
 }
 
@@ -312,16 +312,15 @@ struct block_view {
 /// Calls `f(block_view&&)` for every fenced code block of `content`;
 /// `first_fence` is the position of the first "```" or "~~~" (npos when
 /// there is none).
-template <class F>
+template<class F>
 void scan_blocks(std::string_view content, size_t first_fence, F&& f) {
   if (first_fence >= content.size())
     return;
   // Start at the line of the first fence.
   auto pos = content.rfind('\n', first_fence);
   pos = pos == std::string_view::npos ? 0 : pos + 1;
-  auto line_no = static_cast<int32_t>(
-    std::count(content.begin(),
-               content.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+  auto line_no = static_cast<int32_t>(std::count(
+    content.begin(), content.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
   bool in_block = false;
   char fence_char = 0;
   size_t fence_len = 0;
@@ -349,8 +348,8 @@ void scan_blocks(std::string_view content, size_t first_fence, F&& f) {
         fence_len = run;
         code_start = next;
         auto word_end = std::find_if(rest.begin(), rest.end(), is_space);
-        current.lang = to_lower(rest.substr(
-          0, static_cast<size_t>(word_end - rest.begin())));
+        current.lang = to_lower(
+          rest.substr(0, static_cast<size_t>(word_end - rest.begin())));
         current.line = line_no;
       } else if (in_block && c == fence_char && run >= fence_len
                  && rest.empty()) {
@@ -372,20 +371,19 @@ void scan_blocks(std::string_view content, size_t first_fence, F&& f) {
 
 bool is_stop_word(std::string_view word) {
   static constexpr std::string_view words[] = {
-    "about",     "above",    "according", "across",  "after",    "again",
-    "against",   "along",    "among",     "another", "answer",   "based",
-    "because",   "before",   "being",     "below",   "between",  "beyond",
-    "could",     "doing",    "during",    "either",  "ensure",   "every",
-    "following", "further",  "given",     "having",  "include",  "includes",
-    "including", "might",    "other",     "others",  "proposal", "provide",
-    "provides",  "rather",   "really",    "should",  "shall",    "since",
-    "solution",  "still",    "their",     "there",   "these",    "thing",
-    "things",    "those",    "through",   "under",   "until",    "using",
-    "various",   "where",    "whether",   "which",   "while",    "within",
+    "about",     "above",   "according", "across",  "after",    "again",
+    "against",   "along",   "among",     "another", "answer",   "based",
+    "because",   "before",  "being",     "below",   "between",  "beyond",
+    "could",     "doing",   "during",    "either",  "ensure",   "every",
+    "following", "further", "given",     "having",  "include",  "includes",
+    "including", "might",   "other",     "others",  "proposal", "provide",
+    "provides",  "rather",  "really",    "should",  "shall",    "since",
+    "solution",  "still",   "their",     "there",   "these",    "thing",
+    "things",    "those",   "through",   "under",   "until",    "using",
+    "various",   "where",   "whether",   "which",   "while",    "within",
     "without",   "would",
   };
-  return std::find(std::begin(words), std::end(words), word)
-         != std::end(words);
+  return std::find(std::begin(words), std::end(words), word) != std::end(words);
 }
 
 inline bool is_word_char(char c) {
@@ -775,8 +773,8 @@ void apply_result(score_job& job, const pending_check& x,
     auto& entry = job.lint[x.entry];
     if (res.timed_out) {
       entry.failed = true;
-      entry.message = "linter timed out after "
-                      + std::to_string(x.timeout_ms) + " ms";
+      entry.message = "linter timed out after " + std::to_string(x.timeout_ms)
+                      + " ms";
     } else if (res.exit_code != 0) {
       entry.failed = true;
       entry.message = summarize_output(res.output);
@@ -833,9 +831,8 @@ void finalize(const scorer_rules& rules, score_job& job) {
   }
   lint.error_count = failed;
   lint.passed = failed == 0;
-  auto lint_score = job.lint.empty()
-                      ? 1.0
-                      : 1.0 - double(failed) / double(job.lint.size());
+  auto lint_score
+    = job.lint.empty() ? 1.0 : 1.0 - double(failed) / double(job.lint.size());
   double coverage = 1.0;
   bool additional_passed = true;
   for (auto& x : suite.additional) {
@@ -856,8 +853,8 @@ void finalize(const scorer_rules& rules, score_job& job) {
   if (job.deny_hit)
     score = std::min(score, rules.policy_cap);
   suite.score = std::clamp(score, 0.0, 1.0);
-  suite.all_passed = suite.policy.passed && lint.passed
-                     && suite.dryrun.passed && additional_passed;
+  suite.all_passed = suite.policy.passed && lint.passed && suite.dryrun.passed
+                     && additional_passed;
 }
 
 std::shared_ptr<const compiled_scorer_rules>
@@ -979,8 +976,8 @@ std::vector<std::string> read_argv(const YAML::Node& node,
 
 std::vector<deny_rule> read_deny(const YAML::Node& node) {
   if (!node.IsSequence())
-    fail("deny", "expected a list of {name, pattern, regex}, got "
-                   + describe(node));
+    fail("deny",
+         "expected a list of {name, pattern, regex}, got " + describe(node));
   std::vector<deny_rule> out;
   for (size_t i = 0; i < node.size(); ++i) {
     auto key = "deny[" + std::to_string(i) + "]";
@@ -1021,8 +1018,8 @@ std::map<std::string, lint_command> read_linters(const YAML::Node& node) {
   if (node.IsNull())
     return {};
   if (!node.IsMap())
-    fail("linters", "expected a mapping language -> command, got "
-                      + describe(node));
+    fail("linters",
+         "expected a mapping language -> command, got " + describe(node));
   std::map<std::string, lint_command> out;
   for (auto it = node.begin(); it != node.end(); ++it) {
     auto lang = to_lower(read_key(it->first, "linters"));
@@ -1084,7 +1081,8 @@ std::map<std::string, dryrun_command> read_dryrun(const YAML::Node& node) {
 void read_weights(const YAML::Node& node, scorer_rules& rules) {
   if (!node.IsMap())
     fail("weights", "expected a mapping with policy, lint, dryrun, coverage, "
-                    "got " + describe(node));
+                    "got "
+                      + describe(node));
   for (auto it = node.begin(); it != node.end(); ++it) {
     auto field = read_key(it->first, "weights");
     auto key = "weights." + field;
@@ -1250,8 +1248,7 @@ caf::error validate_scorer_rules(const scorer_rules& rules,
                           "the command must not be empty");
     if (cmd.timeout_ms <= 0)
       return config_error(origin, "dryrun." + role + ".timeout_ms",
-                          "must be > 0, got "
-                            + std::to_string(cmd.timeout_ms));
+                          "must be > 0, got " + std::to_string(cmd.timeout_ms));
   }
   return {};
 }
@@ -1298,8 +1295,8 @@ std::vector<code_block> find_code_blocks(const std::string& content) {
   std::vector<code_block> out;
   auto fence = std::min(content.find("```"), content.find("~~~"));
   scan_blocks(content, fence, [&](block_view&& blk) {
-    out.push_back(code_block{std::move(blk.lang), std::string{blk.code},
-                             blk.line});
+    out.push_back(
+      code_block{std::move(blk.lang), std::string{blk.code}, blk.line});
   });
   return out;
 }

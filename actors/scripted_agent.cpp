@@ -38,8 +38,7 @@ std::string to_lower(std::string_view x) {
 /// Case-insensitive search in a text lower-cased once up front.
 class lowered_text {
 public:
-  explicit lowered_text(std::string_view text) : text_(to_lower(text)) {
-  }
+  explicit lowered_text(std::string_view text) : text_(to_lower(text)) {}
 
   bool contains(std::string_view needle) const {
     if (needle.size() <= sizeof(buf_)) {
@@ -56,7 +55,7 @@ private:
 };
 
 // Calls `f` with every rubric keyword: words of five letters or more.
-template <class F>
+template<class F>
 void for_each_keyword(std::string_view rubric, F f) {
   size_t i = 0;
   while (i < rubric.size()) {
@@ -76,21 +75,11 @@ void for_each_keyword(std::string_view rubric, F f) {
 void append_json_escaped(std::string& out, std::string_view x) {
   for (auto c : x) {
     switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
       default:
         if (static_cast<unsigned char>(c) < 0x20)
           out += ' ';
@@ -159,9 +148,9 @@ const role_playbook& playbook_for(const std::string& role) {
 }
 
 const char* approaches[] = {
-  "an incremental approach",      "a test-first approach",
-  "a minimal-change approach",    "a layered approach",
-  "a risk-driven approach",       "a contract-first approach",
+  "an incremental approach",       "a test-first approach",
+  "a minimal-change approach",     "a layered approach",
+  "a risk-driven approach",        "a contract-first approach",
   "an observability-led approach", "a performance-aware approach",
 };
 
@@ -294,8 +283,8 @@ proposal scripted_revise(const agent_spec& spec, const task_spec& task,
   // Agents differ in diligence: each round one addresses at most 1 to 3 of
   // the issues it was given, so proposals converge over rounds at different
   // speeds and the checks can tell them apart.
-  auto capacity = 1 + static_cast<size_t>(
-                       fnv1a(spec.agent_id, spec.diversity_seed) % 3);
+  auto capacity
+    = 1 + static_cast<size_t>(fnv1a(spec.agent_id, spec.diversity_seed) % 3);
   size_t addressed = 0;
   for (auto& cr : feedback) {
     for (auto& issue : cr.issues) {

@@ -46,13 +46,13 @@ void issue(caf::event_based_actor* self, std::shared_ptr<driver_state> st) {
   t.task_id = "bench-" + std::to_string(st->issued++);
   auto start = clock_type::now();
   self
-    ->request(st->orchestrator, caf::infinite, atom::deliberate_v,
-              std::move(t), progress_listener_actor{})
+    ->request(st->orchestrator, caf::infinite, atom::deliberate_v, std::move(t),
+              progress_listener_actor{})
     .then(
       [=](deliberation_outcome&) {
         st->stats.latencies_ns.push_back(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(
-            clock_type::now() - start)
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now()
+                                                               - start)
             .count());
         if (++st->done == st->total) {
           st->finished.set_value(std::move(st->stats));
@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--concurrency", concurrency, "deliberations in flight (C)")
     ->capture_default_str();
-  app.add_option("--deliberations", deliberations,
-                 "deliberations measured (D)")
+  app
+    .add_option("--deliberations", deliberations, "deliberations measured (D)")
     ->capture_default_str();
   app.add_option("--warmup", warmup, "deliberations before measuring")
     ->capture_default_str();

@@ -36,13 +36,13 @@ struct json_text {
 };
 
 /// The name of a wire type, also the first segment of error paths.
-template <class T>
+template<class T>
 constexpr const char* wire_name = nullptr;
 
 // Each `fields` overload calls `f(name, member)` for every member, in the
 // order of the struct. Encoders receive a const_cast object and only read.
 
-template <class F>
+template<class F>
 void fields(F& f, constraints& x) {
   f("rubric", x.rubric);
   f("requirements", x.requirements);
@@ -53,7 +53,7 @@ void fields(F& f, constraints& x) {
   f("rounds", x.rounds);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, task_spec& x) {
   f("task_id", x.task_id);
   f("story_id", x.story_id);
@@ -66,7 +66,7 @@ void fields(F& f, task_spec& x) {
   f("priority", x.priority);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, proposal& x) {
   f("id", x.id);
   f("author_id", x.author_id);
@@ -76,7 +76,7 @@ void fields(F& f, proposal& x) {
   f("created_at_ms", x.created_at_ms);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, critique& x) {
   f("critic_id", x.critic_id);
   f("proposal_id", x.proposal_id);
@@ -86,14 +86,14 @@ void fields(F& f, critique& x) {
   f("content", x.content);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, policy_result& x) {
   f("passed", x.passed);
   f("violations", x.violations);
   f("message", x.message);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, lint_result& x) {
   f("passed", x.passed);
   f("error_count", x.error_count);
@@ -101,7 +101,7 @@ void fields(F& f, lint_result& x) {
   f("errors", x.errors);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, dryrun_result& x) {
   f("passed", x.passed);
   f("skipped", x.skipped);
@@ -110,7 +110,7 @@ void fields(F& f, dryrun_result& x) {
   f("message", x.message);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, check_result& x) {
   f("check_type", x.check_type);
   f("passed", x.passed);
@@ -119,7 +119,7 @@ void fields(F& f, check_result& x) {
   f("details", x.details);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, check_suite& x) {
   f("policy", x.policy);
   f("lint", x.lint);
@@ -129,7 +129,7 @@ void fields(F& f, check_suite& x) {
   f("score", x.score);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, deliberation_result& x) {
   f("proposal", x.proposal, need::required);
   f("checks", x.checks);
@@ -137,14 +137,14 @@ void fields(F& f, deliberation_result& x) {
   f("rank", x.rank);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, agent_failure& x) {
   f("agent_id", x.agent_id);
   f("phase", x.phase);
   f("reason", x.reason);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, deliberation_outcome& x) {
   f("task_id", x.task_id);
   f("execution_id", x.execution_id);
@@ -160,7 +160,7 @@ void fields(F& f, deliberation_outcome& x) {
   f("failed_agents", x.failed_agents);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, deliberation_update& x) {
   f("task_id", x.task_id);
   f("execution_id", x.execution_id);
@@ -171,7 +171,7 @@ void fields(F& f, deliberation_update& x) {
   f("round", x.round);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, selection& x) {
   f("winner_id", x.winner_id);
   f("rationale", x.rationale);
@@ -179,7 +179,7 @@ void fields(F& f, selection& x) {
   f("mode", x.mode);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, council_config& x) {
   f("role", x.role);
   f("num_agents", x.num_agents);
@@ -188,7 +188,7 @@ void fields(F& f, council_config& x) {
   f("custom_params", x.custom_params);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, council_info& x) {
   f("council_id", x.council_id);
   f("role", x.role);
@@ -197,7 +197,7 @@ void fields(F& f, council_info& x) {
   f("rounds", x.rounds);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, orchestrator_stats& x) {
   f("total_deliberations", x.total_deliberations);
   f("total_orchestrations", x.total_orchestrations);
@@ -210,7 +210,7 @@ void fields(F& f, orchestrator_stats& x) {
   f("role_counts", x.role_counts);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, event_envelope& x) {
   f("event_type", x.event_type, need::required);
   f("payload", json_text{x.payload}, need::required);
@@ -244,7 +244,7 @@ void fields(F& f, event_envelope& x) {
   X(event_envelope)
 
 #define ORCH_JSON_WIRE_NAME(type)                                              \
-  template <>                                                                  \
+  template<>                                                                   \
   constexpr const char* wire_name<type> = #type;
 
 ORCH_JSON_WIRE_TYPES(ORCH_JSON_WIRE_NAME)
@@ -349,7 +349,7 @@ caf::error failure(std::string what) {
 
 // -- encoding -----------------------------------------------------------------
 
-template <class T>
+template<class T>
 json to_value(const T& x);
 
 json to_value(const std::string& x) {
@@ -372,7 +372,7 @@ json to_value(double x) {
   return x;
 }
 
-template <class T>
+template<class T>
 json to_value(const std::vector<T>& xs) {
   auto out = json::array();
   for (auto& x : xs)
@@ -380,7 +380,7 @@ json to_value(const std::vector<T>& xs) {
   return out;
 }
 
-template <class V>
+template<class V>
 json to_value(const std::map<std::string, V>& xs) {
   auto out = json::object();
   for (auto& [key, value] : xs)
@@ -409,7 +409,7 @@ public:
     // nop
   }
 
-  template <class T>
+  template<class T>
   void operator()(const char* name, T& x, need = need::optional) {
     out_[name] = to_value(x);
   }
@@ -423,7 +423,7 @@ private:
 };
 
 /// Encodes one of the wire structs as an object.
-template <class T>
+template<class T>
 json to_value(const T& x) {
   static_assert(wire_name<T> != nullptr, "not a wire type");
   auto out = json::object();
@@ -438,19 +438,18 @@ std::string got(const json& x) {
   return std::string{"got "} + x.type_name();
 }
 
-template <class Int>
+template<class Int>
 constexpr const char* int_name() {
   return sizeof(Int) == 4 ? "int32" : "int64";
 }
 
-template <class Int>
+template<class Int>
 [[noreturn]] void out_of_range(const json& x, const where& at) {
-  fail(at, "number " + clip(dump(x)) + " out of " + int_name<Int>()
-             + " range");
+  fail(at, "number " + clip(dump(x)) + " out of " + int_name<Int>() + " range");
 }
 
 /// Reads an integer; integral floats such as 3.0 are accepted.
-template <class Int>
+template<class Int>
 Int to_integer(const json& x, const where& at) {
   using limits = std::numeric_limits<Int>;
   if (x.is_number_unsigned()) {
@@ -480,7 +479,7 @@ Int to_integer(const json& x, const where& at) {
   fail(at, "expected integer, " + got(x));
 }
 
-template <class T>
+template<class T>
 void from_value(const json& x, const where& at, T& out);
 
 void from_value(const json& x, const where& at, std::string& out) {
@@ -509,7 +508,7 @@ void from_value(const json& x, const where& at, double& out) {
   out = x.get<double>();
 }
 
-template <class T>
+template<class T>
 void from_value(const json& x, const where& at, std::vector<T>& out) {
   if (!x.is_array())
     fail(at, "expected array, " + got(x));
@@ -521,9 +520,8 @@ void from_value(const json& x, const where& at, std::vector<T>& out) {
   }
 }
 
-template <class V>
-void from_value(const json& x, const where& at,
-                std::map<std::string, V>& out) {
+template<class V>
+void from_value(const json& x, const where& at, std::map<std::string, V>& out) {
   if (!x.is_object())
     fail(at, "expected object, " + got(x));
   out.clear();
@@ -549,7 +547,7 @@ public:
     // nop
   }
 
-  template <class T>
+  template<class T>
   void operator()(const char* name, T& x, need n = need::optional) {
     where here{&at_, name};
     if (auto val = lookup(name, here, n))
@@ -578,7 +576,7 @@ private:
 };
 
 /// Decodes one of the wire structs from an object.
-template <class T>
+template<class T>
 void from_value(const json& x, const where& at, T& out) {
   static_assert(wire_name<T> != nullptr, "not a wire type");
   if (!x.is_object())
@@ -611,7 +609,7 @@ std::string parser_message(const char* what) {
 
 // -- API ----------------------------------------------------------------------
 
-template <class T>
+template<class T>
 caf::expected<T> from_json(std::string_view text) {
   std::string root = wire_name<T>;
   try {

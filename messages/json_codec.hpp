@@ -88,7 +88,7 @@ std::string to_json(const event_envelope& x);
 /// `ec::decode_failed` with a message naming the offending field. An
 /// `event_envelope.payload` that is an object or array is stored as its
 /// compact JSON text, a string payload as the string itself.
-template <class T>
+template<class T>
 caf::expected<T> from_json(std::string_view text);
 
 } // namespace orch

@@ -13,28 +13,17 @@ namespace orch {
 
 const char* to_string(ec x) {
   switch (x) {
-    case ec::none:
-      return "none";
-    case ec::invalid_argument:
-      return "invalid_argument";
-    case ec::not_found:
-      return "not_found";
-    case ec::already_exists:
-      return "already_exists";
-    case ec::timeout:
-      return "timeout";
-    case ec::quorum_not_reached:
-      return "quorum_not_reached";
-    case ec::agent_failed:
-      return "agent_failed";
-    case ec::decode_failed:
-      return "decode_failed";
-    case ec::invalid_config:
-      return "invalid_config";
-    case ec::process_failed:
-      return "process_failed";
-    case ec::internal:
-      return "internal";
+    case ec::none: return "none";
+    case ec::invalid_argument: return "invalid_argument";
+    case ec::not_found: return "not_found";
+    case ec::already_exists: return "already_exists";
+    case ec::timeout: return "timeout";
+    case ec::quorum_not_reached: return "quorum_not_reached";
+    case ec::agent_failed: return "agent_failed";
+    case ec::decode_failed: return "decode_failed";
+    case ec::invalid_config: return "invalid_config";
+    case ec::process_failed: return "process_failed";
+    case ec::internal: return "internal";
   }
   return "unknown";
 }

@@ -76,7 +76,7 @@ struct constraints {
   int32_t rounds = -1;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, constraints& x) {
   return f(caf::meta::type_name("orch.constraints"), x.rubric, x.requirements,
            x.metadata, x.max_iterations, x.timeout_seconds, x.k, x.rounds);
@@ -95,7 +95,7 @@ struct task_spec {
   int32_t priority = 0;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
   return f(caf::meta::type_name("orch.task_spec"), x.task_id, x.story_id,
            x.plan_id, x.case_id, x.role, x.description, x.constraints,
@@ -114,7 +114,7 @@ struct proposal {
   int64_t created_at_ms = 0;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proposal& x) {
   return f(caf::meta::type_name("orch.proposal"), x.id, x.author_id,
            x.author_role, x.content, x.revisions, x.created_at_ms);
@@ -131,7 +131,7 @@ struct critique {
   std::string content;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, critique& x) {
   return f(caf::meta::type_name("orch.critique"), x.critic_id, x.proposal_id,
            x.target_author_id, x.round, x.issues, x.content);
@@ -145,7 +145,7 @@ struct policy_result {
   std::string message;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, policy_result& x) {
   return f(caf::meta::type_name("orch.policy_result"), x.passed, x.violations,
            x.message);
@@ -158,7 +158,7 @@ struct lint_result {
   std::vector<std::string> errors;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lint_result& x) {
   return f(caf::meta::type_name("orch.lint_result"), x.passed, x.error_count,
            x.warning_count, x.errors);
@@ -173,7 +173,7 @@ struct dryrun_result {
   std::string message;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dryrun_result& x) {
   return f(caf::meta::type_name("orch.dryrun_result"), x.passed, x.skipped,
            x.output, x.exit_code, x.message);
@@ -187,7 +187,7 @@ struct check_result {
   std::map<std::string, std::string> details;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, check_result& x) {
   return f(caf::meta::type_name("orch.check_result"), x.check_type, x.passed,
            x.score, x.message, x.details);
@@ -203,10 +203,10 @@ struct check_suite {
   double score = 0;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, check_suite& x) {
-  return f(caf::meta::type_name("orch.check_suite"), x.policy, x.lint,
-           x.dryrun, x.additional, x.all_passed, x.score);
+  return f(caf::meta::type_name("orch.check_suite"), x.policy, x.lint, x.dryrun,
+           x.additional, x.all_passed, x.score);
 }
 
 /// Number of passed checks among policy, lint and dry-run (skipped counts as
@@ -225,7 +225,7 @@ struct deliberation_result {
   int32_t rank = 0;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deliberation_result& x) {
   return f(caf::meta::type_name("orch.deliberation_result"), x.proposal,
            x.checks, x.score, x.rank);
@@ -238,7 +238,7 @@ struct agent_failure {
   std::string reason;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_failure& x) {
   return f(caf::meta::type_name("orch.agent_failure"), x.agent_id, x.phase,
            x.reason);
@@ -262,9 +262,8 @@ struct deliberation_outcome {
   std::vector<agent_failure> failed_agents;
 };
 
-template <class Inspector>
-typename Inspector::result_type
-inspect(Inspector& f, deliberation_outcome& x) {
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deliberation_outcome& x) {
   return f(caf::meta::type_name("orch.deliberation_outcome"), x.task_id,
            x.execution_id, x.role, x.story_id, x.plan_id, x.results,
            x.winner_id, x.rationale, x.duration_ms, x.status, x.error,
@@ -283,7 +282,7 @@ struct deliberation_update {
   int32_t round = 0;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deliberation_update& x) {
   return f(caf::meta::type_name("orch.deliberation_update"), x.task_id,
            x.execution_id, x.status, x.progress_percent, x.current_step,
@@ -300,7 +299,7 @@ struct selection {
   std::string mode;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, selection& x) {
   return f(caf::meta::type_name("orch.selection"), x.winner_id, x.rationale,
            x.considered, x.mode);
@@ -319,7 +318,7 @@ struct agent_spec {
   std::map<std::string, std::string> params;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_spec& x) {
   return f(caf::meta::type_name("orch.agent_spec"), x.agent_id, x.role,
            x.backend, x.index, x.diversity_seed, x.params);
@@ -334,7 +333,7 @@ struct council_config {
   std::map<std::string, std::string> custom_params;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, council_config& x) {
   return f(caf::meta::type_name("orch.council_config"), x.role, x.num_agents,
            x.agent_type, x.rounds, x.custom_params);
@@ -349,7 +348,7 @@ struct council_info {
   int32_t rounds = 1;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, council_info& x) {
   return f(caf::meta::type_name("orch.council_info"), x.council_id, x.role,
            x.agent_type, x.agent_ids, x.rounds);
@@ -368,7 +367,7 @@ struct orchestrator_stats {
   std::map<std::string, int64_t> role_counts;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, orchestrator_stats& x) {
   return f(caf::meta::type_name("orch.orchestrator_stats"),
            x.total_deliberations, x.total_orchestrations,
@@ -386,7 +385,7 @@ struct command_spec {
   int32_t max_output = 16384;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, command_spec& x) {
   return f(caf::meta::type_name("orch.command_spec"), x.argv, x.stdin_data,
            x.timeout_ms, x.max_output);
@@ -401,7 +400,7 @@ struct command_result {
   int64_t duration_ms = 0;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, command_result& x) {
   return f(caf::meta::type_name("orch.command_result"), x.exit_code,
            x.timed_out, x.truncated, x.output, x.duration_ms);
@@ -421,11 +420,11 @@ struct event_envelope {
   std::string causation_id;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_envelope& x) {
-  return f(caf::meta::type_name("orch.event_envelope"), x.event_type,
-           x.payload, x.idempotency_key, x.correlation_id, x.timestamp,
-           x.producer, x.metadata, x.causation_id);
+  return f(caf::meta::type_name("orch.event_envelope"), x.event_type, x.payload,
+           x.idempotency_key, x.correlation_id, x.timestamp, x.producer,
+           x.metadata, x.causation_id);
 }
 
 // -- helpers ------------------------------------------------------------------

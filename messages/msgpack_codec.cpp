@@ -35,7 +35,7 @@ struct json_text {
 };
 
 /// The name of a wire type, also the first segment of error paths.
-template <class T>
+template<class T>
 constexpr const char* wire_name = nullptr;
 
 // The field lists match those of the JSON codec, so both wires share their
@@ -43,7 +43,7 @@ constexpr const char* wire_name = nullptr;
 // the order of the struct. Encoders receive a const_cast object and only
 // read.
 
-template <class F>
+template<class F>
 void fields(F& f, constraints& x) {
   f("rubric", x.rubric);
   f("requirements", x.requirements);
@@ -54,7 +54,7 @@ void fields(F& f, constraints& x) {
   f("rounds", x.rounds);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, task_spec& x) {
   f("task_id", x.task_id);
   f("story_id", x.story_id);
@@ -67,7 +67,7 @@ void fields(F& f, task_spec& x) {
   f("priority", x.priority);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, proposal& x) {
   f("id", x.id);
   f("author_id", x.author_id);
@@ -77,7 +77,7 @@ void fields(F& f, proposal& x) {
   f("created_at_ms", x.created_at_ms);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, critique& x) {
   f("critic_id", x.critic_id);
   f("proposal_id", x.proposal_id);
@@ -87,14 +87,14 @@ void fields(F& f, critique& x) {
   f("content", x.content);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, policy_result& x) {
   f("passed", x.passed);
   f("violations", x.violations);
   f("message", x.message);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, lint_result& x) {
   f("passed", x.passed);
   f("error_count", x.error_count);
@@ -102,7 +102,7 @@ void fields(F& f, lint_result& x) {
   f("errors", x.errors);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, dryrun_result& x) {
   f("passed", x.passed);
   f("skipped", x.skipped);
@@ -111,7 +111,7 @@ void fields(F& f, dryrun_result& x) {
   f("message", x.message);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, check_result& x) {
   f("check_type", x.check_type);
   f("passed", x.passed);
@@ -120,7 +120,7 @@ void fields(F& f, check_result& x) {
   f("details", x.details);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, check_suite& x) {
   f("policy", x.policy);
   f("lint", x.lint);
@@ -130,7 +130,7 @@ void fields(F& f, check_suite& x) {
   f("score", x.score);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, deliberation_result& x) {
   f("proposal", x.proposal, need::required);
   f("checks", x.checks);
@@ -138,14 +138,14 @@ void fields(F& f, deliberation_result& x) {
   f("rank", x.rank);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, agent_failure& x) {
   f("agent_id", x.agent_id);
   f("phase", x.phase);
   f("reason", x.reason);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, deliberation_outcome& x) {
   f("task_id", x.task_id);
   f("execution_id", x.execution_id);
@@ -161,7 +161,7 @@ void fields(F& f, deliberation_outcome& x) {
   f("failed_agents", x.failed_agents);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, deliberation_update& x) {
   f("task_id", x.task_id);
   f("execution_id", x.execution_id);
@@ -172,7 +172,7 @@ void fields(F& f, deliberation_update& x) {
   f("round", x.round);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, selection& x) {
   f("winner_id", x.winner_id);
   f("rationale", x.rationale);
@@ -180,7 +180,7 @@ void fields(F& f, selection& x) {
   f("mode", x.mode);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, council_config& x) {
   f("role", x.role);
   f("num_agents", x.num_agents);
@@ -189,7 +189,7 @@ void fields(F& f, council_config& x) {
   f("custom_params", x.custom_params);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, council_info& x) {
   f("council_id", x.council_id);
   f("role", x.role);
@@ -198,7 +198,7 @@ void fields(F& f, council_info& x) {
   f("rounds", x.rounds);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, orchestrator_stats& x) {
   f("total_deliberations", x.total_deliberations);
   f("total_orchestrations", x.total_orchestrations);
@@ -211,7 +211,7 @@ void fields(F& f, orchestrator_stats& x) {
   f("role_counts", x.role_counts);
 }
 
-template <class F>
+template<class F>
 void fields(F& f, event_envelope& x) {
   f("event_type", x.event_type, need::required);
   f("payload", json_text{x.payload}, need::required);
@@ -245,7 +245,7 @@ void fields(F& f, event_envelope& x) {
   X(event_envelope)
 
 #define ORCH_MSGPACK_WIRE_NAME(type)                                           \
-  template <>                                                                  \
+  template<>                                                                   \
   constexpr const char* wire_name<type> = #type;
 
 ORCH_MSGPACK_WIRE_TYPES(ORCH_MSGPACK_WIRE_NAME)
@@ -323,7 +323,7 @@ struct vector_sink {
 
 using packer = msgpack::packer<vector_sink>;
 
-template <class T>
+template<class T>
 void pack_value(packer& pk, const T& x);
 
 void pack_value(packer& pk, const std::string& x) {
@@ -351,14 +351,14 @@ void pack_value(packer& pk, double x) {
   pk.pack_double(x);
 }
 
-template <class T>
+template<class T>
 void pack_value(packer& pk, const std::vector<T>& xs) {
   pk.pack_array(static_cast<uint32_t>(xs.size()));
   for (auto& x : xs)
     pack_value(pk, x);
 }
 
-template <class V>
+template<class V>
 void pack_value(packer& pk, const std::map<std::string, V>& xs) {
   pk.pack_map(static_cast<uint32_t>(xs.size()));
   for (auto& [key, value] : xs) {
@@ -370,7 +370,7 @@ void pack_value(packer& pk, const std::map<std::string, V>& xs) {
 /// Counts the fields of a struct for the map header.
 class field_counter {
 public:
-  template <class T>
+  template<class T>
   void operator()(const char*, T&, need = need::optional) {
     ++count_;
   }
@@ -393,7 +393,7 @@ public:
     // nop
   }
 
-  template <class T>
+  template<class T>
   void operator()(const char* name, T& x, need = need::optional) {
     pack_key(name);
     pack_value(pk_, x);
@@ -415,7 +415,7 @@ private:
 };
 
 /// Encodes one of the wire structs as a map keyed by field name.
-template <class T>
+template<class T>
 void pack_value(packer& pk, const T& x) {
   static_assert(wire_name<T> != nullptr, "not a wire type");
   auto& obj = const_cast<T&>(x);
@@ -432,28 +432,18 @@ namespace mp = msgpack::type;
 
 std::string got(const msgpack::object& x) {
   switch (x.type) {
-    case mp::NIL:
-      return "got nil";
-    case mp::BOOLEAN:
-      return "got boolean";
+    case mp::NIL: return "got nil";
+    case mp::BOOLEAN: return "got boolean";
     case mp::POSITIVE_INTEGER:
-    case mp::NEGATIVE_INTEGER:
-      return "got integer";
+    case mp::NEGATIVE_INTEGER: return "got integer";
     case mp::FLOAT32:
-    case mp::FLOAT64:
-      return "got float";
-    case mp::STR:
-      return "got string";
-    case mp::BIN:
-      return "got binary";
-    case mp::ARRAY:
-      return "got array";
-    case mp::MAP:
-      return "got map";
-    case mp::EXT:
-      return "got extension";
-    default:
-      return "got unknown type";
+    case mp::FLOAT64: return "got float";
+    case mp::STR: return "got string";
+    case mp::BIN: return "got binary";
+    case mp::ARRAY: return "got array";
+    case mp::MAP: return "got map";
+    case mp::EXT: return "got extension";
+    default: return "got unknown type";
   }
 }
 
@@ -467,18 +457,18 @@ std::string render_double(double x) {
   return buf;
 }
 
-template <class Int>
+template<class Int>
 constexpr const char* int_name() {
   return sizeof(Int) == 4 ? "int32" : "int64";
 }
 
-template <class Int>
+template<class Int>
 [[noreturn]] void out_of_range(const std::string& number, const where& at) {
   fail(at, "number " + number + " out of " + int_name<Int>() + " range");
 }
 
 /// Reads an integer; integral floats such as 3.0 are accepted.
-template <class Int>
+template<class Int>
 Int to_integer(const msgpack::object& x, const where& at) {
   using limits = std::numeric_limits<Int>;
   switch (x.type) {
@@ -503,12 +493,11 @@ Int to_integer(const msgpack::object& x, const where& at) {
         out_of_range<Int>(render_double(val), at);
       return static_cast<Int>(val);
     }
-    default:
-      fail(at, "expected integer, " + got(x));
+    default: fail(at, "expected integer, " + got(x));
   }
 }
 
-template <class T>
+template<class T>
 void from_value(const msgpack::object& x, const where& at, T& out);
 
 void from_value(const msgpack::object& x, const where& at, std::string& out) {
@@ -533,22 +522,15 @@ void from_value(const msgpack::object& x, const where& at, int64_t& out) {
 
 void from_value(const msgpack::object& x, const where& at, double& out) {
   switch (x.type) {
-    case mp::POSITIVE_INTEGER:
-      out = static_cast<double>(x.via.u64);
-      break;
-    case mp::NEGATIVE_INTEGER:
-      out = static_cast<double>(x.via.i64);
-      break;
+    case mp::POSITIVE_INTEGER: out = static_cast<double>(x.via.u64); break;
+    case mp::NEGATIVE_INTEGER: out = static_cast<double>(x.via.i64); break;
     case mp::FLOAT32:
-    case mp::FLOAT64:
-      out = x.via.f64;
-      break;
-    default:
-      fail(at, "expected number, " + got(x));
+    case mp::FLOAT64: out = x.via.f64; break;
+    default: fail(at, "expected number, " + got(x));
   }
 }
 
-template <class T>
+template<class T>
 void from_value(const msgpack::object& x, const where& at,
                 std::vector<T>& out) {
   if (x.type != mp::ARRAY)
@@ -562,7 +544,7 @@ void from_value(const msgpack::object& x, const where& at,
   }
 }
 
-template <class V>
+template<class V>
 void from_value(const msgpack::object& x, const where& at,
                 std::map<std::string, V>& out) {
   if (x.type != mp::MAP)
@@ -582,11 +564,11 @@ void from_value(const msgpack::object& x, const where& at,
 class msgpack_reader {
 public:
   msgpack_reader(const msgpack::object_map& obj, const where& at)
-    : obj_(obj), at_(at) {
+      : obj_(obj), at_(at) {
     // nop
   }
 
-  template <class T>
+  template<class T>
   void operator()(const char* name, T& x, need n = need::optional) {
     where here{&at_, name};
     if (auto val = lookup(name, here, n))
@@ -622,7 +604,7 @@ private:
 };
 
 /// Decodes one of the wire structs from a map keyed by field name.
-template <class T>
+template<class T>
 void from_value(const msgpack::object& x, const where& at, T& out) {
   static_assert(wire_name<T> != nullptr, "not a wire type");
   if (x.type != mp::MAP)
@@ -635,7 +617,7 @@ void from_value(const msgpack::object& x, const where& at, T& out) {
 
 // -- API ----------------------------------------------------------------------
 
-template <class T>
+template<class T>
 caf::expected<T> from_msgpack(const char* data, size_t size) {
   std::string root = wire_name<T>;
   try {
@@ -646,8 +628,7 @@ caf::expected<T> from_msgpack(const char* data, size_t size) {
     // from allocating more than the input could fill.
     msgpack::unpack_limit limits{size, size / 2, size, size, size, max_depth};
     size_t offset = 0;
-    auto handle = msgpack::unpack(data, size, offset, nullptr, nullptr,
-                                  limits);
+    auto handle = msgpack::unpack(data, size, offset, nullptr, nullptr, limits);
     if (!handle.zone())
       return failure(root + ": malformed msgpack");
     auto& doc = handle.get();
@@ -679,7 +660,7 @@ caf::expected<T> from_msgpack(const char* data, size_t size) {
   }
 }
 
-template <class T>
+template<class T>
 caf::expected<T> from_msgpack(const std::vector<char>& bytes) {
   return from_msgpack<T>(bytes.data(), bytes.size());
 }

@@ -86,11 +86,11 @@ std::vector<char> to_msgpack(const event_envelope& x);
 /// `to_msgpack` overload. Never throws; on failure returns
 /// `ec::decode_failed` with a message naming the offending field. Length
 /// prefixes are checked against `size` and nesting is limited to 64 levels.
-template <class T>
+template<class T>
 caf::expected<T> from_msgpack(const char* data, size_t size);
 
 /// Decodes a `T` from the msgpack map in `bytes`.
-template <class T>
+template<class T>
 caf::expected<T> from_msgpack(const std::vector<char>& bytes);
 
 } // namespace orch

@@ -24,8 +24,8 @@ namespace {
 // -- progress on stderr -------------------------------------------------------
 
 /// Prints progress lines; answers `get` once everything before it is printed.
-using printer_actor = progress_listener_actor::extend<
-  caf::replies_to<atom::get>::with<int32_t>>;
+using printer_actor
+  = progress_listener_actor::extend<caf::replies_to<atom::get>::with<int32_t>>;
 
 struct printer_state {
   static inline const char* name = "progress-printer";
@@ -57,8 +57,7 @@ std::string first_line(const std::string& text, size_t max) {
 void print_table(const deliberation_outcome& out) {
   std::printf("task %s  execution %s  winner %s  %lld ms\n",
               out.task_id.c_str(), out.execution_id.c_str(),
-              out.winner_id.c_str(),
-              static_cast<long long>(out.duration_ms));
+              out.winner_id.c_str(), static_cast<long long>(out.duration_ms));
   std::printf("%-4s  %-18s  %-5s  %-6s  %s\n", "rank", "author", "score",
               "checks", "proposal");
   for (auto& r : out.results) {

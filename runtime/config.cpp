@@ -188,26 +188,28 @@ caf::error validate(const config& cfg) {
   if (cfg.councils.empty())
     return bad("COUNCILS is empty; give at least one ROLE:N, e.g. DEV:3");
   if (cfg.deliberation_timeout < 1)
-    return bad("DELIBERATION_TIMEOUT=" + std::to_string(cfg.deliberation_timeout)
+    return bad("DELIBERATION_TIMEOUT="
+               + std::to_string(cfg.deliberation_timeout)
                + " must be at least 1 second");
   if (cfg.deliberation_cleanup < 1)
-    return bad("DELIBERATION_CLEANUP=" + std::to_string(cfg.deliberation_cleanup)
+    return bad("DELIBERATION_CLEANUP="
+               + std::to_string(cfg.deliberation_cleanup)
                + " must be at least 1 second");
   if (cfg.rounds < 0 || cfg.rounds > 20)
     return bad("rounds=" + std::to_string(cfg.rounds)
                + " must be between 0 and 20");
   if (cfg.quorum < 1)
     return bad("quorum=" + std::to_string(cfg.quorum) + " must be at least 1");
-  static const std::set<std::string> levels{"trace", "debug", "info",
-                                            "warn",  "error", "critical",
-                                            "off"};
+  static const std::set<std::string> levels{"trace", "debug",    "info", "warn",
+                                            "error", "critical", "off"};
   if (levels.count(lower(cfg.log_level)) == 0)
     return bad("LOG_LEVEL='" + cfg.log_level
                + "' is unknown; use trace, debug, info, warn, error or off");
   auto fmt = lower(cfg.log_format);
   if (fmt != "text" && fmt != "json")
-    return bad("LOG_FORMAT='" + cfg.log_format + "' is unknown; use text or "
-               "json");
+    return bad("LOG_FORMAT='" + cfg.log_format
+               + "' is unknown; use text or "
+                 "json");
   if (cfg.threads < 0 || cfg.threads > 256)
     return bad("threads=" + std::to_string(cfg.threads)
                + " must be between 0 (= cores) and 256");

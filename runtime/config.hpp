@@ -34,8 +34,8 @@ struct config {
   int32_t vllm_max_tokens = 2048;
   int32_t vllm_timeout = 60;
   std::string vllm_api_key;
-  std::vector<council_spec> councils = {
-    {"DEV", 3}, {"QA", 3}, {"ARCHITECT", 3}, {"DEVOPS", 3}, {"DATA", 3}};
+  std::vector<council_spec> councils
+    = {{"DEV", 3}, {"QA", 3}, {"ARCHITECT", 3}, {"DEVOPS", 3}, {"DATA", 3}};
   /// Seconds.
   int32_t deliberation_timeout = 300;
   /// Seconds.

@@ -17,21 +17,11 @@ namespace {
 void append_escaped(spdlog::memory_buf_t& dest, spdlog::string_view_t x) {
   for (auto c : x) {
     switch (c) {
-      case '"':
-        dest.append(std::string_view{"\\\""});
-        break;
-      case '\\':
-        dest.append(std::string_view{"\\\\"});
-        break;
-      case '\n':
-        dest.append(std::string_view{"\\n"});
-        break;
-      case '\r':
-        dest.append(std::string_view{"\\r"});
-        break;
-      case '\t':
-        dest.append(std::string_view{"\\t"});
-        break;
+      case '"': dest.append(std::string_view{"\\\""}); break;
+      case '\\': dest.append(std::string_view{"\\\\"}); break;
+      case '\n': dest.append(std::string_view{"\\n"}); break;
+      case '\r': dest.append(std::string_view{"\\r"}); break;
+      case '\t': dest.append(std::string_view{"\\t"}); break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];

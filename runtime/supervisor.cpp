@@ -67,8 +67,8 @@ caf::expected<service> start_service(caf::actor_system& sys,
     self->request(svc.orchestrator, caf::infinite, atom::create_v, cc)
       .receive(
         [&](council_info& info) {
-          spdlog::debug("supervisor created {} with {} agents",
-                        info.council_id, info.agent_ids.size());
+          spdlog::debug("supervisor created {} with {} agents", info.council_id,
+                        info.agent_ids.size());
         },
         [&](caf::error& err) { failure = std::move(err); });
     if (failure) {

@@ -30,8 +30,7 @@ void configure_actor_system(caf::actor_system_config& sys_cfg,
 agent_factory make_agent_factory(const config& cfg);
 
 /// Spawns and wires every actor and creates the councils of `cfg.councils`.
-caf::expected<service> start_service(caf::actor_system& sys,
-                                     const config& cfg);
+caf::expected<service> start_service(caf::actor_system& sys, const config& cfg);
 
 /// Sends every actor of `svc` an exit message.
 void stop_service(caf::actor_system& sys, service& svc);

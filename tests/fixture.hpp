@@ -35,6 +35,16 @@ struct deterministic_fixture {
     = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   caf::scoped_actor self{sys};
 
+  /// Fires what is still scheduled (watchdog ticks hold their actors) so
+  /// that the actor system can shut down.
+  ~deterministic_fixture() {
+    for (int i = 0; i < 10000 && sched.has_pending_timeout(); ++i) {
+      sched.trigger_timeouts();
+      sched.run();
+    }
+    sched.run();
+  }
+
   /// Runs all actors until the scoped actor has a reply, advancing the clock
   /// to the next timeout whenever nothing else can run.
   bool run_until_reply() {
@@ -47,7 +57,7 @@ struct deterministic_fixture {
   }
 
   /// Sends a request and returns its reply (or error) deterministically.
-  template <class T, class Handle, class... Ts>
+  template<class T, class Handle, class... Ts>
   caf::expected<T> ask(const Handle& h, Ts&&... xs) {
     auto rh = self->request(h, caf::infinite, std::forward<Ts>(xs)...);
     if (!run_until_reply())
@@ -66,7 +76,7 @@ struct deterministic_fixture {
 };
 
 /// Unwraps an expected value or fails the test with the rendered error.
-template <class T>
+template<class T>
 T unbox(caf::expected<T> x) {
   if (!x)
     BOOST_FAIL("unexpected error: " << render(x.error()));

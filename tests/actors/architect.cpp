@@ -33,9 +33,8 @@ BOOST_FIXTURE_TEST_SUITE(architect, deterministic_fixture)
 BOOST_AUTO_TEST_CASE(k2_picks_within_the_top_two) {
   // The best score sits at rank 3 (ranks came from another criterion), so a
   // k of 2 must not reach it.
-  std::vector<deliberation_result> xs{result("a1", 0.80, 1),
-                                      result("a2", 0.85, 2),
-                                      result("a3", 0.99, 3)};
+  std::vector<deliberation_result> xs{
+    result("a1", 0.80, 1), result("a2", 0.85, 2), result("a3", 0.99, 3)};
   constraints c;
   c.k = 2;
   auto sel = unbox(select_rule_based(xs, c));
@@ -50,7 +49,7 @@ BOOST_AUTO_TEST_CASE(default_k_is_three_of_five) {
   auto xs = five();
   xs[2].score = 0.97; // rank 3 has the best score within the top 3
   xs[4].score = 0.99; // rank 5 is out of reach
-  constraints c;      // k = 3 by default
+  constraints c; // k = 3 by default
   auto sel = unbox(select_rule_based(xs, c));
   BOOST_CHECK_EQUAL(sel.winner_id, "a3");
   BOOST_CHECK_EQUAL(sel.considered.size(), 3u);
@@ -59,8 +58,7 @@ BOOST_AUTO_TEST_CASE(default_k_is_three_of_five) {
 
 BOOST_AUTO_TEST_CASE(ties_are_broken_deterministically) {
   std::vector<deliberation_result> xs{result("b", 0.9, 1, false),
-                                      result("c", 0.9, 2),
-                                      result("a", 0.9, 3)};
+                                      result("c", 0.9, 2), result("a", 0.9, 3)};
   xs[1].checks.lint.passed = false;
   constraints c;
   auto sel = unbox(select_rule_based(xs, c));
@@ -80,8 +78,7 @@ BOOST_AUTO_TEST_CASE(no_results_is_an_error) {
 
 BOOST_AUTO_TEST_CASE(actor_answers_select) {
   auto arch = spawn_architect(sys);
-  auto sel = unbox(ask<selection>(arch, atom::select_v, five(),
-                                  constraints{}));
+  auto sel = unbox(ask<selection>(arch, atom::select_v, five(), constraints{}));
   BOOST_CHECK_EQUAL(sel.winner_id, "a1");
   BOOST_CHECK_NE(sel.rationale.find("Selected a1"), std::string::npos);
 }

@@ -25,10 +25,9 @@ struct council_fixture : deterministic_fixture {
     sched.run();
   }
 
-  council_actor make_council(int n, std::vector<fault> faults = {},
-                             int32_t quorum = 1,
-                             std::chrono::milliseconds limit
-                             = std::chrono::seconds(300)) {
+  council_actor
+  make_council(int n, std::vector<fault> faults = {}, int32_t quorum = 1,
+               std::chrono::milliseconds limit = std::chrono::seconds(300)) {
     council_settings cs;
     cs.role = "DEV";
     cs.rounds = 1;
@@ -178,10 +177,8 @@ BOOST_AUTO_TEST_CASE(slow_agent_past_its_limit_is_dropped) {
 }
 
 BOOST_AUTO_TEST_CASE(quorum_not_reached_fails_with_clear_error) {
-  auto c = make_council(3,
-                        {fault{"generate", "error"}, fault{"generate", "error"},
-                         fault{}},
-                        2);
+  auto c = make_council(
+    3, {fault{"generate", "error"}, fault{"generate", "error"}, fault{}}, 2);
   auto out = deliberate(c, make_task("DEV", "Add OAuth login", 1));
   BOOST_REQUIRE(!out);
   BOOST_CHECK(code_of(out.error()) == ec::quorum_not_reached);
@@ -225,14 +222,14 @@ BOOST_AUTO_TEST_CASE(progress_reaches_the_listener) {
 BOOST_AUTO_TEST_CASE(agents_can_be_added_and_removed) {
   auto c = make_council(2);
   auto extra = make_test_agents(sys, "DEV", 3, log).back();
-  auto info = unbox(ask<council_info>(c, atom::add_v, extra.first,
-                                      extra.second));
+  auto info
+    = unbox(ask<council_info>(c, atom::add_v, extra.first, extra.second));
   BOOST_CHECK_EQUAL(info.agent_ids.size(), 3u);
   auto dup = ask<council_info>(c, atom::add_v, extra.first, extra.second);
   BOOST_REQUIRE(!dup);
   BOOST_CHECK(code_of(dup.error()) == ec::already_exists);
-  info = unbox(ask<council_info>(c, atom::remove_v,
-                                 std::string{"agent-dev-001"}));
+  info
+    = unbox(ask<council_info>(c, atom::remove_v, std::string{"agent-dev-001"}));
   BOOST_CHECK_EQUAL(info.agent_ids.size(), 2u);
   auto gone = ask<council_info>(c, atom::remove_v,
                                 std::string{"agent-dev-001"});

@@ -45,8 +45,8 @@ struct orchestrator_fixture : deterministic_fixture {
   }
 
   caf::expected<deliberation_outcome> deliberate(task_spec t) {
-    return ask<deliberation_outcome>(orch_hdl, atom::deliberate_v,
-                                     std::move(t), progress_listener_actor{});
+    return ask<deliberation_outcome>(orch_hdl, atom::deliberate_v, std::move(t),
+                                     progress_listener_actor{});
   }
 
   caf::expected<deliberation_outcome> orchestrate(task_spec t) {
@@ -86,13 +86,12 @@ BOOST_AUTO_TEST_CASE(registry_create_list_delete) {
   BOOST_CHECK(code_of(again.error()) == ec::already_exists);
   auto all = unbox(ask<std::vector<council_info>>(orch_hdl, atom::list_v));
   BOOST_REQUIRE_EQUAL(all.size(), 2u);
-  auto removed = unbox(
-    ask<council_info>(orch_hdl, atom::remove_v, std::string{"qa"}));
+  auto removed
+    = unbox(ask<council_info>(orch_hdl, atom::remove_v, std::string{"qa"}));
   BOOST_CHECK_EQUAL(removed.council_id, "council-qa");
   all = unbox(ask<std::vector<council_info>>(orch_hdl, atom::list_v));
   BOOST_CHECK_EQUAL(all.size(), 1u);
-  auto missing = ask<council_info>(orch_hdl, atom::remove_v,
-                                   std::string{"QA"});
+  auto missing = ask<council_info>(orch_hdl, atom::remove_v, std::string{"QA"});
   BOOST_REQUIRE(!missing);
   BOOST_CHECK(code_of(missing.error()) == ec::not_found);
 }
@@ -166,10 +165,9 @@ BOOST_AUTO_TEST_CASE(winner_is_among_the_results) {
   task.constraints.k = 2;
   auto out = unbox(orchestrate(task));
   BOOST_REQUIRE_EQUAL(out.results.size(), 5u);
-  auto it = std::find_if(out.results.begin(), out.results.end(),
-                         [&](auto& r) {
-                           return r.proposal.author_id == out.winner_id;
-                         });
+  auto it = std::find_if(out.results.begin(), out.results.end(), [&](auto& r) {
+    return r.proposal.author_id == out.winner_id;
+  });
   BOOST_REQUIRE(it != out.results.end());
   BOOST_CHECK_LE(it->rank, 2);
   BOOST_CHECK(!out.rationale.empty());
@@ -242,16 +240,18 @@ BOOST_AUTO_TEST_CASE(stored_results_expire) {
   auto t = make_task("DEV", "Expiring task");
   t.task_id = "old";
   unbox(deliberate(t));
-  BOOST_CHECK(ask<deliberation_outcome>(orch_hdl, atom::result_v,
-                                        std::string{"old"}));
+  BOOST_CHECK(
+    ask<deliberation_outcome>(orch_hdl, atom::result_v, std::string{"old"}));
   // The clean-up uses wall-clock ages; with a zero age everything is due.
   orchestrator_settings os;
   os.cleanup_timer = false;
   os.cleanup_after = std::chrono::milliseconds(0);
   os.scorers = {make_scorer()};
   os.architect = spawn_architect(sys);
-  os.make_agent = [](caf::actor_system& sys, const agent_spec& spec)
-    -> caf::expected<agent_actor> { return spawn_scripted_agent(sys, spec); };
+  os.make_agent = [](caf::actor_system& sys,
+                     const agent_spec& spec) -> caf::expected<agent_actor> {
+    return spawn_scripted_agent(sys, spec);
+  };
   auto o2 = spawn_orchestrator(sys, os);
   council_config cc;
   cc.role = "DEV";
@@ -263,8 +263,7 @@ BOOST_AUTO_TEST_CASE(stored_results_expire) {
     ask<deliberation_outcome>(o2, atom::result_v, std::string{"old"}));
   self->send(o2, atom::expire_v);
   sched.run();
-  auto gone = ask<deliberation_outcome>(o2, atom::result_v,
-                                        std::string{"old"});
+  auto gone = ask<deliberation_outcome>(o2, atom::result_v, std::string{"old"});
   BOOST_REQUIRE(!gone);
   BOOST_CHECK(code_of(gone.error()) == ec::not_found);
 }

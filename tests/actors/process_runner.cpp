@@ -98,8 +98,8 @@ BOOST_AUTO_TEST_CASE(large_input_and_output_do_not_deadlock) {
 }
 
 BOOST_AUTO_TEST_CASE(output_is_truncated_and_drained) {
-  auto res = run_command(sh("head -c 1000000 /dev/zero | tr '\\0' a; exit 7",
-                            {}, 5000, 1000));
+  auto res = run_command(
+    sh("head -c 1000000 /dev/zero | tr '\\0' a; exit 7", {}, 5000, 1000));
   BOOST_TEST(res.output.size() == 1000u);
   BOOST_TEST(res.truncated);
   // Draining lets the child run to its own end.
@@ -199,9 +199,8 @@ BOOST_FIXTURE_TEST_CASE(pool_runs_commands_in_parallel, runner_fixture) {
   for (int i = 0; i < 3; ++i)
     self->send(pool, atom::run_v, sh("sleep 0.5; echo " + std::to_string(i)));
   int got = 0;
-  self->receive_for(got, 3)([&](command_result& res) {
-    BOOST_TEST(res.exit_code == 0);
-  });
+  self->receive_for(got, 3)(
+    [&](command_result& res) { BOOST_TEST(res.exit_code == 0); });
   auto took = ms_since(start);
   BOOST_TEST(took < 1200);
   auto res = run(pool, sh("echo again"));

@@ -104,7 +104,7 @@ std::string example_rules_path() {
 }
 
 /// The rendered error of `x`, or an empty string when it holds a value.
-template <class T>
+template<class T>
 std::string error_text(const caf::expected<T>& x) {
   return x ? std::string{} : render(x.error());
 }
@@ -184,8 +184,8 @@ BOOST_FIXTURE_TEST_CASE(missing_requirement_is_named, scorer_fixture) {
 
 BOOST_FIXTURE_TEST_CASE(json_blocks, scorer_fixture) {
   auto s = make();
-  auto good = score(s, "Config:\n"
-                         + fence("JSON", R"({"a": [1, 2], "b": null})"));
+  auto good = score(s,
+                    "Config:\n" + fence("JSON", R"({"a": [1, 2], "b": null})"));
   BOOST_TEST(good.lint.passed);
   BOOST_TEST(good.lint.error_count == 0);
   auto bad = score(s, "Config:\n" + fence("json", R"({"a": [1, 2,})"));
@@ -202,8 +202,8 @@ BOOST_FIXTURE_TEST_CASE(yaml_blocks, scorer_fixture) {
   auto s = make();
   auto good = score(s, fence("yaml", "a: 1\nb:\n  - x\n  - y\n"));
   BOOST_TEST(good.lint.passed);
-  auto bad = score(s, fence("text", "ignored")
-                        + fence("yml", "a: [1, 2\nb: 3"));
+  auto bad = score(s,
+                   fence("text", "ignored") + fence("yml", "a: [1, 2\nb: 3"));
   BOOST_TEST(!bad.lint.passed);
   BOOST_REQUIRE_EQUAL(bad.lint.errors.size(), 1u);
   BOOST_TEST(contains(bad.lint.errors[0], "block 2 (yml): line "),
@@ -236,8 +236,7 @@ BOOST_FIXTURE_TEST_CASE(python_syntax_error_fails_lint, scorer_fixture) {
   BOOST_TEST(contains(bad.lint.errors[0], "SyntaxError"), bad.lint.errors[0]);
 }
 
-BOOST_FIXTURE_TEST_CASE(lint_score_is_fraction_of_good_blocks,
-                        scorer_fixture) {
+BOOST_FIXTURE_TEST_CASE(lint_score_is_fraction_of_good_blocks, scorer_fixture) {
   auto s = make();
   auto content = fence("json", "{}") + fence("bash", "echo 'unterminated")
                  + fence("python", "print(1)") + fence("rust", "fn main() {}")
@@ -249,9 +248,9 @@ BOOST_FIXTURE_TEST_CASE(lint_score_is_fraction_of_good_blocks,
   BOOST_TEST(contains(suite.lint.errors[0], "block 2 (bash): "));
   // policy 1, lint 2/3, coverage 1; dry-run skipped.
   auto r = default_scorer_rules();
-  auto expected = (r.weight_policy + r.weight_lint * 2.0 / 3.0
-                   + r.weight_coverage)
-                  / (r.weight_policy + r.weight_lint + r.weight_coverage);
+  auto expected
+    = (r.weight_policy + r.weight_lint * 2.0 / 3.0 + r.weight_coverage)
+      / (r.weight_policy + r.weight_lint + r.weight_coverage);
   BOOST_TEST(suite.score == expected, boost::test_tools::tolerance(1e-9));
 }
 
@@ -327,8 +326,7 @@ BOOST_FIXTURE_TEST_CASE(dryrun_skipped_without_command, scorer_fixture) {
   BOOST_TEST(suite.score == 1.0);
 }
 
-BOOST_FIXTURE_TEST_CASE(hanging_dryrun_is_killed_at_its_limit,
-                        scorer_fixture) {
+BOOST_FIXTURE_TEST_CASE(hanging_dryrun_is_killed_at_its_limit, scorer_fixture) {
   auto rules = default_scorer_rules();
   rules.dryrun["DEV"] = dryrun_command{{"sleep", "30"}, 300};
   auto s = make(rules);
@@ -360,8 +358,7 @@ BOOST_FIXTURE_TEST_CASE(lint_and_dryrun_together, scorer_fixture) {
   rules.dryrun["DEV"] = dryrun_command{{"sh", "-c", "grep -q READY"}, 5000};
   auto s = make(rules);
   auto suite = score(s, "READY\n" + fence("bash", "echo 1")
-                          + fence("python", "x = (")
-                          + fence("bash", "echo 2"));
+                          + fence("python", "x = (") + fence("bash", "echo 2"));
   BOOST_TEST(suite.dryrun.passed);
   BOOST_TEST(suite.lint.error_count == 1);
   BOOST_REQUIRE_EQUAL(suite.lint.errors.size(), 1u);
@@ -383,8 +380,10 @@ BOOST_FIXTURE_TEST_CASE(rubric_coverage_orders_proposals, scorer_fixture) {
   auto task = plain_task();
   task.constraints.rubric = "Structured logging, Prometheus monitoring, "
                             "a rollback strategy and documentation";
-  auto more = score(s, "We add structured logging, prometheus monitoring "
-                       "and a documented rollback.\n", task);
+  auto more = score(s,
+                    "We add structured logging, prometheus monitoring "
+                    "and a documented rollback.\n",
+                    task);
   auto fewer = score(s, "We add logging.\n", task);
   auto& cm = more.additional.at(0);
   auto& cf = fewer.additional.at(0);
@@ -474,8 +473,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_are_named) {
   BOOST_TEST(contains(render(err), "scorer rules /x.yaml: denny: unknown key"),
              render(err));
   err = rules_error("deny:\n  - pattern: x\n    regexp: true\n");
-  BOOST_TEST(contains(render(err), "deny[0].regexp: unknown key"),
-             render(err));
+  BOOST_TEST(contains(render(err), "deny[0].regexp: unknown key"), render(err));
   err = rules_error("weights:\n  lints: 1\n");
   BOOST_TEST(contains(render(err), "weights.lints: unknown key"), render(err));
 }

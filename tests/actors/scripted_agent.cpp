@@ -58,8 +58,7 @@ BOOST_AUTO_TEST_CASE(critique_names_missing_requirements_and_rubric) {
   BOOST_CHECK_EQUAL(c.target_author_id, "agent-dev-002");
   BOOST_CHECK_EQUAL(c.round, 1);
   auto has = [&](const std::string& issue) {
-    return std::find(c.issues.begin(), c.issues.end(), issue)
-           != c.issues.end();
+    return std::find(c.issues.begin(), c.issues.end(), issue) != c.issues.end();
   };
   BOOST_CHECK(has("missing requirement: rate limiting"));
   BOOST_CHECK(has("missing requirement: audit logging"));
@@ -100,8 +99,8 @@ BOOST_AUTO_TEST_CASE(actor_answers_the_agent_interface) {
   BOOST_CHECK_EQUAL(info.backend, "scripted");
   auto c = unbox(ask<critique>(a, atom::critique_v, task, p, int32_t{1}));
   BOOST_CHECK_EQUAL(c.critic_id, "agent-dev-003");
-  auto r = unbox(ask<proposal>(a, atom::revise_v, task, p,
-                               std::vector<critique>{c}));
+  auto r = unbox(
+    ask<proposal>(a, atom::revise_v, task, p, std::vector<critique>{c}));
   BOOST_CHECK_EQUAL(r.revisions.size(), 1u);
 }
 

@@ -22,10 +22,10 @@ const std::string unicode = "Grüße, 世界 🚀 — naïve";
 const std::string quoted = "say \"hi\" \\ and 'bye'";
 const std::string multiline = "line 1\nline 2\r\n\ttabbed\x01\x1f end";
 
-template <class T>
+template<class T>
 T sample();
 
-template <>
+template<>
 constraints sample<constraints>() {
   constraints x;
   x.rubric = multiline;
@@ -38,7 +38,7 @@ constraints sample<constraints>() {
   return x;
 }
 
-template <>
+template<>
 task_spec sample<task_spec>() {
   task_spec x;
   x.task_id = "task-001";
@@ -53,7 +53,7 @@ task_spec sample<task_spec>() {
   return x;
 }
 
-template <>
+template<>
 proposal sample<proposal>() {
   proposal x;
   x.id = "p-1";
@@ -65,7 +65,7 @@ proposal sample<proposal>() {
   return x;
 }
 
-template <>
+template<>
 critique sample<critique>() {
   critique x;
   x.critic_id = "agent-qa-002";
@@ -77,7 +77,7 @@ critique sample<critique>() {
   return x;
 }
 
-template <>
+template<>
 policy_result sample<policy_result>() {
   policy_result x;
   x.passed = false;
@@ -86,7 +86,7 @@ policy_result sample<policy_result>() {
   return x;
 }
 
-template <>
+template<>
 lint_result sample<lint_result>() {
   lint_result x;
   x.passed = false;
@@ -96,7 +96,7 @@ lint_result sample<lint_result>() {
   return x;
 }
 
-template <>
+template<>
 dryrun_result sample<dryrun_result>() {
   dryrun_result x;
   x.passed = false;
@@ -107,7 +107,7 @@ dryrun_result sample<dryrun_result>() {
   return x;
 }
 
-template <>
+template<>
 check_result sample<check_result>() {
   check_result x;
   x.check_type = "security";
@@ -118,7 +118,7 @@ check_result sample<check_result>() {
   return x;
 }
 
-template <>
+template<>
 check_suite sample<check_suite>() {
   check_suite x;
   x.policy = sample<policy_result>();
@@ -135,7 +135,7 @@ check_suite sample<check_suite>() {
   return x;
 }
 
-template <>
+template<>
 deliberation_result sample<deliberation_result>() {
   deliberation_result x;
   x.proposal = sample<proposal>();
@@ -145,7 +145,7 @@ deliberation_result sample<deliberation_result>() {
   return x;
 }
 
-template <>
+template<>
 agent_failure sample<agent_failure>() {
   agent_failure x;
   x.agent_id = "agent-dev-003";
@@ -154,7 +154,7 @@ agent_failure sample<agent_failure>() {
   return x;
 }
 
-template <>
+template<>
 deliberation_outcome sample<deliberation_outcome>() {
   deliberation_outcome x;
   x.task_id = "task-001";
@@ -179,7 +179,7 @@ deliberation_outcome sample<deliberation_outcome>() {
   return x;
 }
 
-template <>
+template<>
 deliberation_update sample<deliberation_update>() {
   deliberation_update x;
   x.task_id = "task-001";
@@ -192,7 +192,7 @@ deliberation_update sample<deliberation_update>() {
   return x;
 }
 
-template <>
+template<>
 selection sample<selection>() {
   selection x;
   x.winner_id = "p-2";
@@ -202,7 +202,7 @@ selection sample<selection>() {
   return x;
 }
 
-template <>
+template<>
 council_config sample<council_config>() {
   council_config x;
   x.role = "DEVOPS";
@@ -213,7 +213,7 @@ council_config sample<council_config>() {
   return x;
 }
 
-template <>
+template<>
 council_info sample<council_info>() {
   council_info x;
   x.council_id = "council-devops";
@@ -224,7 +224,7 @@ council_info sample<council_info>() {
   return x;
 }
 
-template <>
+template<>
 orchestrator_stats sample<orchestrator_stats>() {
   orchestrator_stats x;
   x.total_deliberations = int64_limits::max();
@@ -244,7 +244,7 @@ const std::string sample_payload
   = R"({"task_id":"task-001","score":0.5,"nested":{"list":[1,-2,"x\"y"]},)"
     R"("unicode":"ü 世界","empty":{}})";
 
-template <>
+template<>
 event_envelope sample<event_envelope>() {
   event_envelope x;
   x.event_type = "orchestration.deliberation.completed";
@@ -453,7 +453,7 @@ using lenient_types
 
 /// Renders the error of `x`, or nothing when `x` holds a value. (Boost.Test
 /// builds the message of a passing assertion too.)
-template <class T>
+template<class T>
 std::string why(const caf::expected<T>& x) {
   return x ? std::string{} : render(x.error());
 }
@@ -463,7 +463,7 @@ std::string why(const caf::expected<T>& x) {
 
 /// Requires `res` to be a decode_failed error whose message contains every
 /// one of `parts` (the field path, the problem).
-template <class T>
+template<class T>
 void check_fails(const caf::expected<T>& res,
                  std::initializer_list<std::string> parts) {
   BOOST_REQUIRE_MESSAGE(!res, "decoding succeeded unexpectedly");
@@ -568,9 +568,8 @@ BOOST_AUTO_TEST_CASE(field_names_are_member_names) {
                  "additional", "all_passed", "score"};
   BOOST_TEST(s == s_keys, boost::test_tools::per_element());
   auto e = keys_of(to_json(sample<event_envelope>()));
-  strings e_keys{"event_type", "payload",  "idempotency_key",
-                 "correlation_id", "timestamp", "producer",
-                 "metadata",   "causation_id"};
+  strings e_keys{"event_type", "payload",  "idempotency_key", "correlation_id",
+                 "timestamp",  "producer", "metadata",        "causation_id"};
   BOOST_TEST(e == e_keys, boost::test_tools::per_element());
   auto t = nlohmann::json::parse(to_json(sample<task_spec>()));
   BOOST_CHECK(t["constraints"].is_object());
@@ -591,8 +590,8 @@ BOOST_AUTO_TEST_CASE(unknown_fields_are_ignored) {
 }
 
 BOOST_AUTO_TEST_CASE(field_order_does_not_matter) {
-  auto y = from_json<agent_failure>(
-    R"({"reason":"r","phase":"p","agent_id":"a"})");
+  auto y
+    = from_json<agent_failure>(R"({"reason":"r","phase":"p","agent_id":"a"})");
   REQUIRE_OK(y);
   BOOST_CHECK_EQUAL(y->agent_id, "a");
   BOOST_CHECK_EQUAL(y->phase, "p");
@@ -617,7 +616,7 @@ BOOST_AUTO_TEST_CASE(payload_is_embedded_as_json) {
 }
 
 BOOST_AUTO_TEST_CASE(non_json_payload_travels_as_string) {
-  std::vector<std::string> texts{"",      "plain text", "42",   "\"quoted\"",
+  std::vector<std::string> texts{"",        "plain text", "42",   "\"quoted\"",
                                  "{broken", "[1] [2]",    "null", unicode};
   for (auto& text : texts) {
     event_envelope x;
@@ -648,8 +647,8 @@ BOOST_AUTO_TEST_CASE(deep_payload_stays_decodable) {
 }
 
 BOOST_AUTO_TEST_CASE(payload_decoding) {
-  auto str = from_json<event_envelope>(
-    R"({"event_type":"e","payload":"{\"a\":1}"})");
+  auto str
+    = from_json<event_envelope>(R"({"event_type":"e","payload":"{\"a\":1}"})");
   REQUIRE_OK(str);
   BOOST_CHECK_EQUAL(str->payload, R"({"a":1})");
   auto arr = from_json<event_envelope>(
@@ -660,9 +659,8 @@ BOOST_AUTO_TEST_CASE(payload_decoding) {
   check_fails(from_json<event_envelope>(R"({"event_type":"e","payload":7})"),
               {"event_envelope.payload", "expected object, array or string",
                "got number"});
-  check_fails(
-    from_json<event_envelope>(R"({"event_type":"e","payload":true})"),
-    {"event_envelope.payload", "got boolean"});
+  check_fails(from_json<event_envelope>(R"({"event_type":"e","payload":true})"),
+              {"event_envelope.payload", "got boolean"});
 }
 
 // -- required fields ----------------------------------------------------------
@@ -698,8 +696,8 @@ BOOST_AUTO_TEST_CASE(truncated_json) {
               {"deliberation_outcome: invalid JSON", "parse error"});
   // Every proper prefix of an object is incomplete.
   for (size_t n = 0; n < text.size(); ++n) {
-    auto res = from_json<deliberation_outcome>(std::string_view{text}.substr(
-      0, n));
+    auto res
+      = from_json<deliberation_outcome>(std::string_view{text}.substr(0, n));
     if (res) {
       BOOST_ERROR("prefix of length " << n << " decoded");
       break;
@@ -709,8 +707,7 @@ BOOST_AUTO_TEST_CASE(truncated_json) {
 }
 
 BOOST_AUTO_TEST_CASE(not_json) {
-  check_fails(from_json<proposal>("content: yes"),
-              {"proposal: invalid JSON"});
+  check_fails(from_json<proposal>("content: yes"), {"proposal: invalid JSON"});
   check_fails(from_json<proposal>(R"({"content":"c"} trailing)"),
               {"proposal: invalid JSON"});
   check_fails(from_json<proposal>("{'content':'single quotes'}"),
@@ -760,10 +757,10 @@ BOOST_AUTO_TEST_CASE(wrong_field_types) {
               {"orchestrator_stats.role_counts.DEV: expected integer"});
   check_fails(from_json<task_spec>(R"({"constraints":[]})"),
               {"task_spec.constraints: expected object, got array"});
-  check_fails(from_json<task_spec>(
-                R"({"constraints":{"requirements":["a","b",{}]}})"),
-              {"task_spec.constraints.requirements[2]: expected string, "
-               "got object"});
+  check_fails(
+    from_json<task_spec>(R"({"constraints":{"requirements":["a","b",{}]}})"),
+    {"task_spec.constraints.requirements[2]: expected string, "
+     "got object"});
   check_fails(from_json<deliberation_outcome>(
                 R"({"results":[{"proposal":{"content":"c"}},)"
                 R"({"proposal":{"content":false}}]})"),
@@ -784,10 +781,9 @@ BOOST_AUTO_TEST_CASE(integer_range) {
               {"lint_result.error_count", "out of int32 range"});
   check_fails(from_json<constraints>(R"({"rounds":1.5})"),
               {"constraints.rounds: expected integer, got 1.5"});
-  check_fails(
-    from_json<proposal>(
-      R"({"content":"c","created_at_ms":9223372036854775808})"),
-    {"proposal.created_at_ms", "out of int64 range"});
+  check_fails(from_json<proposal>(
+                R"({"content":"c","created_at_ms":9223372036854775808})"),
+              {"proposal.created_at_ms", "out of int64 range"});
   // Below -2^63 the parser yields a double; -2^63 - 1 would round to -2^63.
   check_fails(from_json<proposal>(
                 R"({"content":"c","created_at_ms":-9300000000000000000})"),

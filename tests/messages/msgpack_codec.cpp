@@ -28,10 +28,10 @@ const std::string unicode = "Grüße, 世界 🚀 — naïve";
 const std::string quoted = "say \"hi\" \\ and 'bye'";
 const std::string multiline = "line 1\nline 2\r\n\ttabbed\x01\x1f end";
 
-template <class T>
+template<class T>
 T sample();
 
-template <>
+template<>
 constraints sample<constraints>() {
   constraints x;
   x.rubric = multiline;
@@ -44,7 +44,7 @@ constraints sample<constraints>() {
   return x;
 }
 
-template <>
+template<>
 task_spec sample<task_spec>() {
   task_spec x;
   x.task_id = "task-001";
@@ -59,7 +59,7 @@ task_spec sample<task_spec>() {
   return x;
 }
 
-template <>
+template<>
 proposal sample<proposal>() {
   proposal x;
   x.id = "p-1";
@@ -71,7 +71,7 @@ proposal sample<proposal>() {
   return x;
 }
 
-template <>
+template<>
 critique sample<critique>() {
   critique x;
   x.critic_id = "agent-qa-002";
@@ -83,7 +83,7 @@ critique sample<critique>() {
   return x;
 }
 
-template <>
+template<>
 policy_result sample<policy_result>() {
   policy_result x;
   x.passed = false;
@@ -92,7 +92,7 @@ policy_result sample<policy_result>() {
   return x;
 }
 
-template <>
+template<>
 lint_result sample<lint_result>() {
   lint_result x;
   x.passed = false;
@@ -102,7 +102,7 @@ lint_result sample<lint_result>() {
   return x;
 }
 
-template <>
+template<>
 dryrun_result sample<dryrun_result>() {
   dryrun_result x;
   x.passed = false;
@@ -113,7 +113,7 @@ dryrun_result sample<dryrun_result>() {
   return x;
 }
 
-template <>
+template<>
 check_result sample<check_result>() {
   check_result x;
   x.check_type = "security";
@@ -124,7 +124,7 @@ check_result sample<check_result>() {
   return x;
 }
 
-template <>
+template<>
 check_suite sample<check_suite>() {
   check_suite x;
   x.policy = sample<policy_result>();
@@ -141,7 +141,7 @@ check_suite sample<check_suite>() {
   return x;
 }
 
-template <>
+template<>
 deliberation_result sample<deliberation_result>() {
   deliberation_result x;
   x.proposal = sample<proposal>();
@@ -151,7 +151,7 @@ deliberation_result sample<deliberation_result>() {
   return x;
 }
 
-template <>
+template<>
 agent_failure sample<agent_failure>() {
   agent_failure x;
   x.agent_id = "agent-dev-003";
@@ -160,7 +160,7 @@ agent_failure sample<agent_failure>() {
   return x;
 }
 
-template <>
+template<>
 deliberation_outcome sample<deliberation_outcome>() {
   deliberation_outcome x;
   x.task_id = "task-001";
@@ -185,7 +185,7 @@ deliberation_outcome sample<deliberation_outcome>() {
   return x;
 }
 
-template <>
+template<>
 deliberation_update sample<deliberation_update>() {
   deliberation_update x;
   x.task_id = "task-001";
@@ -198,7 +198,7 @@ deliberation_update sample<deliberation_update>() {
   return x;
 }
 
-template <>
+template<>
 selection sample<selection>() {
   selection x;
   x.winner_id = "p-2";
@@ -208,7 +208,7 @@ selection sample<selection>() {
   return x;
 }
 
-template <>
+template<>
 council_config sample<council_config>() {
   council_config x;
   x.role = "DEVOPS";
@@ -219,7 +219,7 @@ council_config sample<council_config>() {
   return x;
 }
 
-template <>
+template<>
 council_info sample<council_info>() {
   council_info x;
   x.council_id = "council-devops";
@@ -230,7 +230,7 @@ council_info sample<council_info>() {
   return x;
 }
 
-template <>
+template<>
 orchestrator_stats sample<orchestrator_stats>() {
   orchestrator_stats x;
   x.total_deliberations = int64_limits::max();
@@ -250,7 +250,7 @@ const std::string sample_payload
   = R"({"task_id":"task-001","score":0.5,"nested":{"list":[1,-2,"x\"y"]},)"
     R"("unicode":"ü 世界","empty":{}})";
 
-template <>
+template<>
 event_envelope sample<event_envelope>() {
   event_envelope x;
   x.event_type = "orchestration.deliberation.completed";
@@ -459,7 +459,7 @@ using lenient_types
 
 /// Renders the error of `x`, or nothing when `x` holds a value. (Boost.Test
 /// builds the message of a passing assertion too.)
-template <class T>
+template<class T>
 std::string why(const caf::expected<T>& x) {
   return x ? std::string{} : render(x.error());
 }
@@ -469,7 +469,7 @@ std::string why(const caf::expected<T>& x) {
 
 /// Requires `res` to be a decode_failed error whose message contains every
 /// one of `parts` (the field path, the problem).
-template <class T>
+template<class T>
 void check_fails(const caf::expected<T>& res,
                  std::initializer_list<std::string> parts) {
   BOOST_REQUIRE_MESSAGE(!res, "decoding succeeded unexpectedly");
@@ -564,7 +564,7 @@ private:
 };
 
 /// A one-field map `{name: <value written by f>}`.
-template <class F>
+template<class F>
 std::vector<char> one_field(std::string_view name, F f) {
   builder b;
   b.map(1).str(name);
@@ -573,7 +573,7 @@ std::vector<char> one_field(std::string_view name, F f) {
 }
 
 /// A proposal map with `content` plus one more field.
-template <class F>
+template<class F>
 std::vector<char> proposal_with(std::string_view name, F f) {
   builder b;
   b.map(2).str("content").str("c").str(name);
@@ -629,9 +629,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(same_document_as_json, T, wire_types) {
     from_mp["payload"]
       = nlohmann::json::parse(from_mp["payload"].template get<std::string>());
   }
-  BOOST_CHECK_MESSAGE(from_mp == from_js, "msgpack: " << from_mp.dump()
-                                                      << "\njson:    "
-                                                      << from_js.dump());
+  BOOST_CHECK_MESSAGE(from_mp == from_js,
+                      "msgpack: " << from_mp.dump()
+                                  << "\njson:    " << from_js.dump());
 }
 
 BOOST_AUTO_TEST_CASE(extreme_numbers_round_trip) {
@@ -690,9 +690,13 @@ BOOST_AUTO_TEST_CASE(field_order_unknown_keys_and_nil) {
 }
 
 BOOST_AUTO_TEST_CASE(repeated_key_last_wins) {
-  auto bytes
-    = builder{}.map(2).str("content").str("first").str("content").str("last")
-        .bytes();
+  auto bytes = builder{}
+                 .map(2)
+                 .str("content")
+                 .str("first")
+                 .str("content")
+                 .str("last")
+                 .bytes();
   auto y = from_msgpack<proposal>(bytes);
   REQUIRE_OK(y);
   BOOST_CHECK_EQUAL(y->content, "last");
@@ -827,8 +831,7 @@ BOOST_AUTO_TEST_CASE(non_map_top_level) {
               {"selection: expected map, got binary"});
   // JSON text is not msgpack.
   auto json = to_json(sample<selection>());
-  check_fails(from_msgpack<selection>(json.data(), json.size()),
-              {"selection"});
+  check_fails(from_msgpack<selection>(json.data(), json.size()), {"selection"});
 }
 
 BOOST_AUTO_TEST_CASE(wrong_field_types) {
@@ -841,12 +844,12 @@ BOOST_AUTO_TEST_CASE(wrong_field_types) {
   check_fails(from_msgpack<proposal>(
                 proposal_with("revisions", [](builder& b) { b.map(0); })),
               {"proposal.revisions: expected array, got map"});
-  check_fails(from_msgpack<proposal>(proposal_with(
-                "revisions",
-                [](builder& b) { b.array(2).str("a").float64(1.5); })),
-              {"proposal.revisions[1]: expected string, got float"});
-  check_fails(from_msgpack<proposal>(proposal_with(
-                "created_at_ms", [](builder& b) { b.str("1"); })),
+  check_fails(
+    from_msgpack<proposal>(proposal_with(
+      "revisions", [](builder& b) { b.array(2).str("a").float64(1.5); })),
+    {"proposal.revisions[1]: expected string, got float"});
+  check_fails(from_msgpack<proposal>(
+                proposal_with("created_at_ms", [](builder& b) { b.str("1"); })),
               {"proposal.created_at_ms: expected integer, got string"});
   check_fails(from_msgpack<policy_result>(
                 one_field("passed", [](builder& b) { b.int64(1); })),
@@ -863,24 +866,24 @@ BOOST_AUTO_TEST_CASE(wrong_field_types) {
                   b.map(2).str("a").str("1").str("owner").boolean(true);
                 })),
               {"constraints.metadata.owner: expected string, got boolean"});
-  check_fails(from_msgpack<constraints>(one_field(
-                "metadata",
-                [](builder& b) { b.map(1).int64(3).str("three"); })),
+  check_fails(from_msgpack<constraints>(
+                one_field("metadata",
+                          [](builder& b) { b.map(1).int64(3).str("three"); })),
               {"constraints.metadata: expected string key, got integer"});
   // Control characters in a key are masked in the message.
-  check_fails(from_msgpack<constraints>(one_field(
-                "metadata",
-                [](builder& b) { b.map(1).str("line\nbreak").nil(); })),
-              {"constraints.metadata.line?break: expected string, got nil"});
-  check_fails(from_msgpack<orchestrator_stats>(one_field(
-                "role_counts",
-                [](builder& b) { b.map(1).str("DEV").str("3"); })),
+  check_fails(
+    from_msgpack<constraints>(one_field(
+      "metadata", [](builder& b) { b.map(1).str("line\nbreak").nil(); })),
+    {"constraints.metadata.line?break: expected string, got nil"});
+  check_fails(from_msgpack<orchestrator_stats>(
+                one_field("role_counts",
+                          [](builder& b) { b.map(1).str("DEV").str("3"); })),
               {"orchestrator_stats.role_counts.DEV: expected integer"});
-  check_fails(from_msgpack<task_spec>(one_field(
-                "constraints",
-                [](builder& b) {
-                  b.map(1).str("requirements").array(1).map(0);
-                })),
+  check_fails(from_msgpack<task_spec>(
+                one_field("constraints",
+                          [](builder& b) {
+                            b.map(1).str("requirements").array(1).map(0);
+                          })),
               {"task_spec.constraints.requirements[0]: expected string, "
                "got map"});
   check_fails(from_msgpack<deliberation_outcome>(one_field(
@@ -891,13 +894,11 @@ BOOST_AUTO_TEST_CASE(wrong_field_types) {
                   b.map(1).str("proposal").map(1).str("content").nil();
                 })),
               {"deliberation_outcome.results[1].proposal.content: missing"});
-  check_fails(from_msgpack<check_suite>(
-                one_field("lint",
-                          [](builder& b) {
-                            b.map(1).str("error_count").str("2");
-                          })),
-              {"check_suite.lint.error_count: expected integer, got "
-               "string"});
+  check_fails(
+    from_msgpack<check_suite>(one_field(
+      "lint", [](builder& b) { b.map(1).str("error_count").str("2"); })),
+    {"check_suite.lint.error_count: expected integer, got "
+     "string"});
 }
 
 BOOST_AUTO_TEST_CASE(integer_range) {
@@ -912,18 +913,17 @@ BOOST_AUTO_TEST_CASE(integer_range) {
               {"constraints.k", "out of int32 range"});
   check_fails(k([](builder& b) { b.float64(2.5); }),
               {"constraints.k: expected integer, got 2.5"});
-  check_fails(k([](builder& b) {
-                b.float64(std::numeric_limits<double>::quiet_NaN());
-              }),
-              {"constraints.k: expected integer"});
+  check_fails(
+    k([](builder& b) { b.float64(std::numeric_limits<double>::quiet_NaN()); }),
+    {"constraints.k: expected integer"});
   auto ok = k([](builder& b) { b.int64(-2147483648); });
   REQUIRE_OK(ok);
   BOOST_CHECK_EQUAL(ok->k, int32_limits::min());
-  check_fails(from_msgpack<proposal>(proposal_with(
-                "created_at_ms",
-                [](builder& b) { b.uint64(9223372036854775808u); })),
-              {"proposal.created_at_ms: number 9223372036854775808 out of "
-               "int64 range"});
+  check_fails(
+    from_msgpack<proposal>(proposal_with(
+      "created_at_ms", [](builder& b) { b.uint64(9223372036854775808u); })),
+    {"proposal.created_at_ms: number 9223372036854775808 out of "
+     "int64 range"});
   check_fails(from_msgpack<proposal>(proposal_with(
                 "created_at_ms", [](builder& b) { b.float64(1e19); })),
               {"proposal.created_at_ms", "out of int64 range"});
@@ -937,8 +937,8 @@ BOOST_AUTO_TEST_CASE(forged_length_prefixes) {
   };
   // array32, map32, str32, bin32, ext32 with 2^32 - 1 elements or bytes.
   for (auto tag : {0xdd, 0xdf, 0xdb, 0xc6, 0xc9}) {
-    auto bytes = field({static_cast<unsigned char>(tag), 0xff, 0xff, 0xff,
-                        0xff});
+    auto bytes
+      = field({static_cast<unsigned char>(tag), 0xff, 0xff, 0xff, 0xff});
     auto res = from_msgpack<proposal>(bytes);
     BOOST_REQUIRE(!res);
     BOOST_CHECK(code_of(res.error()) == ec::decode_failed);

@@ -10,8 +10,8 @@ using namespace orch;
 namespace {
 
 env_lookup env(std::map<std::string, std::string> vars) {
-  auto shared = std::make_shared<std::map<std::string, std::string>>(
-    std::move(vars));
+  auto shared
+    = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
   return [shared](const char* name) -> const char* {
     auto i = shared->find(name);
     return i == shared->end() ? nullptr : i->second.c_str();
@@ -73,9 +73,9 @@ BOOST_AUTO_TEST_CASE(bad_values_say_what_to_fix) {
                  std::string::npos);
   BOOST_CHECK_NE(error_of({{"ENABLE_NATS", "maybe"}}).find("true or false"),
                  std::string::npos);
-  BOOST_CHECK_NE(error_of({{"DELIBERATION_TIMEOUT", "0"}})
-                   .find("at least 1 second"),
-                 std::string::npos);
+  BOOST_CHECK_NE(
+    error_of({{"DELIBERATION_TIMEOUT", "0"}}).find("at least 1 second"),
+    std::string::npos);
   BOOST_CHECK_NE(error_of({{"COUNCILS", "DEV-3"}}).find("orch.invalid_config"),
                  std::string::npos);
 }

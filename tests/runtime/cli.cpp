@@ -1,0 +1,113 @@
+// The `orchestrator` command line, run as a child process.
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/process_runner.hpp"
+
+using namespace orch;
+
+namespace {
+
+command_result orchestrator(std::vector<std::string> args,
+                            std::vector<std::string> env = {}) {
+  command_spec spec;
+  // The runner starts children with a clean environment; pass variables
+  // through env(1).
+  spec.argv = {"/usr/bin/env"};
+  for (auto& e : env)
+    spec.argv.push_back(e);
+  spec.argv.push_back(ORCH_BINARY);
+  for (auto& a : args)
+    spec.argv.push_back(a);
+  spec.timeout_ms = 60000;
+  spec.max_output = 1 << 20;
+  return run_command(spec);
+}
+
+/// The JSON document in `output` (stderr lines come first).
+nlohmann::json json_in(const std::string& output) {
+  auto pos = output.find("\n{");
+  auto text = output.substr(pos == std::string::npos ? 0 : pos + 1);
+  return nlohmann::json::parse(text.substr(0, text.rfind('}') + 1));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cli)
+
+BOOST_AUTO_TEST_CASE(deliberate_prints_json_outcome) {
+  auto res = orchestrator({"deliberate", "--role", "DEV", "--agents", "3",
+                           "--rounds", "1", "--json", "--requirement",
+                           "rate limiting", "Add a login endpoint"});
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
+  auto doc = json_in(res.output);
+  BOOST_CHECK(!doc["task_id"].get<std::string>().empty());
+  BOOST_CHECK(!doc["execution_id"].get<std::string>().empty());
+  BOOST_CHECK(doc["duration_ms"].is_number_integer());
+  auto& results = doc["results"];
+  BOOST_REQUIRE_EQUAL(results.size(), 3u);
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto& r = results[i];
+    BOOST_CHECK_EQUAL(r["rank"].get<int>(), static_cast<int>(i + 1));
+    BOOST_CHECK(r["proposal"]["author_id"].is_string());
+    BOOST_CHECK_EQUAL(r["proposal"]["author_role"].get<std::string>(), "DEV");
+    BOOST_CHECK(r["proposal"]["content"].is_string());
+    BOOST_CHECK_EQUAL(r["proposal"]["revisions"].size(), 1u);
+    BOOST_CHECK(r["checks"]["policy"].is_object());
+    BOOST_CHECK(r["score"].is_number());
+  }
+  BOOST_CHECK_EQUAL(doc["winner_id"], results[0]["proposal"]["author_id"]);
+  // Progress went to stderr, before the JSON.
+  BOOST_CHECK_NE(res.output.find("generating"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(deliberate_prints_a_ranked_table) {
+  auto res = orchestrator(
+    {"deliberate", "--role", "qa", "--agents", "2", "Test the login endpoint"});
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
+  BOOST_CHECK_NE(res.output.find("rank  author"), std::string::npos);
+  BOOST_CHECK_NE(res.output.find("agent-qa-001"), std::string::npos);
+  BOOST_CHECK_NE(res.output.find("agent-qa-002"), std::string::npos);
+  BOOST_CHECK_NE(res.output.find("# QA proposal by"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(councils_lists_the_configured_councils) {
+  auto res = orchestrator({"councils"}, {"COUNCILS=DEV:2,QA:1"});
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
+  BOOST_CHECK_NE(res.output.find("council-dev"), std::string::npos);
+  BOOST_CHECK_NE(res.output.find("agent-qa-001"), std::string::npos);
+  BOOST_CHECK_EQUAL(res.output.find("council-data"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_configuration_stops_with_a_message) {
+  auto res = orchestrator({"councils"}, {"COUNCILS=DEV:zero"});
+  BOOST_CHECK_EQUAL(res.exit_code, 2);
+  BOOST_CHECK_NE(res.output.find("COUNCILS"), std::string::npos);
+  res = orchestrator({"councils"}, {"AGENT_TYPE=psychic"});
+  BOOST_CHECK_EQUAL(res.exit_code, 2);
+  BOOST_CHECK_NE(res.output.find("AGENT_TYPE"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_role_and_blank_task_fail_clearly) {
+  auto res = orchestrator({"deliberate", "--role", "QA", "Do it"},
+                          {"COUNCILS=DEV:2"});
+  BOOST_CHECK_EQUAL(res.exit_code, 1);
+  BOOST_CHECK_NE(res.output.find("orch.not_found"), std::string::npos);
+  res = orchestrator({"deliberate", "--role", "DEV", "  "});
+  BOOST_CHECK_EQUAL(res.exit_code, 2);
+  BOOST_CHECK_NE(res.output.find("blank"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version) {
+  auto res = orchestrator({"--version"});
+  BOOST_CHECK_EQUAL(res.exit_code, 0);
+  BOOST_CHECK_NE(res.output.find(ORCH_VERSION), std::string::npos);
+  for (auto cmd : {"deliberate", "councils"}) {
+    res = orchestrator({cmd, "--help"});
+    BOOST_CHECK_EQUAL(res.exit_code, 0);
+    BOOST_CHECK_NE(res.output.find("Usage"), std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
