@@ -47,6 +47,12 @@ using scorer_actor = caf::typed_actor<
 using process_runner_actor = caf::typed_actor<
   caf::replies_to<atom::run, command_spec>::with<command_result>>;
 
+/// Sends chat-completion requests to OpenAI-compatible endpoints, with
+/// retries, a concurrency cap and a circuit breaker per endpoint. Answers
+/// with the 2xx reply or an error (`timeout`, `agent_failed`).
+using llm_client_actor = caf::typed_actor<
+  caf::replies_to<atom::complete, llm_request>::with<llm_reply>>;
+
 /// ARCHITECT: picks the winner among the top k ranked results.
 using architect_actor = caf::typed_actor<
   caf::replies_to<atom::select, std::vector<deliberation_result>,
@@ -129,6 +135,24 @@ struct orchestrator_settings {
   agent_factory make_agent;
 };
 
+/// How `vllm` agents and the `llm` architect reach their model.
+struct vllm_settings {
+  /// Base URL of an OpenAI-compatible server (http://host:8000, .../v1, or
+  /// the full .../v1/chat/completions).
+  std::string url = "http://localhost:8000";
+  std::string model = "Qwen/Qwen3-0.6B";
+  double temperature = 0.7;
+  int32_t max_tokens = 2048;
+  /// Time limit of one HTTP request.
+  int32_t timeout_ms = 60'000;
+  std::string api_key;
+  /// Times a call is asked again after an empty or malformed reply.
+  int32_t max_reasks = 2;
+};
+
+/// The chat-completions URL for a configured base URL.
+std::string chat_completions_url(const std::string& base);
+
 // -- spawn functions ----------------------------------------------------------
 
 /// Spawns an agent with the deterministic `scripted` backend.
@@ -139,8 +163,19 @@ council_actor
 spawn_council(caf::actor_system& sys, council_settings settings,
               std::vector<std::pair<agent_spec, agent_actor>> agents);
 
+/// Spawns an agent with the `vllm` backend (any OpenAI-compatible server).
+agent_actor spawn_vllm_agent(caf::actor_system& sys, agent_spec spec,
+                             vllm_settings settings, llm_client_actor client);
+
 /// Spawns the rule-based ARCHITECT.
 architect_actor spawn_architect(caf::actor_system& sys);
+
+/// Spawns the `llm` ARCHITECT: asks the model to choose among the top k and
+/// falls back to the rule-based choice (recording why) when its answer does
+/// not parse.
+architect_actor spawn_llm_architect(caf::actor_system& sys,
+                                    vllm_settings settings,
+                                    llm_client_actor client);
 
 /// Spawns the ORCHESTRATOR.
 orchestrator_actor spawn_orchestrator(caf::actor_system& sys,

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -14,5 +16,11 @@ namespace orch {
 caf::expected<selection>
 select_rule_based(std::vector<deliberation_result> results,
                   const constraints& cons);
+
+/// Reads "WINNER: <id>" and "RATIONALE: <text>" lines from a model answer;
+/// the winner must be one of `candidates`.
+caf::expected<std::pair<std::string, std::string>>
+parse_architect_answer(const std::string& text,
+                       const std::vector<std::string>& candidates);
 
 } // namespace orch

@@ -66,6 +66,8 @@ struct deliberation_state {
   std::chrono::steady_clock::time_point started;
   caf::typed_response_promise<deliberation_outcome> promise;
   std::vector<agent_failure> failures;
+  /// Model usage of every call so far.
+  llm_usage usage;
   /// Replies still expected in the current phase.
   size_t pending = 0;
   /// Steps finished so far and in total, for progress percentages.
@@ -209,6 +211,7 @@ void start_generate(deliberation_ptr self) {
                 st.task)
       .then(
         [=](proposal& p) {
+          add_usage(self->state.usage, p.usage);
           auto& m = self->state.members[i];
           m.current = std::move(p);
           step_done(self, m.spec.agent_id, after_generate);
@@ -241,6 +244,7 @@ void start_critique(deliberation_ptr self) {
       .then(
         [=](critique& c) {
           auto& s = self->state;
+          add_usage(s.usage, c.usage);
           s.members[target].feedback.push_back(std::move(c));
           step_done(self, s.members[critic].spec.agent_id, start_revise);
         },
@@ -276,6 +280,7 @@ void start_revise(deliberation_ptr self) {
                 m.feedback)
       .then(
         [=](proposal& p) {
+          add_usage(self->state.usage, p.usage);
           auto& mm = self->state.members[i];
           mm.current = std::move(p);
           step_done(self, mm.spec.agent_id, after_revise);
@@ -311,6 +316,7 @@ void finish(deliberation_ptr self) {
   out.duration_ms = elapsed_ms(st);
   out.status = "completed";
   out.failed_agents = std::move(st.failures);
+  out.usage = st.usage;
   notify(self, out.winner_id);
   st.promise.deliver(std::move(out));
   conclude(self);

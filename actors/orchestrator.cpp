@@ -72,6 +72,7 @@ struct orchestrator_state {
   int64_t generated_ids = 0;
   duration_window durations;
   std::map<std::string, int64_t> role_counts;
+  llm_usage usage;
 
   void store(deliberation_outcome out) {
     auto now = now_ms();
@@ -113,6 +114,7 @@ struct orchestrator_state {
     duration_sum += out.duration_ms;
     durations.add(out.duration_ms);
     ++role_counts[out.role];
+    add_usage(usage, out.usage);
   }
 };
 
@@ -415,6 +417,7 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       out.p99_ms = st.durations.percentile(99);
       out.active_councils = static_cast<int64_t>(st.councils.size());
       out.role_counts = st.role_counts;
+      out.usage = st.usage;
       return out;
     },
     [=](atom::result,

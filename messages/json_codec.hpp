@@ -26,6 +26,9 @@ namespace orch {
 // is replaced by U+FFFD; encoding never throws.
 
 /// Encodes `x` as a JSON object.
+std::string to_json(const llm_usage& x);
+
+/// Encodes `x` as a JSON object.
 std::string to_json(const constraints& x);
 
 /// Encodes `x` as a JSON object; `constraints` is a nested object.

@@ -82,6 +82,14 @@ ec code_of(const caf::error& err) {
   return ec::internal;
 }
 
+void add_usage(llm_usage& x, const llm_usage& y) {
+  x.calls += y.calls;
+  x.prompt_tokens += y.prompt_tokens;
+  x.completion_tokens += y.completion_tokens;
+  x.retries += y.retries;
+  x.latency_ms += y.latency_ms;
+}
+
 int checks_passed(const check_suite& x) {
   int n = 0;
   n += x.policy.passed ? 1 : 0;

@@ -102,6 +102,60 @@ typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
            x.dependencies, x.priority);
 }
 
+// -- LLM usage ----------------------------------------------------------------
+
+/// What model calls cost: counted per call and summed per deliberation.
+struct llm_usage {
+  int32_t calls = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  /// HTTP attempts beyond the first (connection errors, 429, 5xx) plus
+  /// re-asks after an empty or malformed reply.
+  int32_t retries = 0;
+  /// Sum of the call latencies.
+  int64_t latency_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, llm_usage& x) {
+  return f(caf::meta::type_name("orch.llm_usage"), x.calls, x.prompt_tokens,
+           x.completion_tokens, x.retries, x.latency_ms);
+}
+
+/// Adds `y` to `x`.
+void add_usage(llm_usage& x, const llm_usage& y);
+
+/// One HTTP request to an OpenAI-compatible endpoint.
+struct llm_request {
+  /// Full URL, e.g. http://vllm:8000/v1/chat/completions.
+  std::string url;
+  std::string api_key;
+  /// JSON body.
+  std::string body;
+  int32_t timeout_ms = 60000;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, llm_request& x) {
+  return f(caf::meta::type_name("orch.llm_request"), x.url, x.api_key, x.body,
+           x.timeout_ms);
+}
+
+/// A successful (2xx) HTTP reply.
+struct llm_reply {
+  int32_t status = 0;
+  std::string body;
+  int64_t latency_ms = 0;
+  /// Attempts beyond the first.
+  int32_t retries = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, llm_reply& x) {
+  return f(caf::meta::type_name("orch.llm_reply"), x.status, x.body,
+           x.latency_ms, x.retries);
+}
+
 // -- proposals and critiques --------------------------------------------------
 
 /// A solution drafted by one agent; `revisions` keeps earlier contents.
@@ -112,12 +166,16 @@ struct proposal {
   std::string content;
   std::vector<std::string> revisions;
   int64_t created_at_ms = 0;
+  /// Model usage of the call that produced this version (zero for
+  /// `scripted` agents).
+  llm_usage usage;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proposal& x) {
   return f(caf::meta::type_name("orch.proposal"), x.id, x.author_id,
-           x.author_role, x.content, x.revisions, x.created_at_ms);
+           x.author_role, x.content, x.revisions, x.created_at_ms,
+           x.usage);
 }
 
 /// Feedback of one agent on another agent's proposal.
@@ -129,12 +187,15 @@ struct critique {
   /// Named gaps against the rubric and requirements.
   std::vector<std::string> issues;
   std::string content;
+  /// Model usage of the call that produced this critique.
+  llm_usage usage;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, critique& x) {
   return f(caf::meta::type_name("orch.critique"), x.critic_id, x.proposal_id,
-           x.target_author_id, x.round, x.issues, x.content);
+           x.target_author_id, x.round, x.issues, x.content,
+           x.usage);
 }
 
 // -- checks -------------------------------------------------------------------
@@ -260,6 +321,8 @@ struct deliberation_outcome {
   std::string status;
   std::string error;
   std::vector<agent_failure> failed_agents;
+  /// Model usage summed over every call of the deliberation.
+  llm_usage usage;
 };
 
 template<class Inspector>
@@ -267,7 +330,7 @@ typename Inspector::result_type inspect(Inspector& f, deliberation_outcome& x) {
   return f(caf::meta::type_name("orch.deliberation_outcome"), x.task_id,
            x.execution_id, x.role, x.story_id, x.plan_id, x.results,
            x.winner_id, x.rationale, x.duration_ms, x.status, x.error,
-           x.failed_agents);
+           x.failed_agents, x.usage);
 }
 
 /// Progress of a running deliberation.
@@ -365,6 +428,8 @@ struct orchestrator_stats {
   double p99_ms = 0;
   int64_t active_councils = 0;
   std::map<std::string, int64_t> role_counts;
+  /// Model usage summed over all deliberations.
+  llm_usage usage;
 };
 
 template<class Inspector>
@@ -372,7 +437,7 @@ typename Inspector::result_type inspect(Inspector& f, orchestrator_stats& x) {
   return f(caf::meta::type_name("orch.orchestrator_stats"),
            x.total_deliberations, x.total_orchestrations,
            x.failed_deliberations, x.avg_ms, x.p50_ms, x.p95_ms, x.p99_ms,
-           x.active_councils, x.role_counts);
+           x.active_councils, x.role_counts, x.usage);
 }
 
 // -- processes ----------------------------------------------------------------
@@ -473,6 +538,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (orch::command_spec))
   CAF_ADD_TYPE_ID(orch, (orch::command_result))
   CAF_ADD_TYPE_ID(orch, (orch::event_envelope))
+  CAF_ADD_TYPE_ID(orch, (orch::llm_usage))
+  CAF_ADD_TYPE_ID(orch, (orch::llm_request))
+  CAF_ADD_TYPE_ID(orch, (orch::llm_reply))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")
@@ -493,5 +561,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_ATOM(orch, orch::atom, result, "result")
   CAF_ADD_ATOM(orch, orch::atom, info, "info")
   CAF_ADD_ATOM(orch, orch::atom, done, "done")
+  CAF_ADD_ATOM(orch, orch::atom, complete, "complete")
 
 CAF_END_TYPE_ID_BLOCK(orch)

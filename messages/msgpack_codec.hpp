@@ -26,6 +26,9 @@ namespace orch {
 // -- encoding -----------------------------------------------------------------
 
 /// Encodes `x` as a msgpack map.
+std::vector<char> to_msgpack(const llm_usage& x);
+
+/// Encodes `x` as a msgpack map.
 std::vector<char> to_msgpack(const constraints& x);
 
 /// Encodes `x` as a msgpack map; `constraints` is a nested map.

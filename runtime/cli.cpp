@@ -209,8 +209,13 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   std::string councils_flag;
   app.add_option("--agent-type", cfg.agent_type,
-                 "agent backend: scripted (deterministic, alias mock) "
-                 "[env AGENT_TYPE]");
+                 "agent backend: scripted (deterministic, alias mock) or "
+                 "vllm (OpenAI-compatible) [env AGENT_TYPE]");
+  app.add_option("--vllm-url", cfg.vllm_url,
+                 "base URL of the model server [env VLLM_URL]");
+  app.add_option("--vllm-model", cfg.vllm_model, "model [env VLLM_MODEL]");
+  app.add_option("--architect-mode", cfg.architect_mode,
+                 "rule or llm [env ARCHITECT_MODE]");
   app.add_option("--councils", councils_flag,
                  "councils to create, e.g. DEV:3,QA:3 [env COUNCILS]");
   app.add_option("--deliberation-timeout", cfg.deliberation_timeout,

@@ -145,6 +145,11 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
   if (auto err = num("VLLM_TIMEOUT", cfg.vllm_timeout))
     return err;
   str("VLLM_API_KEY", cfg.vllm_api_key);
+  if (auto err = num("VLLM_MAX_CONCURRENCY", cfg.vllm_max_concurrency))
+    return err;
+  if (auto err = num("VLLM_MAX_RETRIES", cfg.vllm_max_retries))
+    return err;
+  str("ARCHITECT_MODE", cfg.architect_mode);
   if (auto v = getenv("COUNCILS")) {
     auto xs = parse_councils(v);
     if (!xs)
@@ -181,10 +186,35 @@ caf::error validate(const config& cfg) {
   if (auto err = port("HTTP_PORT", cfg.http_port))
     return err;
   auto type = lower(cfg.agent_type);
-  if (type != "scripted" && type != "mock")
+  if (type != "scripted" && type != "mock" && type != "vllm")
     return bad("AGENT_TYPE='" + cfg.agent_type
                + "' is not available in this build; use scripted (the "
-                 "deterministic backend, alias mock)");
+                 "deterministic backend, alias mock) or vllm (any "
+                 "OpenAI-compatible endpoint)");
+  auto mode = lower(cfg.architect_mode);
+  if (mode != "rule" && mode != "llm")
+    return bad("ARCHITECT_MODE='" + cfg.architect_mode
+               + "' is unknown; use rule or llm");
+  if (type == "vllm" || mode == "llm") {
+    if (cfg.vllm_url.rfind("http://", 0) != 0
+        && cfg.vllm_url.rfind("https://", 0) != 0)
+      return bad("VLLM_URL='" + cfg.vllm_url
+                 + "' must start with http:// or https://");
+    if (is_blank(cfg.vllm_model))
+      return bad("VLLM_MODEL is empty; name the served model");
+  }
+  if (cfg.vllm_temperature < 0 || cfg.vllm_temperature > 2)
+    return bad("VLLM_TEMPERATURE=" + std::to_string(cfg.vllm_temperature)
+               + " must be between 0 and 2");
+  if (cfg.vllm_max_tokens < 1)
+    return bad("VLLM_MAX_TOKENS must be at least 1");
+  if (cfg.vllm_timeout < 1)
+    return bad("VLLM_TIMEOUT=" + std::to_string(cfg.vllm_timeout)
+               + " must be at least 1 second");
+  if (cfg.vllm_max_concurrency < 1)
+    return bad("VLLM_MAX_CONCURRENCY must be at least 1");
+  if (cfg.vllm_max_retries < 0 || cfg.vllm_max_retries > 10)
+    return bad("VLLM_MAX_RETRIES must be between 0 and 10");
   if (cfg.councils.empty())
     return bad("COUNCILS is empty; give at least one ROLE:N, e.g. DEV:3");
   if (cfg.deliberation_timeout < 1)

@@ -34,6 +34,12 @@ struct config {
   int32_t vllm_max_tokens = 2048;
   int32_t vllm_timeout = 60;
   std::string vllm_api_key;
+  /// Requests in flight per LLM endpoint.
+  int32_t vllm_max_concurrency = 4096;
+  /// HTTP retries on connection errors, 429 and 5xx.
+  int32_t vllm_max_retries = 3;
+  /// rule or llm.
+  std::string architect_mode = "rule";
   std::vector<council_spec> councils
     = {{"DEV", 3}, {"QA", 3}, {"ARCHITECT", 3}, {"DEVOPS", 3}, {"DATA", 3}};
   /// Seconds.

@@ -1,5 +1,6 @@
 #include "runtime/supervisor.hpp"
 
+#include <cstdlib>
 #include <memory>
 
 #include <caf/actor_system.hpp>
@@ -9,6 +10,7 @@
 
 #include "actors/process_runner.hpp"
 #include "actors/scorer.hpp"
+#include "bridges/llm_client.hpp"
 
 namespace orch {
 
@@ -19,14 +21,50 @@ void configure_actor_system(caf::actor_system_config& sys_cfg,
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
 }
 
-agent_factory make_agent_factory(const config&) {
-  return [](caf::actor_system& sys,
-            const agent_spec& spec) -> caf::expected<agent_actor> {
+vllm_settings vllm_settings_of(const config& cfg,
+                               const std::map<std::string, std::string>& params) {
+  vllm_settings out;
+  out.url = cfg.vllm_url;
+  out.model = cfg.vllm_model;
+  out.temperature = cfg.vllm_temperature;
+  out.max_tokens = cfg.vllm_max_tokens;
+  out.timeout_ms = cfg.vllm_timeout * 1000;
+  out.api_key = cfg.vllm_api_key;
+  auto get = [&](const char* key) -> const std::string* {
+    auto i = params.find(key);
+    return i == params.end() ? nullptr : &i->second;
+  };
+  if (auto v = get("vllm_url"))
+    out.url = *v;
+  if (auto v = get("model"))
+    out.model = *v;
+  if (auto v = get("temperature"))
+    out.temperature = std::strtod(v->c_str(), nullptr);
+  if (auto v = get("max_tokens"))
+    out.max_tokens = static_cast<int32_t>(std::strtol(v->c_str(), nullptr, 10));
+  return out;
+}
+
+agent_factory make_agent_factory(const config& cfg, llm_client_actor llm) {
+  return [cfg, llm](caf::actor_system& sys,
+                    const agent_spec& spec) -> caf::expected<agent_actor> {
     if (spec.backend == "scripted" || spec.backend == "mock")
       return spawn_scripted_agent(sys, spec);
+    if (spec.backend == "vllm") {
+      auto settings = vllm_settings_of(cfg, spec.params);
+      if (settings.url.rfind("http://", 0) != 0
+          && settings.url.rfind("https://", 0) != 0)
+        return caf::make_error(ec::invalid_argument,
+                               "vllm_url '" + settings.url
+                                 + "' must start with http:// or https://");
+      if (settings.temperature < 0 || settings.temperature > 2)
+        return caf::make_error(ec::invalid_argument,
+                               "temperature must be between 0 and 2");
+      return spawn_vllm_agent(sys, spec, std::move(settings), llm);
+    }
     return caf::make_error(ec::invalid_argument,
                            "agent type '" + spec.backend
-                             + "' is not available; use scripted");
+                             + "' is not available; use scripted or vllm");
   };
 }
 
@@ -46,7 +84,13 @@ caf::expected<service> start_service(caf::actor_system& sys,
                                      : threads;
   for (size_t i = 0; i < num_scorers; ++i)
     svc.scorers.push_back(spawn_scorer(sys, rules, svc.runner));
-  svc.architect = spawn_architect(sys);
+  llm_client_settings lcs;
+  lcs.max_per_endpoint = cfg.vllm_max_concurrency;
+  lcs.max_retries = cfg.vllm_max_retries;
+  svc.llm = spawn_llm_client(sys, lcs);
+  svc.architect = cfg.architect_mode == "llm"
+                    ? spawn_llm_architect(sys, vllm_settings_of(cfg), svc.llm)
+                    : spawn_architect(sys);
   orchestrator_settings os;
   os.agent_type = cfg.agent_type == "mock" ? "scripted" : cfg.agent_type;
   os.quorum = cfg.quorum;
@@ -55,7 +99,7 @@ caf::expected<service> start_service(caf::actor_system& sys,
   os.max_stored_results = static_cast<size_t>(cfg.max_stored_results);
   os.scorers = svc.scorers;
   os.architect = svc.architect;
-  os.make_agent = make_agent_factory(cfg);
+  os.make_agent = make_agent_factory(cfg, svc.llm);
   svc.orchestrator = spawn_orchestrator(sys, std::move(os));
   caf::scoped_actor self{sys};
   caf::error failure;
@@ -89,6 +133,8 @@ void stop_service(caf::actor_system&, service& svc) {
     caf::anon_send_exit(s, bye);
   if (svc.runner)
     caf::anon_send_exit(svc.runner, bye);
+  if (svc.llm)
+    caf::anon_send_exit(svc.llm, bye);
 }
 
 } // namespace orch

@@ -3,6 +3,8 @@
 // The supervisor: configures the actor system and wires the actors
 // (process runner, scorers, architect, orchestrator, councils) from a config.
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -19,15 +21,22 @@ struct service {
   architect_actor architect;
   std::vector<scorer_actor> scorers;
   process_runner_actor runner;
+  llm_client_actor llm;
 };
 
 /// Registers our message types and sets `scheduler.max-threads`.
 void configure_actor_system(caf::actor_system_config& sys_cfg,
                             const config& cfg);
 
-/// The agent factory for the backends this build has (`scripted`, alias
-/// `mock`).
-agent_factory make_agent_factory(const config& cfg);
+/// The `vllm` settings of `cfg`, with a council's `custom_params`
+/// (vllm_url, model, temperature, max_tokens) on top.
+vllm_settings vllm_settings_of(const config& cfg,
+                               const std::map<std::string, std::string>& params
+                               = {});
+
+/// The agent factory for the backends this build has: `scripted` (alias
+/// `mock`) and `vllm` (through `llm`).
+agent_factory make_agent_factory(const config& cfg, llm_client_actor llm);
 
 /// Spawns and wires every actor and creates the councils of `cfg.councils`.
 caf::expected<service> start_service(caf::actor_system& sys, const config& cfg);

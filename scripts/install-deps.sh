@@ -8,6 +8,7 @@ packages=(
   libmsgpack-cxx-dev nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev
   libboost-test-dev libjemalloc-dev
+  libcurl4-openssl-dev libevent-dev
 )
 
 missing=()

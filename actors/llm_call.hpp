@@ -1,0 +1,83 @@
+#pragma once
+
+// One chat completion through the LLM client: builds the request body,
+// parses `choices[0].message.content` and the usage, and asks again after an
+// empty or malformed reply. Shared by `vllm` agents and the `llm` architect.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/actors.hpp"
+
+namespace orch {
+
+/// A parsed model answer.
+struct llm_answer {
+  std::string content;
+  llm_usage usage;
+};
+
+/// Extracts the answer from a chat-completions body. Empty or missing
+/// content, or a body that is not JSON, is an `agent_failed` error that
+/// names the problem.
+caf::expected<llm_answer> parse_chat_completion(const std::string& body);
+
+/// The request body for a system and a user message.
+std::string chat_completion_body(const vllm_settings& cfg,
+                                 const std::string& system,
+                                 const std::string& user, double temperature);
+
+namespace detail {
+
+template <class Self>
+void ask_attempt(Self* self, llm_client_actor client, int32_t reasks_left,
+                 std::shared_ptr<llm_request> req,
+                 std::shared_ptr<llm_usage> usage,
+                 std::function<void(caf::expected<llm_answer>)> done) {
+  self->request(client, caf::infinite, atom::complete_v, *req)
+    .then(
+      [=](llm_reply& reply) {
+        usage->calls += 1;
+        usage->retries += reply.retries;
+        usage->latency_ms += reply.latency_ms;
+        auto answer = parse_chat_completion(reply.body);
+        if (answer) {
+          add_usage(*usage, answer->usage);
+          answer->usage = *usage;
+          done(std::move(answer));
+          return;
+        }
+        if (reasks_left > 0) {
+          usage->retries += 1;
+          ask_attempt(self, client, reasks_left - 1, req, usage, done);
+          return;
+        }
+        done(std::move(answer.error()));
+      },
+      [=](caf::error& err) { done(std::move(err)); });
+}
+
+} // namespace detail
+
+/// Asks the model from within `self` and calls `done` once with the answer
+/// or the final error. Usage counts every attempt, re-asks included.
+template <class Self>
+void ask_model(Self* self, const llm_client_actor& client,
+               const vllm_settings& cfg, const std::string& system,
+               const std::string& user, double temperature,
+               std::function<void(caf::expected<llm_answer>)> done) {
+  auto req = std::make_shared<llm_request>();
+  req->url = chat_completions_url(cfg.url);
+  req->api_key = cfg.api_key;
+  req->timeout_ms = cfg.timeout_ms;
+  req->body = chat_completion_body(cfg, system, user, temperature);
+  detail::ask_attempt(self, client, cfg.max_reasks, std::move(req),
+                      std::make_shared<llm_usage>(), std::move(done));
+}
+
+} // namespace orch

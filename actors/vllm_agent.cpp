@@ -1,0 +1,207 @@
+// AGENT with the `vllm` backend: prompts per role and phase to any
+// OpenAI-compatible chat-completions endpoint, through the LLM client.
+
+#include <algorithm>
+#include <cmath>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/llm_call.hpp"
+#include "actors/prompts.hpp"
+
+namespace orch {
+
+// -- model calls --------------------------------------------------------------
+
+std::string chat_completions_url(const std::string& base) {
+  static constexpr std::string_view full = "/chat/completions";
+  std::string url = base;
+  while (!url.empty() && url.back() == '/')
+    url.pop_back();
+  if (url.size() >= full.size()
+      && url.compare(url.size() - full.size(), full.size(), full) == 0)
+    return url;
+  if (url.size() >= 3 && url.compare(url.size() - 3, 3, "/v1") == 0)
+    return url + std::string{full};
+  return url + "/v1" + std::string{full};
+}
+
+std::string chat_completion_body(const vllm_settings& cfg,
+                                 const std::string& system,
+                                 const std::string& user, double temperature) {
+  nlohmann::json body{
+    {"model", cfg.model},
+    {"messages",
+     nlohmann::json::array({{{"role", "system"}, {"content", system}},
+                            {{"role", "user"}, {"content", user}}})},
+    {"temperature", temperature},
+    {"max_tokens", cfg.max_tokens},
+  };
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+caf::expected<llm_answer> parse_chat_completion(const std::string& body) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded())
+    return caf::make_error(ec::agent_failed,
+                           "model reply is not JSON: "
+                             + body.substr(0, std::min<size_t>(80, body.size())));
+  if (!doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array()
+      || doc["choices"].empty())
+    return caf::make_error(ec::agent_failed, "model reply has no choices");
+  auto& choice = doc["choices"][0];
+  if (!choice.is_object() || !choice.contains("message")
+      || !choice["message"].is_object()
+      || !choice["message"].contains("content")
+      || !choice["message"]["content"].is_string())
+    return caf::make_error(ec::agent_failed,
+                           "model reply has no choices[0].message.content");
+  llm_answer out;
+  out.content = choice["message"]["content"].get<std::string>();
+  if (is_blank(out.content))
+    return caf::make_error(ec::agent_failed, "model reply content is empty");
+  if (doc.contains("usage") && doc["usage"].is_object()) {
+    auto& u = doc["usage"];
+    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer())
+      out.usage.prompt_tokens = u["prompt_tokens"].get<int64_t>();
+    if (u.contains("completion_tokens")
+        && u["completion_tokens"].is_number_integer())
+      out.usage.completion_tokens = u["completion_tokens"].get<int64_t>();
+  }
+  return out;
+}
+
+// -- the agent ----------------------------------------------------------------
+
+namespace {
+
+struct vllm_agent_state {
+  static inline const char* name = "vllm-agent";
+  agent_spec spec;
+  vllm_settings cfg;
+  llm_client_actor client;
+  double temperature = 0.7;
+  uint64_t proposals = 0;
+};
+
+using vllm_agent_ptr = agent_actor::stateful_pointer<vllm_agent_state>;
+
+/// Lines of `text` that read like list items ("- x", "* x", "1. x").
+std::vector<std::string> list_items(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    auto line = text.substr(pos, nl == std::string::npos ? std::string::npos
+                                                         : nl - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos)
+      continue;
+    line = line.substr(b);
+    size_t skip = 0;
+    if (line.rfind("- ", 0) == 0 || line.rfind("* ", 0) == 0)
+      skip = 2;
+    else if (line.size() > 2 && std::isdigit(static_cast<unsigned char>(line[0]))
+             && line[1] == '.' && line[2] == ' ')
+      skip = 3;
+    if (skip > 0 && !is_blank(line.substr(skip)))
+      out.push_back(line.substr(skip));
+  }
+  return out;
+}
+
+agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
+                                      vllm_settings cfg,
+                                      llm_client_actor client) {
+  auto& st = self->state;
+  st.spec = std::move(spec);
+  st.cfg = std::move(cfg);
+  st.client = std::move(client);
+  st.temperature = diverse_temperature(st.cfg.temperature, st.spec.index);
+  return {
+    [=](atom::generate, const task_spec& task) -> caf::result<proposal> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<proposal>();
+      auto id = st.spec.agent_id + "/" + std::to_string(++st.proposals);
+      ask_model(self, st.client, st.cfg, system_prompt(st.spec, task),
+                generate_prompt(task), st.temperature,
+                [=](caf::expected<llm_answer> answer) mutable {
+                  if (!answer) {
+                    rp.deliver(std::move(answer.error()));
+                    return;
+                  }
+                  auto& st = self->state;
+                  proposal p;
+                  p.id = id;
+                  p.author_id = st.spec.agent_id;
+                  p.author_role = st.spec.role;
+                  p.content = std::move(answer->content);
+                  p.created_at_ms = now_ms();
+                  p.usage = answer->usage;
+                  rp.deliver(std::move(p));
+                });
+      return rp;
+    },
+    [=](atom::critique, const task_spec& task, const proposal& target,
+        int32_t round) -> caf::result<critique> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<critique>();
+      critique base;
+      base.critic_id = st.spec.agent_id;
+      base.proposal_id = target.id;
+      base.target_author_id = target.author_id;
+      base.round = round;
+      ask_model(self, st.client, st.cfg, system_prompt(st.spec, task),
+                critique_prompt(task, target), st.temperature,
+                [=](caf::expected<llm_answer> answer) mutable {
+                  if (!answer) {
+                    rp.deliver(std::move(answer.error()));
+                    return;
+                  }
+                  auto c = base;
+                  c.issues = list_items(answer->content);
+                  c.content = std::move(answer->content);
+                  c.usage = answer->usage;
+                  rp.deliver(std::move(c));
+                });
+      return rp;
+    },
+    [=](atom::revise, const task_spec& task, const proposal& own,
+        const std::vector<critique>& feedback) -> caf::result<proposal> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<proposal>();
+      ask_model(self, st.client, st.cfg, system_prompt(st.spec, task),
+                revise_prompt(task, own, feedback), st.temperature,
+                [=](caf::expected<llm_answer> answer) mutable {
+                  if (!answer) {
+                    rp.deliver(std::move(answer.error()));
+                    return;
+                  }
+                  auto p = own;
+                  p.revisions.push_back(own.content);
+                  p.content = std::move(answer->content);
+                  p.created_at_ms = now_ms();
+                  p.usage = answer->usage;
+                  rp.deliver(std::move(p));
+                });
+      return rp;
+    },
+    [=](atom::info) -> caf::result<agent_spec> { return self->state.spec; },
+  };
+}
+
+} // namespace
+
+agent_actor spawn_vllm_agent(caf::actor_system& sys, agent_spec spec,
+                             vllm_settings settings, llm_client_actor client) {
+  spec.backend = "vllm";
+  return sys.spawn(vllm_agent, std::move(spec), std::move(settings),
+                   std::move(client));
+}
+
+} // namespace orch

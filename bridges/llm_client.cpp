@@ -1,0 +1,532 @@
+#include "bridges/llm_client.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+namespace orch {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// The front actor also takes the bridge's answers.
+using llm_front_actor = llm_client_actor::extend<
+  caf::reacts_to<atom::result, uint64_t, llm_reply>,
+  caf::reacts_to<atom::result, uint64_t, caf::error>>;
+
+/// Lets the process open as many sockets as the hard limit allows: thousands
+/// of requests in flight need thousands of connections.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/// The part of a URL up to the path: "http://host:8000".
+std::string endpoint_of(const std::string& url) {
+  auto scheme = url.find("://");
+  auto start = scheme == std::string::npos ? 0 : scheme + 3;
+  auto slash = url.find('/', start);
+  return url.substr(0, slash);
+}
+
+// -- the curl engine ----------------------------------------------------------
+
+/// One request, across its attempts.
+struct transfer {
+  uint64_t id = 0;
+  caf::actor reply_to;
+  llm_request req;
+  std::string endpoint;
+  int32_t attempt = 0;
+  steady::time_point first_start;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string body;
+  /// Seconds from a Retry-After header, or -1.
+  long retry_after = -1;
+  char errbuf[CURL_ERROR_SIZE] = {};
+  bool probe = false;
+};
+
+struct endpoint_state {
+  int32_t in_flight = 0;
+  std::deque<std::unique_ptr<transfer>> waiting;
+  /// Circuit breaker.
+  enum class breaker { closed, open, half_open } state = breaker::closed;
+  int32_t consecutive_failures = 0;
+  steady::time_point open_until;
+  bool probe_in_flight = false;
+};
+
+struct retry_entry {
+  steady::time_point due;
+  transfer* t;
+  bool operator>(const retry_entry& other) const {
+    return due > other.due;
+  }
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<transfer*>(user);
+  t->body.append(data, size * n);
+  return size * n;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<transfer*>(user);
+  auto len = size * n;
+  static constexpr char key[] = "retry-after:";
+  if (len > sizeof(key) - 1 && strncasecmp(data, key, sizeof(key) - 1) == 0) {
+    auto value = std::string(data + sizeof(key) - 1, len - (sizeof(key) - 1));
+    char* end = nullptr;
+    auto secs = std::strtol(value.c_str(), &end, 10);
+    if (end != value.c_str() && secs >= 0)
+      t->retry_after = secs;
+  }
+  return len;
+}
+
+class curl_engine {
+public:
+  explicit curl_engine(llm_client_settings settings)
+    : settings_(settings), rng_(std::random_device{}()) {
+    raise_fd_limit();
+    multi_ = curl_multi_init();
+    thread_ = std::thread{[this] { run(); }};
+  }
+
+  ~curl_engine() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+    }
+    curl_multi_wakeup(multi_);
+    thread_.join();
+    curl_multi_cleanup(multi_);
+  }
+
+  curl_engine(const curl_engine&) = delete;
+  curl_engine& operator=(const curl_engine&) = delete;
+
+  /// Thread-safe: hands a request to the engine thread.
+  void submit(uint64_t id, caf::actor reply_to, llm_request req) {
+    auto t = std::make_unique<transfer>();
+    t->id = id;
+    t->reply_to = std::move(reply_to);
+    t->req = std::move(req);
+    t->endpoint = endpoint_of(t->req.url);
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      incoming_.push_back(std::move(t));
+    }
+    curl_multi_wakeup(multi_);
+  }
+
+private:
+  void run() {
+    std::vector<std::unique_ptr<transfer>> batch;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        if (stopping_)
+          break;
+        batch.assign(std::make_move_iterator(incoming_.begin()),
+                     std::make_move_iterator(incoming_.end()));
+        incoming_.clear();
+      }
+      for (auto& t : batch)
+        admit(std::move(t));
+      batch.clear();
+      fire_due_retries();
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      int left = 0;
+      while (auto* msg = curl_multi_info_read(multi_, &left)) {
+        if (msg->msg != CURLMSG_DONE)
+          continue;
+        transfer* raw = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
+        auto code = msg->data.result;
+        finished(std::unique_ptr<transfer>{raw}, code);
+      }
+      curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(), nullptr);
+    }
+    shutdown();
+  }
+
+  int poll_timeout_ms() const {
+    if (retries_.empty())
+      return 1000;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  retries_.top().due - steady::now())
+                  .count();
+    return static_cast<int>(std::clamp<int64_t>(wait, 0, 1000));
+  }
+
+  /// A new request or a retry: passes the circuit breaker and the cap.
+  void admit(std::unique_ptr<transfer> t) {
+    auto& ep = endpoints_[t->endpoint];
+    auto now = steady::now();
+    if (t->attempt == 0)
+      t->first_start = now;
+    if (ep.state == endpoint_state::breaker::open) {
+      if (now < ep.open_until) {
+        fail_fast(std::move(t), ep);
+        return;
+      }
+      ep.state = endpoint_state::breaker::half_open;
+    }
+    if (ep.state == endpoint_state::breaker::half_open) {
+      if (ep.probe_in_flight) {
+        fail_fast(std::move(t), ep);
+        return;
+      }
+      ep.probe_in_flight = true;
+      t->probe = true;
+    }
+    if (ep.in_flight >= settings_.max_per_endpoint && !t->probe) {
+      ep.waiting.push_back(std::move(t));
+      return;
+    }
+    start(std::move(t), ep);
+  }
+
+  void start(std::unique_ptr<transfer> t, endpoint_state& ep) {
+    ++ep.in_flight;
+    t->body.clear();
+    t->retry_after = -1;
+    t->errbuf[0] = '\0';
+    CURL* easy = take_easy();
+    t->easy = easy;
+    if (!t->headers) {
+      t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+      if (!t->req.api_key.empty())
+        t->headers = curl_slist_append(
+          t->headers, ("Authorization: Bearer " + t->req.api_key).c_str());
+      // No "Expect: 100-continue" round trip for large prompts.
+      t->headers = curl_slist_append(t->headers, "Expect:");
+    }
+    curl_easy_setopt(easy, CURLOPT_URL, t->req.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->req.body.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE,
+                     static_cast<long>(t->req.body.size()));
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(std::max(1, t->req.timeout_ms)));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::clamp(t->req.timeout_ms, 1, 10000)));
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+    curl_multi_add_handle(multi_, easy);
+    active_.insert(easy);
+    t.release(); // owned by the multi handle until finished()
+  }
+
+  void finished(std::unique_ptr<transfer> t, CURLcode code) {
+    auto& ep = endpoints_[t->endpoint];
+    --ep.in_flight;
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(multi_, t->easy);
+    active_.erase(t->easy);
+    give_back_easy(t->easy);
+    t->easy = nullptr;
+    bool probe = t->probe;
+    t->probe = false;
+    if (probe)
+      ep.probe_in_flight = false;
+    auto ok = code == CURLE_OK && status >= 200 && status < 300;
+    auto timed_out = code == CURLE_OPERATION_TIMEDOUT;
+    auto conn_error = code != CURLE_OK && !timed_out;
+    auto server_error = code == CURLE_OK && status >= 500;
+    auto throttled = code == CURLE_OK && status == 429;
+    if (ok) {
+      ep.consecutive_failures = 0;
+      ep.state = endpoint_state::breaker::closed;
+      deliver(std::move(t), status);
+    } else {
+      if (conn_error || timed_out || server_error) {
+        ++ep.consecutive_failures;
+        if (probe || ep.consecutive_failures >= settings_.breaker_threshold)
+          open_circuit(ep, t->endpoint);
+      }
+      auto retryable = conn_error || server_error || throttled;
+      if (retryable && t->attempt < settings_.max_retries
+          && ep.state != endpoint_state::breaker::open) {
+        schedule_retry(std::move(t));
+      } else {
+        fail(std::move(t), status, code);
+      }
+    }
+    pump(ep);
+  }
+
+  /// Starts waiting requests while the endpoint has room.
+  void pump(endpoint_state& ep) {
+    while (!ep.waiting.empty() && ep.in_flight < settings_.max_per_endpoint) {
+      auto t = std::move(ep.waiting.front());
+      ep.waiting.pop_front();
+      start(std::move(t), ep);
+    }
+  }
+
+  void open_circuit(endpoint_state& ep, const std::string& endpoint) {
+    if (ep.state != endpoint_state::breaker::open)
+      spdlog::warn("llm client opened circuit of {} after {} failures",
+                   endpoint, ep.consecutive_failures);
+    ep.state = endpoint_state::breaker::open;
+    ep.open_until = steady::now()
+                    + std::chrono::milliseconds(settings_.breaker_cooldown_ms);
+    // Everything queued for this endpoint fails fast now.
+    while (!ep.waiting.empty()) {
+      auto t = std::move(ep.waiting.front());
+      ep.waiting.pop_front();
+      fail_fast(std::move(t), ep);
+    }
+  }
+
+  void schedule_retry(std::unique_ptr<transfer> t) {
+    int64_t delay = 0;
+    if (t->retry_after >= 0) {
+      delay = std::min<int64_t>(t->retry_after * 1000,
+                                settings_.backoff_max_ms);
+    } else {
+      auto base = static_cast<int64_t>(settings_.backoff_base_ms)
+                  << std::min(t->attempt, 20);
+      std::uniform_real_distribution<double> jitter{0.5, 1.5};
+      delay = std::min<int64_t>(static_cast<int64_t>(base * jitter(rng_)),
+                                settings_.backoff_max_ms);
+    }
+    ++t->attempt;
+    auto due = steady::now() + std::chrono::milliseconds(delay);
+    retries_.push(retry_entry{due, t.release()});
+  }
+
+  void fire_due_retries() {
+    auto now = steady::now();
+    while (!retries_.empty() && retries_.top().due <= now) {
+      std::unique_ptr<transfer> t{retries_.top().t};
+      retries_.pop();
+      admit(std::move(t));
+    }
+  }
+
+  int64_t elapsed_ms(const transfer& t) const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             steady::now() - t.first_start)
+      .count();
+  }
+
+  void deliver(std::unique_ptr<transfer> t, long status) {
+    llm_reply reply;
+    reply.status = static_cast<int32_t>(status);
+    reply.body = std::move(t->body);
+    reply.latency_ms = elapsed_ms(*t);
+    reply.retries = t->attempt;
+    caf::anon_send(t->reply_to, atom::result_v, t->id, std::move(reply));
+    release(*t);
+  }
+
+  void fail(std::unique_ptr<transfer> t, long status, CURLcode code) {
+    std::string what = "POST " + t->req.url + ": ";
+    if (code != CURLE_OK) {
+      what += t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(code);
+    } else {
+      what += "HTTP " + std::to_string(status);
+      if (!t->body.empty())
+        what += " " + t->body.substr(0, 200);
+    }
+    what += " (" + std::to_string(t->attempt + 1) + " attempt"
+            + (t->attempt > 0 ? "s" : "") + ", "
+            + std::to_string(elapsed_ms(*t)) + " ms)";
+    auto err = code == CURLE_OPERATION_TIMEDOUT
+                 ? caf::make_error(ec::timeout, std::move(what))
+                 : caf::make_error(ec::agent_failed, std::move(what));
+    caf::anon_send(t->reply_to, atom::result_v, t->id, std::move(err));
+    release(*t);
+  }
+
+  void fail_fast(std::unique_ptr<transfer> t, const endpoint_state& ep) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  ep.open_until - steady::now())
+                  .count();
+    auto err = caf::make_error(
+      ec::agent_failed, "circuit open for " + t->endpoint + " after "
+                          + std::to_string(ep.consecutive_failures)
+                          + " consecutive failures; failing fast, next probe in "
+                          + std::to_string(std::max<int64_t>(left, 0))
+                          + " ms");
+    caf::anon_send(t->reply_to, atom::result_v, t->id, std::move(err));
+    release(*t);
+  }
+
+  void release(transfer& t) {
+    if (t.headers) {
+      curl_slist_free_all(t.headers);
+      t.headers = nullptr;
+    }
+  }
+
+  CURL* take_easy() {
+    if (!spare_.empty()) {
+      auto* easy = spare_.back();
+      spare_.pop_back();
+      return easy;
+    }
+    return curl_easy_init();
+  }
+
+  void give_back_easy(CURL* easy) {
+    curl_easy_reset(easy);
+    if (spare_.size() < 1024)
+      spare_.push_back(easy);
+    else
+      curl_easy_cleanup(easy);
+  }
+
+  /// Fails everything still pending when the engine stops.
+  void shutdown() {
+    auto stopped = [](std::unique_ptr<transfer> t) {
+      caf::anon_send(t->reply_to, atom::result_v, t->id,
+                     caf::make_error(ec::agent_failed,
+                                     "llm client stopped before POST "
+                                       + t->req.url + " finished"));
+    };
+    for (auto& [name, ep] : endpoints_)
+      while (!ep.waiting.empty()) {
+        auto t = std::move(ep.waiting.front());
+        ep.waiting.pop_front();
+        release(*t);
+        stopped(std::move(t));
+      }
+    while (!retries_.empty()) {
+      std::unique_ptr<transfer> t{retries_.top().t};
+      retries_.pop();
+      release(*t);
+      stopped(std::move(t));
+    }
+    for (auto& t : incoming_)
+      stopped(std::move(t));
+    incoming_.clear();
+    // Transfers still inside the multi handle.
+    for (auto* easy : std::vector<CURL*>(active_.begin(), active_.end())) {
+      transfer* raw = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
+      curl_multi_remove_handle(multi_, easy);
+      active_.erase(easy);
+      curl_easy_cleanup(easy);
+      std::unique_ptr<transfer> t{raw};
+      release(*t);
+      stopped(std::move(t));
+    }
+    for (auto* easy : spare_)
+      curl_easy_cleanup(easy);
+    spare_.clear();
+  }
+
+  llm_client_settings settings_;
+  CURLM* multi_ = nullptr;
+  std::thread thread_;
+  std::mutex mtx_;
+  bool stopping_ = false;
+  std::deque<std::unique_ptr<transfer>> incoming_;
+  // -- engine thread only --
+  std::map<std::string, endpoint_state> endpoints_;
+  std::priority_queue<retry_entry, std::vector<retry_entry>,
+                      std::greater<retry_entry>>
+    retries_;
+  std::vector<CURL*> spare_;
+  std::unordered_set<CURL*> active_;
+  std::mt19937_64 rng_;
+};
+
+// -- the front actor ----------------------------------------------------------
+
+struct llm_front_state {
+  static inline const char* name = "llm-client";
+  std::unique_ptr<curl_engine> engine;
+  uint64_t next_id = 0;
+  std::unordered_map<uint64_t, caf::typed_response_promise<llm_reply>>
+    pending;
+};
+
+llm_front_actor::behavior_type
+llm_front(llm_front_actor::stateful_pointer<llm_front_state> self,
+          llm_client_settings settings) {
+  self->state.engine = std::make_unique<curl_engine>(settings);
+  return {
+    [=](atom::complete, llm_request& req) -> caf::result<llm_reply> {
+      auto& st = self->state;
+      if (req.url.rfind("http://", 0) != 0 && req.url.rfind("https://", 0) != 0)
+        return caf::make_error(ec::invalid_argument,
+                               "LLM URL must start with http:// or https://, "
+                               "got '"
+                                 + req.url + "'");
+      auto id = ++st.next_id;
+      auto rp = self->make_response_promise<llm_reply>();
+      st.pending.emplace(id, rp);
+      st.engine->submit(id, caf::actor_cast<caf::actor>(self), std::move(req));
+      return rp;
+    },
+    [=](atom::result, uint64_t id, llm_reply& reply) {
+      auto& st = self->state;
+      auto i = st.pending.find(id);
+      if (i == st.pending.end())
+        return;
+      i->second.deliver(std::move(reply));
+      st.pending.erase(i);
+    },
+    [=](atom::result, uint64_t id, caf::error& err) {
+      auto& st = self->state;
+      auto i = st.pending.find(id);
+      if (i == st.pending.end())
+        return;
+      i->second.deliver(std::move(err));
+      st.pending.erase(i);
+    },
+  };
+}
+
+std::once_flag curl_global;
+
+} // namespace
+
+llm_client_actor spawn_llm_client(caf::actor_system& sys,
+                                  llm_client_settings settings) {
+  std::call_once(curl_global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  auto front = sys.spawn(llm_front, settings);
+  return caf::actor_cast<llm_client_actor>(front);
+}
+
+} // namespace orch

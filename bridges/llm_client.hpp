@@ -1,0 +1,38 @@
+#pragma once
+
+// The LLM HTTP bridge: libcurl's multi interface on a thread of its own,
+// behind an actor that speaks `llm_client_actor`. No scheduler thread ever
+// waits on the network; replies come back as messages.
+
+#include <cstdint>
+
+#include <caf/fwd.hpp>
+
+#include "actors/actors.hpp"
+
+namespace orch {
+
+/// Tuning of the LLM client.
+struct llm_client_settings {
+  /// Requests in flight per endpoint (scheme://host:port); more wait in a
+  /// queue inside the bridge.
+  int32_t max_per_endpoint = 4096;
+  /// Attempts after the first on connection errors, 429 and 5xx.
+  int32_t max_retries = 3;
+  /// Backoff before retry n is base * 2^n, times a jitter in [0.5, 1.5),
+  /// at most `backoff_max_ms`; a Retry-After header wins (up to the max).
+  int32_t backoff_base_ms = 200;
+  int32_t backoff_max_ms = 10'000;
+  /// Consecutive failed attempts (connection errors, time-outs, 5xx) that
+  /// open the circuit of an endpoint.
+  int32_t breaker_threshold = 5;
+  /// How long an open circuit fails fast before one probe may pass.
+  int32_t breaker_cooldown_ms = 5'000;
+};
+
+/// Spawns the LLM client: an actor in front of a libcurl multi handle that
+/// runs on its own thread. The thread stops when the actor exits.
+llm_client_actor spawn_llm_client(caf::actor_system& sys,
+                                  llm_client_settings settings = {});
+
+} // namespace orch
