@@ -1,0 +1,210 @@
+// AGENT with the `vllm` backend against the project's own stub server.
+
+#include <nlohmann/json.hpp>
+
+#include "actors/architect.hpp"
+#include "actors/council.hpp"
+#include "actors/llm_call.hpp"
+#include "actors/process_runner.hpp"
+#include "actors/prompts.hpp"
+#include "actors/scorer.hpp"
+#include "llm_fixture.hpp"
+
+using namespace orch;
+using namespace orch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct vllm_fixture : llm_fixture {
+  agent_spec spec(int i) {
+    agent_spec s;
+    s.agent_id = agent_id_for("DEV", i + 1);
+    s.role = "DEV";
+    s.index = i;
+    return s;
+  }
+
+  task_spec task() {
+    task_spec t;
+    t.task_id = "t-42";
+    t.role = "DEV";
+    t.description = "Add a rate limiter to the login endpoint";
+    t.constraints.rubric = "Secure, maintainable implementation with tests";
+    t.constraints.requirements = {"sliding window", "per-user limits"};
+    return t;
+  }
+
+  /// The messages of the n-th request the stub received.
+  nlohmann::json messages(size_t n) {
+    auto recs = stub.requests();
+    BOOST_REQUIRE_GT(recs.size(), n);
+    return nlohmann::json::parse(recs[n].body)["messages"];
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(vllm_agent, vllm_fixture)
+
+BOOST_AUTO_TEST_CASE(prompts_carry_rubric_requirements_and_diversity) {
+  auto a0 = spawn_vllm_agent(sys, spec(0), model(), client);
+  auto a1 = spawn_vllm_agent(sys, spec(1), model(), client);
+  auto p0 = ask<proposal>(5s, a0, atom::generate_v, task());
+  BOOST_REQUIRE_MESSAGE(p0, why(p0));
+  auto p1 = ask<proposal>(5s, a1, atom::generate_v, task());
+  BOOST_REQUIRE_MESSAGE(p1, why(p1));
+  auto m0 = messages(0);
+  auto m1 = messages(1);
+  auto sys0 = m0[0]["content"].get<std::string>();
+  auto sys1 = m1[0]["content"].get<std::string>();
+  BOOST_CHECK_EQUAL(m0[0]["role"], "system");
+  BOOST_CHECK_NE(sys0.find("Secure, maintainable implementation with tests"),
+                 std::string::npos);
+  BOOST_CHECK_NE(sys0.find("- sliding window"), std::string::npos);
+  BOOST_CHECK_NE(sys0.find("- per-user limits"), std::string::npos);
+  BOOST_CHECK_NE(sys0.find("software engineer"), std::string::npos);
+  BOOST_CHECK_NE(sys0, sys1); // different perspective per index
+  auto user0 = m0[1]["content"].get<std::string>();
+  BOOST_CHECK_NE(user0.find("Add a rate limiter"), std::string::npos);
+  // A spread of temperatures.
+  auto b0 = nlohmann::json::parse(stub.requests()[0].body);
+  auto b1 = nlohmann::json::parse(stub.requests()[1].body);
+  BOOST_CHECK_NE(b0["temperature"].get<double>(),
+                 b1["temperature"].get<double>());
+  BOOST_CHECK_EQUAL(b0["model"], "stub-model");
+  // The proposal is the model's answer, with its usage.
+  BOOST_CHECK_NE(p0->content.find("Response to: Task t-42"), std::string::npos);
+  BOOST_CHECK_EQUAL(p0->author_id, "agent-dev-001");
+  BOOST_CHECK_EQUAL(p0->usage.calls, 1);
+  BOOST_CHECK_GT(p0->usage.prompt_tokens, 0);
+  BOOST_CHECK_GT(p0->usage.completion_tokens, 0);
+}
+
+BOOST_AUTO_TEST_CASE(critique_and_revision_use_the_model) {
+  auto a = spawn_vllm_agent(sys, spec(0), model(), client);
+  proposal target;
+  target.id = "agent-dev-002/1";
+  target.author_id = "agent-dev-002";
+  target.content = "Use a fixed window.";
+  auto c = ask<critique>(5s, a, atom::critique_v, task(), target, int32_t{1});
+  BOOST_REQUIRE_MESSAGE(c, why(c));
+  BOOST_CHECK_EQUAL(c->target_author_id, "agent-dev-002");
+  // The stub echoes the prompt's list items: the requirements come back as
+  // the named gaps.
+  BOOST_CHECK(std::find(c->issues.begin(), c->issues.end(), "sliding window")
+              != c->issues.end());
+  auto user = messages(0)[1]["content"].get<std::string>();
+  BOOST_CHECK_NE(user.find("PROPOSAL:\nUse a fixed window."),
+                 std::string::npos);
+  auto r = ask<proposal>(5s, a, atom::revise_v, task(), target,
+                         std::vector<critique>{*c});
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  BOOST_REQUIRE_EQUAL(r->revisions.size(), 1u);
+  BOOST_CHECK_EQUAL(r->revisions[0], "Use a fixed window.");
+  BOOST_CHECK_NE(r->content, target.content);
+  auto revise_user = messages(1)[1]["content"].get<std::string>();
+  BOOST_CHECK_NE(revise_user.find("FEEDBACK FROM YOUR PEERS"),
+                 std::string::npos);
+  BOOST_CHECK_NE(revise_user.find(c->content.substr(0, 20)), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(empty_or_garbage_replies_are_asked_again) {
+  auto a = spawn_vllm_agent(sys, spec(0), model(), client);
+  stub.push_faults({{stub_fault::empty_content}, {stub_fault::garbage_json}});
+  auto p = ask<proposal>(5s, a, atom::generate_v, task());
+  BOOST_REQUIRE_MESSAGE(p, why(p));
+  BOOST_CHECK(!is_blank(p->content));
+  BOOST_CHECK_NE(p->content.find("Response to:"), std::string::npos);
+  BOOST_CHECK_EQUAL(p->usage.calls, 3);
+  BOOST_CHECK_EQUAL(p->usage.retries, 2);
+  BOOST_CHECK_EQUAL(stub.request_count(), 3u);
+}
+
+BOOST_AUTO_TEST_CASE(never_uses_an_empty_reply) {
+  auto a = spawn_vllm_agent(sys, spec(0), model(), client);
+  stub.set_default_fault({stub_fault::empty_content});
+  auto p = ask<proposal>(5s, a, atom::generate_v, task());
+  BOOST_REQUIRE(!p);
+  BOOST_CHECK(code_of(p.error()) == ec::agent_failed);
+  BOOST_CHECK_NE(render(p.error()).find("empty"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(dead_endpoint_fails_the_deliberation_in_time) {
+  std::vector<std::pair<agent_spec, agent_actor>> agents;
+  auto m = model(500);
+  stub.stop();
+  for (int i = 0; i < 3; ++i)
+    agents.emplace_back(spec(i), spawn_vllm_agent(sys, spec(i), m, client));
+  council_settings cs;
+  cs.role = "DEV";
+  cs.deliberation_timeout = 10s;
+  cs.scorers = {spawn_scorer(sys, nullptr, process_runner_actor{})};
+  auto council = spawn_council(sys, cs, agents);
+  auto start = std::chrono::steady_clock::now();
+  auto out = ask<deliberation_outcome>(20s, council, atom::deliberate_v, task(),
+                                       progress_listener_actor{});
+  auto took = std::chrono::steady_clock::now() - start;
+  BOOST_REQUIRE(!out);
+  BOOST_CHECK(code_of(out.error()) == ec::quorum_not_reached);
+  auto text = render(out.error());
+  BOOST_CHECK_NE(text.find("0 of 3 proposals survived"), std::string::npos);
+  BOOST_CHECK_NE(text.find("agent-dev-001 generate"), std::string::npos);
+  BOOST_CHECK(took < 5s);
+  self->send_exit(council, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(llm_architect_parses_or_falls_back) {
+  auto arch = spawn_llm_architect(sys, model(), client);
+  std::vector<deliberation_result> xs(3);
+  for (int i = 0; i < 3; ++i) {
+    xs[i].proposal.author_id = agent_id_for("DEV", i + 1);
+    xs[i].proposal.content = "proposal " + std::to_string(i);
+    xs[i].score = 0.9 - 0.1 * i;
+    xs[i].rank = i + 1;
+  }
+  auto sel = ask<selection>(5s, arch, atom::select_v, xs, constraints{});
+  BOOST_REQUIRE_MESSAGE(sel, why(sel));
+  BOOST_CHECK_EQUAL(sel->mode, "llm");
+  BOOST_CHECK_EQUAL(sel->winner_id, "agent-dev-001");
+  BOOST_CHECK_NE(sel->rationale.find("stub picked"), std::string::npos);
+  auto sys_prompt = messages(0)[0]["content"].get<std::string>();
+  BOOST_CHECK_NE(sys_prompt.find("WINNER: <id>"), std::string::npos);
+  // An answer without the format: the rule-based choice, with the reason.
+  stub.push_faults({{stub_fault::garbage_json},
+                    {stub_fault::garbage_json},
+                    {stub_fault::garbage_json}});
+  sel = ask<selection>(5s, arch, atom::select_v, xs, constraints{});
+  BOOST_REQUIRE_MESSAGE(sel, why(sel));
+  BOOST_CHECK_EQUAL(sel->mode, "rule-fallback");
+  BOOST_CHECK_EQUAL(sel->winner_id, "agent-dev-001");
+  BOOST_CHECK_NE(sel->rationale.find("fell back to rules"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(architect_answers_are_checked) {
+  std::vector<std::string> ids{"a", "b"};
+  auto ok = parse_architect_answer("WINNER: b\nRATIONALE: better tests", ids);
+  BOOST_REQUIRE_MESSAGE(ok, why(ok));
+  BOOST_CHECK_EQUAL(ok->first, "b");
+  BOOST_CHECK_EQUAL(ok->second, "better tests");
+  BOOST_CHECK(!parse_architect_answer("I like b", ids));
+  BOOST_CHECK(!parse_architect_answer("WINNER: z", ids));
+}
+
+BOOST_AUTO_TEST_CASE(replies_are_parsed_strictly) {
+  BOOST_CHECK(!parse_chat_completion("{}"));
+  BOOST_CHECK(!parse_chat_completion(R"({"choices":[]})"));
+  BOOST_CHECK(
+    !parse_chat_completion(R"({"choices":[{"message":{"content":"  "}}]})"));
+  BOOST_CHECK(
+    !parse_chat_completion(R"({"choices":[{"message":{"content":42}}]})"));
+  auto ok = parse_chat_completion(
+    R"({"choices":[{"message":{"content":"hi"}}],)"
+    R"("usage":{"prompt_tokens":3,"completion_tokens":1}})");
+  BOOST_REQUIRE_MESSAGE(ok, why(ok));
+  BOOST_CHECK_EQUAL(ok->content, "hi");
+  BOOST_CHECK_EQUAL(ok->usage.prompt_tokens, 3);
+  BOOST_CHECK_EQUAL(ok->usage.completion_tokens, 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,172 @@
+#include <chrono>
+
+#include <boost/test/unit_test.hpp>
+
+#include "llm_fixture.hpp"
+
+using namespace orch;
+using namespace orch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+llm_request chat(const std::string& base, int timeout_ms = 2000,
+                 std::string user = "hello") {
+  llm_request req;
+  req.url = chat_completions_url(base);
+  req.timeout_ms = timeout_ms;
+  req.api_key = "sk-test";
+  req.body = R"({"model":"stub-model","messages":[{"role":"user","content":")"
+             + user + R"("}]})";
+  return req;
+}
+
+using clock_type = std::chrono::steady_clock;
+
+int64_t ms_since(clock_type::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now()
+                                                               - t)
+    .count();
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(llm_client, llm_fixture)
+
+BOOST_AUTO_TEST_CASE(answers_with_the_reply_and_sends_the_key) {
+  auto reply = ask<llm_reply>(5s, client, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE_MESSAGE(reply, why(reply));
+  BOOST_CHECK_EQUAL(reply->status, 200);
+  BOOST_CHECK_EQUAL(reply->retries, 0);
+  BOOST_CHECK_NE(reply->body.find("Response to: hello"), std::string::npos);
+  auto recs = stub.requests();
+  BOOST_REQUIRE_EQUAL(recs.size(), 1u);
+  BOOST_CHECK_EQUAL(recs[0].path, "/v1/chat/completions");
+  BOOST_CHECK_EQUAL(recs[0].authorization, "Bearer sk-test");
+}
+
+BOOST_AUTO_TEST_CASE(server_errors_and_dropped_connections_are_retried) {
+  stub.push_faults({{stub_fault::http_500},
+                    {stub_fault::drop_connection},
+                    {stub_fault::http_503}});
+  auto reply = ask<llm_reply>(10s, client, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE_MESSAGE(reply, why(reply));
+  BOOST_CHECK_EQUAL(reply->status, 200);
+  // libcurl itself retries a request once on a reused connection that the
+  // server closed, so the drop may not reach us as an attempt.
+  BOOST_CHECK_GE(reply->retries, 2);
+  BOOST_CHECK_EQUAL(stub.request_count(), 4u);
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_is_honoured) {
+  stub.push_faults({{stub_fault::http_429, 1}});
+  auto start = clock_type::now();
+  auto reply = ask<llm_reply>(10s, client, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE_MESSAGE(reply, why(reply));
+  BOOST_CHECK_EQUAL(reply->retries, 1);
+  // Backoff alone would wait about 20 ms; Retry-After asks for a second.
+  BOOST_CHECK_GE(ms_since(start), 950);
+}
+
+BOOST_AUTO_TEST_CASE(retries_give_up_with_a_clear_error) {
+  stub.set_default_fault({stub_fault::http_500});
+  auto reply = ask<llm_reply>(10s, client, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE(!reply);
+  BOOST_CHECK(code_of(reply.error()) == ec::agent_failed);
+  auto text = render(reply.error());
+  BOOST_CHECK_NE(text.find("HTTP 500"), std::string::npos);
+  BOOST_CHECK_NE(text.find("4 attempts"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(client_errors_are_not_retried) {
+  llm_request req = chat(stub.url());
+  req.body = "not json";
+  auto reply = ask<llm_reply>(5s, client, atom::complete_v, req);
+  BOOST_REQUIRE(!reply);
+  BOOST_CHECK_NE(render(reply.error()).find("HTTP 400"), std::string::npos);
+  BOOST_CHECK_EQUAL(stub.request_count(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_request_past_its_limit_times_out) {
+  stub.push_faults({{stub_fault::timeout}});
+  auto start = clock_type::now();
+  auto reply = ask<llm_reply>(10s, client, atom::complete_v,
+                              chat(stub.url(), 300));
+  BOOST_REQUIRE(!reply);
+  BOOST_CHECK(code_of(reply.error()) == ec::timeout);
+  BOOST_CHECK_LT(ms_since(start), 3000);
+  // The endpoint still works afterwards.
+  BOOST_CHECK(ask<llm_reply>(5s, client, atom::complete_v, chat(stub.url())));
+}
+
+BOOST_AUTO_TEST_CASE(circuit_opens_fails_fast_and_recovers) {
+  stub.set_default_fault({stub_fault::http_500});
+  // Four failed attempts open the circuit.
+  auto first = ask<llm_reply>(10s, client, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE(!first);
+  auto seen = stub.request_count();
+  auto start = clock_type::now();
+  auto fast = ask<llm_reply>(5s, client, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE(!fast);
+  BOOST_CHECK_NE(render(fast.error()).find("circuit open"), std::string::npos);
+  BOOST_CHECK_LT(ms_since(start), 100);
+  BOOST_CHECK_EQUAL(stub.request_count(), seen);
+  // After the cool-down one probe passes; the endpoint is healthy again.
+  stub.set_default_fault({stub_fault::none});
+  std::this_thread::sleep_for(400ms);
+  auto probe = ask<llm_reply>(5s, client, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE_MESSAGE(probe, why(probe));
+  BOOST_CHECK(ask<llm_reply>(5s, client, atom::complete_v, chat(stub.url())));
+}
+
+BOOST_AUTO_TEST_CASE(dead_endpoint_fails_within_its_limit) {
+  // Nothing listens on the port of a stopped server.
+  auto url = stub.url();
+  stub.stop();
+  auto start = clock_type::now();
+  auto reply = ask<llm_reply>(10s, client, atom::complete_v, chat(url, 500));
+  BOOST_REQUIRE(!reply);
+  BOOST_CHECK(code_of(reply.error()) == ec::agent_failed);
+  // Connection refused, three retries with 20/40/80 ms (+jitter) backoff.
+  BOOST_CHECK_LT(ms_since(start), 2000);
+}
+
+BOOST_AUTO_TEST_CASE(requests_run_concurrently_up_to_the_cap) {
+  llm_client_settings s = test_client_settings();
+  s.max_per_endpoint = 8;
+  auto capped = spawn_llm_client(sys, s);
+  stub.set_latency_ms(100);
+  constexpr int n = 40;
+  for (int i = 0; i < n; ++i)
+    self->send(capped, atom::complete_v, chat(stub.url()));
+  int ok = 0;
+  auto start = clock_type::now();
+  self->receive_for(ok, n)([](llm_reply&) {},
+                           [](caf::error& e) { BOOST_FAIL(render(e)); });
+  auto took = ms_since(start);
+  BOOST_CHECK_LE(stub.max_in_flight(), 8u);
+  BOOST_CHECK_GE(stub.max_in_flight(), 6u);
+  // 40 requests, 8 at a time, 100 ms each: about 500 ms, far below 4 s.
+  BOOST_CHECK_LT(took, 2000);
+  BOOST_CHECK_GE(took, 450);
+  self->send_exit(capped, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(bad_urls_are_invalid_arguments) {
+  llm_request req = chat(stub.url());
+  req.url = "ftp://example.org/v1/chat/completions";
+  auto reply = ask<llm_reply>(5s, client, atom::complete_v, req);
+  BOOST_REQUIRE(!reply);
+  BOOST_CHECK(code_of(reply.error()) == ec::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(chat_urls_are_completed) {
+  BOOST_CHECK_EQUAL(chat_completions_url("http://h:8000"),
+                    "http://h:8000/v1/chat/completions");
+  BOOST_CHECK_EQUAL(chat_completions_url("http://h:8000/v1/"),
+                    "http://h:8000/v1/chat/completions");
+  BOOST_CHECK_EQUAL(chat_completions_url("http://h/v1/chat/completions"),
+                    "http://h/v1/chat/completions");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
