@@ -480,9 +480,8 @@ council(council_actor::stateful_pointer<council_state> self,
       auto worker = self->system().spawn(deliberation, std::move(init));
       if (st.settings.deliberation_timeout.count() > 0) {
         st.running.emplace(worker.id(), worker);
-        st.deadlines.emplace_back(self->clock().now()
-                                    + st.settings.deliberation_timeout,
-                                  worker.id());
+        st.deadlines.emplace_back(
+          self->clock().now() + st.settings.deliberation_timeout, worker.id());
         if (!st.ticking) {
           st.ticking = true;
           self->delayed_send(self, st.tick_interval(), atom::tick_v);

@@ -34,7 +34,7 @@ std::string chat_completion_body(const vllm_settings& cfg,
 
 namespace detail {
 
-template <class Self>
+template<class Self>
 void ask_attempt(Self* self, llm_client_actor client, int32_t reasks_left,
                  std::shared_ptr<llm_request> req,
                  std::shared_ptr<llm_usage> usage,
@@ -66,7 +66,7 @@ void ask_attempt(Self* self, llm_client_actor client, int32_t reasks_left,
 
 /// Asks the model from within `self` and calls `done` once with the answer
 /// or the final error. Usage counts every attempt, re-asks included.
-template <class Self>
+template<class Self>
 void ask_model(Self* self, const llm_client_actor& client,
                const vllm_settings& cfg, const std::string& system,
                const std::string& user, double temperature,

@@ -47,9 +47,9 @@ std::string chat_completion_body(const vllm_settings& cfg,
 caf::expected<llm_answer> parse_chat_completion(const std::string& body) {
   auto doc = nlohmann::json::parse(body, nullptr, false);
   if (doc.is_discarded())
-    return caf::make_error(ec::agent_failed,
-                           "model reply is not JSON: "
-                             + body.substr(0, std::min<size_t>(80, body.size())));
+    return caf::make_error(
+      ec::agent_failed, "model reply is not JSON: "
+                          + body.substr(0, std::min<size_t>(80, body.size())));
   if (!doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array()
       || doc["choices"].empty())
     return caf::make_error(ec::agent_failed, "model reply has no choices");
@@ -106,7 +106,8 @@ std::vector<std::string> list_items(const std::string& text) {
     size_t skip = 0;
     if (line.rfind("- ", 0) == 0 || line.rfind("* ", 0) == 0)
       skip = 2;
-    else if (line.size() > 2 && std::isdigit(static_cast<unsigned char>(line[0]))
+    else if (line.size() > 2
+             && std::isdigit(static_cast<unsigned char>(line[0]))
              && line[1] == '.' && line[2] == ' ')
       skip = 3;
     if (skip > 0 && !is_blank(line.substr(skip)))

@@ -18,89 +18,11 @@
 #include <caf/scoped_actor.hpp>
 #include <sys/resource.h>
 
+#include "bench/bench_driver.hpp"
 #include "runtime/supervisor.hpp"
 
 using namespace orch;
-using clock_type = std::chrono::steady_clock;
-
-namespace {
-
-struct run_stats {
-  std::vector<int64_t> latencies_ns;
-  int64_t failed = 0;
-  std::string first_error;
-};
-
-struct driver_state {
-  orchestrator_actor orchestrator;
-  task_spec task;
-  int64_t total = 0;
-  int64_t issued = 0;
-  int64_t done = 0;
-  run_stats stats;
-  std::promise<run_stats> finished;
-};
-
-void issue(caf::event_based_actor* self, std::shared_ptr<driver_state> st) {
-  auto t = st->task;
-  t.task_id = "bench-" + std::to_string(st->issued++);
-  auto start = clock_type::now();
-  self
-    ->request(st->orchestrator, caf::infinite, atom::deliberate_v, std::move(t),
-              progress_listener_actor{})
-    .then(
-      [=](deliberation_outcome&) {
-        st->stats.latencies_ns.push_back(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now()
-                                                               - start)
-            .count());
-        if (++st->done == st->total) {
-          st->finished.set_value(std::move(st->stats));
-          self->quit();
-        } else if (st->issued < st->total) {
-          issue(self, st);
-        }
-      },
-      [=](caf::error& err) {
-        ++st->stats.failed;
-        if (st->stats.first_error.empty())
-          st->stats.first_error = render(err);
-        if (++st->done == st->total) {
-          st->finished.set_value(std::move(st->stats));
-          self->quit();
-        } else if (st->issued < st->total) {
-          issue(self, st);
-        }
-      });
-}
-
-void driver(caf::event_based_actor* self, std::shared_ptr<driver_state> st,
-            int64_t concurrency) {
-  for (int64_t i = 0; i < concurrency && st->issued < st->total; ++i)
-    issue(self, st);
-}
-
-run_stats run(caf::actor_system& sys, orchestrator_actor orchestrator,
-              const task_spec& task, int64_t count, int64_t concurrency) {
-  auto st = std::make_shared<driver_state>();
-  st->orchestrator = orchestrator;
-  st->task = task;
-  st->total = count;
-  st->stats.latencies_ns.reserve(static_cast<size_t>(count));
-  auto result = st->finished.get_future();
-  sys.spawn(driver, st, concurrency);
-  return result.get();
-}
-
-double percentile_ms(std::vector<int64_t>& xs, double p) {
-  if (xs.empty())
-    return 0;
-  auto rank = static_cast<size_t>(p / 100.0 * (xs.size() - 1) + 0.5);
-  std::nth_element(xs.begin(), xs.begin() + rank, xs.end());
-  return xs[rank] / 1e6;
-}
-
-} // namespace
+using namespace orch::bench;
 
 int main(int argc, char** argv) {
   int32_t agents = 3;
@@ -161,8 +83,6 @@ int main(int argc, char** argv) {
   auto ok = static_cast<int64_t>(stats.latencies_ns.size());
   auto p50 = percentile_ms(stats.latencies_ns, 50);
   auto p99 = percentile_ms(stats.latencies_ns, 99);
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
   std::printf("{\"bench\":\"deliberation\",\"backend\":\"scripted\","
               "\"agents\":%d,\"rounds\":%d,\"concurrency\":%lld,"
               "\"deliberations\":%lld,\"threads\":%d,\"scorers\":%d,"
@@ -175,8 +95,7 @@ int main(int argc, char** argv) {
               cfg.scorers > 0 ? cfg.scorers : scheduler_threads(cfg),
               static_cast<long long>(ok), static_cast<long long>(stats.failed),
               wall, ok / wall, p50, p99,
-              ok * (agents * (1.0 + 2.0 * rounds)) / wall,
-              ru.ru_maxrss / 1024.0);
+              ok * (agents * (1.0 + 2.0 * rounds)) / wall, peak_rss_mb());
   if (stats.failed > 0)
     std::fprintf(stderr, "deliberation: %lld failed, first: %s\n",
                  static_cast<long long>(stats.failed),

@@ -1,6 +1,7 @@
 #include "bridges/llm_client.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <random>
 #include <thread>
@@ -22,7 +24,10 @@
 #include <caf/typed_response_promise.hpp>
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace orch {
 
@@ -70,6 +75,8 @@ struct transfer {
   long retry_after = -1;
   char errbuf[CURL_ERROR_SIZE] = {};
   bool probe = false;
+  /// Index of the multi handle running this transfer.
+  size_t shard = 0;
 };
 
 struct endpoint_state {
@@ -113,9 +120,30 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 class curl_engine {
 public:
   explicit curl_engine(llm_client_settings settings)
-    : settings_(settings), rng_(std::random_device{}()) {
+      : settings_(settings), rng_(std::random_device{}()) {
     raise_fd_limit();
-    multi_ = curl_multi_init();
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wakeup_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wakeup_;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, wakeup_, &ev);
+    // Event-driven: curl tells us which sockets to watch and when its next
+    // time-out is due, so a loop pass costs O(active sockets), not O(all
+    // transfers) as curl_multi_perform/poll would with thousands in flight.
+    // Transfers are spread over several multi handles: libcurl looks for a
+    // reusable connection by walking all connections to the host, which
+    // gets slow with thousands of them in one cache.
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      auto& sh = shards_[i];
+      sh.engine = this;
+      sh.index = i;
+      sh.multi = curl_multi_init();
+      curl_multi_setopt(sh.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+      curl_multi_setopt(sh.multi, CURLMOPT_SOCKETDATA, &sh);
+      curl_multi_setopt(sh.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+      curl_multi_setopt(sh.multi, CURLMOPT_TIMERDATA, &sh);
+    }
     thread_ = std::thread{[this] { run(); }};
   }
 
@@ -124,9 +152,12 @@ public:
       std::lock_guard<std::mutex> guard{mtx_};
       stopping_ = true;
     }
-    curl_multi_wakeup(multi_);
+    wake();
     thread_.join();
-    curl_multi_cleanup(multi_);
+    for (auto& sh : shards_)
+      curl_multi_cleanup(sh.multi);
+    close(wakeup_);
+    close(epoll_);
   }
 
   curl_engine(const curl_engine&) = delete;
@@ -139,16 +170,57 @@ public:
     t->reply_to = std::move(reply_to);
     t->req = std::move(req);
     t->endpoint = endpoint_of(t->req.url);
+    bool first;
     {
       std::lock_guard<std::mutex> guard{mtx_};
+      first = incoming_.empty();
       incoming_.push_back(std::move(t));
     }
-    curl_multi_wakeup(multi_);
+    if (first)
+      wake();
   }
 
 private:
+  void wake() {
+    uint64_t one = 1;
+    auto n = write(wakeup_, &one, sizeof(one));
+    (void) n;
+  }
+
+  static int on_socket(CURL*, curl_socket_t s, int what, void* user, void*) {
+    auto* sh = static_cast<shard*>(user);
+    auto* self = sh->engine;
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(self->epoll_, EPOLL_CTL_DEL, s, nullptr);
+      self->watched_.erase(s);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.data.fd = s;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+      ev.events |= EPOLLIN;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+      ev.events |= EPOLLOUT;
+    auto op = self->watched_.insert_or_assign(s, sh->index).second
+                ? EPOLL_CTL_ADD
+                : EPOLL_CTL_MOD;
+    if (epoll_ctl(self->epoll_, op, s, &ev) != 0 && op == EPOLL_CTL_MOD)
+      epoll_ctl(self->epoll_, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+  }
+
+  static int on_timer(CURLM*, long timeout_ms, void* user) {
+    auto* sh = static_cast<shard*>(user);
+    if (timeout_ms < 0)
+      sh->due.reset();
+    else
+      sh->due = steady::now() + std::chrono::milliseconds(timeout_ms);
+    return 0;
+  }
+
   void run() {
     std::vector<std::unique_ptr<transfer>> batch;
+    std::vector<epoll_event> events(512);
     for (;;) {
       {
         std::lock_guard<std::mutex> guard{mtx_};
@@ -163,9 +235,45 @@ private:
       batch.clear();
       fire_due_retries();
       int running = 0;
-      curl_multi_perform(multi_, &running);
+      auto now = steady::now();
+      for (auto& sh : shards_)
+        if (sh.due && *sh.due <= now) {
+          sh.due.reset();
+          curl_multi_socket_action(sh.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+      collect();
+      auto n = epoll_wait(epoll_, events.data(),
+                          static_cast<int>(events.size()), wait_ms());
+      for (int i = 0; i < n; ++i) {
+        auto fd = events[i].data.fd;
+        if (fd == wakeup_) {
+          uint64_t count;
+          while (read(wakeup_, &count, sizeof(count)) > 0) {
+          }
+          continue;
+        }
+        int flags = 0;
+        if (events[i].events & EPOLLIN)
+          flags |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT)
+          flags |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP))
+          flags |= CURL_CSELECT_ERR;
+        auto w = watched_.find(fd);
+        if (w != watched_.end())
+          curl_multi_socket_action(shards_[w->second].multi, fd, flags,
+                                   &running);
+      }
+      collect();
+    }
+    shutdown();
+  }
+
+  /// Hands finished transfers on.
+  void collect() {
+    for (auto& sh : shards_) {
       int left = 0;
-      while (auto* msg = curl_multi_info_read(multi_, &left)) {
+      while (auto* msg = curl_multi_info_read(sh.multi, &left)) {
         if (msg->msg != CURLMSG_DONE)
           continue;
         transfer* raw = nullptr;
@@ -173,17 +281,22 @@ private:
         auto code = msg->data.result;
         finished(std::unique_ptr<transfer>{raw}, code);
       }
-      curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(), nullptr);
     }
-    shutdown();
   }
 
-  int poll_timeout_ms() const {
-    if (retries_.empty())
-      return 1000;
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  retries_.top().due - steady::now())
-                  .count();
+  /// How long epoll may sleep: until curl's or a retry's next deadline.
+  int wait_ms() const {
+    auto now = steady::now();
+    int64_t wait = 1000;
+    auto until = [&](steady::time_point t) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(t - now)
+        .count();
+    };
+    for (auto& sh : shards_)
+      if (sh.due)
+        wait = std::min<int64_t>(wait, until(*sh.due));
+    if (!retries_.empty())
+      wait = std::min<int64_t>(wait, until(retries_.top().due));
     return static_cast<int>(std::clamp<int64_t>(wait, 0, 1000));
   }
 
@@ -242,13 +355,15 @@ private:
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
                      static_cast<long>(std::max(1, t->req.timeout_ms)));
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(std::clamp(t->req.timeout_ms, 1, 10000)));
+    curl_easy_setopt(
+      easy, CURLOPT_CONNECTTIMEOUT_MS,
+      static_cast<long>(std::clamp(t->req.timeout_ms, 1, 10000)));
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
-    curl_multi_add_handle(multi_, easy);
+    t->shard = next_shard_++ % shards_.size();
+    curl_multi_add_handle(shards_[t->shard].multi, easy);
     active_.insert(easy);
     t.release(); // owned by the multi handle until finished()
   }
@@ -258,7 +373,7 @@ private:
     --ep.in_flight;
     long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_multi_remove_handle(multi_, t->easy);
+    curl_multi_remove_handle(shards_[t->shard].multi, t->easy);
     active_.erase(t->easy);
     give_back_easy(t->easy);
     t->easy = nullptr;
@@ -382,11 +497,11 @@ private:
                   ep.open_until - steady::now())
                   .count();
     auto err = caf::make_error(
-      ec::agent_failed, "circuit open for " + t->endpoint + " after "
-                          + std::to_string(ep.consecutive_failures)
-                          + " consecutive failures; failing fast, next probe in "
-                          + std::to_string(std::max<int64_t>(left, 0))
-                          + " ms");
+      ec::agent_failed,
+      "circuit open for " + t->endpoint + " after "
+        + std::to_string(ep.consecutive_failures)
+        + " consecutive failures; failing fast, next probe in "
+        + std::to_string(std::max<int64_t>(left, 0)) + " ms");
     caf::anon_send(t->reply_to, atom::result_v, t->id, std::move(err));
     release(*t);
   }
@@ -443,7 +558,7 @@ private:
     for (auto* easy : std::vector<CURL*>(active_.begin(), active_.end())) {
       transfer* raw = nullptr;
       curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
-      curl_multi_remove_handle(multi_, easy);
+      curl_multi_remove_handle(shards_[raw->shard].multi, easy);
       active_.erase(easy);
       curl_easy_cleanup(easy);
       std::unique_ptr<transfer> t{raw};
@@ -456,7 +571,19 @@ private:
   }
 
   llm_client_settings settings_;
-  CURLM* multi_ = nullptr;
+  int epoll_ = -1;
+  int wakeup_ = -1;
+  /// Socket -> shard.
+  std::unordered_map<curl_socket_t, size_t> watched_;
+  struct shard {
+    curl_engine* engine = nullptr;
+    size_t index = 0;
+    CURLM* multi = nullptr;
+    /// curl's next time-out.
+    std::optional<steady::time_point> due;
+  };
+  std::array<shard, 8> shards_;
+  size_t next_shard_ = 0;
   std::thread thread_;
   std::mutex mtx_;
   bool stopping_ = false;
@@ -477,8 +604,7 @@ struct llm_front_state {
   static inline const char* name = "llm-client";
   std::unique_ptr<curl_engine> engine;
   uint64_t next_id = 0;
-  std::unordered_map<uint64_t, caf::typed_response_promise<llm_reply>>
-    pending;
+  std::unordered_map<uint64_t, caf::typed_response_promise<llm_reply>> pending;
 };
 
 llm_front_actor::behavior_type

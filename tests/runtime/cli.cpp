@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/process_runner.hpp"
+#include "tests/llm_stub/llm_stub.hpp"
 
 using namespace orch;
 
@@ -97,6 +98,23 @@ BOOST_AUTO_TEST_CASE(unknown_role_and_blank_task_fail_clearly) {
   res = orchestrator({"deliberate", "--role", "DEV", "  "});
   BOOST_CHECK_EQUAL(res.exit_code, 2);
   BOOST_CHECK_NE(res.output.find("blank"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(deliberate_with_vllm_agents) {
+  orch::test::llm_stub_server stub{{}};
+  BOOST_REQUIRE(stub.start());
+  auto res = orchestrator({"deliberate", "--role", "DEV", "--agents", "2",
+                           "--rounds", "1", "--json", "Add a search box"},
+                          {"AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(),
+                           "VLLM_MODEL=stub-model"});
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
+  auto doc = json_in(res.output);
+  BOOST_REQUIRE_EQUAL(doc["results"].size(), 2u);
+  auto content = doc["results"][0]["proposal"]["content"].get<std::string>();
+  BOOST_CHECK_NE(content.find("Response to:"), std::string::npos);
+  BOOST_CHECK_EQUAL(doc["usage"]["calls"].get<int>(), 6);
+  // generate, critique and revise for each of the two agents.
+  BOOST_CHECK_EQUAL(stub.request_count(), 6u);
 }
 
 BOOST_AUTO_TEST_CASE(help_and_version) {

@@ -1,0 +1,107 @@
+#pragma once
+
+// Drives D deliberations through the ORCHESTRATOR with C in flight and
+// measures their latencies; shared by the benchmarks.
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <sys/resource.h>
+
+#include "actors/actors.hpp"
+
+namespace orch::bench {
+
+using clock_type = std::chrono::steady_clock;
+
+struct run_stats {
+  std::vector<int64_t> latencies_ns;
+  int64_t failed = 0;
+  std::string first_error;
+};
+
+struct driver_state {
+  orchestrator_actor orchestrator;
+  task_spec task;
+  int64_t total = 0;
+  int64_t issued = 0;
+  int64_t done = 0;
+  run_stats stats;
+  std::promise<run_stats> finished;
+};
+
+inline void issue(caf::event_based_actor* self,
+                  std::shared_ptr<driver_state> st) {
+  auto t = st->task;
+  t.task_id = "bench-" + std::to_string(st->issued++);
+  auto start = clock_type::now();
+  self
+    ->request(st->orchestrator, caf::infinite, atom::deliberate_v, std::move(t),
+              progress_listener_actor{})
+    .then(
+      [=](deliberation_outcome&) {
+        st->stats.latencies_ns.push_back(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now()
+                                                               - start)
+            .count());
+        if (++st->done == st->total) {
+          st->finished.set_value(std::move(st->stats));
+          self->quit();
+        } else if (st->issued < st->total) {
+          issue(self, st);
+        }
+      },
+      [=](caf::error& err) {
+        ++st->stats.failed;
+        if (st->stats.first_error.empty())
+          st->stats.first_error = render(err);
+        if (++st->done == st->total) {
+          st->finished.set_value(std::move(st->stats));
+          self->quit();
+        } else if (st->issued < st->total) {
+          issue(self, st);
+        }
+      });
+}
+
+inline void driver(caf::event_based_actor* self,
+                   std::shared_ptr<driver_state> st, int64_t concurrency) {
+  for (int64_t i = 0; i < concurrency && st->issued < st->total; ++i)
+    issue(self, st);
+}
+
+inline run_stats run(caf::actor_system& sys, orchestrator_actor orchestrator,
+                     const task_spec& task, int64_t count,
+                     int64_t concurrency) {
+  auto st = std::make_shared<driver_state>();
+  st->orchestrator = orchestrator;
+  st->task = task;
+  st->total = count;
+  st->stats.latencies_ns.reserve(static_cast<size_t>(count));
+  auto result = st->finished.get_future();
+  sys.spawn(driver, st, concurrency);
+  return result.get();
+}
+
+inline double percentile_ms(std::vector<int64_t>& xs, double p) {
+  if (xs.empty())
+    return 0;
+  auto rank = static_cast<size_t>(p / 100.0 * (xs.size() - 1) + 0.5);
+  std::nth_element(xs.begin(), xs.begin() + rank, xs.end());
+  return xs[rank] / 1e6;
+}
+
+/// Peak resident set size of this process in MiB.
+inline double peak_rss_mb() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;
+}
+
+} // namespace orch::bench

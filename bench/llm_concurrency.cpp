@@ -1,0 +1,198 @@
+// Benchmark: D deliberations of `vllm` agents, C at once, against the
+// project's own OpenAI-compatible stub server (started as a child process
+// with latency L) or against any endpoint given with --url.
+//
+//   llm_concurrency --agents 3 --rounds 1 --concurrency 100
+//                   --deliberations 1000 --latency-ms 50
+//
+// Prints one JSON line; efficiency = ideal / wall with
+// ideal = ceil(D / C) * (1 + 2R) * L.
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/bench_driver.hpp"
+#include "runtime/supervisor.hpp"
+
+using namespace orch;
+using namespace orch::bench;
+
+extern char** environ;
+
+namespace {
+
+/// The stub server as a child process.
+struct stub_process {
+  pid_t pid = -1;
+  uint16_t port = 0;
+
+  bool start(const std::string& exe, int latency_ms) {
+    int out[2];
+    if (pipe(out) != 0)
+      return false;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addclose(&fa, out[0]);
+    auto latency = std::to_string(latency_ms);
+    const char* argv[] = {exe.c_str(),    "--port",        "0",
+                          "--latency-ms", latency.c_str(), nullptr};
+    auto rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr,
+                          const_cast<char**>(argv), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    if (rc != 0) {
+      close(out[0]);
+      return false;
+    }
+    std::string line;
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n')
+      line += c;
+    close(out[0]);
+    auto colon = line.find(':');
+    if (colon == std::string::npos)
+      return false;
+    port = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
+    return port != 0;
+  }
+
+  ~stub_process() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+/// The directory of this executable, where the build puts `llm_stub`.
+std::string own_dir() {
+  char buf[4096];
+  auto n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return ".";
+  std::string path{buf, static_cast<size_t>(n)};
+  return path.substr(0, path.rfind('/'));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int32_t agents = 3;
+  int32_t rounds = 1;
+  int64_t concurrency = 100;
+  int64_t deliberations = 1000;
+  int32_t latency_ms = 50;
+  std::string url;
+  config cfg;
+  cfg.vllm_max_concurrency = 1'000'000;
+  CLI::App app{"Concurrent deliberations of vllm agents against an "
+               "OpenAI-compatible endpoint"};
+  app.add_option("--agents", agents, "agents per council (N)")
+    ->capture_default_str();
+  app.add_option("--rounds", rounds, "rounds of peer review (R)")
+    ->capture_default_str();
+  app.add_option("--concurrency", concurrency, "deliberations in flight (C)")
+    ->capture_default_str();
+  app.add_option("--deliberations", deliberations, "deliberations (D)")
+    ->capture_default_str();
+  app
+    .add_option("--latency-ms", latency_ms,
+                "latency of the stub server, or what --url is known to add "
+                "(L)")
+    ->capture_default_str();
+  app.add_option("--url", url,
+                 "an OpenAI-compatible endpoint instead of the stub server");
+  app.add_option("--model", cfg.vllm_model, "model name for --url")
+    ->capture_default_str();
+  app.add_option("--threads", cfg.threads, "scheduler threads, 0 = cores")
+    ->capture_default_str();
+  app
+    .add_option("--max-per-endpoint", cfg.vllm_max_concurrency,
+                "cap of requests in flight per endpoint")
+    ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (agents < 1 || rounds < 0 || concurrency < 1 || deliberations < 1
+      || latency_ms < 0) {
+    std::fprintf(stderr, "llm_concurrency: bad parameters\n");
+    return 2;
+  }
+  stub_process stub;
+  if (url.empty()) {
+    if (!stub.start(own_dir() + "/llm_stub", latency_ms)) {
+      std::fprintf(stderr, "llm_concurrency: could not start %s/llm_stub\n",
+                   own_dir().c_str());
+      return 1;
+    }
+    url = "http://127.0.0.1:" + std::to_string(stub.port);
+    cfg.vllm_model = "stub-model";
+  }
+  cfg.agent_type = "vllm";
+  cfg.vllm_url = url;
+  cfg.vllm_timeout = 120;
+  cfg.vllm_max_tokens = 256;
+  cfg.councils = {council_spec{"DEV", agents}};
+  cfg.rounds = rounds;
+  cfg.deliberation_timeout = 600;
+  cfg.max_stored_results = 1000;
+  if (auto err = validate(cfg)) {
+    std::fprintf(stderr, "llm_concurrency: %s\n", render(err).c_str());
+    return 2;
+  }
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg, cfg);
+  caf::actor_system sys{sys_cfg};
+  auto svc = start_service(sys, cfg);
+  if (!svc) {
+    std::fprintf(stderr, "llm_concurrency: %s\n", render(svc.error()).c_str());
+    return 1;
+  }
+  task_spec task;
+  task.role = "DEV";
+  task.description = "Implement the login endpoint with session handling";
+  task.constraints.rubric = "Secure, maintainable implementation with tests";
+  task.constraints.requirements = {"input validation", "rate limiting"};
+  task.constraints.rounds = rounds;
+  // Warm the connection pool and the allocator with one wave.
+  run(sys, svc->orchestrator, task, std::min<int64_t>(concurrency, 100),
+      std::min<int64_t>(concurrency, 100));
+  auto start = clock_type::now();
+  auto stats = run(sys, svc->orchestrator, task, deliberations, concurrency);
+  auto wall = std::chrono::duration<double>(clock_type::now() - start).count();
+  auto ok = static_cast<int64_t>(stats.latencies_ns.size());
+  auto waves = std::ceil(static_cast<double>(deliberations) / concurrency);
+  auto ideal = waves * (1 + 2 * rounds) * latency_ms / 1000.0;
+  auto requests = static_cast<double>(deliberations) * agents
+                  * (1 + 2 * rounds);
+  auto p50 = percentile_ms(stats.latencies_ns, 50);
+  auto p99 = percentile_ms(stats.latencies_ns, 99);
+  std::printf("{\"bench\":\"llm_concurrency\",\"backend\":\"vllm\","
+              "\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
+              "\"concurrency\":%lld,\"deliberations\":%lld,"
+              "\"latency_ms\":%d,\"requests_in_flight\":%lld,"
+              "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
+              "\"ideal_s\":%.3f,\"efficiency\":%.3f,\"requests_per_s\":%.0f,"
+              "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"peak_rss_mb\":%.1f}\n",
+              stub.pid > 0 ? "stub" : url.c_str(), agents, rounds,
+              static_cast<long long>(concurrency),
+              static_cast<long long>(deliberations), latency_ms,
+              static_cast<long long>(concurrency * agents),
+              static_cast<long long>(ok), static_cast<long long>(stats.failed),
+              wall, ideal, ideal / wall, requests / wall, p50, p99,
+              peak_rss_mb());
+  if (stats.failed > 0)
+    std::fprintf(stderr, "llm_concurrency: %lld failed, first: %s\n",
+                 static_cast<long long>(stats.failed),
+                 stats.first_error.c_str());
+  stop_service(sys, *svc);
+  return stats.failed > 0 ? 1 : 0;
+}
