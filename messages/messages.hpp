@@ -368,6 +368,53 @@ typename Inspector::result_type inspect(Inspector& f, selection& x) {
            x.considered, x.mode);
 }
 
+// -- plans and the task queue -------------------------------------------------
+
+/// A plan to turn into atomic tasks: explicit tasks, a plan document (YAML,
+/// JSON or markdown) to derive them from, or neither (one task per role).
+struct plan_input {
+  std::string story_id;
+  std::string plan_id;
+  std::string approved_by;
+  std::vector<std::string> roles;
+  std::vector<task_spec> tasks;
+  /// A plan document; `format` says how to read it.
+  std::string text;
+  /// "auto", "yaml", "json" or "markdown".
+  std::string format = "auto";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, plan_input& x) {
+  return f(caf::meta::type_name("orch.plan_input"), x.story_id, x.plan_id,
+           x.approved_by, x.roles, x.tasks, x.text, x.format);
+}
+
+/// A task in the queue with its state: QUEUED, READY, IN_PROGRESS,
+/// COMPLETED, FAILED, BLOCKED or CANCELLED.
+struct queued_task {
+  task_spec task;
+  std::string state = "QUEUED";
+  int32_t attempts = 0;
+  int32_t max_attempts = 3;
+  std::string lease_owner;
+  int64_t lease_expires_ms = 0;
+  /// Not leased again before this time (retry backoff).
+  int64_t not_before_ms = 0;
+  /// Enqueue order, for FIFO within a priority.
+  int64_t seq = 0;
+  /// JSON of the result (COMPLETED) or the last error (FAILED, BLOCKED).
+  std::string result;
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queued_task& x) {
+  return f(caf::meta::type_name("orch.queued_task"), x.task, x.state,
+           x.attempts, x.max_attempts, x.lease_owner, x.lease_expires_ms,
+           x.not_before_ms, x.seq, x.result, x.error);
+}
+
 // -- councils and agents ------------------------------------------------------
 
 /// How one agent is configured.
@@ -541,6 +588,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (orch::llm_usage))
   CAF_ADD_TYPE_ID(orch, (orch::llm_request))
   CAF_ADD_TYPE_ID(orch, (orch::llm_reply))
+  CAF_ADD_TYPE_ID(orch, (orch::plan_input))
+  CAF_ADD_TYPE_ID(orch, (orch::queued_task))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")
