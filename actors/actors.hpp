@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,6 +100,33 @@ using orchestrator_actor = caf::typed_actor<
   // Drops stored results older than the clean-up age.
   caf::reacts_to<atom::expire>>;
 
+/// TASK QUEUE: tasks with dependencies, priorities and leases. One contract
+/// for every backend (memory; Redis).
+using task_queue_actor = caf::typed_actor<
+  // Enqueues tasks (idempotent by task id); answers how many were new.
+  caf::replies_to<atom::add, std::vector<task_spec>>::with<int32_t>,
+  // Leases up to n READY tasks (highest priority first, FIFO within a
+  // priority) to worker w for ttl ms.
+  caf::replies_to<atom::lease, std::string, int32_t,
+                  int32_t>::with<std::vector<queued_task>>,
+  // Extends the lease of (task, worker) by ttl ms.
+  caf::replies_to<atom::extend, std::string, std::string,
+                  int32_t>::with<queued_task>,
+  // Completes (task, worker) with a result (JSON).
+  caf::replies_to<atom::complete, std::string, std::string,
+                  std::string>::with<queued_task>,
+  // Fails (task, worker) with an error: retried with backoff up to
+  // max_attempts, then FAILED with every dependent BLOCKED.
+  caf::replies_to<atom::fail, std::string, std::string,
+                  std::string>::with<queued_task>,
+  caf::replies_to<atom::cancel, std::string>::with<queued_task>,
+  caf::replies_to<atom::status, std::string>::with<queued_task>,
+  // Tasks in a state ("" for all).
+  caf::replies_to<atom::list, std::string>::with<std::vector<queued_task>>,
+  caf::replies_to<atom::counts>::with<std::map<std::string, int64_t>>,
+  // Returns expired leases to READY.
+  caf::reacts_to<atom::tick>>;
+
 // -- spawn-time settings ------------------------------------------------------
 
 /// Creates the agent for a spec; chosen by the runtime per backend.
@@ -176,6 +204,22 @@ architect_actor spawn_architect(caf::actor_system& sys);
 architect_actor spawn_llm_architect(caf::actor_system& sys,
                                     vllm_settings settings,
                                     llm_client_actor client);
+
+/// How a TASK QUEUE behaves.
+struct task_queue_settings {
+  int32_t max_attempts = 3;
+  /// Backoff before retry n is base * 2^(n-1), at most max.
+  int32_t backoff_base_ms = 1000;
+  int32_t backoff_max_ms = 60'000;
+  /// How often expired leases are looked for (0: only on lease calls).
+  int32_t sweep_interval_ms = 1000;
+  /// Milliseconds since the epoch; replaceable for tests.
+  std::function<int64_t()> clock;
+};
+
+/// Spawns the in-memory TASK QUEUE.
+task_queue_actor spawn_memory_queue(caf::actor_system& sys,
+                                    task_queue_settings settings = {});
 
 /// Spawns the ORCHESTRATOR.
 orchestrator_actor spawn_orchestrator(caf::actor_system& sys,

@@ -1,0 +1,881 @@
+// PLANNER: plan → atomic tasks. Reads explicit task lists and plan documents
+// (YAML, JSON, markdown checklists), validates the dependency graph and
+// returns the tasks in a deterministic topological order.
+
+#include "actors/planner.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+namespace orch {
+
+namespace {
+
+// -- small helpers ------------------------------------------------------------
+
+/// The first problem found: a code and a message (code `none` means fine).
+struct problem {
+  ec code = ec::none;
+  std::string text;
+
+  explicit operator bool() const {
+    return code != ec::none;
+  }
+};
+
+problem invalid(std::string text) {
+  return {ec::invalid_argument, std::move(text)};
+}
+
+caf::error to_error(const problem& p) {
+  return caf::make_error(p.code, p.text);
+}
+
+std::string trim(std::string_view x) {
+  auto blank = [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0;
+  };
+  while (!x.empty() && blank(x.front()))
+    x.remove_prefix(1);
+  while (!x.empty() && blank(x.back()))
+    x.remove_suffix(1);
+  return std::string{x};
+}
+
+std::string lower(std::string x) {
+  for (auto& c : x)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return x;
+}
+
+std::string join(const std::vector<std::string>& xs, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (i > 0)
+      out += sep;
+    out += xs[i];
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string& x, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in{x};
+  while (std::getline(in, cur, sep)) {
+    auto t = trim(cur);
+    if (!t.empty())
+      out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::optional<int64_t> parse_int(const std::string& x) {
+  auto s = std::string_view{x};
+  if (!s.empty() && s.front() == '+')
+    s.remove_prefix(1);
+  int64_t out = 0;
+  auto [ptr, err] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (s.empty() || err != std::errc{} || ptr != s.data() + s.size())
+    return std::nullopt;
+  return out;
+}
+
+/// The id as the user wrote it: without the "<plan_id>/" prefix.
+std::string unscoped(const std::string& plan_id, const std::string& id) {
+  auto prefix = plan_id + "/";
+  if (id.size() > prefix.size() && id.compare(0, prefix.size(), prefix) == 0)
+    return id.substr(prefix.size());
+  return id;
+}
+
+// -- a neutral document tree (YAML and JSON read into the same shape) ---------
+
+struct dnode {
+  enum kind_t { null_k, bool_k, int_k, real_k, string_k, list_k, map_k };
+  kind_t kind = null_k;
+  /// The text of a scalar.
+  std::string text;
+  int64_t integer = 0;
+  std::vector<dnode> items;
+  std::vector<std::pair<std::string, dnode>> fields;
+
+  bool scalar() const {
+    return kind != list_k && kind != map_k;
+  }
+
+  const dnode* find(const std::string& key) const {
+    for (auto& [k, v] : fields)
+      if (k == key)
+        return &v;
+    return nullptr;
+  }
+};
+
+/// Resolves a plain (unquoted) YAML scalar the way YAML 1.2 core does.
+void resolve_plain(dnode& x) {
+  static const std::regex real_rx{
+    R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)"};
+  const auto& t = x.text;
+  if (t.empty() || t == "~" || t == "null" || t == "Null" || t == "NULL") {
+    x.kind = dnode::null_k;
+  } else if (t == "true" || t == "True" || t == "TRUE" || t == "false"
+             || t == "False" || t == "FALSE") {
+    x.kind = dnode::bool_k;
+  } else if (auto i = parse_int(t)) {
+    x.kind = dnode::int_k;
+    x.integer = *i;
+  } else if (std::regex_match(t, real_rx)) {
+    // Also integers too large for 64 bits.
+    x.kind = dnode::real_k;
+  } else {
+    x.kind = dnode::string_k;
+  }
+}
+
+dnode from_yaml(const YAML::Node& n) {
+  dnode out;
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar:
+      out.text = n.Scalar();
+      out.kind = dnode::string_k;
+      if (n.Tag() == "?")
+        resolve_plain(out);
+      break;
+    case YAML::NodeType::Sequence:
+      out.kind = dnode::list_k;
+      for (const auto& x : n)
+        out.items.push_back(from_yaml(x));
+      break;
+    case YAML::NodeType::Map:
+      out.kind = dnode::map_k;
+      for (const auto& kv : n) {
+        auto key = kv.first.IsScalar() ? kv.first.Scalar() : std::string{};
+        out.fields.emplace_back(std::move(key), from_yaml(kv.second));
+      }
+      break;
+    default: break;
+  }
+  return out;
+}
+
+dnode from_json(const nlohmann::json& j) {
+  dnode out;
+  switch (j.type()) {
+    case nlohmann::json::value_t::boolean:
+      out.kind = dnode::bool_k;
+      out.text = j.dump();
+      break;
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned:
+      out.text = j.dump();
+      if (auto i = parse_int(out.text)) {
+        out.kind = dnode::int_k;
+        out.integer = *i;
+      } else {
+        out.kind = dnode::real_k;
+      }
+      break;
+    case nlohmann::json::value_t::number_float:
+      out.kind = dnode::real_k;
+      out.text = j.dump();
+      break;
+    case nlohmann::json::value_t::string:
+      out.kind = dnode::string_k;
+      out.text = j.get<std::string>();
+      break;
+    case nlohmann::json::value_t::array:
+      out.kind = dnode::list_k;
+      for (const auto& x : j)
+        out.items.push_back(from_json(x));
+      break;
+    case nlohmann::json::value_t::object:
+      out.kind = dnode::map_k;
+      for (const auto& [k, v] : j.items())
+        out.fields.emplace_back(k, from_json(v));
+      break;
+    default: break;
+  }
+  return out;
+}
+
+// -- reading fields -----------------------------------------------------------
+
+problem read_string(const dnode& x, const std::string& path, std::string& out) {
+  if (!x.scalar())
+    return invalid(path + ": expected a string");
+  out = x.kind == dnode::null_k ? std::string{} : x.text;
+  return {};
+}
+
+problem read_int(const dnode& x, const std::string& path, int32_t& out) {
+  if (x.kind != dnode::int_k)
+    return invalid(path + ": expected an integer");
+  if (x.integer < std::numeric_limits<int32_t>::min()
+      || x.integer > std::numeric_limits<int32_t>::max())
+    return invalid(path + ": integer out of range");
+  out = static_cast<int32_t>(x.integer);
+  return {};
+}
+
+problem read_strings(const dnode& x, const std::string& path,
+                     std::vector<std::string>& out) {
+  out.clear();
+  if (x.kind == dnode::null_k)
+    return {};
+  if (x.kind != dnode::list_k)
+    return invalid(path + ": expected a list of strings");
+  for (const auto& item : x.items) {
+    if (!item.scalar() || item.kind == dnode::null_k)
+      return invalid(path + ": expected a list of strings");
+    out.push_back(item.text);
+  }
+  return {};
+}
+
+problem read_string_map(const dnode& x, const std::string& path,
+                        std::map<std::string, std::string>& out) {
+  if (x.kind == dnode::null_k)
+    return {};
+  if (x.kind != dnode::map_k)
+    return invalid(path + ": expected a map of strings");
+  for (const auto& [k, v] : x.fields) {
+    if (!v.scalar())
+      return invalid(path + "." + k + ": expected a string");
+    out[k] = v.kind == dnode::null_k ? std::string{} : v.text;
+  }
+  return {};
+}
+
+problem read_constraints(const dnode& x, const std::string& path,
+                         constraints& out) {
+  if (x.kind == dnode::null_k)
+    return {};
+  if (x.kind != dnode::map_k)
+    return invalid(path + ": expected a map");
+  const std::pair<const char*, int32_t*> ints[] = {
+    {"max_iterations", &out.max_iterations},
+    {"timeout_seconds", &out.timeout_seconds},
+    {"k", &out.k},
+    {"rounds", &out.rounds},
+  };
+  for (const auto& [k, v] : x.fields) {
+    auto field = path + "." + k;
+    problem p;
+    if (k == "rubric")
+      p = read_string(v, field, out.rubric);
+    else if (k == "requirements")
+      p = read_strings(v, field, out.requirements);
+    else if (k == "metadata")
+      p = read_string_map(v, field, out.metadata);
+    for (const auto& [name, ptr] : ints)
+      if (k == name)
+        p = read_int(v, field, *ptr);
+    if (p)
+      return p;
+  }
+  return {};
+}
+
+problem read_task(const dnode& x, const std::string& path, task_spec& out) {
+  if (x.kind != dnode::map_k)
+    return invalid(path + ": expected a map");
+  for (const auto& [k, v] : x.fields) {
+    auto field = path + "." + k;
+    problem p;
+    if (k == "task_id")
+      p = read_string(v, field, out.task_id);
+    else if (k == "role")
+      p = read_string(v, field, out.role);
+    else if (k == "description")
+      p = read_string(v, field, out.description);
+    else if (k == "case_id")
+      p = read_string(v, field, out.case_id);
+    else if (k == "dependencies")
+      p = read_strings(v, field, out.dependencies);
+    else if (k == "priority")
+      p = read_int(v, field, out.priority);
+    else if (k == "constraints")
+      p = read_constraints(v, field, out.constraints);
+    if (p)
+      return p;
+  }
+  return {};
+}
+
+/// What a plan document says.
+struct plan_doc {
+  std::string story_id;
+  std::string plan_id;
+  std::string approved_by;
+  std::vector<std::string> roles;
+  std::vector<task_spec> tasks;
+};
+
+problem read_task_list(const dnode& x, plan_doc& out) {
+  if (x.kind == dnode::null_k)
+    return {};
+  if (x.kind != dnode::list_k)
+    return invalid("tasks: expected a list of tasks");
+  for (size_t i = 0; i < x.items.size(); ++i) {
+    task_spec t;
+    if (auto p = read_task(x.items[i], "tasks[" + std::to_string(i) + "]", t))
+      return p;
+    out.tasks.push_back(std::move(t));
+  }
+  return {};
+}
+
+/// Reads story_id, plan_id, approved_by and roles of a top-level map.
+problem read_header(const dnode& x, plan_doc& out) {
+  for (const auto& [k, v] : x.fields) {
+    problem p;
+    if (k == "story_id")
+      p = read_string(v, k, out.story_id);
+    else if (k == "plan_id")
+      p = read_string(v, k, out.plan_id);
+    else if (k == "approved_by")
+      p = read_string(v, k, out.approved_by);
+    else if (k == "roles")
+      p = read_strings(v, k, out.roles);
+    if (p)
+      return p;
+  }
+  return {};
+}
+
+problem read_tree(const dnode& root, plan_doc& out) {
+  if (root.kind == dnode::list_k)
+    return read_task_list(root, out);
+  if (root.kind != dnode::map_k)
+    return invalid("plan document: expected a map with a tasks list or a "
+                   "list of tasks");
+  if (auto p = read_header(root, out))
+    return p;
+  if (auto tasks = root.find("tasks"))
+    return read_task_list(*tasks, out);
+  return {};
+}
+
+problem parse_yaml(const std::string& text, dnode& out) {
+  try {
+    out = from_yaml(YAML::Load(text));
+  } catch (const YAML::Exception& e) {
+    return {ec::decode_failed,
+            "malformed YAML plan: line " + std::to_string(e.mark.line + 1)
+              + ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg};
+  }
+  return {};
+}
+
+problem parse_json(const std::string& text, dnode& out) {
+  try {
+    out = from_json(nlohmann::json::parse(text));
+  } catch (const nlohmann::json::exception& e) {
+    // Drop the "[json.exception.parse_error.101] " tag.
+    std::string what = e.what();
+    if (auto pos = what.find("] ");
+        !what.empty() && what.front() == '[' && pos != std::string::npos)
+      what.erase(0, pos + 2);
+    return {ec::decode_failed, "malformed JSON plan: " + what};
+  }
+  return {};
+}
+
+// -- markdown -----------------------------------------------------------------
+
+/// The heading level of `line` (0 when it is none) and its text.
+int heading(const std::string& line, std::string& text) {
+  size_t i = 0;
+  while (i < line.size() && i < 3 && line[i] == ' ')
+    ++i;
+  size_t level = 0;
+  while (i + level < line.size() && line[i + level] == '#')
+    ++level;
+  if (level == 0 || level > 6)
+    return 0;
+  auto rest = std::string_view{line}.substr(i + level);
+  if (!rest.empty() && rest.front() != ' ' && rest.front() != '\t')
+    return 0;
+  text = trim(rest);
+  // An optional closing sequence of '#'.
+  while (!text.empty() && text.back() == '#')
+    text.pop_back();
+  text = trim(text);
+  return static_cast<int>(level);
+}
+
+/// The role of a "<ROLE> Tasks" heading text, if it is one.
+std::optional<std::string> role_of_heading(const std::string& text) {
+  std::istringstream in{text};
+  std::vector<std::string> words;
+  for (std::string w; in >> w;)
+    words.push_back(std::move(w));
+  if (words.size() < 2 || lower(words.back()) != "tasks")
+    return std::nullopt;
+  words.pop_back();
+  return normalize_role(join(words, " "));
+}
+
+bool is_role_heading(const std::string& line) {
+  std::string text;
+  return heading(line, text) == 2 && role_of_heading(text).has_value();
+}
+
+/// Replaces leading tabs by four spaces each, drops a trailing '\r'.
+std::string expand_line(std::string line) {
+  if (!line.empty() && line.back() == '\r')
+    line.pop_back();
+  std::string out;
+  size_t i = 0;
+  for (; i < line.size() && (line[i] == ' ' || line[i] == '\t'); ++i)
+    out.append(line[i] == '\t' ? 4 : 1, ' ');
+  out.append(line, i, std::string::npos);
+  return out;
+}
+
+problem md_error(size_t line, const std::string& what) {
+  return invalid("markdown plan line " + std::to_string(line) + ": " + what);
+}
+
+/// Reads a YAML front matter (story_id, plan_id, approved_by, roles).
+problem read_front_matter(const std::vector<std::string>& lines, size_t& next,
+                          plan_doc& out) {
+  next = 0;
+  if (lines.empty() || trim(lines[0]) != "---")
+    return {};
+  std::string yaml;
+  size_t i = 1;
+  for (; i < lines.size(); ++i) {
+    auto t = trim(lines[i]);
+    if (t == "---" || t == "...")
+      break;
+    yaml += lines[i];
+    yaml += '\n';
+  }
+  if (i == lines.size())
+    return md_error(1, "front matter is not closed by '---'");
+  next = i + 1;
+  dnode root;
+  if (auto p = parse_yaml(yaml, root))
+    return md_error(1, "front matter: " + p.text);
+  if (root.kind == dnode::null_k)
+    return {};
+  if (root.kind != dnode::map_k)
+    return md_error(1, "front matter: expected a map");
+  if (auto p = read_header(root, out))
+    return md_error(1, "front matter: " + p.text);
+  return {};
+}
+
+problem parse_markdown(const std::string& text, plan_doc& out) {
+  static const std::regex check_rx{
+    R"(^( *)[-*+][ \t]+\[([ xX])\](?:[ \t]+(.*))?$)"};
+  static const std::regex bullet_rx{R"(^( *)[-*+][ \t]+(.*)$)"};
+  static const std::regex item_rx{R"(^([^\s:]+)[ \t]*:[ \t]*(.*)$)"};
+  static const std::regex key_rx{
+    R"(^(depends on|dependencies|priority|requirements|rubric)[ \t]*:)"
+    R"([ \t]*(.*)$)",
+    std::regex::icase};
+  std::vector<std::string> lines;
+  {
+    std::istringstream in{text};
+    for (std::string line; std::getline(in, line);)
+      lines.push_back(expand_line(std::move(line)));
+  }
+  size_t first = 0;
+  if (auto p = read_front_matter(lines, first, out))
+    return p;
+  std::string role; // role of the current section, if any
+  task_spec* current = nullptr; // the task its sub-items belong to
+  bool fenced = false;
+  std::smatch m;
+  for (size_t i = first; i < lines.size(); ++i) {
+    const auto& line = lines[i];
+    auto no = i + 1;
+    auto t = trim(line);
+    if (t.rfind("```", 0) == 0 || t.rfind("~~~", 0) == 0) {
+      fenced = !fenced;
+      continue;
+    }
+    if (fenced)
+      continue;
+    std::string htext;
+    if (auto level = heading(line, htext); level > 0) {
+      if (level <= 2) {
+        auto r = level == 2 ? role_of_heading(htext) : std::nullopt;
+        role = r ? *r : std::string{};
+      }
+      current = nullptr;
+      continue;
+    }
+    if (std::regex_match(line, m, check_rx) && m[1].length() < 2) {
+      if (role.empty())
+        return md_error(no, "task item outside a '## <ROLE> Tasks' section");
+      auto body = m[3].matched ? trim(m[3].str()) : std::string{};
+      std::smatch im;
+      if (!std::regex_match(body, im, item_rx))
+        return md_error(no, "expected '- [ ] <TASK-ID>: <description>'");
+      auto id = im[1].str();
+      id.erase(std::remove_if(id.begin(), id.end(),
+                              [](char c) { return c == '*' || c == '`'; }),
+               id.end());
+      if (id.empty())
+        return md_error(no, "expected '- [ ] <TASK-ID>: <description>'");
+      task_spec task;
+      task.task_id = id;
+      task.role = role;
+      task.description = trim(im[2].str());
+      out.tasks.push_back(std::move(task));
+      current = &out.tasks.back();
+      continue;
+    }
+    if (!std::regex_match(line, m, bullet_rx) || m[1].length() < 2)
+      continue; // plain text
+    auto body = m[2].str();
+    std::smatch km;
+    if (!std::regex_match(body, km, key_rx))
+      continue; // a note under the task
+    auto key = lower(km[1].str());
+    auto value = trim(km[2].str());
+    if (current == nullptr)
+      return md_error(no, "'" + km[1].str() + "' does not belong to a task");
+    if (key == "depends on" || key == "dependencies") {
+      if (lower(value) == "none" || value == "-")
+        continue;
+      for (auto& dep : split(value, ','))
+        current->dependencies.push_back(std::move(dep));
+    } else if (key == "priority") {
+      auto p = parse_int(value);
+      if (!p || *p < std::numeric_limits<int32_t>::min()
+          || *p > std::numeric_limits<int32_t>::max())
+        return md_error(no, "Priority: expected an integer");
+      current->priority = static_cast<int32_t>(*p);
+    } else if (key == "requirements") {
+      for (auto& req : split(value, ';'))
+        current->constraints.requirements.push_back(std::move(req));
+    } else { // rubric
+      current->constraints.rubric = value;
+    }
+  }
+  return {};
+}
+
+// -- documents ----------------------------------------------------------------
+
+/// "json", "markdown" or "yaml" for the content of a plan document.
+std::string detect_format(const std::string& text) {
+  auto t = trim(text);
+  if (!t.empty() && t.front() == '{')
+    return "json";
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);)
+    if (is_role_heading(expand_line(line)))
+      return "markdown";
+  return "yaml";
+}
+
+/// The canonical format name, or nothing for an unknown one.
+std::optional<std::string> canonical_format(const std::string& format,
+                                            const std::string& text) {
+  auto f = lower(trim(format));
+  if (f.empty() || f == "auto")
+    return detect_format(text);
+  if (f == "yaml" || f == "yml")
+    return "yaml";
+  if (f == "json")
+    return "json";
+  if (f == "markdown" || f == "md")
+    return "markdown";
+  return std::nullopt;
+}
+
+problem parse_document(const std::string& text, const std::string& format,
+                       plan_doc& out) {
+  auto f = canonical_format(format, text);
+  if (!f)
+    return invalid("unknown plan format '" + format
+                   + "' (expected auto, yaml, json or markdown)");
+  if (*f == "markdown")
+    return parse_markdown(text, out);
+  dnode root;
+  if (auto p = *f == "json" ? parse_json(text, root) : parse_yaml(text, root))
+    return p;
+  return read_tree(root, out);
+}
+
+// -- validation and ordering --------------------------------------------------
+
+/// Finds one dependency cycle with a DFS; returns its members in edge order,
+/// starting from the smallest id, or nothing.
+std::vector<size_t> find_cycle(const std::vector<std::vector<size_t>>& deps,
+                               const std::vector<std::string>& names) {
+  enum color { white, grey, black };
+  std::vector<color> colors(deps.size(), white);
+  // Frames: the node and the index of the next dependency to follow.
+  std::vector<std::pair<size_t, size_t>> stack;
+  for (size_t root = 0; root < deps.size(); ++root) {
+    if (colors[root] != white)
+      continue;
+    stack.emplace_back(root, 0);
+    colors[root] = grey;
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      if (next == deps[node].size()) {
+        colors[node] = black;
+        stack.pop_back();
+        continue;
+      }
+      auto dep = deps[node][next++];
+      if (colors[dep] == white) {
+        colors[dep] = grey;
+        stack.emplace_back(dep, 0);
+      } else if (colors[dep] == grey) {
+        std::vector<size_t> cycle;
+        auto it = std::find_if(stack.begin(), stack.end(),
+                               [dep](const auto& f) { return f.first == dep; });
+        for (; it != stack.end(); ++it)
+          cycle.push_back(it->first);
+        auto smallest = std::min_element(cycle.begin(), cycle.end(),
+                                         [&](size_t a, size_t b) {
+                                           return names[a] < names[b];
+                                         });
+        std::rotate(cycle.begin(), smallest, cycle.end());
+        return cycle;
+      }
+    }
+  }
+  return {};
+}
+
+std::string council_list(const std::set<std::string>& roles) {
+  if (roles.empty())
+    return "none";
+  return join(std::vector<std::string>{roles.begin(), roles.end()}, ", ");
+}
+
+/// Validates scoped, normalized tasks and puts them in topological order.
+problem validate_and_order(const std::string& plan_id,
+                           const std::set<std::string>& councils,
+                           std::vector<task_spec>& tasks) {
+  std::vector<std::string> names; // ids as the user wrote them
+  for (auto& t : tasks)
+    names.push_back(unscoped(plan_id, t.task_id));
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (is_blank(names[i]))
+      return invalid("tasks[" + std::to_string(i)
+                     + "]: task_id must not be blank");
+    if (is_blank(tasks[i].description))
+      return invalid("task " + names[i] + ": description is empty");
+  }
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < tasks.size(); ++i)
+    if (!index.emplace(tasks[i].task_id, i).second)
+      return invalid("duplicate task id " + names[i]);
+  std::vector<std::vector<size_t>> deps(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    for (const auto& dep : tasks[i].dependencies) {
+      auto it = index.find(dep);
+      if (it == index.end())
+        return invalid("task " + names[i] + " depends on unknown task "
+                       + unscoped(plan_id, dep));
+      deps[i].push_back(it->second);
+    }
+  }
+  if (auto cycle = find_cycle(deps, names); !cycle.empty()) {
+    std::string text = "dependency cycle: ";
+    for (auto i : cycle)
+      text += names[i] + " -> ";
+    text += names[cycle.front()];
+    return invalid(std::move(text));
+  }
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (tasks[i].role.empty())
+      return invalid("task " + names[i] + ": role is empty");
+    if (councils.count(tasks[i].role) == 0)
+      return invalid("task " + names[i] + ": no council for role "
+                     + tasks[i].role + " (councils: " + council_list(councils)
+                     + ")");
+  }
+  // Kahn's algorithm; ready tasks by priority (higher first), then source.
+  std::vector<size_t> pending(tasks.size());
+  std::vector<std::vector<size_t>> dependents(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    pending[i] = deps[i].size();
+    for (auto d : deps[i])
+      dependents[d].push_back(i);
+  }
+  std::set<std::pair<int64_t, size_t>> ready;
+  for (size_t i = 0; i < tasks.size(); ++i)
+    if (pending[i] == 0)
+      ready.emplace(-static_cast<int64_t>(tasks[i].priority), i);
+  std::vector<task_spec> ordered;
+  ordered.reserve(tasks.size());
+  while (!ready.empty()) {
+    auto i = ready.begin()->second;
+    ready.erase(ready.begin());
+    for (auto d : dependents[i])
+      if (--pending[d] == 0)
+        ready.emplace(-static_cast<int64_t>(tasks[d].priority), d);
+    ordered.push_back(std::move(tasks[i]));
+  }
+  tasks = std::move(ordered);
+  return {};
+}
+
+} // namespace
+
+// -- public functions ---------------------------------------------------------
+
+std::string scoped_task_id(const std::string& plan_id,
+                           const std::string& task_id) {
+  auto prefix = plan_id + "/";
+  if (task_id.compare(0, prefix.size(), prefix) == 0)
+    return task_id;
+  return prefix + task_id;
+}
+
+caf::expected<std::vector<task_spec>>
+derive_tasks(const plan_input& plan,
+             const std::set<std::string>& roles_with_council) {
+  auto story_id = trim(plan.story_id);
+  auto plan_id = trim(plan.plan_id);
+  std::vector<task_spec> tasks;
+  if (!plan.tasks.empty()) {
+    tasks = plan.tasks;
+  } else if (!is_blank(plan.text)) {
+    plan_doc doc;
+    if (auto p = parse_document(plan.text, plan.format, doc))
+      return to_error(p);
+    if (story_id.empty())
+      story_id = trim(doc.story_id);
+    if (plan_id.empty())
+      plan_id = trim(doc.plan_id);
+    if (doc.tasks.empty())
+      return caf::make_error(ec::invalid_argument,
+                             "plan document defines no tasks");
+    tasks = std::move(doc.tasks);
+  } else {
+    std::vector<std::string> roles;
+    auto add = [&](const std::string& r) {
+      auto role = normalize_role(r);
+      if (!role.empty()
+          && std::find(roles.begin(), roles.end(), role) == roles.end())
+        roles.push_back(std::move(role));
+    };
+    for (const auto& r : plan.roles)
+      add(r);
+    if (roles.empty())
+      for (const auto& r : roles_with_council)
+        add(r);
+    if (roles.empty())
+      return caf::make_error(ec::invalid_argument,
+                             "plan has no tasks, no plan document and no "
+                             "roles");
+    for (auto& role : roles) {
+      task_spec t;
+      t.task_id = "TASK-" + role;
+      t.role = role;
+      t.description = "Implement plan " + plan_id + " for story " + story_id;
+      tasks.push_back(std::move(t));
+    }
+  }
+  if (plan_id.empty())
+    return caf::make_error(ec::invalid_argument, "plan_id must not be blank");
+  for (auto& t : tasks) {
+    t.story_id = story_id;
+    t.plan_id = plan_id;
+    t.role = normalize_role(t.role);
+    auto id = trim(t.task_id);
+    t.task_id = id.empty() ? id : scoped_task_id(plan_id, id);
+    std::vector<std::string> deps;
+    for (const auto& d : t.dependencies) {
+      auto dep = scoped_task_id(plan_id, trim(d));
+      if (std::find(deps.begin(), deps.end(), dep) == deps.end())
+        deps.push_back(std::move(dep));
+    }
+    t.dependencies = std::move(deps);
+  }
+  std::set<std::string> councils;
+  for (const auto& r : roles_with_council)
+    councils.insert(normalize_role(r));
+  if (auto p = validate_and_order(plan_id, councils, tasks))
+    return to_error(p);
+  return tasks;
+}
+
+caf::expected<plan_input> load_plan_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return caf::make_error(ec::not_found, "cannot read plan file " + path);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  plan_input out;
+  out.text = buf.str();
+  std::filesystem::path fs_path{path};
+  auto ext = lower(fs_path.extension().string());
+  if (ext == ".yaml" || ext == ".yml")
+    out.format = "yaml";
+  else if (ext == ".json")
+    out.format = "json";
+  else if (ext == ".md" || ext == ".markdown")
+    out.format = "markdown";
+  else
+    out.format = detect_format(out.text);
+  plan_doc doc;
+  if (auto p = parse_document(out.text, out.format, doc))
+    return caf::make_error(p.code, path + ": " + p.text);
+  out.story_id = trim(doc.story_id);
+  out.plan_id = trim(doc.plan_id);
+  if (out.plan_id.empty())
+    out.plan_id = fs_path.stem().string();
+  out.approved_by = doc.approved_by;
+  out.roles = doc.roles;
+  return out;
+}
+
+// -- actor --------------------------------------------------------------------
+
+planner_actor::behavior_type
+planner(planner_actor::stateful_pointer<planner_state> self,
+        std::set<std::string> roles_with_council) {
+  self->state.roles = std::move(roles_with_council);
+  return {
+    [self](atom::run,
+           const plan_input& plan) -> caf::result<std::vector<task_spec>> {
+      auto tasks = derive_tasks(plan, self->state.roles);
+      if (!tasks) {
+        spdlog::warn("planner rejected plan {} of story {}: {}", plan.plan_id,
+                     plan.story_id, render(tasks.error()));
+        return std::move(tasks.error());
+      }
+      spdlog::debug("planner derived {} tasks from plan {} of story {}",
+                    tasks->size(), plan.plan_id, plan.story_id);
+      return std::move(*tasks);
+    },
+  };
+}
+
+planner_actor spawn_planner(caf::actor_system& sys,
+                            std::set<std::string> roles_with_council) {
+  return sys.spawn(planner, std::move(roles_with_council));
+}
+
+} // namespace orch

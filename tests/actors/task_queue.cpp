@@ -1,0 +1,245 @@
+// The TASK QUEUE contract. Backends: memory (the Redis backend joins the
+// list when it exists).
+
+#include <atomic>
+#include <memory>
+
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "llm_fixture.hpp"
+
+using namespace orch;
+using namespace orch::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct memory_backend {
+  static task_queue_actor make(caf::actor_system& sys,
+                               task_queue_settings s) {
+    return spawn_memory_queue(sys, std::move(s));
+  }
+};
+
+template <class Backend>
+struct queue_fixture {
+  threaded_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  std::shared_ptr<std::atomic<int64_t>> now
+    = std::make_shared<std::atomic<int64_t>>(1'000'000);
+  task_queue_actor q;
+
+  queue_fixture() {
+    task_queue_settings s;
+    s.max_attempts = 3;
+    s.backoff_base_ms = 100;
+    s.backoff_max_ms = 1000;
+    s.sweep_interval_ms = 0;
+    auto clock = now;
+    s.clock = [clock] { return clock->load(); };
+    q = Backend::make(sys, std::move(s));
+  }
+
+  ~queue_fixture() {
+    self->send_exit(q, caf::exit_reason::user_shutdown);
+  }
+
+  template <class T, class... Ts>
+  T must(Ts&&... xs) {
+    caf::expected<T> out{caf::make_error(ec::internal, "unset")};
+    self->request(q, 5s, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { out = std::move(x); },
+               [&](caf::error& e) { out = std::move(e); });
+    if (!out)
+      BOOST_FAIL(render(out.error()));
+    return std::move(*out);
+  }
+
+  template <class T, class... Ts>
+  caf::error must_fail(Ts&&... xs) {
+    caf::error err;
+    self->request(q, 5s, std::forward<Ts>(xs)...)
+      .receive([&](T&) {}, [&](caf::error& e) { err = std::move(e); });
+    return err;
+  }
+
+  int32_t add(std::vector<task_spec> xs) {
+    return must<int32_t>(atom::add_v, std::move(xs));
+  }
+
+  std::vector<queued_task> lease(std::string worker, int32_t n = 1,
+                                 int32_t ttl = 1000) {
+    return must<std::vector<queued_task>>(atom::lease_v, std::move(worker),
+                                          ttl, n);
+  }
+
+  queued_task status(std::string id) {
+    return must<queued_task>(atom::status_v, std::move(id));
+  }
+
+  queued_task complete(std::string id, std::string worker) {
+    return must<queued_task>(atom::complete_v, std::move(id),
+                             std::move(worker), std::string{"{}"});
+  }
+
+  queued_task fail(std::string id, std::string worker) {
+    return must<queued_task>(atom::fail_v, std::move(id), std::move(worker),
+                             std::string{"boom"});
+  }
+};
+
+task_spec t(std::string id, int32_t priority = 0,
+            std::vector<std::string> deps = {}) {
+  task_spec x;
+  x.task_id = std::move(id);
+  x.role = "DEV";
+  x.description = "do " + x.task_id;
+  x.priority = priority;
+  x.dependencies = std::move(deps);
+  return x;
+}
+
+std::vector<std::string> ids(const std::vector<queued_task>& xs) {
+  std::vector<std::string> out;
+  for (auto& x : xs)
+    out.push_back(x.task.task_id);
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+using backends = boost::mpl::list<memory_backend>;
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(task_queue)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(enqueue_is_idempotent, B, backends) {
+  queue_fixture<B> f;
+  BOOST_CHECK_EQUAL(f.add({t("a"), t("b")}), 2);
+  BOOST_CHECK_EQUAL(f.add({t("a"), t("c")}), 1);
+  auto all = f.template must<std::vector<queued_task>>(atom::list_v,
+                                                       std::string{});
+  BOOST_CHECK_EQUAL(all.size(), 3u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(priority_then_fifo, B, backends) {
+  queue_fixture<B> f;
+  f.add({t("low1", 1), t("high1", 5), t("low2", 1), t("high2", 5)});
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 4))), "high1,high2,low1,low2");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(dependencies_gate_readiness, B, backends) {
+  queue_fixture<B> f;
+  // c depends on a task that arrives later.
+  f.add({t("c", 9, {"b"}), t("a"), t("b", 0, {"a"})});
+  BOOST_CHECK_EQUAL(f.status("c").state, "QUEUED");
+  BOOST_CHECK_EQUAL(f.status("b").state, "QUEUED");
+  auto first = f.lease("w", 10);
+  BOOST_REQUIRE_EQUAL(first.size(), 1u);
+  BOOST_CHECK_EQUAL(first[0].task.task_id, "a");
+  BOOST_CHECK(f.lease("w", 10).empty());
+  f.complete("a", "w");
+  BOOST_CHECK_EQUAL(f.status("b").state, "READY");
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 10))), "b");
+  f.complete("b", "w");
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 10))), "c");
+  auto done = f.complete("c", "w");
+  BOOST_CHECK_EQUAL(done.state, "COMPLETED");
+  BOOST_CHECK_EQUAL(done.result, "{}");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(only_the_owner_completes, B, backends) {
+  queue_fixture<B> f;
+  f.add({t("a")});
+  f.lease("w1");
+  auto err = f.template must_fail<queued_task>(
+    atom::complete_v, std::string{"a"}, std::string{"w2"}, std::string{});
+  BOOST_CHECK(code_of(err) == ec::invalid_argument);
+  BOOST_CHECK_NE(render(err).find("leased to w1"), std::string::npos);
+  auto missing = f.template must_fail<queued_task>(atom::status_v,
+                                                   std::string{"zzz"});
+  BOOST_CHECK(code_of(missing) == ec::not_found);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(failures_retry_with_backoff_then_block, B,
+                              backends) {
+  queue_fixture<B> f;
+  f.add({t("a"), t("b", 0, {"a"}), t("c", 0, {"b"})});
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto got = f.lease("w");
+    BOOST_REQUIRE_EQUAL(got.size(), 1u);
+    BOOST_CHECK_EQUAL(got[0].attempts, attempt);
+    auto after = f.fail("a", "w");
+    if (attempt < 3) {
+      BOOST_CHECK_EQUAL(after.state, "QUEUED");
+      // Not before the backoff: 100 ms, then 200 ms.
+      BOOST_CHECK(f.lease("w").empty());
+      *f.now += 100 << (attempt - 1);
+    } else {
+      BOOST_CHECK_EQUAL(after.state, "FAILED");
+      BOOST_CHECK_EQUAL(after.error, "boom");
+    }
+  }
+  auto b = f.status("b");
+  auto c = f.status("c");
+  BOOST_CHECK_EQUAL(b.state, "BLOCKED");
+  BOOST_CHECK_NE(b.error.find("dependency a failed: boom"), std::string::npos);
+  BOOST_CHECK_EQUAL(c.state, "BLOCKED");
+  BOOST_CHECK_NE(c.error.find("dependency b is blocked"), std::string::npos);
+  // A task that arrives later behind a failed one is blocked at once.
+  f.add({t("d", 0, {"a"})});
+  BOOST_CHECK_EQUAL(f.status("d").state, "BLOCKED");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(expired_leases_return_and_count, B, backends) {
+  queue_fixture<B> f;
+  f.add({t("a")});
+  BOOST_REQUIRE_EQUAL(f.lease("w1", 1, 500).size(), 1u);
+  *f.now += 400;
+  // Extending keeps it.
+  f.template must<queued_task>(atom::extend_v, std::string{"a"},
+                               std::string{"w1"}, int32_t{500});
+  *f.now += 400;
+  BOOST_CHECK(f.lease("w2").empty());
+  *f.now += 200;
+  // Expired: back after the backoff, one attempt spent.
+  auto st = f.status("a");
+  BOOST_CHECK_EQUAL(st.state, "QUEUED");
+  BOOST_CHECK_EQUAL(st.attempts, 1);
+  BOOST_CHECK_NE(st.error.find("lease of w1 expired"), std::string::npos);
+  *f.now += 100;
+  auto again = f.lease("w2");
+  BOOST_REQUIRE_EQUAL(again.size(), 1u);
+  BOOST_CHECK_EQUAL(again[0].attempts, 2);
+  // The old owner can no longer complete it.
+  auto err = f.template must_fail<queued_task>(
+    atom::complete_v, std::string{"a"}, std::string{"w1"}, std::string{});
+  BOOST_CHECK(code_of(err) == ec::invalid_argument);
+  BOOST_CHECK_EQUAL(f.complete("a", "w2").state, "COMPLETED");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(cancel_blocks_dependents, B, backends) {
+  queue_fixture<B> f;
+  f.add({t("a"), t("b", 0, {"a"})});
+  auto c = f.template must<queued_task>(atom::cancel_v, std::string{"a"});
+  BOOST_CHECK_EQUAL(c.state, "CANCELLED");
+  BOOST_CHECK(f.lease("w").empty());
+  BOOST_CHECK_EQUAL(f.status("b").state, "BLOCKED");
+  auto counts = f.template must<std::map<std::string, int64_t>>(atom::counts_v);
+  BOOST_CHECK_EQUAL(counts["CANCELLED"], 1);
+  BOOST_CHECK_EQUAL(counts["BLOCKED"], 1);
+  BOOST_CHECK_EQUAL(counts["READY"], 0);
+  auto blocked = f.template must<std::vector<queued_task>>(
+    atom::list_v, std::string{"BLOCKED"});
+  BOOST_CHECK_EQUAL(joined(ids(blocked)), "b");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
