@@ -807,6 +807,8 @@ derive_tasks(const plan_input& plan,
     t.task_id = id.empty() ? id : scoped_task_id(plan_id, id);
     std::vector<std::string> deps;
     for (const auto& d : t.dependencies) {
+      if (is_blank(d))
+        continue;
       auto dep = scoped_task_id(plan_id, trim(d));
       if (std::find(deps.begin(), deps.end(), dep) == deps.end())
         deps.push_back(std::move(dep));
