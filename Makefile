@@ -1,5 +1,5 @@
 # Two commands on a fresh Debian 12 machine (as root):
-#   make run    one deliberation of a scripted council, from the command line
+#   make run    the example login plan through scripted councils, offline
 #   make test   build everything and pass the tests
 # Both install missing Debian packages and build incrementally.
 
@@ -23,11 +23,8 @@ build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 run: build
-	./$(BUILD_DIR)/orchestrator deliberate --role DEV --agents 3 --rounds 1 \
-	  --rubric "Secure, maintainable implementation with tests" \
-	  --requirement "input validation" --requirement "rate limiting" \
-	  --requirement "audit logging" \
-	  "Implement the login endpoint with session handling"
+	./$(BUILD_DIR)/orchestrator run examples/login-feature.yaml \
+	  --out $(BUILD_DIR)/login-feature-results.json
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
@@ -35,6 +32,9 @@ test: build
 bench: build
 	./$(BUILD_DIR)/bench/deliberation --agents 3 --rounds 1 --concurrency 64 \
 	  --deliberations 200000
+	./$(BUILD_DIR)/bench/llm_concurrency --agents 3 --rounds 1 \
+	  --concurrency 100 --deliberations 1000 --latency-ms 50
+	./$(BUILD_DIR)/bench/queue --tasks 200000
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

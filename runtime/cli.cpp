@@ -15,6 +15,7 @@
 
 #include "messages/json_codec.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/plan_run.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace orch {
@@ -256,6 +257,19 @@ int run_cli(int argc, char** argv) {
     ->capture_default_str();
   deliberate->add_option("task", dopts.text, "the task text")->required();
 
+  plan_run_options ropts;
+  auto* run = app.add_subcommand(
+    "run", "run a plan (YAML, JSON or markdown) task by task in dependency "
+           "order");
+  run->add_option("plan", ropts.plan_path, "plan file")->required();
+  run->add_option("--out", ropts.out_path, "write the results as JSON");
+  run->add_option("--max-in-flight", ropts.max_in_flight,
+                  "tasks deliberated at once")
+    ->capture_default_str();
+  run->add_option("--max-attempts", ropts.max_attempts,
+                  "attempts per task before it fails")
+    ->capture_default_str();
+
   bool councils_json = false;
   auto* councils = app.add_subcommand("councils",
                                       "list the configured councils");
@@ -282,6 +296,15 @@ int run_cli(int argc, char** argv) {
       return 2;
     }
     return run_deliberate(cfg, dopts);
+  }
+  if (run->parsed()) {
+    if (ropts.max_in_flight < 1 || ropts.max_attempts < 1) {
+      std::fprintf(stderr,
+                   "orchestrator: --max-in-flight and --max-attempts must be "
+                   "at least 1\n");
+      return 2;
+    }
+    return run_plan(cfg, ropts);
   }
   return run_councils(cfg, councils_json);
 }

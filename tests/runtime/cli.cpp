@@ -1,5 +1,9 @@
 // The `orchestrator` command line, run as a child process.
 
+#include <cstdio>
+#include <fstream>
+#include <map>
+
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
@@ -117,11 +121,57 @@ BOOST_AUTO_TEST_CASE(deliberate_with_vllm_agents) {
   BOOST_CHECK_EQUAL(stub.request_count(), 6u);
 }
 
+BOOST_AUTO_TEST_CASE(run_executes_a_plan_in_dependency_order) {
+  for (auto ext : {"yaml", "md", "json"}) {
+    auto out = std::string{"/tmp/orch-cli-run-"} + ext + ".json";
+    auto res = orchestrator({"run",
+                             std::string{ORCH_SOURCE_DIR}
+                               + "/examples/login-feature." + ext,
+                             "--out", out, "--max-in-flight", "4"});
+    BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
+    BOOST_CHECK_NE(res.output.find("9 of 9 tasks completed"),
+                   std::string::npos);
+    std::ifstream in{out};
+    auto doc = nlohmann::json::parse(in);
+    BOOST_CHECK_EQUAL(doc["plan_id"], "PLAN-LOGIN-1");
+    BOOST_REQUIRE_EQUAL(doc["tasks"].size(), 9u);
+    // Every task started only after all of its dependencies completed
+    // (progress lines on stderr, in order).
+    for (auto& t : doc["tasks"]) {
+      BOOST_CHECK_EQUAL(t["state"], "COMPLETED");
+      BOOST_CHECK(!t["outcome"]["winner_id"].get<std::string>().empty());
+      auto id = t["task_id"].get<std::string>();
+      auto started = res.output.find("started " + id + " ");
+      BOOST_REQUIRE(started != std::string::npos);
+      for (auto& dep : t["dependencies"]) {
+        auto done = res.output.find("completed " + dep.get<std::string>());
+        BOOST_CHECK_MESSAGE(done < started, id << " started before " << dep);
+      }
+    }
+    std::remove(out.c_str());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(run_rejects_an_invalid_plan) {
+  auto path = std::string{"/tmp/orch-cli-bad-plan.yaml"};
+  {
+    std::ofstream out{path};
+    out << "plan_id: P\ntasks:\n"
+           "  - {task_id: A, role: DEV, description: a, dependencies: [B]}\n"
+           "  - {task_id: B, role: DEV, description: b, dependencies: [A]}\n";
+  }
+  auto res = orchestrator({"run", path});
+  BOOST_CHECK_EQUAL(res.exit_code, 2);
+  BOOST_CHECK_NE(res.output.find("dependency cycle: A -> B -> A"),
+                 std::string::npos);
+  std::remove(path.c_str());
+}
+
 BOOST_AUTO_TEST_CASE(help_and_version) {
   auto res = orchestrator({"--version"});
   BOOST_CHECK_EQUAL(res.exit_code, 0);
   BOOST_CHECK_NE(res.output.find(ORCH_VERSION), std::string::npos);
-  for (auto cmd : {"deliberate", "councils"}) {
+  for (auto cmd : {"deliberate", "councils", "run"}) {
     res = orchestrator({cmd, "--help"});
     BOOST_CHECK_EQUAL(res.exit_code, 0);
     BOOST_CHECK_NE(res.output.find("Usage"), std::string::npos);

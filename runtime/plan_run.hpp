@@ -1,0 +1,25 @@
+#pragma once
+
+// `orchestrator run <plan>`: a whole plan through the TASK QUEUE and the
+// ORCHESTRATOR, in dependency order, as parallel as the graph allows.
+
+#include <string>
+
+#include "runtime/config.hpp"
+
+namespace orch {
+
+struct plan_run_options {
+  std::string plan_path;
+  /// Results as JSON (empty: none).
+  std::string out_path;
+  /// Tasks in flight at most.
+  int32_t max_in_flight = 8;
+  int32_t max_attempts = 3;
+};
+
+/// Runs the plan; returns the exit code (0 all completed, 1 some did not,
+/// 2 the plan or the configuration is invalid).
+int run_plan(const config& cfg, const plan_run_options& opts);
+
+} // namespace orch
