@@ -127,6 +127,10 @@ using task_queue_actor = caf::typed_actor<
   // Returns expired leases to READY.
   caf::reacts_to<atom::tick>>;
 
+/// PLANNER: plan -> validated atomic tasks in dependency order.
+using planner_actor = caf::typed_actor<
+  caf::replies_to<atom::run, plan_input>::with<std::vector<task_spec>>>;
+
 // -- spawn-time settings ------------------------------------------------------
 
 /// Creates the agent for a spec; chosen by the runtime per backend.

@@ -16,10 +16,6 @@
 
 namespace orch {
 
-/// PLANNER: answers a plan with its atomic tasks (or the first problem found).
-using planner_actor = caf::typed_actor<
-  caf::replies_to<atom::run, plan_input>::with<std::vector<task_spec>>>;
-
 /// The queue id of a task: "<plan_id>/<task_id>". Ids are scoped by plan, so a
 /// plan delivered twice does not duplicate tasks; an id already carrying the
 /// prefix is left alone.

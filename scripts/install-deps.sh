@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev
   libboost-test-dev libjemalloc-dev
   libcurl4-openssl-dev libevent-dev
+  libhiredis-dev redis-server
 )
 
 missing=()

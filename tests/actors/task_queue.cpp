@@ -2,11 +2,17 @@
 // list when it exists).
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <thread>
+
+#include <unistd.h>
 
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "bridges/redis_queue.hpp"
 #include "llm_fixture.hpp"
 
 using namespace orch;
@@ -115,7 +121,50 @@ std::string joined(const std::vector<std::string>& xs) {
   return out;
 }
 
-using backends = boost::mpl::list<memory_backend>;
+/// The URL of the redis-server of the ctest fixture (or REDIS_TEST_URL).
+std::string redis_url() {
+  if (auto url = std::getenv("REDIS_TEST_URL"))
+    return url;
+  if (auto file = std::getenv("ORCH_REDIS_URL_FILE")) {
+    std::ifstream in{file};
+    std::string url;
+    if (std::getline(in, url))
+      return url;
+  }
+  BOOST_FAIL("no redis-server: run through ctest (fixture redis) or set "
+             "REDIS_TEST_URL");
+  return {};
+}
+
+struct redis_backend {
+  static task_queue_actor make(caf::actor_system& sys,
+                               task_queue_settings s) {
+    static int instance = 0;
+    redis_queue_settings rs;
+    rs.url = redis_url();
+    // A fresh key space per test.
+    rs.prefix = "test:" + std::to_string(::getpid()) + ":"
+                + std::to_string(++instance);
+    rs.queue = std::move(s);
+    auto q = spawn_redis_queue(sys, std::move(rs));
+    if (!q)
+      BOOST_FAIL(render(q.error()));
+    // Wait until it is connected.
+    caf::scoped_actor self{sys};
+    for (int i = 0; i < 100; ++i) {
+      bool up = false;
+      self->request(*q, std::chrono::seconds(5), atom::counts_v)
+        .receive([&](std::map<std::string, int64_t>&) { up = true; },
+                 [](caf::error&) {});
+      if (up)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return *q;
+  }
+};
+
+using backends = boost::mpl::list<memory_backend, redis_backend>;
 
 } // namespace
 

@@ -1,0 +1,516 @@
+#include "bridges/redis_queue.hpp"
+
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include "bridges/redis_queue_scripts.hpp"
+#include "messages/msgpack_codec.hpp"
+
+namespace orch {
+
+// -- URLs ---------------------------------------------------------------------
+
+caf::expected<redis_endpoint> parse_redis_url(const std::string& url) {
+  auto bad = [&](const std::string& why) {
+    return caf::make_error(ec::invalid_config,
+                           "REDIS_URL='" + url + "': " + why
+                             + "; write redis://[:password@]host[:port][/db]");
+  };
+  static constexpr std::string_view scheme = "redis://";
+  if (url.compare(0, scheme.size(), scheme) != 0)
+    return bad("must start with redis://");
+  redis_endpoint out;
+  auto rest = url.substr(scheme.size());
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    auto auth = rest.substr(0, at);
+    out.password = auth.substr(auth.find(':') == std::string::npos
+                                 ? 0
+                                 : auth.find(':') + 1);
+    rest = rest.substr(at + 1);
+  }
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    auto db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (!db.empty()) {
+      char* end = nullptr;
+      out.db = static_cast<int>(std::strtol(db.c_str(), &end, 10));
+      if (*end != '\0' || out.db < 0)
+        return bad("database '" + db + "' is not a number");
+    }
+  }
+  if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    char* end = nullptr;
+    auto port = rest.substr(colon + 1);
+    out.port = static_cast<int>(std::strtol(port.c_str(), &end, 10));
+    if (*end != '\0' || out.port < 1 || out.port > 65535)
+      return bad("port '" + port + "' is not a port");
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty())
+    out.host = rest;
+  return out;
+}
+
+namespace {
+
+// -- replies ------------------------------------------------------------------
+
+/// A copy of a hiredis reply, safe to pass between threads.
+struct redis_value {
+  int type = REDIS_REPLY_NIL;
+  long long integer = 0;
+  std::string str;
+  std::vector<redis_value> elements;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, redis_value& x) {
+  return f(caf::meta::type_name("orch.redis_value"), x.type, x.integer, x.str,
+           x.elements);
+}
+
+redis_value copy_reply(const redisReply* r) {
+  redis_value v;
+  v.type = r->type;
+  v.integer = r->integer;
+  if (r->str)
+    v.str.assign(r->str, r->len);
+  for (size_t i = 0; i < r->elements; ++i)
+    v.elements.push_back(copy_reply(r->element[i]));
+  return v;
+}
+
+using redis_front_actor = task_queue_actor::extend<
+  caf::reacts_to<atom::result, uint64_t, redis_value>>;
+
+// -- the engine: hiredis async on a libevent thread ---------------------------
+
+struct pending_command {
+  uint64_t id;
+  caf::actor reply_to;
+  std::vector<std::string> argv;
+};
+
+class redis_engine {
+public:
+  redis_engine(redis_endpoint ep, int32_t reconnect_ms)
+    : ep_(std::move(ep)), reconnect_ms_(reconnect_ms) {
+    static std::once_flag once;
+    std::call_once(once, [] { evthread_use_pthreads(); });
+    base_ = event_base_new();
+    notify_ = event_new(base_, -1, 0, on_notify, this);
+    retry_ = evtimer_new(base_, on_retry, this);
+    connect();
+    thread_ = std::thread{[this] { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }};
+  }
+
+  ~redis_engine() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+    }
+    event_active(notify_, 0, 0);
+    thread_.join();
+    event_free(notify_);
+    event_free(retry_);
+    event_base_free(base_);
+  }
+
+  redis_engine(const redis_engine&) = delete;
+  redis_engine& operator=(const redis_engine&) = delete;
+
+  /// Thread-safe: queues a command for the loop thread.
+  void submit(pending_command cmd) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      queue_.push_back(std::move(cmd));
+    }
+    event_active(notify_, 0, 0);
+  }
+
+private:
+  void connect() {
+    ctx_ = redisAsyncConnect(ep_.host.c_str(), ep_.port);
+    if (!ctx_ || ctx_->err) {
+      spdlog::warn("redis queue cannot connect to {}:{}: {}", ep_.host,
+                   ep_.port, ctx_ ? ctx_->errstr : "out of memory");
+      if (ctx_)
+        redisAsyncFree(ctx_);
+      ctx_ = nullptr;
+      schedule_reconnect();
+      return;
+    }
+    ctx_->data = this;
+    redisLibeventAttach(ctx_, base_);
+    redisAsyncSetConnectCallback(ctx_, on_connect);
+    redisAsyncSetDisconnectCallback(ctx_, on_disconnect);
+    if (!ep_.password.empty())
+      redisAsyncCommand(ctx_, nullptr, nullptr, "AUTH %s",
+                        ep_.password.c_str());
+    if (ep_.db != 0)
+      redisAsyncCommand(ctx_, nullptr, nullptr, "SELECT %d", ep_.db);
+  }
+
+  void schedule_reconnect() {
+    timeval tv{reconnect_ms_ / 1000, (reconnect_ms_ % 1000) * 1000};
+    evtimer_add(retry_, &tv);
+  }
+
+  static void on_connect(const redisAsyncContext* c, int status) {
+    auto* self = static_cast<redis_engine*>(c->data);
+    if (status != REDIS_OK) {
+      spdlog::warn("redis queue lost connection to {}:{}: {}", self->ep_.host,
+                   self->ep_.port, c->errstr);
+      self->ctx_ = nullptr; // hiredis frees the context
+      self->connected_ = false;
+      self->schedule_reconnect();
+      return;
+    }
+    self->connected_ = true;
+    spdlog::info("redis queue connected to {}:{}", self->ep_.host,
+                 self->ep_.port);
+  }
+
+  static void on_disconnect(const redisAsyncContext* c, int status) {
+    auto* self = static_cast<redis_engine*>(c->data);
+    self->ctx_ = nullptr;
+    self->connected_ = false;
+    std::lock_guard<std::mutex> guard{self->mtx_};
+    if (self->stopping_)
+      return;
+    spdlog::warn("redis queue disconnected from {}:{} ({}); reconnecting",
+                 self->ep_.host, self->ep_.port,
+                 status == REDIS_OK ? "closed" : c->errstr);
+    self->schedule_reconnect();
+  }
+
+  static void on_retry(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<redis_engine*>(arg);
+    if (!self->ctx_)
+      self->connect();
+  }
+
+  static void on_notify(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<redis_engine*>(arg);
+    std::deque<pending_command> batch;
+    bool stop;
+    {
+      std::lock_guard<std::mutex> guard{self->mtx_};
+      batch.swap(self->queue_);
+      stop = self->stopping_;
+    }
+    for (auto& cmd : batch)
+      self->issue(std::move(cmd));
+    if (stop) {
+      if (self->ctx_) {
+        auto* c = self->ctx_;
+        self->ctx_ = nullptr;
+        redisAsyncDisconnect(c);
+      }
+      evtimer_del(self->retry_);
+      event_base_loopexit(self->base_, nullptr);
+    }
+  }
+
+  void issue(pending_command cmd) {
+    if (!ctx_ || !connected_) {
+      fail(cmd, "redis unavailable at " + ep_.host + ":"
+                  + std::to_string(ep_.port));
+      return;
+    }
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (auto& a : cmd.argv) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* held = new pending_command{cmd.id, std::move(cmd.reply_to), {}};
+    if (redisAsyncCommandArgv(ctx_, on_reply, held,
+                              static_cast<int>(argv.size()), argv.data(),
+                              lens.data())
+        != REDIS_OK) {
+      fail(*held, "redis command could not be sent");
+      delete held;
+    }
+  }
+
+  static void fail(const pending_command& cmd, const std::string& why) {
+    redis_value v;
+    v.type = REDIS_REPLY_ERROR;
+    v.str = "unavailable: " + why;
+    caf::anon_send(cmd.reply_to, atom::result_v, cmd.id, std::move(v));
+  }
+
+  static void on_reply(redisAsyncContext*, void* reply, void* privdata) {
+    std::unique_ptr<pending_command> cmd{
+      static_cast<pending_command*>(privdata)};
+    if (!reply) {
+      fail(*cmd, "connection to redis lost before the reply");
+      return;
+    }
+    caf::anon_send(cmd->reply_to, atom::result_v, cmd->id,
+                   copy_reply(static_cast<redisReply*>(reply)));
+  }
+
+  redis_endpoint ep_;
+  int32_t reconnect_ms_;
+  event_base* base_ = nullptr;
+  event* notify_ = nullptr;
+  event* retry_ = nullptr;
+  redisAsyncContext* ctx_ = nullptr;
+  bool connected_ = false;
+  std::thread thread_;
+  std::mutex mtx_;
+  std::deque<pending_command> queue_;
+  bool stopping_ = false;
+};
+
+// -- the front actor ----------------------------------------------------------
+
+/// Turns a Redis error reply into our error codes.
+caf::error to_error(const redis_value& v) {
+  auto& s = v.str;
+  auto colon = s.find(": ");
+  auto code = s.substr(0, colon);
+  // Lua errors arrive as "ERR ... : not_found: ..." or plain.
+  auto find = [&](const char* name) {
+    return s.find(std::string{name} + ": ") != std::string::npos;
+  };
+  auto text = colon == std::string::npos ? s : s.substr(colon + 2);
+  if (find("not_found"))
+    return caf::make_error(ec::not_found, s.substr(s.find("not_found: ") + 11));
+  if (find("invalid_argument"))
+    return caf::make_error(ec::invalid_argument,
+                           s.substr(s.find("invalid_argument: ") + 18));
+  if (code == "unavailable")
+    return caf::make_error(ec::agent_failed, text);
+  return caf::make_error(ec::internal, "redis: " + s);
+}
+
+caf::expected<queued_task> to_task(const redis_value& v) {
+  if (v.type != REDIS_REPLY_ARRAY || v.elements.size() != 11)
+    return caf::make_error(ec::internal, "redis: malformed task record");
+  auto& e = v.elements;
+  auto spec = from_msgpack<task_spec>(e[1].str.data(), e[1].str.size());
+  if (!spec)
+    return std::move(spec.error());
+  auto num = [](const redis_value& x) { return std::atoll(x.str.c_str()); };
+  queued_task q;
+  q.task = std::move(*spec);
+  q.state = e[2].str;
+  q.attempts = static_cast<int32_t>(num(e[3]));
+  q.max_attempts = static_cast<int32_t>(num(e[4]));
+  q.lease_owner = e[5].str;
+  q.lease_expires_ms = num(e[6]);
+  q.not_before_ms = num(e[7]);
+  q.seq = num(e[8]);
+  q.result = e[9].str;
+  q.error = e[10].str;
+  return q;
+}
+
+caf::expected<std::vector<queued_task>> to_tasks(const redis_value& v) {
+  std::vector<queued_task> out;
+  for (auto& x : v.elements) {
+    auto t = to_task(x);
+    if (!t)
+      return std::move(t.error());
+    out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+struct redis_front_state {
+  static inline const char* name = "redis-queue";
+  redis_queue_settings settings;
+  std::unique_ptr<redis_engine> engine;
+  uint64_t next_id = 0;
+  std::unordered_map<uint64_t, std::function<void(redis_value&)>> pending;
+
+  int64_t now() const {
+    return settings.queue.clock ? settings.queue.clock() : now_ms();
+  }
+
+  std::vector<std::string> script(const char* body) const {
+    return {"EVAL", std::string{redis_lua::prelude} + body, "0",
+            settings.prefix, std::to_string(now())};
+  }
+
+  std::string base() const {
+    return std::to_string(settings.queue.backoff_base_ms);
+  }
+
+  std::string maxb() const {
+    return std::to_string(settings.queue.backoff_max_ms);
+  }
+};
+
+using redis_front_ptr = redis_front_actor::stateful_pointer<redis_front_state>;
+
+/// Sends `argv` and answers the promise with `convert(reply)`.
+template <class T, class Convert>
+caf::typed_response_promise<T> call(redis_front_ptr self,
+                                    std::vector<std::string> argv,
+                                    Convert convert) {
+  auto rp = self->template make_response_promise<T>();
+  auto& st = self->state;
+  auto id = ++st.next_id;
+  st.pending.emplace(id, [rp, convert](redis_value& v) mutable {
+    if (v.type == REDIS_REPLY_ERROR) {
+      rp.deliver(to_error(v));
+      return;
+    }
+    caf::expected<T> x = convert(v);
+    if (x)
+      rp.deliver(std::move(*x));
+    else
+      rp.deliver(std::move(x.error()));
+  });
+  st.engine->submit(pending_command{
+    id, caf::actor_cast<caf::actor>(self), std::move(argv)});
+  return rp;
+}
+
+redis_front_actor::behavior_type redis_front(redis_front_ptr self,
+                                             redis_queue_settings settings,
+                                             redis_endpoint ep) {
+  auto reconnect = settings.reconnect_ms;
+  self->state.settings = std::move(settings);
+  self->state.engine = std::make_unique<redis_engine>(std::move(ep),
+                                                      reconnect);
+  auto one = [](redis_value& v) { return to_task(v); };
+  return {
+    [=](atom::add, std::vector<task_spec>& xs) -> caf::result<int32_t> {
+      auto& st = self->state;
+      auto argv = st.script(redis_lua::enqueue);
+      argv.push_back(std::to_string(st.settings.queue.max_attempts));
+      for (auto& t : xs) {
+        if (is_blank(t.task_id))
+          return caf::make_error(ec::invalid_argument,
+                                 "a task without task_id cannot be queued");
+        argv.push_back(t.task_id);
+        argv.push_back(std::to_string(t.priority));
+        argv.push_back(std::to_string(t.dependencies.size()));
+        for (auto& d : t.dependencies)
+          argv.push_back(d);
+        auto spec = to_msgpack(t);
+        argv.emplace_back(spec.begin(), spec.end());
+      }
+      return call<int32_t>(self, std::move(argv), [](redis_value& v) {
+        return caf::expected<int32_t>{static_cast<int32_t>(v.integer)};
+      });
+    },
+    [=](atom::lease, std::string& worker, int32_t ttl,
+        int32_t n) -> caf::result<std::vector<queued_task>> {
+      auto& st = self->state;
+      if (is_blank(worker) || ttl <= 0 || n <= 0)
+        return caf::make_error(ec::invalid_argument,
+                               "lease needs a worker id, a positive ttl and "
+                               "a positive count");
+      auto argv = st.script(redis_lua::lease);
+      argv.insert(argv.end(), {worker, std::to_string(ttl), std::to_string(n),
+                               st.base(), st.maxb()});
+      return call<std::vector<queued_task>>(self, std::move(argv),
+                                            [](redis_value& v) {
+                                              return to_tasks(v);
+                                            });
+    },
+    [=](atom::extend, std::string& id, std::string& worker,
+        int32_t ttl) -> caf::result<queued_task> {
+      auto& st = self->state;
+      auto argv = st.script(redis_lua::extend);
+      argv.insert(argv.end(),
+                  {id, worker, std::to_string(ttl), st.base(), st.maxb()});
+      return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::complete, std::string& id, std::string& worker,
+        std::string& result) -> caf::result<queued_task> {
+      auto argv = self->state.script(redis_lua::complete);
+      argv.insert(argv.end(), {id, worker, result});
+      return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::fail, std::string& id, std::string& worker,
+        std::string& error) -> caf::result<queued_task> {
+      auto& st = self->state;
+      auto argv = st.script(redis_lua::fail);
+      argv.insert(argv.end(), {id, worker, error, st.base(), st.maxb()});
+      return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::cancel, std::string& id) -> caf::result<queued_task> {
+      auto argv = self->state.script(redis_lua::cancel);
+      argv.push_back(id);
+      return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::status, std::string& id) -> caf::result<queued_task> {
+      auto& st = self->state;
+      auto argv = st.script(redis_lua::status);
+      argv.insert(argv.end(), {id, st.base(), st.maxb()});
+      return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::list,
+        std::string& state) -> caf::result<std::vector<queued_task>> {
+      auto& st = self->state;
+      auto argv = st.script(redis_lua::list);
+      argv.insert(argv.end(), {state, st.base(), st.maxb()});
+      return call<std::vector<queued_task>>(self, std::move(argv),
+                                            [](redis_value& v) {
+                                              return to_tasks(v);
+                                            });
+    },
+    [=](atom::counts) -> caf::result<std::map<std::string, int64_t>> {
+      auto& st = self->state;
+      auto argv = st.script(redis_lua::counts);
+      argv.insert(argv.end(), {st.base(), st.maxb()});
+      return call<std::map<std::string, int64_t>>(
+        self, std::move(argv), [](redis_value& v) {
+          std::map<std::string, int64_t> out;
+          for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
+            out[v.elements[i].str] = v.elements[i + 1].integer;
+          return caf::expected<std::map<std::string, int64_t>>{
+            std::move(out)};
+        });
+    },
+    [=](atom::tick) {
+      // Expired leases are handled by every lease, status, list and counts
+      // call inside Redis; nothing to sweep here.
+    },
+    [=](atom::result, uint64_t id, redis_value& v) {
+      auto& st = self->state;
+      auto i = st.pending.find(id);
+      if (i == st.pending.end())
+        return;
+      auto f = std::move(i->second);
+      st.pending.erase(i);
+      f(v);
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<task_queue_actor>
+spawn_redis_queue(caf::actor_system& sys, redis_queue_settings settings) {
+  auto ep = parse_redis_url(settings.url);
+  if (!ep)
+    return std::move(ep.error());
+  auto front = sys.spawn(redis_front, std::move(settings), std::move(*ep));
+  return caf::actor_cast<task_queue_actor>(front);
+}
+
+} // namespace orch

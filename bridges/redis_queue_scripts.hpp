@@ -1,0 +1,260 @@
+#pragma once
+
+// The Lua scripts of the Redis TASK QUEUE: every transition runs atomically
+// inside Redis. Keys (P = the configured prefix):
+//   P:t:<id>   hash: spec (msgpack task_spec), state, prio, seq, attempts,
+//              max, unmet, owner, lease, nb, result, error
+//   P:d:<id>   set: dependents of <id>
+//   P:w:<id>   set: dependents waiting for <id> to be enqueued
+//   P:r        zset: READY tasks, by -priority * 1e10 + seq
+//   P:l        zset: IN_PROGRESS tasks, by lease expiry (ms)
+//   P:b        zset: tasks waiting for a retry backoff, by due time (ms)
+//   P:all      zset: every task, by enqueue order
+//   P:seq      counter
+// Errors come back as "<code>: <text>" with code not_found or
+// invalid_argument.
+
+namespace orch::redis_lua {
+
+/// Shared functions, prepended to every script. ARGV[1] is the prefix and
+/// ARGV[2] the current time in ms in every script.
+constexpr const char* prelude = R"lua(
+local P = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local function tk(id) return P .. ':t:' .. id end
+local function ready(id)
+  local h = redis.call('HMGET', tk(id), 'prio', 'seq')
+  redis.call('HSET', tk(id), 'state', 'READY')
+  redis.call('ZADD', P .. ':r', -tonumber(h[1]) * 1e10 + tonumber(h[2]), id)
+end
+local function block(id, why)
+  local todo = {{id, why}}
+  while #todo > 0 do
+    local item = table.remove(todo)
+    local x, w = item[1], item[2]
+    local st = redis.call('HGET', tk(x), 'state')
+    if st == 'QUEUED' or st == 'READY' then
+      redis.call('ZREM', P .. ':r', x)
+      redis.call('ZREM', P .. ':b', x)
+      redis.call('HSET', tk(x), 'state', 'BLOCKED', 'error', w)
+      for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. x)) do
+        table.insert(todo, {d, 'dependency ' .. x .. ' is blocked: ' .. w})
+      end
+    end
+  end
+end
+local function retry_or_fail(id, why, base, maxb)
+  local h = redis.call('HMGET', tk(id), 'attempts', 'max')
+  local attempts, max = tonumber(h[1]), tonumber(h[2])
+  redis.call('HSET', tk(id), 'owner', '', 'lease', 0, 'error', why)
+  if attempts >= max then
+    redis.call('HSET', tk(id), 'state', 'FAILED')
+    for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
+      block(d, 'dependency ' .. id .. ' failed: ' .. why)
+    end
+    return
+  end
+  local delay = math.min(base * 2 ^ math.max(attempts - 1, 0), maxb)
+  if delay <= 0 then
+    ready(id)
+    return
+  end
+  redis.call('HSET', tk(id), 'state', 'QUEUED', 'nb', NOW + delay)
+  redis.call('ZADD', P .. ':b', NOW + delay, id)
+end
+local function promote(base, maxb)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':b', '-inf', NOW)) do
+    redis.call('ZREM', P .. ':b', id)
+    if redis.call('HGET', tk(id), 'state') == 'QUEUED' then ready(id) end
+  end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':l', '-inf', NOW)) do
+    redis.call('ZREM', P .. ':l', id)
+    if redis.call('HGET', tk(id), 'state') == 'IN_PROGRESS' then
+      local owner = redis.call('HGET', tk(id), 'owner')
+      retry_or_fail(id, 'lease of ' .. owner .. ' expired', base, maxb)
+    end
+  end
+end
+local function record(id)
+  local h = redis.call('HMGET', tk(id), 'spec', 'state', 'attempts', 'max',
+                       'owner', 'lease', 'nb', 'seq', 'result', 'error')
+  return {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10]}
+end
+local function owned(id, worker)
+  local h = redis.call('HMGET', tk(id), 'state', 'owner')
+  if not h[1] then
+    return redis.error_reply('not_found: no task ' .. id)
+  end
+  if h[1] ~= 'IN_PROGRESS' or h[2] ~= worker then
+    local by = ''
+    if h[2] ~= '' then by = ' (leased to ' .. h[2] .. ')' end
+    return redis.error_reply('invalid_argument: task ' .. id .. ' is '
+                             .. h[1] .. by .. ', not leased to ' .. worker)
+  end
+  return nil
+end
+)lua";
+
+/// ARGV: P, now, max_attempts, then per task: id, priority, ndeps, deps...,
+/// spec. Returns the number of new tasks.
+constexpr const char* enqueue = R"lua(
+local max = ARGV[3]
+local i = 4
+local added = 0
+while i <= #ARGV do
+  local id, prio, nd = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local deps = {}
+  for k = 1, nd do deps[k] = ARGV[i + 2 + k] end
+  local spec = ARGV[i + 3 + nd]
+  i = i + 4 + nd
+  if redis.call('EXISTS', tk(id)) == 0 then
+    added = added + 1
+    local seq = redis.call('INCR', P .. ':seq')
+    local unmet, blocked = 0, nil
+    for _, d in ipairs(deps) do
+      local ds = redis.call('HGET', tk(d), 'state')
+      if not ds then
+        unmet = unmet + 1
+        redis.call('SADD', P .. ':w:' .. d, id)
+      else
+        redis.call('SADD', P .. ':d:' .. d, id)
+        if ds ~= 'COMPLETED' then
+          unmet = unmet + 1
+          if ds == 'FAILED' or ds == 'BLOCKED' or ds == 'CANCELLED' then
+            blocked = d
+          end
+        end
+      end
+    end
+    local waiting = redis.call('SMEMBERS', P .. ':w:' .. id)
+    if #waiting > 0 then
+      redis.call('SADD', P .. ':d:' .. id, unpack(waiting))
+      redis.call('DEL', P .. ':w:' .. id)
+    end
+    redis.call('HSET', tk(id), 'spec', spec, 'state', 'QUEUED', 'prio', prio,
+               'seq', seq, 'attempts', 0, 'max', max, 'unmet', unmet,
+               'owner', '', 'lease', 0, 'nb', 0, 'result', '', 'error', '')
+    redis.call('ZADD', P .. ':all', seq, id)
+    if blocked then
+      block(id, 'dependency ' .. blocked .. ' did not complete')
+    elseif unmet == 0 then
+      ready(id)
+    end
+  end
+end
+return added
+)lua";
+
+/// ARGV: P, now, worker, ttl, n, base, maxb. Returns leased records.
+constexpr const char* lease = R"lua(
+local worker, ttl, n = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
+local out = {}
+local got = redis.call('ZPOPMIN', P .. ':r', n)
+for k = 1, #got, 2 do
+  local id = got[k]
+  redis.call('HSET', tk(id), 'state', 'IN_PROGRESS', 'owner', worker,
+             'lease', NOW + ttl)
+  redis.call('HINCRBY', tk(id), 'attempts', 1)
+  redis.call('ZADD', P .. ':l', NOW + ttl, id)
+  table.insert(out, record(id))
+end
+return out
+)lua";
+
+/// ARGV: P, now, id, worker, ttl, base, maxb.
+constexpr const char* extend = R"lua(
+local id, worker, ttl = ARGV[3], ARGV[4], tonumber(ARGV[5])
+promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
+local err = owned(id, worker)
+if err then return err end
+redis.call('HSET', tk(id), 'lease', NOW + ttl)
+redis.call('ZADD', P .. ':l', NOW + ttl, id)
+return record(id)
+)lua";
+
+/// ARGV: P, now, id, worker, result.
+constexpr const char* complete = R"lua(
+local id, worker, result = ARGV[3], ARGV[4], ARGV[5]
+local err = owned(id, worker)
+if err then return err end
+redis.call('ZREM', P .. ':l', id)
+redis.call('HSET', tk(id), 'state', 'COMPLETED', 'result', result,
+           'error', '', 'owner', '', 'lease', 0)
+for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
+  local h = redis.call('HMGET', tk(d), 'state', 'nb')
+  if h[1] == 'QUEUED' then
+    local left = redis.call('HINCRBY', tk(d), 'unmet', -1)
+    if left == 0 and tonumber(h[2]) == 0 then ready(d) end
+  end
+end
+return record(id)
+)lua";
+
+/// ARGV: P, now, id, worker, error, base, maxb.
+constexpr const char* fail = R"lua(
+local id, worker, why = ARGV[3], ARGV[4], ARGV[5]
+local err = owned(id, worker)
+if err then return err end
+redis.call('ZREM', P .. ':l', id)
+retry_or_fail(id, why, tonumber(ARGV[6]), tonumber(ARGV[7]))
+return record(id)
+)lua";
+
+/// ARGV: P, now, id.
+constexpr const char* cancel = R"lua(
+local id = ARGV[3]
+local st = redis.call('HGET', tk(id), 'state')
+if not st then return redis.error_reply('not_found: no task ' .. id) end
+if st == 'COMPLETED' or st == 'FAILED' or st == 'CANCELLED' then
+  return redis.error_reply('invalid_argument: task ' .. id
+                           .. ' is already ' .. st)
+end
+redis.call('ZREM', P .. ':r', id)
+redis.call('ZREM', P .. ':l', id)
+redis.call('ZREM', P .. ':b', id)
+redis.call('HSET', tk(id), 'state', 'CANCELLED', 'owner', '')
+for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
+  block(d, 'dependency ' .. id .. ' was cancelled')
+end
+return record(id)
+)lua";
+
+/// ARGV: P, now, id, base, maxb.
+constexpr const char* status = R"lua(
+promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
+local id = ARGV[3]
+if redis.call('EXISTS', tk(id)) == 0 then
+  return redis.error_reply('not_found: no task ' .. id)
+end
+return record(id)
+)lua";
+
+/// ARGV: P, now, state ('' = all), base, maxb. Records in enqueue order.
+constexpr const char* list = R"lua(
+promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
+local want = ARGV[3]
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', P .. ':all', 0, -1)) do
+  if want == '' or redis.call('HGET', tk(id), 'state') == want then
+    table.insert(out, record(id))
+  end
+end
+return out
+)lua";
+
+/// ARGV: P, now, base, maxb. Returns a flat list state, count, ...
+constexpr const char* counts = R"lua(
+promote(tonumber(ARGV[3]), tonumber(ARGV[4]))
+local c = {QUEUED = 0, READY = 0, IN_PROGRESS = 0, COMPLETED = 0,
+           FAILED = 0, BLOCKED = 0, CANCELLED = 0}
+for _, id in ipairs(redis.call('ZRANGE', P .. ':all', 0, -1)) do
+  local st = redis.call('HGET', tk(id), 'state')
+  c[st] = (c[st] or 0) + 1
+end
+local out = {}
+for k, v in pairs(c) do table.insert(out, k) table.insert(out, v) end
+return out
+)lua";
+
+} // namespace orch::redis_lua
