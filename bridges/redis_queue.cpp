@@ -39,9 +39,8 @@ caf::expected<redis_endpoint> parse_redis_url(const std::string& url) {
   auto rest = url.substr(scheme.size());
   if (auto at = rest.rfind('@'); at != std::string::npos) {
     auto auth = rest.substr(0, at);
-    out.password = auth.substr(auth.find(':') == std::string::npos
-                                 ? 0
-                                 : auth.find(':') + 1);
+    out.password = auth.substr(
+      auth.find(':') == std::string::npos ? 0 : auth.find(':') + 1);
     rest = rest.substr(at + 1);
   }
   if (auto slash = rest.find('/'); slash != std::string::npos) {
@@ -79,7 +78,7 @@ struct redis_value {
   std::vector<redis_value> elements;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, redis_value& x) {
   return f(caf::meta::type_name("orch.redis_value"), x.type, x.integer, x.str,
            x.elements);
@@ -110,14 +109,15 @@ struct pending_command {
 class redis_engine {
 public:
   redis_engine(redis_endpoint ep, int32_t reconnect_ms)
-    : ep_(std::move(ep)), reconnect_ms_(reconnect_ms) {
+      : ep_(std::move(ep)), reconnect_ms_(reconnect_ms) {
     static std::once_flag once;
     std::call_once(once, [] { evthread_use_pthreads(); });
     base_ = event_base_new();
     notify_ = event_new(base_, -1, 0, on_notify, this);
     retry_ = evtimer_new(base_, on_retry, this);
     connect();
-    thread_ = std::thread{[this] { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }};
+    thread_ = std::thread{
+      [this] { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }};
   }
 
   ~redis_engine() {
@@ -230,8 +230,8 @@ private:
 
   void issue(pending_command cmd) {
     if (!ctx_ || !connected_) {
-      fail(cmd, "redis unavailable at " + ep_.host + ":"
-                  + std::to_string(ep_.port));
+      fail(cmd,
+           "redis unavailable at " + ep_.host + ":" + std::to_string(ep_.port));
       return;
     }
     std::vector<const char*> argv;
@@ -364,10 +364,9 @@ struct redis_front_state {
 using redis_front_ptr = redis_front_actor::stateful_pointer<redis_front_state>;
 
 /// Sends `argv` and answers the promise with `convert(reply)`.
-template <class T, class Convert>
-caf::typed_response_promise<T> call(redis_front_ptr self,
-                                    std::vector<std::string> argv,
-                                    Convert convert) {
+template<class T, class Convert>
+caf::typed_response_promise<T>
+call(redis_front_ptr self, std::vector<std::string> argv, Convert convert) {
   auto rp = self->template make_response_promise<T>();
   auto& st = self->state;
   auto id = ++st.next_id;
@@ -382,8 +381,8 @@ caf::typed_response_promise<T> call(redis_front_ptr self,
     else
       rp.deliver(std::move(x.error()));
   });
-  st.engine->submit(pending_command{
-    id, caf::actor_cast<caf::actor>(self), std::move(argv)});
+  st.engine->submit(
+    pending_command{id, caf::actor_cast<caf::actor>(self), std::move(argv)});
   return rp;
 }
 
@@ -392,8 +391,7 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
                                              redis_endpoint ep) {
   auto reconnect = settings.reconnect_ms;
   self->state.settings = std::move(settings);
-  self->state.engine = std::make_unique<redis_engine>(std::move(ep),
-                                                      reconnect);
+  self->state.engine = std::make_unique<redis_engine>(std::move(ep), reconnect);
   auto one = [](redis_value& v) { return to_task(v); };
   return {
     [=](atom::add, std::vector<task_spec>& xs) -> caf::result<int32_t> {
@@ -426,10 +424,8 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
       auto argv = st.script(redis_lua::lease);
       argv.insert(argv.end(), {worker, std::to_string(ttl), std::to_string(n),
                                st.base(), st.maxb()});
-      return call<std::vector<queued_task>>(self, std::move(argv),
-                                            [](redis_value& v) {
-                                              return to_tasks(v);
-                                            });
+      return call<std::vector<queued_task>>(
+        self, std::move(argv), [](redis_value& v) { return to_tasks(v); });
     },
     [=](atom::extend, std::string& id, std::string& worker,
         int32_t ttl) -> caf::result<queued_task> {
@@ -468,10 +464,8 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
       auto& st = self->state;
       auto argv = st.script(redis_lua::list);
       argv.insert(argv.end(), {state, st.base(), st.maxb()});
-      return call<std::vector<queued_task>>(self, std::move(argv),
-                                            [](redis_value& v) {
-                                              return to_tasks(v);
-                                            });
+      return call<std::vector<queued_task>>(
+        self, std::move(argv), [](redis_value& v) { return to_tasks(v); });
     },
     [=](atom::counts) -> caf::result<std::map<std::string, int64_t>> {
       auto& st = self->state;
@@ -482,8 +476,7 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
           std::map<std::string, int64_t> out;
           for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
             out[v.elements[i].str] = v.elements[i + 1].integer;
-          return caf::expected<std::map<std::string, int64_t>>{
-            std::move(out)};
+          return caf::expected<std::map<std::string, int64_t>>{std::move(out)};
         });
     },
     [=](atom::tick) {

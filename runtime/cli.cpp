@@ -263,11 +263,17 @@ int run_cli(int argc, char** argv) {
            "order");
   run->add_option("plan", ropts.plan_path, "plan file")->required();
   run->add_option("--out", ropts.out_path, "write the results as JSON");
-  run->add_option("--max-in-flight", ropts.max_in_flight,
-                  "tasks deliberated at once")
+  run
+    ->add_option("--max-in-flight", ropts.max_in_flight,
+                 "tasks deliberated at once")
     ->capture_default_str();
-  run->add_option("--max-attempts", ropts.max_attempts,
-                  "attempts per task before it fails")
+  run
+    ->add_option("--max-attempts", ropts.max_attempts,
+                 "attempts per task before it fails")
+    ->capture_default_str();
+  run
+    ->add_option("--lease-seconds", ropts.lease_seconds,
+                 "lease of a running task (extended while it runs)")
     ->capture_default_str();
 
   bool councils_json = false;
@@ -298,10 +304,10 @@ int run_cli(int argc, char** argv) {
     return run_deliberate(cfg, dopts);
   }
   if (run->parsed()) {
-    if (ropts.max_in_flight < 1 || ropts.max_attempts < 1) {
-      std::fprintf(stderr,
-                   "orchestrator: --max-in-flight and --max-attempts must be "
-                   "at least 1\n");
+    if (ropts.max_in_flight < 1 || ropts.max_attempts < 1
+        || ropts.lease_seconds < 1) {
+      std::fprintf(stderr, "orchestrator: --max-in-flight, --max-attempts and "
+                           "--lease-seconds must be at least 1\n");
       return 2;
     }
     return run_plan(cfg, ropts);

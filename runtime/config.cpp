@@ -134,6 +134,7 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
     if (auto err = parse_bool("ENABLE_NATS", v, cfg.enable_nats))
       return err;
   str("REDIS_URL", cfg.redis_url);
+  str("REDIS_PREFIX", cfg.redis_prefix);
   str("AGENT_TYPE", cfg.agent_type);
   str("VLLM_URL", cfg.vllm_url);
   str("VLLM_MODEL", cfg.vllm_model);
@@ -246,6 +247,11 @@ caf::error validate(const config& cfg) {
   if (cfg.scorers < 0 || cfg.scorers > 256)
     return bad("scorers=" + std::to_string(cfg.scorers)
                + " must be between 0 (= threads) and 256");
+  if (!cfg.redis_url.empty() && cfg.redis_url.rfind("redis://", 0) != 0)
+    return bad("REDIS_URL='" + cfg.redis_url
+               + "' must look like redis://host:port[/db]");
+  if (is_blank(cfg.redis_prefix))
+    return bad("REDIS_PREFIX must not be blank");
   if (cfg.max_stored_results < 1)
     return bad("RESULT_STORE_MAX=" + std::to_string(cfg.max_stored_results)
                + " must be at least 1");

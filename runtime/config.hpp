@@ -26,6 +26,8 @@ struct config {
   std::string nats_url = "nats://localhost:4222";
   bool enable_nats = false;
   std::string redis_url;
+  /// Prefix of the TASK QUEUE's keys in Redis.
+  std::string redis_prefix = "orch:queue";
   /// scripted (alias mock) or vllm.
   std::string agent_type = "scripted";
   std::string vllm_url = "http://localhost:8000";

@@ -1,9 +1,11 @@
 #include "runtime/plan_run.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <future>
 #include <set>
+#include <thread>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
@@ -14,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/planner.hpp"
+#include "bridges/redis_queue.hpp"
 #include "messages/json_codec.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -34,8 +37,23 @@ struct run_state {
   bool leasing = false;
   bool tty = false;
   std::string worker = "plan-run";
+  /// Task ids of this plan start with this.
+  std::string scope;
+  /// Leases held right now, extended every third of their time.
+  std::set<std::string> held;
   std::promise<void> finished;
 };
+
+/// The tasks of this run's plan among `xs`.
+std::vector<queued_task> of_plan(const run_state& st,
+                                 std::vector<queued_task> xs) {
+  xs.erase(std::remove_if(xs.begin(), xs.end(),
+                          [&](const queued_task& q) {
+                            return q.task.task_id.rfind(st.scope, 0) != 0;
+                          }),
+           xs.end());
+  return xs;
+}
 
 void print_progress(run_state& st, const std::string& event) {
   if (st.tty) {
@@ -57,9 +75,11 @@ void run_task(caf::event_based_actor* self, std::shared_ptr<run_state> st,
               queued_task qt) {
   ++st->running;
   auto id = qt.task.task_id;
+  st->held.insert(id);
   print_progress(*st, "started " + id + " (" + qt.task.role + ")");
   auto settle = [=](const char* what, std::string text) {
     --st->running;
+    st->held.erase(id);
     print_progress(*st, std::string{what} + " " + id);
     (void) text;
     lease_more(self, st);
@@ -70,8 +90,8 @@ void run_task(caf::event_based_actor* self, std::shared_ptr<run_state> st,
     .then(
       [=](deliberation_outcome& out) {
         self
-          ->request(st->queue, caf::infinite, atom::complete_v, id,
-                    st->worker, to_json(out))
+          ->request(st->queue, caf::infinite, atom::complete_v, id, st->worker,
+                    to_json(out))
           .then(
             [=](queued_task&) {
               ++st->done;
@@ -103,8 +123,8 @@ void lease_more(caf::event_based_actor* self, std::shared_ptr<run_state> st) {
     return;
   st->leasing = true;
   self
-    ->request(st->queue, caf::infinite, atom::lease_v, st->worker,
-              st->lease_ms, room)
+    ->request(st->queue, caf::infinite, atom::lease_v, st->worker, st->lease_ms,
+              room)
     .then([=](std::vector<queued_task>& got) {
       st->leasing = false;
       for (auto& t : got)
@@ -112,10 +132,14 @@ void lease_more(caf::event_based_actor* self, std::shared_ptr<run_state> st) {
       if (!got.empty() || st->running > 0)
         return;
       // Nothing ready and nothing running: finished, or waiting for a
-      // retry's backoff.
-      self->request(st->queue, caf::infinite, atom::counts_v)
-        .then([=](std::map<std::string, int64_t>& counts) {
-          if (counts["QUEUED"] + counts["READY"] + counts["IN_PROGRESS"] == 0) {
+      // retry's backoff, or for a lease of a dead worker to expire.
+      self->request(st->queue, caf::infinite, atom::list_v, std::string{})
+        .then([=](std::vector<queued_task>& all) {
+          auto open = 0;
+          for (auto& q : of_plan(*st, std::move(all)))
+            open += q.state == "QUEUED" || q.state == "READY"
+                    || q.state == "IN_PROGRESS";
+          if (open == 0) {
             st->finished.set_value();
             self->quit();
             return;
@@ -127,7 +151,17 @@ void lease_more(caf::event_based_actor* self, std::shared_ptr<run_state> st) {
 }
 
 void run_driver(caf::event_based_actor* self, std::shared_ptr<run_state> st) {
-  self->become([=](atom::tick) { lease_more(self, st); });
+  auto every = std::chrono::milliseconds(std::max(100, st->lease_ms / 3));
+  self->become([=](atom::tick) { lease_more(self, st); },
+               [=](atom::extend) {
+                 // Heartbeat: keep the leases of the tasks still running.
+                 for (auto& id : st->held)
+                   self->send(st->queue, atom::extend_v, id, st->worker,
+                              st->lease_ms);
+                 self->delayed_send(self, every, atom::extend_v);
+               },
+               [=](queued_task&) {}, [=](caf::error&) {});
+  self->delayed_send(self, every, atom::extend_v);
   lease_more(self, st);
 }
 
@@ -163,14 +197,37 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
   }
   task_queue_settings qs;
   qs.max_attempts = opts.max_attempts;
-  auto queue = spawn_memory_queue(sys, qs);
+  task_queue_actor queue;
+  if (cfg.redis_url.empty()) {
+    queue = spawn_memory_queue(sys, qs);
+  } else {
+    redis_queue_settings rs;
+    rs.url = cfg.redis_url;
+    rs.prefix = cfg.redis_prefix;
+    rs.queue = qs;
+    auto q = spawn_redis_queue(sys, rs);
+    if (!q) {
+      std::fprintf(stderr, "orchestrator: %s\n", render(q.error()).c_str());
+      return 2;
+    }
+    queue = *q;
+  }
   caf::scoped_actor self{sys};
   int rc = 0;
+  // Redis may still be connecting: try for a few seconds.
+  for (int i = 0; i < 50; ++i) {
+    bool up = false;
+    self->request(queue, std::chrono::seconds(10), atom::counts_v)
+      .receive([&](std::map<std::string, int64_t>&) { up = true; },
+               [](caf::error&) {});
+    if (up)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   self->request(queue, caf::infinite, atom::add_v, *tasks)
     .receive([](int32_t) {},
              [&](caf::error& err) {
-               std::fprintf(stderr, "orchestrator: %s\n",
-                            render(err).c_str());
+               std::fprintf(stderr, "orchestrator: %s\n", render(err).c_str());
                rc = 1;
              });
   if (rc != 0)
@@ -179,7 +236,11 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
   st->orchestrator = svc->orchestrator;
   st->queue = queue;
   st->max_in_flight = opts.max_in_flight;
-  st->lease_ms = (cfg.deliberation_timeout + 30) * 1000;
+  st->lease_ms = opts.lease_seconds * 1000;
+  st->scope = plan->plan_id + "/";
+  char host[256] = "host";
+  gethostname(host, sizeof(host) - 1);
+  st->worker = std::string{"run-"} + host + "-" + std::to_string(getpid());
   st->total = tasks->size();
   st->tty = isatty(STDERR_FILENO) != 0;
   spdlog::info("plan run started plan_id={} tasks={} max_in_flight={}",
@@ -190,13 +251,13 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
   // Summary and results.
   std::vector<queued_task> all;
   self->request(queue, caf::infinite, atom::list_v, std::string{})
-    .receive([&](std::vector<queued_task>& xs) { all = std::move(xs); },
+    .receive([&](std::vector<queued_task>& xs) { all = of_plan(*st, xs); },
              [&](caf::error&) {});
   nlohmann::json doc{{"plan_id", plan->plan_id},
                      {"story_id", plan->story_id},
                      {"tasks", nlohmann::json::array()}};
-  std::printf("%-28s  %-9s  %-10s  %-8s  %-18s  %s\n", "task", "role",
-              "state", "attempts", "winner", "detail");
+  std::printf("%-28s  %-9s  %-10s  %-8s  %-18s  %s\n", "task", "role", "state",
+              "attempts", "winner", "detail");
   size_t completed = 0;
   for (auto& q : all) {
     nlohmann::json item{{"task_id", q.task.task_id},
@@ -218,9 +279,9 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
       detail = first_line(q.error, 40);
       item["error"] = q.error;
     }
-    std::printf("%-28s  %-9s  %-10s  %-8d  %-18s  %s\n",
-                q.task.task_id.c_str(), q.task.role.c_str(), q.state.c_str(),
-                q.attempts, winner.c_str(), detail.c_str());
+    std::printf("%-28s  %-9s  %-10s  %-8d  %-18s  %s\n", q.task.task_id.c_str(),
+                q.task.role.c_str(), q.state.c_str(), q.attempts,
+                winner.c_str(), detail.c_str());
     doc["tasks"].push_back(std::move(item));
   }
   std::printf("%zu of %zu tasks completed\n", completed, all.size());

@@ -16,6 +16,9 @@ struct plan_run_options {
   /// Tasks in flight at most.
   int32_t max_in_flight = 8;
   int32_t max_attempts = 3;
+  /// Lease of a running task; extended every third of it while it runs, so
+  /// a task of a dead process returns to READY after at most this long.
+  int32_t lease_seconds = 30;
 };
 
 /// Runs the plan; returns the exit code (0 all completed, 1 some did not,

@@ -21,8 +21,9 @@ void configure_actor_system(caf::actor_system_config& sys_cfg,
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
 }
 
-vllm_settings vllm_settings_of(const config& cfg,
-                               const std::map<std::string, std::string>& params) {
+vllm_settings
+vllm_settings_of(const config& cfg,
+                 const std::map<std::string, std::string>& params) {
   vllm_settings out;
   out.url = cfg.vllm_url;
   out.model = cfg.vllm_model;

@@ -30,9 +30,9 @@ void configure_actor_system(caf::actor_system_config& sys_cfg,
 
 /// The `vllm` settings of `cfg`, with a council's `custom_params`
 /// (vllm_url, model, temperature, max_tokens) on top.
-vllm_settings vllm_settings_of(const config& cfg,
-                               const std::map<std::string, std::string>& params
-                               = {});
+vllm_settings
+vllm_settings_of(const config& cfg,
+                 const std::map<std::string, std::string>& params = {});
 
 /// The agent factory for the backends this build has: `scripted` (alias
 /// `mock`) and `vllm` (through `llm`).

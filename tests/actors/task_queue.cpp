@@ -22,13 +22,12 @@ using namespace std::chrono_literals;
 namespace {
 
 struct memory_backend {
-  static task_queue_actor make(caf::actor_system& sys,
-                               task_queue_settings s) {
+  static task_queue_actor make(caf::actor_system& sys, task_queue_settings s) {
     return spawn_memory_queue(sys, std::move(s));
   }
 };
 
-template <class Backend>
+template<class Backend>
 struct queue_fixture {
   threaded_config cfg;
   caf::actor_system sys{cfg};
@@ -52,7 +51,7 @@ struct queue_fixture {
     self->send_exit(q, caf::exit_reason::user_shutdown);
   }
 
-  template <class T, class... Ts>
+  template<class T, class... Ts>
   T must(Ts&&... xs) {
     caf::expected<T> out{caf::make_error(ec::internal, "unset")};
     self->request(q, 5s, std::forward<Ts>(xs)...)
@@ -63,7 +62,7 @@ struct queue_fixture {
     return std::move(*out);
   }
 
-  template <class T, class... Ts>
+  template<class T, class... Ts>
   caf::error must_fail(Ts&&... xs) {
     caf::error err;
     self->request(q, 5s, std::forward<Ts>(xs)...)
@@ -77,8 +76,8 @@ struct queue_fixture {
 
   std::vector<queued_task> lease(std::string worker, int32_t n = 1,
                                  int32_t ttl = 1000) {
-    return must<std::vector<queued_task>>(atom::lease_v, std::move(worker),
-                                          ttl, n);
+    return must<std::vector<queued_task>>(atom::lease_v, std::move(worker), ttl,
+                                          n);
   }
 
   queued_task status(std::string id) {
@@ -86,8 +85,8 @@ struct queue_fixture {
   }
 
   queued_task complete(std::string id, std::string worker) {
-    return must<queued_task>(atom::complete_v, std::move(id),
-                             std::move(worker), std::string{"{}"});
+    return must<queued_task>(atom::complete_v, std::move(id), std::move(worker),
+                             std::string{"{}"});
   }
 
   queued_task fail(std::string id, std::string worker) {
@@ -137,8 +136,7 @@ std::string redis_url() {
 }
 
 struct redis_backend {
-  static task_queue_actor make(caf::actor_system& sys,
-                               task_queue_settings s) {
+  static task_queue_actor make(caf::actor_system& sys, task_queue_settings s) {
     static int instance = 0;
     redis_queue_settings rs;
     rs.url = redis_url();

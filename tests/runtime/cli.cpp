@@ -124,10 +124,9 @@ BOOST_AUTO_TEST_CASE(deliberate_with_vllm_agents) {
 BOOST_AUTO_TEST_CASE(run_executes_a_plan_in_dependency_order) {
   for (auto ext : {"yaml", "md", "json"}) {
     auto out = std::string{"/tmp/orch-cli-run-"} + ext + ".json";
-    auto res = orchestrator({"run",
-                             std::string{ORCH_SOURCE_DIR}
-                               + "/examples/login-feature." + ext,
-                             "--out", out, "--max-in-flight", "4"});
+    auto res = orchestrator(
+      {"run", std::string{ORCH_SOURCE_DIR} + "/examples/login-feature." + ext,
+       "--out", out, "--max-in-flight", "4"});
     BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
     BOOST_CHECK_NE(res.output.find("9 of 9 tasks completed"),
                    std::string::npos);

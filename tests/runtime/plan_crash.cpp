@@ -1,0 +1,96 @@
+// Crash test: `orchestrator run` against Redis is killed with SIGKILL in the
+// middle of a plan; a new process finishes the plan, and every task is
+// completed exactly once.
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+#include <boost/test/unit_test.hpp>
+#include <unistd.h>
+
+#include "actors/process_runner.hpp"
+#include "tests/llm_stub/llm_stub.hpp"
+
+using namespace orch;
+
+namespace {
+
+std::string redis_url() {
+  if (auto url = std::getenv("REDIS_TEST_URL"))
+    return url;
+  if (auto file = std::getenv("ORCH_REDIS_URL_FILE")) {
+    std::ifstream in{file};
+    std::string url;
+    if (std::getline(in, url))
+      return url;
+  }
+  BOOST_FAIL("no redis-server: run through ctest (fixture redis) or set "
+             "REDIS_TEST_URL");
+  return {};
+}
+
+/// Counts lines "completed <id>" per task id in progress output.
+std::map<std::string, int> completions(const std::string& output) {
+  std::map<std::string, int> out;
+  size_t pos = 0;
+  static const std::string key = " completed ";
+  while ((pos = output.find(key, pos)) != std::string::npos) {
+    pos += key.size();
+    auto end = output.find_first_of(" \n", pos);
+    ++out[output.substr(pos, end - pos)];
+  }
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(plan_crash)
+
+BOOST_AUTO_TEST_CASE(killed_run_resumes_and_completes_each_task_once) {
+  // Slow agents: every model call takes 400 ms, so the plan takes seconds.
+  test::llm_stub_server stub{{}};
+  BOOST_REQUIRE(stub.start());
+  stub.set_latency_ms(400);
+  auto prefix = "crash-" + std::to_string(getpid());
+  command_spec run;
+  run.argv = {"/usr/bin/env",
+              "AGENT_TYPE=vllm",
+              "VLLM_URL=" + stub.url(),
+              "VLLM_MODEL=stub-model",
+              "REDIS_URL=" + redis_url(),
+              "REDIS_PREFIX=" + prefix,
+              ORCH_BINARY,
+              "run",
+              std::string{ORCH_SOURCE_DIR} + "/examples/login-feature.yaml",
+              "--lease-seconds",
+              "2"};
+  run.max_output = 1 << 20;
+  // First process: SIGKILLed by the runner's time limit, mid-plan.
+  run.timeout_ms = 2500;
+  auto first = run_command(run);
+  BOOST_REQUIRE_MESSAGE(first.timed_out, first.output);
+  auto done_first = completions(first.output);
+  BOOST_TEST_MESSAGE("first run completed " << done_first.size()
+                                            << " tasks before SIGKILL");
+  BOOST_CHECK_GT(done_first.size(), 0u);
+  BOOST_CHECK_LT(done_first.size(), 9u);
+  // Second process: picks up the state in Redis and finishes.
+  run.timeout_ms = 120000;
+  auto second = run_command(run);
+  BOOST_REQUIRE_MESSAGE(second.exit_code == 0, second.output);
+  BOOST_CHECK_NE(second.output.find("9 of 9 tasks completed"),
+                 std::string::npos);
+  auto done_second = completions(second.output);
+  // Together, every task completed exactly once: none lost, none twice.
+  BOOST_CHECK_EQUAL(done_first.size() + done_second.size(), 9u);
+  for (auto& [id, n] : done_first) {
+    BOOST_CHECK_EQUAL(n, 1);
+    BOOST_CHECK_MESSAGE(done_second.count(id) == 0,
+                        id << " completed by both processes");
+  }
+  for (auto& [id, n] : done_second)
+    BOOST_CHECK_EQUAL(n, 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
