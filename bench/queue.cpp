@@ -13,15 +13,27 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <csignal>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
 #include "bench/bench_driver.hpp"
+#include "bridges/redis_queue.hpp"
 #include "runtime/supervisor.hpp"
 
 using namespace orch;
 using namespace orch::bench;
+
+extern char** environ;
 
 namespace {
 
@@ -57,8 +69,7 @@ struct drive_state {
 
 void lease_more(caf::event_based_actor* self, std::shared_ptr<drive_state> st);
 
-void finish_one(caf::event_based_actor* self,
-                std::shared_ptr<drive_state> st) {
+void finish_one(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
   --st->in_flight;
   if (++st->completed == static_cast<int64_t>(st->tasks.size())) {
     st->done.set_value(st->completed);
@@ -69,8 +80,7 @@ void finish_one(caf::event_based_actor* self,
     lease_more(self, st);
 }
 
-void lease_more(caf::event_based_actor* self,
-                std::shared_ptr<drive_state> st) {
+void lease_more(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
   st->leasing = true;
   self
     ->request(st->q, caf::infinite, atom::lease_v, std::string{"bench"},
@@ -98,13 +108,51 @@ void queue_driver(caf::event_based_actor* self,
     auto end = std::min(st->tasks.size(), i + 1000);
     chunk.assign(st->tasks.begin() + i, st->tasks.begin() + end);
     ++*remaining;
-    self->request(st->q, caf::infinite, atom::add_v, chunk)
-      .then([=](int32_t) {
-        if (--*remaining == 0)
-          lease_more(self, st);
-      });
+    self->request(st->q, caf::infinite, atom::add_v, chunk).then([=](int32_t) {
+      if (--*remaining == 0)
+        lease_more(self, st);
+    });
   }
 }
+
+/// A private redis-server on a free loopback port, stopped by pid.
+struct redis_process {
+  pid_t pid = -1;
+  int port = 0;
+
+  bool start() {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
+        || getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      close(s);
+      return false;
+    }
+    port = ntohs(a.sin_port);
+    close(s);
+    auto p = std::to_string(port);
+    const char* argv[]
+      = {"redis-server", "--bind",    "127.0.0.1", "--port",
+         p.c_str(),      "--save",    "",          "--appendonly",
+         "no",           "--logfile", "/dev/null", nullptr};
+    if (posix_spawnp(&pid, "redis-server", nullptr, nullptr,
+                     const_cast<char**>(argv), environ)
+        != 0)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return true;
+  }
+
+  ~redis_process() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
 
 } // namespace
 
@@ -118,7 +166,29 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--threads", cfg.threads, "scheduler threads, 0 = cores")
     ->capture_default_str();
+  std::string backend = "all";
+  std::string redis_url;
+  app.add_option("--backend", backend, "memory, redis or all")
+    ->capture_default_str();
+  app.add_option("--redis-url", redis_url,
+                 "Redis to use (default: a private redis-server on a free "
+                 "loopback port)");
   CLI11_PARSE(app, argc, argv);
+  std::vector<std::string> backends;
+  if (backend == "all")
+    backends = {"memory", "redis"};
+  else
+    backends = {backend};
+  redis_process redis;
+  if (redis_url.empty()
+      && std::find(backends.begin(), backends.end(), "redis")
+           != backends.end()) {
+    if (!redis.start()) {
+      std::fprintf(stderr, "queue: cannot start redis-server\n");
+      return 1;
+    }
+    redis_url = "redis://127.0.0.1:" + std::to_string(redis.port);
+  }
   std::vector<std::string> shapes;
   if (shape == "all")
     shapes = {"independent", "chains", "fanout"};
@@ -127,25 +197,53 @@ int main(int argc, char** argv) {
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg, cfg);
   caf::actor_system sys{sys_cfg};
-  for (auto& s : shapes) {
-    task_queue_settings qs;
-    qs.sweep_interval_ms = 0;
-    auto q = spawn_memory_queue(sys, qs);
-    auto st = std::make_shared<drive_state>();
-    st->q = q;
-    st->tasks = make_tasks(s, tasks);
-    auto fut = st->done.get_future();
-    auto start = clock_type::now();
-    sys.spawn(queue_driver, st);
-    auto n = fut.get();
-    auto wall
-      = std::chrono::duration<double>(clock_type::now() - start).count();
-    std::printf("{\"bench\":\"queue\",\"backend\":\"memory\",\"shape\":\"%s\","
-                "\"tasks\":%lld,\"wall_s\":%.3f,\"tasks_per_s\":%.0f,"
-                "\"peak_rss_mb\":%.1f}\n",
-                s.c_str(), static_cast<long long>(n), wall, n / wall,
-                peak_rss_mb());
-    caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
-  }
+  int run = 0;
+  for (auto& b : backends)
+    for (auto& s : shapes) {
+      task_queue_settings qs;
+      qs.sweep_interval_ms = 0;
+      task_queue_actor q;
+      if (b == "memory") {
+        q = spawn_memory_queue(sys, qs);
+      } else {
+        redis_queue_settings rs;
+        rs.url = redis_url;
+        rs.prefix = "bench:" + std::to_string(getpid()) + ":"
+                    + std::to_string(++run);
+        rs.queue = qs;
+        auto rq = spawn_redis_queue(sys, rs);
+        if (!rq) {
+          std::fprintf(stderr, "queue: %s\n", render(rq.error()).c_str());
+          return 1;
+        }
+        q = *rq;
+        // Wait for the connection.
+        caf::scoped_actor self{sys};
+        for (int i = 0; i < 100; ++i) {
+          bool up = false;
+          self->request(q, std::chrono::seconds(5), atom::counts_v)
+            .receive([&](std::map<std::string, int64_t>&) { up = true; },
+                     [](caf::error&) {});
+          if (up)
+            break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+      auto st = std::make_shared<drive_state>();
+      st->q = q;
+      st->tasks = make_tasks(s, tasks);
+      auto fut = st->done.get_future();
+      auto start = clock_type::now();
+      sys.spawn(queue_driver, st);
+      auto n = fut.get();
+      auto wall
+        = std::chrono::duration<double>(clock_type::now() - start).count();
+      std::printf("{\"bench\":\"queue\",\"backend\":\"%s\",\"shape\":\"%s\","
+                  "\"tasks\":%lld,\"wall_s\":%.3f,\"tasks_per_s\":%.0f,"
+                  "\"peak_rss_mb\":%.1f}\n",
+                  b.c_str(), s.c_str(), static_cast<long long>(n), wall,
+                  n / wall, peak_rss_mb());
+      caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
+    }
   return 0;
 }

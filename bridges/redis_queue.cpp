@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -347,9 +348,22 @@ struct redis_front_state {
     return settings.queue.clock ? settings.queue.clock() : now_ms();
   }
 
+  /// SHA1 of each loaded script, by its body.
+  std::unordered_map<const char*, std::string> shas;
+  /// Scripts with a SCRIPT LOAD under way.
+  std::set<const char*> loading;
+
+  /// The full text of a script.
+  static std::string text(const char* body) {
+    return std::string{redis_lua::prelude} + body;
+  }
+
+  /// EVALSHA once Redis knows the script (SCRIPT LOAD), EVAL before.
   std::vector<std::string> script(const char* body) const {
-    return {"EVAL", std::string{redis_lua::prelude} + body, "0",
-            settings.prefix, std::to_string(now())};
+    auto i = shas.find(body);
+    if (i == shas.end())
+      return {"EVAL", text(body), "0", settings.prefix, std::to_string(now())};
+    return {"EVALSHA", i->second, "0", settings.prefix, std::to_string(now())};
   }
 
   std::string base() const {
@@ -363,6 +377,26 @@ struct redis_front_state {
 
 using redis_front_ptr = redis_front_actor::stateful_pointer<redis_front_state>;
 
+/// The command prefix for a script; asks Redis to cache the script (SCRIPT
+/// LOAD) the first time, so that later calls send only its SHA1.
+std::vector<std::string> script(redis_front_ptr self, const char* body) {
+  auto& st = self->state;
+  if (st.shas.count(body) == 0 && st.loading.insert(body).second) {
+    auto id = ++st.next_id;
+    st.pending.emplace(id, [self, body](redis_value& v) {
+      auto& st = self->state;
+      st.loading.erase(body);
+      if (v.type == REDIS_REPLY_STRING)
+        st.shas[body] = v.str;
+    });
+    st.engine->submit(
+      pending_command{id,
+                      caf::actor_cast<caf::actor>(self),
+                      {"SCRIPT", "LOAD", redis_front_state::text(body)}});
+  }
+  return st.script(body);
+}
+
 /// Sends `argv` and answers the promise with `convert(reply)`.
 template<class T, class Convert>
 caf::typed_response_promise<T>
@@ -370,7 +404,12 @@ call(redis_front_ptr self, std::vector<std::string> argv, Convert convert) {
   auto rp = self->template make_response_promise<T>();
   auto& st = self->state;
   auto id = ++st.next_id;
-  st.pending.emplace(id, [rp, convert](redis_value& v) mutable {
+  // After a Redis restart the script cache is empty: send the full text once
+  // more and load it again.
+  std::shared_ptr<std::vector<std::string>> retry;
+  if (argv[0] == "EVALSHA")
+    retry = std::make_shared<std::vector<std::string>>(argv);
+  auto answer = [rp, convert](redis_value& v) mutable {
     if (v.type == REDIS_REPLY_ERROR) {
       rp.deliver(to_error(v));
       return;
@@ -380,6 +419,25 @@ call(redis_front_ptr self, std::vector<std::string> argv, Convert convert) {
       rp.deliver(std::move(*x));
     else
       rp.deliver(std::move(x.error()));
+  };
+  st.pending.emplace(id, [self, answer, retry](redis_value& v) mutable {
+    if (v.type == REDIS_REPLY_ERROR && retry
+        && v.str.rfind("NOSCRIPT", 0) == 0) {
+      auto& st = self->state;
+      for (auto i = st.shas.begin(); i != st.shas.end(); ++i)
+        if (i->second == (*retry)[1]) {
+          (*retry)[0] = "EVAL";
+          (*retry)[1] = redis_front_state::text(i->first);
+          st.shas.erase(i);
+          break;
+        }
+      auto next = ++st.next_id;
+      st.pending.emplace(next, std::move(answer));
+      st.engine->submit(pending_command{next, caf::actor_cast<caf::actor>(self),
+                                        std::move(*retry)});
+      return;
+    }
+    answer(v);
   });
   st.engine->submit(
     pending_command{id, caf::actor_cast<caf::actor>(self), std::move(argv)});
@@ -396,7 +454,7 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
   return {
     [=](atom::add, std::vector<task_spec>& xs) -> caf::result<int32_t> {
       auto& st = self->state;
-      auto argv = st.script(redis_lua::enqueue);
+      auto argv = script(self, redis_lua::enqueue);
       argv.push_back(std::to_string(st.settings.queue.max_attempts));
       for (auto& t : xs) {
         if (is_blank(t.task_id))
@@ -421,7 +479,7 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
         return caf::make_error(ec::invalid_argument,
                                "lease needs a worker id, a positive ttl and "
                                "a positive count");
-      auto argv = st.script(redis_lua::lease);
+      auto argv = script(self, redis_lua::lease);
       argv.insert(argv.end(), {worker, std::to_string(ttl), std::to_string(n),
                                st.base(), st.maxb()});
       return call<std::vector<queued_task>>(
@@ -430,46 +488,46 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
     [=](atom::extend, std::string& id, std::string& worker,
         int32_t ttl) -> caf::result<queued_task> {
       auto& st = self->state;
-      auto argv = st.script(redis_lua::extend);
+      auto argv = script(self, redis_lua::extend);
       argv.insert(argv.end(),
                   {id, worker, std::to_string(ttl), st.base(), st.maxb()});
       return call<queued_task>(self, std::move(argv), one);
     },
     [=](atom::complete, std::string& id, std::string& worker,
         std::string& result) -> caf::result<queued_task> {
-      auto argv = self->state.script(redis_lua::complete);
+      auto argv = script(self, redis_lua::complete);
       argv.insert(argv.end(), {id, worker, result});
       return call<queued_task>(self, std::move(argv), one);
     },
     [=](atom::fail, std::string& id, std::string& worker,
         std::string& error) -> caf::result<queued_task> {
       auto& st = self->state;
-      auto argv = st.script(redis_lua::fail);
+      auto argv = script(self, redis_lua::fail);
       argv.insert(argv.end(), {id, worker, error, st.base(), st.maxb()});
       return call<queued_task>(self, std::move(argv), one);
     },
     [=](atom::cancel, std::string& id) -> caf::result<queued_task> {
-      auto argv = self->state.script(redis_lua::cancel);
+      auto argv = script(self, redis_lua::cancel);
       argv.push_back(id);
       return call<queued_task>(self, std::move(argv), one);
     },
     [=](atom::status, std::string& id) -> caf::result<queued_task> {
       auto& st = self->state;
-      auto argv = st.script(redis_lua::status);
+      auto argv = script(self, redis_lua::status);
       argv.insert(argv.end(), {id, st.base(), st.maxb()});
       return call<queued_task>(self, std::move(argv), one);
     },
     [=](atom::list,
         std::string& state) -> caf::result<std::vector<queued_task>> {
       auto& st = self->state;
-      auto argv = st.script(redis_lua::list);
+      auto argv = script(self, redis_lua::list);
       argv.insert(argv.end(), {state, st.base(), st.maxb()});
       return call<std::vector<queued_task>>(
         self, std::move(argv), [](redis_value& v) { return to_tasks(v); });
     },
     [=](atom::counts) -> caf::result<std::map<std::string, int64_t>> {
       auto& st = self->state;
-      auto argv = st.script(redis_lua::counts);
+      auto argv = script(self, redis_lua::counts);
       argv.insert(argv.end(), {st.base(), st.maxb()});
       return call<std::map<std::string, int64_t>>(
         self, std::move(argv), [](redis_value& v) {
