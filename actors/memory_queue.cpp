@@ -132,13 +132,15 @@ struct memory_queue_state {
       auto i = tasks.find(id);
       if (i == tasks.end() || i->second.q.state != "IN_PROGRESS")
         continue;
-      // An expired lease counts as an attempt.
-      retry_or_fail(i->second, "lease of " + i->second.q.lease_owner
-                                 + " expired");
+      // An expired lease counts as an attempt and returns the task to
+      // READY at once (no backoff: the worker died, the task did not fail).
+      retry_or_fail(i->second,
+                    "lease of " + i->second.q.lease_owner + " expired",
+                    false);
     }
   }
 
-  void retry_or_fail(entry& e, const std::string& why) {
+  void retry_or_fail(entry& e, const std::string& why, bool backoff = true) {
     auto& q = e.q;
     q.lease_owner.clear();
     q.lease_expires_ms = 0;
@@ -154,7 +156,7 @@ struct memory_queue_state {
       static_cast<int64_t>(settings.backoff_base_ms)
         << std::min(q.attempts - 1, 20),
       settings.backoff_max_ms);
-    if (delay <= 0) {
+    if (delay <= 0 || !backoff) {
       make_ready(e);
       return;
     }

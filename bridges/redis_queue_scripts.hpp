@@ -71,7 +71,8 @@ local function promote(base, maxb)
     redis.call('ZREM', P .. ':l', id)
     if redis.call('HGET', tk(id), 'state') == 'IN_PROGRESS' then
       local owner = redis.call('HGET', tk(id), 'owner')
-      retry_or_fail(id, 'lease of ' .. owner .. ' expired', base, maxb)
+      -- Counts an attempt; back to READY at once (no backoff).
+      retry_or_fail(id, 'lease of ' .. owner .. ' expired', 0, 0)
     end
   end
 end

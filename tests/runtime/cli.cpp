@@ -151,6 +151,13 @@ BOOST_AUTO_TEST_CASE(run_executes_a_plan_in_dependency_order) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(run_executes_the_second_example_plan) {
+  auto res = orchestrator(
+    {"run", std::string{ORCH_SOURCE_DIR} + "/examples/orders-pipeline.md"});
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
+  BOOST_CHECK_NE(res.output.find("7 of 7 tasks completed"), std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(run_rejects_an_invalid_plan) {
   auto path = std::string{"/tmp/orch-cli-bad-plan.yaml"};
   {
