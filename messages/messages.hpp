@@ -116,7 +116,7 @@ struct llm_usage {
   int64_t latency_ms = 0;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_usage& x) {
   return f(caf::meta::type_name("orch.llm_usage"), x.calls, x.prompt_tokens,
            x.completion_tokens, x.retries, x.latency_ms);
@@ -135,7 +135,7 @@ struct llm_request {
   int32_t timeout_ms = 60000;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_request& x) {
   return f(caf::meta::type_name("orch.llm_request"), x.url, x.api_key, x.body,
            x.timeout_ms);
@@ -150,7 +150,7 @@ struct llm_reply {
   int32_t retries = 0;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, llm_reply& x) {
   return f(caf::meta::type_name("orch.llm_reply"), x.status, x.body,
            x.latency_ms, x.retries);
@@ -174,8 +174,7 @@ struct proposal {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proposal& x) {
   return f(caf::meta::type_name("orch.proposal"), x.id, x.author_id,
-           x.author_role, x.content, x.revisions, x.created_at_ms,
-           x.usage);
+           x.author_role, x.content, x.revisions, x.created_at_ms, x.usage);
 }
 
 /// Feedback of one agent on another agent's proposal.
@@ -194,8 +193,7 @@ struct critique {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, critique& x) {
   return f(caf::meta::type_name("orch.critique"), x.critic_id, x.proposal_id,
-           x.target_author_id, x.round, x.issues, x.content,
-           x.usage);
+           x.target_author_id, x.round, x.issues, x.content, x.usage);
 }
 
 // -- checks -------------------------------------------------------------------
@@ -384,7 +382,7 @@ struct plan_input {
   std::string format = "auto";
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, plan_input& x) {
   return f(caf::meta::type_name("orch.plan_input"), x.story_id, x.plan_id,
            x.approved_by, x.roles, x.tasks, x.text, x.format);
@@ -408,7 +406,7 @@ struct queued_task {
   std::string error;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queued_task& x) {
   return f(caf::meta::type_name("orch.queued_task"), x.task, x.state,
            x.attempts, x.max_attempts, x.lease_owner, x.lease_expires_ms,

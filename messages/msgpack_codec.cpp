@@ -27,64 +27,7 @@ constexpr size_t max_depth = 64;
 
 using namespace wire;
 
-
 // -- error paths --------------------------------------------------------------
-
-/// Shortens `x` for an error message, without splitting a UTF-8 sequence,
-/// and masks control characters so that input cannot forge log lines.
-std::string clip(std::string_view x, size_t max_len = 64) {
-  auto len = x.size();
-  if (len > max_len) {
-    len = max_len;
-    while (len > 0 && (static_cast<unsigned char>(x[len]) & 0xC0) == 0x80)
-      --len;
-  }
-  std::string out{x.substr(0, len)};
-  for (auto& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      c = '?';
-  if (len < x.size())
-    out += "...";
-  return out;
-}
-
-/// A position in the document, rendered only when decoding fails, e.g.
-/// "deliberation_outcome.results[2].proposal.content".
-struct where {
-  const where* parent = nullptr;
-  /// A type name at the root, a member name or map key below.
-  std::string_view name;
-  /// The position in an array when `is_index`.
-  size_t index = 0;
-  bool is_index = false;
-
-  std::string str() const {
-    std::string out = parent != nullptr ? parent->str() : std::string{};
-    if (is_index) {
-      out += '[';
-      out += std::to_string(index);
-      out += ']';
-    } else {
-      if (parent != nullptr)
-        out += '.';
-      out += clip(name);
-    }
-    return out;
-  }
-};
-
-/// Unwinds a decoder; caught at the API boundary and turned into an error.
-struct decode_error {
-  std::string what;
-};
-
-[[noreturn]] void fail(const where& at, const std::string& what) {
-  throw decode_error{at.str() + ": " + what};
-}
-
-caf::error failure(std::string what) {
-  return caf::make_error(ec::decode_failed, std::move(what));
-}
 
 // -- encoding -----------------------------------------------------------------
 

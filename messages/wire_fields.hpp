@@ -4,6 +4,9 @@
 // so that both wires use the same names. Internal to messages/.
 
 #include <string>
+#include <string_view>
+
+#include <caf/error.hpp>
 
 #include "messages/messages.hpp"
 
@@ -221,7 +224,7 @@ void fields(F& f, event_envelope& x) {
 }
 
 // Every wire type, for the names, the API functions and the instantiations.
-#define ORCH_WIRE_TYPES(X)                                                \
+#define ORCH_WIRE_TYPES(X)                                                     \
   X(llm_usage)                                                                 \
   X(constraints)                                                               \
   X(task_spec)                                                                 \
@@ -242,12 +245,70 @@ void fields(F& f, event_envelope& x) {
   X(orchestrator_stats)                                                        \
   X(event_envelope)
 
-#define ORCH_WIRE_NAME(type)                                              \
+#define ORCH_WIRE_NAME(type)                                                   \
   template<>                                                                   \
   constexpr const char* wire_name<type> = #type;
 
 ORCH_WIRE_TYPES(ORCH_WIRE_NAME)
 
 #undef ORCH_WIRE_NAME
+
+// -- decoding errors ----------------------------------------------------------
+
+/// Shortens `x` for an error message, without splitting a UTF-8 sequence,
+/// and masks control characters so that input cannot forge log lines.
+inline std::string clip(std::string_view x, size_t max_len = 64) {
+  auto len = x.size();
+  if (len > max_len) {
+    len = max_len;
+    while (len > 0 && (static_cast<unsigned char>(x[len]) & 0xC0) == 0x80)
+      --len;
+  }
+  std::string out{x.substr(0, len)};
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      c = '?';
+  if (len < x.size())
+    out += "...";
+  return out;
+}
+
+/// A position in the document, rendered only when decoding fails, e.g.
+/// "deliberation_outcome.results[2].proposal.content".
+struct where {
+  const where* parent = nullptr;
+  /// A type name at the root, a member name or map key below.
+  std::string_view name;
+  /// The position in an array when `is_index`.
+  size_t index = 0;
+  bool is_index = false;
+
+  std::string str() const {
+    std::string out = parent != nullptr ? parent->str() : std::string{};
+    if (is_index) {
+      out += '[';
+      out += std::to_string(index);
+      out += ']';
+    } else {
+      if (parent != nullptr)
+        out += '.';
+      out += clip(name);
+    }
+    return out;
+  }
+};
+
+/// Unwinds a decoder; caught at the API boundary and turned into an error.
+struct decode_error {
+  std::string what;
+};
+
+[[noreturn]] inline void fail(const where& at, const std::string& what) {
+  throw decode_error{at.str() + ": " + what};
+}
+
+inline caf::error failure(std::string what) {
+  return caf::make_error(ec::decode_failed, std::move(what));
+}
 
 } // namespace orch::wire

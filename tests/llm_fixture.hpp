@@ -13,15 +13,10 @@
 
 #include "actors/actors.hpp"
 #include "bridges/llm_client.hpp"
+#include "test_util.hpp"
 #include "tests/llm_stub/llm_stub.hpp"
 
 namespace orch::test {
-
-/// The rendered error of `x`, or "ok" (safe to evaluate either way).
-template<class T>
-std::string why(const caf::expected<T>& x) {
-  return x ? std::string{"ok"} : render(x.error());
-}
 
 struct threaded_config : caf::actor_system_config {
   threaded_config() {

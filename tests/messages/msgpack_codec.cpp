@@ -23,39 +23,6 @@ namespace {
 
 using namespace orch::test;
 
-/// The types without a required field: "{}" decodes to their defaults.
-using lenient_types
-  = std::tuple<constraints, task_spec, critique, policy_result, lint_result,
-               dryrun_result, check_result, check_suite, agent_failure,
-               deliberation_outcome, deliberation_update, selection,
-               council_config, council_info, orchestrator_stats>;
-
-// -- error checks -------------------------------------------------------------
-
-/// Renders the error of `x`, or nothing when `x` holds a value. (Boost.Test
-/// builds the message of a passing assertion too.)
-template<class T>
-std::string why(const caf::expected<T>& x) {
-  return x ? std::string{} : render(x.error());
-}
-
-/// Requires `x` to hold a value, printing the error otherwise.
-#define REQUIRE_OK(x) BOOST_REQUIRE_MESSAGE(static_cast<bool>(x), why(x))
-
-/// Requires `res` to be a decode_failed error whose message contains every
-/// one of `parts` (the field path, the problem).
-template<class T>
-void check_fails(const caf::expected<T>& res,
-                 std::initializer_list<std::string> parts) {
-  BOOST_REQUIRE_MESSAGE(!res, "decoding succeeded unexpectedly");
-  BOOST_CHECK(code_of(res.error()) == ec::decode_failed);
-  auto msg = render(res.error());
-  BOOST_TEST_MESSAGE("error: " << msg);
-  for (auto& part : parts)
-    BOOST_CHECK_MESSAGE(msg.find(part) != std::string::npos,
-                        "'" << msg << "' lacks '" << part << "'");
-}
-
 // -- building msgpack by hand -------------------------------------------------
 
 /// Writes msgpack values one by one, for inputs the encoder never produces.

@@ -12,6 +12,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "messages/messages.hpp"
+#include "test_util.hpp"
 
 namespace orch::test {
 
@@ -367,7 +368,8 @@ inline void check_eq(const check_suite& a, const check_suite& b) {
   BOOST_CHECK_EQUAL(a.score, b.score);
 }
 
-inline void check_eq(const deliberation_result& a, const deliberation_result& b) {
+inline void check_eq(const deliberation_result& a,
+                     const deliberation_result& b) {
   check_eq(a.proposal, b.proposal);
   check_eq(a.checks, b.checks);
   BOOST_CHECK_EQUAL(a.score, b.score);
@@ -380,7 +382,8 @@ inline void check_eq(const agent_failure& a, const agent_failure& b) {
   BOOST_CHECK_EQUAL(a.reason, b.reason);
 }
 
-inline void check_eq(const deliberation_outcome& a, const deliberation_outcome& b) {
+inline void check_eq(const deliberation_outcome& a,
+                     const deliberation_outcome& b) {
   BOOST_CHECK_EQUAL(a.task_id, b.task_id);
   BOOST_CHECK_EQUAL(a.execution_id, b.execution_id);
   BOOST_CHECK_EQUAL(a.role, b.role);
@@ -399,7 +402,8 @@ inline void check_eq(const deliberation_outcome& a, const deliberation_outcome& 
     check_eq(a.failed_agents[i], b.failed_agents[i]);
 }
 
-inline void check_eq(const deliberation_update& a, const deliberation_update& b) {
+inline void check_eq(const deliberation_update& a,
+                     const deliberation_update& b) {
   BOOST_CHECK_EQUAL(a.task_id, b.task_id);
   BOOST_CHECK_EQUAL(a.execution_id, b.execution_id);
   BOOST_CHECK_EQUAL(a.status, b.status);
@@ -458,11 +462,36 @@ inline void check_eq(const event_envelope& a, const event_envelope& b) {
 #undef CHECK_SAME_VECTOR
 #undef CHECK_SAME_MAP
 
-using wire_types
-  = std::tuple<llm_usage, constraints, task_spec, proposal, critique, policy_result,
-               lint_result, dryrun_result, check_result, check_suite,
-               deliberation_result, agent_failure, deliberation_outcome,
-               deliberation_update, selection, council_config, council_info,
-               orchestrator_stats, event_envelope>;
+using wire_types = std::tuple<
+  llm_usage, constraints, task_spec, proposal, critique, policy_result,
+  lint_result, dryrun_result, check_result, check_suite, deliberation_result,
+  agent_failure, deliberation_outcome, deliberation_update, selection,
+  council_config, council_info, orchestrator_stats, event_envelope>;
+
+// -- error checks -------------------------------------------------------------
+
+/// The types without a required field: "{}" decodes to their defaults.
+using lenient_types
+  = std::tuple<constraints, task_spec, critique, policy_result, lint_result,
+               dryrun_result, check_result, check_suite, agent_failure,
+               deliberation_outcome, deliberation_update, selection,
+               council_config, council_info, orchestrator_stats>;
+
+/// Requires `x` to hold a value, printing the error otherwise.
+#define REQUIRE_OK(x) BOOST_REQUIRE_MESSAGE(static_cast<bool>(x), why(x))
+
+/// Requires `res` to be a decode_failed error whose message contains every
+/// one of `parts` (the field path, the problem).
+template<class T>
+inline void check_fails(const caf::expected<T>& res,
+                        std::initializer_list<std::string> parts) {
+  BOOST_REQUIRE_MESSAGE(!res, "decoding succeeded unexpectedly");
+  BOOST_CHECK(code_of(res.error()) == ec::decode_failed);
+  auto msg = render(res.error());
+  BOOST_TEST_MESSAGE("error: " << msg);
+  for (auto& part : parts)
+    BOOST_CHECK_MESSAGE(msg.find(part) != std::string::npos,
+                        "'" << msg << "' lacks '" << part << "'");
+}
 
 } // namespace orch::test
