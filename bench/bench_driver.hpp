@@ -97,6 +97,18 @@ inline double percentile_ms(std::vector<int64_t>& xs, double p) {
   return xs[rank] / 1e6;
 }
 
+/// The DEV task every benchmark deliberates.
+inline task_spec bench_task(int32_t rounds) {
+  task_spec task;
+  task.role = "DEV";
+  task.description = "Implement the login endpoint with session handling";
+  task.constraints.rubric = "Secure, maintainable implementation with tests";
+  task.constraints.requirements = {"input validation", "rate limiting",
+                                   "audit logging"};
+  task.constraints.rounds = rounds;
+  return task;
+}
+
 /// Peak resident set size of this process in MiB.
 inline double peak_rss_mb() {
   struct rusage ru {};

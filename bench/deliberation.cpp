@@ -68,13 +68,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "deliberation: %s\n", render(svc.error()).c_str());
     return 1;
   }
-  task_spec task;
-  task.role = "DEV";
-  task.description = "Implement the login endpoint with session handling";
-  task.constraints.rubric = "Secure, maintainable implementation with tests";
-  task.constraints.requirements = {"input validation", "rate limiting",
-                                   "audit logging"};
-  task.constraints.rounds = rounds;
+  auto task = bench_task(rounds);
   if (warmup > 0)
     run(sys, svc->orchestrator, task, warmup, concurrency);
   auto start = clock_type::now();

@@ -156,12 +156,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "llm_concurrency: %s\n", render(svc.error()).c_str());
     return 1;
   }
-  task_spec task;
-  task.role = "DEV";
-  task.description = "Implement the login endpoint with session handling";
-  task.constraints.rubric = "Secure, maintainable implementation with tests";
-  task.constraints.requirements = {"input validation", "rate limiting"};
-  task.constraints.rounds = rounds;
+  auto task = bench_task(rounds);
   // Warm the connection pool and the allocator with one wave.
   run(sys, svc->orchestrator, task, std::min<int64_t>(concurrency, 100),
       std::min<int64_t>(concurrency, 100));

@@ -2,7 +2,11 @@
 
 // Small helpers shared by the test suites.
 
+#include <cstdlib>
+#include <fstream>
 #include <string>
+
+#include <boost/test/unit_test.hpp>
 
 #include <caf/expected.hpp>
 
@@ -15,6 +19,22 @@ namespace orch::test {
 template<class T>
 std::string why(const caf::expected<T>& x) {
   return x ? std::string{"ok"} : render(x.error());
+}
+
+/// The URL of the redis-server of the ctest fixture `redis`, or of
+/// REDIS_TEST_URL; fails the test when there is none.
+inline std::string redis_test_url() {
+  if (auto url = std::getenv("REDIS_TEST_URL"))
+    return url;
+  if (auto file = std::getenv("ORCH_REDIS_URL_FILE")) {
+    std::ifstream in{file};
+    std::string url;
+    if (std::getline(in, url))
+      return url;
+  }
+  BOOST_FAIL("no redis-server: run through ctest (fixture redis) or set "
+             "REDIS_TEST_URL");
+  return {};
 }
 
 } // namespace orch::test

@@ -120,26 +120,11 @@ std::string joined(const std::vector<std::string>& xs) {
   return out;
 }
 
-/// The URL of the redis-server of the ctest fixture (or REDIS_TEST_URL).
-std::string redis_url() {
-  if (auto url = std::getenv("REDIS_TEST_URL"))
-    return url;
-  if (auto file = std::getenv("ORCH_REDIS_URL_FILE")) {
-    std::ifstream in{file};
-    std::string url;
-    if (std::getline(in, url))
-      return url;
-  }
-  BOOST_FAIL("no redis-server: run through ctest (fixture redis) or set "
-             "REDIS_TEST_URL");
-  return {};
-}
-
 struct redis_backend {
   static task_queue_actor make(caf::actor_system& sys, task_queue_settings s) {
     static int instance = 0;
     redis_queue_settings rs;
-    rs.url = redis_url();
+    rs.url = test::redis_test_url();
     // A fresh key space per test.
     rs.prefix = "test:" + std::to_string(::getpid()) + ":"
                 + std::to_string(++instance);

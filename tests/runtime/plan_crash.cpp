@@ -10,25 +10,12 @@
 #include <unistd.h>
 
 #include "actors/process_runner.hpp"
+#include "test_util.hpp"
 #include "tests/llm_stub/llm_stub.hpp"
 
 using namespace orch;
 
 namespace {
-
-std::string redis_url() {
-  if (auto url = std::getenv("REDIS_TEST_URL"))
-    return url;
-  if (auto file = std::getenv("ORCH_REDIS_URL_FILE")) {
-    std::ifstream in{file};
-    std::string url;
-    if (std::getline(in, url))
-      return url;
-  }
-  BOOST_FAIL("no redis-server: run through ctest (fixture redis) or set "
-             "REDIS_TEST_URL");
-  return {};
-}
 
 /// Counts lines "completed <id>" per task id in progress output.
 std::map<std::string, int> completions(const std::string& output) {
@@ -58,7 +45,7 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_and_completes_each_task_once) {
               "AGENT_TYPE=vllm",
               "VLLM_URL=" + stub.url(),
               "VLLM_MODEL=stub-model",
-              "REDIS_URL=" + redis_url(),
+              "REDIS_URL=" + test::redis_test_url(),
               "REDIS_PREFIX=" + prefix,
               ORCH_BINARY,
               "run",
