@@ -50,15 +50,32 @@ struct private_redis {
               "--logfile",    "/dev/null"};
     auto res = run_command(c);
     BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
-    std::this_thread::sleep_for(300ms);
+    // Wait until it accepts connections.
+    for (int i = 0; i < 200 && !accepting(); ++i)
+      std::this_thread::sleep_for(25ms);
+    BOOST_REQUIRE(accepting());
+  }
+
+  bool accepting() const {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    close(s);
+    return ok;
   }
 
   void stop() {
     std::ifstream in{dir + ".pid"};
     pid_t pid = 0;
-    if (in >> pid && pid > 0)
-      kill(pid, SIGTERM);
-    std::this_thread::sleep_for(300ms);
+    if (!(in >> pid) || pid <= 0)
+      return;
+    kill(pid, SIGTERM);
+    // Wait until it is gone and the port is free.
+    for (int i = 0; i < 200 && (kill(pid, 0) == 0 || accepting()); ++i)
+      std::this_thread::sleep_for(25ms);
   }
 
   ~private_redis() {
