@@ -17,6 +17,7 @@
 #include "runtime/logging.hpp"
 #include "runtime/plan_run.hpp"
 #include "runtime/supervisor.hpp"
+#include "runtime/text.hpp"
 
 namespace orch {
 
@@ -46,14 +47,6 @@ printer(printer_actor::stateful_pointer<printer_state> self) {
 }
 
 // -- output -------------------------------------------------------------------
-
-std::string first_line(const std::string& text, size_t max) {
-  auto nl = text.find('\n');
-  auto line = text.substr(0, nl);
-  if (line.size() > max)
-    line = line.substr(0, max - 3) + "...";
-  return line;
-}
 
 void print_table(const deliberation_outcome& out) {
   std::printf("task %s  execution %s  winner %s  %lld ms\n",

@@ -19,6 +19,7 @@
 #include "bridges/redis_queue.hpp"
 #include "messages/json_codec.hpp"
 #include "runtime/supervisor.hpp"
+#include "runtime/text.hpp"
 
 namespace orch {
 
@@ -163,11 +164,6 @@ void run_driver(caf::event_based_actor* self, std::shared_ptr<run_state> st) {
                [=](queued_task&) {}, [=](caf::error&) {});
   self->delayed_send(self, every, atom::extend_v);
   lease_more(self, st);
-}
-
-std::string first_line(const std::string& text, size_t max) {
-  auto line = text.substr(0, text.find('\n'));
-  return line.size() > max ? line.substr(0, max - 3) + "..." : line;
 }
 
 } // namespace
