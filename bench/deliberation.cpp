@@ -8,15 +8,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <future>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
-#include <sys/resource.h>
 
 #include "bench/bench_driver.hpp"
 #include "runtime/supervisor.hpp"

@@ -217,17 +217,7 @@ int main(int argc, char** argv) {
           return 1;
         }
         q = *rq;
-        // Wait for the connection.
-        caf::scoped_actor self{sys};
-        for (int i = 0; i < 100; ++i) {
-          bool up = false;
-          self->request(q, std::chrono::seconds(5), atom::counts_v)
-            .receive([&](std::map<std::string, int64_t>&) { up = true; },
-                     [](caf::error&) {});
-          if (up)
-            break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+        await_queue(sys, q, std::chrono::seconds(5));
       }
       auto st = std::make_shared<drive_state>();
       st->q = q;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -562,6 +563,23 @@ spawn_redis_queue(caf::actor_system& sys, redis_queue_settings settings) {
     return std::move(ep.error());
   auto front = sys.spawn(redis_front, std::move(settings), std::move(*ep));
   return caf::actor_cast<task_queue_actor>(front);
+}
+
+bool await_queue(caf::actor_system& sys, const task_queue_actor& q,
+                 std::chrono::milliseconds limit) {
+  caf::scoped_actor self{sys};
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    bool up = false;
+    self->request(q, std::chrono::seconds(5), atom::counts_v)
+      .receive([&](std::map<std::string, int64_t>&) { up = true; },
+               [](caf::error&) {});
+    if (up)
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 } // namespace orch

@@ -4,6 +4,7 @@
 // transition one Lua script (atomic), records serialized with msgpack,
 // hiredis async on the bridge's own libevent thread.
 
+#include <chrono>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -39,5 +40,11 @@ caf::expected<redis_endpoint> parse_redis_url(const std::string& url);
 /// fail with `agent_failed` ("redis unavailable").
 caf::expected<task_queue_actor>
 spawn_redis_queue(caf::actor_system& sys, redis_queue_settings settings);
+
+/// Blocks the calling (non-actor) thread until `q` answers, polling every
+/// 50 ms for at most `limit`; true when it answered. The Redis queue connects
+/// in the background, so callers wait for it before their first request.
+bool await_queue(caf::actor_system& sys, const task_queue_actor& q,
+                 std::chrono::milliseconds limit);
 
 } // namespace orch

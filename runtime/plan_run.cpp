@@ -5,7 +5,6 @@
 #include <fstream>
 #include <future>
 #include <set>
-#include <thread>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
@@ -78,11 +77,10 @@ void run_task(caf::event_based_actor* self, std::shared_ptr<run_state> st,
   auto id = qt.task.task_id;
   st->held.insert(id);
   print_progress(*st, "started " + id + " (" + qt.task.role + ")");
-  auto settle = [=](const char* what, std::string text) {
+  auto settle = [=](const char* what) {
     --st->running;
     st->held.erase(id);
     print_progress(*st, std::string{what} + " " + id);
-    (void) text;
     lease_more(self, st);
   };
   self
@@ -96,9 +94,9 @@ void run_task(caf::event_based_actor* self, std::shared_ptr<run_state> st,
           .then(
             [=](queued_task&) {
               ++st->done;
-              settle("completed", {});
+              settle("completed");
             },
-            [=](caf::error& err) { settle("lost lease of", render(err)); });
+            [=](caf::error&) { settle("lost lease of"); });
       },
       [=](caf::error& err) {
         self
@@ -108,10 +106,9 @@ void run_task(caf::event_based_actor* self, std::shared_ptr<run_state> st,
             [=](queued_task& after) {
               if (after.state == "FAILED")
                 ++st->failed;
-              settle(after.state == "FAILED" ? "failed" : "will retry",
-                     render(err));
+              settle(after.state == "FAILED" ? "failed" : "will retry");
             },
-            [=](caf::error& e) { settle("lost lease of", render(e)); });
+            [=](caf::error&) { settle("lost lease of"); });
       });
 }
 
@@ -210,16 +207,8 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
   }
   caf::scoped_actor self{sys};
   int rc = 0;
-  // Redis may still be connecting: try for a few seconds.
-  for (int i = 0; i < 50; ++i) {
-    bool up = false;
-    self->request(queue, std::chrono::seconds(10), atom::counts_v)
-      .receive([&](std::map<std::string, int64_t>&) { up = true; },
-               [](caf::error&) {});
-    if (up)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // Redis may still be connecting.
+  await_queue(sys, queue, std::chrono::seconds(5));
   self->request(queue, caf::infinite, atom::add_v, *tasks)
     .receive([](int32_t) {},
              [&](caf::error& err) {

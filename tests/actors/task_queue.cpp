@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <thread>
 
 #include <unistd.h>
 
@@ -132,17 +131,7 @@ struct redis_backend {
     auto q = spawn_redis_queue(sys, std::move(rs));
     if (!q)
       BOOST_FAIL(render(q.error()));
-    // Wait until it is connected.
-    caf::scoped_actor self{sys};
-    for (int i = 0; i < 100; ++i) {
-      bool up = false;
-      self->request(*q, std::chrono::seconds(5), atom::counts_v)
-        .receive([&](std::map<std::string, int64_t>&) { up = true; },
-                 [](caf::error&) {});
-      if (up)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    await_queue(sys, *q, std::chrono::seconds(5));
     return *q;
   }
 };
