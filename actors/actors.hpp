@@ -124,8 +124,67 @@ using task_queue_actor = caf::typed_actor<
   // Tasks in a state ("" for all).
   caf::replies_to<atom::list, std::string>::with<std::vector<queued_task>>,
   caf::replies_to<atom::counts>::with<std::map<std::string, int64_t>>,
+  // Counts of the tasks of one plan (by plan_id).
+  caf::replies_to<atom::counts, std::string>::with<std::map<std::string, int64_t>>,
+  // Completes (task, worker) with a result and records the events it causes
+  // in the outbox, atomically.
+  caf::replies_to<atom::complete, std::string, std::string, std::string,
+                  std::vector<outbound_event>>::with<queued_task>,
+  // Fails (task, worker) and records the events in the outbox, atomically;
+  // events with `when == "final"` only when the task is FAILED for good.
+  caf::replies_to<atom::fail, std::string, std::string, std::string,
+                  std::vector<outbound_event>>::with<queued_task>,
+  // Returns (task, worker) to READY without counting an attempt (drain).
+  caf::replies_to<atom::release, std::string, std::string>::with<queued_task>,
+  // Events recorded with completions and not yet delivered.
+  caf::replies_to<atom::outbox>::with<std::vector<outbound_event>>,
+  // Drops delivered events by idempotency key; answers how many were held.
+  caf::replies_to<atom::outbox, std::vector<std::string>>::with<int32_t>,
   // Returns expired leases to READY.
   caf::reacts_to<atom::tick>>;
+
+/// EVENT SINK: receives the events the DISPATCHER and the EVENT ROUTER
+/// cause. `serve` publishes them to NATS JetStream, `run` prints them.
+using event_sink_actor = caf::typed_actor<
+  // Delivers events; answers once every one is durable (acknowledged by
+  // JetStream; printed). Outbox events are then dropped from the outbox.
+  caf::replies_to<atom::publish, std::vector<outbound_event>>::with<int32_t>,
+  // Delivers one event at best effort, without an answer (progress).
+  caf::reacts_to<atom::progress, outbound_event>>;
+
+/// DISPATCHER: leases READY tasks up to a cap in flight, runs each through
+/// the ORCHESTRATOR, extends leases while they run, completes or fails them
+/// in the TASK QUEUE (with their events in the outbox) and tells the EVENT
+/// SINK every step.
+using dispatcher_actor = caf::typed_actor<
+  // Tasks were enqueued or may have become ready: lease what the cap allows.
+  caf::reacts_to<atom::wake>,
+  // Progress of a running deliberation (the DISPATCHER is the listener).
+  caf::reacts_to<deliberation_update>,
+  // Heartbeat: extends the leases of the running tasks.
+  caf::reacts_to<atom::extend>,
+  // Stops leasing, waits at most the given ms for the tasks in flight, then
+  // releases the leases of the rest; answers how many were released.
+  caf::replies_to<atom::drain, int32_t>::with<int32_t>,
+  // Tasks in flight right now.
+  caf::replies_to<atom::status>::with<int32_t>>;
+
+/// EVENT ROUTER: decodes and validates a consumed message, acts on it
+/// (plan -> tasks in the queue; story transition; agent response) and
+/// answers what the bridge does with the message. It answers only after the
+/// effect is durable.
+using event_router_actor
+  = caf::typed_actor<caf::replies_to<inbound_event>::with<verdict>>;
+
+/// AGENT HUB: the `remote` agents' link to external workers. Publishes
+/// agent.cmd.{role}.{op} and matches agent.response.* by correlation id.
+using agent_hub_actor = caf::typed_actor<
+  // Publishes the command; answers with the worker's response, or `timeout`.
+  caf::replies_to<atom::run, agent_command>::with<agent_response>,
+  // A response consumed from agent.response.completed / .failed.
+  caf::reacts_to<agent_response>,
+  // The time limit of a call (by correlation id) passed.
+  caf::reacts_to<atom::expire, std::string>>;
 
 /// PLANNER: plan -> validated atomic tasks in dependency order.
 using planner_actor = caf::typed_actor<
@@ -219,11 +278,65 @@ struct task_queue_settings {
   int32_t sweep_interval_ms = 1000;
   /// Milliseconds since the epoch; replaceable for tests.
   std::function<int64_t()> clock;
+  /// Finished tasks (COMPLETED, FAILED, BLOCKED, CANCELLED) leave memory
+  /// after this long (0: kept) ...
+  int64_t retain_ms = 0;
+  /// ... or when more than this many are kept (0: no limit), oldest first.
+  /// Their ids and final states stay as tombstones, so enqueueing them again
+  /// adds nothing.
+  size_t retain_max = 0;
 };
 
 /// Spawns the in-memory TASK QUEUE.
 task_queue_actor spawn_memory_queue(caf::actor_system& sys,
                                     task_queue_settings settings = {});
+
+/// How the DISPATCHER runs tasks.
+struct dispatcher_settings {
+  /// Lease owner; unique per process.
+  std::string worker = "dispatcher";
+  int32_t max_in_flight = 8;
+  /// Lease of a running task, extended every third of it.
+  int32_t lease_ms = 30'000;
+  /// How often an idle DISPATCHER asks the queue again: tasks enqueued by
+  /// other replicas, expired leases, retry backoffs.
+  int32_t idle_poll_ms = 500;
+  /// Progress events: "step" (every agent step), "phase" (first update of
+  /// each phase) or "off".
+  std::string progress = "phase";
+};
+
+/// Spawns the DISPATCHER and lets it lease at once.
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
+                                  dispatcher_settings settings,
+                                  task_queue_actor queue,
+                                  orchestrator_actor orchestrator,
+                                  event_sink_actor sink);
+
+/// How the EVENT ROUTER is wired.
+struct event_router_settings {
+  /// Largest accepted message in bytes.
+  size_t max_payload = 1 << 20;
+  /// Roles (upper case) that have a council.
+  std::vector<std::string> roles;
+  task_queue_actor queue;
+  event_sink_actor sink;
+  dispatcher_actor dispatcher;
+  /// Optional: where agent responses go.
+  agent_hub_actor hub;
+};
+
+/// Spawns the EVENT ROUTER.
+event_router_actor spawn_event_router(caf::actor_system& sys,
+                                      event_router_settings settings);
+
+/// Spawns the AGENT HUB publishing commands through `sink`.
+agent_hub_actor spawn_agent_hub(caf::actor_system& sys, event_sink_actor sink);
+
+/// Spawns an agent with the `remote` backend: every call is a command to an
+/// external worker over NATS, with `timeout_ms` per call.
+agent_actor spawn_remote_agent(caf::actor_system& sys, agent_spec spec,
+                               agent_hub_actor hub, int32_t timeout_ms);
 
 /// Spawns the ORCHESTRATOR.
 orchestrator_actor spawn_orchestrator(caf::actor_system& sys,

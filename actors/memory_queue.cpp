@@ -2,6 +2,7 @@
 // with backoff, and blocking of dependents when a task fails for good.
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <unordered_map>
 
@@ -46,6 +47,89 @@ struct memory_queue_state {
   std::set<std::pair<int64_t, std::string>> leases;
   std::set<std::pair<int64_t, std::string>> delayed;
   int64_t seq = 0;
+  /// Events recorded with completions, by idempotency key.
+  std::map<std::string, outbound_event> outbox;
+  /// Task ids by plan.
+  std::unordered_map<std::string, std::set<std::string>> by_plan;
+  /// Finished tasks in the order they finished, for the retention limits.
+  std::deque<std::pair<int64_t, std::string>> finished;
+  /// Final states of tasks that left memory, with their plan.
+  std::unordered_map<std::string, std::pair<std::string, std::string>> gone;
+  std::deque<std::string> gone_order;
+  /// Final states of the tasks that left memory, counted by plan.
+  std::unordered_map<std::string, std::map<std::string, int64_t>> gone_counts;
+
+  static bool is_final(const std::string& state) {
+    return state == "COMPLETED" || state == "FAILED" || state == "BLOCKED"
+           || state == "CANCELLED";
+  }
+
+  void finish(const entry& e) {
+    if (settings.retain_ms > 0 || settings.retain_max > 0)
+      finished.emplace_back(now(), e.q.task.task_id);
+  }
+
+  /// Drops finished tasks past the retention limits.
+  void purge() {
+    auto t = now();
+    while (!finished.empty()
+           && ((settings.retain_ms > 0
+                && finished.front().first + settings.retain_ms <= t)
+               || (settings.retain_max > 0
+                   && finished.size() > settings.retain_max))) {
+      auto id = finished.front().second;
+      finished.pop_front();
+      auto i = tasks.find(id);
+      if (i == tasks.end() || !is_final(i->second.q.state))
+        continue;
+      auto plan = i->second.q.task.plan_id;
+      gone[id] = {plan, i->second.q.state};
+      ++gone_counts[plan][i->second.q.state];
+      gone_order.push_back(id);
+      tasks.erase(i);
+      if (auto p = by_plan.find(plan); p != by_plan.end()) {
+        p->second.erase(id);
+        if (p->second.empty())
+          by_plan.erase(p);
+      }
+    }
+    // Tombstones are ids only; keep at most a million.
+    while (gone_order.size() > 1'000'000) {
+      auto g = gone.find(gone_order.front());
+      gone_order.pop_front();
+      if (g == gone.end())
+        continue;
+      auto c = gone_counts.find(g->second.first);
+      if (c != gone_counts.end() && --c->second[g->second.second] <= 0) {
+        c->second.erase(g->second.second);
+        if (c->second.empty())
+          gone_counts.erase(c);
+      }
+      gone.erase(g);
+    }
+  }
+
+  std::map<std::string, int64_t> plan_counts(const std::string& plan) {
+    std::map<std::string, int64_t> out;
+    if (auto p = by_plan.find(plan); p != by_plan.end())
+      for (auto& id : p->second)
+        if (auto i = tasks.find(id); i != tasks.end())
+          ++out[i->second.q.state];
+    if (auto g = gone_counts.find(plan); g != gone_counts.end())
+      for (auto& [state, n] : g->second)
+        out[state] += n;
+    return out;
+  }
+
+  void record(std::vector<outbound_event>& events, bool final_failure) {
+    for (auto& ev : events) {
+      if (ev.when == "final" && !final_failure)
+        continue;
+      ev.outbox = true;
+      auto key = ev.idempotency_key;
+      outbox[key] = std::move(ev);
+    }
+  }
 
   int64_t now() const {
     return settings.clock ? settings.clock() : now_ms();
@@ -62,8 +146,9 @@ struct memory_queue_state {
 
   bool enqueue(task_spec t) {
     auto id = t.task_id;
-    if (tasks.count(id) > 0)
+    if (tasks.count(id) > 0 || gone.count(id) > 0)
       return false;
+    by_plan[t.plan_id].insert(id);
     entry e;
     e.q.task = std::move(t);
     e.q.max_attempts = settings.max_attempts;
@@ -71,6 +156,13 @@ struct memory_queue_state {
     std::string blocked_by;
     for (auto& dep : e.q.task.dependencies) {
       auto i = tasks.find(dep);
+      if (auto g = gone.find(dep); i == tasks.end() && g != gone.end()) {
+        if (g->second.second != "COMPLETED") {
+          ++e.unmet;
+          blocked_by = dep;
+        }
+        continue;
+      }
       if (i == tasks.end()) {
         ++e.unmet;
         waiting_for[dep].push_back(id);
@@ -111,6 +203,7 @@ struct memory_queue_state {
       delayed.erase({q.not_before_ms, q.task.task_id});
       q.state = "BLOCKED";
       q.error = why;
+      finish(*x);
       for (auto& d : x->dependents)
         if (auto i = tasks.find(d); i != tasks.end())
           todo.emplace_back(&i->second, "dependency " + q.task.task_id
@@ -147,6 +240,7 @@ struct memory_queue_state {
     q.error = why;
     if (q.attempts >= q.max_attempts) {
       q.state = "FAILED";
+      finish(e);
       for (auto& d : e.dependents)
         if (auto i = tasks.find(d); i != tasks.end())
           block(i->second, "dependency " + q.task.task_id + " failed: " + why);
@@ -208,6 +302,7 @@ struct memory_queue_state {
     q.error.clear();
     q.lease_owner.clear();
     q.lease_expires_ms = 0;
+    finish(e);
     for (auto& d : e.dependents) {
       auto i = tasks.find(d);
       if (i == tasks.end())
@@ -268,7 +363,69 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (!e)
         return std::move(e.error());
       st.complete(**e, std::move(result));
-      return (*e)->q;
+      auto out = (*e)->q;
+      st.purge();
+      return out;
+    },
+    [=](atom::complete, const std::string& id, const std::string& worker,
+        std::string& result,
+        std::vector<outbound_event>& events) -> caf::result<queued_task> {
+      auto& st = self->state;
+      auto e = st.owned(id, worker);
+      if (!e)
+        return std::move(e.error());
+      st.complete(**e, std::move(result));
+      st.record(events, false);
+      auto out = (*e)->q;
+      st.purge();
+      return out;
+    },
+    [=](atom::fail, const std::string& id, const std::string& worker,
+        const std::string& error,
+        std::vector<outbound_event>& events) -> caf::result<queued_task> {
+      auto& st = self->state;
+      auto e = st.owned(id, worker);
+      if (!e)
+        return std::move(e.error());
+      st.leases.erase({(*e)->q.lease_expires_ms, id});
+      st.retry_or_fail(**e, error);
+      st.record(events, (*e)->q.state == "FAILED");
+      auto out = (*e)->q;
+      st.purge();
+      return out;
+    },
+    [=](atom::release, const std::string& id,
+        const std::string& worker) -> caf::result<queued_task> {
+      auto& st = self->state;
+      auto e = st.owned(id, worker);
+      if (!e)
+        return std::move(e.error());
+      auto& q = (*e)->q;
+      st.leases.erase({q.lease_expires_ms, id});
+      q.lease_owner.clear();
+      q.lease_expires_ms = 0;
+      q.attempts = std::max(0, q.attempts - 1);
+      st.make_ready(**e);
+      return q;
+    },
+    [=](atom::counts,
+        const std::string& plan) -> caf::result<std::map<std::string, int64_t>> {
+      auto& st = self->state;
+      st.promote_due(st.now());
+      return st.plan_counts(plan);
+    },
+    [=](atom::outbox) -> caf::result<std::vector<outbound_event>> {
+      std::vector<outbound_event> out;
+      for (auto& [k, ev] : self->state.outbox)
+        out.push_back(ev);
+      return out;
+    },
+    [=](atom::outbox,
+        const std::vector<std::string>& keys) -> caf::result<int32_t> {
+      int32_t n = 0;
+      for (auto& k : keys)
+        n += static_cast<int32_t>(self->state.outbox.erase(k));
+      return n;
     },
     [=](atom::fail, const std::string& id, const std::string& worker,
         const std::string& error) -> caf::result<queued_task> {
@@ -336,6 +493,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
     [=](atom::tick) {
       auto& st = self->state;
       st.promote_due(st.now());
+      st.purge();
       if (st.settings.sweep_interval_ms > 0)
         self->delayed_send(
           self, std::chrono::milliseconds(st.settings.sweep_interval_ms),

@@ -19,6 +19,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "bridges/redis_queue_scripts.hpp"
@@ -338,6 +339,49 @@ caf::expected<std::vector<queued_task>> to_tasks(const redis_value& v) {
   return out;
 }
 
+caf::expected<std::map<std::string, int64_t>> to_counts(const redis_value& v) {
+  std::map<std::string, int64_t> out;
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
+    out[v.elements[i].str] = v.elements[i + 1].integer;
+  return out;
+}
+
+/// An outbox event as stored in Redis (JSON).
+std::string event_blob(const outbound_event& ev) {
+  nlohmann::json j{{"subject", ev.subject},
+                   {"key", ev.idempotency_key},
+                   {"payload", ev.payload},
+                   {"correlation_id", ev.correlation_id},
+                   {"causation_id", ev.causation_id},
+                   {"traceparent", ev.traceparent}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+caf::expected<outbound_event> event_from_blob(const std::string& blob) {
+  auto j = nlohmann::json::parse(blob, nullptr, false);
+  if (!j.is_object())
+    return caf::make_error(ec::internal, "redis: malformed outbox entry");
+  outbound_event ev;
+  ev.subject = j.value("subject", "");
+  ev.idempotency_key = j.value("key", "");
+  ev.payload = j.value("payload", "");
+  ev.correlation_id = j.value("correlation_id", "");
+  ev.causation_id = j.value("causation_id", "");
+  ev.traceparent = j.value("traceparent", "");
+  ev.outbox = true;
+  return ev;
+}
+
+/// Appends outbox events as (key, when, blob) triples.
+void add_events(std::vector<std::string>& argv,
+                const std::vector<outbound_event>& events) {
+  for (auto& ev : events) {
+    argv.push_back(ev.idempotency_key);
+    argv.push_back(ev.when);
+    argv.push_back(event_blob(ev));
+  }
+}
+
 struct redis_front_state {
   static inline const char* name = "redis-queue";
   redis_queue_settings settings;
@@ -462,6 +506,7 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
           return caf::make_error(ec::invalid_argument,
                                  "a task without task_id cannot be queued");
         argv.push_back(t.task_id);
+        argv.push_back(t.plan_id);
         argv.push_back(std::to_string(t.priority));
         argv.push_back(std::to_string(t.dependencies.size()));
         for (auto& d : t.dependencies)
@@ -507,6 +552,55 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
       argv.insert(argv.end(), {id, worker, error, st.base(), st.maxb()});
       return call<queued_task>(self, std::move(argv), one);
     },
+    [=](atom::complete, std::string& id, std::string& worker,
+        std::string& result,
+        std::vector<outbound_event>& events) -> caf::result<queued_task> {
+      auto argv = script(self, redis_lua::complete);
+      argv.insert(argv.end(), {id, worker, result});
+      add_events(argv, events);
+      return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::fail, std::string& id, std::string& worker, std::string& error,
+        std::vector<outbound_event>& events) -> caf::result<queued_task> {
+      auto& st = self->state;
+      auto argv = script(self, redis_lua::fail);
+      argv.insert(argv.end(), {id, worker, error, st.base(), st.maxb()});
+      add_events(argv, events);
+      return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::release, std::string& id,
+        std::string& worker) -> caf::result<queued_task> {
+      auto argv = script(self, redis_lua::release);
+      argv.insert(argv.end(), {id, worker});
+      return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::counts,
+        std::string& plan) -> caf::result<std::map<std::string, int64_t>> {
+      auto& st = self->state;
+      auto argv = script(self, redis_lua::plan_counts);
+      argv.insert(argv.end(), {plan, st.base(), st.maxb()});
+      return call<std::map<std::string, int64_t>>(
+        self, std::move(argv), [](redis_value& v) { return to_counts(v); });
+    },
+    [=](atom::outbox) -> caf::result<std::vector<outbound_event>> {
+      auto argv = script(self, redis_lua::outbox);
+      return call<std::vector<outbound_event>>(
+        self, std::move(argv), [](redis_value& v) {
+          std::vector<outbound_event> out;
+          for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
+            if (auto ev = event_from_blob(v.elements[i + 1].str))
+              out.push_back(std::move(*ev));
+          return caf::expected<std::vector<outbound_event>>{std::move(out)};
+        });
+    },
+    [=](atom::outbox,
+        std::vector<std::string>& keys) -> caf::result<int32_t> {
+      auto argv = script(self, redis_lua::outbox_drop);
+      argv.insert(argv.end(), keys.begin(), keys.end());
+      return call<int32_t>(self, std::move(argv), [](redis_value& v) {
+        return caf::expected<int32_t>{static_cast<int32_t>(v.integer)};
+      });
+    },
     [=](atom::cancel, std::string& id) -> caf::result<queued_task> {
       auto argv = script(self, redis_lua::cancel);
       argv.push_back(id);
@@ -531,12 +625,7 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
       auto argv = script(self, redis_lua::counts);
       argv.insert(argv.end(), {st.base(), st.maxb()});
       return call<std::map<std::string, int64_t>>(
-        self, std::move(argv), [](redis_value& v) {
-          std::map<std::string, int64_t> out;
-          for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
-            out[v.elements[i].str] = v.elements[i + 1].integer;
-          return caf::expected<std::map<std::string, int64_t>>{std::move(out)};
-        });
+        self, std::move(argv), [](redis_value& v) { return to_counts(v); });
     },
     [=](atom::tick) {
       // Expired leases are handled by every lease, status, list and counts

@@ -11,6 +11,9 @@
 //   P:b        zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:all      zset: every task, by enqueue order
 //   P:seq      counter
+//   P:p:<plan> set: task ids of a plan
+//   P:o        hash: the outbox, idempotency key -> event (JSON), written
+//              with the completion or failure that causes the event
 // Errors come back as "<code>: <text>" with code not_found or
 // invalid_argument.
 
@@ -96,19 +99,21 @@ local function owned(id, worker)
 end
 )lua";
 
-/// ARGV: P, now, max_attempts, then per task: id, priority, ndeps, deps...,
-/// spec. Returns the number of new tasks.
+/// ARGV: P, now, max_attempts, then per task: id, plan, priority, ndeps,
+/// deps..., spec. Returns the number of new tasks.
 constexpr const char* enqueue = R"lua(
 local max = ARGV[3]
 local i = 4
 local added = 0
 while i <= #ARGV do
-  local id, prio, nd = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local id, plan = ARGV[i], ARGV[i + 1]
+  local prio, nd = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local deps = {}
-  for k = 1, nd do deps[k] = ARGV[i + 2 + k] end
-  local spec = ARGV[i + 3 + nd]
-  i = i + 4 + nd
+  for k = 1, nd do deps[k] = ARGV[i + 3 + k] end
+  local spec = ARGV[i + 4 + nd]
+  i = i + 5 + nd
   if redis.call('EXISTS', tk(id)) == 0 then
+    redis.call('SADD', P .. ':p:' .. plan, id)
     added = added + 1
     local seq = redis.call('INCR', P .. ':seq')
     local unmet, blocked = 0, nil
@@ -174,11 +179,14 @@ redis.call('ZADD', P .. ':l', NOW + ttl, id)
 return record(id)
 )lua";
 
-/// ARGV: P, now, id, worker, result.
+/// ARGV: P, now, id, worker, result, then per outbox event: key, when, blob.
 constexpr const char* complete = R"lua(
 local id, worker, result = ARGV[3], ARGV[4], ARGV[5]
 local err = owned(id, worker)
 if err then return err end
+for k = 6, #ARGV, 3 do
+  redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2])
+end
 redis.call('ZREM', P .. ':l', id)
 redis.call('HSET', tk(id), 'state', 'COMPLETED', 'result', result,
            'error', '', 'owner', '', 'lease', 0)
@@ -192,14 +200,59 @@ end
 return record(id)
 )lua";
 
-/// ARGV: P, now, id, worker, error, base, maxb.
+/// ARGV: P, now, id, worker, error, base, maxb, then per outbox event: key,
+/// when ('' always, 'final' only when the task FAILED for good), blob.
 constexpr const char* fail = R"lua(
 local id, worker, why = ARGV[3], ARGV[4], ARGV[5]
 local err = owned(id, worker)
 if err then return err end
 redis.call('ZREM', P .. ':l', id)
 retry_or_fail(id, why, tonumber(ARGV[6]), tonumber(ARGV[7]))
+local final = redis.call('HGET', tk(id), 'state') == 'FAILED'
+for k = 8, #ARGV, 3 do
+  if ARGV[k + 1] == '' or final then
+    redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2])
+  end
+end
 return record(id)
+)lua";
+
+/// ARGV: P, now, id, worker. Back to READY without counting the attempt.
+constexpr const char* release = R"lua(
+local id, worker = ARGV[3], ARGV[4]
+local err = owned(id, worker)
+if err then return err end
+redis.call('ZREM', P .. ':l', id)
+redis.call('HSET', tk(id), 'owner', '', 'lease', 0)
+local a = tonumber(redis.call('HGET', tk(id), 'attempts'))
+if a > 0 then redis.call('HSET', tk(id), 'attempts', a - 1) end
+ready(id)
+return record(id)
+)lua";
+
+/// ARGV: P, now, plan, base, maxb. Flat list state, count, ... of a plan.
+constexpr const char* plan_counts = R"lua(
+promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
+local c = {}
+for _, id in ipairs(redis.call('SMEMBERS', P .. ':p:' .. ARGV[3])) do
+  local st = redis.call('HGET', tk(id), 'state')
+  if st then c[st] = (c[st] or 0) + 1 end
+end
+local out = {}
+for k, v in pairs(c) do table.insert(out, k) table.insert(out, v) end
+return out
+)lua";
+
+/// ARGV: P, now. The outbox as a flat list key, blob, ...
+constexpr const char* outbox = R"lua(
+return redis.call('HGETALL', P .. ':o')
+)lua";
+
+/// ARGV: P, now, keys... Drops delivered events; returns how many were held.
+constexpr const char* outbox_drop = R"lua(
+local n = 0
+for k = 3, #ARGV do n = n + redis.call('HDEL', P .. ':o', ARGV[k]) end
+return n
 )lua";
 
 /// ARGV: P, now, id.

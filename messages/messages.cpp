@@ -152,4 +152,17 @@ int64_t now_ms() {
     .count();
 }
 
+std::string redact_url(const std::string& url) {
+  auto scheme = url.find("://");
+  auto start = scheme == std::string::npos ? 0 : scheme + 3;
+  auto at = url.find('@', start);
+  if (at == std::string::npos)
+    return url;
+  auto colon = url.find(':', start);
+  if (colon != std::string::npos && colon < at)
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+  return url.substr(0, start) + "***" + url.substr(at);
+}
+
+
 } // namespace orch

@@ -537,6 +537,102 @@ typename Inspector::result_type inspect(Inspector& f, event_envelope& x) {
            x.metadata, x.causation_id);
 }
 
+/// An event to publish: the subject, its payload (a JSON object) and what
+/// the envelope and headers carry. The idempotency key is deterministic
+/// (e.g. "deliberation.completed:PLAN/TASK-1"), so the same event published
+/// again is dropped by JetStream's duplicate window.
+struct outbound_event {
+  std::string subject;
+  std::string idempotency_key;
+  /// JSON text of the payload object.
+  std::string payload;
+  std::string correlation_id;
+  std::string causation_id;
+  std::string traceparent;
+  /// True when the event was recorded in the TASK QUEUE's outbox and must be
+  /// dropped from it once JetStream acknowledged it.
+  bool outbox = false;
+  /// "" always; "final": recorded only when a failure is final (FAILED).
+  std::string when;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound_event& x) {
+  return f(caf::meta::type_name("orch.outbound_event"), x.subject,
+           x.idempotency_key, x.payload, x.correlation_id, x.causation_id,
+           x.traceparent, x.outbox, x.when);
+}
+
+/// A message consumed from a durable consumer, copied out of the C library.
+struct inbound_event {
+  std::string subject;
+  std::map<std::string, std::string> headers;
+  std::string data;
+  /// How often JetStream delivered it (1 the first time).
+  int64_t delivered = 1;
+  /// Settles the message in the bridge (ack, nak, term).
+  uint64_t token = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, inbound_event& x) {
+  return f(caf::meta::type_name("orch.inbound_event"), x.subject, x.headers,
+           x.data, x.delivered, x.token);
+}
+
+/// What to do with a consumed message: "ack"; "nak" (transient failure,
+/// redelivered after `delay_ms`); "term" (invalid: terminated and published
+/// to the dead-letter subject with `reason`).
+struct verdict {
+  std::string action = "ack";
+  int32_t delay_ms = 0;
+  std::string reason;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, verdict& x) {
+  return f(caf::meta::type_name("orch.verdict"), x.action, x.delay_ms,
+           x.reason);
+}
+
+/// A call to a `remote` agent: published on agent.cmd.{role}.{op}.
+struct agent_command {
+  std::string task_id;
+  std::string agent_id;
+  std::string role;
+  /// generate, critique or revise.
+  std::string op;
+  std::string correlation_id;
+  /// JSON object: task, proposal, critiques, round (by op).
+  std::string input;
+  int32_t timeout_ms = 60000;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_command& x) {
+  return f(caf::meta::type_name("orch.agent_command"), x.task_id, x.agent_id,
+           x.role, x.op, x.correlation_id, x.input, x.timeout_ms);
+}
+
+/// The answer of a `remote` agent (agent.response.completed / .failed).
+struct agent_response {
+  std::string task_id;
+  std::string agent_id;
+  std::string role;
+  std::string correlation_id;
+  bool ok = true;
+  /// proposal.content, or output.
+  std::string content;
+  std::string error;
+  std::string error_type;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_response& x) {
+  return f(caf::meta::type_name("orch.agent_response"), x.task_id, x.agent_id,
+           x.role, x.correlation_id, x.ok, x.content, x.error, x.error_type);
+}
+
 // -- helpers ------------------------------------------------------------------
 
 /// Upper-cases a role name and trims blanks ("dev " -> "DEV").
@@ -553,6 +649,9 @@ bool is_blank(const std::string& x);
 
 /// Milliseconds since the epoch.
 int64_t now_ms();
+
+/// A URL with its credentials replaced by "***" (for logs and errors).
+std::string redact_url(const std::string& url);
 
 } // namespace orch
 
@@ -588,6 +687,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (orch::llm_reply))
   CAF_ADD_TYPE_ID(orch, (orch::plan_input))
   CAF_ADD_TYPE_ID(orch, (orch::queued_task))
+  CAF_ADD_TYPE_ID(orch, (orch::outbound_event))
+  CAF_ADD_TYPE_ID(orch, (orch::inbound_event))
+  CAF_ADD_TYPE_ID(orch, (orch::verdict))
+  CAF_ADD_TYPE_ID(orch, (orch::agent_command))
+  CAF_ADD_TYPE_ID(orch, (orch::agent_response))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")
@@ -615,5 +719,15 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_ATOM(orch, orch::atom, cancel, "cancel")
   CAF_ADD_ATOM(orch, orch::atom, status, "status")
   CAF_ADD_ATOM(orch, orch::atom, counts, "counts")
+  CAF_ADD_ATOM(orch, orch::atom, wake, "wake")
+  CAF_ADD_ATOM(orch, orch::atom, publish, "publish")
+  CAF_ADD_ATOM(orch, orch::atom, drain, "drain")
+  CAF_ADD_ATOM(orch, orch::atom, release, "release")
+  CAF_ADD_ATOM(orch, orch::atom, outbox, "outbox")
+  CAF_ADD_ATOM(orch, orch::atom, ack, "ack")
+  CAF_ADD_ATOM(orch, orch::atom, dispatch, "dispatch")
+  CAF_ADD_ATOM(orch, orch::atom, progress, "progress")
+  CAF_ADD_ATOM(orch, orch::atom, finished, "finished")
+  CAF_ADD_ATOM(orch, orch::atom, ready, "ready")
 
 CAF_END_TYPE_ID_BLOCK(orch)

@@ -16,6 +16,8 @@
 #include "messages/json_codec.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/plan_run.hpp"
+#include "runtime/serve.hpp"
+#include "runtime/submit.hpp"
 #include "runtime/supervisor.hpp"
 #include "runtime/text.hpp"
 
@@ -227,6 +229,9 @@ int run_cli(int argc, char** argv) {
   app.add_option("--log-level", cfg.log_level, "log level [env LOG_LEVEL]");
   app.add_option("--log-format", cfg.log_format,
                  "text or json [env LOG_FORMAT]");
+  app.add_option("--nats-url", cfg.nats_url, "NATS server [env NATS_URL]");
+  app.add_option("--redis-url", cfg.redis_url,
+                 "task queue in Redis [env REDIS_URL]");
 
   deliberate_options dopts;
   auto* deliberate = app.add_subcommand(
@@ -269,6 +274,33 @@ int run_cli(int argc, char** argv) {
                  "lease of a running task (extended while it runs)")
     ->capture_default_str();
 
+  auto* serve = app.add_subcommand(
+    "serve", "run the service: plans from NATS JetStream in, deliberation "
+             "events out, until SIGTERM or SIGINT");
+  serve->add_option("--max-in-flight", cfg.max_in_flight,
+                    "tasks deliberated at once [env MAX_IN_FLIGHT]");
+  serve->add_option("--progress-events", cfg.progress_events,
+                    "step, phase or off [env PROGRESS_EVENTS]");
+  serve->add_option("--drain-timeout", cfg.drain_timeout,
+                    "seconds in-flight tasks get on SIGTERM "
+                    "[env DRAIN_TIMEOUT]");
+
+  submit_options sopts;
+  auto* submit = app.add_subcommand(
+    "submit", "publish a plan file to a running service as "
+              "planning.plan.approved");
+  submit->add_option("plan", sopts.plan_path, "plan file (YAML, JSON, markdown)")
+    ->required();
+  submit->add_flag("--follow", sopts.follow,
+                   "show the plan's progress and results until it finished");
+  submit->add_flag("--json", sopts.json,
+                   "with --follow: print every event of the plan as JSON");
+  submit->add_flag("--msgpack", sopts.msgpack, "publish the plan as msgpack");
+  submit
+    ->add_option("--timeout", sopts.timeout_seconds,
+                 "seconds --follow waits at most (0: no limit)")
+    ->capture_default_str();
+
   bool councils_json = false;
   auto* councils = app.add_subcommand("councils",
                                       "list the configured councils");
@@ -305,6 +337,13 @@ int run_cli(int argc, char** argv) {
     }
     return run_plan(cfg, ropts);
   }
+  if (serve->parsed()) {
+    if (auto err = validate(cfg))
+      return fail_config(err);
+    return run_serve(cfg);
+  }
+  if (submit->parsed())
+    return run_submit(cfg, sopts);
   return run_councils(cfg, councils_json);
 }
 

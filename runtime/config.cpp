@@ -172,6 +172,26 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
     return err;
   if (auto err = num("RESULT_STORE_MAX", cfg.max_stored_results))
     return err;
+  str("NATS_CREDS", cfg.nats_creds);
+  str("NATS_USER", cfg.nats_user);
+  str("NATS_PASSWORD", cfg.nats_password);
+  str("NATS_TOKEN", cfg.nats_token);
+  str("NATS_TLS_CA", cfg.nats_tls_ca);
+  str("NATS_TLS_CERT", cfg.nats_tls_cert);
+  str("NATS_TLS_KEY", cfg.nats_tls_key);
+  str("PROGRESS_EVENTS", cfg.progress_events);
+  str("EVENT_FORMAT", cfg.event_format);
+  if (auto err = num("MAX_PAYLOAD", cfg.max_payload))
+    return err;
+  if (auto err = num("DRAIN_TIMEOUT", cfg.drain_timeout))
+    return err;
+  if (auto err = num("MAX_IN_FLIGHT", cfg.max_in_flight))
+    return err;
+  if (auto err = num("LEASE_SECONDS", cfg.lease_seconds))
+    return err;
+  if (auto err = num("REMOTE_AGENT_TIMEOUT", cfg.remote_timeout))
+    return err;
+  str("WORKER_ID", cfg.worker_id);
   return caf::none;
 }
 
@@ -187,11 +207,12 @@ caf::error validate(const config& cfg) {
   if (auto err = port("HTTP_PORT", cfg.http_port))
     return err;
   auto type = lower(cfg.agent_type);
-  if (type != "scripted" && type != "mock" && type != "vllm")
+  if (type != "scripted" && type != "mock" && type != "vllm"
+      && type != "remote")
     return bad("AGENT_TYPE='" + cfg.agent_type
                + "' is not available in this build; use scripted (the "
-                 "deterministic backend, alias mock) or vllm (any "
-                 "OpenAI-compatible endpoint)");
+                 "deterministic backend, alias mock), vllm (any "
+                 "OpenAI-compatible endpoint) or remote (workers over NATS)");
   auto mode = lower(cfg.architect_mode);
   if (mode != "rule" && mode != "llm")
     return bad("ARCHITECT_MODE='" + cfg.architect_mode
@@ -252,6 +273,31 @@ caf::error validate(const config& cfg) {
                + "' must look like redis://host:port[/db]");
   if (is_blank(cfg.redis_prefix))
     return bad("REDIS_PREFIX must not be blank");
+  auto pe = lower(cfg.progress_events);
+  if (pe != "step" && pe != "phase" && pe != "off")
+    return bad("PROGRESS_EVENTS='" + cfg.progress_events
+               + "' is unknown; use step, phase or off");
+  auto ef = lower(cfg.event_format);
+  if (ef != "json" && ef != "msgpack")
+    return bad("EVENT_FORMAT='" + cfg.event_format
+               + "' is unknown; use json or msgpack");
+  if (cfg.max_payload < 1024)
+    return bad("MAX_PAYLOAD=" + std::to_string(cfg.max_payload)
+               + " must be at least 1024 bytes");
+  if (cfg.drain_timeout < 0)
+    return bad("DRAIN_TIMEOUT must not be negative");
+  if (cfg.max_in_flight < 1 || cfg.max_in_flight > 100000)
+    return bad("MAX_IN_FLIGHT=" + std::to_string(cfg.max_in_flight)
+               + " must be between 1 and 100000");
+  if (cfg.lease_seconds < 1)
+    return bad("LEASE_SECONDS must be at least 1");
+  if (cfg.remote_timeout < 1)
+    return bad("REMOTE_AGENT_TIMEOUT must be at least 1 second");
+  if (cfg.nats_url.rfind("nats://", 0) != 0
+      && cfg.nats_url.rfind("tls://", 0) != 0)
+    return bad("NATS_URL must look like nats://host:port (or tls://)");
+  if (!cfg.nats_tls_cert.empty() != !cfg.nats_tls_key.empty())
+    return bad("NATS_TLS_CERT and NATS_TLS_KEY go together; set both");
   if (cfg.max_stored_results < 1)
     return bad("RESULT_STORE_MAX=" + std::to_string(cfg.max_stored_results)
                + " must be at least 1");

@@ -61,6 +61,30 @@ struct config {
   int32_t scorers = 0;
   /// Upper bound on stored deliberation results.
   int32_t max_stored_results = 10000;
+  // -- NATS (serve, submit) --
+  std::string nats_creds;
+  std::string nats_user;
+  std::string nats_password;
+  std::string nats_token;
+  std::string nats_tls_ca;
+  std::string nats_tls_cert;
+  std::string nats_tls_key;
+  /// Progress events: step, phase or off.
+  std::string progress_events = "phase";
+  /// Envelope of published events: json or msgpack (EVENT_FORMAT).
+  std::string event_format = "json";
+  /// Largest accepted event in bytes.
+  int32_t max_payload = 1 << 20;
+  /// Seconds in-flight tasks get to finish on SIGTERM.
+  int32_t drain_timeout = 30;
+  /// Tasks one process deliberates at once (MAX_IN_FLIGHT).
+  int32_t max_in_flight = 16;
+  /// Lease of a running task in seconds (LEASE_SECONDS).
+  int32_t lease_seconds = 30;
+  /// Time limit of one call to a `remote` agent (REMOTE_AGENT_TIMEOUT).
+  int32_t remote_timeout = 120;
+  /// Lease owner name (WORKER_ID); default host-pid.
+  std::string worker_id;
 };
 
 /// Reads a variable; returns nullptr when unset.

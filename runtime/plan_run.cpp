@@ -11,11 +11,14 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/planner.hpp"
 #include "bridges/redis_queue.hpp"
+#include "messages/events.hpp"
 #include "messages/json_codec.hpp"
 #include "runtime/supervisor.hpp"
 #include "runtime/text.hpp"
@@ -24,38 +27,23 @@ namespace orch {
 
 namespace {
 
-/// Progress of the run, shared between the driver actor and the main thread.
-struct run_state {
-  orchestrator_actor orchestrator;
+/// The printing EVENT SINK of `orchestrator run`: one progress line per task
+/// event; signals the end of the plan.
+struct console_state {
+  static inline const char* name = "console-sink";
   task_queue_actor queue;
-  int32_t max_in_flight = 8;
-  int32_t lease_ms = 0;
+  std::string plan_id;
   size_t total = 0;
   size_t done = 0;
   size_t failed = 0;
   int32_t running = 0;
-  bool leasing = false;
   bool tty = false;
-  std::string worker = "plan-run";
-  /// Task ids of this plan start with this.
-  std::string scope;
-  /// Leases held right now, extended every third of their time.
-  std::set<std::string> held;
-  std::promise<void> finished;
+  std::shared_ptr<std::promise<void>> finished;
 };
 
-/// The tasks of this run's plan among `xs`.
-std::vector<queued_task> of_plan(const run_state& st,
-                                 std::vector<queued_task> xs) {
-  xs.erase(std::remove_if(xs.begin(), xs.end(),
-                          [&](const queued_task& q) {
-                            return q.task.task_id.rfind(st.scope, 0) != 0;
-                          }),
-           xs.end());
-  return xs;
-}
+using console_ptr = event_sink_actor::stateful_pointer<console_state>;
 
-void print_progress(run_state& st, const std::string& event) {
+void print_progress(console_state& st, const std::string& event) {
   if (st.tty) {
     std::fprintf(stderr, "\r\033[K[%zu/%zu done] running %d, failed %zu  %s",
                  st.done, st.total, st.running, st.failed, event.c_str());
@@ -68,99 +56,64 @@ void print_progress(run_state& st, const std::string& event) {
   std::fflush(stderr);
 }
 
-void lease_more(caf::event_based_actor* self, std::shared_ptr<run_state> st);
+void show(console_ptr self, const outbound_event& ev) {
+  auto& st = self->state;
+  auto p = nlohmann::json::parse(ev.payload, nullptr, false);
+  if (!p.is_object())
+    return;
+  auto id = p.value("task_id", "");
+  auto& s = ev.subject;
+  if (s == subject::task_dispatched) {
+    ++st.running;
+    print_progress(st, "started " + id + " (" + p.value("role", "") + ")");
+  } else if (s == subject::task_completed) {
+    --st.running;
+    ++st.done;
+    print_progress(st, "completed " + id);
+  } else if (s == subject::failed) {
+    --st.running;
+    print_progress(st, "deliberation failed for " + id + ": "
+                         + p.value("error", ""));
+  } else if (s == subject::task_failed) {
+    ++st.failed;
+    print_progress(st, "failed " + id);
+  } else if (s == subject::plan_completed) {
+    if (p.value("plan_id", "") == st.plan_id && st.finished) {
+      st.finished->set_value();
+      st.finished.reset();
+    }
+  }
+}
 
-/// Runs one leased task through the ORCHESTRATOR and reports to the queue.
-void run_task(caf::event_based_actor* self, std::shared_ptr<run_state> st,
-              queued_task qt) {
-  ++st->running;
-  auto id = qt.task.task_id;
-  st->held.insert(id);
-  print_progress(*st, "started " + id + " (" + qt.task.role + ")");
-  auto settle = [=](const char* what) {
-    --st->running;
-    st->held.erase(id);
-    print_progress(*st, std::string{what} + " " + id);
-    lease_more(self, st);
+event_sink_actor::behavior_type console_sink(console_ptr self,
+                                             task_queue_actor queue,
+                                             std::string plan_id, size_t total,
+                                             std::shared_ptr<std::promise<void>>
+                                               finished) {
+  auto& st = self->state;
+  st.queue = std::move(queue);
+  st.plan_id = std::move(plan_id);
+  st.total = total;
+  st.tty = isatty(STDERR_FILENO) != 0;
+  st.finished = std::move(finished);
+  return {
+    [=](atom::publish,
+        std::vector<outbound_event>& evs) -> caf::result<int32_t> {
+      std::vector<std::string> keys;
+      for (auto& ev : evs) {
+        show(self, ev);
+        if (ev.outbox)
+          keys.push_back(ev.idempotency_key);
+      }
+      if (!keys.empty())
+        self
+          ->request(self->state.queue, std::chrono::seconds(30),
+                    atom::outbox_v, std::move(keys))
+          .then([](int32_t) {}, [](caf::error&) {});
+      return static_cast<int32_t>(evs.size());
+    },
+    [=](atom::progress, outbound_event& ev) { show(self, ev); },
   };
-  self
-    ->request(st->orchestrator, caf::infinite, atom::orchestrate_v, qt.task,
-              progress_listener_actor{})
-    .then(
-      [=](deliberation_outcome& out) {
-        self
-          ->request(st->queue, caf::infinite, atom::complete_v, id, st->worker,
-                    to_json(out))
-          .then(
-            [=](queued_task&) {
-              ++st->done;
-              settle("completed");
-            },
-            [=](caf::error&) { settle("lost lease of"); });
-      },
-      [=](caf::error& err) {
-        self
-          ->request(st->queue, caf::infinite, atom::fail_v, id, st->worker,
-                    render(err))
-          .then(
-            [=](queued_task& after) {
-              if (after.state == "FAILED")
-                ++st->failed;
-              settle(after.state == "FAILED" ? "failed" : "will retry");
-            },
-            [=](caf::error&) { settle("lost lease of"); });
-      });
-}
-
-/// Leases what the cap allows; ends the run when nothing is left to do.
-void lease_more(caf::event_based_actor* self, std::shared_ptr<run_state> st) {
-  if (st->leasing)
-    return;
-  auto room = st->max_in_flight - st->running;
-  if (room <= 0)
-    return;
-  st->leasing = true;
-  self
-    ->request(st->queue, caf::infinite, atom::lease_v, st->worker, st->lease_ms,
-              room)
-    .then([=](std::vector<queued_task>& got) {
-      st->leasing = false;
-      for (auto& t : got)
-        run_task(self, st, std::move(t));
-      if (!got.empty() || st->running > 0)
-        return;
-      // Nothing ready and nothing running: finished, or waiting for a
-      // retry's backoff, or for a lease of a dead worker to expire.
-      self->request(st->queue, caf::infinite, atom::list_v, std::string{})
-        .then([=](std::vector<queued_task>& all) {
-          auto open = 0;
-          for (auto& q : of_plan(*st, std::move(all)))
-            open += q.state == "QUEUED" || q.state == "READY"
-                    || q.state == "IN_PROGRESS";
-          if (open == 0) {
-            st->finished.set_value();
-            self->quit();
-            return;
-          }
-          self->delayed_send(self, std::chrono::milliseconds(200),
-                             atom::tick_v);
-        });
-    });
-}
-
-void run_driver(caf::event_based_actor* self, std::shared_ptr<run_state> st) {
-  auto every = std::chrono::milliseconds(std::max(100, st->lease_ms / 3));
-  self->become([=](atom::tick) { lease_more(self, st); },
-               [=](atom::extend) {
-                 // Heartbeat: keep the leases of the tasks still running.
-                 for (auto& id : st->held)
-                   self->send(st->queue, atom::extend_v, id, st->worker,
-                              st->lease_ms);
-                 self->delayed_send(self, every, atom::extend_v);
-               },
-               [=](queued_task&) {}, [=](caf::error&) {});
-  self->delayed_send(self, every, atom::extend_v);
-  lease_more(self, st);
 }
 
 } // namespace
@@ -188,55 +141,72 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
     std::fprintf(stderr, "orchestrator: %s\n", render(svc.error()).c_str());
     return 2;
   }
-  task_queue_settings qs;
-  qs.max_attempts = opts.max_attempts;
-  task_queue_actor queue;
-  if (cfg.redis_url.empty()) {
-    queue = spawn_memory_queue(sys, qs);
-  } else {
-    redis_queue_settings rs;
-    rs.url = cfg.redis_url;
-    rs.prefix = cfg.redis_prefix;
-    rs.queue = qs;
-    auto q = spawn_redis_queue(sys, rs);
-    if (!q) {
-      std::fprintf(stderr, "orchestrator: %s\n", render(q.error()).c_str());
-      return 2;
-    }
-    queue = *q;
+  auto q = start_queue(sys, cfg, opts.max_attempts);
+  if (!q) {
+    std::fprintf(stderr, "orchestrator: %s\n", render(q.error()).c_str());
+    stop_service(sys, *svc);
+    return 2;
   }
+  auto queue = *q;
+  auto bail = [&](const std::string& why) {
+    std::fprintf(stderr, "orchestrator: %s\n", why.c_str());
+    caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+    stop_service(sys, *svc);
+    return 1;
+  };
   caf::scoped_actor self{sys};
   int rc = 0;
-  // Redis may still be connecting.
-  await_queue(sys, queue, std::chrono::seconds(5));
-  self->request(queue, caf::infinite, atom::add_v, *tasks)
+  // Redis connects in the background: a few seconds, then a clear error.
+  if (!await_queue(sys, queue, std::chrono::seconds(5)))
+    return bail("task queue: Redis at " + redact_url(cfg.redis_url)
+                + " is unreachable (REDIS_URL)");
+  std::string failure;
+  self->request(queue, std::chrono::seconds(10), atom::add_v, *tasks)
     .receive([](int32_t) {},
-             [&](caf::error& err) {
-               std::fprintf(stderr, "orchestrator: %s\n", render(err).c_str());
-               rc = 1;
-             });
-  if (rc != 0)
-    return rc;
-  auto st = std::make_shared<run_state>();
-  st->orchestrator = svc->orchestrator;
-  st->queue = queue;
-  st->max_in_flight = opts.max_in_flight;
-  st->lease_ms = opts.lease_seconds * 1000;
-  st->scope = plan->plan_id + "/";
-  char host[256] = "host";
-  gethostname(host, sizeof(host) - 1);
-  st->worker = std::string{"run-"} + host + "-" + std::to_string(getpid());
-  st->total = tasks->size();
-  st->tty = isatty(STDERR_FILENO) != 0;
+             [&](caf::error& err) { failure = render(err); });
+  if (!failure.empty())
+    return bail(failure);
+  auto finished = std::make_shared<std::promise<void>>();
+  auto done = finished->get_future();
+  auto sink = sys.spawn(console_sink, queue, plan->plan_id, tasks->size(),
+                        finished);
+  dispatcher_settings ds;
+  ds.worker = worker_name(cfg, "run");
+  ds.max_in_flight = opts.max_in_flight;
+  ds.lease_ms = opts.lease_seconds * 1000;
+  ds.idle_poll_ms = 200;
+  ds.progress = "off";
   spdlog::info("plan run started plan_id={} tasks={} max_in_flight={}",
                plan->plan_id, tasks->size(), opts.max_in_flight);
-  auto finished = st->finished.get_future();
-  sys.spawn(run_driver, st);
-  finished.wait();
+  auto dispatcher = spawn_dispatcher(sys, ds, queue, svc->orchestrator,
+                                     caf::actor_cast<event_sink_actor>(sink));
+  // A plan resumed from Redis may have nothing left to run.
+  self->request(queue, std::chrono::seconds(10), atom::counts_v, plan->plan_id)
+    .receive(
+      [&](std::map<std::string, int64_t>& n) {
+        int64_t open = 0;
+        for (auto s : {"QUEUED", "READY", "IN_PROGRESS"})
+          open += n.count(s) ? n[s] : 0;
+        if (open == 0)
+          caf::anon_send(sink, atom::progress_v,
+                         plan_completed_event(tasks->front(), n));
+      },
+      [](caf::error&) {});
+  done.wait();
+  caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
+  std::string scope = plan->plan_id + "/";
+  auto of_plan = [&](std::vector<queued_task> xs) {
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [&](const queued_task& q) {
+                              return q.task.task_id.rfind(scope, 0) != 0;
+                            }),
+             xs.end());
+    return xs;
+  };
   // Summary and results.
   std::vector<queued_task> all;
   self->request(queue, caf::infinite, atom::list_v, std::string{})
-    .receive([&](std::vector<queued_task>& xs) { all = of_plan(*st, xs); },
+    .receive([&](std::vector<queued_task>& xs) { all = of_plan(xs); },
              [&](caf::error&) {});
   nlohmann::json doc{{"plan_id", plan->plan_id},
                      {"story_id", plan->story_id},
@@ -279,6 +249,7 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
       rc = 1;
     }
   }
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
   stop_service(sys, *svc);
   return rc != 0 ? rc : (completed == all.size() ? 0 : 1);

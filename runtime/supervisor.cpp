@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -11,6 +12,7 @@
 #include "actors/process_runner.hpp"
 #include "actors/scorer.hpp"
 #include "bridges/llm_client.hpp"
+#include "bridges/redis_queue.hpp"
 
 namespace orch {
 
@@ -46,11 +48,19 @@ vllm_settings_of(const config& cfg,
   return out;
 }
 
-agent_factory make_agent_factory(const config& cfg, llm_client_actor llm) {
-  return [cfg, llm](caf::actor_system& sys,
-                    const agent_spec& spec) -> caf::expected<agent_actor> {
+agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
+                                 agent_hub_actor hub) {
+  return [cfg, llm, hub](caf::actor_system& sys,
+                         const agent_spec& spec) -> caf::expected<agent_actor> {
     if (spec.backend == "scripted" || spec.backend == "mock")
       return spawn_scripted_agent(sys, spec);
+    if (spec.backend == "remote") {
+      if (!hub)
+        return caf::make_error(ec::invalid_argument,
+                               "remote agents talk to their workers over "
+                               "NATS: use them with `orchestrator serve`");
+      return spawn_remote_agent(sys, spec, hub, cfg.remote_timeout * 1000);
+    }
     if (spec.backend == "vllm") {
       auto settings = vllm_settings_of(cfg, spec.params);
       if (settings.url.rfind("http://", 0) != 0
@@ -65,12 +75,13 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm) {
     }
     return caf::make_error(ec::invalid_argument,
                            "agent type '" + spec.backend
-                             + "' is not available; use scripted or vllm");
+                             + "' is not available; use scripted, vllm or "
+                               "remote");
   };
 }
 
 caf::expected<service> start_service(caf::actor_system& sys,
-                                     const config& cfg) {
+                                     const config& cfg, agent_hub_actor hub) {
   auto rules = std::make_shared<scorer_rules>(default_scorer_rules());
   if (!cfg.scorer_rules.empty()) {
     auto loaded = load_scorer_rules(cfg.scorer_rules);
@@ -100,7 +111,7 @@ caf::expected<service> start_service(caf::actor_system& sys,
   os.max_stored_results = static_cast<size_t>(cfg.max_stored_results);
   os.scorers = svc.scorers;
   os.architect = svc.architect;
-  os.make_agent = make_agent_factory(cfg, svc.llm);
+  os.make_agent = make_agent_factory(cfg, svc.llm, hub);
   svc.orchestrator = spawn_orchestrator(sys, std::move(os));
   caf::scoped_actor self{sys};
   caf::error failure;
@@ -122,6 +133,31 @@ caf::expected<service> start_service(caf::actor_system& sys,
     }
   }
   return svc;
+}
+
+caf::expected<task_queue_actor> start_queue(caf::actor_system& sys,
+                                            const config& cfg,
+                                            int32_t max_attempts) {
+  task_queue_settings qs;
+  qs.max_attempts = max_attempts;
+  if (cfg.redis_url.empty()) {
+    qs.retain_ms = static_cast<int64_t>(cfg.deliberation_cleanup) * 1000;
+    qs.retain_max = static_cast<size_t>(cfg.max_stored_results);
+    return spawn_memory_queue(sys, qs);
+  }
+  redis_queue_settings rs;
+  rs.url = cfg.redis_url;
+  rs.prefix = cfg.redis_prefix;
+  rs.queue = qs;
+  return spawn_redis_queue(sys, rs);
+}
+
+std::string worker_name(const config& cfg, const std::string& prefix) {
+  if (!cfg.worker_id.empty())
+    return cfg.worker_id;
+  char host[256] = "host";
+  gethostname(host, sizeof(host) - 1);
+  return prefix + "-" + host + "-" + std::to_string(getpid());
 }
 
 void stop_service(caf::actor_system&, service& svc) {

@@ -35,11 +35,24 @@ vllm_settings_of(const config& cfg,
                  const std::map<std::string, std::string>& params = {});
 
 /// The agent factory for the backends this build has: `scripted` (alias
-/// `mock`) and `vllm` (through `llm`).
-agent_factory make_agent_factory(const config& cfg, llm_client_actor llm);
+/// `mock`), `vllm` (through `llm`) and `remote` (through `hub`, when given).
+agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
+                                 agent_hub_actor hub = {});
 
 /// Spawns and wires every actor and creates the councils of `cfg.councils`.
-caf::expected<service> start_service(caf::actor_system& sys, const config& cfg);
+/// `hub` links `remote` agents to their workers (serve only).
+caf::expected<service> start_service(caf::actor_system& sys, const config& cfg,
+                                     agent_hub_actor hub = {});
+
+/// The TASK QUEUE `cfg` asks for: in Redis when REDIS_URL is set, else in
+/// memory; finished tasks leave memory after DELIBERATION_CLEANUP or past
+/// RESULT_STORE_MAX.
+caf::expected<task_queue_actor> start_queue(caf::actor_system& sys,
+                                            const config& cfg,
+                                            int32_t max_attempts = 3);
+
+/// A lease owner name unique to this process: WORKER_ID, else host-pid.
+std::string worker_name(const config& cfg, const std::string& prefix);
 
 /// Sends every actor of `svc` an exit message.
 void stop_service(caf::actor_system& sys, service& svc);

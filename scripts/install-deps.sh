@@ -10,6 +10,7 @@ packages=(
   libboost-test-dev libjemalloc-dev
   libcurl4-openssl-dev libevent-dev
   libhiredis-dev redis-server
+  libnats-dev nats-server
 )
 
 missing=()

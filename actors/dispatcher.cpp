@@ -1,0 +1,419 @@
+// DISPATCHER: drives tasks from the TASK QUEUE through the ORCHESTRATOR and
+// tells the EVENT SINK every step. The same actor runs `orchestrator run`
+// (printing sink) and `orchestrator serve` (NATS sink).
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/actors.hpp"
+#include "messages/events.hpp"
+#include "messages/json_codec.hpp"
+
+namespace orch {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+/// How long the DISPATCHER waits for the queue before it treats a call as
+/// failed.
+constexpr auto queue_timeout = std::chrono::seconds(30);
+
+/// Times a completion or failure is retried while the queue is unreachable.
+constexpr int max_settle_retries = 20;
+
+struct running_task {
+  task_spec task;
+  int32_t attempt = 1;
+  std::chrono::steady_clock::time_point started;
+  /// Status of the last progress event sent (phase granularity).
+  std::string last_status;
+};
+
+struct dispatcher_state {
+  static inline const char* name = "dispatcher";
+  dispatcher_settings settings;
+  task_queue_actor queue;
+  orchestrator_actor orchestrator;
+  event_sink_actor sink;
+  std::unordered_map<std::string, running_task> running;
+  /// Agent ids by role, refreshed on every tick.
+  std::map<std::string, std::vector<std::string>> agents;
+  bool leasing = false;
+  /// A wake-up is already scheduled.
+  bool poll_scheduled = false;
+  bool draining = false;
+  caf::typed_response_promise<int32_t> drained;
+  std::chrono::steady_clock::time_point drain_deadline;
+  /// Consecutive lease failures (queue unreachable), for the log.
+  int lease_failures = 0;
+  std::chrono::steady_clock::time_point last_outbox_flush;
+};
+
+/// The DISPATCHER's interface plus its own timers and retries.
+using dispatcher_internal = dispatcher_actor::extend<
+  // Drain limit, council refresh and outbox flush.
+  caf::reacts_to<atom::tick>,
+  // Retries a completion or failure the queue could not take.
+  caf::reacts_to<atom::complete, std::string, deliberation_outcome, int>,
+  caf::reacts_to<atom::fail, std::string, std::string, int>>;
+
+using dispatcher_ptr = dispatcher_internal::stateful_pointer<dispatcher_state>;
+
+void lease_more(dispatcher_ptr self);
+
+void schedule_poll(dispatcher_ptr self, milliseconds delay) {
+  auto& st = self->state;
+  if (st.poll_scheduled)
+    return;
+  st.poll_scheduled = true;
+  self->delayed_send(self, delay, atom::wake_v);
+}
+
+/// Ends a drain once nothing runs any more.
+void check_drained(dispatcher_ptr self) {
+  auto& st = self->state;
+  if (st.draining && st.running.empty() && st.drained.pending())
+    st.drained.deliver(int32_t{0});
+}
+
+/// Publishes the plan's completion event when it has no open task left.
+void check_plan(dispatcher_ptr self, task_spec task) {
+  auto& st = self->state;
+  self->request(st.queue, queue_timeout, atom::counts_v, task.plan_id)
+    .then(
+      [=](std::map<std::string, int64_t>& n) {
+        int64_t open = 0;
+        for (auto s : {"QUEUED", "READY", "IN_PROGRESS"})
+          if (auto i = n.find(s); i != n.end())
+            open += i->second;
+        if (open > 0 || n.empty())
+          return;
+        spdlog::info("dispatcher finished plan plan_id={}", task.plan_id);
+        std::vector<outbound_event> evs{plan_completed_event(task, n)};
+        self->request(self->state.sink, caf::infinite, atom::publish_v,
+                      std::move(evs))
+          .then([](int32_t) {}, [](caf::error&) {});
+      },
+      [=](caf::error& err) {
+        spdlog::warn("dispatcher cannot count plan plan_id={}: {}",
+                     task.plan_id, render(err));
+      });
+}
+
+/// Hands the events recorded in the outbox to the sink.
+void deliver(dispatcher_ptr self, std::vector<outbound_event> evs) {
+  for (auto& ev : evs)
+    ev.outbox = true;
+  self->request(self->state.sink, caf::infinite, atom::publish_v,
+                std::move(evs))
+    .then([](int32_t) {}, [](caf::error&) {});
+}
+
+bool transient(const caf::error& err) {
+  auto c = code_of(err);
+  return c != ec::invalid_argument && c != ec::not_found;
+}
+
+void settle_done(dispatcher_ptr self, const std::string& id) {
+  self->state.running.erase(id);
+  check_drained(self);
+  lease_more(self);
+}
+
+/// Completes the task in the queue with its events in the outbox.
+void complete(dispatcher_ptr self, std::string id, deliberation_outcome out,
+              int tries) {
+  auto& st = self->state;
+  auto i = st.running.find(id);
+  if (i == st.running.end())
+    return; // released during a drain
+  auto& task = i->second.task;
+  std::vector<outbound_event> evs{deliberation_completed_event(task, out),
+                                  task_completed_event(task, out)};
+  self
+    ->request(st.queue, queue_timeout, atom::complete_v, id, st.settings.worker,
+              to_json(out), evs)
+    .then(
+      [=](queued_task& q) mutable {
+        spdlog::info("dispatcher completed task task_id={} execution_id={} "
+                     "winner={}",
+                     id, out.execution_id, out.winner_id);
+        deliver(self, std::move(evs));
+        check_plan(self, q.task);
+        settle_done(self, id);
+      },
+      [=](caf::error& err) {
+        if (transient(err) && tries < max_settle_retries) {
+          spdlog::warn("dispatcher cannot complete task_id={} yet: {}", id,
+                       render(err));
+          self->delayed_send(self, milliseconds(500), atom::complete_v, id,
+                             out, tries + 1);
+          return;
+        }
+        spdlog::warn("dispatcher lost task task_id={}: {}", id, render(err));
+        settle_done(self, id);
+      });
+}
+
+/// Fails the task in the queue (retry or final) with its events.
+void fail(dispatcher_ptr self, std::string id, caf::error err, int tries) {
+  auto& st = self->state;
+  auto i = st.running.find(id);
+  if (i == st.running.end())
+    return;
+  auto& r = i->second;
+  auto why = render(err);
+  std::string type = code_of(err) != ec::none ? to_string(code_of(err))
+                                              : "error";
+  auto ms = std::chrono::duration_cast<milliseconds>(
+              std::chrono::steady_clock::now() - r.started)
+              .count();
+  std::vector<outbound_event> evs{
+    deliberation_failed_event(r.task, why, type, r.attempt),
+    task_failed_event(r.task, why, type, ms)};
+  self
+    ->request(st.queue, queue_timeout, atom::fail_v, id, st.settings.worker,
+              why, evs)
+    .then(
+      [=](queued_task& q) mutable {
+        auto final = q.state == "FAILED";
+        spdlog::warn("dispatcher failed task task_id={} attempt={} state={}: "
+                     "{}",
+                     id, q.attempts, q.state, why);
+        if (!final)
+          evs.pop_back(); // task.failed only when final
+        deliver(self, std::move(evs));
+        if (final)
+          check_plan(self, q.task);
+        if (q.state == "QUEUED" && q.not_before_ms > 0)
+          self->delayed_send(
+            self, milliseconds(std::max<int64_t>(0, q.not_before_ms - now_ms())),
+            atom::wake_v);
+        settle_done(self, id);
+      },
+      [=](caf::error& e2) {
+        if (transient(e2) && tries < max_settle_retries) {
+          self->delayed_send(self, milliseconds(500), atom::fail_v, id, why,
+                             tries + 1);
+          return;
+        }
+        spdlog::warn("dispatcher lost task task_id={}: {}", id, render(e2));
+        settle_done(self, id);
+      });
+}
+
+void start(dispatcher_ptr self, queued_task qt) {
+  auto& st = self->state;
+  auto id = qt.task.task_id;
+  running_task r;
+  r.task = qt.task;
+  r.attempt = qt.attempts;
+  r.started = std::chrono::steady_clock::now();
+  st.running[id] = r;
+  std::vector<std::string> ids;
+  if (auto i = st.agents.find(qt.task.role); i != st.agents.end())
+    ids = i->second;
+  self->send(st.sink, atom::progress_v,
+             task_dispatched_event(qt.task, ids, qt.attempts));
+  spdlog::debug("dispatcher dispatched task task_id={} attempt={}", id,
+                qt.attempts);
+  self
+    ->request(st.orchestrator, caf::infinite, atom::orchestrate_v,
+              std::move(qt.task),
+              caf::actor_cast<progress_listener_actor>(self))
+    .then([=](deliberation_outcome& out) { complete(self, id, out, 0); },
+          [=](caf::error& err) { fail(self, id, err, 0); });
+}
+
+void lease_more(dispatcher_ptr self) {
+  auto& st = self->state;
+  if (st.leasing || st.draining)
+    return;
+  auto room = st.settings.max_in_flight
+              - static_cast<int32_t>(st.running.size());
+  if (room <= 0)
+    return;
+  st.leasing = true;
+  self
+    ->request(st.queue, queue_timeout, atom::lease_v, st.settings.worker,
+              st.settings.lease_ms, room)
+    .then(
+      [=](std::vector<queued_task>& got) {
+        auto& st = self->state;
+        st.leasing = false;
+        if (st.lease_failures > 0)
+          spdlog::info("dispatcher reaches the task queue again");
+        st.lease_failures = 0;
+        auto n = static_cast<int32_t>(got.size());
+        if (st.draining) {
+          // Leased while a drain began: give them back.
+          for (auto& q : got)
+            self
+              ->request(st.queue, queue_timeout, atom::release_v,
+                        q.task.task_id, st.settings.worker)
+              .then([](queued_task&) {}, [](caf::error&) {});
+          return;
+        }
+        for (auto& q : got)
+          start(self, std::move(q));
+        if (n == room)
+          lease_more(self);
+        else
+          schedule_poll(self, milliseconds(st.settings.idle_poll_ms));
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        st.leasing = false;
+        if (st.lease_failures++ == 0)
+          spdlog::warn("dispatcher cannot lease: {}", render(err));
+        schedule_poll(self, milliseconds(
+                              std::max(st.settings.idle_poll_ms, 1000)));
+      });
+}
+
+void refresh_agents(dispatcher_ptr self) {
+  self->request(self->state.orchestrator, queue_timeout, atom::list_v)
+    .then(
+      [=](std::vector<council_info>& xs) {
+        auto& agents = self->state.agents;
+        agents.clear();
+        for (auto& c : xs)
+          agents[c.role] = c.agent_ids;
+      },
+      [](caf::error&) {});
+}
+
+void flush_outbox(dispatcher_ptr self) {
+  self->request(self->state.queue, queue_timeout, atom::outbox_v)
+    .then(
+      [=](std::vector<outbound_event>& evs) {
+        if (evs.empty())
+          return;
+        spdlog::info("dispatcher republishes {} events from the outbox",
+                     evs.size());
+        deliver(self, std::move(evs));
+      },
+      [](caf::error&) {});
+}
+
+dispatcher_internal::behavior_type
+dispatcher(dispatcher_ptr self,
+           dispatcher_settings settings, task_queue_actor queue,
+           orchestrator_actor orchestrator, event_sink_actor sink) {
+  auto& st = self->state;
+  st.settings = std::move(settings);
+  st.queue = std::move(queue);
+  st.orchestrator = std::move(orchestrator);
+  st.sink = std::move(sink);
+  auto typed = self;
+  auto heartbeat = milliseconds(std::max(100, st.settings.lease_ms / 3));
+  self->delayed_send(self, heartbeat, atom::extend_v);
+  self->send(self, atom::tick_v);
+  lease_more(typed);
+  return {
+    [=](atom::wake) {
+      self->state.poll_scheduled = false;
+      lease_more(typed);
+    },
+    [=](deliberation_update& up) {
+      auto& st = self->state;
+      auto& mode = st.settings.progress;
+      if (mode == "off")
+        return;
+      auto i = st.running.find(up.task_id);
+      if (i == st.running.end())
+        return;
+      if (mode == "phase") {
+        if (i->second.last_status == up.status)
+          return;
+        i->second.last_status = up.status;
+      }
+      self->send(st.sink, atom::progress_v, progress_event(i->second.task, up));
+    },
+    [=](atom::extend) {
+      auto& st = self->state;
+      for (auto& [id, r] : st.running)
+        self
+          ->request(st.queue, queue_timeout, atom::extend_v, id,
+                    st.settings.worker, st.settings.lease_ms)
+          .then([](queued_task&) {},
+                [id = id](caf::error& err) {
+                  spdlog::warn("dispatcher cannot extend lease task_id={}: {}",
+                               id, render(err));
+                });
+      self->delayed_send(self, heartbeat, atom::extend_v);
+    },
+    [=](atom::drain, int32_t limit_ms) -> caf::result<int32_t> {
+      auto& st = self->state;
+      st.draining = true;
+      if (st.running.empty())
+        return int32_t{0};
+      st.drained = self->make_response_promise<int32_t>();
+      spdlog::info("dispatcher drains {} running tasks (at most {} ms)",
+                   st.running.size(), limit_ms);
+      self->delayed_send(self, milliseconds(std::max(0, limit_ms)),
+                         atom::tick_v);
+      st.drain_deadline = std::chrono::steady_clock::now()
+                          + milliseconds(std::max(0, limit_ms));
+      return st.drained;
+    },
+    [=](atom::status) -> caf::result<int32_t> {
+      return static_cast<int32_t>(self->state.running.size());
+    },
+    [=](atom::tick) {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      if (st.draining) {
+        if (now < st.drain_deadline || !st.drained.pending())
+          return;
+        // Past the drain limit: give the rest back to the queue.
+        auto n = static_cast<int32_t>(st.running.size());
+        for (auto& [id, r] : st.running)
+          self
+            ->request(st.queue, queue_timeout, atom::release_v, id,
+                      st.settings.worker)
+            .then([](queued_task&) {}, [](caf::error&) {});
+        spdlog::info("dispatcher released {} leases at the drain limit", n);
+        st.running.clear();
+        st.drained.deliver(n);
+        return;
+      }
+      refresh_agents(typed);
+      if (now - st.last_outbox_flush >= std::chrono::seconds(5)) {
+        st.last_outbox_flush = now;
+        flush_outbox(typed);
+      }
+      self->delayed_send(self, std::chrono::seconds(5), atom::tick_v);
+    },
+    [=](atom::complete, std::string& id, deliberation_outcome& out, int tries) {
+      complete(typed, std::move(id), std::move(out), tries);
+    },
+    [=](atom::fail, std::string& id, std::string& why, int tries) {
+      fail(typed, std::move(id), caf::make_error(ec::agent_failed, why),
+           tries);
+    },
+  };
+}
+
+} // namespace
+
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
+                                  dispatcher_settings settings,
+                                  task_queue_actor queue,
+                                  orchestrator_actor orchestrator,
+                                  event_sink_actor sink) {
+  auto h = sys.spawn(dispatcher, std::move(settings), std::move(queue),
+                     std::move(orchestrator), std::move(sink));
+  return caf::actor_cast<dispatcher_actor>(h);
+}
+
+} // namespace orch

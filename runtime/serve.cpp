@@ -1,0 +1,165 @@
+#include "runtime/serve.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "bridges/nats_bridge.hpp"
+#include "bridges/redis_queue.hpp"
+#include "runtime/supervisor.hpp"
+
+namespace orch {
+
+nats_settings nats_settings_of(const config& cfg, bool retry_forever) {
+  nats_settings ns;
+  ns.url = cfg.nats_url;
+  ns.creds_file = cfg.nats_creds;
+  ns.token = cfg.nats_token;
+  ns.user = cfg.nats_user;
+  ns.password = cfg.nats_password;
+  ns.tls_ca = cfg.nats_tls_ca;
+  ns.tls_cert = cfg.nats_tls_cert;
+  ns.tls_key = cfg.nats_tls_key;
+  ns.retry_forever = retry_forever;
+  ns.msgpack_out = cfg.event_format == "msgpack";
+  return ns;
+}
+
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+namespace {
+
+/// Readiness of every dependency, logged when it changes.
+struct readiness {
+  bool ready = false;
+  std::string reason = "starting";
+
+  void update(bool now_ready, const std::string& why) {
+    if (now_ready == ready && why == reason)
+      return;
+    ready = now_ready;
+    reason = why;
+    if (ready)
+      spdlog::info("serve is ready");
+    else
+      spdlog::warn("serve is not ready: {}", why);
+  }
+};
+
+} // namespace
+
+int run_serve(const config& cfg) {
+  // Signals are taken by sigtimedwait on this thread only; every thread
+  // started from here on inherits the blocked mask.
+  auto signals = block_stop_signals();
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg, cfg);
+  caf::actor_system sys{sys_cfg};
+  auto link = nats_connect(nats_settings_of(cfg, true));
+  if (!link) {
+    std::fprintf(stderr, "orchestrator: %s\n", render(link.error()).c_str());
+    return 2;
+  }
+  auto queue = start_queue(sys, cfg);
+  if (!queue) {
+    std::fprintf(stderr, "orchestrator: %s\n", render(queue.error()).c_str());
+    return 2;
+  }
+  auto sink = spawn_nats_sink(sys, *link, *queue);
+  auto hub = spawn_agent_hub(sys, sink);
+  auto svc = start_service(sys, cfg, hub);
+  if (!svc) {
+    std::fprintf(stderr, "orchestrator: configuration error: %s\n",
+                 render(svc.error()).c_str());
+    return 2;
+  }
+  dispatcher_settings ds;
+  ds.worker = worker_name(cfg, "serve");
+  ds.max_in_flight = cfg.max_in_flight;
+  ds.lease_ms = cfg.lease_seconds * 1000;
+  ds.progress = cfg.progress_events;
+  auto dispatcher = spawn_dispatcher(sys, ds, *queue, svc->orchestrator, sink);
+  event_router_settings rs;
+  rs.max_payload = static_cast<size_t>(cfg.max_payload);
+  for (auto& c : cfg.councils)
+    rs.roles.push_back(c.role);
+  rs.queue = *queue;
+  rs.sink = sink;
+  rs.dispatcher = dispatcher;
+  rs.hub = hub;
+  auto router = spawn_event_router(sys, rs);
+  auto consumers = start_consumers(sys, *link, default_consumers(), router,
+                                   sink);
+  spdlog::info("serve started worker={} nats={} queue={} councils={} "
+               "max_in_flight={} progress={}",
+               ds.worker, redact_url(cfg.nats_url),
+               cfg.redis_url.empty() ? "memory" : redact_url(cfg.redis_url),
+               to_string(cfg.councils), cfg.max_in_flight,
+               cfg.progress_events);
+  readiness ready;
+  caf::scoped_actor self{sys};
+  int received = 0;
+  for (;;) {
+    timespec wait{1, 0};
+    auto sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGTERM || sig == SIGINT) {
+      received = sig;
+      break;
+    }
+    // Readiness: NATS connected and streams in place, the queue answers.
+    auto h = health(**link);
+    if (h.connected && !h.streams_ready)
+      if (auto err = ensure_streams(**link))
+        spdlog::warn("serve cannot create the streams yet: {}", render(err));
+    h = health(**link);
+    std::string why;
+    if (!h.connected || !h.streams_ready)
+      why = "NATS: " + h.reason;
+    bool queue_up = false;
+    self->request(*queue, std::chrono::seconds(2), atom::counts_v)
+      .receive([&](std::map<std::string, int64_t>&) { queue_up = true; },
+               [&](caf::error& err) {
+                 if (why.empty())
+                   why = "task queue: " + render(err);
+               });
+    ready.update(why.empty() && queue_up, why);
+  }
+  spdlog::info("serve stops on {}: draining for at most {} s",
+               received == SIGTERM ? "SIGTERM" : "SIGINT", cfg.drain_timeout);
+  // 1. No more messages; unsettled ones go back to JetStream.
+  consumers->stop();
+  // 2. In-flight tasks finish within the drain limit, the rest are released.
+  int32_t released = 0;
+  self
+    ->request(dispatcher, std::chrono::seconds(cfg.drain_timeout + 10),
+              atom::drain_v, cfg.drain_timeout * 1000)
+    .receive([&](int32_t n) { released = n; },
+             [&](caf::error& err) {
+               spdlog::warn("serve drain: {}", render(err));
+             });
+  // 3. Outstanding publishes are acknowledged (or stay in the outbox).
+  auto flushed = flush_sink(sys, sink, std::chrono::seconds(10));
+  spdlog::info("serve stopped: released {} leases, events {}", released,
+               flushed ? "all published" : "left in the outbox for later");
+  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*queue, caf::exit_reason::user_shutdown);
+  stop_service(sys, *svc);
+  return 0;
+}
+
+} // namespace orch
