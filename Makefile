@@ -1,5 +1,6 @@
 # Two commands on a fresh Debian 12 machine (as root):
-#   make run    the example login plan through scripted councils, offline
+#   make run    nats-server + redis-server + orchestrator serve, then the
+#               example login plan submitted with --follow (all stopped after)
 #   make test   build everything and pass the tests
 # Both install missing Debian packages and build incrementally.
 
@@ -7,7 +8,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= 2
 
-.PHONY: all deps configure build run test bench format clean
+.PHONY: all deps configure build run run-offline test bench format clean
 
 all: build
 
@@ -23,6 +24,9 @@ build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 run: build
+	./scripts/main-job.sh examples/login-feature.yaml $(BUILD_DIR)
+
+run-offline: build
 	./$(BUILD_DIR)/orchestrator run examples/login-feature.yaml \
 	  --out $(BUILD_DIR)/login-feature-results.json
 

@@ -56,6 +56,7 @@ public:
   }
 
   ~nats_link() {
+    closing = true;
     if (js)
       jsCtx_Destroy(js);
     if (nc) {
@@ -71,6 +72,7 @@ public:
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;
   std::atomic<bool> connected{false};
+  std::atomic<bool> closing{false};
   std::atomic<bool> streams_ready{false};
   mutable std::mutex mtx;
   std::string reason = "connecting";
@@ -86,6 +88,8 @@ public:
   static void on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<nats_link*>(closure);
     self->connected = false;
+    if (self->closing)
+      return;
     self->set_reason("disconnected from NATS at "
                      + redact_url(self->settings.url) + "; reconnecting");
     spdlog::warn("nats bridge lost the connection to {}; reconnecting",
@@ -608,6 +612,8 @@ public:
       }
       b->held.clear();
     }
+    for (auto& a : actors_)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto*& s : subs_)
       if (s) {
