@@ -470,6 +470,30 @@ bool flush_sink(caf::actor_system& sys, const event_sink_actor& sink,
 
 namespace {
 
+/// Copies subject, data, headers and the delivery count out of nats.c.
+inbound_event copy_msg(natsMsg* m) {
+  inbound_event ev;
+  ev.subject = natsMsg_GetSubject(m);
+  auto* data = natsMsg_GetData(m);
+  ev.data.assign(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(m)));
+  const char** keys = nullptr;
+  int n = 0;
+  if (natsMsgHeader_Keys(m, &keys, &n) == NATS_OK) {
+    for (int k = 0; k < n; ++k) {
+      const char* v = nullptr;
+      if (natsMsgHeader_Get(m, keys[k], &v) == NATS_OK && v)
+        ev.headers[keys[k]] = v;
+    }
+    free(static_cast<void*>(keys));
+  }
+  jsMsgMetaData* md = nullptr;
+  if (natsMsg_GetMetaData(&md, m) == NATS_OK && md) {
+    ev.delivered = static_cast<int64_t>(md->NumDelivered);
+    jsMsgMetaData_Destroy(md);
+  }
+  return ev;
+}
+
 /// Settles messages by token; shared by the fetch thread and the actor.
 struct settle_book {
   std::mutex mtx;
@@ -679,29 +703,6 @@ private:
     return true;
   }
 
-  static inbound_event copy(natsMsg* m) {
-    inbound_event ev;
-    ev.subject = natsMsg_GetSubject(m);
-    auto* data = natsMsg_GetData(m);
-    ev.data.assign(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(m)));
-    const char** keys = nullptr;
-    int n = 0;
-    if (natsMsgHeader_Keys(m, &keys, &n) == NATS_OK) {
-      for (int k = 0; k < n; ++k) {
-        const char* v = nullptr;
-        if (natsMsgHeader_Get(m, keys[k], &v) == NATS_OK && v)
-          ev.headers[keys[k]] = v;
-      }
-      free(static_cast<void*>(keys));
-    }
-    jsMsgMetaData* md = nullptr;
-    if (natsMsg_GetMetaData(&md, m) == NATS_OK && md) {
-      ev.delivered = static_cast<int64_t>(md->NumDelivered);
-      jsMsgMetaData_Destroy(md);
-    }
-    return ev;
-  }
-
   void loop(size_t i) {
     auto& book = *books_[i];
     auto max_unsettled = static_cast<size_t>(link_->settings.max_unsettled);
@@ -738,7 +739,7 @@ private:
         for (int k = 0; k < list.Count; ++k) {
           auto* m = list.Msgs[k];
           list.Msgs[k] = nullptr;
-          auto ev = copy(m);
+          auto ev = copy_msg(m);
           ev.token = book.hold(m);
           caf::anon_send(actors_[i], std::move(ev));
         }
@@ -826,14 +827,7 @@ public:
     natsMsg* m = nullptr;
     if (natsSubscription_NextMsg(&m, sub_, timeout.count()) != NATS_OK || !m)
       return std::nullopt;
-    inbound_event ev;
-    ev.subject = natsMsg_GetSubject(m);
-    auto* data = natsMsg_GetData(m);
-    ev.data.assign(data ? data : "",
-                   static_cast<size_t>(natsMsg_GetDataLength(m)));
-    const char* ct = nullptr;
-    if (natsMsgHeader_Get(m, "Content-Type", &ct) == NATS_OK && ct)
-      ev.headers["Content-Type"] = ct;
+    auto ev = copy_msg(m);
     natsMsg_Destroy(m);
     return ev;
   }

@@ -1,0 +1,243 @@
+// `orchestrator serve` end to end: a private nats-server per test, the real
+// binary as a child process, plans published to planning.plan.approved and
+// the events read back from the ORCHESTRATOR_EVENTS stream.
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <boost/test/unit_test.hpp>
+
+#include "service_util.hpp"
+#include "test_util.hpp"
+#include "tests/llm_stub/llm_stub.hpp"
+
+using namespace orch;
+using namespace orch::test;
+using json = nlohmann::json;
+using std::chrono::seconds;
+
+namespace {
+
+/// One test's world: a scratch directory and a nats-server.
+struct service_fixture {
+  scratch_dir dir;
+  nats_server nats{dir.path};
+  nats_link_ptr link = client(nats.url());
+  int serves = 0;
+
+  /// Starts `orchestrator serve` with extra environment.
+  child serve(std::vector<std::string> env = {}) {
+    env.push_back("NATS_URL=" + nats.url());
+    env.push_back("LOG_LEVEL=info");
+    auto log = dir.path + "/serve-" + std::to_string(++serves) + ".log";
+    return child({ORCH_BINARY, "serve"}, std::move(env), log);
+  }
+
+  static std::string unique(const std::string& base) {
+    return base + "-" + std::to_string(getpid()) + "-"
+           + std::to_string(now_ms() % 100000);
+  }
+};
+
+/// Task id -> how often `subj` names it.
+std::map<std::string, int> per_task(const std::vector<seen_event>& evs,
+                                    const std::string& subj,
+                                    const std::string& plan) {
+  std::map<std::string, int> out;
+  for (auto& ev : of(evs, subj, plan))
+    ++out[ev.payload().value("task_id", "")];
+  return out;
+}
+
+/// The login-like graph of five tasks.
+std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
+five_tasks() {
+  return {{"T1", "ARCHITECT", {}},
+          {"T2", "DEV", {"T1"}},
+          {"T3", "DEV", {"T1"}},
+          {"T4", "QA", {"T2", "T3"}},
+          {"T5", "DEVOPS", {"T4"}}};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(serve)
+
+BOOST_FIXTURE_TEST_CASE(plan_of_five_tasks_runs_in_dependency_order,
+                        service_fixture) {
+  auto proc = serve();
+  auto plan = unique("P5");
+  publish(*link, subject::plan_approved_in, plan_payload(plan, five_tasks()),
+          false, "corr-five", "00-abc-def-01");
+  auto evs = await_plan(*link, plan, seconds(60));
+  BOOST_REQUIRE_MESSAGE(!evs.empty(), proc.output());
+  auto completed = of(evs, subject::completed, plan);
+  BOOST_REQUIRE_EQUAL(completed.size(), 5u);
+  for (auto& ev : completed) {
+    auto& p = ev.payload();
+    BOOST_CHECK(!p.value("winner_id", "").empty());
+    BOOST_CHECK(!p["decisions"].empty());
+    BOOST_CHECK(!p["results"].empty());
+    BOOST_CHECK_EQUAL(p.value("plan_id", ""), plan);
+    BOOST_CHECK_EQUAL(p.value("story_id", ""), "story-" + plan);
+    // correlation_id and traceparent pass from the plan to its events.
+    BOOST_CHECK_EQUAL(ev.envelope.value("correlation_id", ""), "corr-five");
+    BOOST_CHECK_EQUAL(ev.headers["traceparent"], "00-abc-def-01");
+    BOOST_CHECK(!ev.headers["Nats-Msg-Id"].empty());
+  }
+  // Dependency order: a task is dispatched only after its dependencies'
+  // deliberation.completed.
+  std::map<std::string, size_t> done_at;
+  std::map<std::string, size_t> dispatched_at;
+  for (size_t i = 0; i < evs.size(); ++i) {
+    if (!evs[i].envelope.is_object())
+      continue;
+    auto id = evs[i].payload().value("task_id", "");
+    if (evs[i].subject == subject::completed)
+      done_at[id] = i;
+    if (evs[i].subject == subject::task_dispatched && !dispatched_at.count(id))
+      dispatched_at[id] = i;
+  }
+  for (auto& [id, role, deps] : five_tasks())
+    for (auto& d : deps) {
+      auto task = plan + "/" + id;
+      auto dep = plan + "/" + d;
+      BOOST_REQUIRE(done_at.count(dep) && dispatched_at.count(task));
+      BOOST_CHECK_LT(done_at[dep], dispatched_at[task]);
+    }
+  // The rest of the table.
+  auto approved = of(evs, subject::plan_approved, plan);
+  BOOST_REQUIRE_EQUAL(approved.size(), 1u);
+  BOOST_CHECK_EQUAL(approved[0].payload()["task_ids"].size(), 5u);
+  BOOST_CHECK_EQUAL(of(evs, subject::task_dispatched, plan).size(), 5u);
+  BOOST_CHECK_EQUAL(of(evs, subject::task_completed, plan).size(), 5u);
+  auto progress = per_task(evs, subject::progress, plan);
+  BOOST_CHECK_EQUAL(progress.size(), 5u);
+  for (auto& [id, n] : progress)
+    BOOST_CHECK_GE(n, 4); // generating, reviewing, revising, scoring, ...
+  auto done = of(evs, subject::plan_completed, plan);
+  BOOST_CHECK_EQUAL(done[0].payload().value("status", ""), "completed");
+  // A story transition becomes orchestration.phase.changed.
+  publish(*link, subject::story_transitioned,
+          {{"story_id", "story-" + plan},
+           {"from_phase", "DESIGN"},
+           {"to_phase", "BUILD"},
+           {"timestamp", 1764000000.0}});
+  bool phase = false;
+  for (int i = 0; i < 50 && !phase; ++i) {
+    for (auto& ev : stream_events(*link))
+      phase |= ev.subject == subject::phase_changed
+               && ev.payload().value("to_phase", "") == "BUILD";
+    if (!phase)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_CHECK(phase);
+  proc.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(bad_input_is_dead_lettered_and_the_consumer_goes_on,
+                        service_fixture) {
+  auto proc = serve({"MAX_PAYLOAD=4096"});
+  auto subj = subject::plan_approved_in;
+  struct bad {
+    std::string bytes;
+    std::map<std::string, std::string> headers;
+    std::string reason;
+  };
+  auto plan_with = [&](json p) { return json{{"event_type", subj},
+                                             {"payload", std::move(p)}}
+                                   .dump(); };
+  auto good = plan_payload("x", five_tasks());
+  auto missing = good;
+  missing.erase("story_id");
+  auto wrong_type = good;
+  wrong_type["tasks"][0]["priority"] = "high";
+  auto unknown_role = good;
+  unknown_role["tasks"][0]["role"] = "ASTRONAUT";
+  auto cycle = good;
+  cycle["tasks"][0]["dependencies"] = {"T5"};
+  auto unknown_dep = good;
+  unknown_dep["tasks"][1]["dependencies"] = {"T99"};
+  auto big = good;
+  big["plan"] = std::string(5000, 'x');
+  std::vector<bad> cases{
+    {"{not json", {}, "not valid JSON"},
+    {"\xc1\xc1\xc1", {{"Content-Type", "application/msgpack"}},
+     "not valid msgpack"},
+    {plan_with(missing), {}, "story_id"},
+    {plan_with(wrong_type), {}, "priority"},
+    {plan_with(unknown_role), {}, "ASTRONAUT"},
+    {plan_with(cycle), {}, "cycle"},
+    {plan_with(unknown_dep), {}, "T99"},
+    {plan_with(big), {}, "MAX_PAYLOAD"},
+  };
+  for (auto& c : cases)
+    publish_raw(*link, subj, c.bytes, c.headers);
+  // A good plan after them still completes.
+  auto plan = unique("after-bad");
+  publish(*link, subj, plan_payload(plan, five_tasks()));
+  auto evs = await_plan(*link, plan, seconds(60));
+  BOOST_REQUIRE_MESSAGE(!evs.empty(), proc.output());
+  std::vector<seen_event> dead;
+  for (auto& ev : evs)
+    if (ev.subject == subject::dead_letter)
+      dead.push_back(ev);
+  BOOST_REQUIRE_EQUAL(dead.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto it = std::find_if(dead.begin(), dead.end(), [&](const seen_event& d) {
+      return d.payload().value("data_base64", "") == base64(cases[i].bytes);
+    });
+    BOOST_REQUIRE_MESSAGE(it != dead.end(), "case " << i << " not dead-lettered");
+    auto& p = it->payload();
+    auto reason = p.value("reason", "");
+    BOOST_CHECK_MESSAGE(reason.find(cases[i].reason) != std::string::npos,
+                        "case " << i << ": reason '" << reason
+                                << "' does not name " << cases[i].reason);
+    BOOST_CHECK_EQUAL(p.value("original_subject", ""), subj);
+    BOOST_CHECK_EQUAL(p.value("data_base64", ""), base64(cases[i].bytes));
+    BOOST_CHECK(p["headers"].contains("Nats-Msg-Id"));
+  }
+  BOOST_CHECK_EQUAL(of(evs, subject::completed, plan).size(), 5u);
+  proc.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_plan_published_twice_runs_once, service_fixture) {
+  auto proc = serve();
+  auto plan = unique("twice");
+  publish(*link, subject::plan_approved_in, plan_payload(plan, five_tasks()));
+  publish(*link, subject::plan_approved_in, plan_payload(plan, five_tasks()));
+  auto evs = await_plan(*link, plan, seconds(60));
+  BOOST_REQUIRE_MESSAGE(!evs.empty(), proc.output());
+  // Let a second run, if any, show itself.
+  std::this_thread::sleep_for(seconds(1));
+  evs = stream_events(*link);
+  for (auto subj : {subject::completed, subject::task_completed}) {
+    auto n = per_task(evs, subj, plan);
+    BOOST_CHECK_EQUAL(n.size(), 5u);
+    for (auto& [id, k] : n)
+      BOOST_CHECK_MESSAGE(k == 1, id << " has " << k << " " << subj);
+  }
+  BOOST_CHECK_EQUAL(of(evs, subject::task_dispatched, plan).size(), 5u);
+  proc.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(msgpack_in_and_out, service_fixture) {
+  auto proc = serve({"EVENT_FORMAT=msgpack"});
+  auto plan = unique("mp");
+  publish(*link, subject::plan_approved_in, plan_payload(plan, five_tasks()),
+          true);
+  auto evs = await_plan(*link, plan, seconds(60));
+  BOOST_REQUIRE_MESSAGE(!evs.empty(), proc.output());
+  auto completed = of(evs, subject::completed, plan);
+  BOOST_REQUIRE_EQUAL(completed.size(), 5u);
+  for (auto& ev : completed)
+    BOOST_CHECK_EQUAL(ev.headers["Content-Type"], "application/msgpack");
+  proc.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
