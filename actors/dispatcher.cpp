@@ -144,7 +144,7 @@ void complete(dispatcher_ptr self, std::string id, deliberation_outcome out,
               to_json(out), evs)
     .then(
       [=](queued_task& q) mutable {
-        spdlog::info("dispatcher completed task task_id={} execution_id={} "
+        spdlog::info("dispatcher completes task_id={} execution_id={} "
                      "winner={}",
                      id, out.execution_id, out.winner_id);
         deliver(self, std::move(evs));
