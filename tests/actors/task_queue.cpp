@@ -1,7 +1,9 @@
 // The TASK QUEUE contract. Backends: memory (the Redis backend joins the
 // list when it exists).
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -260,6 +262,176 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancel_blocks_dependents, B, backends) {
   auto blocked = f.template must<std::vector<queued_task>>(
     atom::list_v, std::string{"BLOCKED"});
   BOOST_CHECK_EQUAL(joined(ids(blocked)), "b");
+}
+
+outbound_event ev(std::string key, std::string when = "") {
+  outbound_event e;
+  e.subject = "orchestration.test";
+  e.idempotency_key = std::move(key);
+  e.payload = "{\"k\":1}";
+  e.correlation_id = "corr";
+  e.traceparent = "00-tp";
+  e.when = std::move(when);
+  return e;
+}
+
+std::vector<std::string> keys_of(const std::vector<outbound_event>& xs) {
+  std::vector<std::string> out;
+  for (auto& x : xs)
+    out.push_back(x.idempotency_key);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(completion_records_its_events_in_the_outbox, B,
+                              backends) {
+  queue_fixture<B> f;
+  f.add({t("a"), t("b")});
+  f.lease("w", 2);
+  f.template must<queued_task>(atom::complete_v, std::string{"a"},
+                               std::string{"w"}, std::string{"{}"},
+                               std::vector<outbound_event>{ev("a1"), ev("a2")});
+  // A completion by someone else records nothing.
+  f.template must_fail<queued_task>(atom::complete_v, std::string{"b"},
+                                    std::string{"x"}, std::string{"{}"},
+                                    std::vector<outbound_event>{ev("b1")});
+  auto box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
+  BOOST_CHECK_EQUAL(joined(keys_of(box)), "a1,a2");
+  for (auto& e : box) {
+    BOOST_CHECK(e.outbox);
+    BOOST_CHECK_EQUAL(e.payload, "{\"k\":1}");
+    BOOST_CHECK_EQUAL(e.traceparent, "00-tp");
+    BOOST_CHECK_EQUAL(e.subject, "orchestration.test");
+  }
+  auto dropped = f.template must<int32_t>(
+    atom::outbox_v, std::vector<std::string>{"a1", "zz"});
+  BOOST_CHECK_EQUAL(dropped, 1);
+  box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
+  BOOST_CHECK_EQUAL(joined(keys_of(box)), "a2");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(final_events_only_when_the_failure_is_final, B,
+                              backends) {
+  queue_fixture<B> f;
+  f.add({t("a")});
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    BOOST_REQUIRE_EQUAL(f.lease("w").size(), 1u);
+    auto n = std::to_string(attempt);
+    auto q = f.template must<queued_task>(
+      atom::fail_v, std::string{"a"}, std::string{"w"}, std::string{"boom"},
+      std::vector<outbound_event>{ev("df" + n), ev("tf" + n, "final")});
+    *f.now += 1000;
+    BOOST_CHECK_EQUAL(q.state, attempt < 3 ? "QUEUED" : "FAILED");
+  }
+  auto box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
+  BOOST_CHECK_EQUAL(joined(keys_of(box)), "df1,df2,df3,tf3");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(release_returns_a_task_without_an_attempt, B,
+                              backends) {
+  queue_fixture<B> f;
+  f.add({t("a")});
+  auto got = f.lease("w");
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  BOOST_CHECK_EQUAL(got[0].attempts, 1);
+  auto err = f.template must_fail<queued_task>(atom::release_v, std::string{"a"},
+                                               std::string{"other"});
+  BOOST_CHECK(code_of(err) == ec::invalid_argument);
+  auto q = f.template must<queued_task>(atom::release_v, std::string{"a"},
+                                        std::string{"w"});
+  BOOST_CHECK_EQUAL(q.state, "READY");
+  BOOST_CHECK_EQUAL(q.attempts, 0);
+  got = f.lease("w2");
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  BOOST_CHECK_EQUAL(got[0].attempts, 1);
+  BOOST_CHECK_EQUAL(got[0].lease_owner, "w2");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(counts_by_plan, B, backends) {
+  queue_fixture<B> f;
+  auto a = t("p1/a");
+  a.plan_id = "p1";
+  auto b = t("p1/b", 0, {"p1/a"});
+  b.plan_id = "p1";
+  auto c = t("p2/c");
+  c.plan_id = "p2";
+  f.add({a, b, c});
+  using counts = std::map<std::string, int64_t>;
+  auto n = f.template must<counts>(atom::counts_v, std::string{"p1"});
+  BOOST_CHECK_EQUAL(n["READY"], 1);
+  BOOST_CHECK_EQUAL(n["QUEUED"], 1);
+  BOOST_CHECK_EQUAL(n["COMPLETED"], 0);
+  f.lease("w", 1);
+  f.complete("p1/a", "w");
+  n = f.template must<counts>(atom::counts_v, std::string{"p1"});
+  BOOST_CHECK_EQUAL(n["COMPLETED"], 1);
+  BOOST_CHECK_EQUAL(n["READY"], 1);
+  n = f.template must<counts>(atom::counts_v, std::string{"p2"});
+  BOOST_CHECK_EQUAL(n["READY"], 1);
+  BOOST_CHECK_EQUAL(n.count("COMPLETED") ? n["COMPLETED"] : 0, 0);
+  n = f.template must<counts>(atom::counts_v, std::string{"none"});
+  int64_t total = 0;
+  for (auto& [k, v] : n)
+    total += v;
+  BOOST_CHECK_EQUAL(total, 0);
+}
+
+BOOST_AUTO_TEST_CASE(memory_queue_forgets_finished_tasks_past_its_limits) {
+  threaded_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto now = std::make_shared<std::atomic<int64_t>>(1'000'000);
+  task_queue_settings s;
+  s.sweep_interval_ms = 0;
+  s.retain_ms = 10'000;
+  s.retain_max = 2;
+  s.clock = [now] { return now->load(); };
+  auto q = spawn_memory_queue(sys, s);
+  auto complete = [&](std::string id, std::string result) {
+    self->request(q, 5s, atom::complete_v, std::move(id), std::string{"w"},
+                  std::move(result))
+      .receive([](queued_task&) {}, [](caf::error&) {});
+  };
+  std::vector<task_spec> xs;
+  for (auto id : {"p/a", "p/b", "p/c", "p/d"}) {
+    auto x = t(id);
+    x.plan_id = "p";
+    xs.push_back(x);
+  }
+  self->request(q, 5s, atom::add_v, xs)
+    .receive([](int32_t) {}, [](caf::error&) {});
+  std::vector<queued_task> got;
+  self->request(q, 5s, atom::lease_v, std::string{"w"}, 1000, 4)
+    .receive([&](std::vector<queued_task>& x) { got = x; }, [](caf::error&) {});
+  BOOST_REQUIRE_EQUAL(got.size(), 4u);
+  for (auto id : {"p/a", "p/b", "p/c"})
+    complete(id, std::string(1000, 'r'));
+  // More than retain_max finished: the oldest left memory...
+  size_t listed = 0;
+  self->request(q, 5s, atom::list_v, std::string{"COMPLETED"})
+    .receive([&](std::vector<queued_task>& x) { listed = x.size(); },
+             [](caf::error&) {});
+  BOOST_CHECK_EQUAL(listed, 2u);
+  // ... but its plan still counts it, and it cannot be enqueued again.
+  std::map<std::string, int64_t> n;
+  self->request(q, 5s, atom::counts_v, std::string{"p"})
+    .receive([&](std::map<std::string, int64_t>& x) { n = x; },
+             [](caf::error&) {});
+  BOOST_CHECK_EQUAL(n["COMPLETED"], 3);
+  BOOST_CHECK_EQUAL(n["IN_PROGRESS"], 1);
+  int32_t added = -1;
+  self->request(q, 5s, atom::add_v, std::vector<task_spec>{xs[0]})
+    .receive([&](int32_t k) { added = k; }, [](caf::error&) {});
+  BOOST_CHECK_EQUAL(added, 0);
+  // After retain_ms every finished task is gone from memory.
+  *now += 20'000;
+  complete("p/d", "");
+  self->send(q, atom::tick_v);
+  self->request(q, 5s, atom::list_v, std::string{})
+    .receive([&](std::vector<queued_task>& x) { listed = x.size(); },
+             [](caf::error&) {});
+  BOOST_CHECK_LE(listed, 1u);
+  self->send_exit(q, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
