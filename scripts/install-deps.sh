@@ -10,7 +10,7 @@ packages=(
   libboost-test-dev libjemalloc-dev
   libcurl4-openssl-dev libevent-dev
   libhiredis-dev redis-server
-  libnats-dev nats-server
+  libnats-dev nats-server python3
 )
 
 missing=()

@@ -1,5 +1,6 @@
 // The `orchestrator` command line, run as a child process.
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -182,6 +183,40 @@ BOOST_AUTO_TEST_CASE(help_and_version) {
     BOOST_CHECK_EQUAL(res.exit_code, 0);
     BOOST_CHECK_NE(res.output.find("Usage"), std::string::npos);
   }
+}
+
+BOOST_AUTO_TEST_CASE(one_shot_commands_fail_fast_when_a_dependency_is_down) {
+  auto plan = std::string{ORCH_SOURCE_DIR} + "/examples/login-feature.yaml";
+  auto t0 = std::chrono::steady_clock::now();
+  auto run = orchestrator({"run", plan}, {"REDIS_URL=redis://127.0.0.1:1"});
+  BOOST_CHECK_EQUAL(run.exit_code, 1);
+  BOOST_CHECK_MESSAGE(run.output.find("Redis at redis://127.0.0.1:1 is "
+                                      "unreachable")
+                        != std::string::npos,
+                      run.output);
+  auto submit = orchestrator({"submit", plan, "--follow"},
+                             {"NATS_URL=nats://127.0.0.1:1"});
+  BOOST_CHECK_EQUAL(submit.exit_code, 1);
+  BOOST_CHECK_MESSAGE(submit.output.find("NATS at nats://127.0.0.1:1 is "
+                                         "unreachable")
+                        != std::string::npos,
+                      submit.output);
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_CHECK_LT(std::chrono::duration_cast<std::chrono::seconds>(took).count(),
+                 30);
+}
+
+BOOST_AUTO_TEST_CASE(serve_rejects_bad_configuration_with_a_message) {
+  auto res = orchestrator({"serve"}, {"PROGRESS_EVENTS=sometimes"});
+  BOOST_CHECK_EQUAL(res.exit_code, 2);
+  BOOST_CHECK_NE(res.output.find("PROGRESS_EVENTS='sometimes' is unknown"),
+                 std::string::npos);
+  res = orchestrator({"serve"}, {"NATS_URL=http://x"});
+  BOOST_CHECK_EQUAL(res.exit_code, 2);
+  BOOST_CHECK_NE(res.output.find("NATS_URL must look like nats://"),
+                 std::string::npos);
+  res = orchestrator({"submit", "/nonexistent/plan.yaml"});
+  BOOST_CHECK_EQUAL(res.exit_code, 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
