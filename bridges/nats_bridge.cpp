@@ -207,44 +207,77 @@ nats_health health(const nats_link& link) {
   return out;
 }
 
-caf::error ensure_streams(nats_link& link) {
-  struct def {
-    const char* name;
-    const char* subject;
-  };
-  static constexpr def defs[] = {{"PLANNING_EVENTS", "planning.>"},
-                                 {"ORCHESTRATOR_EVENTS", "orchestration.>"},
-                                 {"AGENT_COMMANDS", "agent.cmd.>"},
-                                 {"AGENT_RESPONSES", "agent.response.>"}};
-  for (auto& d : defs) {
-    jsStreamConfig cfg;
-    jsStreamConfig_Init(&cfg);
-    cfg.Name = d.name;
-    const char* subjects[] = {d.subject};
-    cfg.Subjects = subjects;
-    cfg.SubjectsLen = 1;
-    cfg.Storage = js_FileStorage;
-    jsStreamInfo* si = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    auto st = js_AddStream(&si, link.js, &cfg, nullptr, &jerr);
-    if (si)
-      jsStreamInfo_Destroy(si);
-    if (st == NATS_OK)
-      continue;
-    if (jerr == JSStreamNameExistErr) {
-      spdlog::warn("nats bridge found stream {} with other settings than "
-                   "{} on file storage; left alone",
-                   d.name, d.subject);
-      continue;
-    }
-    auto why = std::string{"stream "} + d.name + ": " + status_text(st)
-               + (jerr ? " (jerr " + std::to_string(jerr) + ")" : "");
-    link.set_reason(why);
-    return caf::make_error(ec::internal, why);
+caf::error ensure_stream(nats_link& link, const std::string& name,
+                         const std::string& subject) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = name.c_str();
+  const char* subjects[] = {subject.c_str()};
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  auto st = js_AddStream(&si, link.js, &cfg, nullptr, &jerr);
+  if (si)
+    jsStreamInfo_Destroy(si);
+  if (st == NATS_OK)
+    return caf::none;
+  if (jerr == JSStreamNameExistErr) {
+    spdlog::warn("nats bridge found stream {} with other settings than {} on "
+                 "file storage; left alone",
+                 name, subject);
+    return caf::none;
   }
+  return caf::make_error(ec::internal,
+                         "stream " + name + ": " + status_text(st)
+                           + (jerr ? " (jerr " + std::to_string(jerr) + ")"
+                                   : ""));
+}
+
+caf::error ensure_streams(nats_link& link) {
+  static constexpr std::pair<const char*, const char*> defs[]
+    = {{"PLANNING_EVENTS", "planning.>"},
+       {"ORCHESTRATOR_EVENTS", "orchestration.>"},
+       {"AGENT_COMMANDS", "agent.cmd.>"},
+       {"AGENT_RESPONSES", "agent.response.>"}};
+  for (auto& [name, subject] : defs)
+    if (auto err = ensure_stream(link, name, subject)) {
+      link.set_reason(render(err));
+      return err;
+    }
   link.streams_ready = true;
   link.set_reason("");
   return caf::none;
+}
+
+caf::expected<double> publish_burst(nats_link& link, const std::string& subject,
+                                    const std::string& data, int n) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto prefix = std::to_string(now_ms()) + "-";
+  for (int i = 0; i < n; ++i) {
+    auto id = prefix + std::to_string(i);
+    natsMsg* m = nullptr;
+    natsMsg_Create(&m, subject.c_str(), nullptr, data.data(),
+                   static_cast<int>(data.size()));
+    natsMsgHeader_Set(m, "Nats-Msg-Id", id.c_str());
+    natsStatus st;
+    // At MaxPending a publish stalls and may time out: try again.
+    while ((st = js_PublishMsgAsync(link.js, &m, nullptr)) == NATS_TIMEOUT)
+      ;
+    if (st != NATS_OK) {
+      natsMsg_Destroy(m);
+      return caf::make_error(ec::internal, "publish: " + status_text(st));
+    }
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 60000;
+  auto st = js_PublishAsyncComplete(link.js, &po);
+  if (st != NATS_OK)
+    return caf::make_error(ec::internal, "acks: " + status_text(st));
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+    .count();
 }
 
 // -- publishing ---------------------------------------------------------------

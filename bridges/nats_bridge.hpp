@@ -85,6 +85,16 @@ nats_health health(const nats_link& link);
 /// settings is reported (logged, returned in the text) and left alone.
 caf::error ensure_streams(nats_link& link);
 
+/// Creates one stream (file storage) when missing.
+caf::error ensure_stream(nats_link& link, const std::string& name,
+                         const std::string& subject);
+
+/// Publishes `n` messages of `data` asynchronously, each with its own
+/// `Nats-Msg-Id`, and waits for every ack; returns the seconds it took. The
+/// measure of what the server sustains (benchmarks).
+caf::expected<double> publish_burst(nats_link& link, const std::string& subject,
+                                    const std::string& data, int n);
+
 /// Spawns the EVENT SINK on NATS: JetStream publish with acks,
 /// asynchronous with a bounded number outstanding, `Nats-Msg-Id` = the
 /// idempotency key, `traceparent` passed on; an event not acknowledged is

@@ -1,0 +1,315 @@
+// Benchmark: the service end to end. A private nats-server, `orchestrator
+// serve` (scripted agents) as a child process, P plans of T independent
+// tasks published to planning.plan.approved, and the events read back from
+// JetStream.
+//
+//   e2e --plans 200 --tasks 10 [--progress phase|step|off] [--seconds 10]
+//
+// Prints one JSON line:
+// - tasks_per_s: P*T tasks from the first publish to the last
+//   deliberation.completed, everything published at once (maximum rate);
+// - events_per_task, events_per_s: every orchestration.* event of those
+//   plans, and its rate;
+// - limit_msgs_per_s: what this nats-server sustains for asynchronous
+//   JetStream publish with Nats-Msg-Id of messages of the mean event size;
+// - p50/p99 latency from a plan's publish to each task's
+//   deliberation.completed at half of tasks_per_s, and the same minus the
+//   deliberation's own duration (added_*);
+// - serve's RSS at the start, after the maximum-rate run and at the end.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bridges/nats_bridge.hpp"
+#include "messages/events.hpp"
+#include "tests/child_process.hpp"
+
+using namespace orch;
+using namespace orch::test;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(clock_type::time_point t0, clock_type::time_point t1) {
+  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
+double pct(std::vector<double> xs, double p) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto i = static_cast<size_t>(p * static_cast<double>(xs.size() - 1));
+  return xs[i];
+}
+
+std::string plan_bytes(const std::string& plan_id, int tasks) {
+  auto arr = json::array();
+  for (int i = 1; i <= tasks; ++i)
+    arr.push_back({{"task_id", "T" + std::to_string(i)},
+                   {"role", "DEV"},
+                   {"description", "Implement step " + std::to_string(i)
+                                     + " of " + plan_id
+                                     + " with input validation"},
+                   {"priority", 1},
+                   {"constraints",
+                    {{"requirements", {"input validation"}},
+                     {"rubric", "tested"}}}});
+  outbound_event ev;
+  ev.subject = subject::plan_approved_in;
+  ev.idempotency_key = "bench:" + plan_id;
+  ev.correlation_id = plan_id;
+  ev.payload = json{{"story_id", "story-" + plan_id},
+                    {"plan_id", plan_id},
+                    {"approved_by", "bench"},
+                    {"timestamp", epoch_seconds()},
+                    {"tasks", arr}}
+                 .dump();
+  return encode_envelope(ev, false);
+}
+
+/// Reads the event stream on its own thread and records what it sees.
+struct recorder {
+  std::mutex mtx;
+  /// task id -> receive time of its deliberation.completed, and the
+  /// deliberation's duration.
+  std::unordered_map<std::string, std::pair<clock_type::time_point, int64_t>>
+    completed;
+  std::map<std::string, int64_t> events_by_plan_prefix;
+  int64_t events = 0;
+  int64_t bytes = 0;
+  bool stop = false;
+
+  void run(nats_follower& f) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> guard{mtx};
+        if (stop)
+          return;
+      }
+      auto m = f.next(std::chrono::milliseconds(200));
+      if (!m)
+        continue;
+      auto now = clock_type::now();
+      std::lock_guard<std::mutex> guard{mtx};
+      ++events;
+      bytes += static_cast<int64_t>(m->data.size());
+      if (m->subject != subject::completed)
+        continue;
+      auto env = json::parse(m->data, nullptr, false);
+      if (!env.is_object())
+        continue;
+      auto& p = env["payload"];
+      completed.emplace(p.value("task_id", ""),
+                        std::make_pair(now, p.value("duration_ms", int64_t{0})));
+    }
+  }
+
+  size_t count_prefix(const std::string& prefix) {
+    std::lock_guard<std::mutex> guard{mtx};
+    size_t n = 0;
+    for (auto& [id, x] : completed)
+      n += id.rfind(prefix, 0) == 0;
+    return n;
+  }
+};
+
+bool wait_for(recorder& rec, const std::string& prefix, size_t n,
+              std::chrono::seconds limit) {
+  auto until = clock_type::now() + limit;
+  while (clock_type::now() < until) {
+    if (rec.count_prefix(prefix) >= n)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"end-to-end benchmark through NATS JetStream"};
+  int plans = 200;
+  int tasks = 10;
+  std::string progress = "phase";
+  int seconds = 10;
+  int max_in_flight = 64;
+  int limit_msgs = 20000;
+  std::string binary;
+  app.add_option("--plans", plans, "plans at maximum rate")->capture_default_str();
+  app.add_option("--tasks", tasks, "tasks per plan")->capture_default_str();
+  app.add_option("--progress", progress, "PROGRESS_EVENTS of serve")
+    ->capture_default_str();
+  app.add_option("--seconds", seconds, "length of the half-rate run")
+    ->capture_default_str();
+  app.add_option("--max-in-flight", max_in_flight, "MAX_IN_FLIGHT of serve")
+    ->capture_default_str();
+  app.add_option("--limit-messages", limit_msgs,
+                 "messages of the publish-limit measurement")
+    ->capture_default_str();
+  app.add_option("--binary", binary, "orchestrator binary (default: next to "
+                                     "bench/)");
+  CLI11_PARSE(app, argc, argv);
+  if (binary.empty()) {
+    std::string self = argv[0];
+    auto slash = self.rfind('/');
+    auto dir = slash == std::string::npos ? std::string{"."}
+                                          : self.substr(0, slash);
+    binary = dir + "/../orchestrator";
+  }
+  scratch_dir dir;
+  auto port = free_port();
+  auto nats = start_nats_server(dir.path, port);
+  auto url = "nats://127.0.0.1:" + std::to_string(port);
+  nats_settings ns;
+  ns.url = url;
+  ns.retry_forever = false;
+  ns.max_pending = 8192;
+  auto link = nats_connect(ns);
+  if (!link || ensure_streams(**link)) {
+    std::fprintf(stderr, "e2e: cannot reach the private nats-server\n");
+    return 1;
+  }
+  child serve({binary, "serve"},
+              {"NATS_URL=" + url, "LOG_LEVEL=warn", "PROGRESS_EVENTS=" + progress,
+               "MAX_IN_FLIGHT=" + std::to_string(max_in_flight)},
+              dir.path + "/serve.log");
+  auto follower = follow(**link, "orchestration.>");
+  if (!follower) {
+    std::fprintf(stderr, "e2e: %s\n", render(follower.error()).c_str());
+    return 1;
+  }
+  recorder rec;
+  std::thread reader{[&] { rec.run(**follower); }};
+  auto publish = [&](const std::string& plan_id) {
+    std::map<std::string, std::string> h{{"Nats-Msg-Id", "bench:" + plan_id}};
+    return publish_sync(**link, subject::plan_approved_in,
+                        plan_bytes(plan_id, tasks), h);
+  };
+  auto fail = [&](const std::string& why) {
+    std::fprintf(stderr, "e2e: %s\n%s\n", why.c_str(), serve.output().c_str());
+    {
+      std::lock_guard<std::mutex> guard{rec.mtx};
+      rec.stop = true;
+    }
+    reader.join();
+    return 1;
+  };
+  // Warm-up: one plan through, so that serve is bound and ready.
+  if (publish("warmup") || !wait_for(rec, "warmup/", tasks, std::chrono::seconds(60)))
+    return fail("serve did not finish the warm-up plan");
+  auto rss_start = rss_mb(serve.pid());
+  int64_t events_before = 0;
+  {
+    std::lock_guard<std::mutex> guard{rec.mtx};
+    events_before = rec.events;
+  }
+  // 1. Maximum rate: everything at once.
+  auto total = static_cast<size_t>(plans) * static_cast<size_t>(tasks);
+  auto t0 = clock_type::now();
+  for (int i = 0; i < plans; ++i)
+    if (publish("max-" + std::to_string(i)))
+      return fail("publish failed");
+  if (!wait_for(rec, "max-", total, std::chrono::seconds(600)))
+    return fail("not every task of the maximum-rate run completed");
+  auto t1 = clock_type::now();
+  // Events that trail the last completion (task.completed, plan.completed).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  double max_s = ms_since(t0, t1) / 1000.0;
+  double tasks_per_s = static_cast<double>(total) / max_s;
+  int64_t events = 0;
+  int64_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> guard{rec.mtx};
+    events = rec.events - events_before;
+    bytes = rec.bytes;
+  }
+  double events_per_task = static_cast<double>(events)
+                           / static_cast<double>(total);
+  auto rss_after_max = rss_mb(serve.pid());
+  // 2. Half rate: plans on a schedule for `seconds`.
+  double plan_rate = tasks_per_s / 2.0 / tasks;
+  auto interval = std::chrono::duration<double>(1.0 / plan_rate);
+  std::vector<std::pair<std::string, clock_type::time_point>> sent;
+  auto start = clock_type::now();
+  for (int i = 0;; ++i) {
+    auto due = start + std::chrono::duration_cast<clock_type::duration>(
+                         interval * i);
+    if (due - start > std::chrono::seconds(seconds))
+      break;
+    std::this_thread::sleep_until(due);
+    auto id = "half-" + std::to_string(i);
+    auto at = clock_type::now();
+    if (publish(id))
+      return fail("publish failed");
+    sent.emplace_back(id, at);
+  }
+  if (!wait_for(rec, "half-", sent.size() * static_cast<size_t>(tasks),
+                std::chrono::seconds(120)))
+    return fail("not every task of the half-rate run completed");
+  std::vector<double> lat;
+  std::vector<double> added;
+  {
+    std::lock_guard<std::mutex> guard{rec.mtx};
+    for (auto& [plan, at] : sent)
+      for (int k = 1; k <= tasks; ++k) {
+        auto i = rec.completed.find(plan + "/T" + std::to_string(k));
+        if (i == rec.completed.end())
+          continue;
+        auto l = ms_since(at, i->second.first);
+        lat.push_back(l);
+        added.push_back(std::max(0.0, l - static_cast<double>(i->second.second)));
+      }
+    rec.stop = true;
+  }
+  reader.join();
+  auto rss_end = rss_mb(serve.pid());
+  // 3. The limit: asynchronous publish with Nats-Msg-Id, mean event size.
+  auto mean_size = static_cast<size_t>(bytes / std::max<int64_t>(1, rec.events));
+  double limit = 0;
+  if (!ensure_stream(**link, "BENCH_LIMIT", "bench.limit.>")) {
+    auto took = publish_burst(**link, "bench.limit.x",
+                              std::string(mean_size, 'x'), limit_msgs);
+    if (took)
+      limit = limit_msgs / *took;
+  }
+  serve.signal(SIGTERM);
+  auto rc = serve.wait(std::chrono::seconds(30));
+  json out{{"bench", "e2e"},
+           {"agents", "scripted"},
+           {"plans", plans},
+           {"tasks_per_plan", tasks},
+           {"progress", progress},
+           {"max_in_flight", max_in_flight},
+           {"tasks_per_s", tasks_per_s},
+           {"events_per_task", events_per_task},
+           {"events_per_s", static_cast<double>(events) / max_s},
+           {"mean_event_bytes", mean_size},
+           {"limit_msgs_per_s", limit},
+           {"events_share_of_limit",
+            limit > 0 ? static_cast<double>(events) / max_s / limit : 0.0},
+           {"half_rate_tasks_per_s", tasks_per_s / 2},
+           {"half_rate_tasks", lat.size()},
+           {"p50_ms", pct(lat, 0.50)},
+           {"p99_ms", pct(lat, 0.99)},
+           {"added_p50_ms", pct(added, 0.50)},
+           {"added_p99_ms", pct(added, 0.99)},
+           {"rss_start_mb", rss_start},
+           {"rss_after_max_mb", rss_after_max},
+           {"rss_end_mb", rss_end},
+           {"serve_exit", rc}};
+  std::printf("%s\n", out.dump().c_str());
+  nats.signal(SIGTERM);
+  nats.wait(std::chrono::seconds(10));
+  return 0;
+}

@@ -1,0 +1,196 @@
+#pragma once
+
+// Child processes for tests and benchmarks: spawn with extra environment and
+// output in a file, signal, wait with a limit; free loopback ports; a
+// scratch directory; a private nats-server. No test framework in here.
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace orch::test {
+
+/// A free TCP port on loopback.
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// Whether something accepts connections on a loopback port.
+inline bool port_open(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  auto ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+            == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// A child process with stdout and stderr in a file.
+class child {
+public:
+  child() = default;
+
+  child(std::vector<std::string> argv, std::vector<std::string> env,
+        std::string log)
+      : log_(std::move(log)) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e)
+      envs.emplace_back(*e);
+    envs.insert(envs.end(), env.begin(), env.end());
+    std::vector<char*> envp;
+    for (auto& e : envs)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), envp.data())
+        != 0)
+      pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+
+  child(child&& other) noexcept
+      : pid_(other.pid_), log_(std::move(other.log_)) {
+    other.pid_ = -1;
+  }
+
+  child& operator=(child&& other) noexcept {
+    kill_now();
+    pid_ = other.pid_;
+    log_ = std::move(other.log_);
+    other.pid_ = -1;
+    return *this;
+  }
+
+  ~child() {
+    kill_now();
+  }
+
+  pid_t pid() const {
+    return pid_;
+  }
+
+  bool running() const {
+    return pid_ > 0;
+  }
+
+  void signal(int sig) {
+    if (pid_ > 0)
+      ::kill(pid_, sig);
+  }
+
+  /// Waits for the exit; its status (exit code, or 128 + signal), or -1
+  /// after `limit`.
+  int wait(std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (pid_ > 0) {
+      int status = 0;
+      auto r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status)
+                                 : 128 + WTERMSIG(status);
+      }
+      if (std::chrono::steady_clock::now() > until)
+        return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+  void kill_now() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+  }
+
+  std::string output() const {
+    std::ifstream in{log_};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+private:
+  pid_t pid_ = -1;
+  std::string log_;
+};
+
+/// A scratch directory removed at the end.
+struct scratch_dir {
+  std::string path;
+  scratch_dir() {
+    char tmpl[] = "/tmp/orch-test.XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~scratch_dir() {
+    std::string cmd = "rm -rf '" + path + "'";
+    if (std::system(cmd.c_str()) != 0)
+      std::fprintf(stderr, "cannot remove %s\n", path.c_str());
+  }
+};
+
+/// Starts `nats-server -js` on a loopback port with its store under `dir`
+/// and waits until it accepts connections (at most 5 s).
+inline child start_nats_server(const std::string& dir, int port) {
+  const char* bin = ::access("/usr/sbin/nats-server", X_OK) == 0
+                      ? "/usr/sbin/nats-server"
+                      : "/usr/bin/nats-server";
+  child proc({bin, "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd",
+              dir + "/js"},
+             {}, dir + "/nats.log");
+  for (int i = 0; i < 200 && !port_open(port); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  return proc;
+}
+
+/// Resident set size of a process in MiB (0 when unknown).
+inline double rss_mb(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return 0;
+}
+
+} // namespace orch::test
