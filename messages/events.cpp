@@ -485,9 +485,6 @@ outbound_event progress_event(const task_spec& t,
 
 outbound_event deliberation_completed_event(const task_spec& t,
                                             const deliberation_outcome& out) {
-  auto results = json::array();
-  for (auto& r : out.results)
-    results.push_back(json::parse(to_json(r), nullptr, false));
   json p{{"story_id", t.story_id},
          {"plan_id", t.plan_id},
          {"task_id", t.task_id},
@@ -495,11 +492,22 @@ outbound_event deliberation_completed_event(const task_spec& t,
          {"execution_id", out.execution_id},
          {"winner_id", out.winner_id},
          {"decisions", decisions_of(out)},
-         {"results", results},
          {"duration_ms", out.duration_ms},
          {"timestamp", epoch_seconds()}};
-  return make(subject::completed, "deliberation.completed:" + t.task_id, p,
-              trace_of(t));
+  auto ev = make(subject::completed, "deliberation.completed:" + t.task_id, p,
+                 trace_of(t));
+  // The results are already JSON objects: splice them in as text instead
+  // of parsing and printing them again.
+  std::string results = ",\"results\":[";
+  for (size_t i = 0; i < out.results.size(); ++i) {
+    if (i > 0)
+      results += ',';
+    results += to_json(out.results[i]);
+  }
+  results += "]}";
+  ev.payload.pop_back(); // the closing brace
+  ev.payload += results;
+  return ev;
 }
 
 outbound_event task_completed_event(const task_spec& t,
@@ -591,6 +599,22 @@ outbound_event agent_command_event(const agent_command& c) {
 // -- the envelope -------------------------------------------------------------
 
 std::string encode_envelope(const outbound_event& ev, bool msgpack) {
+  if (!msgpack && !ev.payload.empty() && ev.payload.front() == '{') {
+    // Our payloads are JSON objects already: splice the text in.
+    json env{{"event_type", ev.subject},
+             {"payload", nullptr},
+             {"idempotency_key", ev.idempotency_key},
+             {"correlation_id", ev.correlation_id},
+             {"timestamp", iso8601_now()},
+             {"producer", "orchestrator-service"},
+             {"metadata", json::object()},
+             {"causation_id", ev.causation_id}};
+    auto text = dump(env);
+    static constexpr std::string_view hole = "\"payload\":null";
+    auto at = text.find(hole);
+    return text.substr(0, at) + "\"payload\":" + ev.payload
+           + text.substr(at + hole.size());
+  }
   auto payload = json::parse(ev.payload, nullptr, false);
   if (payload.is_discarded())
     payload = ev.payload;
