@@ -52,7 +52,9 @@ using process_runner_actor = caf::typed_actor<
 /// retries, a concurrency cap and a circuit breaker per endpoint. Answers
 /// with the 2xx reply or an error (`timeout`, `agent_failed`).
 using llm_client_actor = caf::typed_actor<
-  caf::replies_to<atom::complete, llm_request>::with<llm_reply>>;
+  caf::replies_to<atom::complete, llm_request>::with<llm_reply>,
+  // Endpoints failing right now (circuit open), each with why.
+  caf::replies_to<atom::status>::with<std::vector<std::string>>>;
 
 /// ARCHITECT: picks the winner among the top k ranked results.
 using architect_actor = caf::typed_actor<

@@ -51,13 +51,22 @@ struct memory_queue_state {
   std::map<std::string, outbound_event> outbox;
   /// Task ids by plan.
   std::unordered_map<std::string, std::set<std::string>> by_plan;
+  /// Tasks by plan and state, kept with every transition (counts by plan
+  /// without walking the plan).
+  std::unordered_map<std::string, std::map<std::string, int64_t>> plan_states;
+
+  void set_state(queued_task& q, const char* state) {
+    auto& n = plan_states[q.task.plan_id];
+    if (auto i = n.find(q.state); i != n.end() && --i->second <= 0)
+      n.erase(i);
+    q.state = state;
+    ++n[q.state];
+  }
   /// Finished tasks in the order they finished, for the retention limits.
   std::deque<std::pair<int64_t, std::string>> finished;
   /// Final states of tasks that left memory, with their plan.
   std::unordered_map<std::string, std::pair<std::string, std::string>> gone;
   std::deque<std::string> gone_order;
-  /// Final states of the tasks that left memory, counted by plan.
-  std::unordered_map<std::string, std::map<std::string, int64_t>> gone_counts;
 
   static bool is_final(const std::string& state) {
     return state == "COMPLETED" || state == "FAILED" || state == "BLOCKED"
@@ -84,41 +93,28 @@ struct memory_queue_state {
         continue;
       auto plan = i->second.q.task.plan_id;
       gone[id] = {plan, i->second.q.state};
-      ++gone_counts[plan][i->second.q.state];
       gone_order.push_back(id);
       tasks.erase(i);
       if (auto p = by_plan.find(plan); p != by_plan.end()) {
         p->second.erase(id);
-        if (p->second.empty())
+        if (p->second.empty()) {
+          // The whole plan left memory: so do its counts.
           by_plan.erase(p);
+          plan_states.erase(plan);
+        }
       }
     }
     // Tombstones are ids only; keep at most a million.
     while (gone_order.size() > 1'000'000) {
-      auto g = gone.find(gone_order.front());
+      gone.erase(gone_order.front());
       gone_order.pop_front();
-      if (g == gone.end())
-        continue;
-      auto c = gone_counts.find(g->second.first);
-      if (c != gone_counts.end() && --c->second[g->second.second] <= 0) {
-        c->second.erase(g->second.second);
-        if (c->second.empty())
-          gone_counts.erase(c);
-      }
-      gone.erase(g);
     }
   }
 
-  std::map<std::string, int64_t> plan_counts(const std::string& plan) {
-    std::map<std::string, int64_t> out;
-    if (auto p = by_plan.find(plan); p != by_plan.end())
-      for (auto& id : p->second)
-        if (auto i = tasks.find(id); i != tasks.end())
-          ++out[i->second.q.state];
-    if (auto g = gone_counts.find(plan); g != gone_counts.end())
-      for (auto& [state, n] : g->second)
-        out[state] += n;
-    return out;
+  std::map<std::string, int64_t> plan_counts(const std::string& plan) const {
+    auto i = plan_states.find(plan);
+    return i == plan_states.end() ? std::map<std::string, int64_t>{}
+                                  : i->second;
   }
 
   void record(std::vector<outbound_event>& events, bool final_failure) {
@@ -136,7 +132,7 @@ struct memory_queue_state {
   }
 
   void make_ready(entry& e) {
-    e.q.state = "READY";
+    set_state(e.q, "READY");
     ready.insert(ready_key{e.q.task.priority, e.q.seq, e.q.task.task_id});
   }
 
@@ -182,6 +178,7 @@ struct memory_queue_state {
       waiting_for.erase(w);
     }
     auto& stored = tasks.emplace(id, std::move(e)).first->second;
+    ++plan_states[stored.q.task.plan_id][stored.q.state];
     if (!blocked_by.empty())
       block(stored, "dependency " + blocked_by + " did not complete");
     else if (stored.unmet == 0)
@@ -201,7 +198,7 @@ struct memory_queue_state {
       if (q.state == "READY")
         unready(*x);
       delayed.erase({q.not_before_ms, q.task.task_id});
-      q.state = "BLOCKED";
+      set_state(q, "BLOCKED");
       q.error = why;
       finish(*x);
       for (auto& d : x->dependents)
@@ -239,7 +236,7 @@ struct memory_queue_state {
     q.lease_expires_ms = 0;
     q.error = why;
     if (q.attempts >= q.max_attempts) {
-      q.state = "FAILED";
+      set_state(q, "FAILED");
       finish(e);
       for (auto& d : e.dependents)
         if (auto i = tasks.find(d); i != tasks.end())
@@ -254,7 +251,7 @@ struct memory_queue_state {
       make_ready(e);
       return;
     }
-    q.state = "QUEUED";
+    set_state(q, "QUEUED");
     q.not_before_ms = now() + delay;
     delayed.emplace(q.not_before_ms, q.task.task_id);
   }
@@ -268,7 +265,7 @@ struct memory_queue_state {
       auto id = ready.begin()->id;
       ready.erase(ready.begin());
       auto& q = tasks.at(id).q;
-      q.state = "IN_PROGRESS";
+      set_state(q, "IN_PROGRESS");
       q.lease_owner = worker;
       q.lease_expires_ms = t + ttl;
       ++q.attempts;
@@ -297,7 +294,7 @@ struct memory_queue_state {
   void complete(entry& e, std::string result) {
     auto& q = e.q;
     leases.erase({q.lease_expires_ms, q.task.task_id});
-    q.state = "COMPLETED";
+    set_state(q, "COMPLETED");
     q.result = std::move(result);
     q.error.clear();
     q.lease_owner.clear();
@@ -452,7 +449,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
         st.unready(e);
       st.leases.erase({q.lease_expires_ms, id});
       st.delayed.erase({q.not_before_ms, id});
-      q.state = "CANCELLED";
+      st.set_state(q, "CANCELLED");
       q.lease_owner.clear();
       for (auto& d : e.dependents)
         if (auto j = st.tasks.find(d); j != st.tasks.end())

@@ -145,6 +145,7 @@ int main(int argc, char** argv) {
   int seconds = 10;
   int max_in_flight = 64;
   int limit_msgs = 20000;
+  int store_max = 2000;
   std::string binary;
   app.add_option("--plans", plans, "plans at maximum rate")->capture_default_str();
   app.add_option("--tasks", tasks, "tasks per plan")->capture_default_str();
@@ -156,6 +157,9 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--limit-messages", limit_msgs,
                  "messages of the publish-limit measurement")
+    ->capture_default_str();
+  app.add_option("--result-store-max", store_max,
+                 "RESULT_STORE_MAX of serve (finished tasks kept in memory)")
     ->capture_default_str();
   app.add_option("--binary", binary, "orchestrator binary (default: next to "
                                      "bench/)");
@@ -182,7 +186,8 @@ int main(int argc, char** argv) {
   }
   child serve({binary, "serve"},
               {"NATS_URL=" + url, "LOG_LEVEL=warn", "PROGRESS_EVENTS=" + progress,
-               "MAX_IN_FLIGHT=" + std::to_string(max_in_flight)},
+               "MAX_IN_FLIGHT=" + std::to_string(max_in_flight),
+               "RESULT_STORE_MAX=" + std::to_string(store_max)},
               dir.path + "/serve.log");
   auto follower = follow(**link, "orchestration.>");
   if (!follower) {
@@ -291,6 +296,7 @@ int main(int argc, char** argv) {
            {"tasks_per_plan", tasks},
            {"progress", progress},
            {"max_in_flight", max_in_flight},
+           {"result_store_max", store_max},
            {"tasks_per_s", tasks_per_s},
            {"events_per_task", events_per_task},
            {"events_per_s", static_cast<double>(events) / max_s},

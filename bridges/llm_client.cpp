@@ -180,6 +180,15 @@ public:
       wake();
   }
 
+  /// Endpoints whose circuit is open, with why (thread-safe).
+  std::vector<std::string> failing() const {
+    std::lock_guard<std::mutex> guard{health_mtx_};
+    std::vector<std::string> out;
+    for (auto& [ep, why] : failing_)
+      out.push_back(ep + ": " + why);
+    return out;
+  }
+
 private:
   void wake() {
     uint64_t one = 1;
@@ -388,6 +397,10 @@ private:
     auto throttled = code == CURLE_OK && status == 429;
     if (ok) {
       ep.consecutive_failures = 0;
+      if (ep.state != endpoint_state::breaker::closed) {
+        std::lock_guard<std::mutex> guard{health_mtx_};
+        failing_.erase(t->endpoint);
+      }
       ep.state = endpoint_state::breaker::closed;
       deliver(std::move(t), status);
     } else {
@@ -420,6 +433,12 @@ private:
     if (ep.state != endpoint_state::breaker::open)
       spdlog::warn("llm client opened circuit of {} after {} failures",
                    endpoint, ep.consecutive_failures);
+    {
+      std::lock_guard<std::mutex> guard{health_mtx_};
+      failing_[endpoint] = "circuit open after "
+                           + std::to_string(ep.consecutive_failures)
+                           + " failed requests";
+    }
     ep.state = endpoint_state::breaker::open;
     ep.open_until = steady::now()
                     + std::chrono::milliseconds(settings_.breaker_cooldown_ms);
@@ -586,6 +605,8 @@ private:
   size_t next_shard_ = 0;
   std::thread thread_;
   std::mutex mtx_;
+  mutable std::mutex health_mtx_;
+  std::map<std::string, std::string> failing_;
   bool stopping_ = false;
   std::deque<std::unique_ptr<transfer>> incoming_;
   // -- engine thread only --
@@ -624,6 +645,9 @@ llm_front(llm_front_actor::stateful_pointer<llm_front_state> self,
       st.pending.emplace(id, rp);
       st.engine->submit(id, caf::actor_cast<caf::actor>(self), std::move(req));
       return rp;
+    },
+    [=](atom::status) -> caf::result<std::vector<std::string>> {
+      return self->state.engine->failing();
     },
     [=](atom::result, uint64_t id, llm_reply& reply) {
       auto& st = self->state;

@@ -340,6 +340,7 @@ struct nats_sink_state {
   /// Acknowledged outbox keys to drop from the queue.
   std::vector<std::string> delivered;
   bool warned = false;
+  uint64_t dropped = 0;
 };
 
 using nats_sink_ptr = nats_sink_actor::stateful_pointer<nats_sink_state>;
@@ -399,8 +400,19 @@ void flush_delivered(nats_sink_ptr self) {
   st.delivered.clear();
 }
 
+/// Best-effort events (progress, agent commands) kept at most while NATS
+/// does not acknowledge: past this, new ones are dropped (and counted).
+constexpr size_t max_best_effort = 100'000;
+
 void enqueue(nats_sink_ptr self, outbound_event ev, uint64_t batch_id) {
   auto& st = self->state;
+  if (batch_id == 0 && !ev.outbox && st.pending.size() >= max_best_effort) {
+    if (st.dropped++ % 10'000 == 0)
+      spdlog::warn("nats sink drops best-effort events while {} wait for "
+                   "JetStream ({} dropped)",
+                   st.pending.size(), st.dropped);
+    return;
+  }
   auto key = ev.idempotency_key;
   auto [i, added] = st.pending.try_emplace(key);
   if (batch_id != 0)
@@ -563,6 +575,7 @@ struct consumer_state {
   event_router_actor router;
   event_sink_actor sink;
   int32_t ack_wait_ms = 60000;
+  int64_t max_deliver = 50;
 };
 
 void settle(consumer_state& st, uint64_t token, const verdict& v) {
@@ -581,8 +594,9 @@ void settle(consumer_state& st, uint64_t token, const verdict& v) {
 consumer_actor::behavior_type
 consumer(consumer_actor::stateful_pointer<consumer_state> self,
          std::shared_ptr<settle_book> book, event_router_actor router,
-         event_sink_actor sink, int32_t ack_wait_ms) {
+         event_sink_actor sink, int32_t ack_wait_ms, int32_t max_deliver) {
   auto& st = self->state;
+  st.max_deliver = max_deliver;
   st.book = std::move(book);
   st.router = std::move(router);
   st.sink = std::move(sink);
@@ -606,6 +620,20 @@ consumer(consumer_actor::stateful_pointer<consumer_state> self,
     },
     [=](atom::ack, uint64_t token, verdict& v, inbound_event& msg) {
       auto& st = self->state;
+      if (v.action == "nak") {
+        if (msg.delivered >= st.max_deliver) {
+          // JetStream would drop it silently after this delivery: keep it
+          // in the dead-letter subject instead.
+          v = verdict{"term", 0,
+                      "gave up after " + std::to_string(msg.delivered)
+                        + " deliveries: " + v.reason};
+        } else {
+          // Back off: 1 s, 2 s, 4 s ... at most 30 s between deliveries.
+          auto shift = std::min<int64_t>(msg.delivered - 1, 5);
+          v.delay_ms = std::min<int32_t>(
+            30000, static_cast<int32_t>(v.delay_ms << std::max<int64_t>(0, shift)));
+        }
+      }
       if (v.action != "term") {
         if (v.action == "nak")
           spdlog::warn("nats consumer will retry {} (delivery {}): {}",
@@ -812,7 +840,8 @@ start_consumers(caf::actor_system& sys, nats_link_ptr link,
   for (size_t i = 0; i < specs.size(); ++i) {
     books.push_back(std::make_shared<settle_book>());
     actors.push_back(sys.spawn(consumer, books[i], router, sink,
-                               link->settings.ack_wait_ms));
+                               link->settings.ack_wait_ms,
+                               link->settings.max_deliver));
   }
   return std::make_unique<consumers_impl>(link, std::move(specs),
                                           std::move(books), std::move(actors));

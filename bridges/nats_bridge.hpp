@@ -44,9 +44,12 @@ struct nats_settings {
   int32_t publish_ack_wait_ms = 10000;
   /// Publish envelopes as msgpack instead of JSON.
   bool msgpack_out = false;
-  /// Consumers: redelivery after this long without ack, attempts at most.
+  /// Consumers: redelivery after this long without ack, deliveries at most.
+  /// A message still failing transiently at its last delivery is
+  /// dead-lettered instead of dropped; naks back off 1 s, 2 s ... 30 s, so
+  /// 50 deliveries ride out about 20 minutes of a dependency being down.
   int32_t ack_wait_ms = 60000;
-  int32_t max_deliver = 10;
+  int32_t max_deliver = 50;
   int32_t fetch_batch = 64;
   /// Messages handed to the router and not settled yet, per consumer.
   int32_t max_unsettled = 512;

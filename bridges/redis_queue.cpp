@@ -660,7 +660,7 @@ bool await_queue(caf::actor_system& sys, const task_queue_actor& q,
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     bool up = false;
-    self->request(q, std::chrono::seconds(5), atom::counts_v)
+    self->request(q, std::chrono::seconds(5), atom::counts_v, std::string{"-"})
       .receive([&](std::map<std::string, int64_t>&) { up = true; },
                [](caf::error&) {});
     if (up)

@@ -12,6 +12,7 @@
 //   P:all      zset: every task, by enqueue order
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan
+//   P:pc:<plan> hash: tasks of a plan by state, kept by setstate
 //   P:o        hash: the outbox, idempotency key -> event (JSON), written
 //              with the completion or failure that causes the event
 // Errors come back as "<code>: <text>" with code not_found or
@@ -25,9 +26,17 @@ constexpr const char* prelude = R"lua(
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local function tk(id) return P .. ':t:' .. id end
+-- Every state change goes through here: it keeps the counts by plan.
+local function setstate(id, st)
+  local h = redis.call('HMGET', tk(id), 'state', 'plan')
+  local pc = P .. ':pc:' .. (h[2] or '')
+  if h[1] then redis.call('HINCRBY', pc, h[1], -1) end
+  redis.call('HSET', tk(id), 'state', st)
+  redis.call('HINCRBY', pc, st, 1)
+end
 local function ready(id)
   local h = redis.call('HMGET', tk(id), 'prio', 'seq')
-  redis.call('HSET', tk(id), 'state', 'READY')
+  setstate(id, 'READY')
   redis.call('ZADD', P .. ':r', -tonumber(h[1]) * 1e10 + tonumber(h[2]), id)
 end
 local function block(id, why)
@@ -39,7 +48,8 @@ local function block(id, why)
     if st == 'QUEUED' or st == 'READY' then
       redis.call('ZREM', P .. ':r', x)
       redis.call('ZREM', P .. ':b', x)
-      redis.call('HSET', tk(x), 'state', 'BLOCKED', 'error', w)
+      setstate(x, 'BLOCKED')
+      redis.call('HSET', tk(x), 'error', w)
       for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. x)) do
         table.insert(todo, {d, 'dependency ' .. x .. ' is blocked: ' .. w})
       end
@@ -51,7 +61,7 @@ local function retry_or_fail(id, why, base, maxb)
   local attempts, max = tonumber(h[1]), tonumber(h[2])
   redis.call('HSET', tk(id), 'owner', '', 'lease', 0, 'error', why)
   if attempts >= max then
-    redis.call('HSET', tk(id), 'state', 'FAILED')
+    setstate(id, 'FAILED')
     for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
       block(d, 'dependency ' .. id .. ' failed: ' .. why)
     end
@@ -62,7 +72,8 @@ local function retry_or_fail(id, why, base, maxb)
     ready(id)
     return
   end
-  redis.call('HSET', tk(id), 'state', 'QUEUED', 'nb', NOW + delay)
+  setstate(id, 'QUEUED')
+  redis.call('HSET', tk(id), 'nb', NOW + delay)
   redis.call('ZADD', P .. ':b', NOW + delay, id)
 end
 local function promote(base, maxb)
@@ -137,7 +148,9 @@ while i <= #ARGV do
       redis.call('SADD', P .. ':d:' .. id, unpack(waiting))
       redis.call('DEL', P .. ':w:' .. id)
     end
-    redis.call('HSET', tk(id), 'spec', spec, 'state', 'QUEUED', 'prio', prio,
+    redis.call('HINCRBY', P .. ':pc:' .. plan, 'QUEUED', 1)
+    redis.call('HSET', tk(id), 'spec', spec, 'state', 'QUEUED', 'plan', plan,
+               'prio', prio,
                'seq', seq, 'attempts', 0, 'max', max, 'unmet', unmet,
                'owner', '', 'lease', 0, 'nb', 0, 'result', '', 'error', '')
     redis.call('ZADD', P .. ':all', seq, id)
@@ -159,7 +172,8 @@ local out = {}
 local got = redis.call('ZPOPMIN', P .. ':r', n)
 for k = 1, #got, 2 do
   local id = got[k]
-  redis.call('HSET', tk(id), 'state', 'IN_PROGRESS', 'owner', worker,
+  setstate(id, 'IN_PROGRESS')
+  redis.call('HSET', tk(id), 'owner', worker,
              'lease', NOW + ttl)
   redis.call('HINCRBY', tk(id), 'attempts', 1)
   redis.call('ZADD', P .. ':l', NOW + ttl, id)
@@ -188,7 +202,8 @@ for k = 6, #ARGV, 3 do
   redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2])
 end
 redis.call('ZREM', P .. ':l', id)
-redis.call('HSET', tk(id), 'state', 'COMPLETED', 'result', result,
+setstate(id, 'COMPLETED')
+redis.call('HSET', tk(id), 'result', result,
            'error', '', 'owner', '', 'lease', 0)
 for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
   local h = redis.call('HMGET', tk(d), 'state', 'nb')
@@ -230,16 +245,16 @@ ready(id)
 return record(id)
 )lua";
 
-/// ARGV: P, now, plan, base, maxb. Flat list state, count, ... of a plan.
+/// ARGV: P, now, plan, base, maxb. Flat list state, count, ... of a plan,
+/// from the counters every state change keeps (no walk over the tasks).
 constexpr const char* plan_counts = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
-local c = {}
-for _, id in ipairs(redis.call('SMEMBERS', P .. ':p:' .. ARGV[3])) do
-  local st = redis.call('HGET', tk(id), 'state')
-  if st then c[st] = (c[st] or 0) + 1 end
-end
 local out = {}
-for k, v in pairs(c) do table.insert(out, k) table.insert(out, v) end
+local h = redis.call('HGETALL', P .. ':pc:' .. ARGV[3])
+for k = 1, #h, 2 do
+  local n = tonumber(h[k + 1])
+  if n > 0 then table.insert(out, h[k]) table.insert(out, n) end
+end
 return out
 )lua";
 
@@ -267,7 +282,8 @@ end
 redis.call('ZREM', P .. ':r', id)
 redis.call('ZREM', P .. ':l', id)
 redis.call('ZREM', P .. ':b', id)
-redis.call('HSET', tk(id), 'state', 'CANCELLED', 'owner', '')
+setstate(id, 'CANCELLED')
+redis.call('HSET', tk(id), 'owner', '')
 for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
   block(d, 'dependency ' .. id .. ' was cancelled')
 end

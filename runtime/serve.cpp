@@ -128,12 +128,22 @@ int run_serve(const config& cfg) {
     if (!h.connected || !h.streams_ready)
       why = "NATS: " + h.reason;
     bool queue_up = false;
-    self->request(*queue, std::chrono::seconds(2), atom::counts_v)
+    // A cheap question (counts of no plan) that needs the queue up.
+    self->request(*queue, std::chrono::seconds(2), atom::counts_v,
+                  std::string{"-"})
       .receive([&](std::map<std::string, int64_t>&) { queue_up = true; },
                [&](caf::error& err) {
                  if (why.empty())
                    why = "task queue: " + render(err);
                });
+    if (why.empty())
+      self->request(svc->llm, std::chrono::seconds(2), atom::status_v)
+        .receive(
+          [&](std::vector<std::string>& failing) {
+            if (!failing.empty())
+              why = "LLM endpoint " + failing.front();
+          },
+          [](caf::error&) {});
     ready.update(why.empty() && queue_up, why);
   }
   spdlog::info("serve stops on {}: draining for at most {} s",
