@@ -48,6 +48,8 @@ struct dispatcher_state {
   /// Agent ids by role, refreshed on every tick.
   std::map<std::string, std::vector<std::string>> agents;
   bool leasing = false;
+  /// A wake-up came while a lease was under way: lease again right after.
+  bool again = false;
   /// A wake-up is already scheduled.
   bool poll_scheduled = false;
   bool draining = false;
@@ -236,8 +238,13 @@ void start(dispatcher_ptr self, queued_task qt) {
 
 void lease_more(dispatcher_ptr self) {
   auto& st = self->state;
-  if (st.leasing || st.draining)
+  if (st.draining)
     return;
+  if (st.leasing) {
+    st.again = true;
+    return;
+  }
+  st.again = false;
   auto room = st.settings.max_in_flight
               - static_cast<int32_t>(st.running.size());
   if (room <= 0)
@@ -265,7 +272,7 @@ void lease_more(dispatcher_ptr self) {
         }
         for (auto& q : got)
           start(self, std::move(q));
-        if (n == room)
+        if (n == room || st.again)
           lease_more(self);
         else
           schedule_poll(self, milliseconds(st.settings.idle_poll_ms));

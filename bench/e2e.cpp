@@ -30,7 +30,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "bridges/nats_bridge.hpp"
+#include "bridges/nats_link.hpp"
 #include "messages/events.hpp"
 #include "tests/child_process.hpp"
 
@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
   int max_in_flight = 64;
   int limit_msgs = 20000;
   int store_max = 2000;
+  double rate = 0;
   std::string binary;
   app.add_option("--plans", plans, "plans at maximum rate")->capture_default_str();
   app.add_option("--tasks", tasks, "tasks per plan")->capture_default_str();
@@ -158,6 +159,8 @@ int main(int argc, char** argv) {
   app.add_option("--limit-messages", limit_msgs,
                  "messages of the publish-limit measurement")
     ->capture_default_str();
+  app.add_option("--rate", rate,
+                 "tasks/s of the latency run (default: half of tasks_per_s)");
   app.add_option("--result-store-max", store_max,
                  "RESULT_STORE_MAX of serve (finished tasks kept in memory)")
     ->capture_default_str();
@@ -243,7 +246,9 @@ int main(int argc, char** argv) {
                            / static_cast<double>(total);
   auto rss_after_max = rss_mb(serve.pid());
   // 2. Half rate: plans on a schedule for `seconds`.
-  double plan_rate = tasks_per_s / 2.0 / tasks;
+  if (rate <= 0)
+    rate = tasks_per_s / 2.0;
+  double plan_rate = rate / tasks;
   auto interval = std::chrono::duration<double>(1.0 / plan_rate);
   std::vector<std::pair<std::string, clock_type::time_point>> sent;
   auto start = clock_type::now();
@@ -304,8 +309,8 @@ int main(int argc, char** argv) {
            {"limit_msgs_per_s", limit},
            {"events_share_of_limit",
             limit > 0 ? static_cast<double>(events) / max_s / limit : 0.0},
-           {"half_rate_tasks_per_s", tasks_per_s / 2},
-           {"half_rate_tasks", lat.size()},
+           {"latency_rate_tasks_per_s", rate},
+           {"latency_tasks", lat.size()},
            {"p50_ms", pct(lat, 0.50)},
            {"p99_ms", pct(lat, 0.99)},
            {"added_p50_ms", pct(added, 0.50)},

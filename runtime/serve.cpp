@@ -9,7 +9,8 @@
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
-#include "bridges/nats_bridge.hpp"
+#include "bridges/nats_consumers.hpp"
+#include "bridges/nats_sink.hpp"
 #include "bridges/redis_queue.hpp"
 #include "runtime/supervisor.hpp"
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/planner.hpp"
-#include "bridges/nats_bridge.hpp"
+#include "bridges/nats_link.hpp"
 #include "messages/events.hpp"
 #include "runtime/serve.hpp"
 #include "runtime/text.hpp"

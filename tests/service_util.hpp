@@ -20,7 +20,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
-#include "bridges/nats_bridge.hpp"
+#include "bridges/nats_link.hpp"
 #include "tests/child_process.hpp"
 #include "messages/events.hpp"
 

@@ -1,9 +1,9 @@
 #pragma once
 
-// The NATS bridge (nats.c 3.4.1): the connection, the JetStream streams and
-// durable consumers of ARCHITECTURE.md §5, the fetch loops that hand
-// consumed messages to the EVENT ROUTER, and the EVENT SINK that publishes
-// events to JetStream. Every nats.c object lives in this file pair.
+// The NATS link (nats.c 3.4.1): the connection with its authentication, TLS
+// and reconnection, the JetStream streams of ARCHITECTURE.md §5, and the
+// calls of clients (`submit`, tests, benchmarks). The EVENT SINK and the
+// durable consumers build on it (nats_sink.hpp, nats_consumers.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -55,16 +55,6 @@ struct nats_settings {
   int32_t max_unsettled = 512;
 };
 
-/// One durable pull consumer: stream, durable name, filter subject.
-struct nats_consumer_spec {
-  std::string stream;
-  std::string durable;
-  std::string subject;
-};
-
-/// The durables of §5 that `serve` consumes.
-std::vector<nats_consumer_spec> default_consumers();
-
 class nats_link;
 
 /// A shared connection (and JetStream context).
@@ -97,38 +87,6 @@ caf::error ensure_stream(nats_link& link, const std::string& name,
 /// measure of what the server sustains (benchmarks).
 caf::expected<double> publish_burst(nats_link& link, const std::string& subject,
                                     const std::string& data, int n);
-
-/// Spawns the EVENT SINK on NATS: JetStream publish with acks,
-/// asynchronous with a bounded number outstanding, `Nats-Msg-Id` = the
-/// idempotency key, `traceparent` passed on; an event not acknowledged is
-/// sent again. Outbox events are dropped from `queue`'s outbox once
-/// acknowledged.
-event_sink_actor spawn_nats_sink(caf::actor_system& sys, nats_link_ptr link,
-                                 task_queue_actor queue);
-
-/// Waits until every event handed to a NATS sink is acknowledged, at most
-/// `limit`; true when nothing is left.
-bool flush_sink(caf::actor_system& sys, const event_sink_actor& sink,
-                std::chrono::milliseconds limit);
-
-/// The fetch loops of the durable consumers, one thread each.
-class nats_consumers {
-public:
-  virtual ~nats_consumers() = default;
-  /// Stops fetching; messages not settled yet are nak'ed for redelivery.
-  virtual void stop() = 0;
-  /// Messages handed to the router and not settled yet.
-  virtual int64_t unsettled() const = 0;
-};
-
-/// Creates (js_AddConsumer) and binds the durables and starts fetching.
-/// Every message goes to `router`; its verdict acks, naks (with delay) or
-/// terminates the message, a terminated one also goes to the dead-letter
-/// subject through `sink`.
-std::unique_ptr<nats_consumers>
-start_consumers(caf::actor_system& sys, nats_link_ptr link,
-                std::vector<nats_consumer_spec> specs,
-                event_router_actor router, event_sink_actor sink);
 
 /// Publishes one message to JetStream and waits for its ack (clients such
 /// as `orchestrator submit`).

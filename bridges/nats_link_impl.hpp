@@ -1,0 +1,113 @@
+#pragma once
+
+// Internal to the NATS bridge: the connection object and helpers shared by
+// nats_link.cpp, nats_sink.cpp and nats_consumers.cpp. The only header that
+// includes nats.h; nothing outside bridges/nats_*.cpp includes it.
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/send.hpp>
+#include <nats/nats.h>
+#include <spdlog/spdlog.h>
+
+#include "bridges/nats_link.hpp"
+
+namespace orch {
+
+namespace nats_detail {
+
+/// The text of a nats.c status, with the library's last error.
+std::string status_text(natsStatus s);
+
+/// Copies subject, data, headers and the delivery count out of nats.c.
+inbound_event copy_msg(natsMsg* m);
+
+/// A message with headers (empty values are left out); null on failure.
+natsMsg* make_msg(const std::string& subject, const std::string& data,
+                  const std::map<std::string, std::string>& headers);
+
+} // namespace nats_detail
+
+class nats_link {
+public:
+  explicit nats_link(nats_settings s) : settings(std::move(s)) {
+  }
+
+  ~nats_link() {
+    closing = true;
+    if (js)
+      jsCtx_Destroy(js);
+    if (nc) {
+      natsConnection_Close(nc);
+      natsConnection_Destroy(nc);
+    }
+    if (opts)
+      natsOptions_Destroy(opts);
+  }
+
+  nats_settings settings;
+  natsOptions* opts = nullptr;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  std::atomic<bool> connected{false};
+  std::atomic<bool> closing{false};
+  std::atomic<bool> streams_ready{false};
+  mutable std::mutex mtx;
+  std::string reason = "connecting";
+  /// Where the ack handler reports (the sink actor).
+  std::atomic<caf::abstract_actor*> sink_raw{nullptr};
+  caf::actor sink;
+
+  void set_reason(std::string why) {
+    std::lock_guard<std::mutex> guard{mtx};
+    reason = std::move(why);
+  }
+
+  static void on_disconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<nats_link*>(closure);
+    self->connected = false;
+    if (self->closing)
+      return;
+    self->set_reason("disconnected from NATS at "
+                     + redact_url(self->settings.url) + "; reconnecting");
+    spdlog::warn("nats bridge lost the connection to {}; reconnecting",
+                 redact_url(self->settings.url));
+  }
+
+  static void on_reconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<nats_link*>(closure);
+    self->connected = true;
+    self->set_reason("");
+    spdlog::info("nats bridge connected to {}",
+                 redact_url(self->settings.url));
+  }
+
+  static void on_closed(natsConnection*, void* closure) {
+    auto* self = static_cast<nats_link*>(closure);
+    self->connected = false;
+    self->set_reason("connection to NATS closed");
+  }
+
+  /// JetStream acks of asynchronous publishes (a nats.c thread).
+  static void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
+                     void* closure) {
+    auto* self = static_cast<nats_link*>(closure);
+    const char* key = nullptr;
+    natsMsgHeader_Get(msg, "Nats-Msg-Id", &key);
+    std::string k = key ? key : "";
+    std::string err;
+    if (pae)
+      err = pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err);
+    natsMsg_Destroy(msg);
+    std::lock_guard<std::mutex> guard{self->mtx};
+    if (self->sink)
+      caf::anon_send(caf::actor_cast<caf::actor>(self->sink), atom::ack_v,
+                     std::move(k), std::move(err));
+  }
+};
+
+} // namespace orch
