@@ -117,6 +117,28 @@ struct memory_queue_state {
                                   : i->second;
   }
 
+  /// Completes (with `result`) or fails (with `error`) a task leased to
+  /// `worker` and records its events in the outbox.
+  caf::expected<queued_task> settle(const std::string& id,
+                                    const std::string& worker,
+                                    std::string* result,
+                                    const std::string& error,
+                                    std::vector<outbound_event> events) {
+    auto e = owned(id, worker);
+    if (!e)
+      return std::move(e.error());
+    if (result) {
+      complete(**e, std::move(*result));
+    } else {
+      leases.erase({(*e)->q.lease_expires_ms, id});
+      retry_or_fail(**e, error);
+    }
+    record(events, (*e)->q.state == "FAILED");
+    auto out = (*e)->q;
+    purge();
+    return out;
+  }
+
   void record(std::vector<outbound_event>& events, bool final_failure) {
     for (auto& ev : events) {
       if (ev.when == "final" && !final_failure)
@@ -355,41 +377,18 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
     },
     [=](atom::complete, const std::string& id, const std::string& worker,
         std::string& result) -> caf::result<queued_task> {
-      auto& st = self->state;
-      auto e = st.owned(id, worker);
-      if (!e)
-        return std::move(e.error());
-      st.complete(**e, std::move(result));
-      auto out = (*e)->q;
-      st.purge();
-      return out;
+      return self->state.settle(id, worker, &result, "",
+                                std::vector<outbound_event>{});
     },
     [=](atom::complete, const std::string& id, const std::string& worker,
         std::string& result,
         std::vector<outbound_event>& events) -> caf::result<queued_task> {
-      auto& st = self->state;
-      auto e = st.owned(id, worker);
-      if (!e)
-        return std::move(e.error());
-      st.complete(**e, std::move(result));
-      st.record(events, false);
-      auto out = (*e)->q;
-      st.purge();
-      return out;
+      return self->state.settle(id, worker, &result, "", std::move(events));
     },
     [=](atom::fail, const std::string& id, const std::string& worker,
         const std::string& error,
         std::vector<outbound_event>& events) -> caf::result<queued_task> {
-      auto& st = self->state;
-      auto e = st.owned(id, worker);
-      if (!e)
-        return std::move(e.error());
-      st.leases.erase({(*e)->q.lease_expires_ms, id});
-      st.retry_or_fail(**e, error);
-      st.record(events, (*e)->q.state == "FAILED");
-      auto out = (*e)->q;
-      st.purge();
-      return out;
+      return self->state.settle(id, worker, nullptr, error, std::move(events));
     },
     [=](atom::release, const std::string& id,
         const std::string& worker) -> caf::result<queued_task> {
@@ -426,13 +425,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
     },
     [=](atom::fail, const std::string& id, const std::string& worker,
         const std::string& error) -> caf::result<queued_task> {
-      auto& st = self->state;
-      auto e = st.owned(id, worker);
-      if (!e)
-        return std::move(e.error());
-      st.leases.erase({(*e)->q.lease_expires_ms, id});
-      st.retry_or_fail(**e, error);
-      return (*e)->q;
+      return self->state.settle(id, worker, nullptr, error,
+                                std::vector<outbound_event>{});
     },
     [=](atom::cancel, const std::string& id) -> caf::result<queued_task> {
       auto& st = self->state;

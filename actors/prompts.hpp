@@ -25,6 +25,10 @@ std::string critique_prompt(const task_spec& task, const proposal& target);
 std::string revise_prompt(const task_spec& task, const proposal& own,
                           const std::vector<critique>& feedback);
 
+/// Lines of `text` that read like list items ("- x", "* x", "1. x"), without
+/// their markers: the issues of a critique.
+std::vector<std::string> list_items(const std::string& text);
+
 /// A spread of temperatures around `base` by agent index, within [0, 2].
 double diverse_temperature(double base, int32_t index);
 

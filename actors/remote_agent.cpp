@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/prompts.hpp"
 #include "messages/events.hpp"
 #include "messages/json_codec.hpp"
 
@@ -93,21 +94,6 @@ struct remote_agent_state {
 
 using remote_agent_ptr = agent_actor::stateful_pointer<remote_agent_state>;
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    auto end = text.find('\n', pos);
-    auto line = text.substr(pos, end == std::string::npos ? end : end - pos);
-    auto first = line.find_first_not_of(" \t-*0123456789.)");
-    if (first != std::string::npos)
-      out.push_back(line.substr(first));
-    if (end == std::string::npos)
-      break;
-    pos = end + 1;
-  }
-  return out;
-}
 
 /// Sends one command through the hub; `then` gets the content.
 template<class T, class F>
@@ -180,7 +166,9 @@ agent_actor::behavior_type remote_agent(remote_agent_ptr self, agent_spec spec,
                               + ",\"round\":" + std::to_string(round) + "}",
                             [=](std::string content) {
                               auto c = base;
-                              c.issues = lines_of(content);
+                              c.issues = list_items(content);
+                              if (c.issues.empty() && !is_blank(content))
+                                c.issues.push_back(content);
                               c.content = std::move(content);
                               return c;
                             });

@@ -90,31 +90,6 @@ struct vllm_agent_state {
 
 using vllm_agent_ptr = agent_actor::stateful_pointer<vllm_agent_state>;
 
-/// Lines of `text` that read like list items ("- x", "* x", "1. x").
-std::vector<std::string> list_items(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    auto nl = text.find('\n', pos);
-    auto line = text.substr(pos, nl == std::string::npos ? std::string::npos
-                                                         : nl - pos);
-    pos = nl == std::string::npos ? text.size() : nl + 1;
-    auto b = line.find_first_not_of(" \t");
-    if (b == std::string::npos)
-      continue;
-    line = line.substr(b);
-    size_t skip = 0;
-    if (line.rfind("- ", 0) == 0 || line.rfind("* ", 0) == 0)
-      skip = 2;
-    else if (line.size() > 2
-             && std::isdigit(static_cast<unsigned char>(line[0]))
-             && line[1] == '.' && line[2] == ' ')
-      skip = 3;
-    if (skip > 0 && !is_blank(line.substr(skip)))
-      out.push_back(line.substr(skip));
-  }
-  return out;
-}
 
 agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
                                       vllm_settings cfg,

@@ -281,121 +281,140 @@ void stamp_trace(task_spec& task, const trace_context& trace) {
 
 // -- consumed -----------------------------------------------------------------
 
-caf::expected<plan_input> decode_plan_approved(const inbound_event& msg,
-                                               event_meta& meta) {
+namespace {
+
+/// Opens the message and lets `fill` read the payload into a `T`; the first
+/// error `fill` records wins.
+template<class T, class Fill>
+caf::expected<T> decode(const inbound_event& msg, event_meta& meta,
+                        Fill fill) {
   auto doc = open(msg, meta);
   if (!doc)
     return std::move(doc.error());
   reader r{*doc, "payload"};
   caf::error err;
-  plan_input out;
-  double ts = 0;
-  r.str("story_id", out.story_id, err, true);
-  r.str("plan_id", out.plan_id, err, true);
-  r.str("approved_by", out.approved_by, err, true);
-  r.timestamp("timestamp", ts, err, true);
-  r.strings("roles", out.roles, err);
-  r.str("plan", out.text, err);
+  T out;
+  fill(r, out, err);
   if (err)
     return err;
-  if (auto t = doc->find("tasks"); t != doc->end() && !t->is_null()) {
-    if (!t->is_array())
-      return bad("payload.tasks",
-                 std::string{"expected array, got "} + type_name(*t));
+  return out;
+}
+
+/// Reads an AtomicTask.
+void read_task(const reader& tr, task_spec& ts, caf::error& err) {
+  tr.str("task_id", ts.task_id, err, true);
+  tr.str("role", ts.role, err, true);
+  tr.str("description", ts.description, err, true);
+  tr.strings("dependencies", ts.dependencies, err);
+  tr.i32("priority", ts.priority, err);
+  auto c = tr.obj.find("constraints");
+  if (c == tr.obj.end() || c->is_null() || err)
+    return;
+  if (!c->is_object()) {
+    err = bad(tr.path + ".constraints",
+              std::string{"expected object, got "} + type_name(*c));
+    return;
+  }
+  reader cr{*c, tr.path + ".constraints"};
+  auto& k = ts.constraints;
+  cr.str("rubric", k.rubric, err);
+  cr.strings("requirements", k.requirements, err);
+  cr.string_map("metadata", k.metadata, err);
+  cr.i32("max_iterations", k.max_iterations, err);
+  cr.i32("timeout_seconds", k.timeout_seconds, err);
+  cr.i32("k", k.k, err);
+  cr.i32("rounds", k.rounds, err);
+  if (!err && (k.timeout_seconds < 0 || k.k < 0))
+    err = caf::make_error(ec::invalid_argument,
+                          tr.path + ".constraints: timeout_seconds and k "
+                                    "must not be negative");
+}
+
+} // namespace
+
+caf::expected<plan_input> decode_plan_approved(const inbound_event& msg,
+                                               event_meta& meta) {
+  return decode<plan_input>(msg, meta, [](const reader& r, plan_input& out,
+                                          caf::error& err) {
+    double ts = 0;
+    r.str("story_id", out.story_id, err, true);
+    r.str("plan_id", out.plan_id, err, true);
+    r.str("approved_by", out.approved_by, err, true);
+    r.timestamp("timestamp", ts, err, true);
+    r.strings("roles", out.roles, err);
+    r.str("plan", out.text, err);
+    auto t = r.obj.find("tasks");
+    if (err || t == r.obj.end() || t->is_null())
+      return;
+    if (!t->is_array()) {
+      err = bad("payload.tasks",
+                std::string{"expected array, got "} + type_name(*t));
+      return;
+    }
     size_t i = 0;
     for (auto& x : *t) {
       auto path = "payload.tasks[" + std::to_string(i++) + "]";
-      if (!x.is_object())
-        return bad(path, std::string{"expected object, got "} + type_name(x));
-      reader tr{x, path};
-      task_spec ts;
-      tr.str("task_id", ts.task_id, err, true);
-      tr.str("role", ts.role, err, true);
-      tr.str("description", ts.description, err, true);
-      tr.strings("dependencies", ts.dependencies, err);
-      tr.i32("priority", ts.priority, err);
-      if (auto c = x.find("constraints"); c != x.end() && !c->is_null()) {
-        if (!c->is_object())
-          return bad(path + ".constraints",
-                     std::string{"expected object, got "} + type_name(*c));
-        reader cr{*c, path + ".constraints"};
-        auto& k = ts.constraints;
-        cr.str("rubric", k.rubric, err);
-        cr.strings("requirements", k.requirements, err);
-        cr.string_map("metadata", k.metadata, err);
-        cr.i32("max_iterations", k.max_iterations, err);
-        cr.i32("timeout_seconds", k.timeout_seconds, err);
-        cr.i32("k", k.k, err);
-        cr.i32("rounds", k.rounds, err);
-        if (!err && (k.timeout_seconds < 0 || k.k < 0))
-          err = caf::make_error(ec::invalid_argument,
-                                path + ".constraints: timeout_seconds and k "
-                                       "must not be negative");
+      if (!x.is_object()) {
+        err = bad(path, std::string{"expected object, got "} + type_name(x));
+        return;
       }
+      task_spec ts;
+      read_task(reader{x, path}, ts, err);
       if (err)
-        return err;
+        return;
       out.tasks.push_back(std::move(ts));
     }
-  }
-  return out;
+  });
 }
 
 caf::expected<story_transition>
 decode_story_transitioned(const inbound_event& msg, event_meta& meta) {
-  auto doc = open(msg, meta);
-  if (!doc)
-    return std::move(doc.error());
-  reader r{*doc, "payload"};
-  caf::error err;
-  story_transition out;
-  r.str("story_id", out.story_id, err, true);
-  r.str("from_phase", out.from_phase, err, true);
-  r.str("to_phase", out.to_phase, err, true);
-  r.timestamp("timestamp", out.timestamp, err, true);
-  if (err)
-    return err;
-  return out;
+  return decode<story_transition>(
+    msg, meta,
+    [](const reader& r, story_transition& out, caf::error& err) {
+      r.str("story_id", out.story_id, err, true);
+      r.str("from_phase", out.from_phase, err, true);
+      r.str("to_phase", out.to_phase, err, true);
+      r.timestamp("timestamp", out.timestamp, err, true);
+    });
 }
 
 caf::expected<agent_response> decode_agent_response(const inbound_event& msg,
                                                     event_meta& meta) {
-  auto doc = open(msg, meta);
-  if (!doc)
-    return std::move(doc.error());
-  reader r{*doc, "payload"};
-  caf::error err;
-  agent_response out;
-  double ts = 0;
-  r.str("task_id", out.task_id, err, true);
-  r.str("agent_id", out.agent_id, err, true);
-  r.str("role", out.role, err, true);
-  r.timestamp("timestamp", ts, err, true);
-  r.str("correlation_id", out.correlation_id, err);
-  if (out.correlation_id.empty())
-    out.correlation_id = meta.trace.correlation_id;
-  out.ok = msg.subject != subject::agent_failed;
-  if (out.ok) {
-    if (auto p = doc->find("proposal"); p != doc->end() && !p->is_null()) {
-      if (p->is_string())
-        out.content = p->get<std::string>();
-      else if (p->is_object())
-        reader{*p, "payload.proposal"}.str("content", out.content, err);
-      else if (!err)
-        err = bad("payload.proposal", std::string{"expected object, got "}
-                                        + type_name(*p));
-    }
-    if (out.content.empty())
-      r.str("output", out.content, err);
-    if (!err && out.content.empty())
-      err = caf::make_error(ec::invalid_argument,
-                            "payload: neither proposal.content nor output "
-                            "holds text");
-  } else {
-    r.str("error", out.error, err);
-    r.str("error_type", out.error_type, err);
-  }
-  if (err)
-    return err;
+  auto ok = msg.subject != subject::agent_failed;
+  auto out = decode<agent_response>(
+    msg, meta, [ok](const reader& r, agent_response& out, caf::error& err) {
+      double ts = 0;
+      r.str("task_id", out.task_id, err, true);
+      r.str("agent_id", out.agent_id, err, true);
+      r.str("role", out.role, err, true);
+      r.timestamp("timestamp", ts, err, true);
+      r.str("correlation_id", out.correlation_id, err);
+      out.ok = ok;
+      if (!ok) {
+        r.str("error", out.error, err);
+        r.str("error_type", out.error_type, err);
+        return;
+      }
+      auto p = r.obj.find("proposal");
+      if (p != r.obj.end() && !p->is_null()) {
+        if (p->is_string())
+          out.content = p->get<std::string>();
+        else if (p->is_object())
+          reader{*p, "payload.proposal"}.str("content", out.content, err);
+        else if (!err)
+          err = bad("payload.proposal", std::string{"expected object, got "}
+                                          + type_name(*p));
+      }
+      if (out.content.empty())
+        r.str("output", out.content, err);
+      if (!err && out.content.empty())
+        err = caf::make_error(ec::invalid_argument,
+                              "payload: neither proposal.content nor output "
+                              "holds text");
+    });
+  if (out && out->correlation_id.empty())
+    out->correlation_id = meta.trace.correlation_id;
   return out;
 }
 
@@ -455,17 +474,34 @@ outbound_event phase_changed_event(const story_transition& x,
               p, trace);
 }
 
+namespace {
+
+/// An event about task `t`: story_id, plan_id, task_id and role, then
+/// `fields`, then the timestamp; traced like the task.
+outbound_event task_event(const char* subj, std::string key, const task_spec& t,
+                          const json& fields) {
+  json p{{"story_id", t.story_id},
+         {"plan_id", t.plan_id},
+         {"task_id", t.task_id},
+         {"role", t.role}};
+  for (auto& [k, v] : fields.items())
+    p[k] = v;
+  p["timestamp"] = epoch_seconds();
+  return make(subj, std::move(key), p, trace_of(t));
+}
+
+} // namespace
+
 outbound_event task_dispatched_event(const task_spec& t,
                                      const std::vector<std::string>& agent_ids,
                                      int32_t attempt) {
-  json p{{"story_id", t.story_id},     {"plan_id", t.plan_id},
-         {"task_id", t.task_id},       {"role", t.role},
-         {"council_id", council_id_for(t.role)},
-         {"agent_ids", agent_ids},     {"attempt", attempt},
-         {"timestamp", epoch_seconds()}};
-  return make(subject::task_dispatched,
-              "task.dispatched:" + t.task_id + ":" + std::to_string(attempt), p,
-              trace_of(t));
+  return task_event(subject::task_dispatched,
+                    "task.dispatched:" + t.task_id + ":"
+                      + std::to_string(attempt),
+                    t,
+                    {{"council_id", council_id_for(t.role)},
+                     {"agent_ids", agent_ids},
+                     {"attempt", attempt}});
 }
 
 outbound_event progress_event(const task_spec& t,
@@ -485,17 +521,12 @@ outbound_event progress_event(const task_spec& t,
 
 outbound_event deliberation_completed_event(const task_spec& t,
                                             const deliberation_outcome& out) {
-  json p{{"story_id", t.story_id},
-         {"plan_id", t.plan_id},
-         {"task_id", t.task_id},
-         {"role", t.role},
-         {"execution_id", out.execution_id},
-         {"winner_id", out.winner_id},
-         {"decisions", decisions_of(out)},
-         {"duration_ms", out.duration_ms},
-         {"timestamp", epoch_seconds()}};
-  auto ev = make(subject::completed, "deliberation.completed:" + t.task_id, p,
-                 trace_of(t));
+  auto ev = task_event(subject::completed,
+                       "deliberation.completed:" + t.task_id, t,
+                       {{"execution_id", out.execution_id},
+                        {"winner_id", out.winner_id},
+                        {"decisions", decisions_of(out)},
+                        {"duration_ms", out.duration_ms}});
   // The results are already JSON objects: splice them in as text instead
   // of parsing and printing them again.
   std::string results = ",\"results\":[";
@@ -516,39 +547,34 @@ outbound_event task_completed_event(const task_spec& t,
   for (auto& r : out.results)
     if (r.proposal.author_id == out.winner_id)
       passed = checks_passed(r.checks);
-  json p{{"task_id", t.task_id},   {"story_id", t.story_id},
-         {"plan_id", t.plan_id},   {"agent_id", out.winner_id},
-         {"role", t.role},         {"duration_ms", out.duration_ms},
-         {"checks_passed", passed}, {"timestamp", epoch_seconds()}};
-  return make(subject::task_completed, "task.completed:" + t.task_id, p,
-              trace_of(t));
+  return task_event(subject::task_completed, "task.completed:" + t.task_id, t,
+                    {{"agent_id", out.winner_id},
+                     {"duration_ms", out.duration_ms},
+                     {"checks_passed", passed}});
 }
 
 outbound_event deliberation_failed_event(const task_spec& t,
                                          const std::string& error,
                                          const std::string& error_type,
                                          int32_t attempt) {
-  json p{{"story_id", t.story_id},   {"plan_id", t.plan_id},
-         {"task_id", t.task_id},     {"role", t.role},
-         {"error", error},           {"error_type", error_type},
-         {"failed_agents", json::array()}, {"attempt", attempt},
-         {"timestamp", epoch_seconds()}};
-  return make(subject::failed,
-              "deliberation.failed:" + t.task_id + ":"
-                + std::to_string(attempt),
-              p, trace_of(t));
+  return task_event(subject::failed,
+                    "deliberation.failed:" + t.task_id + ":"
+                      + std::to_string(attempt),
+                    t,
+                    {{"error", error},
+                     {"error_type", error_type},
+                     {"failed_agents", json::array()},
+                     {"attempt", attempt}});
 }
 
 outbound_event task_failed_event(const task_spec& t, const std::string& error,
                                  const std::string& error_type,
                                  int64_t duration_ms) {
-  json p{{"task_id", t.task_id},   {"story_id", t.story_id},
-         {"plan_id", t.plan_id},   {"agent_id", ""},
-         {"role", t.role},         {"duration_ms", duration_ms},
-         {"error", error},         {"error_type", error_type},
-         {"timestamp", epoch_seconds()}};
-  auto ev = make(subject::task_failed, "task.failed:" + t.task_id, p,
-                 trace_of(t));
+  auto ev = task_event(subject::task_failed, "task.failed:" + t.task_id, t,
+                       {{"agent_id", ""},
+                        {"duration_ms", duration_ms},
+                        {"error", error},
+                        {"error_type", error_type}});
   ev.when = "final";
   return ev;
 }

@@ -118,21 +118,29 @@ event_sink_actor::behavior_type console_sink(console_ptr self,
 
 } // namespace
 
-int run_plan(const config& cfg, const plan_run_options& opts) {
-  auto plan = load_plan_file(opts.plan_path);
-  if (!plan) {
-    std::fprintf(stderr, "orchestrator: %s\n", render(plan.error()).c_str());
-    return 2;
-  }
+caf::expected<std::pair<plan_input, std::vector<task_spec>>>
+load_plan_tasks(const config& cfg, const std::string& path) {
+  auto plan = load_plan_file(path);
+  if (!plan)
+    return std::move(plan.error());
   std::set<std::string> roles;
   for (auto& c : cfg.councils)
     roles.insert(c.role);
   auto tasks = derive_tasks(*plan, roles);
-  if (!tasks) {
-    std::fprintf(stderr, "orchestrator: plan %s: %s\n", opts.plan_path.c_str(),
-                 render(tasks.error()).c_str());
+  if (!tasks)
+    return caf::make_error(code_of(tasks.error()),
+                           "plan " + path + ": " + render(tasks.error()));
+  return std::make_pair(std::move(*plan), std::move(*tasks));
+}
+
+int run_plan(const config& cfg, const plan_run_options& opts) {
+  auto loaded = load_plan_tasks(cfg, opts.plan_path);
+  if (!loaded) {
+    std::fprintf(stderr, "orchestrator: %s\n", render(loaded.error()).c_str());
     return 2;
   }
+  auto plan = &loaded->first;
+  auto tasks = &loaded->second;
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg, cfg);
   caf::actor_system sys{sys_cfg};

@@ -4,6 +4,12 @@
 // ORCHESTRATOR, in dependency order, as parallel as the graph allows.
 
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/messages.hpp"
 
 #include "runtime/config.hpp"
 
@@ -20,6 +26,11 @@ struct plan_run_options {
   /// a task of a dead process returns to READY after at most this long.
   int32_t lease_seconds = 30;
 };
+
+/// A plan file and its validated tasks for the councils of `cfg`; the error
+/// names the file and the problem.
+caf::expected<std::pair<plan_input, std::vector<task_spec>>>
+load_plan_tasks(const config& cfg, const std::string& path);
 
 /// Runs the plan; returns the exit code (0 all completed, 1 some did not,
 /// 2 the plan or the configuration is invalid).

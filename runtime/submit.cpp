@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/planner.hpp"
 #include "bridges/nats_link.hpp"
 #include "messages/events.hpp"
+#include "runtime/plan_run.hpp"
 #include "runtime/serve.hpp"
 #include "runtime/text.hpp"
 
@@ -78,27 +78,20 @@ std::string plan_payload(const plan_input& plan) {
 } // namespace
 
 int run_submit(const config& cfg, const submit_options& opts) {
-  auto plan = load_plan_file(opts.plan_path);
-  if (!plan) {
-    std::fprintf(stderr, "orchestrator: %s\n", render(plan.error()).c_str());
+  // Check the plan here first: a bad plan is an error now, not a dead
+  // letter later.
+  auto loaded = load_plan_tasks(cfg, opts.plan_path);
+  if (!loaded) {
+    std::fprintf(stderr, "orchestrator: %s\n", render(loaded.error()).c_str());
     return 2;
   }
+  auto plan = &loaded->first;
+  auto tasks = &loaded->second;
   if (is_blank(plan->story_id))
     plan->story_id = "story-" + plan->plan_id;
   if (is_blank(plan->approved_by)) {
     auto user = std::getenv("USER");
     plan->approved_by = user && *user ? user : "orchestrator-cli";
-  }
-  // Check the plan here first: a bad plan is an error now, not a dead
-  // letter later.
-  std::set<std::string> roles;
-  for (auto& c : cfg.councils)
-    roles.insert(c.role);
-  auto tasks = derive_tasks(*plan, roles);
-  if (!tasks) {
-    std::fprintf(stderr, "orchestrator: plan %s: %s\n", opts.plan_path.c_str(),
-                 render(tasks.error()).c_str());
-    return 2;
   }
   auto link = nats_connect(nats_settings_of(cfg, false));
   if (!link) {
