@@ -73,8 +73,8 @@ caf::expected<nats_link_ptr> nats_connect(const nats_settings& s) {
   natsOptions_SetName(o, s.name.c_str());
   natsOptions_SetTimeout(o, s.connect_timeout_ms);
   natsOptions_SetMaxReconnect(o, -1);
-  natsOptions_SetReconnectWait(o, s.reconnect_wait_ms);
-  natsOptions_SetReconnectJitter(o, 100, 1000);
+  natsOptions_SetCustomReconnectDelay(o, nats_link::reconnect_delay,
+                                      link.get());
   natsOptions_SetDisconnectedCB(o, nats_link::on_disconnected, link.get());
   natsOptions_SetReconnectedCB(o, nats_link::on_reconnected, link.get());
   natsOptions_SetClosedCB(o, nats_link::on_closed, link.get());

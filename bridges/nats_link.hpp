@@ -37,7 +37,9 @@ struct nats_settings {
   /// commands).
   bool retry_forever = true;
   int32_t connect_timeout_ms = 2000;
-  int32_t reconnect_wait_ms = 500;
+  /// First wait between reconnection attempts; doubled per attempt up to
+  /// 5 s.
+  int32_t reconnect_wait_ms = 250;
   /// Asynchronous publishes awaiting their JetStream ack at most.
   int32_t max_pending = 4096;
   /// A publish without an ack after this long is sent again.

@@ -4,7 +4,9 @@
 // nats_link.cpp, nats_sink.cpp and nats_consumers.cpp. The only header that
 // includes nats.h; nothing outside bridges/nats_*.cpp includes it.
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -84,6 +86,17 @@ public:
     self->set_reason("");
     spdlog::info("nats bridge connected to {}",
                  redact_url(self->settings.url));
+  }
+
+  /// Backoff between reconnection attempts: the configured wait doubled
+  /// per attempt (one attempt goes through every server of the pool), at
+  /// most 5 s, with up to 20 % jitter.
+  static int64_t reconnect_delay(natsConnection*, int attempts, void* closure) {
+    auto* self = static_cast<nats_link*>(closure);
+    auto base = static_cast<int64_t>(self->settings.reconnect_wait_ms);
+    auto delay = std::min<int64_t>(base << std::min(attempts - 1, 10), 5000);
+    auto jitter = delay / 5 > 0 ? std::rand() % (delay / 5 + 1) : 0;
+    return delay + jitter;
   }
 
   static void on_closed(natsConnection*, void* closure) {
