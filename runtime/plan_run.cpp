@@ -149,7 +149,7 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
     std::fprintf(stderr, "orchestrator: %s\n", render(svc.error()).c_str());
     return 2;
   }
-  auto q = start_queue(sys, cfg, opts.max_attempts);
+  auto q = start_queue(sys, cfg, opts.max_attempts, false);
   if (!q) {
     std::fprintf(stderr, "orchestrator: %s\n", render(q.error()).c_str());
     stop_service(sys, *svc);

@@ -137,9 +137,12 @@ caf::expected<service> start_service(caf::actor_system& sys,
 
 caf::expected<task_queue_actor> start_queue(caf::actor_system& sys,
                                             const config& cfg,
-                                            int32_t max_attempts) {
+                                            int32_t max_attempts,
+                                            bool bounded) {
   task_queue_settings qs;
   qs.max_attempts = max_attempts;
+  if (cfg.redis_url.empty() && !bounded)
+    return spawn_memory_queue(sys, qs);
   if (cfg.redis_url.empty()) {
     qs.retain_ms = static_cast<int64_t>(cfg.deliberation_cleanup) * 1000;
     qs.retain_max = static_cast<size_t>(cfg.max_stored_results);

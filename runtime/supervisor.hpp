@@ -45,11 +45,13 @@ caf::expected<service> start_service(caf::actor_system& sys, const config& cfg,
                                      agent_hub_actor hub = {});
 
 /// The TASK QUEUE `cfg` asks for: in Redis when REDIS_URL is set, else in
-/// memory; finished tasks leave memory after DELIBERATION_CLEANUP or past
-/// RESULT_STORE_MAX.
+/// memory. With `bounded` (the service), finished tasks leave memory after
+/// DELIBERATION_CLEANUP or past RESULT_STORE_MAX; without (`run`, which
+/// reports every task at the end), they stay.
 caf::expected<task_queue_actor> start_queue(caf::actor_system& sys,
                                             const config& cfg,
-                                            int32_t max_attempts = 3);
+                                            int32_t max_attempts = 3,
+                                            bool bounded = true);
 
 /// A lease owner name unique to this process: WORKER_ID, else host-pid.
 std::string worker_name(const config& cfg, const std::string& prefix);
