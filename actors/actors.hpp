@@ -306,6 +306,11 @@ struct dispatcher_settings {
   /// Progress events: "step" (every agent step), "phase" (first update of
   /// each phase) or "off".
   std::string progress = "phase";
+  /// What a completed task keeps as its result in the queue: the whole
+  /// outcome (`run` reports it) or a summary (winner, rationale, score,
+  /// execution; `serve`, whose full outcomes are in the events and the
+  /// ORCHESTRATOR's result store).
+  bool full_results = true;
 };
 
 /// Spawns the DISPATCHER and lets it lease at once.

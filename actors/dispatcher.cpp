@@ -131,6 +131,29 @@ void settle_done(dispatcher_ptr self, const std::string& id) {
   lease_more(self);
 }
 
+/// The result a task keeps in the queue when full results are off.
+std::string summary_of(const deliberation_outcome& out) {
+  double score = 0;
+  for (auto& r : out.results)
+    if (r.proposal.author_id == out.winner_id)
+      score = r.score;
+  deliberation_outcome s;
+  s.task_id = out.task_id;
+  s.execution_id = out.execution_id;
+  s.role = out.role;
+  s.story_id = out.story_id;
+  s.plan_id = out.plan_id;
+  s.winner_id = out.winner_id;
+  s.rationale = out.rationale;
+  s.duration_ms = out.duration_ms;
+  s.status = out.status;
+  s.usage = out.usage;
+  auto text = to_json(s);
+  // One more field than the outcome has: the winner's score.
+  text.pop_back();
+  return text + ",\"winner_score\":" + std::to_string(score) + "}";
+}
+
 /// Completes the task in the queue with its events in the outbox.
 void complete(dispatcher_ptr self, std::string id, deliberation_outcome out,
               int tries) {
@@ -141,9 +164,10 @@ void complete(dispatcher_ptr self, std::string id, deliberation_outcome out,
   auto& task = i->second.task;
   std::vector<outbound_event> evs{deliberation_completed_event(task, out),
                                   task_completed_event(task, out)};
+  auto result = st.settings.full_results ? to_json(out) : summary_of(out);
   self
     ->request(st.queue, queue_timeout, atom::complete_v, id, st.settings.worker,
-              to_json(out), evs)
+              std::move(result), evs)
     .then(
       [=](queued_task& q) mutable {
         spdlog::info("dispatcher completes task_id={} execution_id={} "

@@ -91,6 +91,7 @@ int run_serve(const config& cfg) {
   ds.max_in_flight = cfg.max_in_flight;
   ds.lease_ms = cfg.lease_seconds * 1000;
   ds.progress = cfg.progress_events;
+  ds.full_results = false;
   auto dispatcher = spawn_dispatcher(sys, ds, *queue, svc->orchestrator, sink);
   event_router_settings rs;
   rs.max_payload = static_cast<size_t>(cfg.max_payload);
