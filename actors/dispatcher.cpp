@@ -27,6 +27,9 @@ using std::chrono::milliseconds;
 /// failed.
 constexpr auto queue_timeout = std::chrono::seconds(30);
 
+/// How often the outbox is published again after the start.
+constexpr auto outbox_flush_interval = std::chrono::seconds(60);
+
 /// Times a completion or failure is retried while the queue is unreachable.
 constexpr int max_settle_retries = 20;
 
@@ -419,7 +422,11 @@ dispatcher(dispatcher_ptr self,
         return;
       }
       refresh_agents(typed);
-      if (now - st.last_outbox_flush >= std::chrono::seconds(5)) {
+      // The outbox holds what an earlier process left behind (published at
+      // start) and, as a safety net, whatever a sink could not deliver; the
+      // sink itself retries until JetStream acknowledges.
+      if (st.last_outbox_flush == std::chrono::steady_clock::time_point{}
+          || now - st.last_outbox_flush >= outbox_flush_interval) {
         st.last_outbox_flush = now;
         flush_outbox(typed);
       }
