@@ -55,12 +55,17 @@ struct memory_queue_state {
   /// without walking the plan).
   std::unordered_map<std::string, std::map<std::string, int64_t>> plan_states;
 
+  /// Tasks in memory by state.
+  std::map<std::string, int64_t> state_counts;
+
   void set_state(queued_task& q, const char* state) {
     auto& n = plan_states[q.task.plan_id];
     if (auto i = n.find(q.state); i != n.end() && --i->second <= 0)
       n.erase(i);
+    --state_counts[q.state];
     q.state = state;
     ++n[q.state];
+    ++state_counts[q.state];
   }
   /// Finished tasks in the order they finished, for the retention limits.
   std::deque<std::pair<int64_t, std::string>> finished;
@@ -94,6 +99,7 @@ struct memory_queue_state {
       auto plan = i->second.q.task.plan_id;
       gone[id] = {plan, i->second.q.state};
       gone_order.push_back(id);
+      --state_counts[i->second.q.state];
       tasks.erase(i);
       if (auto p = by_plan.find(plan); p != by_plan.end()) {
         p->second.erase(id);
@@ -201,6 +207,7 @@ struct memory_queue_state {
     }
     auto& stored = tasks.emplace(id, std::move(e)).first->second;
     ++plan_states[stored.q.task.plan_id][stored.q.state];
+    ++state_counts[stored.q.state];
     if (!blocked_by.empty())
       block(stored, "dependency " + blocked_by + " did not complete");
     else if (stored.unmet == 0)
@@ -475,10 +482,10 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       st.promote_due(st.now());
       std::map<std::string, int64_t> out;
       for (auto s : {"QUEUED", "READY", "IN_PROGRESS", "COMPLETED", "FAILED",
-                     "BLOCKED", "CANCELLED"})
-        out[s] = 0;
-      for (auto& [id, e] : st.tasks)
-        ++out[e.q.state];
+                     "BLOCKED", "CANCELLED"}) {
+        auto i = st.state_counts.find(s);
+        out[s] = i == st.state_counts.end() ? 0 : i->second;
+      }
       return out;
     },
     [=](atom::tick) {

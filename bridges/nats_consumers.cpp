@@ -1,5 +1,6 @@
 #include "bridges/nats_consumers.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -35,6 +36,11 @@ namespace {
 
 /// Settles messages by token; shared by the fetch thread and the actor.
 struct settle_book {
+  /// Messages by what became of them: received, ack, nak, term.
+  std::atomic<int64_t> received{0};
+  std::atomic<int64_t> acked{0};
+  std::atomic<int64_t> naked{0};
+  std::atomic<int64_t> termed{0};
   std::mutex mtx;
   std::condition_variable cv;
   std::unordered_map<uint64_t, natsMsg*> held;
@@ -76,12 +82,16 @@ void settle(consumer_state& st, uint64_t token, const verdict& v) {
   auto* m = st.book->take(token);
   if (!m)
     return;
-  if (v.action == "ack")
+  if (v.action == "ack") {
     natsMsg_Ack(m, nullptr);
-  else if (v.action == "nak")
+    ++st.book->acked;
+  } else if (v.action == "nak") {
     natsMsg_NakWithDelay(m, v.delay_ms, nullptr);
-  else
+    ++st.book->naked;
+  } else {
     natsMsg_Term(m, nullptr);
+    ++st.book->termed;
+  }
   natsMsg_Destroy(m);
 }
 
@@ -201,6 +211,19 @@ public:
       }
   }
 
+  std::map<std::string, int64_t> counters() const override {
+    std::map<std::string, int64_t> out;
+    for (size_t i = 0; i < specs_.size(); ++i) {
+      auto& b = *books_[i];
+      auto& subj = specs_[i].subject;
+      out[subj + " received"] = b.received;
+      out[subj + " ack"] = b.acked;
+      out[subj + " nak"] = b.naked;
+      out[subj + " term"] = b.termed;
+    }
+    return out;
+  }
+
   int64_t unsettled() const override {
     int64_t n = 0;
     for (auto& b : books_) {
@@ -296,6 +319,7 @@ private:
           list.Msgs[k] = nullptr;
           auto ev = copy_msg(m);
           ev.token = book.hold(m);
+          ++book.received;
           caf::anon_send(actors_[i], std::move(ev));
         }
         natsMsgList_Destroy(&list);

@@ -2,6 +2,8 @@
 
 // The durable pull consumers of ARCHITECTURE.md §5 and their fetch loops.
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,8 @@ public:
   virtual void stop() = 0;
   /// Messages handed to the router and not settled yet.
   virtual int64_t unsettled() const = 0;
+  /// "<subject> received|ack|nak|term" -> messages so far.
+  virtual std::map<std::string, int64_t> counters() const = 0;
 };
 
 /// Creates (js_AddConsumer) and binds the durables and starts fetching.

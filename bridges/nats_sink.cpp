@@ -47,7 +47,9 @@ using nats_sink_actor = event_sink_actor::extend<
   // Retries, resends and outbox clean-up.
   caf::reacts_to<atom::tick>,
   // Events not acknowledged yet.
-  caf::replies_to<atom::drain>::with<int32_t>>;
+  caf::replies_to<atom::drain>::with<int32_t>,
+  // Counters for /metrics.
+  caf::replies_to<atom::stats>::with<std::map<std::string, int64_t>>>;
 
 struct in_flight {
   outbound_event ev;
@@ -79,6 +81,10 @@ struct nats_sink_state {
   bool warned = false;
   uint64_t dropped = 0;
   steady::time_point last_resend_scan;
+  /// Acknowledged events, by subject.
+  std::map<std::string, int64_t> published;
+  /// Publishes JetStream did not acknowledge (sent again).
+  int64_t publish_errors = 0;
 };
 
 using nats_sink_ptr = nats_sink_actor::stateful_pointer<nats_sink_state>;
@@ -147,6 +153,7 @@ void finish_key(nats_sink_ptr self, const std::string& key) {
     return;
   if (i->second.ev.outbox)
     st.delivered.push_back(key);
+  ++st.published[i->second.ev.subject];
   for (auto b : i->second.batches) {
     auto j = st.batches.find(b);
     if (j != st.batches.end() && --j->second.left == 0) {
@@ -205,6 +212,17 @@ nats_sink_actor::behavior_type nats_sink(nats_sink_ptr self, nats_link_ptr link,
       flush_delivered(self);
       return static_cast<int32_t>(self->state.pending.size());
     },
+    [=](atom::stats) -> caf::result<std::map<std::string, int64_t>> {
+      auto& st = self->state;
+      std::map<std::string, int64_t> out;
+      for (auto& [subj, n] : st.published)
+        out["published " + subj] = n;
+      out["publish_errors"] = st.publish_errors;
+      out["dropped"] = static_cast<int64_t>(st.dropped);
+      out["pending"] = static_cast<int64_t>(st.pending.size());
+      out["outstanding"] = static_cast<int64_t>(st.outstanding);
+      return out;
+    },
     [=](atom::ack, std::string& key, std::string& err) {
       auto& st = self->state;
       auto i = st.pending.find(key);
@@ -214,6 +232,7 @@ nats_sink_actor::behavior_type nats_sink(nats_sink_ptr self, nats_link_ptr link,
         --st.outstanding;
       if (!err.empty()) {
         spdlog::debug("nats sink publish of {} not acknowledged: {}", key, err);
+        ++st.publish_errors;
         i->second.published = false;
         st.waiting.push_back(key); // sent again
       } else {
@@ -252,6 +271,18 @@ event_sink_actor spawn_nats_sink(caf::actor_system& sys, nats_link_ptr link,
                                  task_queue_actor queue) {
   auto h = sys.spawn(nats_sink, std::move(link), std::move(queue));
   return caf::actor_cast<event_sink_actor>(h);
+}
+
+std::map<std::string, int64_t> sink_counters(caf::actor_system& sys,
+                                             const event_sink_actor& sink) {
+  caf::scoped_actor self{sys};
+  std::map<std::string, int64_t> out;
+  self
+    ->request(caf::actor_cast<nats_sink_actor>(sink), std::chrono::seconds(2),
+              atom::stats_v)
+    .receive([&](std::map<std::string, int64_t>& x) { out = std::move(x); },
+             [](caf::error&) {});
+  return out;
 }
 
 bool flush_sink(caf::actor_system& sys, const event_sink_actor& sink,

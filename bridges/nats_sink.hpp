@@ -3,6 +3,8 @@
 // The EVENT SINK on NATS JetStream.
 
 #include <chrono>
+#include <map>
+#include <string>
 
 #include <caf/fwd.hpp>
 
@@ -21,6 +23,12 @@ event_sink_actor spawn_nats_sink(caf::actor_system& sys, nats_link_ptr link,
 
 /// Waits until every event handed to a NATS sink is acknowledged, at most
 /// `limit`; true when nothing is left.
+/// The sink's counters: "published <subject>" (acknowledged events),
+/// publish_errors, dropped (best-effort events past the cap), pending,
+/// outstanding. Empty when it does not answer within 2 s.
+std::map<std::string, int64_t> sink_counters(caf::actor_system& sys,
+                                             const event_sink_actor& sink);
+
 bool flush_sink(caf::actor_system& sys, const event_sink_actor& sink,
                 std::chrono::milliseconds limit);
 

@@ -13,6 +13,7 @@
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan
 //   P:pc:<plan> hash: tasks of a plan by state, kept by setstate
+//   P:sc       hash: all tasks by state, kept by setstate
 //   P:o        hash: the outbox, idempotency key -> event (JSON), written
 //              with the completion or failure that causes the event
 // Errors come back as "<code>: <text>" with code not_found or
@@ -30,9 +31,13 @@ local function tk(id) return P .. ':t:' .. id end
 local function setstate(id, st)
   local h = redis.call('HMGET', tk(id), 'state', 'plan')
   local pc = P .. ':pc:' .. (h[2] or '')
-  if h[1] then redis.call('HINCRBY', pc, h[1], -1) end
+  if h[1] then
+    redis.call('HINCRBY', pc, h[1], -1)
+    redis.call('HINCRBY', P .. ':sc', h[1], -1)
+  end
   redis.call('HSET', tk(id), 'state', st)
   redis.call('HINCRBY', pc, st, 1)
+  redis.call('HINCRBY', P .. ':sc', st, 1)
 end
 local function ready(id)
   local h = redis.call('HMGET', tk(id), 'prio', 'seq')
@@ -149,6 +154,7 @@ while i <= #ARGV do
       redis.call('DEL', P .. ':w:' .. id)
     end
     redis.call('HINCRBY', P .. ':pc:' .. plan, 'QUEUED', 1)
+    redis.call('HINCRBY', P .. ':sc', 'QUEUED', 1)
     redis.call('HSET', tk(id), 'spec', spec, 'state', 'QUEUED', 'plan', plan,
                'prio', prio,
                'seq', seq, 'attempts', 0, 'max', max, 'unmet', unmet,
@@ -313,15 +319,14 @@ end
 return out
 )lua";
 
-/// ARGV: P, now, base, maxb. Returns a flat list state, count, ...
+/// ARGV: P, now, base, maxb. Returns a flat list state, count, ... from the
+/// counters every state change keeps (no walk over the tasks).
 constexpr const char* counts = R"lua(
 promote(tonumber(ARGV[3]), tonumber(ARGV[4]))
 local c = {QUEUED = 0, READY = 0, IN_PROGRESS = 0, COMPLETED = 0,
            FAILED = 0, BLOCKED = 0, CANCELLED = 0}
-for _, id in ipairs(redis.call('ZRANGE', P .. ':all', 0, -1)) do
-  local st = redis.call('HGET', tk(id), 'state')
-  c[st] = (c[st] or 0) + 1
-end
+local h = redis.call('HGETALL', P .. ':sc')
+for k = 1, #h, 2 do c[h[k]] = tonumber(h[k + 1]) end
 local out = {}
 for k, v in pairs(c) do table.insert(out, k) table.insert(out, v) end
 return out

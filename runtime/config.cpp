@@ -204,8 +204,9 @@ caf::error validate(const config& cfg) {
   };
   if (auto err = port("GRPC_PORT", cfg.grpc_port))
     return err;
-  if (auto err = port("HTTP_PORT", cfg.http_port))
-    return err;
+  if (cfg.http_port != 0)
+    if (auto err = port("HTTP_PORT", cfg.http_port))
+      return err;
   auto type = lower(cfg.agent_type);
   if (type != "scripted" && type != "mock" && type != "vllm"
       && type != "remote")

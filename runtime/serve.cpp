@@ -12,6 +12,8 @@
 #include "bridges/nats_consumers.hpp"
 #include "bridges/nats_sink.hpp"
 #include "bridges/redis_queue.hpp"
+#include "bridges/http_server.hpp"
+#include "runtime/ops.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace orch {
@@ -39,27 +41,6 @@ sigset_t block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
-
-namespace {
-
-/// Readiness of every dependency, logged when it changes.
-struct readiness {
-  bool ready = false;
-  std::string reason = "starting";
-
-  void update(bool now_ready, const std::string& why) {
-    if (now_ready == ready && why == reason)
-      return;
-    ready = now_ready;
-    reason = why;
-    if (ready)
-      spdlog::info("serve is ready");
-    else
-      spdlog::warn("serve is not ready: {}", why);
-  }
-};
-
-} // namespace
 
 int run_serve(const config& cfg) {
   // Signals are taken by sigtimedwait on this thread only; every thread
@@ -110,7 +91,29 @@ int run_serve(const config& cfg) {
                cfg.redis_url.empty() ? "memory" : redact_url(cfg.redis_url),
                to_string(cfg.councils), cfg.max_in_flight,
                cfg.progress_events);
-  readiness ready;
+  auto ready = std::make_shared<readiness_board>();
+  ops_context ops;
+  ops.sys = &sys;
+  ops.cfg = cfg;
+  ops.worker = ds.worker;
+  ops.started = std::chrono::steady_clock::now();
+  ops.readiness = ready;
+  ops.orchestrator = svc->orchestrator;
+  ops.queue = *queue;
+  ops.dispatcher = dispatcher;
+  ops.sink = sink;
+  ops.llm = svc->llm;
+  ops.link = *link;
+  ops.consumers = consumers.get();
+  http_settings hs;
+  hs.port = cfg.http_port;
+  auto http = start_http_server(hs, ops_routes(std::move(ops)));
+  if (!http) {
+    std::fprintf(stderr, "orchestrator: configuration error: %s\n",
+                 render(http.error()).c_str());
+    consumers->stop();
+    return 2;
+  }
   caf::scoped_actor self{sys};
   int received = 0;
   for (;;) {
@@ -146,11 +149,27 @@ int run_serve(const config& cfg) {
               why = "LLM endpoint " + failing.front();
           },
           [](caf::error&) {});
-    ready.update(why.empty() && queue_up, why);
+    if (why.empty())
+      self->request(svc->orchestrator, std::chrono::seconds(2), atom::list_v)
+        .receive(
+          [&](std::vector<council_info>& xs) {
+            if (xs.empty())
+              why = "no councils (COUNCILS)";
+          },
+          [&](caf::error& err) { why = "orchestrator: " + render(err); });
+    auto now_ready = why.empty() && queue_up;
+    if (ready->update(now_ready, why)) {
+      if (now_ready)
+        spdlog::info("serve is ready");
+      else
+        spdlog::warn("serve is not ready: {}", why);
+    }
   }
   spdlog::info("serve stops on {}: draining for at most {} s",
                received == SIGTERM ? "SIGTERM" : "SIGINT", cfg.drain_timeout);
-  // 1. No more messages; unsettled ones go back to JetStream.
+  // 1. Not ready any more; no more messages, unsettled ones go back to
+  //    JetStream.
+  ready->update(false, "stopping");
   consumers->stop();
   // 2. In-flight tasks finish within the drain limit, the rest are released.
   int32_t released = 0;
@@ -165,6 +184,7 @@ int run_serve(const config& cfg) {
   auto flushed = flush_sink(sys, sink, std::chrono::seconds(10));
   spdlog::info("serve stopped: released {} leases, events {}", released,
                flushed ? "all published" : "left in the outbox for later");
+  (*http)->stop();
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);

@@ -11,6 +11,7 @@ packages=(
   libcurl4-openssl-dev libevent-dev
   libhiredis-dev redis-server
   libnats-dev nats-server python3
+  libcpp-httplib-dev
 )
 
 missing=()

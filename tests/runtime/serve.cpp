@@ -7,6 +7,7 @@
 #include <set>
 
 #include <boost/test/unit_test.hpp>
+#include <httplib.h>
 
 #include "service_util.hpp"
 #include "test_util.hpp"
@@ -29,6 +30,10 @@ struct service_fixture {
   /// Starts `orchestrator serve` with extra environment.
   child serve(std::vector<std::string> env = {}) {
     env.push_back("NATS_URL=" + nats.url());
+    if (std::none_of(env.begin(), env.end(), [](const std::string& e) {
+          return e.rfind("HTTP_PORT=", 0) == 0;
+        }))
+      env.push_back("HTTP_PORT=0");
     env.push_back("LOG_LEVEL=info");
     auto log = dir.path + "/serve-" + std::to_string(++serves) + ".log";
     return child({ORCH_BINARY, "serve"}, std::move(env), log);
@@ -236,6 +241,87 @@ BOOST_FIXTURE_TEST_CASE(msgpack_in_and_out, service_fixture) {
   BOOST_REQUIRE_EQUAL(completed.size(), 5u);
   for (auto& ev : completed)
     BOOST_CHECK_EQUAL(ev.headers["Content-Type"], "application/msgpack");
+  proc.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(http_health_readiness_status_and_metrics,
+                        service_fixture) {
+  auto port = free_port();
+  auto proc = serve({"HTTP_PORT=" + std::to_string(port)});
+  httplib::Client http{"127.0.0.1", port};
+  http.set_connection_timeout(2, 0);
+  http.set_read_timeout(10, 0);
+  auto get = [&](const std::string& path) {
+    for (int i = 0; i < 100; ++i) {
+      if (auto res = http.Get(path.c_str()))
+        return std::make_pair(res->status, res->body);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return std::make_pair(0, std::string{});
+  };
+  auto alive = get("/healthz");
+  BOOST_REQUIRE_MESSAGE(alive.first == 200, proc.output());
+  // Ready once NATS, the queue and the councils are.
+  auto ready = get("/readyz");
+  for (int i = 0; i < 50 && ready.first != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ready = get("/readyz");
+  }
+  BOOST_CHECK_EQUAL(ready.first, 200);
+  // Some work for the counters.
+  auto plan = unique("http");
+  publish(*link, subject::plan_approved_in, plan_payload(plan, five_tasks()));
+  publish_raw(*link, subject::plan_approved_in, "{broken");
+  BOOST_REQUIRE(!await_plan(*link, plan, seconds(60)).empty());
+  auto status = json::parse(get("/status").second, nullptr, false);
+  BOOST_REQUIRE(status.is_object());
+  BOOST_CHECK_EQUAL(status.value("ready", false), true);
+  BOOST_CHECK_EQUAL(status["nats"].value("connected", false), true);
+  BOOST_CHECK_EQUAL(status["councils"].size(), 5u);
+  BOOST_CHECK_GE(status["queue"]["tasks"].value("COMPLETED", 0), 5);
+  BOOST_CHECK_GE(status["stats"].value("total_orchestrations", 0), 5);
+  auto metrics = get("/metrics");
+  BOOST_CHECK_EQUAL(metrics.first, 200);
+  auto& text = metrics.second;
+  for (auto needle :
+       {"# TYPE orchestrator_deliberations_total counter",
+        "orchestrator_ready 1",
+        "orchestrator_queue_tasks{state=\"COMPLETED\"} 5",
+        "orchestrator_tasks_in_flight 0",
+        "orchestrator_nats_connected 1",
+        "orchestrator_dead_letters_total 1",
+        "orchestrator_nats_messages_settled_total{action=\"term\","
+        "subject=\"planning.plan.approved\"} 1",
+        "orchestrator_nats_messages_published_total{subject=\"orchestration."
+        "deliberation.completed\"} 5",
+        "orchestrator_deliberation_duration_seconds{quantile=\"0.99\"}"})
+    BOOST_CHECK_MESSAGE(text.find(needle) != std::string::npos,
+                        "no '" << needle << "' in\n" << text);
+  // Errors are JSON with the right status.
+  auto missing = http.Get("/nope");
+  BOOST_REQUIRE(missing);
+  BOOST_CHECK_EQUAL(missing->status, 404);
+  BOOST_CHECK(json::parse(missing->body, nullptr, false).contains("error"));
+  auto wrong = http.Post("/healthz", "{}", "application/json");
+  BOOST_REQUIRE(wrong);
+  BOOST_CHECK_EQUAL(wrong->status, 405);
+  // NATS goes away: not ready, with the reason; back: ready again.
+  nats.stop();
+  auto down = get("/readyz");
+  for (int i = 0; i < 50 && down.first != 503; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    down = get("/readyz");
+  }
+  BOOST_CHECK_EQUAL(down.first, 503);
+  BOOST_CHECK_NE(down.second.find("NATS"), std::string::npos);
+  nats.start();
+  auto up = get("/readyz");
+  for (int i = 0; i < 100 && up.first != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    up = get("/readyz");
+  }
+  BOOST_CHECK_EQUAL(up.first, 200);
   proc.signal(SIGTERM);
   BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
 }
