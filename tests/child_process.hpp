@@ -171,13 +171,17 @@ struct scratch_dir {
 
 /// Starts `nats-server -js` on a loopback port with its store under `dir`
 /// and waits until it accepts connections (at most 5 s).
-inline child start_nats_server(const std::string& dir, int port) {
+/// `extra` are more arguments (authentication, TLS).
+inline child start_nats_server(const std::string& dir, int port,
+                               const std::vector<std::string>& extra = {}) {
   const char* bin = ::access("/usr/sbin/nats-server", X_OK) == 0
                       ? "/usr/sbin/nats-server"
                       : "/usr/bin/nats-server";
-  child proc({bin, "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd",
-              dir + "/js"},
-             {}, dir + "/nats.log");
+  std::vector<std::string> argv{bin,  "-a",  "127.0.0.1", "-p",
+                                std::to_string(port), "-js", "-sd",
+                                dir + "/js"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  child proc(std::move(argv), {}, dir + "/nats.log");
   for (int i = 0; i < 200 && !port_open(port); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   return proc;

@@ -29,13 +29,14 @@ namespace orch::test {
 /// A private nats-server with JetStream for one test.
 class nats_server {
 public:
-  explicit nats_server(const std::string& dir)
-      : dir_(dir), port_(free_port()) {
+  explicit nats_server(const std::string& dir,
+                       std::vector<std::string> extra = {})
+      : dir_(dir), port_(free_port()), extra_(std::move(extra)) {
     start();
   }
 
   void start() {
-    proc_ = start_nats_server(dir_, port_);
+    proc_ = start_nats_server(dir_, port_, extra_);
     BOOST_REQUIRE_MESSAGE(port_open(port_), "nats-server did not start");
   }
 
@@ -50,9 +51,14 @@ public:
     return "nats://127.0.0.1:" + std::to_string(port_);
   }
 
+  int port() const {
+    return port_;
+  }
+
 private:
   std::string dir_;
   int port_;
+  std::vector<std::string> extra_;
   child proc_;
 };
 
@@ -68,8 +74,7 @@ struct seen_event {
 };
 
 /// Connects a test client (fails the test when NATS is not there).
-inline nats_link_ptr client(const std::string& url) {
-  nats_settings s;
+inline nats_link_ptr client(const std::string& url, nats_settings s = {}) {
   s.url = url;
   s.retry_forever = false;
   s.name = "orch-test";
