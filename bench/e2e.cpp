@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   child serve({binary, "serve"},
-              {"NATS_URL=" + url, "HTTP_PORT=0", "LOG_LEVEL=warn",
+              {"NATS_URL=" + url, "HTTP_PORT=0", "GRPC_PORT=0", "LOG_LEVEL=warn",
                "PROGRESS_EVENTS=" + progress,
                "MAX_IN_FLIGHT=" + std::to_string(max_in_flight),
                "RESULT_STORE_MAX=" + std::to_string(store_max)},

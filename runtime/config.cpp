@@ -202,8 +202,9 @@ caf::error validate(const config& cfg) {
                  + " is not a port; use 1..65535");
     return caf::none;
   };
-  if (auto err = port("GRPC_PORT", cfg.grpc_port))
-    return err;
+  if (cfg.grpc_port != 0)
+    if (auto err = port("GRPC_PORT", cfg.grpc_port))
+      return err;
   if (cfg.http_port != 0)
     if (auto err = port("HTTP_PORT", cfg.http_port))
       return err;

@@ -12,6 +12,7 @@
 #include "bridges/nats_consumers.hpp"
 #include "bridges/nats_sink.hpp"
 #include "bridges/redis_queue.hpp"
+#include "bridges/grpc_server.hpp"
 #include "bridges/http_server.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/supervisor.hpp"
@@ -114,6 +115,20 @@ int run_serve(const config& cfg) {
     consumers->stop();
     return 2;
   }
+  grpc_settings gs;
+  gs.port = cfg.grpc_port;
+  grpc_backend gb;
+  gb.orchestrator = svc->orchestrator;
+  gb.readiness = [ready] { return ready->get(); };
+  gb.started = std::chrono::steady_clock::now();
+  auto grpc = start_grpc_server(sys, gs, std::move(gb));
+  if (!grpc) {
+    std::fprintf(stderr, "orchestrator: configuration error: %s\n",
+                 render(grpc.error()).c_str());
+    consumers->stop();
+    (*http)->stop();
+    return 2;
+  }
   caf::scoped_actor self{sys};
   int received = 0;
   for (;;) {
@@ -159,6 +174,7 @@ int run_serve(const config& cfg) {
           [&](caf::error& err) { why = "orchestrator: " + render(err); });
     auto now_ready = why.empty() && queue_up;
     if (ready->update(now_ready, why)) {
+      (*grpc)->set_serving(now_ready);
       if (now_ready)
         spdlog::info("serve is ready");
       else
@@ -170,6 +186,7 @@ int run_serve(const config& cfg) {
   // 1. Not ready any more; no more messages, unsettled ones go back to
   //    JetStream.
   ready->update(false, "stopping");
+  (*grpc)->set_serving(false);
   consumers->stop();
   // 2. In-flight tasks finish within the drain limit, the rest are released.
   int32_t released = 0;
@@ -185,6 +202,7 @@ int run_serve(const config& cfg) {
   spdlog::info("serve stopped: released {} leases, events {}", released,
                flushed ? "all published" : "left in the outbox for later");
   (*http)->stop();
+  (*grpc)->stop();
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);

@@ -12,6 +12,8 @@ packages=(
   libhiredis-dev redis-server
   libnats-dev nats-server python3
   libcpp-httplib-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  python3-grpcio python3-protobuf grpc-proto
 )
 
 missing=()

@@ -50,6 +50,7 @@ wait_port() {
 nats_port=$(free_port)
 redis_port=$(free_port)
 http_port=$(free_port)
+grpc_port=$(free_port)
 nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
 "$nats_server" -a 127.0.0.1 -p "$nats_port" -js -sd "$work/js" \
   >"$work/nats.log" 2>&1 &
@@ -64,7 +65,8 @@ echo "main-job: nats-server on $nats_port, redis-server on $redis_port" >&2
 export NATS_URL="nats://127.0.0.1:$nats_port"
 export REDIS_URL="redis://127.0.0.1:$redis_port"
 export HTTP_PORT="$http_port"
-echo "main-job: orchestrator serve: http://127.0.0.1:$http_port/status" >&2
+export GRPC_PORT="$grpc_port"
+echo "main-job: orchestrator serve: http://127.0.0.1:$http_port/status, gRPC on 127.0.0.1:$grpc_port" >&2
 "$bin" serve >"$work/serve.log" 2>&1 &
 # serve is stopped first: put it at the front.
 pids=($! "${pids[@]}")

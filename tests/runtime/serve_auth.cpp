@@ -27,6 +27,7 @@ child serve(const scratch_dir& dir, const std::string& name,
         return e.rfind("HTTP_PORT=", 0) == 0;
       }))
     env.push_back("HTTP_PORT=0");
+  env.push_back("GRPC_PORT=0");
   return child({ORCH_BINARY, "serve"}, std::move(env),
                dir.path + "/" + name + ".log");
 }

@@ -41,6 +41,7 @@ struct fault_fixture {
     env.push_back("VLLM_MODEL=stub-model");
     env.push_back("LEASE_SECONDS=2");
     env.push_back("HTTP_PORT=0");
+    env.push_back("GRPC_PORT=0");
     if (redis) {
       env.push_back("REDIS_URL=" + redis_test_url());
       env.push_back("REDIS_PREFIX=" + prefix);

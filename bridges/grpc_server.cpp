@@ -1,0 +1,549 @@
+#include "bridges/grpc_server.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include "fleet_orchestrator_v1.grpc.pb.h"
+
+namespace orch {
+
+namespace {
+
+namespace pb = fleet::orchestrator::v1;
+using grpc::Status;
+using grpc::StatusCode;
+
+constexpr auto admin_timeout = std::chrono::seconds(10);
+
+// -- errors -------------------------------------------------------------------
+
+Status to_status(const caf::error& err) {
+  auto text = render(err);
+  if (err.category() == caf::atom("system")
+      && err.code() == static_cast<uint8_t>(caf::sec::request_timeout))
+    return {StatusCode::DEADLINE_EXCEEDED, "deadline exceeded: " + text};
+  switch (code_of(err)) {
+    case ec::not_found:
+      return {StatusCode::NOT_FOUND, text};
+    case ec::invalid_argument:
+      return {StatusCode::INVALID_ARGUMENT, text};
+    case ec::already_exists:
+      return {StatusCode::ALREADY_EXISTS, text};
+    case ec::timeout:
+      return {StatusCode::DEADLINE_EXCEEDED, text};
+    case ec::quorum_not_reached:
+    case ec::agent_failed:
+      return {StatusCode::ABORTED, text};
+    default:
+      return {StatusCode::INTERNAL, text};
+  }
+}
+
+Status invalid(const std::string& text) {
+  return {StatusCode::INVALID_ARGUMENT, text};
+}
+
+// -- messages -----------------------------------------------------------------
+
+constraints constraints_of(const pb::TaskConstraints& c) {
+  constraints out;
+  out.rubric = c.rubric();
+  out.requirements.assign(c.requirements().begin(), c.requirements().end());
+  for (auto& [k, v] : c.metadata())
+    out.metadata[k] = v;
+  if (c.max_iterations() > 0)
+    out.max_iterations = c.max_iterations();
+  out.timeout_seconds = c.timeout_seconds();
+  return out;
+}
+
+void fill(pb::DeliberationResult* out, const deliberation_result& r) {
+  auto* p = out->mutable_proposal();
+  p->set_author_id(r.proposal.author_id);
+  p->set_author_role(r.proposal.author_role);
+  p->set_content(r.proposal.content);
+  p->set_created_at_ms(r.proposal.created_at_ms);
+  for (auto& rev : r.proposal.revisions)
+    p->add_revisions(rev);
+  auto* c = out->mutable_checks();
+  auto* pol = c->mutable_policy();
+  pol->set_passed(r.checks.policy.passed);
+  for (auto& v : r.checks.policy.violations)
+    pol->add_violations(v);
+  pol->set_message(r.checks.policy.message);
+  auto* lint = c->mutable_lint();
+  lint->set_passed(r.checks.lint.passed);
+  lint->set_error_count(r.checks.lint.error_count);
+  lint->set_warning_count(r.checks.lint.warning_count);
+  for (auto& e : r.checks.lint.errors)
+    lint->add_errors(e);
+  auto* dry = c->mutable_dryrun();
+  dry->set_passed(r.checks.dryrun.passed);
+  dry->set_output(r.checks.dryrun.output);
+  dry->set_exit_code(r.checks.dryrun.exit_code);
+  dry->set_message(r.checks.dryrun.message);
+  for (auto& a : r.checks.additional) {
+    auto* x = c->add_additional_checks();
+    x->set_check_type(a.check_type);
+    x->set_passed(a.passed);
+    x->set_score(a.score);
+    x->set_message(a.message);
+    for (auto& [k, v] : a.details)
+      (*x->mutable_details())[k] = v;
+  }
+  c->set_all_passed(r.checks.all_passed);
+  out->set_score(r.score);
+  out->set_rank(r.rank);
+}
+
+void fill(pb::OrchestratorMetadata* m, const std::string& execution_id) {
+  m->set_orchestrator_version(ORCH_VERSION);
+  m->set_timestamp_ms(now_ms());
+  m->set_execution_id(execution_id);
+}
+
+std::string backend_of(const std::string& agent_type) {
+  std::string x;
+  for (auto ch : agent_type)
+    x += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (x == "mock")
+    return "scripted";
+  if (x == "ray_vllm")
+    return "remote";
+  return x;
+}
+
+// -- the service --------------------------------------------------------------
+
+class service_impl final : public pb::OrchestratorService::CallbackService {
+public:
+  service_impl(caf::actor_system& sys, grpc_backend backend)
+      : sys_(sys), b_(std::move(backend)) {
+  }
+
+  grpc::ServerUnaryReactor* Deliberate(grpc::CallbackServerContext* ctx,
+                                       const pb::DeliberateRequest* req,
+                                       pb::DeliberateResponse* resp) override {
+    return deliberate(ctx, req, resp, "");
+  }
+
+  grpc::ServerUnaryReactor*
+  DeliberateForBacklogReview(grpc::CallbackServerContext* ctx,
+                             const pb::DeliberateRequest* req,
+                             pb::DeliberateResponse* resp) override {
+    return deliberate(ctx, req, resp,
+                      "Backlog review: the item is clear, small enough for "
+                      "one iteration, has testable acceptance criteria, "
+                      "names its dependencies and risks, and its priority "
+                      "is justified");
+  }
+
+  grpc::ServerUnaryReactor* Orchestrate(grpc::CallbackServerContext* ctx,
+                                        const pb::OrchestrateRequest* req,
+                                        pb::OrchestrateResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (reject_unready(r))
+      return r;
+    if (auto st = check_task(req->task_description(), req->role()); !st.ok()) {
+      r->Finish(st);
+      return r;
+    }
+    task_spec t;
+    t.task_id = req->task_id();
+    t.story_id = req->story_id();
+    t.plan_id = req->plan_id();
+    t.case_id = req->case_id();
+    t.role = normalize_role(req->role());
+    t.description = req->task_description();
+    t.constraints = constraints_of(req->constraints());
+    if (req->options().deliberation_rounds() > 0)
+      t.constraints.rounds = req->options().deliberation_rounds();
+    auto orch = b_.orchestrator;
+    auto timeout = limit_of(ctx);
+    sys_.spawn([=](caf::event_based_actor* self) {
+      self
+        ->request(orch, timeout, atom::orchestrate_v, t,
+                  progress_listener_actor{})
+        .then(
+          [=](deliberation_outcome& out) {
+            for (auto& x : out.results) {
+              if (x.proposal.author_id == out.winner_id)
+                fill(resp->mutable_winner(), x);
+              fill(resp->add_candidates(), x);
+            }
+            resp->set_execution_id(out.execution_id);
+            resp->set_duration_ms(out.duration_ms);
+            fill(resp->mutable_metadata(), out.execution_id);
+            r->Finish(Status::OK);
+          },
+          [=](caf::error& err) { r->Finish(to_status(err)); });
+    });
+    return r;
+  }
+
+  grpc::ServerUnaryReactor*
+  GetDeliberationResult(grpc::CallbackServerContext* ctx,
+                        const pb::GetDeliberationResultRequest* req,
+                        pb::GetDeliberationResultResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (is_blank(req->task_id())) {
+      r->Finish(invalid("task_id must not be blank"));
+      return r;
+    }
+    auto orch = b_.orchestrator;
+    auto id = req->task_id();
+    sys_.spawn([=](caf::event_based_actor* self) {
+      self->request(orch, admin_timeout, atom::result_v, id)
+        .then(
+          [=](deliberation_outcome& out) {
+            resp->set_task_id(id);
+            auto failed = out.status == "failed";
+            auto timed_out = failed
+                             && out.error.find("timeout") != std::string::npos;
+            resp->set_status(
+              timed_out ? pb::DELIBERATION_STATUS_TIMEOUT
+              : failed  ? pb::DELIBERATION_STATUS_FAILED
+                        : pb::DELIBERATION_STATUS_COMPLETED);
+            for (auto& x : out.results)
+              fill(resp->add_results(), x);
+            resp->set_winner_id(out.winner_id);
+            resp->set_duration_ms(out.duration_ms);
+            resp->set_error_message(out.error);
+            fill(resp->mutable_metadata(), out.execution_id);
+            r->Finish(Status::OK);
+          },
+          [=](caf::error& err) { r->Finish(to_status(err)); });
+    });
+    return r;
+  }
+
+  grpc::ServerUnaryReactor*
+  CreateCouncil(grpc::CallbackServerContext* ctx,
+                const pb::CreateCouncilRequest* req,
+                pb::CreateCouncilResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (is_blank(req->role())) {
+      r->Finish(invalid("role must not be blank"));
+      return r;
+    }
+    if (req->num_agents() < 0 || req->num_agents() > 256) {
+      r->Finish(invalid("num_agents must be between 1 and 256 (0: 3)"));
+      return r;
+    }
+    council_config cc;
+    cc.role = normalize_role(req->role());
+    cc.num_agents = req->num_agents() > 0 ? req->num_agents() : 3;
+    cc.agent_type = backend_of(req->config().agent_type());
+    if (req->config().deliberation_rounds() > 0)
+      cc.rounds = req->config().deliberation_rounds();
+    for (auto& [k, v] : req->config().custom_params())
+      cc.custom_params[k] = v;
+    admin<council_info>(r, [resp](council_info& info) {
+      resp->set_council_id(info.council_id);
+      resp->set_agents_created(static_cast<int32_t>(info.agent_ids.size()));
+      for (auto& id : info.agent_ids)
+        resp->add_agent_ids(id);
+    }, atom::create_v, cc);
+    return r;
+  }
+
+  grpc::ServerUnaryReactor* ListCouncils(grpc::CallbackServerContext* ctx,
+                                         const pb::ListCouncilsRequest* req,
+                                         pb::ListCouncilsResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    auto filter = normalize_role(req->role_filter());
+    auto agents = req->include_agents();
+    admin<std::vector<council_info>>(r, [resp, filter, agents](std::vector<council_info>& xs) {
+        for (auto& c : xs) {
+          if (!filter.empty() && c.role != filter)
+            continue;
+          auto* x = resp->add_councils();
+          x->set_council_id(c.council_id);
+          x->set_role(c.role);
+          x->set_num_agents(static_cast<int32_t>(c.agent_ids.size()));
+          x->set_status("active");
+          x->set_model(c.agent_type);
+          if (agents)
+            for (auto& id : c.agent_ids) {
+              auto* a = x->add_agents();
+              a->set_agent_id(id);
+              a->set_role(c.role);
+              a->set_status("ready");
+            }
+        }
+      }, atom::list_v);
+    return r;
+  }
+
+  grpc::ServerUnaryReactor*
+  DeleteCouncil(grpc::CallbackServerContext* ctx,
+                const pb::DeleteCouncilRequest* req,
+                pb::DeleteCouncilResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (is_blank(req->role())) {
+      r->Finish(invalid("role must not be blank"));
+      return r;
+    }
+    admin<council_info>(r, [resp](council_info& info) {
+                          resp->set_success(true);
+                          resp->set_message("deleted " + info.council_id);
+                          resp->set_agents_removed(
+                            static_cast<int32_t>(info.agent_ids.size()));
+                        }, atom::remove_v, normalize_role(req->role()));
+    return r;
+  }
+
+  grpc::ServerUnaryReactor*
+  RegisterAgent(grpc::CallbackServerContext* ctx,
+                const pb::RegisterAgentRequest* req,
+                pb::RegisterAgentResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (is_blank(req->agent_id()) || is_blank(req->role())) {
+      r->Finish(invalid("agent_id and role must not be blank"));
+      return r;
+    }
+    agent_spec spec;
+    spec.agent_id = req->agent_id();
+    spec.role = normalize_role(req->role());
+    for (auto& [k, v] : req->metadata())
+      spec.params[k] = v;
+    if (!req->endpoint().empty())
+      spec.params["endpoint"] = req->endpoint();
+    admin<council_info>(r, [resp, spec](council_info& c) {
+      resp->set_success(true);
+      resp->set_message("registered " + spec.agent_id + " with "
+                        + c.council_id);
+      resp->set_council_id(c.council_id);
+    }, atom::add_v, spec);
+    return r;
+  }
+
+  grpc::ServerUnaryReactor*
+  UnregisterAgent(grpc::CallbackServerContext* ctx,
+                  const pb::UnregisterAgentRequest* req,
+                  pb::UnregisterAgentResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (is_blank(req->agent_id()) || is_blank(req->role())) {
+      r->Finish(invalid("agent_id and role must not be blank"));
+      return r;
+    }
+    auto id = req->agent_id();
+    admin<council_info>(r, [resp, id](council_info& c) {
+                          resp->set_success(true);
+                          resp->set_message("unregistered " + id + " from "
+                                            + c.council_id);
+                        }, atom::remove_v, normalize_role(req->role()), id);
+    return r;
+  }
+
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
+                                      const pb::GetStatusRequest* req,
+                                      pb::GetStatusResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    auto [ready, why] = b_.readiness ? b_.readiness()
+                                     : std::make_pair(true, std::string{});
+    resp->set_status(ready ? "healthy" : "not_ready: " + why);
+    resp->set_uptime_seconds(
+      std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now() - b_.started)
+        .count());
+    if (!req->include_stats()) {
+      r->Finish(Status::OK);
+      return r;
+    }
+    admin<orchestrator_stats>(r, [resp](orchestrator_stats& s) {
+      auto* x = resp->mutable_stats();
+      x->set_total_deliberations(s.total_deliberations);
+      x->set_total_orchestrations(s.total_orchestrations);
+      x->set_avg_deliberation_time_ms(s.avg_ms);
+      x->set_active_councils(s.active_councils);
+      for (auto& [role, n] : s.role_counts)
+        (*x->mutable_role_counts())[role] = n;
+    }, atom::stats_v);
+    return r;
+  }
+
+  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* ctx,
+                                       const pb::GetMetricsRequest*,
+                                       pb::GetMetricsResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    admin<orchestrator_stats>(r, [resp](orchestrator_stats& s) {
+      auto* p = resp->mutable_performance();
+      p->set_avg_deliberation_ms(s.avg_ms);
+      p->set_avg_orchestration_ms(s.avg_ms);
+      p->set_p50_latency_ms(s.p50_ms);
+      p->set_p95_latency_ms(s.p95_ms);
+      p->set_p99_latency_ms(s.p99_ms);
+      auto* c = resp->mutable_councils();
+      c->set_total_councils(static_cast<int32_t>(s.active_councils));
+      c->set_active_councils(static_cast<int32_t>(s.active_councils));
+    }, atom::stats_v);
+    return r;
+  }
+
+private:
+  /// Finishes with UNAVAILABLE while the service is not ready.
+  bool reject_unready(grpc::ServerUnaryReactor* r) {
+    if (!b_.readiness)
+      return false;
+    auto [ready, why] = b_.readiness();
+    if (ready)
+      return false;
+    r->Finish({StatusCode::UNAVAILABLE, "the service is not ready: " + why});
+    return true;
+  }
+
+  static Status check_task(const std::string& text, const std::string& role) {
+    if (is_blank(text))
+      return invalid("task_description must not be blank");
+    if (is_blank(role))
+      return invalid("role must not be blank");
+    return Status::OK;
+  }
+
+  /// The client's deadline as the limit of the call (infinite without one).
+  static caf::duration limit_of(grpc::CallbackServerContext* ctx) {
+    auto deadline = ctx->deadline();
+    if (deadline == std::chrono::system_clock::time_point::max())
+      return caf::infinite;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::system_clock::now());
+    return caf::duration{std::max(left, std::chrono::milliseconds(1))};
+  }
+
+  grpc::ServerUnaryReactor* deliberate(grpc::CallbackServerContext* ctx,
+                                       const pb::DeliberateRequest* req,
+                                       pb::DeliberateResponse* resp,
+                                       const std::string& rubric) {
+    auto* r = ctx->DefaultReactor();
+    if (reject_unready(r))
+      return r;
+    if (auto st = check_task(req->task_description(), req->role()); !st.ok()) {
+      r->Finish(st);
+      return r;
+    }
+    if (req->rounds() < 0 || req->rounds() > 20) {
+      r->Finish(invalid("rounds must be between 0 and 20"));
+      return r;
+    }
+    task_spec t;
+    t.task_id = req->task_id();
+    t.role = normalize_role(req->role());
+    t.description = req->task_description();
+    t.constraints = constraints_of(req->constraints());
+    if (!rubric.empty() && t.constraints.rubric.empty())
+      t.constraints.rubric = rubric;
+    if (req->rounds() > 0)
+      t.constraints.rounds = req->rounds();
+    auto orch = b_.orchestrator;
+    auto timeout = limit_of(ctx);
+    sys_.spawn([=](caf::event_based_actor* self) {
+      self
+        ->request(orch, timeout, atom::deliberate_v, t,
+                  progress_listener_actor{})
+        .then(
+          [=](deliberation_outcome& out) {
+            resp->set_task_id(out.task_id);
+            for (auto& x : out.results)
+              fill(resp->add_results(), x);
+            resp->set_winner_id(out.winner_id);
+            resp->set_duration_ms(out.duration_ms);
+            fill(resp->mutable_metadata(), out.execution_id);
+            r->Finish(Status::OK);
+          },
+          [=](caf::error& err) { r->Finish(to_status(err)); });
+    });
+    return r;
+  }
+
+  /// Asks the ORCHESTRATOR; `done` fills the response, errors map to codes.
+  template<class T, class Done, class... Ts>
+  void admin(grpc::ServerUnaryReactor* r, Done done, Ts... xs) {
+    auto orch = b_.orchestrator;
+    sys_.spawn([=](caf::event_based_actor* self) {
+      self->request(orch, admin_timeout, xs...)
+        .then(
+          [=](T& x) {
+            done(x);
+            r->Finish(Status::OK);
+          },
+          [=](caf::error& err) { r->Finish(to_status(err)); });
+    });
+  }
+
+  caf::actor_system& sys_;
+  grpc_backend b_;
+};
+
+class server_impl : public grpc_server {
+public:
+  server_impl(std::unique_ptr<service_impl> svc,
+              std::unique_ptr<grpc::Server> srv, int port)
+      : svc_(std::move(svc)), srv_(std::move(srv)), port_(port) {
+  }
+
+  ~server_impl() override {
+    stop();
+  }
+
+  int port() const override {
+    return port_;
+  }
+
+  void set_serving(bool serving) override {
+    if (auto* h = srv_ ? srv_->GetHealthCheckService() : nullptr) {
+      h->SetServingStatus(serving);
+      h->SetServingStatus("fleet.orchestrator.v1.OrchestratorService",
+                          serving);
+    }
+  }
+
+  void stop() override {
+    if (!srv_)
+      return;
+    srv_->Shutdown(std::chrono::system_clock::now()
+                   + std::chrono::seconds(5));
+    srv_->Wait();
+    srv_.reset();
+  }
+
+private:
+  std::unique_ptr<service_impl> svc_;
+  std::unique_ptr<grpc::Server> srv_;
+  int port_;
+};
+
+} // namespace
+
+caf::expected<std::unique_ptr<grpc_server>>
+start_grpc_server(caf::actor_system& sys, const grpc_settings& settings,
+                  grpc_backend backend) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto svc = std::make_unique<service_impl>(sys, std::move(backend));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(settings.host + ":" + std::to_string(settings.port),
+                           grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(svc.get());
+  auto srv = builder.BuildAndStart();
+  if (!srv || port == 0)
+    return caf::make_error(ec::invalid_config,
+                           "GRPC_PORT=" + std::to_string(settings.port)
+                             + ": cannot listen on " + settings.host
+                             + " (port in use?)");
+  spdlog::info("grpc server listens on {}:{}", settings.host, port);
+  auto out = std::make_unique<server_impl>(std::move(svc), std::move(srv),
+                                           port);
+  out->set_serving(false);
+  return std::unique_ptr<grpc_server>{std::move(out)};
+}
+
+} // namespace orch

@@ -1,0 +1,49 @@
+#pragma once
+
+// The gRPC bridge (grpc++ 1.51): `fleet.orchestrator.v1.OrchestratorService`
+// on the callback API, with server reflection and the standard health
+// service. A call becomes a request to the actors and their reply completes
+// it; no gRPC thread waits on an actor. Generated protobuf code stays in
+// grpc_server.cpp.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/actors.hpp"
+
+namespace orch {
+
+struct grpc_settings {
+  std::string host = "0.0.0.0";
+  /// 0 picks a free port.
+  int port = 50055;
+};
+
+/// What the service answers from.
+struct grpc_backend {
+  orchestrator_actor orchestrator;
+  /// Ready, and why not.
+  std::function<std::pair<bool, std::string>()> readiness;
+  std::chrono::steady_clock::time_point started;
+};
+
+class grpc_server {
+public:
+  virtual ~grpc_server() = default;
+  virtual int port() const = 0;
+  /// The standard health service's status, following readiness.
+  virtual void set_serving(bool serving) = 0;
+  virtual void stop() = 0;
+};
+
+caf::expected<std::unique_ptr<grpc_server>>
+start_grpc_server(caf::actor_system& sys, const grpc_settings& settings,
+                  grpc_backend backend);
+
+} // namespace orch

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""An independent client of fleet.orchestrator.v1 that knows only the proto
+file: stubs are generated from it at test time (protoc + Debian's
+grpc_python_plugin). Run by the grpc_api suite:
+
+    client.py STUBS_DIR HOST:PORT
+
+Prints one line per check and exits non-zero on the first failure.
+"""
+
+import sys
+import time
+
+sys.path.insert(0, sys.argv[1])
+import grpc  # noqa: E402
+import fleet_orchestrator_v1_pb2 as pb  # noqa: E402
+import fleet_orchestrator_v1_pb2_grpc as rpc  # noqa: E402
+
+target = sys.argv[2]
+channel = grpc.insecure_channel(target)
+stub = rpc.OrchestratorServiceStub(channel)
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    if not cond:
+        print("FAIL:", what)
+        sys.exit(1)
+    checks += 1
+    print("ok:", what)
+
+
+def code_of(call, *args, **kw):
+    try:
+        call(*args, **kw)
+    except grpc.RpcError as e:
+        return e.code(), e.details()
+    return grpc.StatusCode.OK, ""
+
+
+# Ready?
+for _ in range(100):
+    try:
+        st = stub.GetStatus(pb.GetStatusRequest(include_stats=True), timeout=2)
+        if st.status == "healthy":
+            break
+    except grpc.RpcError:
+        pass
+    time.sleep(0.1)
+check(st.status == "healthy", "GetStatus says healthy")
+
+req = pb.DeliberateRequest(
+    task_id="grpc-task-1", task_description="Add a login endpoint",
+    role="DEV", rounds=1,
+    constraints=pb.TaskConstraints(rubric="secure",
+                                   requirements=["input validation"]))
+resp = stub.Deliberate(req, timeout=30)
+check(len(resp.results) == 3, "Deliberate returns three ranked results")
+check(resp.winner_id in [r.proposal.author_id for r in resp.results],
+      "the winner is one of the results")
+check([r.rank for r in resp.results] == [1, 2, 3], "ranks are 1..3")
+check(resp.metadata.execution_id != "", "metadata carries the execution id")
+
+got = stub.GetDeliberationResult(
+    pb.GetDeliberationResultRequest(task_id="grpc-task-1"), timeout=5)
+check(got.status == pb.DELIBERATION_STATUS_COMPLETED,
+      "GetDeliberationResult finds it COMPLETED")
+check(code_of(stub.GetDeliberationResult,
+              pb.GetDeliberationResultRequest(task_id="nope"))[0]
+      == grpc.StatusCode.NOT_FOUND, "an unknown task is NOT_FOUND")
+
+code, details = code_of(stub.Deliberate, pb.DeliberateRequest(role="DEV"))
+check(code == grpc.StatusCode.INVALID_ARGUMENT and "task_description" in details,
+      "a blank task is INVALID_ARGUMENT and says why")
+check(code_of(stub.Deliberate,
+              pb.DeliberateRequest(task_description="x", role="NOPE"))[0]
+      == grpc.StatusCode.NOT_FOUND, "an unknown council is NOT_FOUND")
+
+councils = stub.ListCouncils(pb.ListCouncilsRequest(include_agents=True))
+check(len(councils.councils) == 5, "ListCouncils lists the five councils")
+check(all(len(c.agents) == c.num_agents for c in councils.councils),
+      "with their agents")
+check(code_of(stub.CreateCouncil, pb.CreateCouncilRequest(role="DEV",
+                                                          num_agents=2))[0]
+      == grpc.StatusCode.ALREADY_EXISTS, "a second DEV council is ALREADY_EXISTS")
+made = stub.CreateCouncil(pb.CreateCouncilRequest(role="SEC", num_agents=2))
+check(made.agents_created == 2 and made.council_id == "council-sec",
+      "CreateCouncil SEC with two agents")
+reg = stub.RegisterAgent(pb.RegisterAgentRequest(agent_id="agent-sec-x",
+                                                 role="SEC"))
+check(reg.success and reg.council_id == "council-sec", "RegisterAgent")
+check(code_of(stub.RegisterAgent,
+              pb.RegisterAgentRequest(agent_id="agent-sec-x", role="SEC"))[0]
+      == grpc.StatusCode.ALREADY_EXISTS, "the same agent again is ALREADY_EXISTS")
+check(stub.UnregisterAgent(pb.UnregisterAgentRequest(agent_id="agent-sec-x",
+                                                     role="SEC")).success,
+      "UnregisterAgent")
+check(code_of(stub.UnregisterAgent,
+              pb.UnregisterAgentRequest(agent_id="agent-sec-x", role="SEC"))[0]
+      == grpc.StatusCode.NOT_FOUND, "an unknown agent is NOT_FOUND")
+deleted = stub.DeleteCouncil(pb.DeleteCouncilRequest(role="SEC"))
+check(deleted.success and deleted.agents_removed == 2, "DeleteCouncil SEC")
+check(code_of(stub.DeleteCouncil, pb.DeleteCouncilRequest(role="SEC"))[0]
+      == grpc.StatusCode.NOT_FOUND, "deleting it again is NOT_FOUND")
+
+orch = stub.Orchestrate(pb.OrchestrateRequest(
+    task_id="grpc-task-2", task_description="Plan the rollout", role="DEVOPS"),
+    timeout=30)
+check(orch.winner.proposal.author_id != "" and len(orch.candidates) == 3,
+      "Orchestrate picks a winner among the candidates")
+metrics = stub.GetMetrics(pb.GetMetricsRequest())
+check(metrics.performance.p99_latency_ms >= metrics.performance.p50_latency_ms,
+      "GetMetrics has latency percentiles")
+print("OK", checks, "checks")

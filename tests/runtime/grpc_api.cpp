@@ -1,0 +1,74 @@
+// The gRPC API from a client that knows only the proto file: Python's grpc
+// from Debian with stubs generated from proto/ at test time, against a real
+// `orchestrator serve`. Also: the proto is the contract, byte for byte.
+
+#include <fstream>
+#include <sstream>
+
+#include <boost/test/unit_test.hpp>
+
+#include "service_util.hpp"
+#include "test_util.hpp"
+
+using namespace orch;
+using namespace orch::test;
+using std::chrono::seconds;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(grpc_api)
+
+BOOST_AUTO_TEST_CASE(proto_is_the_contract) {
+  auto ours = slurp(std::string{ORCH_SOURCE_DIR}
+                    + "/proto/fleet_orchestrator_v1.proto");
+  auto contract = slurp(std::string{ORCH_SOURCE_DIR}
+                        + "/../shared/contracts/fleet_orchestrator_v1.proto");
+  BOOST_REQUIRE_MESSAGE(!contract.empty(),
+                        "../shared/contracts/fleet_orchestrator_v1.proto is "
+                        "missing beside the checkout");
+  BOOST_CHECK_MESSAGE(ours == contract,
+                      "proto/fleet_orchestrator_v1.proto drifted from the "
+                      "contract in ../shared/contracts/");
+}
+
+BOOST_AUTO_TEST_CASE(an_independent_python_client) {
+  scratch_dir dir;
+  nats_server nats{dir.path};
+  auto port = free_port();
+  child serve({ORCH_BINARY, "serve"},
+              {"NATS_URL=" + nats.url(), "HTTP_PORT=0",
+               "GRPC_PORT=" + std::to_string(port)},
+              dir.path + "/serve.log");
+  // Stubs from the proto file alone.
+  auto stubs = dir.path + "/stubs";
+  child mk({"/bin/mkdir", "-p", stubs}, {}, dir.path + "/mkdir.log");
+  BOOST_REQUIRE_EQUAL(mk.wait(seconds(10)), 0);
+  child gen({"/usr/bin/protoc", "-I", std::string{ORCH_SOURCE_DIR} + "/proto",
+             "--python_out=" + stubs, "--grpc_out=" + stubs,
+             "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
+             "fleet_orchestrator_v1.proto"},
+            {}, dir.path + "/protoc.log");
+  BOOST_REQUIRE_MESSAGE(gen.wait(seconds(60)) == 0, gen.output());
+  child client({"/usr/bin/python3",
+                std::string{ORCH_SOURCE_DIR} + "/tests/grpc/client.py", stubs,
+                "127.0.0.1:" + std::to_string(port)},
+               {}, dir.path + "/client.log");
+  auto rc = client.wait(seconds(120));
+  BOOST_TEST_MESSAGE(client.output());
+  BOOST_CHECK_MESSAGE(rc == 0, client.output() << "\n--- serve:\n"
+                                               << serve.output());
+  BOOST_CHECK_NE(client.output().find("OK "), std::string::npos);
+  serve.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(serve.wait(seconds(20)), 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
