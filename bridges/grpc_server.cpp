@@ -1,10 +1,13 @@
 #include "bridges/grpc_server.hpp"
 
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -120,6 +123,135 @@ std::string backend_of(const std::string& agent_type) {
   return x;
 }
 
+// -- streaming ----------------------------------------------------------------
+
+using update_writer = grpc::ServerWriteReactor<pb::DeliberationUpdate>;
+
+/// What a StreamDeliberation call shares between its reactor (gRPC threads)
+/// and the actors that feed it: updates wait here, one write at a time.
+struct stream_state {
+  std::recursive_mutex mtx;
+  /// Null once gRPC is done with the call.
+  update_writer* reactor = nullptr;
+  std::deque<pb::DeliberationUpdate> queue;
+  /// The update being written; alive until OnWriteDone.
+  pb::DeliberationUpdate current;
+  bool writing = false;
+  bool ended = false;
+  bool finish_called = false;
+  Status final_status;
+
+  void push(pb::DeliberationUpdate u) {
+    std::lock_guard<std::recursive_mutex> guard{mtx};
+    queue.push_back(std::move(u));
+    pump();
+  }
+
+  void end(Status st) {
+    std::lock_guard<std::recursive_mutex> guard{mtx};
+    ended = true;
+    final_status = std::move(st);
+    pump();
+  }
+
+  void finish(Status st) {
+    if (reactor && !finish_called) {
+      finish_called = true;
+      reactor->Finish(std::move(st));
+    }
+  }
+
+  void pump() {
+    if (!reactor || writing || finish_called)
+      return;
+    if (!queue.empty()) {
+      current = std::move(queue.front());
+      queue.pop_front();
+      writing = true;
+      reactor->StartWrite(&current);
+    } else if (ended) {
+      finish(final_status);
+    }
+  }
+
+  void write_done(bool ok) {
+    std::lock_guard<std::recursive_mutex> guard{mtx};
+    writing = false;
+    if (!ok)
+      finish({StatusCode::CANCELLED, "the client went away"});
+    else
+      pump();
+  }
+};
+
+class stream_reactor : public update_writer {
+public:
+  explicit stream_reactor(std::shared_ptr<stream_state> st) : st_(std::move(st)) {
+    std::lock_guard<std::recursive_mutex> guard{st_->mtx};
+    st_->reactor = this;
+  }
+
+  void OnWriteDone(bool ok) override {
+    st_->write_done(ok);
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::recursive_mutex> guard{st_->mtx};
+    st_->finish({StatusCode::CANCELLED, "cancelled by the client"});
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard<std::recursive_mutex> guard{st_->mtx};
+      st_->reactor = nullptr;
+    }
+    delete this;
+  }
+
+private:
+  std::shared_ptr<stream_state> st_;
+};
+
+/// Runs one deliberation as its own progress listener and forwards every
+/// update, then the result, into a stream. One actor for both, so the
+/// updates (sent before the outcome) are written before the result.
+progress_listener_actor::behavior_type
+stream_deliberation(progress_listener_actor::pointer self,
+                    std::shared_ptr<stream_state> st,
+                    orchestrator_actor orch, task_spec task,
+                    caf::duration timeout) {
+  self
+    ->request(orch, timeout, atom::deliberate_v, std::move(task),
+              caf::actor_cast<progress_listener_actor>(self))
+    .then(
+      [=](deliberation_outcome& out) {
+        pb::DeliberationUpdate last;
+        last.set_status("complete");
+        last.set_progress_percent(100);
+        last.set_current_step("winner " + out.winner_id);
+        for (auto& x : out.results)
+          if (x.proposal.author_id == out.winner_id)
+            fill(last.mutable_partial_result(), x);
+        st->push(std::move(last));
+        st->end(Status::OK);
+        self->quit();
+      },
+      [=](caf::error& err) {
+        st->end(to_status(err));
+        self->quit();
+      });
+  return {
+    [st](deliberation_update& up) {
+      pb::DeliberationUpdate u;
+      u.set_status(up.status);
+      u.set_progress_percent(up.progress_percent);
+      u.set_current_step(up.current_step);
+      u.set_current_agent(up.current_agent);
+      st->push(std::move(u));
+    },
+  };
+}
+
 // -- the service --------------------------------------------------------------
 
 class service_impl final : public pb::OrchestratorService::CallbackService {
@@ -143,6 +275,26 @@ public:
                       "one iteration, has testable acceptance criteria, "
                       "names its dependencies and risks, and its priority "
                       "is justified");
+  }
+
+  grpc::ServerWriteReactor<pb::DeliberationUpdate>*
+  StreamDeliberation(grpc::CallbackServerContext* ctx,
+                     const pb::DeliberateRequest* req) override {
+    auto st = std::make_shared<stream_state>();
+    auto* reactor = new stream_reactor(st);
+    auto check = check_task(req->task_description(), req->role());
+    if (check.ok() && b_.readiness) {
+      auto [ready, why] = b_.readiness();
+      if (!ready)
+        check = {StatusCode::UNAVAILABLE, "the service is not ready: " + why};
+    }
+    if (!check.ok()) {
+      st->end(check);
+      return reactor;
+    }
+    sys_.spawn(stream_deliberation, st, b_.orchestrator, task_of(*req, ""),
+               limit_of(ctx));
+    return reactor;
   }
 
   grpc::ServerUnaryReactor* Orchestrate(grpc::CallbackServerContext* ctx,
@@ -400,6 +552,21 @@ private:
     return true;
   }
 
+  /// The task of a DeliberateRequest; `rubric` when it brings none.
+  static task_spec task_of(const pb::DeliberateRequest& req,
+                           const std::string& rubric) {
+    task_spec t;
+    t.task_id = req.task_id();
+    t.role = normalize_role(req.role());
+    t.description = req.task_description();
+    t.constraints = constraints_of(req.constraints());
+    if (!rubric.empty() && t.constraints.rubric.empty())
+      t.constraints.rubric = rubric;
+    if (req.rounds() > 0)
+      t.constraints.rounds = req.rounds();
+    return t;
+  }
+
   static Status check_task(const std::string& text, const std::string& role) {
     if (is_blank(text))
       return invalid("task_description must not be blank");
@@ -433,15 +600,7 @@ private:
       r->Finish(invalid("rounds must be between 0 and 20"));
       return r;
     }
-    task_spec t;
-    t.task_id = req->task_id();
-    t.role = normalize_role(req->role());
-    t.description = req->task_description();
-    t.constraints = constraints_of(req->constraints());
-    if (!rubric.empty() && t.constraints.rubric.empty())
-      t.constraints.rubric = rubric;
-    if (req->rounds() > 0)
-      t.constraints.rounds = req->rounds();
+    auto t = task_of(*req, rubric);
     auto orch = b_.orchestrator;
     auto timeout = limit_of(ctx);
     sys_.spawn([=](caf::event_based_actor* self) {

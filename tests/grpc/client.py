@@ -112,4 +112,34 @@ check(orch.winner.proposal.author_id != "" and len(orch.candidates) == 3,
 metrics = stub.GetMetrics(pb.GetMetricsRequest())
 check(metrics.performance.p99_latency_ms >= metrics.performance.p50_latency_ms,
       "GetMetrics has latency percentiles")
+# StreamDeliberation: every phase in order, per-agent steps, then the result.
+updates = list(stub.StreamDeliberation(pb.DeliberateRequest(
+    task_id="grpc-stream-1", task_description="Add rate limiting",
+    role="QA", rounds=1), timeout=30))
+statuses = [u.status for u in updates]
+order = []
+for st in statuses:
+    if not order or order[-1] != st:
+        order.append(st)
+check(order[:4] == ["generating", "reviewing", "revising", "scoring"],
+      "the stream goes generating, reviewing, revising, scoring: %s" % order)
+check(statuses[-1] == "complete" and updates[-1].progress_percent == 100,
+      "and ends complete at 100 %")
+check(updates[-1].partial_result.proposal.author_id.startswith("agent-qa-"),
+      "with the winner's result")
+agents = {u.current_agent for u in updates if u.status == "generating"}
+check(len(agents - {""}) >= 3, "with a step per agent: %s" % sorted(agents))
+percents = [u.progress_percent for u in updates]
+check(percents == sorted(percents), "progress never goes back")
+code, _ = code_of(lambda: list(stub.StreamDeliberation(
+    pb.DeliberateRequest(role="QA"))))
+check(code == grpc.StatusCode.INVALID_ARGUMENT,
+      "a blank streamed task is INVALID_ARGUMENT")
+# A client that goes away after the first update: the server carries on.
+call = stub.StreamDeliberation(pb.DeliberateRequest(
+    task_description="Cancel me", role="DEV"), timeout=30)
+next(call)
+call.cancel()
+check(stub.GetStatus(pb.GetStatusRequest()).status == "healthy",
+      "a cancelled stream leaves the service healthy")
 print("OK", checks, "checks")
