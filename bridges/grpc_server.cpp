@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -14,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fleet_orchestrator_v1.grpc.pb.h"
+#include "messages/events.hpp"
 
 namespace orch {
 
@@ -147,8 +149,15 @@ struct stream_state {
     pump();
   }
 
+  /// Called once when the deliberation ended (gives back its slot).
+  std::function<void()> on_end;
+
   void end(Status st) {
     std::lock_guard<std::recursive_mutex> guard{mtx};
+    if (on_end) {
+      on_end();
+      on_end = nullptr;
+    }
     ended = true;
     final_status = std::move(st);
     pump();
@@ -283,15 +292,13 @@ public:
     auto st = std::make_shared<stream_state>();
     auto* reactor = new stream_reactor(st);
     auto check = check_task(req->task_description(), req->role());
-    if (check.ok() && b_.readiness) {
-      auto [ready, why] = b_.readiness();
-      if (!ready)
-        check = {StatusCode::UNAVAILABLE, "the service is not ready: " + why};
-    }
+    if (check.ok())
+      check = admit();
     if (!check.ok()) {
       st->end(check);
       return reactor;
     }
+    st->on_end = [this] { release_slot(); };
     sys_.spawn(stream_deliberation, st, b_.orchestrator, task_of(*req, ""),
                limit_of(ctx));
     return reactor;
@@ -301,12 +308,12 @@ public:
                                         const pb::OrchestrateRequest* req,
                                         pb::OrchestrateResponse* resp) override {
     auto* r = ctx->DefaultReactor();
-    if (reject_unready(r))
-      return r;
     if (auto st = check_task(req->task_description(), req->role()); !st.ok()) {
       r->Finish(st);
       return r;
     }
+    if (reject_unready(r))
+      return r;
     task_spec t;
     t.task_id = req->task_id();
     t.story_id = req->story_id();
@@ -333,9 +340,13 @@ public:
             resp->set_execution_id(out.execution_id);
             resp->set_duration_ms(out.duration_ms);
             fill(resp->mutable_metadata(), out.execution_id);
+            release_slot();
             r->Finish(Status::OK);
           },
-          [=](caf::error& err) { r->Finish(to_status(err)); });
+          [=](caf::error& err) {
+            release_slot();
+            r->Finish(to_status(err));
+          });
     });
     return r;
   }
@@ -350,6 +361,7 @@ public:
       return r;
     }
     auto orch = b_.orchestrator;
+    auto queue = b_.queue;
     auto id = req->task_id();
     sys_.spawn([=](caf::event_based_actor* self) {
       self->request(orch, admin_timeout, atom::result_v, id)
@@ -371,7 +383,127 @@ public:
             fill(resp->mutable_metadata(), out.execution_id);
             r->Finish(Status::OK);
           },
-          [=](caf::error& err) { r->Finish(to_status(err)); });
+          [=](caf::error& err) {
+            // Not in the result store: maybe a task of a plan that has not
+            // run yet, or runs right now (the TASK QUEUE knows).
+            if (code_of(err) != ec::not_found || !queue) {
+              r->Finish(to_status(err));
+              return;
+            }
+            self->request(queue, admin_timeout, atom::status_v, id)
+              .then(
+                [=](queued_task& q) {
+                  resp->set_task_id(id);
+                  auto& s = q.state;
+                  resp->set_status(
+                    s == "QUEUED" || s == "READY"
+                      ? pb::DELIBERATION_STATUS_PENDING
+                    : s == "IN_PROGRESS" ? pb::DELIBERATION_STATUS_IN_PROGRESS
+                    : s == "COMPLETED"   ? pb::DELIBERATION_STATUS_COMPLETED
+                                         : pb::DELIBERATION_STATUS_FAILED);
+                  resp->set_error_message(q.error);
+                  r->Finish(Status::OK);
+                },
+                [=](caf::error& e2) { r->Finish(to_status(e2)); });
+          });
+    });
+    return r;
+  }
+
+  grpc::ServerUnaryReactor*
+  DeriveSubtasks(grpc::CallbackServerContext* ctx,
+                 const pb::DeriveSubtasksRequest* req,
+                 pb::DeriveSubtasksResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (is_blank(req->plan_id())) {
+      r->Finish(invalid("plan_id must not be blank"));
+      return r;
+    }
+    if (req->strategy().max_tasks_per_role() < 0) {
+      r->Finish(invalid("strategy.max_tasks_per_role must not be negative"));
+      return r;
+    }
+    plan_input plan;
+    plan.plan_id = req->plan_id();
+    plan.story_id = req->case_id();
+    plan.roles.assign(req->roles().begin(), req->roles().end());
+    auto dispatch = req->strategy().auto_publish_to_nats();
+    auto cap = req->strategy().max_tasks_per_role();
+    derive(r, std::move(plan), dispatch, [resp, cap](std::vector<task_spec>& ts) {
+      std::map<std::string, int> per_role;
+      for (auto& t : ts) {
+        if (cap > 0 && ++per_role[t.role] > cap)
+          continue;
+        auto* x = resp->add_tasks();
+        x->set_task_id(t.task_id);
+        x->set_role(t.role);
+        x->set_description(t.description);
+        for (auto& d : t.dependencies)
+          x->add_dependencies(d);
+        auto* c = x->mutable_constraints();
+        c->set_rubric(t.constraints.rubric);
+        for (auto& q : t.constraints.requirements)
+          c->add_requirements(q);
+        c->set_max_iterations(t.constraints.max_iterations);
+        c->set_timeout_seconds(t.constraints.timeout_seconds);
+        x->set_case_id(t.story_id);
+        x->set_plan_id(t.plan_id);
+        x->set_priority(t.priority);
+      }
+      resp->set_total_tasks(resp->tasks_size());
+      resp->set_derivation_id("derivation-" + std::to_string(now_ms()));
+    });
+    return r;
+  }
+
+  grpc::ServerUnaryReactor*
+  ProcessPlanningEvent(grpc::CallbackServerContext* ctx,
+                       const pb::PlanningEventRequest* req,
+                       pb::PlanningEventResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (is_blank(req->event_type())) {
+      r->Finish(invalid("event_type must not be blank"));
+      return r;
+    }
+    std::string type;
+    for (auto ch : req->event_type())
+      type += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto approved = type.find("approved") != std::string::npos;
+    if (!approved) {
+      // A phase change: published as orchestration.phase.changed.
+      if (is_blank(req->case_id()) || is_blank(req->to_state())) {
+        r->Finish(invalid("a phase change needs case_id and to_state"));
+        return r;
+      }
+      if (b_.sink) {
+        story_transition x;
+        x.story_id = req->case_id();
+        x.from_phase = req->from_state();
+        x.to_phase = req->to_state();
+        x.timestamp = static_cast<double>(req->timestamp_ms()) / 1000.0;
+        caf::anon_send(b_.sink, atom::progress_v,
+                       phase_changed_event(x, trace_context{}));
+      }
+      resp->set_processed(true);
+      resp->set_message("phase change of " + req->case_id() + " to "
+                        + req->to_state() + " published");
+      r->Finish(Status::OK);
+      return r;
+    }
+    if (is_blank(req->plan_id())) {
+      r->Finish(invalid("an approved plan needs plan_id"));
+      return r;
+    }
+    plan_input plan;
+    plan.plan_id = req->plan_id();
+    plan.story_id = req->case_id();
+    if (auto i = req->metadata().find("plan"); i != req->metadata().end())
+      plan.text = i->second;
+    derive(r, std::move(plan), true, [resp](std::vector<task_spec>& ts) {
+      resp->set_processed(true);
+      resp->set_message(std::to_string(ts.size()) + " tasks queued");
+      for (auto& t : ts)
+        resp->add_derived_task_ids(t.task_id);
     });
     return r;
   }
@@ -541,14 +673,35 @@ public:
   }
 
 private:
-  /// Finishes with UNAVAILABLE while the service is not ready.
+  /// UNAVAILABLE while the service is not ready, RESOURCE_EXHAUSTED at the
+  /// cap of concurrent deliberations; OK takes a slot (give it back with
+  /// `release_slot`).
+  Status admit() {
+    if (b_.readiness) {
+      auto [ready, why] = b_.readiness();
+      if (!ready)
+        return {StatusCode::UNAVAILABLE, "the service is not ready: " + why};
+    }
+    if (++running_ > b_.max_deliberations) {
+      --running_;
+      return {StatusCode::RESOURCE_EXHAUSTED,
+              "at most " + std::to_string(b_.max_deliberations)
+                + " deliberations run at once over gRPC "
+                  "(GRPC_MAX_DELIBERATIONS); try again later"};
+    }
+    return Status::OK;
+  }
+
+  void release_slot() {
+    --running_;
+  }
+
+  /// Finishes with the status of `admit` unless it is OK.
   bool reject_unready(grpc::ServerUnaryReactor* r) {
-    if (!b_.readiness)
+    auto st = admit();
+    if (st.ok())
       return false;
-    auto [ready, why] = b_.readiness();
-    if (ready)
-      return false;
-    r->Finish({StatusCode::UNAVAILABLE, "the service is not ready: " + why});
+    r->Finish(st);
     return true;
   }
 
@@ -590,8 +743,6 @@ private:
                                        pb::DeliberateResponse* resp,
                                        const std::string& rubric) {
     auto* r = ctx->DefaultReactor();
-    if (reject_unready(r))
-      return r;
     if (auto st = check_task(req->task_description(), req->role()); !st.ok()) {
       r->Finish(st);
       return r;
@@ -600,6 +751,8 @@ private:
       r->Finish(invalid("rounds must be between 0 and 20"));
       return r;
     }
+    if (reject_unready(r))
+      return r;
     auto t = task_of(*req, rubric);
     auto orch = b_.orchestrator;
     auto timeout = limit_of(ctx);
@@ -615,11 +768,54 @@ private:
             resp->set_winner_id(out.winner_id);
             resp->set_duration_ms(out.duration_ms);
             fill(resp->mutable_metadata(), out.execution_id);
+            release_slot();
             r->Finish(Status::OK);
+          },
+          [=](caf::error& err) {
+            release_slot();
+            r->Finish(to_status(err));
+          });
+    });
+    return r;
+  }
+
+  /// Derives the tasks of `plan` with the PLANNER and, with `dispatch`,
+  /// queues them and wakes the DISPATCHER; `done` fills the response.
+  template<class Done>
+  void derive(grpc::ServerUnaryReactor* r, plan_input plan, bool dispatch,
+              Done done) {
+    if (!b_.planner) {
+      r->Finish({StatusCode::UNAVAILABLE, "no PLANNER in this process"});
+      return;
+    }
+    if (dispatch && !b_.queue) {
+      r->Finish({StatusCode::UNAVAILABLE, "no TASK QUEUE in this process"});
+      return;
+    }
+    auto planner = b_.planner;
+    auto queue = b_.queue;
+    auto dispatcher = b_.dispatcher;
+    sys_.spawn([=](caf::event_based_actor* self) {
+      self->request(planner, admin_timeout, atom::run_v, plan)
+        .then(
+          [=](std::vector<task_spec>& ts) {
+            if (!dispatch) {
+              done(ts);
+              r->Finish(Status::OK);
+              return;
+            }
+            self->request(queue, admin_timeout, atom::add_v, ts)
+              .then(
+                [=](int32_t) mutable {
+                  if (dispatcher)
+                    self->send(dispatcher, atom::wake_v);
+                  done(ts);
+                  r->Finish(Status::OK);
+                },
+                [=](caf::error& err) { r->Finish(to_status(err)); });
           },
           [=](caf::error& err) { r->Finish(to_status(err)); });
     });
-    return r;
   }
 
   /// Asks the ORCHESTRATOR; `done` fills the response, errors map to codes.
@@ -639,6 +835,7 @@ private:
 
   caf::actor_system& sys_;
   grpc_backend b_;
+  std::atomic<int32_t> running_{0};
 };
 
 class server_impl : public grpc_server {

@@ -28,6 +28,16 @@ struct grpc_settings {
 /// What the service answers from.
 struct grpc_backend {
   orchestrator_actor orchestrator;
+  /// DeriveSubtasks and ProcessPlanningEvent.
+  planner_actor planner;
+  /// Where derived tasks go when asked to dispatch (optional).
+  task_queue_actor queue;
+  dispatcher_actor dispatcher;
+  /// Where phase changes are published (optional).
+  event_sink_actor sink;
+  /// Deliberations started over gRPC at once at most; more get
+  /// RESOURCE_EXHAUSTED.
+  int32_t max_deliberations = 256;
   /// Ready, and why not.
   std::function<std::pair<bool, std::string>()> readiness;
   std::chrono::steady_clock::time_point started;

@@ -192,6 +192,8 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
   if (auto err = num("REMOTE_AGENT_TIMEOUT", cfg.remote_timeout))
     return err;
   str("WORKER_ID", cfg.worker_id);
+  if (auto err = num("GRPC_MAX_DELIBERATIONS", cfg.grpc_max_deliberations))
+    return err;
   return caf::none;
 }
 
@@ -291,6 +293,8 @@ caf::error validate(const config& cfg) {
   if (cfg.max_in_flight < 1 || cfg.max_in_flight > 100000)
     return bad("MAX_IN_FLIGHT=" + std::to_string(cfg.max_in_flight)
                + " must be between 1 and 100000");
+  if (cfg.grpc_max_deliberations < 1)
+    return bad("GRPC_MAX_DELIBERATIONS must be at least 1");
   if (cfg.lease_seconds < 1)
     return bad("LEASE_SECONDS must be at least 1");
   if (cfg.remote_timeout < 1)

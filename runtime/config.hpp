@@ -85,6 +85,9 @@ struct config {
   int32_t remote_timeout = 120;
   /// Lease owner name (WORKER_ID); default host-pid.
   std::string worker_id;
+  /// Deliberations running over gRPC at once at most
+  /// (GRPC_MAX_DELIBERATIONS); more get RESOURCE_EXHAUSTED.
+  int32_t grpc_max_deliberations = 256;
 };
 
 /// Reads a variable; returns nullptr when unset.

@@ -12,6 +12,7 @@
 #include "bridges/nats_consumers.hpp"
 #include "bridges/nats_sink.hpp"
 #include "bridges/redis_queue.hpp"
+#include "actors/planner.hpp"
 #include "bridges/grpc_server.hpp"
 #include "bridges/http_server.hpp"
 #include "runtime/ops.hpp"
@@ -119,6 +120,15 @@ int run_serve(const config& cfg) {
   gs.port = cfg.grpc_port;
   grpc_backend gb;
   gb.orchestrator = svc->orchestrator;
+  std::set<std::string> roles;
+  for (auto& c : cfg.councils)
+    roles.insert(c.role);
+  auto planner = spawn_planner(sys, roles);
+  gb.planner = planner;
+  gb.queue = *queue;
+  gb.dispatcher = dispatcher;
+  gb.sink = sink;
+  gb.max_deliberations = cfg.grpc_max_deliberations;
   gb.readiness = [ready] { return ready->get(); };
   gb.started = std::chrono::steady_clock::now();
   auto grpc = start_grpc_server(sys, gs, std::move(gb));
@@ -204,6 +214,7 @@ int run_serve(const config& cfg) {
   (*http)->stop();
   (*grpc)->stop();
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(planner, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);

@@ -142,4 +142,36 @@ next(call)
 call.cancel()
 check(stub.GetStatus(pb.GetStatusRequest()).status == "healthy",
       "a cancelled stream leaves the service healthy")
+# The PLANNER over gRPC.
+derived = stub.DeriveSubtasks(pb.DeriveSubtasksRequest(
+    case_id="S-G", plan_id="P-G", roles=["DEV", "QA"]))
+check(derived.total_tasks == 2 and sorted(t.role for t in derived.tasks)
+      == ["DEV", "QA"], "DeriveSubtasks: one task per role")
+check(all(t.plan_id == "P-G" and t.task_id.startswith("P-G/")
+          for t in derived.tasks), "scoped by plan")
+check(code_of(stub.DeriveSubtasks, pb.DeriveSubtasksRequest(case_id="S"))[0]
+      == grpc.StatusCode.INVALID_ARGUMENT, "a plan without id is INVALID_ARGUMENT")
+check(code_of(stub.DeriveSubtasks, pb.DeriveSubtasksRequest(
+    plan_id="P-X", roles=["ASTRONAUT"]))[0] == grpc.StatusCode.INVALID_ARGUMENT,
+      "a role without council is INVALID_ARGUMENT")
+event = stub.ProcessPlanningEvent(pb.PlanningEventRequest(
+    event_type="PLAN_APPROVED", case_id="S-H", plan_id="P-H"))
+check(event.processed and len(event.derived_task_ids) == 5,
+      "ProcessPlanningEvent queues one task per council")
+# They run through the queue and the DISPATCHER; GetDeliberationResult
+# follows them to COMPLETED.
+seen = set()
+for _ in range(200):
+    states = [stub.GetDeliberationResult(pb.GetDeliberationResultRequest(
+        task_id=t)).status for t in event.derived_task_ids]
+    seen.update(states)
+    if all(s == pb.DELIBERATION_STATUS_COMPLETED for s in states):
+        break
+    time.sleep(0.05)
+check(all(s == pb.DELIBERATION_STATUS_COMPLETED for s in states),
+      "the plan's tasks complete: %s" % sorted(seen))
+phase = stub.ProcessPlanningEvent(pb.PlanningEventRequest(
+    event_type="STORY_TRANSITIONED", case_id="S-H", from_state="DESIGN",
+    to_state="BUILD"))
+check(phase.processed, "a phase change is processed")
 print("OK", checks, "checks")
