@@ -99,6 +99,9 @@ using orchestrator_actor = caf::typed_actor<
   caf::replies_to<atom::stats>::with<orchestrator_stats>,
   // Looks up the stored outcome of a task.
   caf::replies_to<atom::result, std::string>::with<deliberation_outcome>,
+  // The stored outcomes of a story (by story_id), oldest first.
+  caf::replies_to<atom::list, std::string>::with<
+    std::vector<deliberation_outcome>>,
   // Drops stored results older than the clean-up age.
   caf::reacts_to<atom::expire>>;
 

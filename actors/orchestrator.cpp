@@ -429,6 +429,18 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
                                "no deliberation result for task " + task_id);
       return i->second.outcome;
     },
+    [=](atom::list, const std::string& story_id)
+      -> caf::result<std::vector<deliberation_outcome>> {
+      auto& st = self->state;
+      std::vector<deliberation_outcome> out;
+      for (auto& [id, at] : st.result_order) {
+        auto i = st.results.find(id);
+        if (i != st.results.end() && i->second.outcome.story_id == story_id
+            && i->second.stored_at_ms == at)
+          out.push_back(i->second.outcome);
+      }
+      return out;
+    },
     [=](atom::expire) {
       auto& st = self->state;
       st.expire(now_ms());

@@ -261,6 +261,63 @@ stream_deliberation(progress_listener_actor::pointer self,
   };
 }
 
+// -- task context -------------------------------------------------------------
+
+/// Context for a task from this orchestrator's own history of the story:
+/// earlier decisions with their winners, rationales and scores (the task's
+/// own first), newest last, at most `max_events`.
+void task_context(pb::GetTaskContextResponse* resp,
+                  const std::vector<deliberation_outcome>& history,
+                  const std::string& story, const std::string& task_id,
+                  const std::string& role, const std::string& phase,
+                  int max_events) {
+  auto* b = resp->mutable_blocks();
+  b->set_system("You are the " + (role.empty() ? std::string{"agent"} : role)
+                + " council of story " + story
+                + (phase.empty() ? std::string{} : " in phase " + phase)
+                + ". Build on the decisions below; do not contradict them "
+                  "without saying why.");
+  b->set_context("story: " + story + "\ntask: " + task_id
+                 + (role.empty() ? std::string{} : "\nrole: " + role)
+                 + (phase.empty() ? std::string{} : "\nphase: " + phase));
+  std::vector<const deliberation_outcome*> picked;
+  for (auto& o : history)
+    if (o.task_id == task_id)
+      picked.push_back(&o);
+  for (auto& o : history)
+    if (o.task_id != task_id && (role.empty() || o.role == role
+                                 || role == "ARCHITECT"))
+      picked.push_back(&o);
+  if (static_cast<int>(picked.size()) > max_events)
+    picked.resize(static_cast<size_t>(max_events));
+  std::string hist;
+  for (auto* o : picked) {
+    double score = 0;
+    std::string excerpt;
+    for (auto& x : o->results)
+      if (x.proposal.author_id == o->winner_id) {
+        score = x.score;
+        excerpt = x.proposal.content.substr(0, 400);
+      }
+    hist += "- " + o->task_id + " (" + o->role + ", " + o->status
+            + "): winner " + o->winner_id + " score "
+            + std::to_string(score).substr(0, 5)
+            + (o->rationale.empty() ? std::string{}
+                                    : "; rationale: " + o->rationale)
+            + (excerpt.empty() ? std::string{} : "\n  " + excerpt) + "\n";
+  }
+  if (hist.empty())
+    hist = "no earlier decisions for this story\n";
+  b->set_history(hist);
+  b->set_tools("");
+  auto text = "## System\n" + b->system() + "\n\n## Context\n" + b->context()
+              + "\n\n## Earlier decisions\n" + hist;
+  resp->set_context_text(text);
+  // About four characters per token for English text and code.
+  resp->set_token_count(static_cast<int32_t>((text.size() + 3) / 4));
+  resp->set_version_hash(stable_hash(text));
+}
+
 // -- the service --------------------------------------------------------------
 
 class service_impl final : public pb::OrchestratorService::CallbackService {
@@ -505,6 +562,31 @@ public:
       for (auto& t : ts)
         resp->add_derived_task_ids(t.task_id);
     });
+    return r;
+  }
+
+  grpc::ServerUnaryReactor*
+  GetTaskContext(grpc::CallbackServerContext* ctx,
+                 const pb::GetTaskContextRequest* req,
+                 pb::GetTaskContextResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    auto story = !is_blank(req->story_id()) ? req->story_id() : req->case_id();
+    if (is_blank(story) && is_blank(req->task_id())) {
+      r->Finish(invalid("give a story_id (or case_id) or a task_id"));
+      return r;
+    }
+    auto role = normalize_role(req->role());
+    auto phase = req->phase();
+    auto task_id = req->task_id();
+    auto max_events = req->options().max_events() > 0
+                        ? req->options().max_events()
+                        : 20;
+    admin<std::vector<deliberation_outcome>>(
+      r,
+      [=](std::vector<deliberation_outcome>& xs) {
+        task_context(resp, xs, story, task_id, role, phase, max_events);
+      },
+      atom::list_v, story);
     return r;
   }
 

@@ -174,4 +174,12 @@ phase = stub.ProcessPlanningEvent(pb.PlanningEventRequest(
     event_type="STORY_TRANSITIONED", case_id="S-H", from_state="DESIGN",
     to_state="BUILD"))
 check(phase.processed, "a phase change is processed")
+ctx = stub.GetTaskContext(pb.GetTaskContextRequest(
+    story_id="S-H", task_id=event.derived_task_ids[0], role="DEV"))
+check(event.derived_task_ids[0] in ctx.blocks.history and "winner agent-"
+      in ctx.blocks.history, "GetTaskContext brings the story's decisions")
+check(ctx.token_count > 0 and len(ctx.version_hash) == 16,
+      "with a token estimate and a version hash")
+check(code_of(stub.GetTaskContext, pb.GetTaskContextRequest())[0]
+      == grpc.StatusCode.INVALID_ARGUMENT, "no story and no task is INVALID_ARGUMENT")
 print("OK", checks, "checks")
