@@ -67,6 +67,31 @@ BOOST_AUTO_TEST_CASE(an_independent_python_client) {
   BOOST_CHECK_MESSAGE(rc == 0, client.output() << "\n--- serve:\n"
                                                << serve.output());
   BOOST_CHECK_NE(client.output().find("OK "), std::string::npos);
+  // A client with nothing but reflection and health stubs (Debian's
+  // grpc-proto files, copied flat so that no local `grpc` package shadows
+  // the module).
+  auto flat = dir.path + "/refl";
+  child cp({"/bin/sh", "-c",
+            "mkdir -p " + flat
+              + " && cp /usr/share/grpc-proto/grpc/reflection/v1alpha/"
+                "reflection.proto /usr/share/grpc-proto/grpc/health/v1/"
+                "health.proto "
+              + flat},
+           {}, dir.path + "/cp.log");
+  BOOST_REQUIRE_MESSAGE(cp.wait(seconds(10)) == 0, cp.output());
+  child gen2({"/usr/bin/protoc", "-I", flat, "--python_out=" + flat,
+              "--grpc_out=" + flat,
+              "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
+              "reflection.proto", "health.proto"},
+             {}, dir.path + "/protoc2.log");
+  BOOST_REQUIRE_MESSAGE(gen2.wait(seconds(60)) == 0, gen2.output());
+  child refl({"/usr/bin/python3",
+              std::string{ORCH_SOURCE_DIR} + "/tests/grpc/reflect.py", flat,
+              "127.0.0.1:" + std::to_string(port)},
+             {}, dir.path + "/reflect.log");
+  BOOST_CHECK_MESSAGE(refl.wait(seconds(60)) == 0, refl.output());
+  BOOST_CHECK_NE(refl.output().find("OK reflection and health"),
+                 std::string::npos);
   serve.signal(SIGTERM);
   BOOST_CHECK_EQUAL(serve.wait(seconds(20)), 0);
 }
