@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "bridges/grpc_client.hpp"
 #include "messages/json_codec.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/plan_run.hpp"
@@ -84,6 +85,8 @@ struct deliberate_options {
   int32_t timeout_seconds = 0;
   int32_t k = 3;
   std::string text;
+  /// HOST:PORT of a running service; empty: deliberate in this process.
+  std::string server;
 };
 
 int fail_config(const caf::error& err) {
@@ -92,7 +95,48 @@ int fail_config(const caf::error& err) {
   return 2;
 }
 
+/// The task `deliberate` describes.
+task_spec task_of(const deliberate_options& opts) {
+  task_spec task;
+  task.task_id = opts.task_id;
+  task.role = normalize_role(opts.role);
+  task.description = opts.text;
+  task.constraints.rubric = opts.rubric;
+  task.constraints.requirements = opts.requirements;
+  task.constraints.timeout_seconds = opts.timeout_seconds;
+  task.constraints.k = opts.k;
+  task.constraints.rounds = opts.rounds;
+  return task;
+}
+
+int remote_failure(const caf::error& err) {
+  std::fprintf(stderr, "orchestrator: %s\n", render(err).c_str());
+  return code_of(err) == ec::invalid_argument ? 2 : 1;
+}
+
+/// `deliberate --server`: progress from StreamDeliberation, then the same
+/// output as the local mode.
+int run_remote_deliberate(const deliberate_options& opts) {
+  auto client = make_grpc_client(opts.server);
+  auto out = client->stream(
+    task_of(opts),
+    [](const deliberation_update& up) {
+      std::fprintf(stderr, "[%3d%%] %-18s %s\n", up.progress_percent,
+                   up.current_step.c_str(), up.current_agent.c_str());
+    },
+    std::chrono::milliseconds(0));
+  if (!out)
+    return remote_failure(out.error());
+  if (opts.json)
+    std::printf("%s\n", to_json(*out).c_str());
+  else
+    print_table(*out);
+  return out->status == "completed" ? 0 : 1;
+}
+
 int run_deliberate(config cfg, const deliberate_options& opts) {
+  if (!opts.server.empty())
+    return run_remote_deliberate(opts);
   auto role = normalize_role(opts.role);
   if (opts.agents > 0) {
     cfg.councils = {council_spec{role, opts.agents}};
@@ -107,15 +151,7 @@ int run_deliberate(config cfg, const deliberate_options& opts) {
   auto svc = start_service(sys, cfg);
   if (!svc)
     return fail_config(svc.error());
-  task_spec task;
-  task.task_id = opts.task_id;
-  task.role = role;
-  task.description = opts.text;
-  task.constraints.rubric = opts.rubric;
-  task.constraints.requirements = opts.requirements;
-  task.constraints.timeout_seconds = opts.timeout_seconds;
-  task.constraints.k = opts.k;
-  task.constraints.rounds = opts.rounds;
+  auto task = task_of(opts);
   auto listener = sys.spawn<caf::detached>(printer);
   caf::scoped_actor self{sys};
   int rc = 0;
@@ -148,6 +184,29 @@ int run_deliberate(config cfg, const deliberate_options& opts) {
   return rc;
 }
 
+void print_councils(const std::vector<council_info>& xs, bool json) {
+  if (json) {
+    std::string out = "[";
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (i > 0)
+        out += ',';
+      out += to_json(xs[i]);
+    }
+    out += ']';
+    std::printf("%s\n", out.c_str());
+    return;
+  }
+  std::printf("%-18s  %-10s  %-8s  %-6s  %s\n", "council", "role", "backend",
+              "rounds", "agents");
+  for (auto& x : xs) {
+    std::string ids;
+    for (auto& id : x.agent_ids)
+      ids += (ids.empty() ? "" : " ") + id;
+    std::printf("%-18s  %-10s  %-8s  %-6d  %s\n", x.council_id.c_str(),
+                x.role.c_str(), x.agent_type.c_str(), x.rounds, ids.c_str());
+  }
+}
+
 int run_councils(config cfg, bool json) {
   if (auto err = validate(cfg))
     return fail_config(err);
@@ -161,35 +220,87 @@ int run_councils(config cfg, bool json) {
   int rc = 0;
   self->request(svc->orchestrator, caf::infinite, atom::list_v)
     .receive(
-      [&](std::vector<council_info>& xs) {
-        if (json) {
-          std::string out = "[";
-          for (size_t i = 0; i < xs.size(); ++i) {
-            if (i > 0)
-              out += ',';
-            out += to_json(xs[i]);
-          }
-          out += ']';
-          std::printf("%s\n", out.c_str());
-          return;
-        }
-        std::printf("%-18s  %-10s  %-8s  %-6s  %s\n", "council", "role",
-                    "backend", "rounds", "agents");
-        for (auto& x : xs) {
-          std::string ids;
-          for (auto& id : x.agent_ids)
-            ids += (ids.empty() ? "" : " ") + id;
-          std::printf("%-18s  %-10s  %-8s  %-6d  %s\n", x.council_id.c_str(),
-                      x.role.c_str(), x.agent_type.c_str(), x.rounds,
-                      ids.c_str());
-        }
-      },
+      [&](std::vector<council_info>& xs) { print_councils(xs, json); },
       [&](caf::error& err) {
         std::fprintf(stderr, "orchestrator: %s\n", render(err).c_str());
         rc = 1;
       });
   stop_service(sys, *svc);
   return rc;
+}
+
+/// The remote commands: status, councils create|list|delete, agents
+/// register|unregister.
+struct remote_options {
+  std::string server;
+  bool json = false;
+  std::string role;
+  int32_t agents = 3;
+  std::string agent_type;
+  std::string agent_id;
+};
+
+int run_remote_status(const remote_options& o) {
+  auto st = make_grpc_client(o.server)->status();
+  if (!st)
+    return remote_failure(st.error());
+  if (o.json) {
+    std::printf("{\"status\":\"%s\",\"uptime_seconds\":%lld,\"stats\":%s}\n",
+                st->status.c_str(), static_cast<long long>(st->uptime_seconds),
+                to_json(st->stats).c_str());
+    return 0;
+  }
+  std::printf("%s at %s, up %llds\n", st->status.c_str(), o.server.c_str(),
+              static_cast<long long>(st->uptime_seconds));
+  std::printf("deliberations %lld, orchestrations %lld, avg %.1f ms, "
+              "councils %lld\n",
+              static_cast<long long>(st->stats.total_deliberations),
+              static_cast<long long>(st->stats.total_orchestrations),
+              st->stats.avg_ms,
+              static_cast<long long>(st->stats.active_councils));
+  for (auto& [role, n] : st->stats.role_counts)
+    std::printf("  %-10s %lld\n", role.c_str(), static_cast<long long>(n));
+  return st->status == "healthy" ? 0 : 1;
+}
+
+int run_remote_councils(const std::string& op, const remote_options& o) {
+  auto client = make_grpc_client(o.server);
+  if (op == "list") {
+    auto xs = client->list_councils();
+    if (!xs)
+      return remote_failure(xs.error());
+    print_councils(*xs, o.json);
+    return 0;
+  }
+  if (op == "create") {
+    council_config cc;
+    cc.role = normalize_role(o.role);
+    cc.num_agents = o.agents;
+    cc.agent_type = o.agent_type;
+    auto info = client->create_council(cc);
+    if (!info)
+      return remote_failure(info.error());
+    std::printf("created %s with %zu agents\n", info->council_id.c_str(),
+                info->agent_ids.size());
+    return 0;
+  }
+  auto n = client->delete_council(normalize_role(o.role));
+  if (!n)
+    return remote_failure(n.error());
+  std::printf("deleted council of %s (%d agents)\n",
+              normalize_role(o.role).c_str(), *n);
+  return 0;
+}
+
+int run_remote_agents(const std::string& op, const remote_options& o) {
+  auto client = make_grpc_client(o.server);
+  auto role = normalize_role(o.role);
+  auto msg = op == "register" ? client->register_agent(o.agent_id, role)
+                              : client->unregister_agent(o.agent_id, role);
+  if (!msg)
+    return remote_failure(msg.error());
+  std::printf("%s\n", msg->c_str());
+  return 0;
 }
 
 } // namespace
@@ -302,9 +413,52 @@ int run_cli(int argc, char** argv) {
     ->capture_default_str();
 
   bool councils_json = false;
-  auto* councils = app.add_subcommand("councils",
-                                      "list the configured councils");
+  auto* councils = app.add_subcommand(
+    "councils", "list the configured councils; with a subcommand, manage "
+                "those of a running service");
   councils->add_flag("--json", councils_json, "print as JSON");
+  remote_options ropt;
+  auto default_server = std::getenv("ORCHESTRATOR_SERVER")
+                          ? std::string{std::getenv("ORCHESTRATOR_SERVER")}
+                          : "127.0.0.1:" + std::to_string(cfg.grpc_port);
+  ropt.server = default_server;
+  auto server_opt = [&](CLI::App* cmd) {
+    cmd->add_option("--server", ropt.server,
+                    "HOST:PORT of `orchestrator serve` (gRPC) "
+                    "[env ORCHESTRATOR_SERVER]")
+      ->capture_default_str();
+  };
+  auto* c_list = councils->add_subcommand("list", "councils of a service");
+  server_opt(c_list);
+  c_list->add_flag("--json", ropt.json, "print as JSON");
+  auto* c_create = councils->add_subcommand("create", "create a council");
+  server_opt(c_create);
+  c_create->add_option("role", ropt.role, "role")->required();
+  c_create->add_option("--agents", ropt.agents, "agents")->capture_default_str();
+  c_create->add_option("--agent-type", ropt.agent_type,
+                       "scripted, vllm or remote (default: the service's)");
+  auto* c_delete = councils->add_subcommand("delete", "delete a council");
+  server_opt(c_delete);
+  c_delete->add_option("role", ropt.role, "role")->required();
+  auto* agents = app.add_subcommand("agents",
+                                    "register or unregister agents of a "
+                                    "running service");
+  agents->require_subcommand(1);
+  auto* a_reg = agents->add_subcommand("register", "add an agent to a council");
+  auto* a_unreg = agents->add_subcommand("unregister",
+                                         "remove an agent from its council");
+  for (auto* cmd : {a_reg, a_unreg}) {
+    server_opt(cmd);
+    cmd->add_option("agent_id", ropt.agent_id, "agent id")->required();
+    cmd->add_option("--role", ropt.role, "role of its council")->required();
+  }
+  auto* status = app.add_subcommand("status",
+                                    "status of a running service (gRPC)");
+  server_opt(status);
+  status->add_flag("--json", ropt.json, "print as JSON");
+  deliberate->add_option("--server", dopts.server,
+                         "deliberate on a running service (HOST:PORT, gRPC) "
+                         "instead of in this process");
 
   try {
     app.parse(argc, argv);
@@ -344,6 +498,16 @@ int run_cli(int argc, char** argv) {
   }
   if (submit->parsed())
     return run_submit(cfg, sopts);
+  if (status->parsed())
+    return run_remote_status(ropt);
+  for (auto [cmd, op] : {std::pair{c_list, "list"}, std::pair{c_create, "create"},
+                         std::pair{c_delete, "delete"}})
+    if (cmd->parsed())
+      return run_remote_councils(op, ropt);
+  if (a_reg->parsed())
+    return run_remote_agents("register", ropt);
+  if (a_unreg->parsed())
+    return run_remote_agents("unregister", ropt);
   return run_councils(cfg, councils_json);
 }
 

@@ -96,4 +96,61 @@ BOOST_AUTO_TEST_CASE(an_independent_python_client) {
   BOOST_CHECK_EQUAL(serve.wait(seconds(20)), 0);
 }
 
+BOOST_AUTO_TEST_CASE(the_cli_as_a_client) {
+  scratch_dir dir;
+  nats_server nats{dir.path};
+  auto port = free_port();
+  auto server = "127.0.0.1:" + std::to_string(port);
+  child serve({ORCH_BINARY, "serve"},
+              {"NATS_URL=" + nats.url(), "HTTP_PORT=0",
+               "GRPC_PORT=" + std::to_string(port)},
+              dir.path + "/serve.log");
+  int n = 0;
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), ORCH_BINARY);
+    child c(std::move(args), {"ORCHESTRATOR_SERVER=" + server},
+            dir.path + "/cli-" + std::to_string(++n) + ".log");
+    auto rc = c.wait(seconds(60));
+    return std::make_pair(rc, c.output());
+  };
+  auto st = cli({"status"});
+  for (int i = 0; i < 50 && st.first != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    st = cli({"status"});
+  }
+  BOOST_REQUIRE_MESSAGE(st.first == 0, st.second);
+  BOOST_CHECK_NE(st.second.find("healthy"), std::string::npos);
+  auto made = cli({"councils", "create", "sec", "--agents", "2"});
+  BOOST_CHECK_MESSAGE(made.first == 0, made.second);
+  auto list = cli({"councils", "list", "--json"});
+  BOOST_CHECK_NE(list.second.find("council-sec"), std::string::npos);
+  auto reg = cli({"agents", "register", "agent-sec-x", "--role", "SEC"});
+  BOOST_CHECK_MESSAGE(reg.first == 0, reg.second);
+  auto again = cli({"agents", "register", "agent-sec-x", "--role", "SEC"});
+  BOOST_CHECK_EQUAL(again.first, 1);
+  BOOST_CHECK_NE(again.second.find("already_exists"), std::string::npos);
+  auto del = cli({"councils", "delete", "SEC"});
+  BOOST_CHECK_MESSAGE(del.first == 0, del.second);
+  auto gone = cli({"councils", "delete", "SEC"});
+  BOOST_CHECK_EQUAL(gone.first, 1);
+  BOOST_CHECK_NE(gone.second.find("orch.not_found: no council for role SEC"),
+                 std::string::npos);
+  // deliberate --server: progress on stderr from the stream, the same JSON
+  // outcome as the local mode on stdout.
+  auto d = cli({"deliberate", "--role", "QA", "--json", "--task-id", "cli-1",
+                "Write tests for login"});
+  BOOST_REQUIRE_MESSAGE(d.first == 0, d.second);
+  BOOST_CHECK_NE(d.second.find("[100%] complete"), std::string::npos);
+  auto doc = nlohmann::json::parse(d.second.substr(d.second.find("\n{") + 1),
+                                   nullptr, false);
+  BOOST_REQUIRE(doc.is_object());
+  BOOST_CHECK_EQUAL(doc.value("task_id", ""), "cli-1");
+  BOOST_CHECK_EQUAL(doc["results"].size(), 3u);
+  auto none = cli({"status", "--server", "127.0.0.1:1"});
+  BOOST_CHECK_EQUAL(none.first, 1);
+  BOOST_CHECK_NE(none.second.find("unavailable"), std::string::npos);
+  serve.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(serve.wait(seconds(20)), 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
