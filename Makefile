@@ -39,6 +39,8 @@ bench: build
 	./$(BUILD_DIR)/bench/llm_concurrency --agents 3 --rounds 1 \
 	  --concurrency 100 --deliberations 1000 --latency-ms 50
 	./$(BUILD_DIR)/bench/queue --tasks 200000
+	./$(BUILD_DIR)/bench/e2e --plans 400 --tasks 10 --seconds 10
+	./$(BUILD_DIR)/bench/grpc --requests 2000 --clients 1,16,128
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
