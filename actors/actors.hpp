@@ -174,6 +174,18 @@ using dispatcher_actor = caf::typed_actor<
   // Tasks in flight right now.
   caf::replies_to<atom::status>::with<int32_t>>;
 
+/// WORKER REGISTRY: the external workers of the HTTP pull API, when each
+/// was last seen and what it holds.
+using worker_registry_actor = caf::typed_actor<
+  // Worker w was seen holding task t ("" for none); `outcome` is
+  // "completed", "failed" or "" (just asked).
+  caf::reacts_to<atom::add, std::string, std::string, std::string>,
+  // Every worker, by id.
+  caf::replies_to<atom::list>::with<std::vector<worker_info>>>;
+
+/// Spawns the WORKER REGISTRY.
+worker_registry_actor spawn_worker_registry(caf::actor_system& sys);
+
 /// EVENT ROUTER: decodes and validates a consumed message, acts on it
 /// (plan -> tasks in the queue; story transition; agent response) and
 /// answers what the bridge does with the message. It answers only after the

@@ -633,6 +633,22 @@ typename Inspector::result_type inspect(Inspector& f, agent_response& x) {
            x.role, x.correlation_id, x.ok, x.content, x.error, x.error_type);
 }
 
+/// An external worker of the pull API as the WORKER REGISTRY sees it.
+struct worker_info {
+  std::string worker_id;
+  int64_t last_seen_ms = 0;
+  /// The task it holds ("" when none).
+  std::string current_task;
+  int64_t completed = 0;
+  int64_t failed = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_info& x) {
+  return f(caf::meta::type_name("orch.worker_info"), x.worker_id,
+           x.last_seen_ms, x.current_task, x.completed, x.failed);
+}
+
 // -- helpers ------------------------------------------------------------------
 
 /// Upper-cases a role name and trims blanks ("dev " -> "DEV").
@@ -692,6 +708,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (orch::verdict))
   CAF_ADD_TYPE_ID(orch, (orch::agent_command))
   CAF_ADD_TYPE_ID(orch, (orch::agent_response))
+  CAF_ADD_TYPE_ID(orch, (orch::worker_info))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")

@@ -194,6 +194,9 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
   str("WORKER_ID", cfg.worker_id);
   if (auto err = num("GRPC_MAX_DELIBERATIONS", cfg.grpc_max_deliberations))
     return err;
+  if (auto v = getenv("DISPATCH"))
+    if (auto err = parse_bool("DISPATCH", v, cfg.dispatch))
+      return err;
   return caf::none;
 }
 

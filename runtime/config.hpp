@@ -88,6 +88,9 @@ struct config {
   /// Deliberations running over gRPC at once at most
   /// (GRPC_MAX_DELIBERATIONS); more get RESOURCE_EXHAUSTED.
   int32_t grpc_max_deliberations = 256;
+  /// Whether `serve` runs its DISPATCHER (DISPATCH); false leaves every
+  /// task to the workers of the HTTP pull API.
+  bool dispatch = true;
 };
 
 /// Reads a variable; returns nullptr when unset.

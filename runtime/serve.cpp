@@ -17,6 +17,7 @@
 #include "bridges/http_server.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/supervisor.hpp"
+#include "runtime/work_api.hpp"
 
 namespace orch {
 
@@ -75,7 +76,10 @@ int run_serve(const config& cfg) {
   ds.lease_ms = cfg.lease_seconds * 1000;
   ds.progress = cfg.progress_events;
   ds.full_results = false;
-  auto dispatcher = spawn_dispatcher(sys, ds, *queue, svc->orchestrator, sink);
+  // DISPATCH=false leaves every task to the workers of the pull API.
+  dispatcher_actor dispatcher;
+  if (cfg.dispatch)
+    dispatcher = spawn_dispatcher(sys, ds, *queue, svc->orchestrator, sink);
   event_router_settings rs;
   rs.max_payload = static_cast<size_t>(cfg.max_payload);
   for (auto& c : cfg.councils)
@@ -107,9 +111,18 @@ int run_serve(const config& cfg) {
   ops.llm = svc->llm;
   ops.link = *link;
   ops.consumers = consumers.get();
+  auto registry = spawn_worker_registry(sys);
+  work_context wc;
+  wc.sys = &sys;
+  wc.queue = *queue;
+  wc.registry = registry;
+  wc.sink = sink;
+  wc.lease_ms = cfg.lease_seconds * 1000;
+  auto routes = ops_routes(std::move(ops));
+  routes.merge(work_routes(std::move(wc)));
   http_settings hs;
   hs.port = cfg.http_port;
-  auto http = start_http_server(hs, ops_routes(std::move(ops)));
+  auto http = start_http_server(hs, std::move(routes));
   if (!http) {
     std::fprintf(stderr, "orchestrator: configuration error: %s\n",
                  render(http.error()).c_str());
@@ -200,13 +213,14 @@ int run_serve(const config& cfg) {
   consumers->stop();
   // 2. In-flight tasks finish within the drain limit, the rest are released.
   int32_t released = 0;
-  self
-    ->request(dispatcher, std::chrono::seconds(cfg.drain_timeout + 10),
-              atom::drain_v, cfg.drain_timeout * 1000)
-    .receive([&](int32_t n) { released = n; },
-             [&](caf::error& err) {
-               spdlog::warn("serve drain: {}", render(err));
-             });
+  if (dispatcher)
+    self
+      ->request(dispatcher, std::chrono::seconds(cfg.drain_timeout + 10),
+                atom::drain_v, cfg.drain_timeout * 1000)
+      .receive([&](int32_t n) { released = n; },
+               [&](caf::error& err) {
+                 spdlog::warn("serve drain: {}", render(err));
+               });
   // 3. Outstanding publishes are acknowledged (or stay in the outbox).
   auto flushed = flush_sink(sys, sink, std::chrono::seconds(10));
   spdlog::info("serve stopped: released {} leases, events {}", released,
@@ -215,7 +229,9 @@ int run_serve(const config& cfg) {
   (*grpc)->stop();
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(planner, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  if (dispatcher)
+    caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(*queue, caf::exit_reason::user_shutdown);

@@ -327,4 +327,80 @@ BOOST_FIXTURE_TEST_CASE(http_health_readiness_status_and_metrics,
   BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
 }
 
+BOOST_FIXTURE_TEST_CASE(workers_pull_tasks_over_http, service_fixture) {
+  auto port = free_port();
+  auto proc = serve({"HTTP_PORT=" + std::to_string(port), "DISPATCH=false",
+                     "LEASE_SECONDS=1"});
+  httplib::Client http{"127.0.0.1", port};
+  http.set_connection_timeout(2, 0);
+  for (int i = 0; i < 100 && !http.Get("/healthz"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto plan = unique("pull");
+  publish(*link, subject::plan_approved_in,
+          plan_payload(plan, {{"T1", "DEV", {}}, {"T2", "QA", {"T1"}}}));
+  auto next = [&](const std::string& worker) {
+    for (int i = 0; i < 100; ++i) {
+      auto res = http.Get(("/work/next?worker_id=" + worker).c_str());
+      if (res && res->status == 200)
+        return json::parse(res->body);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return json{};
+  };
+  auto post = [&](const char* path, const json& body) {
+    auto res = http.Post(path, body.dump(), "application/json");
+    return res ? res->status : 0;
+  };
+  // w1 takes T1 (only it is ready) and completes it.
+  auto t1 = next("w1");
+  BOOST_REQUIRE(t1.is_object());
+  BOOST_CHECK_EQUAL(t1["task"].value("task_id", ""), plan + "/T1");
+  BOOST_CHECK_EQUAL(post("/work/complete", {{"task_id", plan + "/T1"},
+                                            {"worker_id", "w1"},
+                                            {"result", {{"answer", 42}}}}),
+                    200);
+  // w1 takes T2 and goes quiet: after its lease another worker gets it.
+  auto t2 = next("w1");
+  BOOST_CHECK_EQUAL(t2["task"].value("task_id", ""), plan + "/T2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto again = next("w2");
+  BOOST_CHECK_EQUAL(again["task"].value("task_id", ""), plan + "/T2");
+  BOOST_CHECK_EQUAL(again.value("attempts", 0), 2);
+  BOOST_CHECK_EQUAL(post("/work/complete",
+                         {{"task_id", plan + "/T2"}, {"worker_id", "w1"}}),
+                    409);
+  BOOST_CHECK_EQUAL(post("/work/complete",
+                         {{"task_id", plan + "/T2"}, {"worker_id", "w2"}}),
+                    200);
+  // Nothing left: 204; bad requests: 4xx with a JSON error.
+  auto none = http.Get("/work/next?worker_id=w3");
+  BOOST_REQUIRE(none);
+  BOOST_CHECK_EQUAL(none->status, 204);
+  BOOST_CHECK_EQUAL(http.Get("/work/next")->status, 400);
+  BOOST_CHECK_EQUAL(post("/work/complete", {{"task_id", "x"}}), 400);
+  auto broken = http.Post("/work/complete", "{nope", "application/json");
+  BOOST_REQUIRE(broken);
+  BOOST_CHECK_EQUAL(broken->status, 400);
+  BOOST_CHECK(json::parse(broken->body, nullptr, false).contains("error"));
+  BOOST_CHECK_EQUAL(post("/work/complete", {{"task_id", "nope/T9"},
+                                            {"worker_id", "w1"}}),
+                    404);
+  auto huge = http.Post("/work/complete", std::string(2 << 20, 'x'),
+                        "application/json");
+  BOOST_CHECK(!huge || huge->status == 413);
+  // The events went out, the plan finished, the workers are listed.
+  auto evs = await_plan(*link, plan, seconds(30));
+  BOOST_REQUIRE_MESSAGE(!evs.empty(), proc.output());
+  auto done = of(evs, subject::task_completed, plan);
+  BOOST_REQUIRE_EQUAL(done.size(), 2u);
+  BOOST_CHECK_EQUAL(done[0].payload().value("agent_id", ""), "w1");
+  BOOST_CHECK_EQUAL(done[1].payload().value("agent_id", ""), "w2");
+  auto workers = json::parse(http.Get("/workers")->body);
+  BOOST_CHECK_EQUAL(workers["workers"].size(), 3u);
+  auto queue = json::parse(http.Get("/queue")->body);
+  BOOST_CHECK_GE(queue["tasks"].value("COMPLETED", 0), 2);
+  proc.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
