@@ -7,8 +7,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "bridges/grpc_client.hpp"
 #include "service_util.hpp"
 #include "test_util.hpp"
+#include "tests/llm_stub/llm_stub.hpp"
 
 using namespace orch;
 using namespace orch::test;
@@ -151,6 +153,67 @@ BOOST_AUTO_TEST_CASE(the_cli_as_a_client) {
   BOOST_CHECK_NE(none.second.find("unavailable"), std::string::npos);
   serve.signal(SIGTERM);
   BOOST_CHECK_EQUAL(serve.wait(seconds(20)), 0);
+}
+
+BOOST_AUTO_TEST_CASE(deadline_cap_and_readiness_codes) {
+  scratch_dir dir;
+  nats_server nats{dir.path};
+  // Slow agents: every model call takes 300 ms.
+  llm_stub_server stub{{}};
+  BOOST_REQUIRE(stub.start());
+  stub.set_latency_ms(300);
+  auto port = free_port();
+  auto target = "127.0.0.1:" + std::to_string(port);
+  child serve({ORCH_BINARY, "serve"},
+              {"NATS_URL=" + nats.url(), "HTTP_PORT=0",
+               "GRPC_PORT=" + std::to_string(port), "AGENT_TYPE=vllm",
+               "VLLM_URL=" + stub.url(), "VLLM_MODEL=stub-model",
+               "COUNCILS=DEV:2", "GRPC_MAX_DELIBERATIONS=1"},
+              dir.path + "/serve.log");
+  auto client = make_grpc_client(target);
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    auto st = client->status();
+    ready = st && st->status == "healthy";
+    if (!ready)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_REQUIRE_MESSAGE(ready, serve.output());
+  task_spec t;
+  t.role = "DEV";
+  t.description = "Add a health endpoint";
+  // The client's deadline is the call's limit: DEADLINE_EXCEEDED.
+  auto late = client->deliberate(t, std::chrono::milliseconds(200));
+  BOOST_REQUIRE(!late);
+  BOOST_CHECK(code_of(late.error()) == ec::timeout);
+  // Let that deliberation finish (its slot comes back).
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // At the cap (1), a second deliberation at once is RESOURCE_EXHAUSTED.
+  caf::expected<deliberation_outcome> first{caf::make_error(ec::internal, "")};
+  std::thread th{[&] {
+    first = make_grpc_client(target)->deliberate(t, std::chrono::seconds(30));
+  }};
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto second = client->deliberate(t, std::chrono::seconds(30));
+  th.join();
+  BOOST_CHECK_MESSAGE(first, test::why(first));
+  BOOST_REQUIRE(!second);
+  BOOST_CHECK_NE(render(second.error()).find("GRPC_MAX_DELIBERATIONS"),
+                 std::string::npos);
+  // Not ready (NATS gone): UNAVAILABLE with the reason.
+  nats.stop();
+  std::string why;
+  for (int i = 0; i < 50; ++i) {
+    auto r = client->deliberate(t, std::chrono::seconds(30));
+    if (!r && render(r.error()).find("unavailable") != std::string::npos) {
+      why = render(r.error());
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  BOOST_CHECK_NE(why.find("NATS"), std::string::npos);
+  serve.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(serve.wait(seconds(30)), 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
