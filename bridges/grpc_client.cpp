@@ -80,6 +80,21 @@ deliberation_result result_of(const pb::DeliberationResult& x) {
   return r;
 }
 
+/// The outcome in a DeliberateResponse or GetDeliberationResultResponse.
+template<class Response>
+deliberation_outcome outcome_of(const Response& resp, const std::string& role) {
+  deliberation_outcome out;
+  out.task_id = resp.task_id();
+  out.winner_id = resp.winner_id();
+  out.duration_ms = resp.duration_ms();
+  out.execution_id = resp.metadata().execution_id();
+  out.role = role;
+  out.status = "completed";
+  for (auto& x : resp.results())
+    out.results.push_back(result_of(x));
+  return out;
+}
+
 void set_deadline(grpc::ClientContext& ctx, std::chrono::milliseconds d) {
   if (d.count() > 0)
     ctx.set_deadline(std::chrono::system_clock::now() + d);
@@ -103,16 +118,7 @@ public:
     auto st = stub_->Deliberate(&ctx, req, &resp);
     if (!st.ok())
       return to_error(st, target_);
-    deliberation_outcome out;
-    out.task_id = resp.task_id();
-    out.winner_id = resp.winner_id();
-    out.duration_ms = resp.duration_ms();
-    out.execution_id = resp.metadata().execution_id();
-    out.role = task.role;
-    out.status = "completed";
-    for (auto& x : resp.results())
-      out.results.push_back(result_of(x));
-    return out;
+    return outcome_of(resp, task.role);
   }
 
   caf::expected<deliberation_outcome>
@@ -149,16 +155,9 @@ public:
     auto st = stub_->GetDeliberationResult(&ctx, req, &resp);
     if (!st.ok())
       return to_error(st, target_);
-    deliberation_outcome out;
-    out.task_id = resp.task_id();
-    out.winner_id = resp.winner_id();
-    out.duration_ms = resp.duration_ms();
-    out.execution_id = resp.metadata().execution_id();
-    out.role = t.role;
+    auto out = outcome_of(resp, t.role);
     out.error = resp.error_message();
     out.status = out.error.empty() ? "completed" : "failed";
-    for (auto& x : resp.results())
-      out.results.push_back(result_of(x));
     return out;
   }
 

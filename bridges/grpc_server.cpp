@@ -381,30 +381,17 @@ public:
     t.constraints = constraints_of(req->constraints());
     if (req->options().deliberation_rounds() > 0)
       t.constraints.rounds = req->options().deliberation_rounds();
-    auto orch = b_.orchestrator;
-    auto timeout = limit_of(ctx);
-    sys_.spawn([=](caf::event_based_actor* self) {
-      self
-        ->request(orch, timeout, atom::orchestrate_v, t,
-                  progress_listener_actor{})
-        .then(
-          [=](deliberation_outcome& out) {
-            for (auto& x : out.results) {
-              if (x.proposal.author_id == out.winner_id)
-                fill(resp->mutable_winner(), x);
-              fill(resp->add_candidates(), x);
-            }
-            resp->set_execution_id(out.execution_id);
-            resp->set_duration_ms(out.duration_ms);
-            fill(resp->mutable_metadata(), out.execution_id);
-            release_slot();
-            r->Finish(Status::OK);
-          },
-          [=](caf::error& err) {
-            release_slot();
-            r->Finish(to_status(err));
-          });
-    });
+    run(r, atom::orchestrate_v, std::move(t), limit_of(ctx),
+        [resp](deliberation_outcome& out) {
+          for (auto& x : out.results) {
+            if (x.proposal.author_id == out.winner_id)
+              fill(resp->mutable_winner(), x);
+            fill(resp->add_candidates(), x);
+          }
+          resp->set_execution_id(out.execution_id);
+          resp->set_duration_ms(out.duration_ms);
+          fill(resp->mutable_metadata(), out.execution_id);
+        });
     return r;
   }
 
@@ -835,21 +822,29 @@ private:
     }
     if (reject_unready(r))
       return r;
-    auto t = task_of(*req, rubric);
+    run(r, atom::deliberate_v, task_of(*req, rubric), limit_of(ctx),
+        [resp](deliberation_outcome& out) {
+          resp->set_task_id(out.task_id);
+          for (auto& x : out.results)
+            fill(resp->add_results(), x);
+          resp->set_winner_id(out.winner_id);
+          resp->set_duration_ms(out.duration_ms);
+          fill(resp->mutable_metadata(), out.execution_id);
+        });
+    return r;
+  }
+
+  /// Runs a deliberation (`Atom`: deliberate or orchestrate) that holds a
+  /// slot until it ends; `done` fills the response.
+  template<class Atom, class Done>
+  void run(grpc::ServerUnaryReactor* r, Atom what, task_spec t,
+           caf::duration timeout, Done done) {
     auto orch = b_.orchestrator;
-    auto timeout = limit_of(ctx);
     sys_.spawn([=](caf::event_based_actor* self) {
-      self
-        ->request(orch, timeout, atom::deliberate_v, t,
-                  progress_listener_actor{})
+      self->request(orch, timeout, what, t, progress_listener_actor{})
         .then(
           [=](deliberation_outcome& out) {
-            resp->set_task_id(out.task_id);
-            for (auto& x : out.results)
-              fill(resp->add_results(), x);
-            resp->set_winner_id(out.winner_id);
-            resp->set_duration_ms(out.duration_ms);
-            fill(resp->mutable_metadata(), out.execution_id);
+            done(out);
             release_slot();
             r->Finish(Status::OK);
           },
@@ -858,7 +853,6 @@ private:
             r->Finish(to_status(err));
           });
     });
-    return r;
   }
 
   /// Derives the tasks of `plan` with the PLANNER and, with `dispatch`,
