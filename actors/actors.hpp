@@ -97,6 +97,10 @@ using orchestrator_actor = caf::typed_actor<
   // Unregisters agent (role, agent_id).
   caf::replies_to<atom::remove, std::string, std::string>::with<council_info>,
   caf::replies_to<atom::stats>::with<orchestrator_stats>,
+  // Counters for /metrics: "duration_le <ms>" (cumulative histogram of
+  // deliberation durations, "+Inf" last), "duration_sum_ms",
+  // "duration_count", "agent_calls <backend> <ok|failed>".
+  caf::replies_to<atom::stats, atom::get>::with<std::map<std::string, int64_t>>,
   // Looks up the stored outcome of a task.
   caf::replies_to<atom::result, std::string>::with<deliberation_outcome>,
   // The stored outcomes of a story (by story_id), oldest first.

@@ -447,8 +447,11 @@ council(council_actor::stateful_pointer<council_state> self,
       agents.end());
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& a : self->state.agents)
+    for (auto& a : self->state.agents) {
+      self->demonitor(a.second.address());
       self->send_exit(a.second, msg.reason);
+    }
+    self->state.agents.clear();
     self->quit(msg.reason);
   });
   return {

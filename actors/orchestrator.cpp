@@ -2,6 +2,7 @@
 // the result store (by task id, expiring after the clean-up age).
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <map>
 #include <unordered_map>
@@ -109,12 +110,45 @@ struct orchestrator_state {
       drop_front();
   }
 
+  /// Upper bounds (ms) of the duration histogram.
+  static constexpr std::array<int64_t, 14> bounds{
+    1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
+  /// Deliberations per bucket (the last one is +Inf).
+  std::array<int64_t, bounds.size() + 1> buckets{};
+  /// Agent calls by "backend ok|failed".
+  std::map<std::string, int64_t> agent_calls;
+
   void record(const deliberation_outcome& out) {
     ++deliberations;
     duration_sum += out.duration_ms;
     durations.add(out.duration_ms);
     ++role_counts[out.role];
     add_usage(usage, out.usage);
+    auto b = std::lower_bound(bounds.begin(), bounds.end(), out.duration_ms)
+             - bounds.begin();
+    ++buckets[static_cast<size_t>(b)];
+    std::string backend = "unknown";
+    if (auto i = councils.find(out.role); i != councils.end())
+      backend = i->second.info.agent_type;
+    agent_calls[backend + " ok"] += static_cast<int64_t>(out.results.size());
+    agent_calls[backend + " failed"]
+      += static_cast<int64_t>(out.failed_agents.size());
+  }
+
+  std::map<std::string, int64_t> counters() const {
+    std::map<std::string, int64_t> out;
+    int64_t cum = 0;
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      cum += buckets[i];
+      out["duration_le " + std::to_string(bounds[i])] = cum;
+    }
+    cum += buckets[bounds.size()];
+    out["duration_le +Inf"] = cum;
+    out["duration_count"] = cum;
+    out["duration_sum_ms"] = duration_sum;
+    for (auto& [k, v] : agent_calls)
+      out["agent_calls " + k] = v;
+    return out;
   }
 };
 
@@ -419,6 +453,9 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       out.role_counts = st.role_counts;
       out.usage = st.usage;
       return out;
+    },
+    [=](atom::stats, atom::get) -> caf::result<std::map<std::string, int64_t>> {
+      return self->state.counters();
     },
     [=](atom::result,
         const std::string& task_id) -> caf::result<deliberation_outcome> {

@@ -125,6 +125,48 @@ std::string backend_of(const std::string& agent_type) {
   return x;
 }
 
+// -- counting -----------------------------------------------------------------
+
+/// Calls by "method code" (e.g. "Deliberate OK"), for /metrics.
+struct call_counters {
+  std::mutex mtx;
+  std::map<std::string, int64_t> n;
+
+  void add(const std::string& method, const Status& st) {
+    static const char* names[] = {
+      "OK",        "CANCELLED",          "UNKNOWN",          "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",   "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",      "DATA_LOSS",
+      "UNAUTHENTICATED"};
+    auto code = static_cast<size_t>(st.error_code());
+    std::string name = code < 17 ? names[code] : std::to_string(code);
+    std::lock_guard<std::mutex> guard{mtx};
+    ++n[method + " " + name];
+  }
+};
+
+/// A unary reactor that counts how its call ended.
+class counted_reactor : public grpc::ServerUnaryReactor {
+public:
+  counted_reactor(std::string method, std::shared_ptr<call_counters> counts)
+      : method_(std::move(method)), counts_(std::move(counts)) {
+  }
+
+  void finish(Status st) {
+    counts_->add(method_, st);
+    Finish(std::move(st));
+  }
+
+  void OnDone() override {
+    delete this;
+  }
+
+private:
+  std::string method_;
+  std::shared_ptr<call_counters> counts_;
+};
+
 // -- streaming ----------------------------------------------------------------
 
 using update_writer = grpc::ServerWriteReactor<pb::DeliberationUpdate>;
@@ -142,6 +184,7 @@ struct stream_state {
   bool ended = false;
   bool finish_called = false;
   Status final_status;
+  std::shared_ptr<call_counters> counts;
 
   void push(pb::DeliberationUpdate u) {
     std::lock_guard<std::recursive_mutex> guard{mtx};
@@ -166,6 +209,8 @@ struct stream_state {
   void finish(Status st) {
     if (reactor && !finish_called) {
       finish_called = true;
+      if (counts)
+        counts->add("StreamDeliberation", st);
       reactor->Finish(std::move(st));
     }
   }
@@ -329,7 +374,7 @@ public:
   grpc::ServerUnaryReactor* Deliberate(grpc::CallbackServerContext* ctx,
                                        const pb::DeliberateRequest* req,
                                        pb::DeliberateResponse* resp) override {
-    return deliberate(ctx, req, resp, "");
+    return deliberate(ctx, req, resp, "", "Deliberate");
   }
 
   grpc::ServerUnaryReactor*
@@ -340,13 +385,15 @@ public:
                       "Backlog review: the item is clear, small enough for "
                       "one iteration, has testable acceptance criteria, "
                       "names its dependencies and risks, and its priority "
-                      "is justified");
+                      "is justified",
+                      "DeliberateForBacklogReview");
   }
 
   grpc::ServerWriteReactor<pb::DeliberationUpdate>*
   StreamDeliberation(grpc::CallbackServerContext* ctx,
                      const pb::DeliberateRequest* req) override {
     auto st = std::make_shared<stream_state>();
+    st->counts = counts_;
     auto* reactor = new stream_reactor(st);
     auto check = check_task(req->task_description(), req->role());
     if (check.ok())
@@ -364,9 +411,9 @@ public:
   grpc::ServerUnaryReactor* Orchestrate(grpc::CallbackServerContext* ctx,
                                         const pb::OrchestrateRequest* req,
                                         pb::OrchestrateResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("Orchestrate");
     if (auto st = check_task(req->task_description(), req->role()); !st.ok()) {
-      r->Finish(st);
+      r->finish(st);
       return r;
     }
     if (reject_unready(r))
@@ -399,9 +446,9 @@ public:
   GetDeliberationResult(grpc::CallbackServerContext* ctx,
                         const pb::GetDeliberationResultRequest* req,
                         pb::GetDeliberationResultResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("GetDeliberationResult");
     if (is_blank(req->task_id())) {
-      r->Finish(invalid("task_id must not be blank"));
+      r->finish(invalid("task_id must not be blank"));
       return r;
     }
     auto orch = b_.orchestrator;
@@ -412,26 +459,26 @@ public:
         .then(
           [=](deliberation_outcome& out) {
             resp->set_task_id(id);
-            auto failed = out.status == "failed";
-            auto timed_out = failed
-                             && out.error.find("timeout") != std::string::npos;
-            resp->set_status(
-              timed_out ? pb::DELIBERATION_STATUS_TIMEOUT
-              : failed  ? pb::DELIBERATION_STATUS_FAILED
-                        : pb::DELIBERATION_STATUS_COMPLETED);
+            // The result store keeps failures too: status "timeout" or
+            // "failed" (ORCHESTRATOR's failed_outcome).
+            resp->set_status(out.status == "timeout"
+                               ? pb::DELIBERATION_STATUS_TIMEOUT
+                             : out.status == "failed"
+                               ? pb::DELIBERATION_STATUS_FAILED
+                               : pb::DELIBERATION_STATUS_COMPLETED);
             for (auto& x : out.results)
               fill(resp->add_results(), x);
             resp->set_winner_id(out.winner_id);
             resp->set_duration_ms(out.duration_ms);
             resp->set_error_message(out.error);
             fill(resp->mutable_metadata(), out.execution_id);
-            r->Finish(Status::OK);
+            r->finish(Status::OK);
           },
           [=](caf::error& err) {
             // Not in the result store: maybe a task of a plan that has not
             // run yet, or runs right now (the TASK QUEUE knows).
             if (code_of(err) != ec::not_found || !queue) {
-              r->Finish(to_status(err));
+              r->finish(to_status(err));
               return;
             }
             self->request(queue, admin_timeout, atom::status_v, id)
@@ -446,9 +493,9 @@ public:
                     : s == "COMPLETED"   ? pb::DELIBERATION_STATUS_COMPLETED
                                          : pb::DELIBERATION_STATUS_FAILED);
                   resp->set_error_message(q.error);
-                  r->Finish(Status::OK);
+                  r->finish(Status::OK);
                 },
-                [=](caf::error& e2) { r->Finish(to_status(e2)); });
+                [=](caf::error& e2) { r->finish(to_status(e2)); });
           });
     });
     return r;
@@ -458,13 +505,13 @@ public:
   DeriveSubtasks(grpc::CallbackServerContext* ctx,
                  const pb::DeriveSubtasksRequest* req,
                  pb::DeriveSubtasksResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("DeriveSubtasks");
     if (is_blank(req->plan_id())) {
-      r->Finish(invalid("plan_id must not be blank"));
+      r->finish(invalid("plan_id must not be blank"));
       return r;
     }
     if (req->strategy().max_tasks_per_role() < 0) {
-      r->Finish(invalid("strategy.max_tasks_per_role must not be negative"));
+      r->finish(invalid("strategy.max_tasks_per_role must not be negative"));
       return r;
     }
     plan_input plan;
@@ -504,9 +551,9 @@ public:
   ProcessPlanningEvent(grpc::CallbackServerContext* ctx,
                        const pb::PlanningEventRequest* req,
                        pb::PlanningEventResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("ProcessPlanningEvent");
     if (is_blank(req->event_type())) {
-      r->Finish(invalid("event_type must not be blank"));
+      r->finish(invalid("event_type must not be blank"));
       return r;
     }
     std::string type;
@@ -516,7 +563,7 @@ public:
     if (!approved) {
       // A phase change: published as orchestration.phase.changed.
       if (is_blank(req->case_id()) || is_blank(req->to_state())) {
-        r->Finish(invalid("a phase change needs case_id and to_state"));
+        r->finish(invalid("a phase change needs case_id and to_state"));
         return r;
       }
       if (b_.sink) {
@@ -531,11 +578,11 @@ public:
       resp->set_processed(true);
       resp->set_message("phase change of " + req->case_id() + " to "
                         + req->to_state() + " published");
-      r->Finish(Status::OK);
+      r->finish(Status::OK);
       return r;
     }
     if (is_blank(req->plan_id())) {
-      r->Finish(invalid("an approved plan needs plan_id"));
+      r->finish(invalid("an approved plan needs plan_id"));
       return r;
     }
     plan_input plan;
@@ -556,10 +603,10 @@ public:
   GetTaskContext(grpc::CallbackServerContext* ctx,
                  const pb::GetTaskContextRequest* req,
                  pb::GetTaskContextResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("GetTaskContext");
     auto story = !is_blank(req->story_id()) ? req->story_id() : req->case_id();
     if (is_blank(story) && is_blank(req->task_id())) {
-      r->Finish(invalid("give a story_id (or case_id) or a task_id"));
+      r->finish(invalid("give a story_id (or case_id) or a task_id"));
       return r;
     }
     auto role = normalize_role(req->role());
@@ -581,13 +628,13 @@ public:
   CreateCouncil(grpc::CallbackServerContext* ctx,
                 const pb::CreateCouncilRequest* req,
                 pb::CreateCouncilResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("CreateCouncil");
     if (is_blank(req->role())) {
-      r->Finish(invalid("role must not be blank"));
+      r->finish(invalid("role must not be blank"));
       return r;
     }
     if (req->num_agents() < 0 || req->num_agents() > 256) {
-      r->Finish(invalid("num_agents must be between 1 and 256 (0: 3)"));
+      r->finish(invalid("num_agents must be between 1 and 256 (0: 3)"));
       return r;
     }
     council_config cc;
@@ -610,7 +657,7 @@ public:
   grpc::ServerUnaryReactor* ListCouncils(grpc::CallbackServerContext* ctx,
                                          const pb::ListCouncilsRequest* req,
                                          pb::ListCouncilsResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("ListCouncils");
     auto filter = normalize_role(req->role_filter());
     auto agents = req->include_agents();
     admin<std::vector<council_info>>(r, [resp, filter, agents](std::vector<council_info>& xs) {
@@ -639,9 +686,9 @@ public:
   DeleteCouncil(grpc::CallbackServerContext* ctx,
                 const pb::DeleteCouncilRequest* req,
                 pb::DeleteCouncilResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("DeleteCouncil");
     if (is_blank(req->role())) {
-      r->Finish(invalid("role must not be blank"));
+      r->finish(invalid("role must not be blank"));
       return r;
     }
     admin<council_info>(r, [resp](council_info& info) {
@@ -657,9 +704,9 @@ public:
   RegisterAgent(grpc::CallbackServerContext* ctx,
                 const pb::RegisterAgentRequest* req,
                 pb::RegisterAgentResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("RegisterAgent");
     if (is_blank(req->agent_id()) || is_blank(req->role())) {
-      r->Finish(invalid("agent_id and role must not be blank"));
+      r->finish(invalid("agent_id and role must not be blank"));
       return r;
     }
     agent_spec spec;
@@ -682,9 +729,9 @@ public:
   UnregisterAgent(grpc::CallbackServerContext* ctx,
                   const pb::UnregisterAgentRequest* req,
                   pb::UnregisterAgentResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("UnregisterAgent");
     if (is_blank(req->agent_id()) || is_blank(req->role())) {
-      r->Finish(invalid("agent_id and role must not be blank"));
+      r->finish(invalid("agent_id and role must not be blank"));
       return r;
     }
     auto id = req->agent_id();
@@ -699,7 +746,7 @@ public:
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
                                       const pb::GetStatusRequest* req,
                                       pb::GetStatusResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("GetStatus");
     auto [ready, why] = b_.readiness ? b_.readiness()
                                      : std::make_pair(true, std::string{});
     resp->set_status(ready ? "healthy" : "not_ready: " + why);
@@ -708,7 +755,7 @@ public:
         std::chrono::steady_clock::now() - b_.started)
         .count());
     if (!req->include_stats()) {
-      r->Finish(Status::OK);
+      r->finish(Status::OK);
       return r;
     }
     admin<orchestrator_stats>(r, [resp](orchestrator_stats& s) {
@@ -726,7 +773,7 @@ public:
   grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* ctx,
                                        const pb::GetMetricsRequest*,
                                        pb::GetMetricsResponse* resp) override {
-    auto* r = ctx->DefaultReactor();
+    auto* r = counted("GetMetrics");
     admin<orchestrator_stats>(r, [resp](orchestrator_stats& s) {
       auto* p = resp->mutable_performance();
       p->set_avg_deliberation_ms(s.avg_ms);
@@ -766,11 +813,11 @@ private:
   }
 
   /// Finishes with the status of `admit` unless it is OK.
-  bool reject_unready(grpc::ServerUnaryReactor* r) {
+  bool reject_unready(counted_reactor* r) {
     auto st = admit();
     if (st.ok())
       return false;
-    r->Finish(st);
+    r->finish(st);
     return true;
   }
 
@@ -810,14 +857,15 @@ private:
   grpc::ServerUnaryReactor* deliberate(grpc::CallbackServerContext* ctx,
                                        const pb::DeliberateRequest* req,
                                        pb::DeliberateResponse* resp,
-                                       const std::string& rubric) {
-    auto* r = ctx->DefaultReactor();
+                                       const std::string& rubric,
+                                       const std::string& method) {
+    auto* r = counted(method);
     if (auto st = check_task(req->task_description(), req->role()); !st.ok()) {
-      r->Finish(st);
+      r->finish(st);
       return r;
     }
     if (req->rounds() < 0 || req->rounds() > 20) {
-      r->Finish(invalid("rounds must be between 0 and 20"));
+      r->finish(invalid("rounds must be between 0 and 20"));
       return r;
     }
     if (reject_unready(r))
@@ -837,7 +885,7 @@ private:
   /// Runs a deliberation (`Atom`: deliberate or orchestrate) that holds a
   /// slot until it ends; `done` fills the response.
   template<class Atom, class Done>
-  void run(grpc::ServerUnaryReactor* r, Atom what, task_spec t,
+  void run(counted_reactor* r, Atom what, task_spec t,
            caf::duration timeout, Done done) {
     auto orch = b_.orchestrator;
     sys_.spawn([=](caf::event_based_actor* self) {
@@ -846,11 +894,11 @@ private:
           [=](deliberation_outcome& out) {
             done(out);
             release_slot();
-            r->Finish(Status::OK);
+            r->finish(Status::OK);
           },
           [=](caf::error& err) {
             release_slot();
-            r->Finish(to_status(err));
+            r->finish(to_status(err));
           });
     });
   }
@@ -858,14 +906,14 @@ private:
   /// Derives the tasks of `plan` with the PLANNER and, with `dispatch`,
   /// queues them and wakes the DISPATCHER; `done` fills the response.
   template<class Done>
-  void derive(grpc::ServerUnaryReactor* r, plan_input plan, bool dispatch,
+  void derive(counted_reactor* r, plan_input plan, bool dispatch,
               Done done) {
     if (!b_.planner) {
-      r->Finish({StatusCode::UNAVAILABLE, "no PLANNER in this process"});
+      r->finish({StatusCode::UNAVAILABLE, "no PLANNER in this process"});
       return;
     }
     if (dispatch && !b_.queue) {
-      r->Finish({StatusCode::UNAVAILABLE, "no TASK QUEUE in this process"});
+      r->finish({StatusCode::UNAVAILABLE, "no TASK QUEUE in this process"});
       return;
     }
     auto planner = b_.planner;
@@ -877,7 +925,7 @@ private:
           [=](std::vector<task_spec>& ts) {
             if (!dispatch) {
               done(ts);
-              r->Finish(Status::OK);
+              r->finish(Status::OK);
               return;
             }
             self->request(queue, admin_timeout, atom::add_v, ts)
@@ -886,32 +934,39 @@ private:
                   if (dispatcher)
                     self->send(dispatcher, atom::wake_v);
                   done(ts);
-                  r->Finish(Status::OK);
+                  r->finish(Status::OK);
                 },
-                [=](caf::error& err) { r->Finish(to_status(err)); });
+                [=](caf::error& err) { r->finish(to_status(err)); });
           },
-          [=](caf::error& err) { r->Finish(to_status(err)); });
+          [=](caf::error& err) { r->finish(to_status(err)); });
     });
   }
 
   /// Asks the ORCHESTRATOR; `done` fills the response, errors map to codes.
   template<class T, class Done, class... Ts>
-  void admin(grpc::ServerUnaryReactor* r, Done done, Ts... xs) {
+  void admin(counted_reactor* r, Done done, Ts... xs) {
     auto orch = b_.orchestrator;
     sys_.spawn([=](caf::event_based_actor* self) {
       self->request(orch, admin_timeout, xs...)
         .then(
           [=](T& x) {
             done(x);
-            r->Finish(Status::OK);
+            r->finish(Status::OK);
           },
-          [=](caf::error& err) { r->Finish(to_status(err)); });
+          [=](caf::error& err) { r->finish(to_status(err)); });
     });
+  }
+
+  counted_reactor* counted(const std::string& method) {
+    return new counted_reactor(method, counts_);
   }
 
   caf::actor_system& sys_;
   grpc_backend b_;
   std::atomic<int32_t> running_{0};
+
+public:
+  std::shared_ptr<call_counters> counts_ = std::make_shared<call_counters>();
 };
 
 class server_impl : public grpc_server {
@@ -927,6 +982,11 @@ public:
 
   int port() const override {
     return port_;
+  }
+
+  std::map<std::string, int64_t> counters() const override {
+    std::lock_guard<std::mutex> guard{svc_->counts_->mtx};
+    return svc_->counts_->n;
   }
 
   void set_serving(bool serving) override {

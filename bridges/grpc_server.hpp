@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -47,6 +48,8 @@ class grpc_server {
 public:
   virtual ~grpc_server() = default;
   virtual int port() const = 0;
+  /// Calls by "method code" (e.g. "Deliberate OK").
+  virtual std::map<std::string, int64_t> counters() const = 0;
   /// The standard health service's status, following readiness.
   virtual void set_serving(bool serving) = 0;
   virtual void stop() = 0;

@@ -92,6 +92,7 @@ T ask(caf::actor_system& sys, const Handle& h, T fallback, Ts... xs) {
 
 struct snapshot {
   orchestrator_stats stats;
+  std::map<std::string, int64_t> counters;
   std::map<std::string, int64_t> queue;
   int32_t in_flight = 0;
   std::vector<council_info> councils;
@@ -105,6 +106,8 @@ snapshot take(const ops_context& ctx) {
   auto& sys = *ctx.sys;
   snapshot s;
   s.stats = ask(sys, ctx.orchestrator, orchestrator_stats{}, atom::stats_v);
+  s.counters = ask(sys, ctx.orchestrator, std::map<std::string, int64_t>{},
+                   atom::stats_v, atom::get_v);
   s.queue = ask(sys, ctx.queue, std::map<std::string, int64_t>{},
                 atom::counts_v);
   s.in_flight = ask(sys, ctx.dispatcher, int32_t{0}, atom::status_v);
@@ -151,18 +154,42 @@ std::string metrics(const ops_context& ctx) {
            "Deliberations followed by the architect's selection.");
   p.sample("orchestrator_orchestrations_total",
            static_cast<double>(s.stats.total_orchestrations));
-  p.family("orchestrator_deliberation_duration_seconds", "summary",
-           "Duration of deliberations (recent window).");
+  p.family("orchestrator_deliberation_duration_seconds", "histogram",
+           "Duration of successful deliberations.");
+  for (auto& [key, n] : s.counters)
+    if (key.rfind("duration_le ", 0) == 0) {
+      auto le = key.substr(12);
+      if (le != "+Inf")
+        le = std::to_string(std::stod(le) / 1000.0);
+      p.sample("orchestrator_deliberation_duration_seconds_bucket",
+               {{"le", le}}, static_cast<double>(n));
+    }
+  auto counter = [&](const char* k) {
+    auto i = s.counters.find(k);
+    return i == s.counters.end() ? 0.0 : static_cast<double>(i->second);
+  };
+  p.sample("orchestrator_deliberation_duration_seconds_sum",
+           counter("duration_sum_ms") / 1000.0);
+  p.sample("orchestrator_deliberation_duration_seconds_count",
+           counter("duration_count"));
+  p.family("orchestrator_deliberation_duration_quantile_seconds", "gauge",
+           "Duration quantiles of the recent deliberations.");
   for (auto [q, v] : {std::pair{"0.5", s.stats.p50_ms},
                       std::pair{"0.95", s.stats.p95_ms},
                       std::pair{"0.99", s.stats.p99_ms}})
-    p.sample("orchestrator_deliberation_duration_seconds", {{"quantile", q}},
-             v / 1000.0);
-  p.sample("orchestrator_deliberation_duration_seconds_sum",
-           s.stats.avg_ms * static_cast<double>(s.stats.total_deliberations)
-             / 1000.0);
-  p.sample("orchestrator_deliberation_duration_seconds_count",
-           static_cast<double>(s.stats.total_deliberations));
+    p.sample("orchestrator_deliberation_duration_quantile_seconds",
+             {{"quantile", q}}, v / 1000.0);
+  p.family("orchestrator_agent_calls_total", "counter",
+           "Agents' answers in deliberations, by backend and outcome.");
+  for (auto& [key, n] : s.counters)
+    if (key.rfind("agent_calls ", 0) == 0) {
+      auto rest = key.substr(12);
+      auto sp = rest.find(' ');
+      p.sample("orchestrator_agent_calls_total",
+               {{"backend", rest.substr(0, sp)},
+                {"outcome", rest.substr(sp + 1)}},
+               static_cast<double>(n));
+    }
   p.family("orchestrator_councils", "gauge", "Councils configured.");
   p.sample("orchestrator_councils", static_cast<double>(s.councils.size()));
   p.family("orchestrator_llm_calls_total", "counter", "Model calls.");
@@ -189,6 +216,15 @@ std::string metrics(const ops_context& ctx) {
   p.family("orchestrator_tasks_in_flight", "gauge",
            "Tasks this process deliberates right now.");
   p.sample("orchestrator_tasks_in_flight", s.in_flight);
+  p.family("orchestrator_grpc_requests_total", "counter",
+           "gRPC calls by method and status code.");
+  if (ctx.grpc_counters)
+    for (auto& [key, n] : ctx.grpc_counters()) {
+      auto sp = key.find(' ');
+      p.sample("orchestrator_grpc_requests_total",
+               {{"method", key.substr(0, sp)}, {"code", key.substr(sp + 1)}},
+               static_cast<double>(n));
+    }
   p.family("orchestrator_nats_connected", "gauge", "1 when NATS is connected.");
   p.sample("orchestrator_nats_connected", s.nats_connected ? 1 : 0);
   p.family("orchestrator_nats_messages_received_total", "counter",

@@ -5,6 +5,7 @@
 // time limits on the HTTP bridge's threads, never on a scheduler thread.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,8 @@ struct ops_context {
   std::shared_ptr<nats_link> link;
   /// Owned by serve; outlives the HTTP server.
   const nats_consumers* consumers = nullptr;
+  /// gRPC calls by "method code" (optional).
+  std::function<std::map<std::string, int64_t>()> grpc_counters;
 };
 
 /// The routes: "GET /healthz", "GET /readyz", "GET /status", "GET /metrics".

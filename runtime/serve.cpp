@@ -1,6 +1,7 @@
 #include "runtime/serve.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <set>
 
@@ -111,24 +112,6 @@ int run_serve(const config& cfg) {
   ops.llm = svc->llm;
   ops.link = *link;
   ops.consumers = consumers.get();
-  auto registry = spawn_worker_registry(sys);
-  work_context wc;
-  wc.sys = &sys;
-  wc.queue = *queue;
-  wc.registry = registry;
-  wc.sink = sink;
-  wc.lease_ms = cfg.lease_seconds * 1000;
-  auto routes = ops_routes(std::move(ops));
-  routes.merge(work_routes(std::move(wc)));
-  http_settings hs;
-  hs.port = cfg.http_port;
-  auto http = start_http_server(hs, std::move(routes));
-  if (!http) {
-    std::fprintf(stderr, "orchestrator: configuration error: %s\n",
-                 render(http.error()).c_str());
-    consumers->stop();
-    return 2;
-  }
   grpc_settings gs;
   gs.port = cfg.grpc_port;
   grpc_backend gb;
@@ -149,7 +132,27 @@ int run_serve(const config& cfg) {
     std::fprintf(stderr, "orchestrator: configuration error: %s\n",
                  render(grpc.error()).c_str());
     consumers->stop();
-    (*http)->stop();
+    return 2;
+  }
+  auto registry = spawn_worker_registry(sys);
+  work_context wc;
+  wc.sys = &sys;
+  wc.queue = *queue;
+  wc.registry = registry;
+  wc.sink = sink;
+  wc.lease_ms = cfg.lease_seconds * 1000;
+  auto* grpc_srv = grpc->get();
+  ops.grpc_counters = [grpc_srv] { return grpc_srv->counters(); };
+  auto routes = ops_routes(std::move(ops));
+  routes.merge(work_routes(std::move(wc)));
+  http_settings hs;
+  hs.port = cfg.http_port;
+  auto http = start_http_server(hs, std::move(routes));
+  if (!http) {
+    std::fprintf(stderr, "orchestrator: configuration error: %s\n",
+                 render(http.error()).c_str());
+    consumers->stop();
+    (*grpc)->stop();
     return 2;
   }
   caf::scoped_actor self{sys};
@@ -227,16 +230,14 @@ int run_serve(const config& cfg) {
                flushed ? "all published" : "left in the outbox for later");
   (*http)->stop();
   (*grpc)->stop();
-  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(planner, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  if (dispatcher)
-    caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(*queue, caf::exit_reason::user_shutdown);
-  stop_service(sys, *svc);
-  return 0;
+  // Everything that matters is durable or flushed now. Tearing the actors
+  // down one by one has crashed CAF 0.17 now and then (a COUNCIL calling a
+  // null handler after quit() while responses were still in flight), so the
+  // process leaves here, with its log flushed.
+  spdlog::default_logger()->flush();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(0);
 }
 
 } // namespace orch

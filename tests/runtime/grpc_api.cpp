@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <boost/test/unit_test.hpp>
+#include <httplib.h>
 
 #include "bridges/grpc_client.hpp"
 #include "service_util.hpp"
@@ -102,9 +103,11 @@ BOOST_AUTO_TEST_CASE(the_cli_as_a_client) {
   scratch_dir dir;
   nats_server nats{dir.path};
   auto port = free_port();
+  auto http_port = free_port();
   auto server = "127.0.0.1:" + std::to_string(port);
   child serve({ORCH_BINARY, "serve"},
-              {"NATS_URL=" + nats.url(), "HTTP_PORT=0",
+              {"NATS_URL=" + nats.url(),
+               "HTTP_PORT=" + std::to_string(http_port),
                "GRPC_PORT=" + std::to_string(port)},
               dir.path + "/serve.log");
   int n = 0;
@@ -139,7 +142,8 @@ BOOST_AUTO_TEST_CASE(the_cli_as_a_client) {
                  std::string::npos);
   // deliberate --server: progress on stderr from the stream, the same JSON
   // outcome as the local mode on stdout.
-  auto d = cli({"deliberate", "--role", "QA", "--json", "--task-id", "cli-1",
+  auto d = cli({"deliberate", "--server", server, "--role", "QA", "--json",
+                "--task-id", "cli-1",
                 "Write tests for login"});
   BOOST_REQUIRE_MESSAGE(d.first == 0, d.second);
   BOOST_CHECK_NE(d.second.find("[100%] complete"), std::string::npos);
@@ -148,6 +152,19 @@ BOOST_AUTO_TEST_CASE(the_cli_as_a_client) {
   BOOST_REQUIRE(doc.is_object());
   BOOST_CHECK_EQUAL(doc.value("task_id", ""), "cli-1");
   BOOST_CHECK_EQUAL(doc["results"].size(), 3u);
+  // gRPC calls are counted by method and code in /metrics.
+  httplib::Client http{"127.0.0.1", http_port};
+  auto metrics = http.Get("/metrics");
+  BOOST_REQUIRE(metrics);
+  for (auto needle :
+       {"orchestrator_grpc_requests_total{code=\"ALREADY_EXISTS\","
+        "method=\"RegisterAgent\"} 1",
+        "orchestrator_grpc_requests_total{code=\"NOT_FOUND\","
+        "method=\"DeleteCouncil\"} 1",
+        "orchestrator_grpc_requests_total{code=\"OK\","
+        "method=\"StreamDeliberation\"} 1"})
+    BOOST_CHECK_MESSAGE(metrics->body.find(needle) != std::string::npos,
+                        "no '" << needle << "' in\n" << metrics->body);
   auto none = cli({"status", "--server", "127.0.0.1:1"});
   BOOST_CHECK_EQUAL(none.first, 1);
   BOOST_CHECK_NE(none.second.find("unavailable"), std::string::npos);

@@ -296,7 +296,11 @@ BOOST_FIXTURE_TEST_CASE(http_health_readiness_status_and_metrics,
         "subject=\"planning.plan.approved\"} 1",
         "orchestrator_nats_messages_published_total{subject=\"orchestration."
         "deliberation.completed\"} 5",
-        "orchestrator_deliberation_duration_seconds{quantile=\"0.99\"}"})
+        "# TYPE orchestrator_deliberation_duration_seconds histogram",
+        "orchestrator_deliberation_duration_seconds_bucket{le=\"+Inf\"} 5",
+        "orchestrator_deliberation_duration_seconds_count 5",
+        "orchestrator_agent_calls_total{backend=\"scripted\",outcome=\"ok\"} 15",
+        "orchestrator_deliberation_duration_quantile_seconds{quantile=\"0.99\"}"})
     BOOST_CHECK_MESSAGE(text.find(needle) != std::string::npos,
                         "no '" << needle << "' in\n" << text);
   // Errors are JSON with the right status.
