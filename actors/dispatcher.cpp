@@ -69,7 +69,7 @@ using dispatcher_internal = dispatcher_actor::extend<
   caf::reacts_to<atom::tick>,
   // Retries a completion or failure the queue could not take.
   caf::reacts_to<atom::complete, std::string, deliberation_outcome, int>,
-  caf::reacts_to<atom::fail, std::string, std::string, int>>;
+  caf::reacts_to<atom::fail, std::string, caf::error, int>>;
 
 using dispatcher_ptr = dispatcher_internal::stateful_pointer<dispatcher_state>;
 
@@ -96,11 +96,7 @@ void check_plan(dispatcher_ptr self, task_spec task) {
   self->request(st.queue, queue_timeout, atom::counts_v, task.plan_id)
     .then(
       [=](std::map<std::string, int64_t>& n) {
-        int64_t open = 0;
-        for (auto s : {"QUEUED", "READY", "IN_PROGRESS"})
-          if (auto i = n.find(s); i != n.end())
-            open += i->second;
-        if (open > 0 || n.empty())
+        if (open_tasks(n) > 0 || n.empty())
           return;
         spdlog::info("dispatcher finished plan plan_id={}", task.plan_id);
         std::vector<outbound_event> evs{plan_completed_event(task, n)};
@@ -231,7 +227,7 @@ void fail(dispatcher_ptr self, std::string id, caf::error err, int tries) {
       },
       [=](caf::error& e2) {
         if (transient(e2) && tries < max_settle_retries) {
-          self->delayed_send(self, milliseconds(500), atom::fail_v, id, why,
+          self->delayed_send(self, milliseconds(500), atom::fail_v, id, err,
                              tries + 1);
           return;
         }
@@ -435,9 +431,8 @@ dispatcher(dispatcher_ptr self,
     [=](atom::complete, std::string& id, deliberation_outcome& out, int tries) {
       complete(typed, std::move(id), std::move(out), tries);
     },
-    [=](atom::fail, std::string& id, std::string& why, int tries) {
-      fail(typed, std::move(id), caf::make_error(ec::agent_failed, why),
-           tries);
+    [=](atom::fail, std::string& id, caf::error& err, int tries) {
+      fail(typed, std::move(id), std::move(err), tries);
     },
   };
 }

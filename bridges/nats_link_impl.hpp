@@ -61,7 +61,6 @@ public:
   mutable std::mutex mtx;
   std::string reason = "connecting";
   /// Where the ack handler reports (the sink actor).
-  std::atomic<caf::abstract_actor*> sink_raw{nullptr};
   caf::actor sink;
 
   void set_reason(std::string why) {

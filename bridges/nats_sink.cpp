@@ -29,17 +29,6 @@ using steady = std::chrono::steady_clock;
 /// does not acknowledge: past this, new ones are dropped (and counted).
 constexpr size_t max_best_effort = 100'000;
 
-std::map<std::string, std::string> headers_of(const outbound_event& ev,
-                                              bool msgpack) {
-  std::map<std::string, std::string> h{{"Nats-Msg-Id", ev.idempotency_key}};
-  if (!ev.traceparent.empty())
-    h["traceparent"] = ev.traceparent;
-  if (!ev.correlation_id.empty())
-    h["correlation_id"] = ev.correlation_id;
-  h["Content-Type"] = msgpack ? "application/msgpack" : "application/json";
-  return h;
-}
-
 /// The sink's own messages: acks from nats.c and its timer.
 using nats_sink_actor = event_sink_actor::extend<
   // JetStream's ack of a key, or the error of its publish.
@@ -98,7 +87,7 @@ bool publish(nats_sink_ptr self, in_flight& f) {
     return false;
   auto data = encode_envelope(f.ev, s.msgpack_out);
   auto* m = nats_detail::make_msg(f.ev.subject, data,
-                                  headers_of(f.ev, s.msgpack_out));
+                                  event_headers(f.ev, s.msgpack_out));
   if (!m)
     return false;
   jsPubOptions po;

@@ -58,6 +58,15 @@ bool too_deep(const json& v, int depth = 0) {
   return false;
 }
 
+/// Records, unless an error came first, that `where` is not of the type
+/// `expected`.
+void mismatch(caf::error& err, const std::string& where, const char* expected,
+              const json& got) {
+  if (!err)
+    err = bad(where, std::string{"expected "} + expected + ", got "
+                       + type_name(got));
+}
+
 /// Reads an optional (or required) field of `obj` with type checks.
 struct reader {
   const json& obj;
@@ -73,76 +82,73 @@ struct reader {
     return &*i;
   }
 
+  /// The field when it is there and `is` holds for it; otherwise null (a
+  /// wrong type recorded in `err`).
+  template<class Is>
+  const json* typed(const char* key, bool required, caf::error& err, Is is,
+                    const char* expected) const {
+    auto v = find(key, required, err);
+    if (v && !is(*v)) {
+      mismatch(err, path + "." + key, expected, *v);
+      return nullptr;
+    }
+    return v;
+  }
+
   void str(const char* key, std::string& out, caf::error& err,
            bool required = false) const {
-    if (auto v = find(key, required, err)) {
-      if (!v->is_string()) {
-        if (!err)
-          err = bad(path + "." + key,
-                    std::string{"expected string, got "} + type_name(*v));
-        return;
-      }
-      out = v->get<std::string>();
-      if (required && out.find_first_not_of(" \t\r\n") == std::string::npos
-          && !err)
-        err = caf::make_error(ec::invalid_argument,
-                              path + "." + key + ": must not be blank");
-    }
+    auto v = typed(key, required, err,
+                   [](const json& x) { return x.is_string(); }, "string");
+    if (!v)
+      return;
+    out = v->get<std::string>();
+    if (required && out.find_first_not_of(" \t\r\n") == std::string::npos
+        && !err)
+      err = caf::make_error(ec::invalid_argument,
+                            path + "." + key + ": must not be blank");
   }
 
   void i32(const char* key, int32_t& out, caf::error& err) const {
-    if (auto v = find(key, false, err)) {
-      if (!v->is_number_integer()) {
-        if (!err)
-          err = bad(path + "." + key,
-                    std::string{"expected integer, got "} + type_name(*v));
-        return;
-      }
-      auto x = v->get<int64_t>();
-      if (x < INT32_MIN || x > INT32_MAX) {
-        if (!err)
-          err = bad(path + "." + key, "integer out of range");
-        return;
-      }
-      out = static_cast<int32_t>(x);
+    auto v = typed(key, false, err,
+                   [](const json& x) { return x.is_number_integer(); },
+                   "integer");
+    if (!v)
+      return;
+    auto x = v->get<int64_t>();
+    if (x < INT32_MIN || x > INT32_MAX) {
+      if (!err)
+        err = bad(path + "." + key, "integer out of range");
+      return;
     }
+    out = static_cast<int32_t>(x);
   }
 
   void strings(const char* key, std::vector<std::string>& out,
                caf::error& err) const {
-    if (auto v = find(key, false, err)) {
-      if (!v->is_array()) {
-        if (!err)
-          err = bad(path + "." + key,
-                    std::string{"expected array, got "} + type_name(*v));
+    auto v = typed(key, false, err,
+                   [](const json& x) { return x.is_array(); }, "array");
+    if (!v)
+      return;
+    size_t i = 0;
+    for (auto& x : *v) {
+      if (!x.is_string()) {
+        mismatch(err, path + "." + key + "[" + std::to_string(i) + "]",
+                 "string", x);
         return;
       }
-      size_t i = 0;
-      for (auto& x : *v) {
-        if (!x.is_string()) {
-          if (!err)
-            err = bad(path + "." + key + "[" + std::to_string(i) + "]",
-                      std::string{"expected string, got "} + type_name(x));
-          return;
-        }
-        out.push_back(x.get<std::string>());
-        ++i;
-      }
+      out.push_back(x.get<std::string>());
+      ++i;
     }
   }
 
   void string_map(const char* key, std::map<std::string, std::string>& out,
                   caf::error& err) const {
-    if (auto v = find(key, false, err)) {
-      if (!v->is_object()) {
-        if (!err)
-          err = bad(path + "." + key,
-                    std::string{"expected object, got "} + type_name(*v));
-        return;
-      }
-      for (auto& [k, x] : v->items())
-        out[k] = x.is_string() ? x.get<std::string>() : dump(x);
-    }
+    auto v = typed(key, false, err,
+                   [](const json& x) { return x.is_object(); }, "object");
+    if (!v)
+      return;
+    for (auto& [k, x] : v->items())
+      out[k] = x.is_string() ? x.get<std::string>() : dump(x);
   }
 
   /// A timestamp: epoch seconds (number) or ISO 8601 text.
@@ -153,9 +159,8 @@ struct reader {
         out = v->get<double>();
       else if (v->is_string())
         out = epoch_seconds();
-      else if (!err)
-        err = bad(path + "." + key, std::string{"expected number or string, got "}
-                                      + type_name(*v));
+      else
+        mismatch(err, path + "." + key, "number or string", *v);
     }
   }
 };
@@ -240,10 +245,10 @@ json decisions_of(const deliberation_outcome& out) {
   return arr;
 }
 
-outbound_event make(const char* subj, std::string key, const json& payload,
+outbound_event make(std::string subj, std::string key, const json& payload,
                     const trace_context& trace) {
   outbound_event ev;
-  ev.subject = subj;
+  ev.subject = std::move(subj);
   ev.idempotency_key = std::move(key);
   ev.payload = dump(payload);
   ev.correlation_id = trace.correlation_id;
@@ -343,19 +348,15 @@ caf::expected<plan_input> decode_plan_approved(const inbound_event& msg,
     r.timestamp("timestamp", ts, err, true);
     r.strings("roles", out.roles, err);
     r.str("plan", out.text, err);
-    auto t = r.obj.find("tasks");
-    if (err || t == r.obj.end() || t->is_null())
+    auto t = r.typed("tasks", false, err,
+                     [](const json& x) { return x.is_array(); }, "array");
+    if (err || !t)
       return;
-    if (!t->is_array()) {
-      err = bad("payload.tasks",
-                std::string{"expected array, got "} + type_name(*t));
-      return;
-    }
     size_t i = 0;
     for (auto& x : *t) {
       auto path = "payload.tasks[" + std::to_string(i++) + "]";
       if (!x.is_object()) {
-        err = bad(path, std::string{"expected object, got "} + type_name(x));
+        mismatch(err, path, "object", x);
         return;
       }
       task_spec ts;
@@ -402,9 +403,8 @@ caf::expected<agent_response> decode_agent_response(const inbound_event& msg,
           out.content = p->get<std::string>();
         else if (p->is_object())
           reader{*p, "payload.proposal"}.str("content", out.content, err);
-        else if (!err)
-          err = bad("payload.proposal", std::string{"expected object, got "}
-                                          + type_name(*p));
+        else
+          mismatch(err, "payload.proposal", "object", *p);
       }
       if (out.content.empty())
         r.str("output", out.content, err);
@@ -438,6 +438,14 @@ outbound_event plan_approved_event(const plan_input& plan,
          {"task_ids", ids}, {"timestamp", epoch_seconds()}};
   return make(subject::plan_approved, "plan.approved:" + plan.plan_id, p,
               trace);
+}
+
+int64_t open_tasks(const std::map<std::string, int64_t>& counts) {
+  int64_t n = 0;
+  for (auto s : {"QUEUED", "READY", "IN_PROGRESS"})
+    if (auto i = counts.find(s); i != counts.end())
+      n += i->second;
+  return n;
 }
 
 outbound_event plan_completed_event(const task_spec& t,
@@ -616,10 +624,8 @@ outbound_event agent_command_event(const agent_command& c) {
   std::string role = c.role;
   for (auto& ch : role)
     ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  auto ev = make(subject::plan_approved, "agent.cmd:" + c.correlation_id, p,
-                 tc);
-  ev.subject = "agent.cmd." + role + "." + c.op;
-  return ev;
+  return make("agent.cmd." + role + "." + c.op,
+              "agent.cmd:" + c.correlation_id, p, tc);
 }
 
 // -- the envelope -------------------------------------------------------------
@@ -657,6 +663,17 @@ std::string encode_envelope(const outbound_event& ev, bool msgpack) {
     return std::string{bytes.begin(), bytes.end()};
   }
   return dump(env);
+}
+
+std::map<std::string, std::string> event_headers(const outbound_event& ev,
+                                                 bool msgpack) {
+  std::map<std::string, std::string> h{{"Nats-Msg-Id", ev.idempotency_key}};
+  if (!ev.traceparent.empty())
+    h["traceparent"] = ev.traceparent;
+  if (!ev.correlation_id.empty())
+    h["correlation_id"] = ev.correlation_id;
+  h["Content-Type"] = msgpack ? "application/msgpack" : "application/json";
+  return h;
 }
 
 std::string iso8601_now() {

@@ -101,6 +101,9 @@ outbound_event plan_approved_event(const plan_input& plan,
                                    const std::vector<task_spec>& tasks,
                                    const trace_context& trace);
 
+/// Tasks not finished yet (QUEUED, READY, IN_PROGRESS) in counts by state.
+int64_t open_tasks(const std::map<std::string, int64_t>& counts);
+
 /// orchestration.plan.completed (an addition to the contract): the plan has
 /// no open task left; counts by state.
 outbound_event plan_completed_event(const task_spec& any_task,
@@ -151,6 +154,11 @@ outbound_event agent_command_event(const agent_command& cmd);
 
 /// The envelope of `ev` with `timestamp` (ISO 8601), as JSON or msgpack.
 std::string encode_envelope(const outbound_event& ev, bool msgpack);
+
+/// The NATS headers of a published event: Nats-Msg-Id (the idempotency
+/// key), traceparent and correlation_id when set, Content-Type.
+std::map<std::string, std::string> event_headers(const outbound_event& ev,
+                                                 bool msgpack);
 
 /// ISO 8601 UTC with milliseconds, e.g. "2026-11-20T12:00:00.000Z".
 std::string iso8601_now();

@@ -192,10 +192,7 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
   self->request(queue, std::chrono::seconds(10), atom::counts_v, plan->plan_id)
     .receive(
       [&](std::map<std::string, int64_t>& n) {
-        int64_t open = 0;
-        for (auto s : {"QUEUED", "READY", "IN_PROGRESS"})
-          open += n.count(s) ? n[s] : 0;
-        if (open == 0)
+        if (open_tasks(n) == 0)
           caf::anon_send(sink, atom::progress_v,
                          plan_completed_event(tasks->front(), n));
       },

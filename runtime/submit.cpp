@@ -118,10 +118,8 @@ int run_submit(const config& cfg, const submit_options& opts) {
   ev.correlation_id = "submit-" + plan->plan_id + "-" + std::to_string(now_ms());
   ev.idempotency_key = ev.correlation_id;
   auto bytes = encode_envelope(ev, opts.msgpack);
-  std::map<std::string, std::string> headers{
-    {"Nats-Msg-Id", ev.idempotency_key},
-    {"Content-Type", opts.msgpack ? "application/msgpack" : "application/json"}};
-  if (auto err = publish_sync(**link, ev.subject, bytes, headers)) {
+  if (auto err = publish_sync(**link, ev.subject, bytes,
+                              event_headers(ev, opts.msgpack))) {
     std::fprintf(stderr, "orchestrator: %s\n", render(err).c_str());
     return 1;
   }

@@ -117,10 +117,7 @@ http_response settle(const work_context& c, const http_request& req,
     self->request(c.queue, seconds(10), atom::counts_v, task->task.plan_id)
       .receive(
         [&](std::map<std::string, int64_t>& n) {
-          int64_t open = 0;
-          for (auto s : {"QUEUED", "READY", "IN_PROGRESS"})
-            open += n.count(s) ? n[s] : 0;
-          if (open == 0 && c.sink)
+          if (open_tasks(n) == 0 && c.sink)
             caf::anon_send(c.sink, atom::publish_v,
                            std::vector<outbound_event>{
                              plan_completed_event(task->task, n)});

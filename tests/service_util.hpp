@@ -5,6 +5,7 @@
 // (`orchestrator serve`, workers), and a reader of the events in the
 // ORCHESTRATOR_EVENTS stream.
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -61,6 +62,17 @@ private:
   std::vector<std::string> extra_;
   child proc_;
 };
+
+/// Starts `orchestrator serve` with `env`, its output in `log`; HTTP_PORT
+/// and GRPC_PORT are 0 (any free port) unless `env` sets them.
+inline child start_serve(std::vector<std::string> env, const std::string& log) {
+  for (auto var : {"HTTP_PORT=", "GRPC_PORT="})
+    if (std::none_of(env.begin(), env.end(), [var](const std::string& e) {
+          return e.rfind(var, 0) == 0;
+        }))
+      env.push_back(std::string{var} + "0");
+  return child({ORCH_BINARY, "serve"}, std::move(env), log);
+}
 
 /// An event read back from the stream.
 struct seen_event {
@@ -150,13 +162,10 @@ inline void publish(nats_link& link, const std::string& subj,
   ev.correlation_id = correlation;
   ev.idempotency_key = "test-" + std::to_string(now_ms()) + "-"
                        + std::to_string(std::rand());
+  ev.traceparent = traceparent;
   auto bytes = encode_envelope(ev, msgpack);
-  std::map<std::string, std::string> h{
-    {"Nats-Msg-Id", ev.idempotency_key},
-    {"Content-Type", msgpack ? "application/msgpack" : "application/json"}};
-  if (!traceparent.empty())
-    h["traceparent"] = traceparent;
-  BOOST_REQUIRE(!publish_sync(link, subj, bytes, h));
+  BOOST_REQUIRE(
+    !publish_sync(link, subj, bytes, event_headers(ev, msgpack)));
 }
 
 /// Publishes raw bytes with headers.

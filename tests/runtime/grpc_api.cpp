@@ -47,10 +47,9 @@ BOOST_AUTO_TEST_CASE(an_independent_python_client) {
   scratch_dir dir;
   nats_server nats{dir.path};
   auto port = free_port();
-  child serve({ORCH_BINARY, "serve"},
-              {"NATS_URL=" + nats.url(), "HTTP_PORT=0",
-               "GRPC_PORT=" + std::to_string(port)},
-              dir.path + "/serve.log");
+  auto serve = start_serve(
+    {"NATS_URL=" + nats.url(), "GRPC_PORT=" + std::to_string(port)},
+    dir.path + "/serve.log");
   // Stubs from the proto file alone.
   auto stubs = dir.path + "/stubs";
   child mk({"/bin/mkdir", "-p", stubs}, {}, dir.path + "/mkdir.log");
@@ -105,11 +104,10 @@ BOOST_AUTO_TEST_CASE(the_cli_as_a_client) {
   auto port = free_port();
   auto http_port = free_port();
   auto server = "127.0.0.1:" + std::to_string(port);
-  child serve({ORCH_BINARY, "serve"},
-              {"NATS_URL=" + nats.url(),
-               "HTTP_PORT=" + std::to_string(http_port),
-               "GRPC_PORT=" + std::to_string(port)},
-              dir.path + "/serve.log");
+  auto serve = start_serve({"NATS_URL=" + nats.url(),
+                            "HTTP_PORT=" + std::to_string(http_port),
+                            "GRPC_PORT=" + std::to_string(port)},
+                           dir.path + "/serve.log");
   int n = 0;
   auto cli = [&](std::vector<std::string> args) {
     args.insert(args.begin(), ORCH_BINARY);
@@ -181,8 +179,8 @@ BOOST_AUTO_TEST_CASE(deadline_cap_and_readiness_codes) {
   stub.set_latency_ms(300);
   auto port = free_port();
   auto target = "127.0.0.1:" + std::to_string(port);
-  child serve({ORCH_BINARY, "serve"},
-              {"NATS_URL=" + nats.url(), "HTTP_PORT=0",
+  auto serve = start_serve(
+              {"NATS_URL=" + nats.url(),
                "GRPC_PORT=" + std::to_string(port), "AGENT_TYPE=vllm",
                "VLLM_URL=" + stub.url(), "VLLM_MODEL=stub-model",
                "COUNCILS=DEV:2", "GRPC_MAX_DELIBERATIONS=1"},

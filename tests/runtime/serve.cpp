@@ -30,14 +30,9 @@ struct service_fixture {
   /// Starts `orchestrator serve` with extra environment.
   child serve(std::vector<std::string> env = {}) {
     env.push_back("NATS_URL=" + nats.url());
-    for (auto var : {"HTTP_PORT=", "GRPC_PORT="})
-      if (std::none_of(env.begin(), env.end(), [var](const std::string& e) {
-            return e.rfind(var, 0) == 0;
-          }))
-        env.push_back(std::string{var} + "0");
     env.push_back("LOG_LEVEL=info");
-    auto log = dir.path + "/serve-" + std::to_string(++serves) + ".log";
-    return child({ORCH_BINARY, "serve"}, std::move(env), log);
+    return start_serve(std::move(env), dir.path + "/serve-"
+                                         + std::to_string(++serves) + ".log");
   }
 
   static std::string unique(const std::string& base) {

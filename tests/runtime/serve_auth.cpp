@@ -23,13 +23,7 @@ two_tasks() {
 child serve(const scratch_dir& dir, const std::string& name,
             std::vector<std::string> env) {
   env.push_back("LOG_LEVEL=debug");
-  if (std::none_of(env.begin(), env.end(), [](const std::string& e) {
-        return e.rfind("HTTP_PORT=", 0) == 0;
-      }))
-    env.push_back("HTTP_PORT=0");
-  env.push_back("GRPC_PORT=0");
-  return child({ORCH_BINARY, "serve"}, std::move(env),
-               dir.path + "/" + name + ".log");
+  return start_serve(std::move(env), dir.path + "/" + name + ".log");
 }
 
 /// Runs a two-task plan through a serve started with `env`.

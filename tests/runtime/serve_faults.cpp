@@ -40,14 +40,12 @@ struct fault_fixture {
     env.push_back("VLLM_URL=" + stub.url());
     env.push_back("VLLM_MODEL=stub-model");
     env.push_back("LEASE_SECONDS=2");
-    env.push_back("HTTP_PORT=0");
-    env.push_back("GRPC_PORT=0");
     if (redis) {
       env.push_back("REDIS_URL=" + redis_test_url());
       env.push_back("REDIS_PREFIX=" + prefix);
     }
-    auto log = dir.path + "/serve-" + std::to_string(++serves) + ".log";
-    return child({ORCH_BINARY, "serve"}, std::move(env), log);
+    return start_serve(std::move(env), dir.path + "/serve-"
+                                         + std::to_string(++serves) + ".log");
   }
 
   /// Waits until the stream has at least n events of `subj` for the plan.
