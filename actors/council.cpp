@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <queue>
 #include <optional>
 #include <random>
 #include <unordered_map>
@@ -126,6 +127,9 @@ void conclude(deliberation_ptr self) {
   st.finished = true;
   if (st.council)
     self->send(st.council, atom::done_v, self->id());
+  // A monitor stays attached to the listener until it is removed.
+  if (st.listener)
+    self->demonitor(st.listener.address());
   self->quit();
 }
 
@@ -354,6 +358,23 @@ void start_scoring(deliberation_ptr self) {
 deliberation_actor::behavior_type deliberation(deliberation_ptr self,
                                                deliberation_state init) {
   self->state = std::move(init);
+  // The listener stands for the requester (a gRPC call, the DISPATCHER): when
+  // it goes away, nobody waits for the outcome and no further agent call
+  // starts. Calls in flight end by their own limits; their replies are
+  // dropped with this actor.
+  if (self->state.listener) {
+    self->monitor(self->state.listener);
+    self->set_down_handler([=](caf::down_msg&) {
+      auto& st = self->state;
+      if (st.finished)
+        return;
+      st.listener = nullptr;
+      fail(self, caf::make_error(ec::cancelled,
+                                 "deliberation of task " + st.task.task_id
+                                   + " cancelled while " + st.phase
+                                   + ": its requester went away"));
+    });
+  }
   return {
     [=](atom::run) -> caf::result<deliberation_outcome> {
       auto& st = self->state;
@@ -397,19 +418,23 @@ struct council_state {
   uint64_t salt = 0;
   /// Deliberations in flight, by actor id.
   std::unordered_map<caf::actor_id, deliberation_actor> running;
-  /// Deadlines of the deliberations in flight, oldest first (the limit is
-  /// the same for all, so start order is deadline order).
-  std::deque<std::pair<std::chrono::steady_clock::time_point, caf::actor_id>>
+  /// Deadlines of the deliberations in flight, earliest on top (a request
+  /// may shorten its own limit, so start order is not deadline order).
+  using deadline = std::pair<std::chrono::steady_clock::time_point,
+                             caf::actor_id>;
+  std::priority_queue<deadline, std::vector<deadline>, std::greater<>>
     deadlines;
-  /// Whether a watchdog tick is scheduled.
-  bool ticking = false;
+  /// When the pending watchdog tick fires (in the past: none pending).
+  std::chrono::steady_clock::time_point tick_at{};
 
-  /// Interval of the watchdog that enforces the deliberation limit.
-  std::chrono::milliseconds tick_interval() const {
-    using std::chrono::milliseconds;
-    return std::clamp(std::chrono::duration_cast<milliseconds>(
-                        settings.deliberation_timeout / 20),
-                      milliseconds{10}, milliseconds{1000});
+  /// The limit of one deliberation: the council's, or the request's own
+  /// when that is shorter; 0 for none.
+  std::chrono::milliseconds limit_of(const task_spec& task) const {
+    std::chrono::milliseconds own{task.constraints.limit_ms};
+    auto council = settings.deliberation_timeout;
+    if (own.count() <= 0)
+      return council;
+    return council.count() > 0 ? std::min(own, council) : own;
   }
 
   council_info info() const {
@@ -424,8 +449,22 @@ struct council_state {
   }
 };
 
+using council_ptr = council_actor::stateful_pointer<council_state>;
+
+/// Makes sure a watchdog tick fires at `at` or earlier: one tick is pending
+/// at a time, for the earliest deadline.
+void arm(council_ptr self, std::chrono::steady_clock::time_point at) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (st.tick_at > now && st.tick_at <= at)
+    return;
+  st.tick_at = at;
+  self->delayed_send(self, std::max(at - now, decltype(at - now){0}),
+                     atom::tick_v);
+}
+
 council_actor::behavior_type
-council(council_actor::stateful_pointer<council_state> self,
+council(council_ptr self,
         council_settings settings,
         std::vector<std::pair<agent_spec, agent_actor>> agents) {
   auto& st = self->state;
@@ -476,19 +515,17 @@ council(council_actor::stateful_pointer<council_state> self,
                             ? caf::duration{std::chrono::seconds(
                               task.constraints.timeout_seconds)}
                             : caf::duration{caf::infinite};
-      init.limit = st.settings.deliberation_timeout;
+      init.limit = st.limit_of(task);
+      auto limit = init.limit;
       init.task = std::move(task);
-      if (st.settings.deliberation_timeout.count() > 0)
+      if (limit.count() > 0)
         init.council = self;
       auto worker = self->system().spawn(deliberation, std::move(init));
-      if (st.settings.deliberation_timeout.count() > 0) {
+      if (limit.count() > 0) {
         st.running.emplace(worker.id(), worker);
-        st.deadlines.emplace_back(
-          self->clock().now() + st.settings.deliberation_timeout, worker.id());
-        if (!st.ticking) {
-          st.ticking = true;
-          self->delayed_send(self, st.tick_interval(), atom::tick_v);
-        }
+        auto at = self->clock().now() + limit;
+        st.deadlines.emplace(at, worker.id());
+        arm(self, at);
       }
       return self->delegate(worker, atom::run_v);
     },
@@ -496,20 +533,18 @@ council(council_actor::stateful_pointer<council_state> self,
     [=](atom::tick) {
       auto& st = self->state;
       auto now = self->clock().now();
-      while (!st.deadlines.empty() && st.deadlines.front().first <= now) {
-        auto i = st.running.find(st.deadlines.front().second);
+      while (!st.deadlines.empty() && st.deadlines.top().first <= now) {
+        auto i = st.running.find(st.deadlines.top().second);
         if (i != st.running.end())
           self->send(i->second, atom::expire_v);
-        st.deadlines.pop_front();
+        st.deadlines.pop();
       }
       // Drop entries of deliberations that already finished.
       while (!st.deadlines.empty()
-             && st.running.count(st.deadlines.front().second) == 0)
-        st.deadlines.pop_front();
-      if (st.deadlines.empty())
-        st.ticking = false;
-      else
-        self->delayed_send(self, st.tick_interval(), atom::tick_v);
+             && st.running.count(st.deadlines.top().second) == 0)
+        st.deadlines.pop();
+      if (!st.deadlines.empty())
+        arm(self, st.deadlines.top().first);
     },
     [=](atom::info) -> caf::result<council_info> { return self->state.info(); },
     [=](atom::add, agent_spec& spec,

@@ -172,6 +172,9 @@ caf::expected<council_actor> prepare(orchestrator_ptr self, task_spec& task) {
   if (task.constraints.timeout_seconds < 0)
     return caf::make_error(ec::invalid_argument,
                            "constraints.timeout_seconds must not be negative");
+  if (task.constraints.limit_ms < 0)
+    return caf::make_error(ec::invalid_argument,
+                           "constraints.limit_ms must not be negative");
   auto i = st.councils.find(task.role);
   if (i == st.councils.end())
     return caf::make_error(ec::not_found, "no council for role " + task.role

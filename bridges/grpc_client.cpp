@@ -25,6 +25,8 @@ caf::error to_error(const grpc::Status& st, const std::string& target) {
       return caf::make_error(ec::already_exists, text);
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return caf::make_error(ec::timeout, text);
+    case grpc::StatusCode::CANCELLED:
+      return caf::make_error(ec::cancelled, text);
     case grpc::StatusCode::UNAVAILABLE:
       return caf::make_error(ec::agent_failed,
                              "the orchestrator at " + target
@@ -123,7 +125,7 @@ public:
 
   caf::expected<deliberation_outcome>
   stream(const task_spec& task,
-         const std::function<void(const deliberation_update&)>& on_update,
+         const std::function<bool(const deliberation_update&)>& on_update,
          std::chrono::milliseconds deadline) override {
     auto t = task;
     if (t.task_id.empty())
@@ -142,22 +144,41 @@ public:
         up.progress_percent = u.progress_percent();
         up.current_step = u.current_step();
         up.current_agent = u.current_agent();
-        on_update(up);
+        if (!on_update(up)) {
+          ctx.TryCancel();
+          break;
+        }
       }
       auto st = reader->Finish();
       if (!st.ok())
         return to_error(st, target_);
     }
+    auto out = result(t.task_id);
+    if (out)
+      out->role = t.role;
+    return out;
+  }
+
+  caf::expected<deliberation_outcome>
+  result(const std::string& task_id) override {
     grpc::ClientContext ctx;
     pb::GetDeliberationResultRequest req;
-    req.set_task_id(t.task_id);
+    req.set_task_id(task_id);
     pb::GetDeliberationResultResponse resp;
     auto st = stub_->GetDeliberationResult(&ctx, req, &resp);
     if (!st.ok())
       return to_error(st, target_);
-    auto out = outcome_of(resp, t.role);
+    auto out = outcome_of(resp, "");
     out.error = resp.error_message();
-    out.status = out.error.empty() ? "completed" : "failed";
+    switch (resp.status()) {
+      case pb::DELIBERATION_STATUS_PENDING: out.status = "pending"; break;
+      case pb::DELIBERATION_STATUS_IN_PROGRESS:
+        out.status = "in_progress";
+        break;
+      case pb::DELIBERATION_STATUS_COMPLETED: out.status = "completed"; break;
+      case pb::DELIBERATION_STATUS_TIMEOUT: out.status = "timeout"; break;
+      default: out.status = "failed"; break;
+    }
     return out;
   }
 

@@ -33,12 +33,18 @@ public:
   deliberate(const task_spec& task, std::chrono::milliseconds deadline) = 0;
 
   /// StreamDeliberation, `on_update` for every update, then the full
-  /// outcome from GetDeliberationResult.
+  /// outcome from GetDeliberationResult. When `on_update` answers false
+  /// the call is cancelled (and so is the deliberation): `cancelled`.
   virtual caf::expected<deliberation_outcome>
   stream(const task_spec& task,
-         const std::function<void(const deliberation_update&)>& on_update,
+         const std::function<bool(const deliberation_update&)>& on_update,
          std::chrono::milliseconds deadline)
     = 0;
+
+  /// GetDeliberationResult: the stored outcome, its `status` one of
+  /// "pending", "in_progress", "completed", "failed", "timeout".
+  virtual caf::expected<deliberation_outcome>
+  result(const std::string& task_id) = 0;
 
   virtual caf::expected<std::vector<council_info>> list_councils() = 0;
 

@@ -43,6 +43,8 @@ Status to_status(const caf::error& err) {
       return {StatusCode::ALREADY_EXISTS, text};
     case ec::timeout:
       return {StatusCode::DEADLINE_EXCEEDED, text};
+    case ec::cancelled:
+      return {StatusCode::CANCELLED, text};
     case ec::quorum_not_reached:
     case ec::agent_failed:
       return {StatusCode::ABORTED, text};
@@ -146,6 +148,67 @@ struct call_counters {
   }
 };
 
+// -- cancellation -------------------------------------------------------------
+
+/// What a deliberation call's reactor (gRPC threads) and the actor that runs
+/// it (the worker, also the deliberation's progress listener) share: which
+/// of them ends the call, and the worker to stop when the client cancels.
+/// Stopping the worker cancels the deliberation (it monitors its listener);
+/// the worker holds the call's slot until it terminates.
+struct call_control {
+  std::mutex mtx;
+  /// Whether the call's outcome is decided (only the first claim ends it).
+  bool settled = false;
+  caf::actor_addr worker;
+  /// The client's deadline; past it, a cancellation is the deadline, and
+  /// the deliberation (whose limit it is) ends the call with TIMEOUT.
+  std::chrono::system_clock::time_point deadline
+    = std::chrono::system_clock::time_point::max();
+
+  /// Claims the right to end the call; false when it ended already.
+  bool claim() {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (settled)
+      return false;
+    settled = true;
+    return true;
+  }
+
+  /// The client cancelled or went away: stops the worker and answers true
+  /// when the caller must end the call (with CANCELLED).
+  bool cancel() {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (settled || !worker
+        || deadline <= std::chrono::system_clock::now())
+      return false;
+    settled = true;
+    caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+    return true;
+  }
+};
+
+/// The client's deadline as the task's own limit.
+void limit_task(task_spec& t, std::chrono::system_clock::time_point deadline) {
+  if (deadline == std::chrono::system_clock::time_point::max())
+    return;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::system_clock::now())
+                .count();
+  left = std::max<int64_t>(left, 1);
+  if (t.constraints.limit_ms <= 0 || left < t.constraints.limit_ms)
+    t.constraints.limit_ms = left;
+}
+
+/// How long an actor waits for the ORCHESTRATOR's answer to a deliberation
+/// with the given limit: past the limit, so the deliberation's own
+/// time-out (recorded as TIMEOUT) answers first.
+caf::duration wait_for(const task_spec& t) {
+  if (t.constraints.limit_ms <= 0)
+    return caf::infinite;
+  return caf::duration{std::chrono::milliseconds(t.constraints.limit_ms)
+                       + std::chrono::seconds(5)};
+}
+
 /// A unary reactor that counts how its call ended.
 class counted_reactor : public grpc::ServerUnaryReactor {
 public:
@@ -153,9 +216,19 @@ public:
       : method_(std::move(method)), counts_(std::move(counts)) {
   }
 
+  /// Ends the call. A call with a worker is ended only after a `claim`.
   void finish(Status st) {
     counts_->add(method_, st);
     Finish(std::move(st));
+  }
+
+  const std::shared_ptr<call_control>& control() {
+    return ctl_;
+  }
+
+  void OnCancel() override {
+    if (ctl_->cancel())
+      finish({StatusCode::CANCELLED, "cancelled by the client"});
   }
 
   void OnDone() override {
@@ -165,6 +238,7 @@ public:
 private:
   std::string method_;
   std::shared_ptr<call_counters> counts_;
+  std::shared_ptr<call_control> ctl_ = std::make_shared<call_control>();
 };
 
 // -- streaming ----------------------------------------------------------------
@@ -185,6 +259,10 @@ struct stream_state {
   bool finish_called = false;
   Status final_status;
   std::shared_ptr<call_counters> counts;
+  /// The actor that runs the deliberation (see `call_control`).
+  caf::actor_addr worker;
+  std::chrono::system_clock::time_point deadline
+    = std::chrono::system_clock::time_point::max();
 
   void push(pb::DeliberationUpdate u) {
     std::lock_guard<std::recursive_mutex> guard{mtx};
@@ -192,15 +270,8 @@ struct stream_state {
     pump();
   }
 
-  /// Called once when the deliberation ended (gives back its slot).
-  std::function<void()> on_end;
-
   void end(Status st) {
     std::lock_guard<std::recursive_mutex> guard{mtx};
-    if (on_end) {
-      on_end();
-      on_end = nullptr;
-    }
     ended = true;
     final_status = std::move(st);
     pump();
@@ -232,9 +303,22 @@ struct stream_state {
     std::lock_guard<std::recursive_mutex> guard{mtx};
     writing = false;
     if (!ok)
-      finish({StatusCode::CANCELLED, "the client went away"});
+      cancel("the client went away");
     else
       pump();
+  }
+
+  /// The client cancelled or went away: ends the call and stops the worker
+  /// (which cancels the deliberation). Past the client's deadline the
+  /// deliberation ends the call itself, at its limit, with TIMEOUT.
+  void cancel(const char* why) {
+    std::lock_guard<std::recursive_mutex> guard{mtx};
+    if (finish_called
+        || (!ended && deadline <= std::chrono::system_clock::now()))
+      return;
+    finish({StatusCode::CANCELLED, why});
+    if (!ended && worker)
+      caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
   }
 };
 
@@ -250,8 +334,7 @@ public:
   }
 
   void OnCancel() override {
-    std::lock_guard<std::recursive_mutex> guard{st_->mtx};
-    st_->finish({StatusCode::CANCELLED, "cancelled by the client"});
+    st_->cancel("cancelled by the client");
   }
 
   void OnDone() override {
@@ -273,7 +356,9 @@ progress_listener_actor::behavior_type
 stream_deliberation(progress_listener_actor::pointer self,
                     std::shared_ptr<stream_state> st,
                     orchestrator_actor orch, task_spec task,
-                    caf::duration timeout) {
+                    std::function<void()> on_exit) {
+  self->attach_functor(std::move(on_exit));
+  auto timeout = wait_for(task);
   self
     ->request(orch, timeout, atom::deliberate_v, std::move(task),
               caf::actor_cast<progress_listener_actor>(self))
@@ -402,9 +487,15 @@ public:
       st->end(check);
       return reactor;
     }
-    st->on_end = [this] { release_slot(); };
-    sys_.spawn(stream_deliberation, st, b_.orchestrator, task_of(*req, ""),
-               limit_of(ctx));
+    auto t = task_of(*req, "");
+    st->deadline = ctx->deadline();
+    limit_task(t, st->deadline);
+    auto worker = sys_.spawn(stream_deliberation, st, b_.orchestrator,
+                             std::move(t), std::function<void()>{[this] {
+                               release_slot();
+                             }});
+    std::lock_guard<std::recursive_mutex> guard{st->mtx};
+    st->worker = worker.address();
     return reactor;
   }
 
@@ -428,7 +519,7 @@ public:
     t.constraints = constraints_of(req->constraints());
     if (req->options().deliberation_rounds() > 0)
       t.constraints.rounds = req->options().deliberation_rounds();
-    run(r, atom::orchestrate_v, std::move(t), limit_of(ctx),
+    run(r, ctx, atom::orchestrate_v, std::move(t),
         [resp](deliberation_outcome& out) {
           for (auto& x : out.results) {
             if (x.proposal.author_id == out.winner_id)
@@ -844,16 +935,6 @@ private:
     return Status::OK;
   }
 
-  /// The client's deadline as the limit of the call (infinite without one).
-  static caf::duration limit_of(grpc::CallbackServerContext* ctx) {
-    auto deadline = ctx->deadline();
-    if (deadline == std::chrono::system_clock::time_point::max())
-      return caf::infinite;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::system_clock::now());
-    return caf::duration{std::max(left, std::chrono::milliseconds(1))};
-  }
-
   grpc::ServerUnaryReactor* deliberate(grpc::CallbackServerContext* ctx,
                                        const pb::DeliberateRequest* req,
                                        pb::DeliberateResponse* resp,
@@ -870,7 +951,7 @@ private:
     }
     if (reject_unready(r))
       return r;
-    run(r, atom::deliberate_v, task_of(*req, rubric), limit_of(ctx),
+    run(r, ctx, atom::deliberate_v, task_of(*req, rubric),
         [resp](deliberation_outcome& out) {
           resp->set_task_id(out.task_id);
           for (auto& x : out.results)
@@ -882,25 +963,41 @@ private:
     return r;
   }
 
-  /// Runs a deliberation (`Atom`: deliberate or orchestrate) that holds a
-  /// slot until it ends; `done` fills the response.
+  /// Runs a deliberation (`Atom`: deliberate or orchestrate) in a worker
+  /// actor that holds a slot while it lives; the client's deadline is the
+  /// deliberation's limit and a client that cancels stops the worker (and
+  /// so the deliberation); `done` fills the response.
   template<class Atom, class Done>
-  void run(counted_reactor* r, Atom what, task_spec t,
-           caf::duration timeout, Done done) {
+  void run(counted_reactor* r, grpc::CallbackServerContext* ctx, Atom what,
+           task_spec t, Done done) {
     auto orch = b_.orchestrator;
-    sys_.spawn([=](caf::event_based_actor* self) {
-      self->request(orch, timeout, what, t, progress_listener_actor{})
+    auto ctl = r->control();
+    ctl->deadline = ctx->deadline();
+    limit_task(t, ctl->deadline);
+    auto worker = sys_.spawn([=](progress_listener_actor::pointer self)
+                               -> progress_listener_actor::behavior_type {
+      self->attach_functor([this] { release_slot(); });
+      self
+        ->request(orch, wait_for(t), what, t,
+                  caf::actor_cast<progress_listener_actor>(self))
         .then(
           [=](deliberation_outcome& out) {
-            done(out);
-            release_slot();
-            r->finish(Status::OK);
+            if (ctl->claim()) {
+              done(out);
+              r->finish(Status::OK);
+            }
+            self->quit();
           },
           [=](caf::error& err) {
-            release_slot();
-            r->finish(to_status(err));
+            if (ctl->claim())
+              r->finish(to_status(err));
+            self->quit();
           });
+      // Progress of a unary call has no reader.
+      return {[](deliberation_update&) {}};
     });
+    std::lock_guard<std::mutex> guard{ctl->mtx};
+    ctl->worker = worker.address();
   }
 
   /// Derives the tasks of `plan` with the PLANNER and, with `dispatch`,

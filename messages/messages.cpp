@@ -24,6 +24,7 @@ const char* to_string(ec x) {
     case ec::invalid_config: return "invalid_config";
     case ec::process_failed: return "process_failed";
     case ec::internal: return "internal";
+    case ec::cancelled: return "cancelled";
   }
   return "unknown";
 }

@@ -43,6 +43,8 @@ enum class ec : uint8_t {
   process_failed,
   /// Anything else that went wrong inside the orchestrator.
   internal,
+  /// The requester cancelled or went away.
+  cancelled,
 };
 
 /// Returns the name of `x`, e.g. "not_found".
@@ -74,12 +76,16 @@ struct constraints {
   /// Rounds of peer critique and revision; negative means the council's
   /// default.
   int32_t rounds = -1;
+  /// Limit of the whole deliberation in ms (a gRPC client's deadline); the
+  /// council's limit applies when it is shorter or when this is 0.
+  int64_t limit_ms = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, constraints& x) {
   return f(caf::meta::type_name("orch.constraints"), x.rubric, x.requirements,
-           x.metadata, x.max_iterations, x.timeout_seconds, x.k, x.rounds);
+           x.metadata, x.max_iterations, x.timeout_seconds, x.k, x.rounds,
+           x.limit_ms);
 }
 
 /// One atomic task for a council.

@@ -39,6 +39,7 @@ void fields(F& f, constraints& x) {
   f("timeout_seconds", x.timeout_seconds);
   f("k", x.k);
   f("rounds", x.rounds);
+  f("limit_ms", x.limit_ms);
 }
 
 template<class F>

@@ -123,6 +123,7 @@ int run_remote_deliberate(const deliberate_options& opts) {
     [](const deliberation_update& up) {
       std::fprintf(stderr, "[%3d%%] %-18s %s\n", up.progress_percent,
                    up.current_step.c_str(), up.current_agent.c_str());
+      return true;
     },
     std::chrono::milliseconds(0));
   if (!out)

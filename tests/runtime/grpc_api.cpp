@@ -26,6 +26,44 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+/// Python stubs generated from proto/ alone, in `dir`/stubs.
+std::string python_stubs(const std::string& dir) {
+  auto stubs = dir + "/stubs";
+  child mk({"/bin/mkdir", "-p", stubs}, {}, dir + "/mkdir.log");
+  BOOST_REQUIRE_EQUAL(mk.wait(seconds(10)), 0);
+  child gen({"/usr/bin/protoc", "-I", std::string{ORCH_SOURCE_DIR} + "/proto",
+             "--python_out=" + stubs, "--grpc_out=" + stubs,
+             "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
+             "fleet_orchestrator_v1.proto"},
+            {}, dir + "/protoc.log");
+  BOOST_REQUIRE_MESSAGE(gen.wait(seconds(60)) == 0, gen.output());
+  return stubs;
+}
+
+/// Waits (10 s at most) until GetStatus says healthy.
+bool healthy(grpc_client& client) {
+  for (int i = 0; i < 100; ++i) {
+    auto st = client.status();
+    if (st && st->status == "healthy")
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+/// Waits until GetDeliberationResult says the task left IN_PROGRESS.
+caf::expected<deliberation_outcome> settled(grpc_client& client,
+                                            const std::string& task_id) {
+  caf::expected<deliberation_outcome> r{caf::make_error(ec::internal, "")};
+  for (int i = 0; i < 100; ++i) {
+    r = client.result(task_id);
+    if (r && r->status != "in_progress" && r->status != "pending")
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return r;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(grpc_api)
@@ -51,15 +89,7 @@ BOOST_AUTO_TEST_CASE(an_independent_python_client) {
     {"NATS_URL=" + nats.url(), "GRPC_PORT=" + std::to_string(port)},
     dir.path + "/serve.log");
   // Stubs from the proto file alone.
-  auto stubs = dir.path + "/stubs";
-  child mk({"/bin/mkdir", "-p", stubs}, {}, dir.path + "/mkdir.log");
-  BOOST_REQUIRE_EQUAL(mk.wait(seconds(10)), 0);
-  child gen({"/usr/bin/protoc", "-I", std::string{ORCH_SOURCE_DIR} + "/proto",
-             "--python_out=" + stubs, "--grpc_out=" + stubs,
-             "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-             "fleet_orchestrator_v1.proto"},
-            {}, dir.path + "/protoc.log");
-  BOOST_REQUIRE_MESSAGE(gen.wait(seconds(60)) == 0, gen.output());
+  auto stubs = python_stubs(dir.path);
   child client({"/usr/bin/python3",
                 std::string{ORCH_SOURCE_DIR} + "/tests/grpc/client.py", stubs,
                 "127.0.0.1:" + std::to_string(port)},
@@ -186,14 +216,7 @@ BOOST_AUTO_TEST_CASE(deadline_cap_and_readiness_codes) {
                "COUNCILS=DEV:2", "GRPC_MAX_DELIBERATIONS=1"},
               dir.path + "/serve.log");
   auto client = make_grpc_client(target);
-  bool ready = false;
-  for (int i = 0; i < 100 && !ready; ++i) {
-    auto st = client->status();
-    ready = st && st->status == "healthy";
-    if (!ready)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  BOOST_REQUIRE_MESSAGE(ready, serve.output());
+  BOOST_REQUIRE_MESSAGE(healthy(*client), serve.output());
   task_spec t;
   t.role = "DEV";
   t.description = "Add a health endpoint";
@@ -227,6 +250,86 @@ BOOST_AUTO_TEST_CASE(deadline_cap_and_readiness_codes) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   BOOST_CHECK_NE(why.find("NATS"), std::string::npos);
+  serve.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(serve.wait(seconds(30)), 0);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_and_deadline_end_the_deliberation) {
+  scratch_dir dir;
+  nats_server nats{dir.path};
+  // Slow agents: every model call takes 1 s; a whole deliberation of two
+  // agents and one round makes six calls in about 3 s.
+  llm_stub_server stub{{}};
+  BOOST_REQUIRE(stub.start());
+  stub.set_latency_ms(1000);
+  auto port = free_port();
+  auto target = "127.0.0.1:" + std::to_string(port);
+  auto serve = start_serve(
+    {"NATS_URL=" + nats.url(), "GRPC_PORT=" + std::to_string(port),
+     "AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(), "VLLM_MODEL=stub-model",
+     "COUNCILS=DEV:2", "GRPC_MAX_DELIBERATIONS=1"},
+    dir.path + "/serve.log");
+  auto client = make_grpc_client(target);
+  BOOST_REQUIRE_MESSAGE(healthy(*client), serve.output());
+  task_spec t;
+  t.role = "DEV";
+  t.description = "Add a health endpoint";
+  t.constraints.rounds = 1;
+  // A stream cancelled at its first update (proposals in): the
+  // deliberation stops and no model call starts after that.
+  t.task_id = "t-cancel";
+  auto cancelled = client->stream(
+    t, [](const deliberation_update&) { return false; }, seconds(0));
+  BOOST_REQUIRE(!cancelled);
+  BOOST_CHECK_MESSAGE(code_of(cancelled.error()) == ec::cancelled,
+                      render(cancelled.error()));
+  auto r = settled(*client, "t-cancel");
+  BOOST_REQUIRE_MESSAGE(r, test::why(r));
+  BOOST_CHECK_EQUAL(r->status, "failed");
+  BOOST_CHECK_MESSAGE(r->error.find("cancelled") != std::string::npos,
+                      r->error);
+  auto calls = stub.request_count();
+  BOOST_CHECK_LT(calls, 6u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  BOOST_CHECK_EQUAL(stub.request_count(), calls);
+  // The client's deadline (1.5 s) is the deliberation's limit: the call
+  // is DEADLINE_EXCEEDED, the stored status TIMEOUT, and no model call
+  // starts after it (two generates at 0 s, two critiques at 1 s).
+  stub.reset();
+  t.task_id = "t-deadline";
+  auto late = client->deliberate(t, std::chrono::milliseconds(1500));
+  BOOST_REQUIRE(!late);
+  BOOST_CHECK_MESSAGE(code_of(late.error()) == ec::timeout,
+                      render(late.error()));
+  r = settled(*client, "t-deadline");
+  BOOST_REQUIRE_MESSAGE(r, test::why(r));
+  BOOST_CHECK_EQUAL(r->status, "timeout");
+  BOOST_CHECK_MESSAGE(r->error.find("limit of 1") != std::string::npos,
+                      r->error);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  BOOST_CHECK_EQUAL(stub.request_count(), 4u);
+  // A unary call whose client goes away (Python's future.cancel()).
+  stub.reset();
+  auto stubs = python_stubs(dir.path);
+  child py({"/usr/bin/python3",
+            std::string{ORCH_SOURCE_DIR} + "/tests/grpc/cancel.py", stubs,
+            target, "t-unary"},
+           {}, dir.path + "/cancel.log");
+  BOOST_REQUIRE_MESSAGE(py.wait(seconds(30)) == 0, py.output());
+  r = settled(*client, "t-unary");
+  BOOST_REQUIRE_MESSAGE(r, test::why(r));
+  BOOST_CHECK_EQUAL(r->status, "failed");
+  BOOST_CHECK_MESSAGE(r->error.find("cancelled") != std::string::npos,
+                      r->error);
+  calls = stub.request_count();
+  BOOST_CHECK_LT(calls, 6u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  BOOST_CHECK_EQUAL(stub.request_count(), calls);
+  // Every slot came back: at the cap of one, a deliberation runs.
+  stub.set_latency_ms(0);
+  t.task_id = "t-after";
+  auto ok = client->deliberate(t, seconds(30));
+  BOOST_CHECK_MESSAGE(ok, test::why(ok));
   serve.signal(SIGTERM);
   BOOST_CHECK_EQUAL(serve.wait(seconds(30)), 0);
 }
