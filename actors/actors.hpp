@@ -211,6 +211,45 @@ using agent_hub_actor = caf::typed_actor<
 using planner_actor = caf::typed_actor<
   caf::replies_to<atom::run, plan_input>::with<std::vector<task_spec>>>;
 
+/// NODE: an `orchestrator node` process that hosts agents and scorers for
+/// the orchestrators connected to it over CAF's middleman. An orchestrator
+/// proves NODE_SECRET (and the node proves it back) before any placement;
+/// the agents of an orchestrator whose connection drops are stopped.
+using node_actor = caf::typed_actor<
+  // Handshake, step 1: the orchestrator's nonce; answers the node's nonce
+  // and the node's proof over both.
+  caf::replies_to<atom::join, std::string>::with<std::string, std::string>,
+  // Handshake, step 2: the orchestrator's proof over both nonces; answers
+  // what the node hosts.
+  caf::replies_to<atom::ack, std::string>::with<node_info>,
+  // Spawns an agent for the spec (refused before the handshake).
+  caf::replies_to<atom::create, agent_spec>::with<agent_actor>,
+  // Spawns a scorer (refused before the handshake).
+  caf::replies_to<atom::create, atom::score>::with<scorer_actor>,
+  // What the node hosts.
+  caf::replies_to<atom::status>::with<node_info>>;
+
+/// PLACEMENT: the orchestrator's view of its nodes. Connects to every
+/// configured node, proves the secret, monitors it and reconnects when it
+/// goes down; places agents and scorers on the least loaded node that is up
+/// (a council's agents spread over nodes), in this process when none is.
+using placement_actor = caf::typed_actor<
+  // Places an agent anywhere but on `avoid` (the node it just lost, or "");
+  // answers its handle and where it runs ("host:port#epoch" or "local").
+  caf::replies_to<atom::place, agent_spec, std::string>::with<agent_actor,
+                                                              std::string>,
+  // Places a scorer the same way.
+  caf::replies_to<atom::place, atom::score, std::string>::with<scorer_actor,
+                                                               std::string>,
+  // A placed agent of a role (a scorer: "") left `where`.
+  caf::reacts_to<atom::remove, std::string, std::string>,
+  // A node announced itself (published with NODE_LISTEN).
+  caf::reacts_to<atom::join, node_actor>,
+  // Reconnect timer of the node at `name`.
+  caf::reacts_to<atom::tick, std::string>,
+  // Every node and its state, load and epoch.
+  caf::replies_to<atom::list>::with<std::vector<node_info>>>;
+
 // -- spawn-time settings ------------------------------------------------------
 
 /// Creates the agent for a spec; chosen by the runtime per backend.
@@ -369,3 +408,13 @@ orchestrator_actor spawn_orchestrator(caf::actor_system& sys,
                                       orchestrator_settings settings);
 
 } // namespace orch
+
+// -- type IDs of actor handles that cross nodes -------------------------------
+
+CAF_BEGIN_TYPE_ID_BLOCK(orch_actors, caf::id_block::orch::end)
+
+  CAF_ADD_TYPE_ID(orch_actors, (orch::agent_actor))
+  CAF_ADD_TYPE_ID(orch_actors, (orch::scorer_actor))
+  CAF_ADD_TYPE_ID(orch_actors, (orch::node_actor))
+
+CAF_END_TYPE_ID_BLOCK(orch_actors)

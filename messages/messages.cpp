@@ -1,11 +1,13 @@
 #include "messages/messages.hpp"
 
+
 #include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ostream>
 
 #include <caf/error.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
@@ -25,6 +27,7 @@ const char* to_string(ec x) {
     case ec::process_failed: return "process_failed";
     case ec::internal: return "internal";
     case ec::cancelled: return "cancelled";
+    case ec::refused: return "refused";
   }
   return "unknown";
 }
@@ -59,6 +62,9 @@ std::string render(const caf::error& err) {
   } else if (err.category() == caf::atom("system")) {
     out = "system.";
     out += caf::to_string(static_cast<caf::sec>(err.code()));
+  } else if (err.category() == caf::atom("exit")) {
+    out = "exit.";
+    out += caf::to_string(static_cast<caf::exit_reason>(err.code()));
   } else {
     out = caf::to_string(err.category());
     out += '.';

@@ -45,6 +45,9 @@ enum class ec : uint8_t {
   internal,
   /// The requester cancelled or went away.
   cancelled,
+  /// A peer failed authentication (a node or orchestrator without the
+  /// secret).
+  refused,
 };
 
 /// Returns the name of `x`, e.g. "not_found".
@@ -655,6 +658,30 @@ typename Inspector::result_type inspect(Inspector& f, worker_info& x) {
            x.last_seen_ms, x.current_task, x.completed, x.failed);
 }
 
+/// A host of agents and scorers (an `orchestrator node`) as the PLACEMENT
+/// sees it; a NODE describes itself with the same type.
+struct node_info {
+  /// HOST:PORT the node listens on.
+  std::string name;
+  /// "connecting", "up", "down" or "refused".
+  std::string state;
+  /// Agents and scorers placed there (hosted, for a NODE's own answer).
+  int32_t agents = 0;
+  int32_t scorers = 0;
+  /// How often it joined (a node that comes back joins again).
+  int32_t epoch = 0;
+  /// Why it is down or refused.
+  std::string error;
+  /// When the state last changed (ms since the epoch).
+  int64_t since_ms = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_info& x) {
+  return f(caf::meta::type_name("orch.node_info"), x.name, x.state, x.agents,
+           x.scorers, x.epoch, x.error, x.since_ms);
+}
+
 // -- helpers ------------------------------------------------------------------
 
 /// Upper-cases a role name and trims blanks ("dev " -> "DEV").
@@ -715,6 +742,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (orch::agent_command))
   CAF_ADD_TYPE_ID(orch, (orch::agent_response))
   CAF_ADD_TYPE_ID(orch, (orch::worker_info))
+  CAF_ADD_TYPE_ID(orch, (orch::node_info))
+  CAF_ADD_TYPE_ID(orch, (std::vector<orch::critique>))
+  CAF_ADD_TYPE_ID(orch, (std::vector<orch::node_info>))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")
@@ -752,5 +782,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_ATOM(orch, orch::atom, progress, "progress")
   CAF_ADD_ATOM(orch, orch::atom, finished, "finished")
   CAF_ADD_ATOM(orch, orch::atom, ready, "ready")
+  CAF_ADD_ATOM(orch, orch::atom, join, "join")
+  CAF_ADD_ATOM(orch, orch::atom, place, "place")
 
 CAF_END_TYPE_ID_BLOCK(orch)

@@ -17,6 +17,7 @@
 #include "messages/json_codec.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/plan_run.hpp"
+#include "runtime/nodes.hpp"
 #include "runtime/serve.hpp"
 #include "runtime/submit.hpp"
 #include "runtime/supervisor.hpp"
@@ -397,6 +398,15 @@ int run_cli(int argc, char** argv) {
                     "seconds in-flight tasks get on SIGTERM "
                     "[env DRAIN_TIMEOUT]");
 
+  auto* node = app.add_subcommand(
+    "node", "host agents and scorers for the orchestrators that connect "
+            "(CAF middleman; NODE_SECRET or mutual TLS), until SIGTERM");
+  node->add_option("--listen", cfg.node_listen,
+                   "HOST:PORT to listen on [env NODE_LISTEN]");
+  node->add_option("--announce", cfg.node_announce,
+                   "HOST:PORT of a serve's NODE_LISTEN to announce this node "
+                   "to [env NODE_ANNOUNCE]");
+
   submit_options sopts;
   auto* submit = app.add_subcommand(
     "submit", "publish a plan file to a running service as "
@@ -496,6 +506,11 @@ int run_cli(int argc, char** argv) {
     if (auto err = validate(cfg))
       return fail_config(err);
     return run_serve(cfg);
+  }
+  if (node->parsed()) {
+    if (auto err = validate(cfg))
+      return fail_config(err);
+    return run_node(cfg);
   }
   if (submit->parsed())
     return run_submit(cfg, sopts);

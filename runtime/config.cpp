@@ -1,5 +1,6 @@
 #include "runtime/config.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <set>
@@ -197,7 +198,51 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
   if (auto v = getenv("DISPATCH"))
     if (auto err = parse_bool("DISPATCH", v, cfg.dispatch))
       return err;
+  if (auto v = getenv("NODES")) {
+    cfg.nodes.clear();
+    std::string item;
+    std::string all = v;
+    all += ',';
+    for (auto ch : all) {
+      if (ch != ',') {
+        if (!std::isspace(static_cast<unsigned char>(ch)))
+          item += ch;
+        continue;
+      }
+      if (!item.empty())
+        cfg.nodes.push_back(item);
+      item.clear();
+    }
+  }
+  str("NODE_LISTEN", cfg.node_listen);
+  str("NODE_ANNOUNCE", cfg.node_announce);
+  str("NODE_SECRET", cfg.node_secret);
+  str("NODE_TLS_CERT", cfg.node_tls_cert);
+  str("NODE_TLS_KEY", cfg.node_tls_key);
+  str("NODE_TLS_CA", cfg.node_tls_ca);
+  if (auto err = num("NODE_CALL_TIMEOUT", cfg.node_call_timeout))
+    return err;
+  if (auto err = num("NODE_HEARTBEAT_MS", cfg.node_heartbeat_ms))
+    return err;
   return caf::none;
+}
+
+caf::expected<std::pair<std::string, uint16_t>>
+parse_host_port(const std::string& x, const std::string& what) {
+  auto colon = x.rfind(':');
+  auto fail = [&] {
+    return bad(what + "='" + x + "' must look like HOST:PORT (port 1..65535)");
+  };
+  if (colon == std::string::npos || colon == 0 || colon + 1 == x.size())
+    return fail();
+  auto digits = x.substr(colon + 1);
+  if (digits.size() > 5
+      || digits.find_first_not_of("0123456789") != std::string::npos)
+    return fail();
+  auto port = std::stoi(digits);
+  if (port < 1 || port > 65535)
+    return fail();
+  return std::make_pair(x.substr(0, colon), static_cast<uint16_t>(port));
 }
 
 caf::error validate(const config& cfg) {
@@ -310,6 +355,34 @@ caf::error validate(const config& cfg) {
   if (cfg.max_stored_results < 1)
     return bad("RESULT_STORE_MAX=" + std::to_string(cfg.max_stored_results)
                + " must be at least 1");
+  for (auto& n : cfg.nodes)
+    if (auto hp = parse_host_port(n, "NODES entry"); !hp)
+      return std::move(hp.error());
+  if (!cfg.node_listen.empty())
+    if (auto hp = parse_host_port(cfg.node_listen, "NODE_LISTEN"); !hp)
+      return std::move(hp.error());
+  if (!cfg.node_announce.empty())
+    if (auto hp = parse_host_port(cfg.node_announce, "NODE_ANNOUNCE"); !hp)
+      return std::move(hp.error());
+  auto tls_set = !cfg.node_tls_cert.empty() + !cfg.node_tls_key.empty()
+                 + !cfg.node_tls_ca.empty();
+  if (tls_set != 0 && tls_set != 3)
+    return bad("NODE_TLS_CERT, NODE_TLS_KEY and NODE_TLS_CA go together "
+               "(mutual TLS with one CA); set all three");
+  if (cfg.node_call_timeout < 1)
+    return bad("NODE_CALL_TIMEOUT must be at least 1 second");
+  if (cfg.node_heartbeat_ms < 50 || cfg.node_heartbeat_ms > 60'000)
+    return bad("NODE_HEARTBEAT_MS must be between 50 and 60000");
+  return caf::none;
+}
+
+caf::error validate_nodes(const config& cfg) {
+  if (cfg.node_secret.empty() && !cfg.node_tls())
+    return bad("nodes must authenticate each other: set NODE_SECRET (the "
+               "same on every node and orchestrator) or NODE_TLS_CERT, "
+               "NODE_TLS_KEY and NODE_TLS_CA (mutual TLS with one CA)");
+  if (!cfg.node_secret.empty() && cfg.node_secret.size() < 16)
+    return bad("NODE_SECRET is too short; use at least 16 characters");
   return caf::none;
 }
 

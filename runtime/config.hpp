@@ -91,7 +91,41 @@ struct config {
   /// Whether `serve` runs its DISPATCHER (DISPATCH); false leaves every
   /// task to the workers of the HTTP pull API.
   bool dispatch = true;
+  // -- distributed CAF nodes --
+  /// Nodes to place agents and scorers on (NODES, HOST:PORT,...).
+  std::vector<std::string> nodes;
+  /// Where `serve` accepts nodes that announce themselves, or where
+  /// `orchestrator node` listens (NODE_LISTEN, HOST:PORT).
+  std::string node_listen;
+  /// The orchestrator a node announces itself to (NODE_ANNOUNCE).
+  std::string node_announce;
+  /// Shared secret nodes and orchestrators prove (NODE_SECRET).
+  std::string node_secret;
+  /// Mutual TLS between nodes (NODE_TLS_CERT, NODE_TLS_KEY, NODE_TLS_CA).
+  std::string node_tls_cert;
+  std::string node_tls_key;
+  std::string node_tls_ca;
+  /// Limit of one call to an agent or scorer on a node, in seconds, when
+  /// the task sets none (NODE_CALL_TIMEOUT).
+  int32_t node_call_timeout = 300;
+  /// Middleman heartbeat in ms (NODE_HEARTBEAT_MS): a hung node is noticed
+  /// after about four of them.
+  int32_t node_heartbeat_ms = 500;
+
+  /// Whether this process talks to nodes (NODES or NODE_LISTEN).
+  bool distributed() const {
+    return !nodes.empty() || !node_listen.empty();
+  }
+
+  /// Whether node links use TLS (all three NODE_TLS_* set).
+  bool node_tls() const {
+    return !node_tls_cert.empty();
+  }
 };
+
+/// Splits "HOST:PORT"; the error names `what`.
+caf::expected<std::pair<std::string, uint16_t>>
+parse_host_port(const std::string& x, const std::string& what);
 
 /// Reads a variable; returns nullptr when unset.
 using env_lookup = std::function<const char*(const char*)>;
@@ -108,6 +142,10 @@ std::string to_string(const std::vector<council_spec>& xs);
 
 /// Checks the whole configuration; the error says what to fix.
 caf::error validate(const config& cfg);
+
+/// Checks what talking to nodes needs (a secret or mutual TLS); for `node`
+/// and for `serve` with NODES or NODE_LISTEN.
+caf::error validate_nodes(const config& cfg);
 
 /// Number of scheduler threads `cfg` asks for (the core count by default).
 int32_t scheduler_threads(const config& cfg);

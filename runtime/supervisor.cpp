@@ -13,14 +13,18 @@
 #include "actors/scorer.hpp"
 #include "bridges/llm_client.hpp"
 #include "bridges/redis_queue.hpp"
+#include "runtime/nodes.hpp"
 
 namespace orch {
 
 void configure_actor_system(caf::actor_system_config& sys_cfg,
-                            const config& cfg) {
+                            const config& cfg, bool distributed) {
   sys_cfg.add_message_types<caf::id_block::orch>();
+  sys_cfg.add_message_types<caf::id_block::orch_actors>();
   sys_cfg.set("scheduler.max-threads", scheduler_threads(cfg));
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
+  if (distributed || cfg.distributed())
+    configure_distribution(sys_cfg, cfg);
 }
 
 vllm_settings
@@ -80,7 +84,7 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
   };
 }
 
-caf::expected<service> start_service(caf::actor_system& sys,
+caf::expected<hosting> start_hosting(caf::actor_system& sys,
                                      const config& cfg, agent_hub_actor hub) {
   auto rules = std::make_shared<scorer_rules>(default_scorer_rules());
   if (!cfg.scorer_rules.empty()) {
@@ -89,17 +93,54 @@ caf::expected<service> start_service(caf::actor_system& sys,
       return std::move(loaded.error());
     *rules = std::move(*loaded);
   }
-  service svc;
+  hosting h;
   auto threads = static_cast<size_t>(scheduler_threads(cfg));
-  svc.runner = spawn_process_runner(sys, threads);
-  auto num_scorers = cfg.scorers > 0 ? static_cast<size_t>(cfg.scorers)
-                                     : threads;
-  for (size_t i = 0; i < num_scorers; ++i)
-    svc.scorers.push_back(spawn_scorer(sys, rules, svc.runner));
+  h.runner = spawn_process_runner(sys, threads);
   llm_client_settings lcs;
   lcs.max_per_endpoint = cfg.vllm_max_concurrency;
   lcs.max_retries = cfg.vllm_max_retries;
-  svc.llm = spawn_llm_client(sys, lcs);
+  h.llm = spawn_llm_client(sys, lcs);
+  h.make_agent = make_agent_factory(cfg, h.llm, hub);
+  auto runner = h.runner;
+  h.make_scorer = [rules, runner](caf::actor_system& sys) {
+    return spawn_scorer(sys, rules, runner);
+  };
+  return h;
+}
+
+caf::expected<service> start_service(caf::actor_system& sys,
+                                     const config& cfg, agent_hub_actor hub) {
+  auto local = start_hosting(sys, cfg, hub);
+  if (!local)
+    return std::move(local.error());
+  service svc;
+  svc.runner = local->runner;
+  svc.llm = local->llm;
+  auto threads = static_cast<size_t>(scheduler_threads(cfg));
+  auto num_scorers = cfg.scorers > 0 ? static_cast<size_t>(cfg.scorers)
+                                     : threads;
+  auto make_agent = local->make_agent;
+  if (cfg.distributed()) {
+    // Agents and scorers live on nodes; this process hosts them only while
+    // no node is up. `remote` agents stay here: they talk to NATS.
+    auto placement = start_placement(sys, cfg, *local);
+    if (!placement)
+      return std::move(placement.error());
+    svc.placement = *placement;
+    std::chrono::milliseconds timeout{cfg.node_call_timeout * 1000LL};
+    for (size_t i = 0; i < num_scorers; ++i)
+      svc.scorers.push_back(spawn_placed_scorer(sys, svc.placement, timeout));
+    make_agent = [local_agent = local->make_agent, placement = svc.placement,
+                  timeout](caf::actor_system& sys,
+                           const agent_spec& spec) -> caf::expected<agent_actor> {
+      if (spec.backend == "remote")
+        return local_agent(sys, spec);
+      return spawn_placed_agent(sys, spec, placement, timeout);
+    };
+  } else {
+    for (size_t i = 0; i < num_scorers; ++i)
+      svc.scorers.push_back(local->make_scorer(sys));
+  }
   svc.architect = cfg.architect_mode == "llm"
                     ? spawn_llm_architect(sys, vllm_settings_of(cfg), svc.llm)
                     : spawn_architect(sys);
@@ -111,7 +152,7 @@ caf::expected<service> start_service(caf::actor_system& sys,
   os.max_stored_results = static_cast<size_t>(cfg.max_stored_results);
   os.scorers = svc.scorers;
   os.architect = svc.architect;
-  os.make_agent = make_agent_factory(cfg, svc.llm, hub);
+  os.make_agent = std::move(make_agent);
   svc.orchestrator = spawn_orchestrator(sys, std::move(os));
   caf::scoped_actor self{sys};
   caf::error failure;
@@ -175,6 +216,8 @@ void stop_service(caf::actor_system&, service& svc) {
     caf::anon_send_exit(svc.runner, bye);
   if (svc.llm)
     caf::anon_send_exit(svc.llm, bye);
+  if (svc.placement)
+    caf::anon_send_exit(svc.placement, bye);
 }
 
 } // namespace orch

@@ -3,6 +3,7 @@
 // The supervisor: configures the actor system and wires the actors
 // (process runner, scorers, architect, orchestrator, councils) from a config.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,15 @@
 
 namespace orch {
 
+/// What this process needs to host agents and scorers itself (`serve`,
+/// `run`, and `orchestrator node`).
+struct hosting {
+  process_runner_actor runner;
+  llm_client_actor llm;
+  agent_factory make_agent;
+  std::function<scorer_actor(caf::actor_system&)> make_scorer;
+};
+
 /// Handles of the running service.
 struct service {
   orchestrator_actor orchestrator;
@@ -22,11 +32,21 @@ struct service {
   std::vector<scorer_actor> scorers;
   process_runner_actor runner;
   llm_client_actor llm;
+  /// Set when agents and scorers live on nodes (NODES, NODE_LISTEN).
+  placement_actor placement;
 };
 
-/// Registers our message types and sets `scheduler.max-threads`.
+/// Registers our message types and sets `scheduler.max-threads`; with
+/// NODES, NODE_LISTEN or for `orchestrator node` (`distributed`), loads
+/// CAF's middleman (and its TLS module with NODE_TLS_*).
 void configure_actor_system(caf::actor_system_config& sys_cfg,
-                            const config& cfg);
+                            const config& cfg, bool distributed = false);
+
+/// Spawns the process runner, the LLM client and the factories of local
+/// agents and scorers; `hub` links `remote` agents to their workers.
+caf::expected<hosting> start_hosting(caf::actor_system& sys,
+                                     const config& cfg,
+                                     agent_hub_actor hub = {});
 
 /// The `vllm` settings of `cfg`, with a council's `custom_params`
 /// (vllm_url, model, temperature, max_tokens) on top.

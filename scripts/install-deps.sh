@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ccache pkg-config git
-  libcaf-dev
+  libcaf-dev libssl-dev openssl
   libmsgpack-cxx-dev nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev
   libboost-test-dev libjemalloc-dev
