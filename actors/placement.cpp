@@ -107,8 +107,9 @@ void set_state(node_entry& e, const std::string& state,
 /// Tries again later: doubling backoff, the longest for a refusal.
 void retry(placement_ptr self, node_entry& e) {
   auto& s = self->state.settings;
+  // A refused node needs its operator: ask again rarely.
   e.backoff = e.state == "refused"
-                ? s.retry_max
+                ? s.retry_max * 6
                 : std::clamp(e.backoff * 2, s.retry_min, s.retry_max);
   if (e.retry_scheduled)
     return;
@@ -186,13 +187,16 @@ void handshake(placement_ptr self, const std::string& name, node_actor node,
         if (!e)
           return;
         auto& prove = self->state.settings.prove;
+        auto answer = prove ? prove("orch|" + theirs + "|" + mine)
+                            : std::string{};
         if (prove && !same_proof(proof, prove("node|" + mine + "|" + theirs))) {
+          // Answered all the same, so that the node logs the refusal too.
+          self->request(node, timeout, atom::ack_v, answer)
+            .then([](node_info&) {}, [](caf::error&) {});
           lost(self, *e, "refused",
                "it did not prove NODE_SECRET (wrong secret)");
           return;
         }
-        auto answer = prove ? prove("orch|" + theirs + "|" + mine)
-                            : std::string{};
         self->request(node, timeout, atom::ack_v, answer)
           .then(
             [=](node_info&) {

@@ -1,5 +1,7 @@
 #include "bridges/grpc_client.hpp"
 
+#include <sstream>
+
 #include <grpcpp/grpcpp.h>
 
 #include "fleet_orchestrator_v1.grpc.pb.h"
@@ -279,6 +281,18 @@ public:
     out.stats.active_councils = s.active_councils();
     for (auto& [k, v] : s.role_counts())
       out.stats.role_counts[k] = v;
+    auto& trailers = ctx.GetServerTrailingMetadata();
+    if (auto i = trailers.find("orchestrator-nodes"); i != trailers.end()) {
+      std::string text{i->second.data(), i->second.size()};
+      std::stringstream all{text};
+      std::string item;
+      while (std::getline(all, item, ';')) {
+        std::istringstream in{item};
+        node_info n;
+        if (in >> n.name >> n.state >> n.agents >> n.scorers >> n.epoch)
+          out.nodes.push_back(std::move(n));
+      }
+    }
     return out;
   }
 

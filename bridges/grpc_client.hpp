@@ -22,6 +22,9 @@ struct remote_status {
   std::string status;
   int64_t uptime_seconds = 0;
   orchestrator_stats stats;
+  /// Where agents and scorers live (name, state, agents, scorers, epoch),
+  /// when the service uses nodes.
+  std::vector<node_info> nodes;
 };
 
 class grpc_client {

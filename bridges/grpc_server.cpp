@@ -845,19 +845,44 @@ public:
       std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::steady_clock::now() - b_.started)
         .count());
-    if (!req->include_stats()) {
-      r->finish(Status::OK);
+    auto stats = req->include_stats();
+    auto rest = [this, r, resp, stats] {
+      if (!stats) {
+        r->finish(Status::OK);
+        return;
+      }
+      admin<orchestrator_stats>(r, [resp](orchestrator_stats& s) {
+        auto* x = resp->mutable_stats();
+        x->set_total_deliberations(s.total_deliberations);
+        x->set_total_orchestrations(s.total_orchestrations);
+        x->set_avg_deliberation_time_ms(s.avg_ms);
+        x->set_active_councils(s.active_councils);
+        for (auto& [role, n] : s.role_counts)
+          (*x->mutable_role_counts())[role] = n;
+      }, atom::stats_v);
+    };
+    if (!b_.placement) {
+      rest();
       return r;
     }
-    admin<orchestrator_stats>(r, [resp](orchestrator_stats& s) {
-      auto* x = resp->mutable_stats();
-      x->set_total_deliberations(s.total_deliberations);
-      x->set_total_orchestrations(s.total_orchestrations);
-      x->set_avg_deliberation_time_ms(s.avg_ms);
-      x->set_active_councils(s.active_councils);
-      for (auto& [role, n] : s.role_counts)
-        (*x->mutable_role_counts())[role] = n;
-    }, atom::stats_v);
+    auto placement = b_.placement;
+    sys_.spawn([=](caf::event_based_actor* self) {
+      self->request(placement, admin_timeout, atom::list_v)
+        .then(
+          [=](std::vector<node_info>& xs) {
+            std::string text;
+            for (auto& n : xs) {
+              if (!text.empty())
+                text += ";";
+              text += n.name + " " + n.state + " " + std::to_string(n.agents)
+                      + " " + std::to_string(n.scorers) + " "
+                      + std::to_string(n.epoch);
+            }
+            ctx->AddTrailingMetadata("orchestrator-nodes", text);
+            rest();
+          },
+          [=](caf::error&) { rest(); });
+    });
     return r;
   }
 

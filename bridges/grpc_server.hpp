@@ -42,6 +42,10 @@ struct grpc_backend {
   /// Ready, and why not.
   std::function<std::pair<bool, std::string>()> readiness;
   std::chrono::steady_clock::time_point started;
+  /// Where agents and scorers live (optional): GetStatus sends the nodes
+  /// as trailing metadata `orchestrator-nodes` ("name state agents scorers
+  /// epoch", separated by ";"), outside the proto.
+  placement_actor placement;
 };
 
 class grpc_server {

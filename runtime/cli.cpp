@@ -246,10 +246,20 @@ int run_remote_status(const remote_options& o) {
   auto st = make_grpc_client(o.server)->status();
   if (!st)
     return remote_failure(st.error());
+  std::string nodes;
+  for (auto& n : st->nodes) {
+    nodes += nodes.empty() ? "[" : ",";
+    nodes += "{\"name\":\"" + n.name + "\",\"state\":\"" + n.state
+             + "\",\"agents\":" + std::to_string(n.agents)
+             + ",\"scorers\":" + std::to_string(n.scorers)
+             + ",\"epoch\":" + std::to_string(n.epoch) + "}";
+  }
+  nodes += nodes.empty() ? "[]" : "]";
   if (o.json) {
-    std::printf("{\"status\":\"%s\",\"uptime_seconds\":%lld,\"stats\":%s}\n",
+    std::printf("{\"status\":\"%s\",\"uptime_seconds\":%lld,\"stats\":%s,"
+                "\"nodes\":%s}\n",
                 st->status.c_str(), static_cast<long long>(st->uptime_seconds),
-                to_json(st->stats).c_str());
+                to_json(st->stats).c_str(), nodes.c_str());
     return 0;
   }
   std::printf("%s at %s, up %llds\n", st->status.c_str(), o.server.c_str(),
@@ -262,6 +272,11 @@ int run_remote_status(const remote_options& o) {
               static_cast<long long>(st->stats.active_councils));
   for (auto& [role, n] : st->stats.role_counts)
     std::printf("  %-10s %lld\n", role.c_str(), static_cast<long long>(n));
+  if (!st->nodes.empty())
+    std::printf("nodes (agents, scorers, joins):\n");
+  for (auto& n : st->nodes)
+    std::printf("  %-24s %-10s %3d %3d %3d\n", n.name.c_str(), n.state.c_str(),
+                n.agents, n.scorers, n.epoch);
   return st->status == "healthy" ? 0 : 1;
 }
 

@@ -100,6 +100,7 @@ struct snapshot {
   std::map<std::string, int64_t> sink;
   std::map<std::string, int64_t> consumers;
   bool nats_connected = false;
+  std::vector<node_info> nodes;
 };
 
 snapshot take(const ops_context& ctx) {
@@ -121,6 +122,8 @@ snapshot take(const ops_context& ctx) {
     s.consumers = ctx.consumers->counters();
   if (ctx.link)
     s.nats_connected = health(*ctx.link).connected;
+  if (ctx.placement)
+    s.nodes = ask(sys, ctx.placement, std::vector<node_info>{}, atom::list_v);
   return s;
 }
 
@@ -270,7 +273,38 @@ std::string metrics(const ops_context& ctx) {
   p.family("orchestrator_nats_publish_pending", "gauge",
            "Events waiting for their JetStream ack.");
   p.sample("orchestrator_nats_publish_pending", get("pending"));
+  if (!s.nodes.empty()) {
+    p.family("orchestrator_node_up", "gauge",
+             "1 when the node is up (\"local\" is this process).");
+    for (auto& n : s.nodes)
+      p.sample("orchestrator_node_up", {{"node", n.name}},
+               n.state == "up" ? 1 : 0);
+    p.family("orchestrator_node_agents", "gauge", "Agents placed per node.");
+    for (auto& n : s.nodes)
+      p.sample("orchestrator_node_agents", {{"node", n.name}}, n.agents);
+    p.family("orchestrator_node_scorers", "gauge", "Scorers placed per node.");
+    for (auto& n : s.nodes)
+      p.sample("orchestrator_node_scorers", {{"node", n.name}}, n.scorers);
+    p.family("orchestrator_node_joins_total", "counter",
+             "Times each node joined (an epoch each).");
+    for (auto& n : s.nodes)
+      if (n.name != "local")
+        p.sample("orchestrator_node_joins_total", {{"node", n.name}}, n.epoch);
+  }
   return p.str();
+}
+
+nlohmann::json nodes_json(const std::vector<node_info>& xs) {
+  auto out = nlohmann::json::array();
+  for (auto& n : xs)
+    out.push_back({{"name", n.name},
+                   {"state", n.state},
+                   {"agents", n.agents},
+                   {"scorers", n.scorers},
+                   {"epoch", n.epoch},
+                   {"error", n.error},
+                   {"since_ms", n.since_ms}});
+  return out;
 }
 
 nlohmann::json status(const ops_context& ctx) {
@@ -297,7 +331,8 @@ nlohmann::json status(const ops_context& ctx) {
           {"llm_failing", s.llm_failing},
           {"stats", nlohmann::json::parse(to_json(s.stats), nullptr, false)},
           {"nats_consumers", s.consumers},
-          {"nats_sink", s.sink}};
+          {"nats_sink", s.sink},
+          {"nodes", nodes_json(s.nodes)}};
 }
 
 } // namespace

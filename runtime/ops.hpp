@@ -53,6 +53,8 @@ struct ops_context {
   const nats_consumers* consumers = nullptr;
   /// gRPC calls by "method code" (optional).
   std::function<std::map<std::string, int64_t>()> grpc_counters;
+  /// Where agents and scorers live (with NODES or NODE_LISTEN).
+  placement_actor placement;
 };
 
 /// The routes: "GET /healthz", "GET /readyz", "GET /status", "GET /metrics".

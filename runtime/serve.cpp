@@ -112,6 +112,7 @@ int run_serve(const config& cfg) {
   ops.llm = svc->llm;
   ops.link = *link;
   ops.consumers = consumers.get();
+  ops.placement = svc->placement;
   grpc_settings gs;
   gs.port = cfg.grpc_port;
   grpc_backend gb;
@@ -127,6 +128,7 @@ int run_serve(const config& cfg) {
   gb.max_deliberations = cfg.grpc_max_deliberations;
   gb.readiness = [ready] { return ready->get(); };
   gb.started = std::chrono::steady_clock::now();
+  gb.placement = svc->placement;
   auto grpc = start_grpc_server(sys, gs, std::move(gb));
   if (!grpc) {
     std::fprintf(stderr, "orchestrator: configuration error: %s\n",
