@@ -123,6 +123,8 @@ void lost(placement_ptr self, node_entry& e, const std::string& state,
     spdlog::warn("placement lost node {}: {}", e.name, why);
   else if (state == "refused" && e.state != "refused")
     spdlog::warn("placement refused node {}: {}", e.name, why);
+  else if (e.error != why)
+    spdlog::warn("placement cannot reach node {}: {}", e.name, why);
   else
     spdlog::debug("placement cannot reach node {}: {}", e.name, why);
   set_state(e, state, why);

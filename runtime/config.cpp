@@ -171,6 +171,8 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
   str("SCORER_RULES", cfg.scorer_rules);
   if (auto err = num("SCHEDULER_THREADS", cfg.threads))
     return err;
+  if (auto err = num("SCORERS", cfg.scorers))
+    return err;
   if (auto err = num("RESULT_STORE_MAX", cfg.max_stored_results))
     return err;
   str("NATS_CREDS", cfg.nats_creds);
