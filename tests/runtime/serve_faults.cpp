@@ -155,6 +155,34 @@ BOOST_FIXTURE_TEST_CASE(two_replicas_share_the_work, fault_fixture) {
   BOOST_CHECK_EQUAL(by_a + by_b, 10u);
 }
 
+BOOST_FIXTURE_TEST_CASE(two_replicas_one_killed_mid_plan_lose_nothing,
+                        fault_fixture) {
+  auto a = serve({"MAX_IN_FLIGHT=2", "WORKER_ID=replica-a"});
+  auto b = serve({"MAX_IN_FLIGHT=2", "WORKER_ID=replica-b"});
+  auto plan = "kill-one-" + prefix;
+  std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
+    tasks;
+  for (int i = 1; i <= 12; ++i)
+    tasks.emplace_back("T" + std::to_string(i), "DEV",
+                       std::vector<std::string>{});
+  publish(*link, subject::plan_approved_in, plan_payload(plan, tasks));
+  await_count(subject::task_completed, plan, 2);
+  a.signal(SIGKILL);
+  BOOST_CHECK_EQUAL(a.wait(seconds(10)), 128 + SIGKILL);
+  // b takes over: a's unacknowledged messages come back from JetStream,
+  // its leases expire (LEASE_SECONDS=2), its outbox is published by b.
+  auto evs = await_plan(*link, plan, seconds(150));
+  BOOST_REQUIRE_MESSAGE(!evs.empty(), b.output());
+  check_once(evs, plan, 12);
+  BOOST_CHECK(of(evs, subject::task_failed, plan).empty());
+  auto done = of(evs, subject::plan_completed, plan);
+  BOOST_REQUIRE_EQUAL(done.size(), 1u);
+  BOOST_CHECK_EQUAL(done[0].payload().value("status", ""), "completed");
+  BOOST_CHECK_GT(count_of(b.output(), "dispatcher completes task_id="), 0u);
+  b.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(b.wait(seconds(30)), 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(sigterm_mid_plan_exits_zero_and_loses_nothing,
                         fault_fixture) {
   auto first = serve({"DRAIN_TIMEOUT=1"});
