@@ -4,6 +4,7 @@
 #include "actors/nodes.hpp"
 
 #include <map>
+#include <set>
 #include <random>
 
 #include <caf/actor_system.hpp>
@@ -40,21 +41,24 @@ std::string make_nonce() {
 
 namespace {
 
-/// An orchestrator (by its CAF node) as this NODE knows it.
-struct peer {
+/// A handshake under way, by the actor that started it.
+struct handshake {
   std::string their_nonce;
   std::string my_nonce;
-  bool trusted = false;
-  /// The actor that proved the secret (its PLACEMENT), monitored.
-  caf::actor requester;
 };
 
 struct node_state {
   static inline const char* name = "node";
   node_settings settings;
-  std::map<caf::node_id, peer> peers;
+  /// CAF nodes (orchestrators) that proved the secret.
+  std::set<caf::node_id> trusted;
+  std::map<caf::actor_addr, handshake> handshakes;
+  /// The actors that placed something here (PLACEMENTs), monitored: when
+  /// one goes (its process died, its connection dropped), what it placed
+  /// goes too.
+  std::map<caf::actor_addr, caf::actor> owners;
   /// Hosted agents and scorers: (owner, is_scorer), by address.
-  std::map<caf::actor_addr, std::pair<caf::node_id, bool>> hosted;
+  std::map<caf::actor_addr, std::pair<caf::actor_addr, bool>> hosted;
   int32_t agents = 0;
   int32_t scorers = 0;
 
@@ -88,14 +92,20 @@ caf::error untrusted(node_ptr self, const char* what) {
 }
 
 bool trusted(node_ptr self) {
-  auto i = self->state.peers.find(sender_node(self));
-  return i != self->state.peers.end() && i->second.trusted;
+  return self->state.trusted.count(sender_node(self)) != 0;
 }
 
 template<class Handle>
 void host(node_ptr self, const Handle& h, bool scorer) {
   auto& st = self->state;
-  st.hosted.emplace(h.address(), std::make_pair(sender_node(self), scorer));
+  auto& src = self->current_sender();
+  auto owner = src ? src->address() : caf::actor_addr{};
+  if (src && st.owners.count(owner) == 0) {
+    auto hdl = caf::actor_cast<caf::actor>(src);
+    self->monitor(hdl);
+    st.owners.emplace(owner, std::move(hdl));
+  }
+  st.hosted.emplace(h.address(), std::make_pair(owner, scorer));
   self->monitor(h);
   ++(scorer ? st.scorers : st.agents);
 }
@@ -109,35 +119,34 @@ node_actor::behavior_type node(node_ptr self, node_settings settings) {
       st.hosted.erase(i);
       return;
     }
-    for (auto i = st.peers.begin(); i != st.peers.end(); ++i) {
-      if (i->second.requester.address() != msg.source)
-        continue;
-      size_t n = 0;
-      for (auto& [addr, owner] : st.hosted)
-        if (owner.first == i->first) {
-          if (auto h = caf::actor_cast<caf::actor>(addr)) {
-            self->send_exit(h, caf::exit_reason::user_shutdown);
-            ++n;
-          }
-        }
-      spdlog::info("node {} lost orchestrator {}: stopping its {} agents "
-                   "and scorers",
-                   st.settings.name, caf::to_string(i->first), n);
-      st.peers.erase(i);
+    auto i = st.owners.find(msg.source);
+    if (i == st.owners.end())
       return;
-    }
+    size_t n = 0;
+    for (auto& [addr, owner] : st.hosted)
+      if (owner.first == msg.source)
+        if (auto h = caf::actor_cast<caf::actor>(addr)) {
+          self->send_exit(h, caf::exit_reason::user_shutdown);
+          ++n;
+        }
+    spdlog::info("node {} lost orchestrator {}: stopping its {} agents "
+                 "and scorers",
+                 st.settings.name, caf::to_string(msg.source.node()), n);
+    st.owners.erase(i);
   });
   return {
     [=](atom::join, std::string& nonce)
       -> caf::result<std::string, std::string> {
       auto& st = self->state;
-      auto who = sender_node(self);
-      if (who == caf::node_id{} || nonce.size() < 16 || nonce.size() > 128)
+      auto& src = self->current_sender();
+      if (!src || nonce.size() < 16 || nonce.size() > 128)
         return caf::make_error(ec::refused, "malformed handshake");
-      auto& p = st.peers[who];
+      // Handshakes started and never finished stay bounded.
+      if (st.handshakes.size() > 1024)
+        st.handshakes.clear();
+      auto& p = st.handshakes[src->address()];
       p.their_nonce = std::move(nonce);
       p.my_nonce = make_nonce();
-      p.trusted = false;
       auto proof = st.settings.prove ? st.settings.prove("node|" + p.their_nonce
                                                          + "|" + p.my_nonce)
                                      : std::string{};
@@ -146,28 +155,24 @@ node_actor::behavior_type node(node_ptr self, node_settings settings) {
     [=](atom::ack, std::string& proof) -> caf::result<node_info> {
       auto& st = self->state;
       auto who = sender_node(self);
-      auto i = st.peers.find(who);
-      if (i == st.peers.end() || i->second.my_nonce.empty())
+      auto& src = self->current_sender();
+      auto i = src ? st.handshakes.find(src->address()) : st.handshakes.end();
+      if (i == st.handshakes.end())
         return caf::make_error(ec::refused, "handshake not started");
-      auto& p = i->second;
+      auto p = std::move(i->second);
+      st.handshakes.erase(i);
       if (st.settings.prove
           && !same_proof(proof, st.settings.prove("orch|" + p.my_nonce + "|"
                                                   + p.their_nonce))) {
         spdlog::warn("node {} refused orchestrator {}: wrong proof of "
                      "NODE_SECRET",
                      st.settings.name, caf::to_string(who));
-        st.peers.erase(i);
         return caf::make_error(ec::refused,
                                "node " + st.settings.name
                                  + " refused the handshake: wrong proof of "
                                    "NODE_SECRET");
       }
-      p.trusted = true;
-      p.my_nonce.clear();
-      if (!p.requester) {
-        p.requester = caf::actor_cast<caf::actor>(self->current_sender());
-        self->monitor(p.requester);
-      }
+      st.trusted.insert(who);
       spdlog::info("node {} accepted orchestrator {}", st.settings.name,
                    caf::to_string(who));
       return st.info();

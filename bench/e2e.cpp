@@ -4,6 +4,10 @@
 // JetStream.
 //
 //   e2e --plans 200 --tasks 10 [--progress phase|step|off] [--seconds 10]
+//       [--replicas N] [--redis]
+//
+// With --replicas N (or --redis), N serve processes share a private
+// redis-server's TASK QUEUE and the JetStream durables.
 //
 // Prints one JSON line:
 // - tasks_per_s: P*T tasks from the first publish to the last
@@ -158,6 +162,12 @@ int main(int argc, char** argv) {
   int store_max = 2000;
   double rate = 0;
   std::string binary;
+  int replicas = 1;
+  bool use_redis = false;
+  app.add_option("--replicas", replicas,
+                 "serve processes sharing the work (Redis queue)")
+    ->capture_default_str();
+  app.add_flag("--redis", use_redis, "the TASK QUEUE in a private redis-server");
   app.add_option("--plans", plans, "plans at maximum rate")->capture_default_str();
   app.add_option("--tasks", tasks, "tasks per plan")->capture_default_str();
   app.add_option("--progress", progress, "PROGRESS_EVENTS of serve")
@@ -197,12 +207,32 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "e2e: cannot reach the private nats-server\n");
     return 1;
   }
-  child serve({binary, "serve"},
-              {"NATS_URL=" + url, "HTTP_PORT=0", "GRPC_PORT=0", "LOG_LEVEL=warn",
-               "PROGRESS_EVENTS=" + progress,
-               "MAX_IN_FLIGHT=" + std::to_string(max_in_flight),
-               "RESULT_STORE_MAX=" + std::to_string(store_max)},
-              dir.path + "/serve.log");
+  child redis;
+  std::string redis_url;
+  if (use_redis || replicas > 1) {
+    auto rport = free_port();
+    redis = child({"/usr/bin/redis-server", "--bind", "127.0.0.1", "--port",
+                   std::to_string(rport), "--save", "", "--appendonly", "no"},
+                  {}, dir.path + "/redis.log");
+    for (int i = 0; i < 100 && !port_open(rport); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    redis_url = "redis://127.0.0.1:" + std::to_string(rport);
+  }
+  std::vector<child> serves;
+  for (int i = 0; i < std::max(1, replicas); ++i) {
+    std::vector<std::string> env{
+      "NATS_URL=" + url, "HTTP_PORT=0", "GRPC_PORT=0", "LOG_LEVEL=warn",
+      "PROGRESS_EVENTS=" + progress,
+      "MAX_IN_FLIGHT=" + std::to_string(max_in_flight),
+      "RESULT_STORE_MAX=" + std::to_string(store_max),
+      "WORKER_ID=replica-" + std::to_string(i)};
+    if (!redis_url.empty())
+      env.push_back("REDIS_URL=" + redis_url);
+    serves.emplace_back(std::vector<std::string>{binary, "serve"},
+                        std::move(env),
+                        dir.path + "/serve-" + std::to_string(i) + ".log");
+  }
+  auto& serve = serves.front();
   auto follower = follow(**link, "orchestration.>");
   if (!follower) {
     std::fprintf(stderr, "e2e: %s\n", render(follower.error()).c_str());
@@ -312,11 +342,18 @@ int main(int argc, char** argv) {
     if (took)
       limit = limit_msgs / *took;
   }
-  serve.signal(SIGTERM);
-  auto rc = serve.wait(std::chrono::seconds(30));
+  for (auto& s : serves)
+    s.signal(SIGTERM);
+  int rc = 0;
+  for (auto& s : serves)
+    rc = std::max(rc, s.wait(std::chrono::seconds(30)));
+  redis.signal(SIGTERM);
+  redis.wait(std::chrono::seconds(10));
   json out{{"bench", "e2e"},
            {"agents", "scripted"},
            {"plans", plans},
+           {"replicas", replicas},
+           {"queue", redis_url.empty() ? "memory" : "redis"},
            {"tasks_per_plan", tasks},
            {"progress", progress},
            {"max_in_flight", max_in_flight},
