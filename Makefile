@@ -41,6 +41,7 @@ bench: build
 	./$(BUILD_DIR)/bench/queue --tasks 200000
 	./$(BUILD_DIR)/bench/e2e --plans 400 --tasks 10 --seconds 10
 	./$(BUILD_DIR)/bench/grpc --requests 2000 --clients 1,16,128
+	./$(BUILD_DIR)/bench/scale
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
