@@ -16,6 +16,7 @@
 #include "actors/nodes.hpp"
 #include "actors/process_runner.hpp"
 #include "actors/scorer.hpp"
+#include "bridges/grpc_client.hpp"
 #include "bridges/node_auth.hpp"
 #include "messages/json_codec.hpp"
 #include "runtime/supervisor.hpp"
@@ -396,6 +397,59 @@ BOOST_AUTO_TEST_CASE(three_nodes_a_killed_node_and_its_return) {
   check_once(evs2, plan2, 6);
   BOOST_CHECK_NE(b.proc.output().find("accepted orchestrator"),
                  std::string::npos);
+  serve.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(serve.wait(seconds(30)), 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_hung_node_is_noticed_by_heartbeats) {
+  scratch_dir dir;
+  nats_server nats{dir.path};
+  node_proc a{dir.path, {"NODE_SECRET=" + secret}, "node-a"};
+  node_proc b{dir.path, {"NODE_SECRET=" + secret}, "node-b"};
+  for (auto* n : {&a, &b})
+    BOOST_REQUIRE_MESSAGE(n->listening(), n->proc.output());
+  auto http = free_port();
+  auto grpc_port = free_port();
+  auto serve = start_serve({"NATS_URL=" + nats.url(),
+                            "HTTP_PORT=" + std::to_string(http),
+                            "GRPC_PORT=" + std::to_string(grpc_port),
+                            "NODES=" + a.name() + "," + b.name(),
+                            "NODE_SECRET=" + secret, "COUNCILS=DEV:2",
+                            "SCORERS=2"},
+                           dir.path + "/serve.log");
+  for (auto* n : {&a, &b})
+    await_node(http, n->name(), [](const json& x) {
+      return x.value("agents", 0) == 1;
+    });
+  // b stops answering without closing its connection (SIGSTOP): only the
+  // middleman's heartbeats tell; the deliberation goes on without it.
+  b.proc.signal(SIGSTOP);
+  auto client = make_grpc_client("127.0.0.1:" + std::to_string(grpc_port));
+  for (int i = 0; i < 100; ++i) {
+    auto st = client->status();
+    if (st && st->status == "healthy")
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  task_spec t;
+  t.role = "DEV";
+  t.description = "Add a health endpoint";
+  // Without heartbeats the calls to b would wait for NODE_CALL_TIMEOUT
+  // (300 s), far past this deadline.
+  auto out = client->deliberate(t, seconds(30));
+  BOOST_CHECK_MESSAGE(out, test::why(out) << "\n" << serve.output());
+  if (out)
+    BOOST_CHECK_EQUAL(out->results.size(), 2u);
+  auto down = await_node(http, b.name(), [](const json& x) {
+    return x.value("state", "") != "up";
+  });
+  BOOST_CHECK_NE(down.value("state", ""), "up");
+  // Woken up, it joins again.
+  b.proc.signal(SIGCONT);
+  auto back = await_node(http, b.name(), [](const json& x) {
+    return x.value("state", "") == "up" && x.value("epoch", 0) == 2;
+  });
+  BOOST_CHECK_MESSAGE(back.value("epoch", 0) == 2, back.dump());
   serve.signal(SIGTERM);
   BOOST_CHECK_EQUAL(serve.wait(seconds(30)), 0);
 }
