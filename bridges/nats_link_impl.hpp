@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -45,6 +47,14 @@ public:
       jsCtx_Destroy(js);
     if (nc) {
       natsConnection_Close(nc);
+      // nats.c runs the connection callbacks on its own thread, the closed
+      // callback last: this object must outlive it (a callback writing
+      // into a freed link corrupted the heap now and then).
+      {
+        std::unique_lock<std::mutex> guard{closed_mtx};
+        closed_cv.wait_for(guard, std::chrono::seconds(5),
+                           [this] { return closed_seen; });
+      }
       natsConnection_Destroy(nc);
     }
     if (opts)
@@ -62,6 +72,10 @@ public:
   std::string reason = "connecting";
   /// Where the ack handler reports (the sink actor).
   caf::actor sink;
+  /// Set by the closed callback, the last one nats.c runs.
+  std::mutex closed_mtx;
+  std::condition_variable closed_cv;
+  bool closed_seen = false;
 
   void set_reason(std::string why) {
     std::lock_guard<std::mutex> guard{mtx};
@@ -102,6 +116,11 @@ public:
     auto* self = static_cast<nats_link*>(closure);
     self->connected = false;
     self->set_reason("connection to NATS closed");
+    {
+      std::lock_guard<std::mutex> guard{self->closed_mtx};
+      self->closed_seen = true;
+    }
+    self->closed_cv.notify_all();
   }
 
   /// JetStream acks of asynchronous publishes (a nats.c thread).
