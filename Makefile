@@ -8,7 +8,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= 2
 
-.PHONY: all deps configure build run run-offline test bench format clean
+.PHONY: all deps configure build run run-offline test helm-check bench format clean
 
 all: build
 
@@ -32,6 +32,9 @@ run-offline: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+helm-check: deps
+	TOOLS_DIR=$(BUILD_DIR)/tools ./scripts/helm-check.sh
 
 bench: build
 	./$(BUILD_DIR)/bench/deliberation --agents 3 --rounds 1 --concurrency 64 \

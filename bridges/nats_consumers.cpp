@@ -34,6 +34,26 @@ std::vector<nats_consumer_spec> default_consumers() {
 
 namespace {
 
+/// Creates the durable of `spec` (idempotent: an equal durable is fine).
+natsStatus add_consumer(nats_link& link, const nats_consumer_spec& spec) {
+  auto& s = link.settings;
+  jsConsumerConfig cc;
+  jsConsumerConfig_Init(&cc);
+  cc.Durable = spec.durable.c_str();
+  cc.AckPolicy = js_AckExplicit;
+  cc.AckWait = static_cast<int64_t>(s.ack_wait_ms) * 1'000'000;
+  cc.MaxDeliver = s.max_deliver;
+  cc.FilterSubject = spec.subject.c_str();
+  cc.MaxAckPending = std::max(s.max_unsettled * 2, 1000);
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  auto st = js_AddConsumer(&ci, link.js, spec.stream.c_str(), &cc, nullptr,
+                           &jerr);
+  if (ci)
+    jsConsumerInfo_Destroy(ci);
+  return st;
+}
+
 /// Settles messages by token; shared by the fetch thread and the actor.
 struct settle_book {
   /// Messages by what became of them: received, ack, nak, term.
@@ -236,27 +256,14 @@ public:
 private:
   /// Creates the durable and binds to it; false while NATS is not there.
   bool bind(size_t i) {
-    auto& s = link_->settings;
     auto& spec = specs_[i];
-    jsConsumerConfig cc;
-    jsConsumerConfig_Init(&cc);
-    cc.Durable = spec.durable.c_str();
-    cc.AckPolicy = js_AckExplicit;
-    cc.AckWait = static_cast<int64_t>(s.ack_wait_ms) * 1'000'000;
-    cc.MaxDeliver = s.max_deliver;
-    cc.FilterSubject = spec.subject.c_str();
-    cc.MaxAckPending = std::max(s.max_unsettled * 2, 1000);
-    jsConsumerInfo* ci = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    auto st = js_AddConsumer(&ci, link_->js, spec.stream.c_str(), &cc, nullptr,
-                             &jerr);
-    if (ci)
-      jsConsumerInfo_Destroy(ci);
+    auto st = add_consumer(*link_, spec);
     if (st != NATS_OK) {
       spdlog::debug("nats consumer {} cannot be created yet: {}", spec.durable,
                     status_text(st));
       return false;
     }
+    jsErrCode jerr = static_cast<jsErrCode>(0);
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = spec.stream.c_str();
@@ -348,6 +355,16 @@ private:
 };
 
 } // namespace
+
+caf::error ensure_consumers(nats_link& link,
+                            const std::vector<nats_consumer_spec>& specs) {
+  for (auto& spec : specs)
+    if (auto st = add_consumer(link, spec); st != NATS_OK)
+      return caf::make_error(ec::internal, "durable " + spec.durable + " on "
+                                             + spec.stream + ": "
+                                             + status_text(st));
+  return caf::none;
+}
 
 std::unique_ptr<nats_consumers>
 start_consumers(caf::actor_system& sys, nats_link_ptr link,

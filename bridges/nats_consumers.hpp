@@ -37,6 +37,11 @@ public:
   virtual std::map<std::string, int64_t> counters() const = 0;
 };
 
+/// Creates the durables (js_AddConsumer) without consuming: what
+/// `orchestrator provision` does before a deployment.
+caf::error ensure_consumers(nats_link& link,
+                            const std::vector<nats_consumer_spec>& specs);
+
 /// Creates (js_AddConsumer) and binds the durables and starts fetching.
 /// Every message goes to `router`; its verdict acks, naks (with delay) or
 /// terminates the message, a terminated one also goes to the dead-letter

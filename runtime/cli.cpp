@@ -18,6 +18,7 @@
 #include "runtime/logging.hpp"
 #include "runtime/plan_run.hpp"
 #include "runtime/nodes.hpp"
+#include "runtime/provision.hpp"
 #include "runtime/serve.hpp"
 #include "runtime/submit.hpp"
 #include "runtime/supervisor.hpp"
@@ -422,6 +423,14 @@ int run_cli(int argc, char** argv) {
                    "HOST:PORT of a serve's NODE_LISTEN to announce this node "
                    "to [env NODE_ANNOUNCE]");
 
+  int provision_timeout = 120;
+  auto* provision = app.add_subcommand(
+    "provision", "create the JetStream streams and durables, then exit");
+  provision
+    ->add_option("--timeout", provision_timeout,
+                 "seconds to keep trying while NATS is not reachable")
+    ->capture_default_str();
+
   submit_options sopts;
   auto* submit = app.add_subcommand(
     "submit", "publish a plan file to a running service as "
@@ -527,6 +536,8 @@ int run_cli(int argc, char** argv) {
       return fail_config(err);
     return run_node(cfg);
   }
+  if (provision->parsed())
+    return run_provision(cfg, provision_timeout);
   if (submit->parsed())
     return run_submit(cfg, sopts);
   if (status->parsed())

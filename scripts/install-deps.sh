@@ -16,6 +16,12 @@ packages=(
   python3-grpcio python3-protobuf grpc-proto
 )
 
+# Node.js and npm check the Helm chart; a machine may have them already
+# from elsewhere, so Debian's are installed only when there are none.
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 #include <httplib.h>
 
+#include "bridges/nats_consumers.hpp"
 #include "service_util.hpp"
 #include "test_util.hpp"
 #include "tests/llm_stub/llm_stub.hpp"
@@ -400,6 +401,42 @@ BOOST_FIXTURE_TEST_CASE(workers_pull_tasks_over_http, service_fixture) {
   BOOST_CHECK_GE(queue["tasks"].value("COMPLETED", 0), 2);
   proc.signal(SIGTERM);
   BOOST_CHECK_EQUAL(proc.wait(seconds(20)), 0);
+}
+
+BOOST_AUTO_TEST_CASE(provision_creates_the_streams_and_durables) {
+  scratch_dir dir;
+  auto monitor = free_port();
+  nats_server nats{dir.path, {"-m", std::to_string(monitor)}};
+  child prov({ORCH_BINARY, "provision", "--timeout", "20"},
+             {"NATS_URL=" + nats.url()}, dir.path + "/provision.log");
+  BOOST_REQUIRE_MESSAGE(prov.wait(seconds(30)) == 0, prov.output());
+  // The server's own view: every stream and durable of the contract.
+  httplib::Client http{"127.0.0.1", monitor};
+  auto res = http.Get("/jsz?consumers=true");
+  BOOST_REQUIRE(res && res->status == 200);
+  auto jsz = json::parse(res->body, nullptr, false);
+  std::set<std::string> streams;
+  std::set<std::string> durables;
+  for (auto& acc : jsz["account_details"])
+    for (auto& st : acc["stream_detail"]) {
+      streams.insert(st.value("name", ""));
+      for (auto& c : st.value("consumer_detail", json::array()))
+        durables.insert(c.value("name", ""));
+    }
+  for (auto name : {"PLANNING_EVENTS", "ORCHESTRATOR_EVENTS"})
+    BOOST_CHECK_MESSAGE(streams.count(name) == 1, name << ": " << res->body);
+  for (auto& spec : default_consumers())
+    BOOST_CHECK_MESSAGE(durables.count(spec.durable) == 1, spec.durable);
+  // Twice is fine (a hook that runs again on upgrade).
+  child again({ORCH_BINARY, "provision", "--timeout", "20"},
+              {"NATS_URL=" + nats.url()}, dir.path + "/again.log");
+  BOOST_CHECK_EQUAL(again.wait(seconds(30)), 0);
+  // No NATS within the limit: exit 1 with the reason.
+  child none({ORCH_BINARY, "provision", "--timeout", "1"},
+             {"NATS_URL=nats://127.0.0.1:" + std::to_string(free_port())},
+             dir.path + "/none.log");
+  BOOST_CHECK_EQUAL(none.wait(seconds(30)), 1);
+  BOOST_CHECK_NE(none.output().find("provision failed"), std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
