@@ -8,7 +8,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= 2
 
-.PHONY: all deps configure build run run-offline test helm-check bench format clean
+.PHONY: all deps configure build run run-offline test helm-check image image-test bench format clean
 
 all: build
 
@@ -35,6 +35,13 @@ test: build
 
 helm-check: deps
 	TOOLS_DIR=$(BUILD_DIR)/tools ./scripts/helm-check.sh
+
+# The container image (needs root, podman, mmdebstrap, runc): opt-in.
+image:
+	BUILD_DIR=$(BUILD_DIR) ./scripts/build-image.sh
+
+image-test: build image
+	BUILD_DIR=$(BUILD_DIR) ./scripts/image-test.sh
 
 bench: build
 	./$(BUILD_DIR)/bench/deliberation --agents 3 --rounds 1 --concurrency 64 \
