@@ -67,6 +67,16 @@ struct call_counters {
 
 // -- cancellation -------------------------------------------------------------
 
+/// Whether a cancellation comes from the client's deadline: the client
+/// gives up at its own deadline, which is a little earlier than the
+/// server's (the request took time to arrive), so the last half second
+/// counts too.
+inline bool at_deadline(std::chrono::system_clock::time_point deadline) {
+  return deadline != std::chrono::system_clock::time_point::max()
+         && deadline - std::chrono::milliseconds(500)
+              <= std::chrono::system_clock::now();
+}
+
 /// What a deliberation call's reactor (gRPC threads) and the actor that runs
 /// it (the worker, also the deliberation's progress listener) share: which
 /// of them ends the call, and the worker to stop when the client cancels.
@@ -95,8 +105,7 @@ struct call_control {
   /// when the caller must end the call (with CANCELLED).
   bool cancel() {
     std::lock_guard<std::mutex> guard{mtx};
-    if (settled || !worker
-        || deadline <= std::chrono::system_clock::now())
+    if (settled || !worker || at_deadline(deadline))
       return false;
     settled = true;
     caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
@@ -216,8 +225,7 @@ struct stream_state {
   /// deliberation ends the call itself, at its limit, with TIMEOUT.
   void cancel(const char* why) {
     std::lock_guard<std::recursive_mutex> guard{mtx};
-    if (finish_called
-        || (!ended && deadline <= std::chrono::system_clock::now()))
+    if (finish_called || (!ended && at_deadline(deadline)))
       return;
     finish({StatusCode::CANCELLED, why});
     if (!ended && worker)

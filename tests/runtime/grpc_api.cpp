@@ -275,8 +275,10 @@ BOOST_AUTO_TEST_CASE(cancel_and_deadline_end_the_deliberation) {
   t.role = "DEV";
   t.description = "Add a health endpoint";
   t.constraints.rounds = 1;
-  // A stream cancelled at its first update (proposals in): the
-  // deliberation stops and no model call starts after that.
+  // A stream cancelled at its first update (while generating): the
+  // deliberation stops and no model call starts after that: the two
+  // generate calls (already sent, maybe still arriving) are all the stub
+  // ever sees, no critique.
   t.task_id = "t-cancel";
   auto cancelled = client->stream(
     t, [](const deliberation_update&) { return false; }, seconds(0));
@@ -288,13 +290,12 @@ BOOST_AUTO_TEST_CASE(cancel_and_deadline_end_the_deliberation) {
   BOOST_CHECK_EQUAL(r->status, "failed");
   BOOST_CHECK_MESSAGE(r->error.find("cancelled") != std::string::npos,
                       r->error);
-  auto calls = stub.request_count();
-  BOOST_CHECK_LT(calls, 6u);
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  BOOST_CHECK_EQUAL(stub.request_count(), calls);
+  BOOST_CHECK_LE(stub.request_count(), 2u);
   // The client's deadline (1.5 s) is the deliberation's limit: the call
   // is DEADLINE_EXCEEDED, the stored status TIMEOUT, and no model call
-  // starts after it (two generates at 0 s, two critiques at 1 s).
+  // starts after it: two generates at 0 s, two critiques at 1 s, and no
+  // revision (due at 2 s).
   stub.reset();
   t.task_id = "t-deadline";
   auto late = client->deliberate(t, std::chrono::milliseconds(1500));
@@ -307,7 +308,7 @@ BOOST_AUTO_TEST_CASE(cancel_and_deadline_end_the_deliberation) {
   BOOST_CHECK_MESSAGE(r->error.find("limit of 1") != std::string::npos,
                       r->error);
   std::this_thread::sleep_for(std::chrono::milliseconds(2000));
-  BOOST_CHECK_EQUAL(stub.request_count(), 4u);
+  BOOST_CHECK_LE(stub.request_count(), 4u);
   // A unary call whose client goes away (Python's future.cancel()).
   stub.reset();
   auto stubs = python_stubs(dir.path);
@@ -321,10 +322,9 @@ BOOST_AUTO_TEST_CASE(cancel_and_deadline_end_the_deliberation) {
   BOOST_CHECK_EQUAL(r->status, "failed");
   BOOST_CHECK_MESSAGE(r->error.find("cancelled") != std::string::npos,
                       r->error);
-  calls = stub.request_count();
-  BOOST_CHECK_LT(calls, 6u);
+  // Cancelled at 1.2 s, while reviewing: no revision ever starts.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  BOOST_CHECK_EQUAL(stub.request_count(), calls);
+  BOOST_CHECK_LE(stub.request_count(), 4u);
   // Every slot came back: at the cap of one, a deliberation runs.
   stub.set_latency_ms(0);
   t.task_id = "t-after";
