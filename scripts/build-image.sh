@@ -14,6 +14,7 @@ tag=${1:-localhost/orchestrator:dev}
 base=${BASE_IMAGE:-localhost/debian:bookworm-slim}
 work=${BUILD_DIR:-$root/build}/image
 mkdir -p "$work"
+work=$(cd "$work" && pwd)
 for tool in podman mmdebstrap runc; do
   if ! command -v "$tool" > /dev/null; then
     echo "build-image: installing podman mmdebstrap runc"

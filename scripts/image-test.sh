@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tag=${1:-localhost/orchestrator:dev}
-build=${BUILD_DIR:-$root/build}
+build=$(cd "${BUILD_DIR:-$root/build}" && pwd)
 export CONTAINERS_CONF=$build/image/containers.conf
 work=$(mktemp -d)
 name=orch-image-test-$$
