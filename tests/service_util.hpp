@@ -21,6 +21,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bridges/grpc_client.hpp"
 #include "bridges/nats_link.hpp"
 #include "tests/child_process.hpp"
 #include "messages/events.hpp"
@@ -177,11 +178,24 @@ inline void publish_raw(nats_link& link, const std::string& subj,
   BOOST_REQUIRE(!publish_sync(link, subj, bytes, h));
 }
 
+/// Tasks of a plan: (id, role, dependencies).
+using plan_tasks
+  = std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>;
+
+/// n tasks of one role without dependencies: PREFIX1 .. PREFIXn.
+inline plan_tasks independent(int n, const std::string& role = "DEV",
+                              const std::string& prefix = "T") {
+  plan_tasks out;
+  for (int i = 1; i <= n; ++i)
+    out.emplace_back(prefix + std::to_string(i), role,
+                     std::vector<std::string>{});
+  return out;
+}
+
 /// A plan payload with explicit tasks: (id, role, dependencies).
 inline nlohmann::json
 plan_payload(const std::string& plan_id,
-             const std::vector<std::tuple<std::string, std::string,
-                                          std::vector<std::string>>>& tasks) {
+             const plan_tasks& tasks) {
   auto arr = nlohmann::json::array();
   for (auto& [id, role, deps] : tasks)
     arr.push_back({{"task_id", id},
@@ -198,6 +212,31 @@ plan_payload(const std::string& plan_id,
           {"approved_by", "tester"},
           {"timestamp", 1764000000.5},
           {"tasks", arr}};
+}
+
+/// Every task of the plan has exactly one event of each completion subject
+/// (deliberation and task).
+inline void check_once(const std::vector<seen_event>& evs,
+                       const std::string& plan, size_t tasks) {
+  for (auto subj : {subject::completed, subject::task_completed}) {
+    std::map<std::string, int> n;
+    for (auto& ev : of(evs, subj, plan))
+      ++n[ev.payload().value("task_id", "")];
+    BOOST_CHECK_EQUAL(n.size(), tasks);
+    for (auto& [id, k] : n)
+      BOOST_CHECK_MESSAGE(k == 1, id << ": " << k << " x " << subj);
+  }
+}
+
+/// Waits (10 s at most) until a service's GetStatus says healthy.
+inline bool healthy(grpc_client& client) {
+  for (int i = 0; i < 100; ++i) {
+    auto st = client.status();
+    if (st && st->status == "healthy")
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 } // namespace orch::test

@@ -3,6 +3,7 @@
 // `orchestrator serve`. Also: the proto is the contract, byte for byte.
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include <boost/test/unit_test.hpp>
@@ -40,17 +41,6 @@ std::string python_stubs(const std::string& dir) {
   return stubs;
 }
 
-/// Waits (10 s at most) until GetStatus says healthy.
-bool healthy(grpc_client& client) {
-  for (int i = 0; i < 100; ++i) {
-    auto st = client.status();
-    if (st && st->status == "healthy")
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
 /// Waits until GetDeliberationResult says the task left IN_PROGRESS.
 caf::expected<deliberation_outcome> settled(grpc_client& client,
                                             const std::string& task_id) {
@@ -63,6 +53,45 @@ caf::expected<deliberation_outcome> settled(grpc_client& client,
   }
   return r;
 }
+
+/// `serve` with `vllm` agents that the test LLM server answers after a
+/// fixed latency, COUNCILS=DEV:2, one gRPC deliberation at a time, and a
+/// client once the service is healthy.
+struct slow_service {
+  scratch_dir dir;
+  nats_server nats{dir.path};
+  llm_stub_server stub{{}};
+  int port = free_port();
+  std::string target = "127.0.0.1:" + std::to_string(port);
+  child serve;
+  std::unique_ptr<grpc_client> client;
+
+  explicit slow_service(int latency_ms) {
+    BOOST_REQUIRE(stub.start());
+    stub.set_latency_ms(latency_ms);
+    serve = start_serve({"NATS_URL=" + nats.url(),
+                         "GRPC_PORT=" + std::to_string(port),
+                         "AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(),
+                         "VLLM_MODEL=stub-model", "COUNCILS=DEV:2",
+                         "GRPC_MAX_DELIBERATIONS=1"},
+                        dir.path + "/serve.log");
+    client = make_grpc_client(target);
+    BOOST_REQUIRE_MESSAGE(healthy(*client), serve.output());
+  }
+};
+
+/// Every model call takes 300 ms.
+struct calls_of_300_ms : slow_service {
+  calls_of_300_ms() : slow_service(300) {
+  }
+};
+
+/// Every model call takes 1 s: a deliberation of two agents and one round
+/// makes six calls in about 3 s.
+struct calls_of_1_s : slow_service {
+  calls_of_1_s() : slow_service(1000) {
+  }
+};
 
 } // namespace
 
@@ -200,23 +229,7 @@ BOOST_AUTO_TEST_CASE(the_cli_as_a_client) {
   BOOST_CHECK_EQUAL(serve.wait(seconds(20)), 0);
 }
 
-BOOST_AUTO_TEST_CASE(deadline_cap_and_readiness_codes) {
-  scratch_dir dir;
-  nats_server nats{dir.path};
-  // Slow agents: every model call takes 300 ms.
-  llm_stub_server stub{{}};
-  BOOST_REQUIRE(stub.start());
-  stub.set_latency_ms(300);
-  auto port = free_port();
-  auto target = "127.0.0.1:" + std::to_string(port);
-  auto serve = start_serve(
-              {"NATS_URL=" + nats.url(),
-               "GRPC_PORT=" + std::to_string(port), "AGENT_TYPE=vllm",
-               "VLLM_URL=" + stub.url(), "VLLM_MODEL=stub-model",
-               "COUNCILS=DEV:2", "GRPC_MAX_DELIBERATIONS=1"},
-              dir.path + "/serve.log");
-  auto client = make_grpc_client(target);
-  BOOST_REQUIRE_MESSAGE(healthy(*client), serve.output());
+BOOST_FIXTURE_TEST_CASE(deadline_cap_and_readiness_codes, calls_of_300_ms) {
   task_spec t;
   t.role = "DEV";
   t.description = "Add a health endpoint";
@@ -254,23 +267,8 @@ BOOST_AUTO_TEST_CASE(deadline_cap_and_readiness_codes) {
   BOOST_CHECK_EQUAL(serve.wait(seconds(30)), 0);
 }
 
-BOOST_AUTO_TEST_CASE(cancel_and_deadline_end_the_deliberation) {
-  scratch_dir dir;
-  nats_server nats{dir.path};
-  // Slow agents: every model call takes 1 s; a whole deliberation of two
-  // agents and one round makes six calls in about 3 s.
-  llm_stub_server stub{{}};
-  BOOST_REQUIRE(stub.start());
-  stub.set_latency_ms(1000);
-  auto port = free_port();
-  auto target = "127.0.0.1:" + std::to_string(port);
-  auto serve = start_serve(
-    {"NATS_URL=" + nats.url(), "GRPC_PORT=" + std::to_string(port),
-     "AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(), "VLLM_MODEL=stub-model",
-     "COUNCILS=DEV:2", "GRPC_MAX_DELIBERATIONS=1"},
-    dir.path + "/serve.log");
-  auto client = make_grpc_client(target);
-  BOOST_REQUIRE_MESSAGE(healthy(*client), serve.output());
+BOOST_FIXTURE_TEST_CASE(cancel_and_deadline_end_the_deliberation,
+                        calls_of_1_s) {
   task_spec t;
   t.role = "DEV";
   t.description = "Add a health endpoint";

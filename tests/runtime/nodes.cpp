@@ -16,7 +16,6 @@
 #include "actors/nodes.hpp"
 #include "actors/process_runner.hpp"
 #include "actors/scorer.hpp"
-#include "bridges/grpc_client.hpp"
 #include "bridges/node_auth.hpp"
 #include "messages/json_codec.hpp"
 #include "runtime/supervisor.hpp"
@@ -103,29 +102,6 @@ json await_node(int http_port, const std::string& name, Pred pred) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return n;
-}
-
-std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
-independent(int n, const std::string& role = "DEV") {
-  std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
-    out;
-  for (int i = 1; i <= n; ++i)
-    out.emplace_back("T" + std::to_string(i), role,
-                     std::vector<std::string>{});
-  return out;
-}
-
-/// Each task of the plan completed exactly once (deliberation and task).
-void check_once(const std::vector<seen_event>& evs, const std::string& plan,
-                size_t tasks) {
-  for (auto subj : {subject::completed, subject::task_completed}) {
-    std::map<std::string, int> n;
-    for (auto& ev : of(evs, subj, plan))
-      ++n[ev.payload().value("task_id", "")];
-    BOOST_CHECK_EQUAL(n.size(), tasks);
-    for (auto& [id, k] : n)
-      BOOST_CHECK_MESSAGE(k == 1, id << ": " << k << " x " << subj);
-  }
 }
 
 /// An actor system that talks to nodes, like `serve` does.
@@ -342,11 +318,9 @@ BOOST_AUTO_TEST_CASE(three_nodes_a_killed_node_and_its_return) {
   BOOST_CHECK_EQUAL(local.value("agents", -1), 0);
   // A plan; node b dies mid-plan.
   auto plan = "nodes-" + std::to_string(now_ms() % 1000000);
-  std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
-    tasks = independent(12, "DEV");
-  for (auto& t : independent(12, "QA"))
-    tasks.emplace_back("Q" + std::get<0>(t).substr(1), "QA",
-                       std::vector<std::string>{});
+  auto tasks = independent(12, "DEV");
+  for (auto& t : independent(12, "QA", "Q"))
+    tasks.push_back(std::move(t));
   publish(*link, subject::plan_approved_in, plan_payload(plan, tasks));
   for (int i = 0; i < 300; ++i) {
     if (of(stream_events(*link), subject::task_completed, plan).size() >= 3)
@@ -425,12 +399,7 @@ BOOST_AUTO_TEST_CASE(a_hung_node_is_noticed_by_heartbeats) {
   // middleman's heartbeats tell; the deliberation goes on without it.
   b.proc.signal(SIGSTOP);
   auto client = make_grpc_client("127.0.0.1:" + std::to_string(grpc_port));
-  for (int i = 0; i < 100; ++i) {
-    auto st = client->status();
-    if (st && st->status == "healthy")
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  BOOST_REQUIRE_MESSAGE(healthy(*client), serve.output());
   task_spec t;
   t.role = "DEV";
   t.description = "Add a health endpoint";

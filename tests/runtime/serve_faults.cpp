@@ -59,10 +59,8 @@ struct fault_fixture {
   }
 };
 
-std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
-chain(int n, const std::string& role = "DEV") {
-  std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
-    out;
+plan_tasks chain(int n, const std::string& role = "DEV") {
+  plan_tasks out;
   for (int i = 1; i <= n; ++i) {
     std::vector<std::string> deps;
     if (i > 2)
@@ -70,19 +68,6 @@ chain(int n, const std::string& role = "DEV") {
     out.emplace_back("T" + std::to_string(i), role, deps);
   }
   return out;
-}
-
-/// Every task of the plan has exactly one event of each completion subject.
-void check_once(const std::vector<seen_event>& evs, const std::string& plan,
-                size_t tasks) {
-  for (auto subj : {subject::completed, subject::task_completed}) {
-    std::map<std::string, int> n;
-    for (auto& ev : of(evs, subj, plan))
-      ++n[ev.payload().value("task_id", "")];
-    BOOST_CHECK_EQUAL(n.size(), tasks);
-    for (auto& [id, k] : n)
-      BOOST_CHECK_MESSAGE(k == 1, id << ": " << k << " x " << subj);
-  }
 }
 
 size_t count_of(const std::string& text, const std::string& what) {
@@ -134,12 +119,8 @@ BOOST_FIXTURE_TEST_CASE(two_replicas_share_the_work, fault_fixture) {
   auto a = serve({"MAX_IN_FLIGHT=2", "WORKER_ID=replica-a"});
   auto b = serve({"MAX_IN_FLIGHT=2", "WORKER_ID=replica-b"});
   auto plan = "pair-" + prefix;
-  std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
-    tasks;
-  for (int i = 1; i <= 10; ++i)
-    tasks.emplace_back("T" + std::to_string(i), "DEV",
-                       std::vector<std::string>{});
-  publish(*link, subject::plan_approved_in, plan_payload(plan, tasks));
+  publish(*link, subject::plan_approved_in,
+          plan_payload(plan, independent(10)));
   auto evs = await_plan(*link, plan, seconds(120));
   BOOST_REQUIRE_MESSAGE(!evs.empty(), a.output() << b.output());
   check_once(evs, plan, 10);
@@ -163,12 +144,8 @@ BOOST_FIXTURE_TEST_CASE(two_replicas_one_killed_mid_plan_lose_nothing,
   auto a = serve({"MAX_IN_FLIGHT=2", "WORKER_ID=replica-a", "VLLM_TIMEOUT=5"});
   auto b = serve({"MAX_IN_FLIGHT=2", "WORKER_ID=replica-b", "VLLM_TIMEOUT=5"});
   auto plan = "kill-one-" + prefix;
-  std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>
-    tasks;
-  for (int i = 1; i <= 12; ++i)
-    tasks.emplace_back("T" + std::to_string(i), "DEV",
-                       std::vector<std::string>{});
-  publish(*link, subject::plan_approved_in, plan_payload(plan, tasks));
+  publish(*link, subject::plan_approved_in,
+          plan_payload(plan, independent(12)));
   await_count(subject::task_completed, plan, 2);
   a.signal(SIGKILL);
   BOOST_CHECK_EQUAL(a.wait(seconds(10)), 128 + SIGKILL);
