@@ -7,6 +7,7 @@
 #include "actors/nodes.hpp"
 
 #include <map>
+#include <type_traits>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -73,8 +74,8 @@ struct placed_scorer_state {
 using agent_ptr = placed_agent_actor::stateful_pointer<placed_agent_state>;
 using scorer_ptr = placed_scorer_actor::stateful_pointer<placed_scorer_state>;
 
-void place(agent_ptr self, const std::string& avoid);
-void place(scorer_ptr self, const std::string& avoid);
+template<class Self>
+void place(Self self, const std::string& avoid);
 
 const char* what(agent_ptr) {
   return "agent";
@@ -181,28 +182,27 @@ void place_failed(Self self, const caf::error& err) {
     fail_all(self, err);
 }
 
-void place(agent_ptr self, const std::string& avoid) {
-  self->state.fw.placing = true;
-  self
-    ->request(self->state.fw.placement, caf::infinite, atom::place_v,
-              self->state.spec, avoid)
-    .then(
-      [=](agent_actor& remote, std::string& where) {
-        placed(self, std::move(remote), std::move(where));
-      },
-      [=](caf::error& err) { place_failed(self, err); });
+/// What the PLACEMENT is asked for: a home for this agent, or a scorer.
+auto ask_home(agent_ptr self, const std::string& avoid) {
+  return self->request(self->state.fw.placement, caf::infinite, atom::place_v,
+                       self->state.spec, avoid);
 }
 
-void place(scorer_ptr self, const std::string& avoid) {
+auto ask_home(scorer_ptr self, const std::string& avoid) {
+  return self->request(self->state.fw.placement, caf::infinite, atom::place_v,
+                       atom::score_v, avoid);
+}
+
+/// Asks for a home anywhere but `avoid` ("" for anywhere).
+template<class Self>
+void place(Self self, const std::string& avoid) {
+  using handle = std::decay_t<decltype(self->state.fw.remote)>;
   self->state.fw.placing = true;
-  self
-    ->request(self->state.fw.placement, caf::infinite, atom::place_v,
-              atom::score_v, avoid)
-    .then(
-      [=](scorer_actor& remote, std::string& where) {
-        placed(self, std::move(remote), std::move(where));
-      },
-      [=](caf::error& err) { place_failed(self, err); });
+  ask_home(self, avoid).then(
+    [=](handle& remote, std::string& where) {
+      placed(self, std::move(remote), std::move(where));
+    },
+    [=](caf::error& err) { place_failed(self, err); });
 }
 
 /// Forwards one call (`R` is its answer) to the current home, now or once
@@ -300,6 +300,18 @@ void watch(Self self) {
   });
 }
 
+/// Sets a placed actor up and asks for its first home.
+template<class Self>
+void init(Self self, placement_actor placement,
+          std::chrono::milliseconds timeout, int32_t max_moves) {
+  auto& fw = self->state.fw;
+  fw.placement = std::move(placement);
+  fw.call_timeout = timeout;
+  fw.max_moves = max_moves;
+  watch(self);
+  place(self, "");
+}
+
 std::chrono::milliseconds limit(const task_spec& task,
                                 std::chrono::milliseconds fallback) {
   if (task.constraints.timeout_seconds > 0)
@@ -311,13 +323,8 @@ placed_agent_actor::behavior_type placed_agent(agent_ptr self, agent_spec spec,
                                         placement_actor placement,
                                         std::chrono::milliseconds timeout,
                                         int32_t max_moves) {
-  auto& st = self->state;
-  st.spec = std::move(spec);
-  st.fw.placement = std::move(placement);
-  st.fw.call_timeout = timeout;
-  st.fw.max_moves = max_moves;
-  watch(self);
-  place(self, "");
+  self->state.spec = std::move(spec);
+  init(self, std::move(placement), timeout, max_moves);
   return {
     [=](atom::generate, task_spec& task) -> caf::result<proposal> {
       auto t = limit(task, self->state.fw.call_timeout);
@@ -344,12 +351,7 @@ placed_scorer_actor::behavior_type placed_scorer(scorer_ptr self,
                                           placement_actor placement,
                                           std::chrono::milliseconds timeout,
                                           int32_t max_moves) {
-  auto& st = self->state;
-  st.fw.placement = std::move(placement);
-  st.fw.call_timeout = timeout;
-  st.fw.max_moves = max_moves;
-  watch(self);
-  place(self, "");
+  init(self, std::move(placement), timeout, max_moves);
   return {
     [=](atom::score, proposal& p, task_spec& task) -> caf::result<check_suite> {
       return forward<check_suite>(self, self->state.fw.call_timeout,
