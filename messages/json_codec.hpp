@@ -77,6 +77,9 @@ std::string to_json(const council_config& x);
 std::string to_json(const council_info& x);
 
 /// Encodes `x` as a JSON object.
+std::string to_json(const node_info& x);
+
+/// Encodes `x` as a JSON object.
 std::string to_json(const orchestrator_stats& x);
 
 /// Encodes `x` as a JSON object. A `payload` holding a JSON object or array

@@ -77,6 +77,9 @@ std::vector<char> to_msgpack(const council_config& x);
 std::vector<char> to_msgpack(const council_info& x);
 
 /// Encodes `x` as a msgpack map.
+std::vector<char> to_msgpack(const node_info& x);
+
+/// Encodes `x` as a msgpack map.
 std::vector<char> to_msgpack(const orchestrator_stats& x);
 
 /// Encodes `x` as a msgpack map; `payload` is a string field.

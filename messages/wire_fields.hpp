@@ -199,6 +199,17 @@ void fields(F& f, council_info& x) {
 }
 
 template<class F>
+void fields(F& f, node_info& x) {
+  f("name", x.name);
+  f("state", x.state);
+  f("agents", x.agents);
+  f("scorers", x.scorers);
+  f("epoch", x.epoch);
+  f("error", x.error);
+  f("since_ms", x.since_ms);
+}
+
+template<class F>
 void fields(F& f, orchestrator_stats& x) {
   f("total_deliberations", x.total_deliberations);
   f("total_orchestrations", x.total_orchestrations);
@@ -243,6 +254,7 @@ void fields(F& f, event_envelope& x) {
   X(selection)                                                                 \
   X(council_config)                                                            \
   X(council_info)                                                              \
+  X(node_info)                                                                 \
   X(orchestrator_stats)                                                        \
   X(event_envelope)
 

@@ -250,10 +250,7 @@ int run_remote_status(const remote_options& o) {
   std::string nodes;
   for (auto& n : st->nodes) {
     nodes += nodes.empty() ? "[" : ",";
-    nodes += "{\"name\":\"" + n.name + "\",\"state\":\"" + n.state
-             + "\",\"agents\":" + std::to_string(n.agents)
-             + ",\"scorers\":" + std::to_string(n.scorers)
-             + ",\"epoch\":" + std::to_string(n.epoch) + "}";
+    nodes += to_json(n);
   }
   nodes += nodes.empty() ? "[]" : "]";
   if (o.json) {

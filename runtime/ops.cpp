@@ -294,25 +294,15 @@ std::string metrics(const ops_context& ctx) {
   return p.str();
 }
 
-nlohmann::json nodes_json(const std::vector<node_info>& xs) {
-  auto out = nlohmann::json::array();
-  for (auto& n : xs)
-    out.push_back({{"name", n.name},
-                   {"state", n.state},
-                   {"agents", n.agents},
-                   {"scorers", n.scorers},
-                   {"epoch", n.epoch},
-                   {"error", n.error},
-                   {"since_ms", n.since_ms}});
-  return out;
-}
-
 nlohmann::json status(const ops_context& ctx) {
   auto s = take(ctx);
   auto [ready, reason] = ctx.readiness->get();
   auto councils = nlohmann::json::array();
   for (auto& c : s.councils)
     councils.push_back(nlohmann::json::parse(to_json(c), nullptr, false));
+  auto nodes = nlohmann::json::array();
+  for (auto& n : s.nodes)
+    nodes.push_back(nlohmann::json::parse(to_json(n), nullptr, false));
   return {{"service", "orchestrator"},
           {"version", ORCH_VERSION},
           {"worker", ctx.worker},
@@ -332,7 +322,7 @@ nlohmann::json status(const ops_context& ctx) {
           {"stats", nlohmann::json::parse(to_json(s.stats), nullptr, false)},
           {"nats_consumers", s.consumers},
           {"nats_sink", s.sink},
-          {"nodes", nodes_json(s.nodes)}};
+          {"nodes", nodes}};
 }
 
 } // namespace
