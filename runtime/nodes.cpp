@@ -1,6 +1,7 @@
 #include "runtime/nodes.hpp"
 
 #include <cstdio>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -128,12 +129,16 @@ int run_node(const config& cfg) {
                cfg.node_tls() ? "mutual TLS" : "NODE_SECRET");
   // Announce to NODE_ANNOUNCE now and every few seconds (an orchestrator
   // that restarts hears from its nodes again).
+  // NODE_ANNOUNCE was validated with the configuration.
+  std::optional<std::pair<std::string, uint16_t>> hp;
+  if (!cfg.node_announce.empty())
+    if (auto x = parse_host_port(cfg.node_announce, "NODE_ANNOUNCE"))
+      hp = std::move(*x);
   int since_announce = 1 << 20;
   int received = 0;
   for (;;) {
-    if (!cfg.node_announce.empty() && ++since_announce >= 5) {
+    if (hp && ++since_announce >= 5) {
       since_announce = 0;
-      auto hp = parse_host_port(cfg.node_announce, "NODE_ANNOUNCE");
       auto orch_door
         = cfg.node_tls()
             ? caf::openssl::remote_actor<door_actor>(sys, hp->first,
