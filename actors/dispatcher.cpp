@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -28,7 +30,7 @@ using std::chrono::milliseconds;
 constexpr auto queue_timeout = std::chrono::seconds(30);
 
 /// How often the outbox is published again after the start.
-constexpr auto outbox_flush_interval = std::chrono::seconds(60);
+constexpr auto outbox_flush_interval = std::chrono::seconds(15);
 
 /// Times a completion or failure is retried while the queue is unreachable.
 constexpr int max_settle_retries = 20;
@@ -61,6 +63,21 @@ struct dispatcher_state {
   /// Consecutive lease failures (queue unreachable), for the log.
   int lease_failures = 0;
   std::chrono::steady_clock::time_point last_outbox_flush;
+  /// Keys of the outbox events this DISPATCHER handed to the sink (the most
+  /// recent ones): at a plan's end, the plan's other outbox events are
+  /// those of a process that died, published before plan.completed.
+  std::unordered_set<std::string> delivered;
+  std::deque<std::string> delivered_order;
+
+  void remember(const std::string& key) {
+    if (!delivered.insert(key).second)
+      return;
+    delivered_order.push_back(key);
+    if (delivered_order.size() > 16384) {
+      delivered.erase(delivered_order.front());
+      delivered_order.pop_front();
+    }
+  }
 };
 
 /// The DISPATCHER's interface plus its own timers and retries.
@@ -90,33 +107,61 @@ void check_drained(dispatcher_ptr self) {
     st.drained.deliver(int32_t{0});
 }
 
+/// Hands the events recorded in the outbox to the sink.
+void deliver(dispatcher_ptr self, std::vector<outbound_event> evs) {
+  for (auto& ev : evs) {
+    ev.outbox = true;
+    self->state.remember(ev.idempotency_key);
+  }
+  self->request(self->state.sink, caf::infinite, atom::publish_v,
+                std::move(evs))
+    .then([](int32_t) {}, [](caf::error&) {});
+}
+
 /// Publishes the plan's completion event when it has no open task left.
-void check_plan(dispatcher_ptr self, task_spec task) {
+/// The event replaces the plan's marker in the outbox (plan_done_marker),
+/// which JetStream's acknowledgement drops; a marker found open again (the
+/// plan got new tasks) is dropped here.
+void check_plan(dispatcher_ptr self, task_spec task, bool from_outbox = false) {
   auto& st = self->state;
   self->request(st.queue, queue_timeout, atom::counts_v, task.plan_id)
     .then(
       [=](std::map<std::string, int64_t>& n) {
-        if (open_tasks(n) > 0 || n.empty())
+        auto& st = self->state;
+        if (open_tasks(n) > 0 || n.empty()) {
+          if (from_outbox)
+            self
+              ->request(st.queue, queue_timeout, atom::outbox_v,
+                        std::vector<std::string>{
+                          plan_done_marker(task).idempotency_key})
+              .then([](int32_t) {}, [](caf::error&) {});
           return;
+        }
         spdlog::info("dispatcher finished plan plan_id={}", task.plan_id);
-        std::vector<outbound_event> evs{plan_completed_event(task, n)};
-        self->request(self->state.sink, caf::infinite, atom::publish_v,
-                      std::move(evs))
-          .then([](int32_t) {}, [](caf::error&) {});
+        auto done = plan_completed_event(task, n);
+        done.outbox = true;
+        // Events of the plan that a process which died left in the outbox
+        // go first, so that plan.completed follows every event of the plan.
+        self->request(st.queue, queue_timeout, atom::outbox_v)
+          .then(
+            [=](std::vector<outbound_event>& box) mutable {
+              std::vector<outbound_event> evs;
+              for (auto& ev : box)
+                if (ev.subject != subject::plan_completed
+                    && self->state.delivered.count(ev.idempotency_key) == 0
+                    && plan_task_of(ev).plan_id == task.plan_id)
+                  evs.push_back(std::move(ev));
+              evs.push_back(std::move(done));
+              deliver(self, std::move(evs));
+            },
+            [=](caf::error&) mutable {
+              deliver(self, {std::move(done)});
+            });
       },
       [=](caf::error& err) {
         spdlog::warn("dispatcher cannot count plan plan_id={}: {}",
                      task.plan_id, render(err));
       });
-}
-
-/// Hands the events recorded in the outbox to the sink.
-void deliver(dispatcher_ptr self, std::vector<outbound_event> evs) {
-  for (auto& ev : evs)
-    ev.outbox = true;
-  self->request(self->state.sink, caf::infinite, atom::publish_v,
-                std::move(evs))
-    .then([](int32_t) {}, [](caf::error&) {});
 }
 
 bool transient(const caf::error& err) {
@@ -163,10 +208,12 @@ void complete(dispatcher_ptr self, std::string id, deliberation_outcome out,
   auto& task = i->second.task;
   std::vector<outbound_event> evs{deliberation_completed_event(task, out),
                                   task_completed_event(task, out)};
+  auto recorded = evs;
+  recorded.push_back(plan_done_marker(task));
   auto result = st.settings.full_results ? to_json(out) : summary_of(out);
   self
     ->request(st.queue, queue_timeout, atom::complete_v, id, st.settings.worker,
-              std::move(result), evs)
+              std::move(result), std::move(recorded))
     .then(
       [=](queued_task& q) mutable {
         spdlog::info("dispatcher completes task_id={} execution_id={} "
@@ -205,9 +252,11 @@ void fail(dispatcher_ptr self, std::string id, caf::error err, int tries) {
   std::vector<outbound_event> evs{
     deliberation_failed_event(r.task, why, type, r.attempt),
     task_failed_event(r.task, why, type, ms)};
+  auto recorded = evs;
+  recorded.push_back(plan_done_marker(r.task));
   self
     ->request(st.queue, queue_timeout, atom::fail_v, id, st.settings.worker,
-              why, evs)
+              why, std::move(recorded))
     .then(
       [=](queued_task& q) mutable {
         auto final = q.state == "FAILED";
@@ -330,7 +379,16 @@ void flush_outbox(dispatcher_ptr self) {
           return;
         spdlog::info("dispatcher republishes {} events from the outbox",
                      evs.size());
-        deliver(self, std::move(evs));
+        // A plan's marker becomes its completion event, from its counts.
+        std::vector<outbound_event> rest;
+        for (auto& ev : evs) {
+          if (ev.subject == subject::plan_completed)
+            check_plan(self, plan_task_of(ev), true);
+          else
+            rest.push_back(std::move(ev));
+        }
+        if (!rest.empty())
+          deliver(self, std::move(rest));
       },
       [](caf::error&) {});
 }

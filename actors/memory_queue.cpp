@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/actors.hpp"
+#include "messages/events.hpp"
 
 namespace orch {
 
@@ -139,15 +140,18 @@ struct memory_queue_state {
       leases.erase({(*e)->q.lease_expires_ms, id});
       retry_or_fail(**e, error);
     }
-    record(events, (*e)->q.state == "FAILED");
+    record(events, (*e)->q.state == "FAILED",
+           open_tasks(plan_counts((*e)->q.task.plan_id)) == 0);
     auto out = (*e)->q;
     purge();
     return out;
   }
 
-  void record(std::vector<outbound_event>& events, bool final_failure) {
+  void record(std::vector<outbound_event>& events, bool final_failure,
+              bool plan_done) {
     for (auto& ev : events) {
-      if (ev.when == "final" && !final_failure)
+      if ((ev.when == "final" && !final_failure)
+          || (ev.when == "plan_done" && !plan_done))
         continue;
       ev.outbox = true;
       auto key = ev.idempotency_key;

@@ -150,7 +150,30 @@ void resolve_plain(dnode& x) {
   }
 }
 
-dnode from_yaml(const YAML::Node& n) {
+/// Bounds on a plan document's tree: YAML aliases can make a short text
+/// expand without end (an alias to its own ancestor) or exponentially.
+struct tree_budget {
+  static constexpr int max_depth = 64;
+  static constexpr size_t max_nodes = 100000;
+  size_t nodes = 0;
+
+  /// Throws tree_too_large when `depth` or the node count is past a bound.
+  void take(int depth) {
+    if (depth > max_depth)
+      throw tree_too_large{"nested deeper than "
+                           + std::to_string(max_depth) + " levels"};
+    if (++nodes > max_nodes)
+      throw tree_too_large{"more than " + std::to_string(max_nodes)
+                           + " values (aliases expanded)"};
+  }
+
+  struct tree_too_large {
+    std::string what;
+  };
+};
+
+dnode from_yaml(const YAML::Node& n, tree_budget& budget, int depth = 0) {
+  budget.take(depth);
   dnode out;
   switch (n.Type()) {
     case YAML::NodeType::Scalar:
@@ -162,13 +185,14 @@ dnode from_yaml(const YAML::Node& n) {
     case YAML::NodeType::Sequence:
       out.kind = dnode::list_k;
       for (const auto& x : n)
-        out.items.push_back(from_yaml(x));
+        out.items.push_back(from_yaml(x, budget, depth + 1));
       break;
     case YAML::NodeType::Map:
       out.kind = dnode::map_k;
       for (const auto& kv : n) {
         auto key = kv.first.IsScalar() ? kv.first.Scalar() : std::string{};
-        out.fields.emplace_back(std::move(key), from_yaml(kv.second));
+        out.fields.emplace_back(std::move(key),
+                                from_yaml(kv.second, budget, depth + 1));
       }
       break;
     default: break;
@@ -176,7 +200,8 @@ dnode from_yaml(const YAML::Node& n) {
   return out;
 }
 
-dnode from_json(const nlohmann::json& j) {
+dnode from_json(const nlohmann::json& j, tree_budget& budget, int depth = 0) {
+  budget.take(depth);
   dnode out;
   switch (j.type()) {
     case nlohmann::json::value_t::boolean:
@@ -204,12 +229,12 @@ dnode from_json(const nlohmann::json& j) {
     case nlohmann::json::value_t::array:
       out.kind = dnode::list_k;
       for (const auto& x : j)
-        out.items.push_back(from_json(x));
+        out.items.push_back(from_json(x, budget, depth + 1));
       break;
     case nlohmann::json::value_t::object:
       out.kind = dnode::map_k;
       for (const auto& [k, v] : j.items())
-        out.fields.emplace_back(k, from_json(v));
+        out.fields.emplace_back(k, from_json(v, budget, depth + 1));
       break;
     default: break;
   }
@@ -376,7 +401,10 @@ problem read_tree(const dnode& root, plan_doc& out) {
 
 problem parse_yaml(const std::string& text, dnode& out) {
   try {
-    out = from_yaml(YAML::Load(text));
+    tree_budget budget;
+    out = from_yaml(YAML::Load(text), budget);
+  } catch (const tree_budget::tree_too_large& e) {
+    return {ec::decode_failed, "YAML plan too large: " + e.what};
   } catch (const YAML::Exception& e) {
     return {ec::decode_failed,
             "malformed YAML plan: line " + std::to_string(e.mark.line + 1)
@@ -387,7 +415,10 @@ problem parse_yaml(const std::string& text, dnode& out) {
 
 problem parse_json(const std::string& text, dnode& out) {
   try {
-    out = from_json(nlohmann::json::parse(text));
+    tree_budget budget;
+    out = from_json(nlohmann::json::parse(text), budget);
+  } catch (const tree_budget::tree_too_large& e) {
+    return {ec::decode_failed, "JSON plan too large: " + e.what};
   } catch (const nlohmann::json::exception& e) {
     // Drop the "[json.exception.parse_error.101] " tag.
     std::string what = e.what();

@@ -65,12 +65,15 @@ caf::expected<llm_answer> parse_chat_completion(const std::string& body) {
   if (is_blank(out.content))
     return caf::make_error(ec::agent_failed, "model reply content is empty");
   if (doc.contains("usage") && doc["usage"].is_object()) {
-    auto& u = doc["usage"];
-    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer())
-      out.usage.prompt_tokens = u["prompt_tokens"].get<int64_t>();
-    if (u.contains("completion_tokens")
-        && u["completion_tokens"].is_number_integer())
-      out.usage.completion_tokens = u["completion_tokens"].get<int64_t>();
+    // Token counts: non-negative integers that fit, else not counted.
+    auto count = [&](const char* k, int64_t& x) {
+      auto& u = doc["usage"];
+      if (u.contains(k) && u[k].is_number_unsigned()
+          && u[k].get<uint64_t>() <= uint64_t{1} << 40)
+        x = static_cast<int64_t>(u[k].get<uint64_t>());
+    };
+    count("prompt_tokens", out.usage.prompt_tokens);
+    count("completion_tokens", out.usage.completion_tokens);
   }
   return out;
 }

@@ -38,18 +38,6 @@ Status invalid(const std::string& text) {
 
 // -- messages -----------------------------------------------------------------
 
-constraints constraints_of(const pb::TaskConstraints& c) {
-  constraints out;
-  out.rubric = c.rubric();
-  out.requirements.assign(c.requirements().begin(), c.requirements().end());
-  for (auto& [k, v] : c.metadata())
-    out.metadata[k] = v;
-  if (c.max_iterations() > 0)
-    out.max_iterations = c.max_iterations();
-  out.timeout_seconds = c.timeout_seconds();
-  return out;
-}
-
 void fill(pb::DeliberationResult* out, const deliberation_result& r) {
   auto* p = out->mutable_proposal();
   p->set_author_id(r.proposal.author_id);
@@ -93,17 +81,6 @@ void fill(pb::OrchestratorMetadata* m, const std::string& execution_id) {
   m->set_orchestrator_version(ORCH_VERSION);
   m->set_timestamp_ms(now_ms());
   m->set_execution_id(execution_id);
-}
-
-std::string backend_of(const std::string& agent_type) {
-  std::string x;
-  for (auto ch : agent_type)
-    x += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (x == "mock")
-    return "scripted";
-  if (x == "ray_vllm")
-    return "remote";
-  return x;
 }
 
 void limit_task(task_spec& t, std::chrono::system_clock::time_point deadline) {

@@ -20,11 +20,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include "actors/actors.hpp"
+#include "bridges/grpc_requests.hpp"
 #include "fleet_orchestrator_v1.grpc.pb.h"
 
 namespace orch::grpc_calls {
 
 namespace pb = fleet::orchestrator::v1;
+using grpc_requests::backend_of;
 using grpc::Status;
 using grpc::StatusCode;
 
@@ -36,13 +38,9 @@ Status invalid(const std::string& text);
 
 // -- messages -----------------------------------------------------------------
 
-constraints constraints_of(const pb::TaskConstraints& c);
-
 void fill(pb::DeliberationResult* out, const deliberation_result& r);
 
 void fill(pb::OrchestratorMetadata* m, const std::string& execution_id);
-
-std::string backend_of(const std::string& agent_type);
 
 // -- counting -----------------------------------------------------------------
 

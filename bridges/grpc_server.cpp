@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bridges/grpc_calls.hpp"
+#include "bridges/grpc_requests.hpp"
 #include "fleet_orchestrator_v1.grpc.pb.h"
 #include "messages/events.hpp"
 
@@ -44,11 +45,7 @@ public:
   DeliberateForBacklogReview(grpc::CallbackServerContext* ctx,
                              const pb::DeliberateRequest* req,
                              pb::DeliberateResponse* resp) override {
-    return deliberate(ctx, req, resp,
-                      "Backlog review: the item is clear, small enough for "
-                      "one iteration, has testable acceptance criteria, "
-                      "names its dependencies and risks, and its priority "
-                      "is justified",
+    return deliberate(ctx, req, resp, grpc_requests::backlog_review_rubric,
                       "DeliberateForBacklogReview");
   }
 
@@ -58,18 +55,16 @@ public:
     auto st = std::make_shared<stream_state>();
     st->counts = counts_;
     auto* reactor = new stream_reactor(st);
-    auto check = check_task(req->task_description(), req->role());
-    if (check.ok())
-      check = admit();
+    auto t = grpc_requests::deliberation_task(*req);
+    auto check = t ? admit() : invalid(detail_of(t.error()));
     if (!check.ok()) {
       st->end(check);
       return reactor;
     }
-    auto t = task_of(*req, "");
     st->deadline = ctx->deadline();
-    limit_task(t, st->deadline);
+    limit_task(*t, st->deadline);
     auto worker = sys_.spawn(stream_deliberation, st, b_.orchestrator,
-                             std::move(t), std::function<void()>{[this] {
+                             std::move(*t), std::function<void()>{[this] {
                                release_slot();
                              }});
     std::lock_guard<std::recursive_mutex> guard{st->mtx};
@@ -81,23 +76,10 @@ public:
                                         const pb::OrchestrateRequest* req,
                                         pb::OrchestrateResponse* resp) override {
     auto* r = counted("Orchestrate");
-    if (auto st = check_task(req->task_description(), req->role()); !st.ok()) {
-      r->finish(st);
+    auto t = grpc_requests::orchestration_task(*req);
+    if (rejected(r, t) || reject_unready(r))
       return r;
-    }
-    if (reject_unready(r))
-      return r;
-    task_spec t;
-    t.task_id = req->task_id();
-    t.story_id = req->story_id();
-    t.plan_id = req->plan_id();
-    t.case_id = req->case_id();
-    t.role = normalize_role(req->role());
-    t.description = req->task_description();
-    t.constraints = constraints_of(req->constraints());
-    if (req->options().deliberation_rounds() > 0)
-      t.constraints.rounds = req->options().deliberation_rounds();
-    run(r, ctx, atom::orchestrate_v, std::move(t),
+    run(r, ctx, atom::orchestrate_v, std::move(*t),
         [resp](deliberation_outcome& out) {
           for (auto& x : out.results) {
             if (x.proposal.author_id == out.winner_id)
@@ -116,13 +98,12 @@ public:
                         const pb::GetDeliberationResultRequest* req,
                         pb::GetDeliberationResultResponse* resp) override {
     auto* r = counted("GetDeliberationResult");
-    if (is_blank(req->task_id())) {
-      r->finish(invalid("task_id must not be blank"));
+    auto task_id = grpc_requests::result_task_id(*req);
+    if (rejected(r, task_id))
       return r;
-    }
     auto orch = b_.orchestrator;
     auto queue = b_.queue;
-    auto id = req->task_id();
+    auto id = *task_id;
     sys_.spawn([=](caf::event_based_actor* self) {
       self->request(orch, admin_timeout, atom::result_v, id)
         .then(
@@ -175,21 +156,12 @@ public:
                  const pb::DeriveSubtasksRequest* req,
                  pb::DeriveSubtasksResponse* resp) override {
     auto* r = counted("DeriveSubtasks");
-    if (is_blank(req->plan_id())) {
-      r->finish(invalid("plan_id must not be blank"));
+    auto plan = grpc_requests::subtask_plan(*req);
+    if (rejected(r, plan))
       return r;
-    }
-    if (req->strategy().max_tasks_per_role() < 0) {
-      r->finish(invalid("strategy.max_tasks_per_role must not be negative"));
-      return r;
-    }
-    plan_input plan;
-    plan.plan_id = req->plan_id();
-    plan.story_id = req->case_id();
-    plan.roles.assign(req->roles().begin(), req->roles().end());
     auto dispatch = req->strategy().auto_publish_to_nats();
-    auto cap = req->strategy().max_tasks_per_role();
-    derive(r, std::move(plan), dispatch, [resp, cap](std::vector<task_spec>& ts) {
+    auto cap = plan->second;
+    derive(r, std::move(plan->first), dispatch, [resp, cap](std::vector<task_spec>& ts) {
       std::map<std::string, int> per_role;
       for (auto& t : ts) {
         if (cap > 0 && ++per_role[t.role] > cap)
@@ -221,44 +193,21 @@ public:
                        const pb::PlanningEventRequest* req,
                        pb::PlanningEventResponse* resp) override {
     auto* r = counted("ProcessPlanningEvent");
-    if (is_blank(req->event_type())) {
-      r->finish(invalid("event_type must not be blank"));
+    auto ev = grpc_requests::planning_event_of(*req);
+    if (rejected(r, ev))
       return r;
-    }
-    std::string type;
-    for (auto ch : req->event_type())
-      type += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    auto approved = type.find("approved") != std::string::npos;
-    if (!approved) {
+    if (!ev->approved) {
       // A phase change: published as orchestration.phase.changed.
-      if (is_blank(req->case_id()) || is_blank(req->to_state())) {
-        r->finish(invalid("a phase change needs case_id and to_state"));
-        return r;
-      }
-      if (b_.sink) {
-        story_transition x;
-        x.story_id = req->case_id();
-        x.from_phase = req->from_state();
-        x.to_phase = req->to_state();
-        x.timestamp = static_cast<double>(req->timestamp_ms()) / 1000.0;
+      if (b_.sink)
         caf::anon_send(b_.sink, atom::progress_v,
-                       phase_changed_event(x, trace_context{}));
-      }
+                       phase_changed_event(ev->phase, trace_context{}));
       resp->set_processed(true);
-      resp->set_message("phase change of " + req->case_id() + " to "
-                        + req->to_state() + " published");
+      resp->set_message("phase change of " + ev->phase.story_id + " to "
+                        + ev->phase.to_phase + " published");
       r->finish(Status::OK);
       return r;
     }
-    if (is_blank(req->plan_id())) {
-      r->finish(invalid("an approved plan needs plan_id"));
-      return r;
-    }
-    plan_input plan;
-    plan.plan_id = req->plan_id();
-    plan.story_id = req->case_id();
-    if (auto i = req->metadata().find("plan"); i != req->metadata().end())
-      plan.text = i->second;
+    auto plan = std::move(ev->plan);
     derive(r, std::move(plan), true, [resp](std::vector<task_spec>& ts) {
       resp->set_processed(true);
       resp->set_message(std::to_string(ts.size()) + " tasks queued");
@@ -273,23 +222,16 @@ public:
                  const pb::GetTaskContextRequest* req,
                  pb::GetTaskContextResponse* resp) override {
     auto* r = counted("GetTaskContext");
-    auto story = !is_blank(req->story_id()) ? req->story_id() : req->case_id();
-    if (is_blank(story) && is_blank(req->task_id())) {
-      r->finish(invalid("give a story_id (or case_id) or a task_id"));
+    auto q = grpc_requests::context_query_of(*req);
+    if (rejected(r, q))
       return r;
-    }
-    auto role = normalize_role(req->role());
-    auto phase = req->phase();
-    auto task_id = req->task_id();
-    auto max_events = req->options().max_events() > 0
-                        ? req->options().max_events()
-                        : 20;
     admin<std::vector<deliberation_outcome>>(
       r,
-      [=](std::vector<deliberation_outcome>& xs) {
-        task_context(resp, xs, story, task_id, role, phase, max_events);
+      [resp, q = *q](std::vector<deliberation_outcome>& xs) {
+        task_context(resp, xs, q.story_id, q.task_id, q.role, q.phase,
+                     q.max_events);
       },
-      atom::list_v, story);
+      atom::list_v, q->story_id);
     return r;
   }
 
@@ -298,28 +240,15 @@ public:
                 const pb::CreateCouncilRequest* req,
                 pb::CreateCouncilResponse* resp) override {
     auto* r = counted("CreateCouncil");
-    if (is_blank(req->role())) {
-      r->finish(invalid("role must not be blank"));
+    auto cc = grpc_requests::council_of(*req);
+    if (rejected(r, cc))
       return r;
-    }
-    if (req->num_agents() < 0 || req->num_agents() > 256) {
-      r->finish(invalid("num_agents must be between 1 and 256 (0: 3)"));
-      return r;
-    }
-    council_config cc;
-    cc.role = normalize_role(req->role());
-    cc.num_agents = req->num_agents() > 0 ? req->num_agents() : 3;
-    cc.agent_type = backend_of(req->config().agent_type());
-    if (req->config().deliberation_rounds() > 0)
-      cc.rounds = req->config().deliberation_rounds();
-    for (auto& [k, v] : req->config().custom_params())
-      cc.custom_params[k] = v;
     admin<council_info>(r, [resp](council_info& info) {
       resp->set_council_id(info.council_id);
       resp->set_agents_created(static_cast<int32_t>(info.agent_ids.size()));
       for (auto& id : info.agent_ids)
         resp->add_agent_ids(id);
-    }, atom::create_v, cc);
+    }, atom::create_v, *cc);
     return r;
   }
 
@@ -356,16 +285,15 @@ public:
                 const pb::DeleteCouncilRequest* req,
                 pb::DeleteCouncilResponse* resp) override {
     auto* r = counted("DeleteCouncil");
-    if (is_blank(req->role())) {
-      r->finish(invalid("role must not be blank"));
+    auto role = grpc_requests::council_role(*req);
+    if (rejected(r, role))
       return r;
-    }
     admin<council_info>(r, [resp](council_info& info) {
                           resp->set_success(true);
                           resp->set_message("deleted " + info.council_id);
                           resp->set_agents_removed(
                             static_cast<int32_t>(info.agent_ids.size()));
-                        }, atom::remove_v, normalize_role(req->role()));
+                        }, atom::remove_v, *role);
     return r;
   }
 
@@ -374,17 +302,10 @@ public:
                 const pb::RegisterAgentRequest* req,
                 pb::RegisterAgentResponse* resp) override {
     auto* r = counted("RegisterAgent");
-    if (is_blank(req->agent_id()) || is_blank(req->role())) {
-      r->finish(invalid("agent_id and role must not be blank"));
+    auto agent = grpc_requests::agent_of(*req);
+    if (rejected(r, agent))
       return r;
-    }
-    agent_spec spec;
-    spec.agent_id = req->agent_id();
-    spec.role = normalize_role(req->role());
-    for (auto& [k, v] : req->metadata())
-      spec.params[k] = v;
-    if (!req->endpoint().empty())
-      spec.params["endpoint"] = req->endpoint();
+    auto spec = std::move(*agent);
     admin<council_info>(r, [resp, spec](council_info& c) {
       resp->set_success(true);
       resp->set_message("registered " + spec.agent_id + " with "
@@ -399,16 +320,15 @@ public:
                   const pb::UnregisterAgentRequest* req,
                   pb::UnregisterAgentResponse* resp) override {
     auto* r = counted("UnregisterAgent");
-    if (is_blank(req->agent_id()) || is_blank(req->role())) {
-      r->finish(invalid("agent_id and role must not be blank"));
+    auto who = grpc_requests::unregistration_of(*req);
+    if (rejected(r, who))
       return r;
-    }
-    auto id = req->agent_id();
+    auto id = who->second;
     admin<council_info>(r, [resp, id](council_info& c) {
                           resp->set_success(true);
                           resp->set_message("unregistered " + id + " from "
                                             + c.council_id);
-                        }, atom::remove_v, normalize_role(req->role()), id);
+                        }, atom::remove_v, who->first, id);
     return r;
   }
 
@@ -515,27 +435,14 @@ private:
     return true;
   }
 
-  /// The task of a DeliberateRequest; `rubric` when it brings none.
-  static task_spec task_of(const pb::DeliberateRequest& req,
-                           const std::string& rubric) {
-    task_spec t;
-    t.task_id = req.task_id();
-    t.role = normalize_role(req.role());
-    t.description = req.task_description();
-    t.constraints = constraints_of(req.constraints());
-    if (!rubric.empty() && t.constraints.rubric.empty())
-      t.constraints.rubric = rubric;
-    if (req.rounds() > 0)
-      t.constraints.rounds = req.rounds();
-    return t;
-  }
-
-  static Status check_task(const std::string& text, const std::string& role) {
-    if (is_blank(text))
-      return invalid("task_description must not be blank");
-    if (is_blank(role))
-      return invalid("role must not be blank");
-    return Status::OK;
+  /// Finishes with INVALID_ARGUMENT (the request's error) when `x` holds
+  /// an error.
+  template<class T>
+  static bool rejected(counted_reactor* r, const caf::expected<T>& x) {
+    if (x)
+      return false;
+    r->finish(invalid(detail_of(x.error())));
+    return true;
   }
 
   grpc::ServerUnaryReactor* deliberate(grpc::CallbackServerContext* ctx,
@@ -544,17 +451,10 @@ private:
                                        const std::string& rubric,
                                        const std::string& method) {
     auto* r = counted(method);
-    if (auto st = check_task(req->task_description(), req->role()); !st.ok()) {
-      r->finish(st);
+    auto t = grpc_requests::deliberation_task(*req, rubric);
+    if (rejected(r, t) || reject_unready(r))
       return r;
-    }
-    if (req->rounds() < 0 || req->rounds() > 20) {
-      r->finish(invalid("rounds must be between 0 and 20"));
-      return r;
-    }
-    if (reject_unready(r))
-      return r;
-    run(r, ctx, atom::deliberate_v, task_of(*req, rubric),
+    run(r, ctx, atom::deliberate_v, std::move(*t),
         [resp](deliberation_outcome& out) {
           resp->set_task_id(out.task_id);
           for (auto& x : out.results)
@@ -725,6 +625,8 @@ start_grpc_server(caf::actor_system& sys, const grpc_settings& settings,
   builder.AddListeningPort(settings.host + ":" + std::to_string(settings.port),
                            grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(svc.get());
+  // Larger requests are refused by gRPC with RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(grpc_requests::max_request_bytes);
   auto srv = builder.BuildAndStart();
   if (!srv || port == 0)
     return caf::make_error(ec::invalid_config,

@@ -39,6 +39,29 @@ local function setstate(id, st)
   redis.call('HINCRBY', pc, st, 1)
   redis.call('HINCRBY', P .. ':sc', st, 1)
 end
+-- Whether the plan of task id has no open task (QUEUED, READY, IN_PROGRESS).
+local function plan_done(id)
+  local plan = redis.call('HGET', tk(id), 'plan') or ''
+  local h = redis.call('HMGET', P .. ':pc:' .. plan, 'QUEUED', 'READY',
+                       'IN_PROGRESS')
+  return (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
+         + (tonumber(h[3]) or 0) == 0
+end
+-- Records outbox events given as (key, when, blob) from ARGV[first] on:
+-- when '' always, 'final' if the task FAILED, 'plan_done' if plan_done(id).
+local function record_events(id, first)
+  local final = redis.call('HGET', tk(id), 'state') == 'FAILED'
+  local done = nil
+  for k = first, #ARGV, 3 do
+    local when = ARGV[k + 1]
+    local keep = when == '' or (when == 'final' and final)
+    if when == 'plan_done' then
+      if done == nil then done = plan_done(id) end
+      keep = done
+    end
+    if keep then redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2]) end
+  end
+end
 local function ready(id)
   local h = redis.call('HMGET', tk(id), 'prio', 'seq')
   setstate(id, 'READY')
@@ -204,9 +227,6 @@ constexpr const char* complete = R"lua(
 local id, worker, result = ARGV[3], ARGV[4], ARGV[5]
 local err = owned(id, worker)
 if err then return err end
-for k = 6, #ARGV, 3 do
-  redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2])
-end
 redis.call('ZREM', P .. ':l', id)
 setstate(id, 'COMPLETED')
 redis.call('HSET', tk(id), 'result', result,
@@ -218,23 +238,19 @@ for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
     if left == 0 and tonumber(h[2]) == 0 then ready(d) end
   end
 end
+record_events(id, 6)
 return record(id)
 )lua";
 
 /// ARGV: P, now, id, worker, error, base, maxb, then per outbox event: key,
-/// when ('' always, 'final' only when the task FAILED for good), blob.
+/// when, blob (see record_events).
 constexpr const char* fail = R"lua(
 local id, worker, why = ARGV[3], ARGV[4], ARGV[5]
 local err = owned(id, worker)
 if err then return err end
 redis.call('ZREM', P .. ':l', id)
 retry_or_fail(id, why, tonumber(ARGV[6]), tonumber(ARGV[7]))
-local final = redis.call('HGET', tk(id), 'state') == 'FAILED'
-for k = 8, #ARGV, 3 do
-  if ARGV[k + 1] == '' or final then
-    redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2])
-  end
-end
+record_events(id, 8)
 return record(id)
 )lua";
 

@@ -470,6 +470,25 @@ outbound_event plan_completed_event(const task_spec& t,
               trace_of(t));
 }
 
+outbound_event plan_done_marker(const task_spec& any_task) {
+  auto ev = plan_completed_event(any_task, {});
+  ev.when = "plan_done";
+  return ev;
+}
+
+task_spec plan_task_of(const outbound_event& ev) {
+  task_spec t;
+  auto p = json::parse(ev.payload, nullptr, false);
+  auto str = [&](const char* k, std::string& out) {
+    if (p.is_object() && p.contains(k) && p[k].is_string())
+      out = p[k].get<std::string>();
+  };
+  str("story_id", t.story_id);
+  str("plan_id", t.plan_id);
+  stamp_trace(t, {ev.correlation_id, ev.causation_id, ev.traceparent});
+  return t;
+}
+
 outbound_event phase_changed_event(const story_transition& x,
                                    const trace_context& trace) {
   json p{{"story_id", x.story_id}, {"from_phase", x.from_phase},

@@ -109,6 +109,19 @@ int64_t open_tasks(const std::map<std::string, int64_t>& counts);
 outbound_event plan_completed_event(const task_spec& any_task,
                                     const std::map<std::string, int64_t>& n);
 
+/// The plan's completion as recorded in the TASK QUEUE's outbox with the
+/// completion or failure of each of its tasks (`when` "plan_done": kept
+/// only when that transition leaves the plan with no open task). Its
+/// payload has no counts yet: whoever publishes the outbox turns it into
+/// plan_completed_event from the plan's counts (see plan_task_of), so the
+/// event survives a process that dies between the last completion and its
+/// publication.
+outbound_event plan_done_marker(const task_spec& any_task);
+
+/// A task carrying the story, plan and trace of a plan.completed event (a
+/// marker or a published one), for plan_completed_event.
+task_spec plan_task_of(const outbound_event& ev);
+
 /// orchestration.phase.changed.
 outbound_event phase_changed_event(const story_transition& x,
                                    const trace_context& trace);

@@ -226,6 +226,9 @@ void from_value(const json& x, const where& at, double& out) {
   if (!x.is_number())
     fail(at, "expected number, " + got(x));
   out = x.get<double>();
+  // No wire keeps a negative zero apart (msgpack packs -0.0 as 0).
+  if (out == 0)
+    out = 0;
 }
 
 template<class T>

@@ -52,6 +52,10 @@ std::string render_context(const caf::message& ctx) {
 
 } // namespace
 
+std::string detail_of(const caf::error& err) {
+  return render_context(err.context());
+}
+
 std::string render(const caf::error& err) {
   if (!err)
     return "none";

@@ -63,6 +63,10 @@ std::string render(const caf::error& err);
 /// Returns the error code of `err` when it belongs to the `orch` category.
 ec code_of(const caf::error& err);
 
+/// The text of an error without its category and code ("" when it has
+/// none).
+std::string detail_of(const caf::error& err);
+
 // -- task and constraints -----------------------------------------------------
 
 /// What the rubric, requirements and limits of one task are.
@@ -561,7 +565,9 @@ struct outbound_event {
   /// True when the event was recorded in the TASK QUEUE's outbox and must be
   /// dropped from it once JetStream acknowledged it.
   bool outbox = false;
-  /// "" always; "final": recorded only when a failure is final (FAILED).
+  /// "" always; "final": recorded only when a failure is final (FAILED);
+  /// "plan_done": only when the transition leaves the plan with no open
+  /// task (see plan_done_marker).
   std::string when;
 };
 

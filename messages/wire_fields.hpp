@@ -9,6 +9,7 @@
 #include <caf/error.hpp>
 
 #include "messages/messages.hpp"
+#include "messages/wire_types.hpp"
 
 namespace orch::wire {
 
@@ -25,7 +26,7 @@ struct json_text {
 
 /// The name of a wire type, also the first segment of error paths.
 template<class T>
-constexpr const char* wire_name = nullptr;
+inline constexpr const char* wire_name = nullptr;
 
 // Each `fields` overload calls `f(name, member)` for every member, in the
 // order of the struct. Encoders receive a const_cast object and only read.
@@ -235,32 +236,10 @@ void fields(F& f, event_envelope& x) {
   f("causation_id", x.causation_id);
 }
 
-// Every wire type, for the names, the API functions and the instantiations.
-#define ORCH_WIRE_TYPES(X)                                                     \
-  X(llm_usage)                                                                 \
-  X(constraints)                                                               \
-  X(task_spec)                                                                 \
-  X(proposal)                                                                  \
-  X(critique)                                                                  \
-  X(policy_result)                                                             \
-  X(lint_result)                                                               \
-  X(dryrun_result)                                                             \
-  X(check_result)                                                              \
-  X(check_suite)                                                               \
-  X(deliberation_result)                                                       \
-  X(agent_failure)                                                             \
-  X(deliberation_outcome)                                                      \
-  X(deliberation_update)                                                       \
-  X(selection)                                                                 \
-  X(council_config)                                                            \
-  X(council_info)                                                              \
-  X(node_info)                                                                 \
-  X(orchestrator_stats)                                                        \
-  X(event_envelope)
 
 #define ORCH_WIRE_NAME(type)                                                   \
   template<>                                                                   \
-  constexpr const char* wire_name<type> = #type;
+  inline constexpr const char* wire_name<type> = #type;
 
 ORCH_WIRE_TYPES(ORCH_WIRE_NAME)
 

@@ -8,6 +8,7 @@
 
 #include "messages/events.hpp"
 #include "messages/json_codec.hpp"
+#include "messages/work_report.hpp"
 
 namespace orch {
 
@@ -44,34 +45,15 @@ json task_json(const queued_task& q) {
           {"lease_expires_ms", q.lease_expires_ms}};
 }
 
-/// Reads {task_id, worker_id, ...} from a POST body; an error response
-/// when it is not that.
-std::optional<http_response> read_body(const http_request& req, json& doc,
-                                       std::string& task, std::string& worker) {
-  doc = json::parse(req.body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return error(400, "the body must be a JSON object");
-  auto str = [&](const char* k, std::string& out) {
-    auto i = doc.find(k);
-    if (i != doc.end() && i->is_string())
-      out = i->get<std::string>();
-  };
-  str("task_id", task);
-  str("worker_id", worker);
-  if (is_blank(task) || is_blank(worker))
-    return error(400, "task_id and worker_id are required strings");
-  return std::nullopt;
-}
-
 /// Completes or fails a task for a worker, with its events in the outbox,
 /// then publishes them (and the plan's completion when it was the last).
 http_response settle(const work_context& c, const http_request& req,
                      bool ok) {
-  json doc;
-  std::string id;
-  std::string worker;
-  if (auto bad = read_body(req, doc, id, worker))
-    return *bad;
+  auto report = decode_work_report(req.body);
+  if (!report)
+    return error(400, render(report.error()));
+  auto& id = report->task_id;
+  auto& worker = report->worker_id;
   caf::scoped_actor self{*c.sys};
   caf::expected<queued_task> task{caf::make_error(ec::internal, "unset")};
   self->request(c.queue, seconds(10), atom::status_v, id)
@@ -83,8 +65,14 @@ http_response settle(const work_context& c, const http_request& req,
   caf::expected<queued_task> after{caf::make_error(ec::internal, "unset")};
   auto on_ok = [&](queued_task& q) { after = std::move(q); };
   auto on_err = [&](caf::error& e) { after = std::move(e); };
+  // What the queue records: the events plus the plan's completion marker.
+  auto recorded = [&] {
+    auto out = evs;
+    out.push_back(plan_done_marker(task->task));
+    return out;
+  };
   if (ok) {
-    auto result = doc.contains("result") ? doc["result"].dump() : "{}";
+    auto& result = report->result;
     deliberation_outcome out;
     out.task_id = id;
     out.winner_id = worker;
@@ -92,16 +80,17 @@ http_response settle(const work_context& c, const http_request& req,
     evs.push_back(task_completed_event(task->task, out));
     self
       ->request(c.queue, seconds(10), atom::complete_v, id, worker, result,
-                evs)
+                recorded())
       .receive(on_ok, on_err);
   } else {
-    auto why = doc.value("error", std::string{"failed by the worker"});
+    auto& why = report->error;
     evs.push_back(
       deliberation_failed_event(task->task, why, "worker_error",
                                 task->attempts));
     evs.push_back(task_failed_event(task->task, why, "worker_error", 0));
     self
-      ->request(c.queue, seconds(10), atom::fail_v, id, worker, why, evs)
+      ->request(c.queue, seconds(10), atom::fail_v, id, worker, why,
+                recorded())
       .receive(on_ok, on_err);
   }
   if (!after)
@@ -117,10 +106,12 @@ http_response settle(const work_context& c, const http_request& req,
     self->request(c.queue, seconds(10), atom::counts_v, task->task.plan_id)
       .receive(
         [&](std::map<std::string, int64_t>& n) {
-          if (open_tasks(n) == 0 && c.sink)
-            caf::anon_send(c.sink, atom::publish_v,
-                           std::vector<outbound_event>{
-                             plan_completed_event(task->task, n)});
+          if (open_tasks(n) == 0 && c.sink) {
+            std::vector<outbound_event> done{
+              plan_completed_event(task->task, n)};
+            done.back().outbox = true; // drops the plan's marker
+            caf::anon_send(c.sink, atom::publish_v, std::move(done));
+          }
         },
         [](caf::error&) {});
   if (c.registry)

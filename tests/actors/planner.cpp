@@ -556,6 +556,37 @@ BOOST_AUTO_TEST_CASE(malformed_yaml) {
                     "9: end of sequence flow not found");
 }
 
+BOOST_AUTO_TEST_CASE(yaml_aliases_cannot_expand_without_end) {
+  // Found by the plan_documents fuzz target: an alias to its own ancestor
+  // recursed until the stack overflowed; nested aliases expand
+  // exponentially. Both stop at the document bounds, with a clear error.
+  auto loop = derive_tasks(document("a: &x [*x]\n", "yaml"), councils);
+  BOOST_REQUIRE(!loop);
+  BOOST_CHECK(code_of(loop.error()) == ec::decode_failed);
+  BOOST_CHECK_EQUAL(render(loop.error()),
+                    "orch.decode_failed: YAML plan too large: nested deeper "
+                    "than 64 levels");
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k)
+      laughs += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    laughs += "]\n";
+  }
+  auto wide = derive_tasks(document(laughs, "yaml"), councils);
+  BOOST_REQUIRE(!wide);
+  BOOST_CHECK_EQUAL(render(wide.error()),
+                    "orch.decode_failed: YAML plan too large: more than "
+                    "100000 values (aliases expanded)");
+  auto deep = derive_tasks(document(std::string(100, '[')
+                                      + std::string(100, ']'), "json"),
+                           councils);
+  BOOST_REQUIRE(!deep);
+  BOOST_CHECK_EQUAL(render(deep.error()),
+                    "orch.decode_failed: JSON plan too large: nested deeper "
+                    "than 64 levels");
+}
+
 BOOST_AUTO_TEST_CASE(malformed_json) {
   auto res = derive_tasks(document("{\"tasks\": [}"), councils);
   BOOST_REQUIRE(!res);

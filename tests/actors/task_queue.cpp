@@ -14,6 +14,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "bridges/redis_queue.hpp"
+#include "messages/events.hpp"
 #include "llm_fixture.hpp"
 
 using namespace orch;
@@ -325,6 +326,60 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(final_events_only_when_the_failure_is_final, B,
   }
   auto box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
   BOOST_CHECK_EQUAL(joined(keys_of(box)), "df1,df2,df3,tf3");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(plan_marker_only_when_the_plan_has_no_open_task,
+                              B, backends) {
+  // The plan's completion marker rides with every settle: it is recorded by
+  // the settle that leaves the plan without an open task, and only then, so
+  // a process that dies before publishing plan.completed loses nothing.
+  queue_fixture<B> f;
+  auto a = t("p1/a");
+  a.plan_id = "p1";
+  auto b = t("p1/b");
+  b.plan_id = "p1";
+  auto c = t("p2/c");
+  c.plan_id = "p2";
+  f.add({a, b, c});
+  BOOST_REQUIRE_EQUAL(f.lease("w", 3).size(), 3u);
+  auto settle = [&](const std::string& id, const std::string& plan,
+                    bool ok) {
+    task_spec any;
+    any.plan_id = plan;
+    any.story_id = "s-" + plan;
+    std::vector<outbound_event> evs{ev("e-" + id), plan_done_marker(any)};
+    if (ok)
+      return f.template must<queued_task>(atom::complete_v, id,
+                                          std::string{"w"}, std::string{"{}"},
+                                          evs);
+    return f.template must<queued_task>(atom::fail_v, id, std::string{"w"},
+                                        std::string{"boom"}, evs);
+  };
+  settle("p1/a", "p1", true);
+  auto box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
+  BOOST_CHECK_EQUAL(joined(keys_of(box)), "e-p1/a"); // p1/b still runs
+  // A failure that will be retried leaves the plan open.
+  BOOST_CHECK_EQUAL(settle("p1/b", "p1", false).state, "QUEUED");
+  box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
+  BOOST_CHECK_EQUAL(joined(keys_of(box)), "e-p1/a,e-p1/b");
+  settle("p2/c", "p2", true);
+  box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
+  BOOST_CHECK_EQUAL(joined(keys_of(box)),
+                    "e-p1/a,e-p1/b,e-p2/c,plan.completed:p2");
+  for (auto& e : box)
+    if (e.subject == subject::plan_completed) {
+      auto back = plan_task_of(e);
+      BOOST_CHECK_EQUAL(back.plan_id, "p2");
+      BOOST_CHECK_EQUAL(back.story_id, "s-p2");
+    }
+  // p1/b again, completed this time: now p1 is done as well.
+  *f.now += 60000;
+  BOOST_REQUIRE_EQUAL(f.lease("w").size(), 1u);
+  settle("p1/b", "p1", true);
+  box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
+  BOOST_CHECK_EQUAL(joined(keys_of(box)),
+                    "e-p1/a,e-p1/b,e-p2/c,plan.completed:p1,"
+                    "plan.completed:p2");
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(release_returns_a_task_without_an_attempt, B,

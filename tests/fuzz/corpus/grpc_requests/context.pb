@@ -1,0 +1,2 @@
+
+T1story"dev*BUILD2 

@@ -1,0 +1,2 @@
+
+caseplan-1DEVQA" 

@@ -1,0 +1,4 @@
+
+T1Implement loginQA"@
+secure and testedinput validation
+traceparent00-abc (<*2case:storyBplan

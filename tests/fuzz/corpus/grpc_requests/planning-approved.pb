@@ -1,0 +1,5 @@
+
+plan.approvedstoryplan-1:'
+plantasks:
+  - id: A
+    role: DEV

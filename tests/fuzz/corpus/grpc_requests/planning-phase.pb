@@ -1,0 +1,2 @@
+
+story.transitionedstory"DESIGN*BUILD0€Ðß´«3
