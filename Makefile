@@ -8,7 +8,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= 2
 
-.PHONY: all deps configure build run run-offline test helm-check image image-test bench format clean
+.PHONY: all deps configure build run run-offline test sanitize tsan fuzz helm-check image image-test bench format clean
 
 all: build
 
@@ -32,6 +32,33 @@ run-offline: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+# The test suite built with ASan+UBSan (sanitize) or ThreadSanitizer (tsan),
+# in build-asan / build-tsan, and run. Optimised lightly (-O1) with line
+# tables, so that reports have file:line and the build stays quick.
+SANITIZER_TARGETS = orch_tests orchestrator llm_stub fuzz_targets
+SANITIZER_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
+
+sanitize: deps
+	cmake -S . -B build-asan $(SANITIZER_FLAGS) -DORCH_SANITIZE=address
+	cmake --build build-asan -j$(JOBS) --target $(SANITIZER_TARGETS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/sanitizers/lsan.supp \
+	  ctest --output-on-failure -j$(JOBS) -E helm_chart
+
+tsan: deps
+	cmake -S . -B build-tsan $(SANITIZER_FLAGS) -DORCH_SANITIZE=thread
+	cmake --build build-tsan -j$(JOBS) --target $(SANITIZER_TARGETS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
+	  suppressions=$(CURDIR)/scripts/sanitizers/tsan.supp" \
+	  ctest --output-on-failure -j$(JOBS) -E helm_chart
+
+# libFuzzer runs of every target (clang): FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 helm-check: deps
 	TOOLS_DIR=$(BUILD_DIR)/tools ./scripts/helm-check.sh

@@ -789,6 +789,11 @@ derive_tasks(const plan_input& plan,
   auto story_id = trim(plan.story_id);
   auto plan_id = trim(plan.plan_id);
   std::vector<task_spec> tasks;
+  if (plan.text.size() > max_plan_document_bytes)
+    return caf::make_error(ec::invalid_argument,
+                           "plan document of " + std::to_string(plan.text.size())
+                             + " bytes is larger than "
+                             + std::to_string(max_plan_document_bytes));
   if (!plan.tasks.empty()) {
     tasks = plan.tasks;
   } else if (!is_blank(plan.text)) {
@@ -830,6 +835,11 @@ derive_tasks(const plan_input& plan,
   }
   if (plan_id.empty())
     return caf::make_error(ec::invalid_argument, "plan_id must not be blank");
+  if (tasks.size() > max_plan_tasks)
+    return caf::make_error(ec::invalid_argument,
+                           "plan has " + std::to_string(tasks.size())
+                             + " tasks, more than "
+                             + std::to_string(max_plan_tasks));
   for (auto& t : tasks) {
     t.story_id = story_id;
     t.plan_id = plan_id;
@@ -858,6 +868,13 @@ caf::expected<plan_input> load_plan_file(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   if (!in)
     return caf::make_error(ec::not_found, "cannot read plan file " + path);
+  std::error_code size_err;
+  auto size = std::filesystem::file_size(path, size_err);
+  if (!size_err && size > max_plan_document_bytes)
+    return caf::make_error(ec::invalid_argument,
+                           "plan file " + path + " of " + std::to_string(size)
+                             + " bytes is larger than "
+                             + std::to_string(max_plan_document_bytes));
   std::ostringstream buf;
   buf << in.rdbuf();
   plan_input out;

@@ -22,6 +22,11 @@ namespace orch {
 std::string scoped_task_id(const std::string& plan_id,
                            const std::string& task_id);
 
+/// Largest plan document (bytes) and most tasks in one plan: beyond them
+/// derive_tasks refuses the plan (`ec::invalid_argument`, naming the bound).
+constexpr size_t max_plan_document_bytes = 4 << 20;
+constexpr size_t max_plan_tasks = 5000;
+
 /// Derives the atomic tasks of a plan, validated. `roles_with_council` are the
 /// roles (upper case) that have a council.
 ///

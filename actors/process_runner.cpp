@@ -6,12 +6,16 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <string>
 #include <system_error>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -33,6 +37,32 @@ using clock_type = std::chrono::steady_clock;
 constexpr int32_t default_timeout_ms = 10'000;
 constexpr rlim_t address_space_limit = rlim_t{1} << 30;
 constexpr rlim_t open_files_limit = 64;
+/// Largest file a child may write.
+constexpr rlim_t file_size_limit = rlim_t{64} << 20;
+/// Processes (and threads) a child may add to those its user already has.
+constexpr rlim_t process_allowance = 64;
+/// The unprivileged user a child runs as when the service runs as root.
+constexpr uid_t sandbox_uid = 65534;
+constexpr gid_t sandbox_gid = 65534;
+
+/// Tasks (threads) of this process, from /proc (0 when unknown).
+rlim_t threads_of_this_process() {
+  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  char buf[1024];
+  auto n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  // Field 20 (num_threads), counted after the ")" that ends the name.
+  const char* p = std::strrchr(buf, ')');
+  for (int field = 2; p != nullptr && field < 20; ++field)
+    p = std::strchr(p + 1, ' ');
+  return p != nullptr ? static_cast<rlim_t>(std::strtoul(p + 1, nullptr, 10))
+                      : 0;
+}
 
 /// Closes a file descriptor once.
 void close_fd(int& fd) {
@@ -153,6 +183,9 @@ struct child_setup {
   char* const* argv;
   char* const* envp;
   rlimit cpu;
+  rlimit nproc;
+  /// Drop to sandbox_uid (the service runs as root).
+  bool drop_root;
   const char* exec_error;
   size_t exec_error_len;
 };
@@ -181,17 +214,43 @@ struct child_setup {
   }
   if (cs.dir != nullptr && ::chdir(cs.dir) != 0)
     ::_exit(126);
+  // Dies with the service; gains no privileges through setuid programs.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  // No network: a new network namespace has only a loopback that is down.
+  // Root may create one; others through a user namespace where the kernel
+  // allows unprivileged ones; else the child keeps the host's network.
+  if (::unshare(CLONE_NEWNET) != 0)
+    ::unshare(CLONE_NEWUSER | CLONE_NEWNET);
   rlimit as{address_space_limit, address_space_limit};
   rlimit files{open_files_limit, open_files_limit};
+  rlimit fsize{file_size_limit, file_size_limit};
+  rlimit core{0, 0};
   ::setrlimit(RLIMIT_CPU, &cs.cpu);
   ::setrlimit(RLIMIT_AS, &as);
   ::setrlimit(RLIMIT_NOFILE, &files);
+  ::setrlimit(RLIMIT_FSIZE, &fsize);
+  ::setrlimit(RLIMIT_CORE, &core);
+  ::setrlimit(RLIMIT_NPROC, &cs.nproc);
+  // Raw system calls: the child of a multithreaded process must not use
+  // glibc's set*id, which signals the (absent) other threads.
+  if (cs.drop_root
+      && (::syscall(SYS_setgroups, 0, nullptr) != 0
+          || ::syscall(SYS_setresgid, sandbox_gid, sandbox_gid, sandbox_gid)
+               != 0
+          || ::syscall(SYS_setresuid, sandbox_uid, sandbox_uid, sandbox_uid)
+               != 0))
+    ::_exit(126);
   ::execve(cs.program, cs.argv, cs.envp);
   auto code = errno == ENOENT ? 127 : 126;
   auto res = ::write(STDERR_FILENO, cs.exec_error, cs.exec_error_len);
   static_cast<void>(res);
   ::_exit(code);
 }
+
+/// The children run_command waits for itself (reap_orphans leaves them).
+std::mutex children_mtx;
+std::set<pid_t> children;
 
 /// Opens a pidfd for `pid`, or returns -1 when the kernel has none.
 int open_pidfd(pid_t pid) {
@@ -262,6 +321,17 @@ command_result run_command(const command_spec& spec) {
     return fail(126, "cannot create a pipe for " + spec.argv.front() + "\n");
   }
   auto cpu_seconds = static_cast<rlim_t>((timeout_ms + 999) / 1000 + 1);
+  // As root the child becomes an unprivileged user of its own (root ignores
+  // RLIMIT_NPROC and may write anywhere); the temporary directory is its.
+  auto drop_root = ::geteuid() == 0;
+  if (drop_root
+      && ::chown(dir.path().c_str(), sandbox_uid, sandbox_gid) != 0)
+    return fail(126, "cannot hand the temporary directory to the sandbox "
+                     "user for " + spec.argv.front() + "\n");
+  // RLIMIT_NPROC counts every task of the user: ours (threads) included
+  // when the child keeps our user.
+  auto nproc = process_allowance
+               + (drop_root ? rlim_t{0} : threads_of_this_process());
   child_setup cs{in_pipe[0],
                  out_pipe[1],
                  dir.path().c_str(),
@@ -269,12 +339,18 @@ command_result run_command(const command_spec& spec) {
                  argv.data(),
                  envp,
                  rlimit{cpu_seconds, cpu_seconds + 1},
+                 rlimit{nproc, nproc},
+                 drop_root,
                  exec_error.c_str(),
                  exec_error.size()};
   sigpipe_guard guard;
+  std::unique_lock<std::mutex> registering{children_mtx};
   auto pid = ::fork();
   if (pid == 0)
     run_child(cs);
+  if (pid > 0)
+    children.insert(pid);
+  registering.unlock();
   close_fd(in_pipe[0]);
   close_fd(out_pipe[1]);
   int& in_fd = in_pipe[1];
@@ -392,9 +468,33 @@ command_result run_command(const command_spec& spec) {
   close_fd(in_fd);
   close_fd(out_fd);
   close_fd(pid_fd);
+  // What is left of the group (killed above) goes before the next child
+  // starts: dying processes still count against the process limit.
+  for (int i = 0; i < 200 && ::kill(-pid, 0) == 0; ++i) {
+    ::kill(-pid, SIGKILL);
+    ::usleep(5000);
+  }
+  {
+    std::lock_guard<std::mutex> guard{children_mtx};
+    children.erase(pid);
+  }
   res.exit_code = res.timed_out ? -1 : exit_code_of(status);
   res.duration_ms = elapsed_ms(start);
   return res;
+}
+
+int reap_orphans() {
+  std::lock_guard<std::mutex> guard{children_mtx};
+  int n = 0;
+  for (;;) {
+    siginfo_t info;
+    std::memset(&info, 0, sizeof(info));
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0
+        || info.si_pid == 0 || children.count(info.si_pid) != 0)
+      return n; // none, or run_command's own (it reaps that one)
+    ::waitpid(info.si_pid, nullptr, WNOHANG);
+    ++n;
+  }
 }
 
 // -- actors -------------------------------------------------------------------

@@ -28,12 +28,25 @@ namespace orch {
 ///   directory (removed afterwards), sees only the environment
 ///   `PATH=/usr/bin:/bin` and `LANG=C.UTF-8`, inherits no file descriptor
 ///   beyond 0, 1 and 2, and is limited to CPU time of the limit rounded up to
-///   seconds plus one, 1 GiB of address space and 64 open files. When the
-///   child exits, remaining members of its process group are killed.
+///   seconds plus one, 1 GiB of address space, 64 open files, files of
+///   64 MiB, no core dumps and 64 processes more than its user has. It runs
+///   in a new network namespace (no network) where the kernel allows one
+///   (root; others through unprivileged user namespaces), with
+///   no_new_privs, and dies with the service (PR_SET_PDEATHSIG). A service
+///   running as root runs the child as nobody (65534), owner of the
+///   temporary directory. When the child exits, remaining members of its
+///   process group are killed; a process that leaves the group (setsid)
+///   is not (that needs a PID namespace).
 ///
 /// A non-positive `timeout_ms` means 10 s; a negative `max_output` means 0.
 /// Thread-safe: may run concurrently on several threads.
 command_result run_command(const command_spec& spec);
+
+/// Reaps the zombies of this process that run_command does not wait for:
+/// orphans the kernel hands to PID 1 (the service as a container's first
+/// process, without an init) or to a subreaper. Returns how many. Call it
+/// from time to time when getpid() is 1.
+int reap_orphans();
 
 /// State of a PROCESS RUNNER worker: a detached actor that runs one command
 /// at a time.

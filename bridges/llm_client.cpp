@@ -97,8 +97,14 @@ struct retry_entry {
   }
 };
 
+/// Largest model reply kept (bytes): a larger one fails the transfer
+/// (curl's write error) instead of growing without bound.
+constexpr size_t max_reply_bytes = 16 << 20;
+
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<transfer*>(user);
+  if (t->body.size() + size * n > max_reply_bytes)
+    return 0; // CURLE_WRITE_ERROR
   t->body.append(data, size * n);
   return size * n;
 }
@@ -392,7 +398,9 @@ private:
       ep.probe_in_flight = false;
     auto ok = code == CURLE_OK && status >= 200 && status < 300;
     auto timed_out = code == CURLE_OPERATION_TIMEDOUT;
-    auto conn_error = code != CURLE_OK && !timed_out;
+    // A reply past max_reply_bytes (on_body refused it) is not retried.
+    auto too_large = code == CURLE_WRITE_ERROR;
+    auto conn_error = code != CURLE_OK && !timed_out && !too_large;
     auto server_error = code == CURLE_OK && status >= 500;
     auto throttled = code == CURLE_OK && status == 429;
     if (ok) {
@@ -494,7 +502,10 @@ private:
 
   void fail(std::unique_ptr<transfer> t, long status, CURLcode code) {
     std::string what = "POST " + t->req.url + ": ";
-    if (code != CURLE_OK) {
+    if (code == CURLE_WRITE_ERROR) {
+      what += "the reply is larger than " + std::to_string(max_reply_bytes)
+              + " bytes";
+    } else if (code != CURLE_OK) {
       what += t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(code);
     } else {
       what += "HTTP " + std::to_string(status);

@@ -32,12 +32,15 @@ namespace orch {
 caf::expected<redis_endpoint> parse_redis_url(const std::string& url) {
   auto bad = [&](const std::string& why) {
     return caf::make_error(ec::invalid_config,
-                           "REDIS_URL='" + url + "': " + why
+                           "REDIS_URL='" + redact_url(url) + "': " + why
                              + "; write redis://[:password@]host[:port][/db]");
   };
   static constexpr std::string_view scheme = "redis://";
   if (url.compare(0, scheme.size(), scheme) != 0)
-    return bad("must start with redis://");
+    // Not echoed: what is there may be a password.
+    return caf::make_error(ec::invalid_config,
+                           "REDIS_URL must start with redis://; write "
+                           "redis://[:password@]host[:port][/db]");
   redis_endpoint out;
   auto rest = url.substr(scheme.size());
   if (auto at = rest.rfind('@'); at != std::string::npos) {
@@ -164,7 +167,7 @@ private:
     redisAsyncSetConnectCallback(ctx_, on_connect);
     redisAsyncSetDisconnectCallback(ctx_, on_disconnect);
     if (!ep_.password.empty())
-      redisAsyncCommand(ctx_, nullptr, nullptr, "AUTH %s",
+      redisAsyncCommand(ctx_, on_auth, nullptr, "AUTH %s",
                         ep_.password.c_str());
     if (ep_.db != 0)
       redisAsyncCommand(ctx_, nullptr, nullptr, "SELECT %d", ep_.db);
@@ -260,15 +263,38 @@ private:
     caf::anon_send(cmd.reply_to, atom::result_v, cmd.id, std::move(v));
   }
 
-  static void on_reply(redisAsyncContext*, void* reply, void* privdata) {
+  /// The answer to AUTH: a refusal is kept, so that the commands refused
+  /// after it (NOAUTH) say why.
+  static void on_auth(redisAsyncContext* c, void* reply, void*) {
+    auto* self = static_cast<redis_engine*>(c->data);
+    auto* r = static_cast<redisReply*>(reply);
+    if (r == nullptr || self == nullptr)
+      return;
+    if (r->type == REDIS_REPLY_ERROR) {
+      std::string why{r->str, r->len};
+      if (self->auth_error_ != why)
+        spdlog::warn("redis queue: AUTH at {}:{} failed: {}", self->ep_.host,
+                     self->ep_.port, why);
+      self->auth_error_ = why;
+    } else {
+      self->auth_error_.clear();
+    }
+  }
+
+  static void on_reply(redisAsyncContext* c, void* reply, void* privdata) {
     std::unique_ptr<pending_command> cmd{
       static_cast<pending_command*>(privdata)};
     if (!reply) {
       fail(*cmd, "connection to redis lost before the reply");
       return;
     }
-    caf::anon_send(cmd->reply_to, atom::result_v, cmd->id,
-                   copy_reply(static_cast<redisReply*>(reply)));
+    auto v = copy_reply(static_cast<redisReply*>(reply));
+    auto* self = static_cast<redis_engine*>(c->data);
+    if (v.type == REDIS_REPLY_ERROR && self && !self->auth_error_.empty()
+        && v.str.rfind("NOAUTH", 0) == 0)
+      v.str = "AUTH failed (check the password in REDIS_URL): "
+              + self->auth_error_;
+    caf::anon_send(cmd->reply_to, atom::result_v, cmd->id, std::move(v));
   }
 
   redis_endpoint ep_;
@@ -278,6 +304,8 @@ private:
   event* retry_ = nullptr;
   redisAsyncContext* ctx_ = nullptr;
   bool connected_ = false;
+  /// Redis' answer to a refused AUTH (loop thread only).
+  std::string auth_error_;
   std::thread thread_;
   std::mutex mtx_;
   std::deque<pending_command> queue_;

@@ -274,7 +274,7 @@ caf::error validate(const config& cfg) {
   if (type == "vllm" || mode == "llm") {
     if (cfg.vllm_url.rfind("http://", 0) != 0
         && cfg.vllm_url.rfind("https://", 0) != 0)
-      return bad("VLLM_URL='" + cfg.vllm_url
+      return bad("VLLM_URL='" + redact_url(cfg.vllm_url)
                  + "' must start with http:// or https://");
     if (is_blank(cfg.vllm_model))
       return bad("VLLM_MODEL is empty; name the served model");
@@ -323,8 +323,8 @@ caf::error validate(const config& cfg) {
     return bad("scorers=" + std::to_string(cfg.scorers)
                + " must be between 0 (= threads) and 256");
   if (!cfg.redis_url.empty() && cfg.redis_url.rfind("redis://", 0) != 0)
-    return bad("REDIS_URL='" + cfg.redis_url
-               + "' must look like redis://host:port[/db]");
+    // Not echoed: a malformed URL may hold a password anywhere.
+    return bad("REDIS_URL must look like redis://[:password@]host:port[/db]");
   if (is_blank(cfg.redis_prefix))
     return bad("REDIS_PREFIX must not be blank");
   auto pe = lower(cfg.progress_events);

@@ -12,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/process_runner.hpp"
 #include "bridges/node_auth.hpp"
 #include "runtime/serve.hpp"
 #include "runtime/supervisor.hpp"
@@ -156,6 +157,9 @@ int run_node(const config& cfg) {
       received = sig;
       break;
     }
+    // PID 1 of a container without an init: orphans become ours.
+    if (::getpid() == 1)
+      reap_orphans();
   }
   spdlog::info("node {} stops on {}", name,
                received == SIGTERM ? "SIGTERM" : "SIGINT");

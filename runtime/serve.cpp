@@ -14,6 +14,7 @@
 #include "bridges/nats_sink.hpp"
 #include "bridges/redis_queue.hpp"
 #include "actors/planner.hpp"
+#include "actors/process_runner.hpp"
 #include "bridges/grpc_server.hpp"
 #include "bridges/http_server.hpp"
 #include "runtime/ops.hpp"
@@ -166,6 +167,9 @@ int run_serve(const config& cfg) {
       received = sig;
       break;
     }
+    // PID 1 of a container without an init: orphans become ours.
+    if (::getpid() == 1)
+      reap_orphans();
     // Readiness: NATS connected and streams in place, the queue answers.
     auto h = health(**link);
     if (h.connected && !h.streams_ready)

@@ -587,6 +587,31 @@ BOOST_AUTO_TEST_CASE(yaml_aliases_cannot_expand_without_end) {
                     "than 64 levels");
 }
 
+BOOST_AUTO_TEST_CASE(size_and_count_limits) {
+  plan_input many;
+  many.plan_id = "p";
+  for (size_t i = 0; i <= max_plan_tasks; ++i) {
+    task_spec t;
+    t.task_id = "T" + std::to_string(i);
+    t.role = "DEV";
+    t.description = "x";
+    many.tasks.push_back(t);
+  }
+  auto res = derive_tasks(many, councils);
+  BOOST_REQUIRE(!res);
+  BOOST_CHECK_EQUAL(render(res.error()),
+                    "orch.invalid_argument: plan has 5001 tasks, more than "
+                    "5000");
+  many.tasks.pop_back();
+  BOOST_CHECK(derive_tasks(many, councils));
+  auto big = document(std::string(max_plan_document_bytes + 1, ' '), "yaml");
+  res = derive_tasks(big, councils);
+  BOOST_REQUIRE(!res);
+  BOOST_CHECK_EQUAL(render(res.error()),
+                    "orch.invalid_argument: plan document of 4194305 bytes "
+                    "is larger than 4194304");
+}
+
 BOOST_AUTO_TEST_CASE(malformed_json) {
   auto res = derive_tasks(document("{\"tasks\": [}"), councils);
   BOOST_REQUIRE(!res);

@@ -5,6 +5,13 @@
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
@@ -169,6 +176,77 @@ BOOST_AUTO_TEST_CASE(child_runs_sandboxed) {
   BOOST_TEST(lines[3] == "64");
   // 0, 1, 2 and the one ls opens for the listing.
   BOOST_TEST(std::stoi(lines[4]) <= 4, lines[4]);
+}
+
+BOOST_AUTO_TEST_CASE(escapes_are_stopped) {
+  // A fork bomb stops at the process limit and is gone afterwards.
+  auto bomb = run_command(sh("i=0; while [ $i -lt 300 ]; do sleep 30 & "
+                             "i=$((i+1)); done; echo spawned $i",
+                             {}, 4000));
+  BOOST_TEST(bomb.output.find("fork") != std::string::npos, bomb.output);
+  // A file past 64 MiB: the write fails (SIGXFSZ, 128 + 25) and the file
+  // stays at the limit.
+  auto big = run_command(sh("head -c 100000000 /dev/zero > big; "
+                            "echo status $?; wc -c < big"));
+  BOOST_TEST(big.output.find("status 153") != std::string::npos, big.output);
+  BOOST_TEST(big.output.find("67108864") != std::string::npos, big.output);
+  // Memory past 1 GiB cannot be had.
+  auto mem = run_command(
+    {{"/usr/bin/python3", "-c", "x = bytearray(2 << 30)"}, {}, 10000, 4096});
+  BOOST_TEST(mem.exit_code != 0);
+  BOOST_TEST(mem.output.find("MemoryError") != std::string::npos, mem.output);
+  // No network: a port listening on the host's loopback is out of reach.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE_EQUAL(
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  BOOST_REQUIRE_EQUAL(::listen(fd, 4), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto port = std::to_string(ntohs(addr.sin_port));
+  command_spec net;
+  net.argv = {"/bin/bash", "-c",
+              "echo hi > /dev/tcp/127.0.0.1/" + port + " && echo reached"};
+  net.timeout_ms = 5000;
+  auto reached = run_command(net);
+  ::close(fd);
+  BOOST_TEST(reached.output.find("reached") == std::string::npos,
+             reached.output);
+  // No privileges: no_new_privs, and as root an unprivileged user that
+  // cannot write outside its directory.
+  auto who = run_command(sh("grep NoNewPrivs /proc/self/status; id -u; "
+                            "touch /etc/orch-sandbox-escape 2>&1 || "
+                            "echo refused"));
+  BOOST_TEST(who.output.find("NoNewPrivs:\t1") != std::string::npos,
+             who.output);
+  if (::geteuid() == 0) {
+    BOOST_TEST(who.output.find("\n65534\n") != std::string::npos, who.output);
+    BOOST_TEST(who.output.find("refused") != std::string::npos, who.output);
+    BOOST_TEST(!std::filesystem::exists("/etc/orch-sandbox-escape"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(orphans_are_reaped_by_a_first_process) {
+  // A process that left the group (setsid) outlives the command and is
+  // handed to the nearest subreaper, as to PID 1 in a container: there
+  // reap_orphans collects it, and leaves run_command's own children alone.
+  auto pid = ::fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    auto res = run_command(sh("setsid sleep 0.2 > /dev/null 2>&1 & echo ok"));
+    if (res.output != "ok\n")
+      ::_exit(10);
+    ::usleep(800000);
+    auto n = reap_orphans();
+    ::_exit(n == 1 && reap_orphans() == 0 ? 0 : 20 + n);
+  }
+  int status = 0;
+  BOOST_REQUIRE_EQUAL(::waitpid(pid, &status, 0), pid);
+  BOOST_CHECK(WIFEXITED(status));
+  BOOST_CHECK_EQUAL(WEXITSTATUS(status), 0);
 }
 
 BOOST_AUTO_TEST_CASE(runs_in_parallel_on_threads) {
