@@ -1,7 +1,8 @@
 # Two commands on a fresh Debian 12 machine (as root):
 #   make run    nats-server + redis-server + orchestrator serve, then the
 #               example login plan submitted with --follow (all stopped after)
-#   make test   build everything and pass the tests
+#   make test   build everything and pass the tests, then the same tests
+#               built with ASan+UBSan (make sanitize)
 # Both install missing Debian packages and build incrementally.
 
 BUILD_DIR ?= build
@@ -32,6 +33,7 @@ run-offline: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+	$(MAKE) sanitize
 
 # The test suite built with ASan+UBSan (sanitize) or ThreadSanitizer (tsan),
 # in build-asan / build-tsan, and run. Optimised lightly (-O1) with line
@@ -44,7 +46,7 @@ sanitize: deps
 	cmake -S . -B build-asan $(SANITIZER_FLAGS) -DORCH_SANITIZE=address
 	cmake --build build-asan -j$(JOBS) --target $(SANITIZER_TARGETS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/scripts/sanitizers/ubsan.supp \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/sanitizers/lsan.supp \
 	  ctest --output-on-failure -j$(JOBS) -E helm_chart
 

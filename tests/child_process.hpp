@@ -155,6 +155,38 @@ private:
   std::string log_;
 };
 
+/// What run_process saw.
+struct process_result {
+  int exit_code = 0;
+  bool timed_out = false;
+  std::string output;
+};
+
+/// Runs a program with `env` added to ours and waits for it at most
+/// `limit` (then SIGKILL: timed_out, exit code -1). The program under test
+/// runs as a plain child, not in the dry-run sandbox (which has no network
+/// and a 1 GiB address space that sanitizer builds cannot live with).
+inline process_result run_process(std::vector<std::string> argv,
+                                  std::vector<std::string> env,
+                                  std::chrono::milliseconds limit) {
+  char tmpl[] = "/tmp/orch-run-log.XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  if (fd >= 0)
+    ::close(fd);
+  process_result out;
+  {
+    child proc(std::move(argv), std::move(env), tmpl);
+    out.exit_code = proc.wait(limit);
+    if (out.exit_code == -1 && proc.running()) {
+      proc.kill_now();
+      out.timed_out = true;
+    }
+    out.output = proc.output();
+  }
+  ::unlink(tmpl);
+  return out;
+}
+
 /// A scratch directory removed at the end.
 struct scratch_dir {
   std::string path;

@@ -182,7 +182,7 @@ BOOST_AUTO_TEST_CASE(escapes_are_stopped) {
   // A fork bomb stops at the process limit and is gone afterwards.
   auto bomb = run_command(sh("i=0; while [ $i -lt 300 ]; do sleep 30 & "
                              "i=$((i+1)); done; echo spawned $i",
-                             {}, 4000));
+                             {}, 2000));
   BOOST_TEST(bomb.output.find("fork") != std::string::npos, bomb.output);
   // A file past 64 MiB: the write fails (SIGXFSZ, 128 + 25) and the file
   // stays at the limit.

@@ -8,27 +8,18 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actors/process_runner.hpp"
+#include "child_process.hpp"
 #include "tests/llm_stub/llm_stub.hpp"
 
 using namespace orch;
 
 namespace {
 
-command_result orchestrator(std::vector<std::string> args,
-                            std::vector<std::string> env = {}) {
-  command_spec spec;
-  // The runner starts children with a clean environment; pass variables
-  // through env(1).
-  spec.argv = {"/usr/bin/env"};
-  for (auto& e : env)
-    spec.argv.push_back(e);
-  spec.argv.push_back(ORCH_BINARY);
-  for (auto& a : args)
-    spec.argv.push_back(a);
-  spec.timeout_ms = 60000;
-  spec.max_output = 1 << 20;
-  return run_command(spec);
+test::process_result orchestrator(std::vector<std::string> args,
+                                  std::vector<std::string> env = {}) {
+  args.insert(args.begin(), ORCH_BINARY);
+  return test::run_process(std::move(args), std::move(env),
+                           std::chrono::seconds(60));
 }
 
 /// The JSON document in `output` (stderr lines come first).

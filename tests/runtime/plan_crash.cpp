@@ -9,7 +9,7 @@
 #include <boost/test/unit_test.hpp>
 #include <unistd.h>
 
-#include "actors/process_runner.hpp"
+#include "child_process.hpp"
 #include "test_util.hpp"
 #include "tests/llm_stub/llm_stub.hpp"
 
@@ -40,22 +40,16 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_and_completes_each_task_once) {
   BOOST_REQUIRE(stub.start());
   stub.set_latency_ms(400);
   auto prefix = "crash-" + std::to_string(getpid());
-  command_spec run;
-  run.argv = {"/usr/bin/env",
-              "AGENT_TYPE=vllm",
-              "VLLM_URL=" + stub.url(),
-              "VLLM_MODEL=stub-model",
-              "REDIS_URL=" + test::redis_test_url(),
-              "REDIS_PREFIX=" + prefix,
-              ORCH_BINARY,
-              "run",
-              std::string{ORCH_SOURCE_DIR} + "/examples/login-feature.yaml",
-              "--lease-seconds",
-              "2"};
-  run.max_output = 1 << 20;
-  // First process: SIGKILLed by the runner's time limit, mid-plan.
-  run.timeout_ms = 2500;
-  auto first = run_command(run);
+  std::vector<std::string> env{"AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(),
+                               "VLLM_MODEL=stub-model",
+                               "REDIS_URL=" + test::redis_test_url(),
+                               "REDIS_PREFIX=" + prefix};
+  std::vector<std::string> argv{
+    ORCH_BINARY, "run",
+    std::string{ORCH_SOURCE_DIR} + "/examples/login-feature.yaml",
+    "--lease-seconds", "2"};
+  // First process: SIGKILLed at its time limit, mid-plan.
+  auto first = test::run_process(argv, env, std::chrono::milliseconds(2500));
   BOOST_REQUIRE_MESSAGE(first.timed_out, first.output);
   auto done_first = completions(first.output);
   BOOST_TEST_MESSAGE("first run completed " << done_first.size()
@@ -63,8 +57,7 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_and_completes_each_task_once) {
   BOOST_CHECK_GT(done_first.size(), 0u);
   BOOST_CHECK_LT(done_first.size(), 9u);
   // Second process: picks up the state in Redis and finishes.
-  run.timeout_ms = 120000;
-  auto second = run_command(run);
+  auto second = test::run_process(argv, env, std::chrono::seconds(120));
   BOOST_REQUIRE_MESSAGE(second.exit_code == 0, second.output);
   BOOST_CHECK_NE(second.output.find("9 of 9 tasks completed"),
                  std::string::npos);
