@@ -9,7 +9,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= 2
 
-.PHONY: all deps configure build run run-offline test sanitize tsan fuzz helm-check image image-test bench format clean
+.PHONY: all deps configure build run run-offline test sanitize tsan fuzz faults soak helm-check image image-test bench format clean
 
 all: build
 
@@ -48,19 +48,28 @@ sanitize: deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/scripts/sanitizers/ubsan.supp \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/sanitizers/lsan.supp \
-	  ctest --output-on-failure -j$(JOBS) -E helm_chart
+	  ctest --output-on-failure -j$(JOBS) -E '^(helm_chart|faults)$$'
 
 tsan: deps
 	cmake -S . -B build-tsan $(SANITIZER_FLAGS) -DORCH_SANITIZE=thread
 	cmake --build build-tsan -j$(JOBS) --target $(SANITIZER_TARGETS)
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
 	  suppressions=$(CURDIR)/scripts/sanitizers/tsan.supp" \
-	  ctest --output-on-failure -j$(JOBS) -E helm_chart
+	  ctest --output-on-failure -j$(JOBS) -E '^(helm_chart|faults)$$'
 
 # libFuzzer runs of every target (clang): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Every fault during a running plan, one line each (scripts/faults.sh).
+faults: build
+	BUILD_DIR=$(BUILD_DIR) ./scripts/faults.sh
+
+# A steady load at half of the capacity for SOAK_MINUTES, a line a minute.
+SOAK_MINUTES ?= 60
+soak: build
+	./$(BUILD_DIR)/bench/soak --minutes $(SOAK_MINUTES)
 
 helm-check: deps
 	TOOLS_DIR=$(BUILD_DIR)/tools ./scripts/helm-check.sh

@@ -67,6 +67,8 @@ struct deliberation_state {
   std::chrono::steady_clock::time_point started;
   caf::typed_response_promise<deliberation_outcome> promise;
   std::vector<agent_failure> failures;
+  /// Members dropped because their model endpoint was unavailable.
+  size_t unavailable = 0;
   /// Model usage of every call so far.
   llm_usage usage;
   /// Replies still expected in the current phase.
@@ -161,6 +163,7 @@ void drop(deliberation_ptr self, size_t i, const char* phase,
   if (!m.alive)
     return;
   m.alive = false;
+  st.unavailable += code_of(err) == ec::unavailable;
   auto reason
     = code_of(err) == ec::timeout
         ? std::string{"timed out"}
@@ -183,7 +186,11 @@ void step_done(deliberation_ptr self, const std::string& agent_id,
   if (--st.pending > 0)
     return;
   if (st.alive_count() < static_cast<size_t>(st.quorum)) {
-    fail(self, caf::make_error(ec::quorum_not_reached,
+    // When every member lost was lost to an unavailable endpoint, so is the
+    // deliberation: its task waits for the endpoint instead of failing.
+    auto lost = st.members.size() - st.alive_count();
+    fail(self, caf::make_error(st.unavailable == lost ? ec::unavailable
+                                                      : ec::quorum_not_reached,
                                std::to_string(st.alive_count()) + " of "
                                  + std::to_string(st.members.size())
                                  + " proposals survived " + st.phase

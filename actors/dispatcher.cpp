@@ -62,6 +62,11 @@ struct dispatcher_state {
   std::chrono::steady_clock::time_point drain_deadline;
   /// Consecutive lease failures (queue unreachable), for the log.
   int lease_failures = 0;
+  /// While the model endpoint is unavailable nothing is leased before
+  /// this; the pause doubles (1 s ... 10 s) with every failed try after
+  /// one, and a completion ends it.
+  std::chrono::steady_clock::time_point paused_until;
+  int unavailable_streak = 0;
   std::chrono::steady_clock::time_point last_outbox_flush;
   /// Keys of the outbox events this DISPATCHER handed to the sink (the most
   /// recent ones): at a plan's end, the plan's other outbox events are
@@ -205,6 +210,9 @@ void complete(dispatcher_ptr self, std::string id, deliberation_outcome out,
   auto i = st.running.find(id);
   if (i == st.running.end())
     return; // released during a drain
+  // The model endpoint answers: leasing goes on at once.
+  st.unavailable_streak = 0;
+  st.paused_until = {};
   auto& task = i->second.task;
   std::vector<outbound_event> evs{deliberation_completed_event(task, out),
                                   task_completed_event(task, out)};
@@ -236,12 +244,49 @@ void complete(dispatcher_ptr self, std::string id, deliberation_outcome out,
       });
 }
 
+/// A task whose model endpoint is unavailable goes back to READY without
+/// counting an attempt (the endpoint failed, not the task), and leasing
+/// pauses: tasks wait for the endpoint instead of failing for good.
+void wait_for_endpoint(dispatcher_ptr self, std::string id, caf::error err,
+                       int tries) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (now >= st.paused_until) {
+    auto pause = milliseconds(
+      std::min<int64_t>(10'000, int64_t{1000} << std::min(st.unavailable_streak,
+                                                          4)));
+    ++st.unavailable_streak;
+    st.paused_until = now + pause;
+    spdlog::warn("dispatcher pauses leasing for {} ms: {}", pause.count(),
+                 render(err));
+  }
+  self
+    ->request(st.queue, queue_timeout, atom::release_v, id,
+              st.settings.worker)
+    .then([=](queued_task&) { settle_done(self, id); },
+          [=](caf::error& e2) {
+            if (transient(e2) && tries < max_settle_retries) {
+              self->delayed_send(self, milliseconds(500), atom::fail_v, id,
+                                 err, tries + 1);
+              return;
+            }
+            // The lease expires and the task runs again.
+            spdlog::warn("dispatcher cannot release task_id={}: {}", id,
+                         render(e2));
+            settle_done(self, id);
+          });
+}
+
 /// Fails the task in the queue (retry or final) with its events.
 void fail(dispatcher_ptr self, std::string id, caf::error err, int tries) {
   auto& st = self->state;
   auto i = st.running.find(id);
   if (i == st.running.end())
     return;
+  if (code_of(err) == ec::unavailable) {
+    wait_for_endpoint(self, std::move(id), std::move(err), tries);
+    return;
+  }
   auto& r = i->second;
   auto why = render(err);
   std::string type = code_of(err) != ec::none ? to_string(code_of(err))
@@ -314,6 +359,12 @@ void lease_more(dispatcher_ptr self) {
     return;
   if (st.leasing) {
     st.again = true;
+    return;
+  }
+  if (auto now = std::chrono::steady_clock::now(); now < st.paused_until) {
+    schedule_poll(self, std::chrono::duration_cast<milliseconds>(
+                          st.paused_until - now)
+                          + milliseconds(1));
     return;
   }
   st.again = false;

@@ -22,9 +22,10 @@ struct llm_answer {
   llm_usage usage;
 };
 
-/// Extracts the answer from a chat-completions body. Empty or missing
-/// content, or a body that is not JSON, is an `agent_failed` error that
-/// names the problem.
+/// Extracts the answer from a chat-completions body. A body that is not a
+/// chat completion (not JSON, no choices) is the endpoint's fault, an
+/// `unavailable` error (the task waits for the endpoint); missing or empty
+/// content is the model's, `agent_failed`. Both name the problem.
 caf::expected<llm_answer> parse_chat_completion(const std::string& body);
 
 /// The request body for a system and a user message.

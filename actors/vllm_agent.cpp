@@ -48,11 +48,11 @@ caf::expected<llm_answer> parse_chat_completion(const std::string& body) {
   auto doc = nlohmann::json::parse(body, nullptr, false);
   if (doc.is_discarded())
     return caf::make_error(
-      ec::agent_failed, "model reply is not JSON: "
-                          + body.substr(0, std::min<size_t>(80, body.size())));
+      ec::unavailable, "model reply is not JSON: "
+                         + body.substr(0, std::min<size_t>(80, body.size())));
   if (!doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array()
       || doc["choices"].empty())
-    return caf::make_error(ec::agent_failed, "model reply has no choices");
+    return caf::make_error(ec::unavailable, "model reply has no choices");
   auto& choice = doc["choices"][0];
   if (!choice.is_object() || !choice.contains("message")
       || !choice["message"].is_object()

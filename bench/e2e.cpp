@@ -36,62 +36,17 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bench/nats_load.hpp"
 #include "bridges/nats_link.hpp"
 #include "messages/events.hpp"
 #include "tests/child_process.hpp"
 
 using namespace orch;
 using namespace orch::test;
+using namespace orch::bench;
 using json = nlohmann::json;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-double ms_since(clock_type::time_point t0, clock_type::time_point t1) {
-  return std::chrono::duration<double, std::milli>(t1 - t0).count();
-}
-
-double pct(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto i = static_cast<size_t>(p * static_cast<double>(xs.size() - 1));
-  return xs[i];
-}
-
-std::string plan_bytes(const std::string& plan_id, int tasks) {
-  auto arr = json::array();
-  for (int i = 1; i <= tasks; ++i)
-    arr.push_back({{"task_id", "T" + std::to_string(i)},
-                   {"role", "DEV"},
-                   {"description", "Implement step " + std::to_string(i)
-                                     + " of " + plan_id
-                                     + " with input validation"},
-                   {"priority", 1},
-                   {"constraints",
-                    {{"requirements", {"input validation"}},
-                     {"rubric", "tested"}}}});
-  outbound_event ev;
-  ev.subject = subject::plan_approved_in;
-  ev.idempotency_key = "bench:" + plan_id;
-  ev.correlation_id = plan_id;
-  ev.payload = json{{"story_id", "story-" + plan_id},
-                    {"plan_id", plan_id},
-                    {"approved_by", "bench"},
-                    {"timestamp", epoch_seconds()},
-                    {"tasks", arr}}
-                 .dump();
-  return encode_envelope(ev, false);
-}
-
-/// The text after the first `key` in `doc`, up to `end`.
-std::string field(const std::string& doc, const char* key, char end) {
-  auto at = doc.find(key);
-  if (at == std::string::npos)
-    return {};
-  at += std::strlen(key);
-  return doc.substr(at, doc.find(end, at) - at);
-}
 
 /// Reads the event stream on its own thread and records what it sees.
 struct recorder {

@@ -27,6 +27,8 @@ Status to_status(const caf::error& err) {
     case ec::quorum_not_reached:
     case ec::agent_failed:
       return {StatusCode::ABORTED, text};
+    case ec::unavailable:
+      return {StatusCode::UNAVAILABLE, text};
     default:
       return {StatusCode::INTERNAL, text};
   }

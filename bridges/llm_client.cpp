@@ -422,7 +422,10 @@ private:
           && ep.state != endpoint_state::breaker::open) {
         schedule_retry(std::move(t));
       } else {
-        fail(std::move(t), status, code);
+        // Errors that outlasted the retries are the endpoint's trouble,
+        // not the request's: unavailable. A time-out stays one (the
+        // request's own limit may be too short for the model).
+        fail(std::move(t), status, code, retryable);
       }
     }
     pump(ep);
@@ -500,7 +503,11 @@ private:
     release(*t);
   }
 
-  void fail(std::unique_ptr<transfer> t, long status, CURLcode code) {
+  /// Fails a request: `unavailable` when the endpoint is at fault
+  /// (connection errors, 429, 5xx after the retries), so that the task
+  /// waits for it instead of failing; `timeout` or `agent_failed` else.
+  void fail(std::unique_ptr<transfer> t, long status, CURLcode code,
+            bool endpoint_fault) {
     std::string what = "POST " + t->req.url + ": ";
     if (code == CURLE_WRITE_ERROR) {
       what += "the reply is larger than " + std::to_string(max_reply_bytes)
@@ -515,9 +522,10 @@ private:
     what += " (" + std::to_string(t->attempt + 1) + " attempt"
             + (t->attempt > 0 ? "s" : "") + ", "
             + std::to_string(elapsed_ms(*t)) + " ms)";
-    auto err = code == CURLE_OPERATION_TIMEDOUT
-                 ? caf::make_error(ec::timeout, std::move(what))
-                 : caf::make_error(ec::agent_failed, std::move(what));
+    auto err = caf::make_error(code == CURLE_OPERATION_TIMEDOUT ? ec::timeout
+                               : endpoint_fault                 ? ec::unavailable
+                                                                : ec::agent_failed,
+                               std::move(what));
     caf::anon_send(t->reply_to, atom::result_v, t->id, std::move(err));
     release(*t);
   }
@@ -527,7 +535,7 @@ private:
                   ep.open_until - steady::now())
                   .count();
     auto err = caf::make_error(
-      ec::agent_failed,
+      ec::unavailable,
       "circuit open for " + t->endpoint + " after "
         + std::to_string(ep.consecutive_failures)
         + " consecutive failures; failing fast, next probe in "

@@ -141,9 +141,12 @@ nats_health health(const nats_link& link) {
 }
 
 caf::error ensure_stream(nats_link& link, const std::string& name,
-                         const std::string& subject) {
+                         const std::string& subject,
+                         std::chrono::seconds max_age) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
+  cfg.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(max_age)
+                 .count();
   cfg.Name = name.c_str();
   const char* subjects[] = {subject.c_str()};
   cfg.Subjects = subjects;

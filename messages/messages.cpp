@@ -28,6 +28,7 @@ const char* to_string(ec x) {
     case ec::internal: return "internal";
     case ec::cancelled: return "cancelled";
     case ec::refused: return "refused";
+    case ec::unavailable: return "unavailable";
   }
   return "unknown";
 }

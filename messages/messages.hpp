@@ -48,6 +48,10 @@ enum class ec : uint8_t {
   /// A peer failed authentication (a node or orchestrator without the
   /// secret).
   refused,
+  /// A dependency (the model endpoint) cannot be reached now: its circuit
+  /// is open, or its errors outlasted the retries. Worth trying later; the
+  /// task is not at fault.
+  unavailable,
 };
 
 /// Returns the name of `x`, e.g. "not_found".

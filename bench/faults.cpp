@@ -1,0 +1,658 @@
+// Fault injection with figures: `orchestrator serve` with a private
+// nats-server (JetStream) and redis-server (AOF, fsync always) on loopback,
+// `vllm` agents against the project's OpenAI-compatible test server with a
+// fixed latency, one plan of T tasks (four dependency chains, fan-out from
+// the first task) and, while it runs, one fault at a time. Every row starts
+// from fresh servers.
+//
+//   faults [--tasks 60] [--latency-ms 200] [--rows all|ROW,ROW...]
+//          [--format table|json] [--binary PATH]
+//
+// Rows: none (the baseline), serve_kill (SIGKILL, started again),
+// replica_kill (two replicas, one SIGKILLed), node_kill (agents on two CAF
+// nodes, one SIGKILLed), nats_restart (SIGKILL and start on the same store),
+// redis_restart (SIGKILL and start on the same AOF), the model endpoint
+// failing every request for 5 s: llm_500, llm_429 (with Retry-After: 1),
+// llm_timeout (no answer), llm_garbage (not JSON), llm_drop (closed),
+// slow_consumer (a NATS client subscribed to every event that reads
+// nothing), disk_full (the JetStream store on a small tmpfs filled up, then
+// freed; needs root for the mount, skipped otherwise).
+//
+// Per row: tasks completed (a task.completed event in the stream), lost
+// (none), completed twice (more than one task.completed or
+// deliberation.completed), duplicate events (any terminal event —
+// deliberation.completed, task.completed, task.failed, plan.completed —
+// stored more than once for the same task or plan), recover_s (from the
+// fault's start to the first task.completed seen after the fault ended),
+// max_gap_s (the longest wait between two task.completed seen), plan_s
+// (publish to plan.completed). Exit status 1 when a row loses a task,
+// completes one twice or duplicates an event.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <csignal>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "bridges/nats_link.hpp"
+#include "messages/events.hpp"
+#include "tests/child_process.hpp"
+#include "tests/llm_stub/llm_stub.hpp"
+
+using namespace orch;
+using namespace orch::test;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+double secs(clock_type::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+/// Run-wide settings.
+struct settings {
+  std::string binary;
+  int tasks = 60;
+  int latency_ms = 200;
+};
+
+/// One row of the table.
+struct row {
+  std::string fault;
+  int tasks = 0;
+  int completed = 0;
+  int lost = 0;
+  int twice = 0;
+  int duplicate_events = 0;
+  int failed_events = 0;
+  int dead_letters = 0;
+  double recover_s = 0;
+  double max_gap_s = 0;
+  double plan_s = 0;
+  std::string note;
+
+  bool clean() const {
+    return note.rfind("skipped", 0) == 0
+           || (lost == 0 && twice == 0 && duplicate_events == 0);
+  }
+};
+
+/// The servers and processes of one row.
+class rig {
+public:
+  rig(const settings& s, std::string name) : s_(s), name_(std::move(name)) {
+  }
+
+  ~rig() {
+    serves_.clear();
+    nodes_.clear();
+    link_.reset();
+    nats_.kill_now();
+    redis_.kill_now();
+    stub_.stop();
+    if (!tmpfs_.empty())
+      ::umount2(tmpfs_.c_str(), MNT_DETACH);
+  }
+
+  /// Puts the JetStream store on a tmpfs of `mib` MiB (root only).
+  bool store_on_tmpfs(int mib) {
+    auto at = dir_.path + "/jsfs";
+    std::string opts = "size=" + std::to_string(mib) + "m";
+    if (::mkdir(at.c_str(), 0755) != 0
+        || ::mount("tmpfs", at.c_str(), "tmpfs", 0, opts.c_str()) != 0)
+      return false;
+    tmpfs_ = at;
+    store_ = at;
+    return true;
+  }
+
+  std::string start(int replicas, int nodes) {
+    if (!stub_.start())
+      return "the test LLM server did not start";
+    stub_.set_latency_ms(s_.latency_ms);
+    nats_port_ = free_port();
+    start_nats();
+    if (!port_open(nats_port_))
+      return "nats-server did not start";
+    redis_port_ = free_port();
+    start_redis();
+    if (!port_open(redis_port_))
+      return "redis-server did not start";
+    for (int i = 0; i < nodes; ++i) {
+      node_ports_.push_back(free_port());
+      start_node(i);
+    }
+    for (int i = 0; i < nodes; ++i)
+      if (!await_port(node_ports_[static_cast<size_t>(i)]))
+        return "a node did not listen";
+    for (int i = 0; i < replicas; ++i)
+      start_serve();
+    nats_settings ns;
+    ns.url = nats_url();
+    ns.name = "faults-observer";
+    auto link = nats_connect(ns);
+    if (!link)
+      return "cannot connect to nats-server";
+    link_ = *link;
+    for (int i = 0; i < 100 && !health(*link_).connected; ++i)
+      std::this_thread::sleep_for(milliseconds(50));
+    if (auto err = ensure_streams(*link_))
+      return "streams: " + render(err);
+    return {};
+  }
+
+  void start_nats() {
+    std::vector<std::string> argv{
+      "/usr/sbin/nats-server", "-a", "127.0.0.1", "-p",
+      std::to_string(nats_port_), "-js", "-sd", store_};
+    if (::access(argv[0].c_str(), X_OK) != 0)
+      argv[0] = "/usr/bin/nats-server";
+    nats_ = child(argv, {}, dir_.path + "/nats.log");
+    await_port(nats_port_);
+  }
+
+  void start_redis() {
+    auto rdir = dir_.path + "/redis";
+    ::mkdir(rdir.c_str(), 0755);
+    redis_ = child({"/usr/bin/redis-server", "--bind", "127.0.0.1", "--port",
+                    std::to_string(redis_port_), "--dir", rdir, "--save", "",
+                    "--appendonly", "yes", "--appendfsync", "always"},
+                   {}, dir_.path + "/redis.log");
+    await_port(redis_port_);
+  }
+
+  void start_node(int i) {
+    auto port = node_ports_[static_cast<size_t>(i)];
+    auto env = model_env();
+    env.push_back("NODE_SECRET=" + secret_);
+    auto proc = child({s_.binary, "node", "--listen",
+                       "127.0.0.1:" + std::to_string(port)},
+                      std::move(env),
+                      dir_.path + "/node-" + std::to_string(i) + ".log");
+    if (static_cast<size_t>(i) < nodes_.size())
+      nodes_[static_cast<size_t>(i)] = std::move(proc);
+    else
+      nodes_.push_back(std::move(proc));
+  }
+
+  void start_serve() {
+    auto env = model_env();
+    env.insert(env.end(),
+               {"NATS_URL=" + nats_url(),
+                "REDIS_URL=redis://127.0.0.1:" + std::to_string(redis_port_),
+                "REDIS_PREFIX=faults", "HTTP_PORT=0", "GRPC_PORT=0",
+                "LEASE_SECONDS=5", "MAX_IN_FLIGHT=4", "LOG_LEVEL=info",
+                "WORKER_ID=replica-" + std::to_string(++serves_started_)});
+    if (!node_ports_.empty()) {
+      std::string list;
+      for (auto p : node_ports_)
+        list += (list.empty() ? "" : ",") + std::string{"127.0.0.1:"}
+                + std::to_string(p);
+      env.push_back("NODES=" + list);
+      env.push_back("NODE_SECRET=" + secret_);
+    }
+    serves_.emplace_back(
+      std::vector<std::string>{s_.binary, "serve"}, std::move(env),
+      dir_.path + "/serve-" + std::to_string(serves_started_) + ".log");
+  }
+
+  std::vector<std::string> model_env() const {
+    return {"AGENT_TYPE=vllm", "VLLM_URL=" + stub_.url(),
+            "VLLM_MODEL=stub-model", "VLLM_TIMEOUT=3"};
+  }
+
+  std::string nats_url() const {
+    return "nats://127.0.0.1:" + std::to_string(nats_port_);
+  }
+
+  /// The events of the stream from its start: (subject, payload), until
+  /// none comes for `idle` or `limit` has passed (a running plan never
+  /// stops publishing).
+  std::vector<std::pair<std::string, json>>
+  events(milliseconds limit = milliseconds(60000),
+         milliseconds idle = milliseconds(300)) {
+    std::vector<std::pair<std::string, json>> out;
+    auto f = follow(*link_, "orchestration.>", true);
+    if (!f) {
+      if (std::getenv("FAULTS_DEBUG"))
+        std::fprintf(stderr, "%s: cannot read the stream: %s\n",
+                     name_.c_str(), render(f.error()).c_str());
+      return out;
+    }
+    auto until = clock_type::now() + limit;
+    while (clock_type::now() < until) {
+      auto m = (*f)->next(idle);
+      if (!m)
+        break;
+      auto env = json::parse(m->data, nullptr, false);
+      if (env.is_object() && env.contains("payload"))
+        out.emplace_back(m->subject, env["payload"]);
+    }
+    return out;
+  }
+
+  static bool await_port(int port) {
+    for (int i = 0; i < 200; ++i) {
+      if (port_open(port))
+        return true;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  }
+
+  const settings& s_;
+  std::string name_;
+  scratch_dir dir_;
+  std::string store_ = dir_.path + "/js";
+  std::string tmpfs_;
+  std::string secret_ = "faults-node-secret-0123456789";
+  llm_stub_server stub_{{}};
+  int nats_port_ = 0;
+  int redis_port_ = 0;
+  std::vector<int> node_ports_;
+  child nats_;
+  child redis_;
+  std::vector<child> nodes_;
+  std::vector<child> serves_;
+  int serves_started_ = 0;
+  nats_link_ptr link_;
+};
+
+/// The plan: four chains (T5 after T1, T6 after T2, ...), every task of the
+/// first level after T1 (fan-out).
+json plan_payload(const std::string& plan_id, int tasks) {
+  auto arr = json::array();
+  for (int i = 1; i <= tasks; ++i) {
+    auto deps = json::array();
+    if (i > 4)
+      deps.push_back("T" + std::to_string(i - 4));
+    else if (i > 1)
+      deps.push_back("T1");
+    arr.push_back({{"task_id", "T" + std::to_string(i)},
+                   {"role", i % 3 == 0 ? "QA" : "DEV"},
+                   {"description", "Implement step " + std::to_string(i)
+                                     + " of " + plan_id
+                                     + " with input validation"},
+                   {"dependencies", deps},
+                   {"priority", 1},
+                   {"constraints",
+                    {{"requirements", {"input validation"}},
+                     {"rubric", "secure and tested"}}}});
+  }
+  return {{"story_id", "story-" + plan_id},
+          {"plan_id", plan_id},
+          {"approved_by", "faults"},
+          {"timestamp", epoch_seconds()},
+          {"tasks", arr}};
+}
+
+/// What the observer has seen so far.
+struct observation {
+  /// task id -> when its first task.completed was seen.
+  std::map<std::string, clock_type::time_point> first_seen;
+  bool plan_done = false;
+};
+
+/// A fault: what to do once a third of the plan is done; returns when the
+/// fault has ended (and a note for the row).
+using injector = std::function<std::string(rig&)>;
+
+/// A NATS client subscribed to every event that never reads (raw protocol,
+/// a small receive buffer): the server has to cut it as a slow consumer.
+struct stuck_subscriber {
+  int fd = -1;
+
+  explicit stuck_subscriber(int port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+      return;
+    std::string hello = "CONNECT {\"verbose\":false,\"name\":\"stuck\"}\r\n"
+                        "SUB orchestration.> 1\r\nSUB > 2\r\n";
+    if (::write(fd, hello.data(), hello.size()) < 0)
+      std::perror("stuck subscriber");
+  }
+
+  ~stuck_subscriber() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+row run_row(const settings& s, const std::string& name, int replicas,
+            int nodes, const injector& inject,
+            const std::function<std::string(rig&)>& prepare = {}) {
+  row r;
+  r.fault = name;
+  r.tasks = s.tasks;
+  rig g{s, name};
+  if (prepare) {
+    auto why = prepare(g);
+    if (!why.empty()) {
+      r.note = "skipped: " + why;
+      return r;
+    }
+  }
+  if (auto why = g.start(replicas, nodes); !why.empty()) {
+    r.note = "error: " + why;
+    r.lost = s.tasks;
+    return r;
+  }
+  auto plan = "faults-" + name;
+  outbound_event ev;
+  ev.subject = subject::plan_approved_in;
+  ev.idempotency_key = "faults:" + plan;
+  ev.correlation_id = plan;
+  ev.payload = plan_payload(plan, s.tasks).dump();
+  auto published = clock_type::now();
+  if (auto err = publish_sync(*g.link_, subject::plan_approved_in,
+                              encode_envelope(ev, false),
+                              {{"Nats-Msg-Id", ev.idempotency_key}})) {
+    r.note = "error: publish: " + render(err);
+    r.lost = s.tasks;
+    return r;
+  }
+  observation obs;
+  // Polls the stream; a task.completed counts as seen at the end of the
+  // read that found it (an upper bound, about 0.2 s late at most).
+  auto observe = [&] {
+    auto evs = g.events(milliseconds(1000), milliseconds(100));
+    auto now = clock_type::now();
+    for (auto& [subj, p] : evs) {
+      if (subj == subject::task_completed)
+        obs.first_seen.emplace(p.value("task_id", ""), now);
+      else if (subj == subject::plan_completed
+               && p.value("plan_id", "") == plan)
+        obs.plan_done = true;
+    }
+  };
+  // The fault comes once a third of the tasks are done.
+  auto limit = published + seconds(60 + s.tasks * 3);
+  while (static_cast<int>(obs.first_seen.size()) < s.tasks / 3
+         && clock_type::now() < limit)
+    observe();
+  auto fault_start = clock_type::now();
+  if (std::getenv("FAULTS_DEBUG"))
+    std::fprintf(stderr, "%s: fault after %zu tasks (plan done: %d)\n",
+                 name.c_str(), obs.first_seen.size(), obs.plan_done);
+  auto note = inject ? inject(g) : std::string{};
+  auto fault_end = clock_type::now();
+  while (!obs.plan_done && clock_type::now() < limit)
+    observe();
+  auto finished = clock_type::now();
+  // Events that trail plan.completed have had time; count the stream.
+  std::this_thread::sleep_for(milliseconds(500));
+  std::map<std::string, int> per_key;
+  std::map<std::string, int> completed;
+  std::map<std::string, int> deliberated;
+  for (auto& [subj, p] : g.events()) {
+    auto task = p.value("task_id", "");
+    if (subj == subject::task_completed)
+      ++completed[task];
+    else if (subj == subject::completed)
+      ++deliberated[task];
+    else if (subj == subject::task_failed)
+      ++r.failed_events;
+    else if (subj == subject::dead_letter)
+      ++r.dead_letters;
+    if (subj == subject::task_completed || subj == subject::completed
+        || subj == subject::task_failed || subj == subject::plan_completed)
+      ++per_key[subj + ":" + (task.empty() ? p.value("plan_id", "") : task)];
+  }
+  for (int i = 1; i <= s.tasks; ++i) {
+    auto id = plan + "/T" + std::to_string(i);
+    auto c = completed.count(id) ? completed[id] : 0;
+    auto d = deliberated.count(id) ? deliberated[id] : 0;
+    r.completed += c > 0;
+    r.lost += c == 0;
+    r.twice += c > 1 || d > 1;
+  }
+  for (auto& [key, n] : per_key)
+    r.duplicate_events += n - 1;
+  std::vector<clock_type::time_point> seen;
+  for (auto& [id, at] : obs.first_seen)
+    seen.push_back(at);
+  std::sort(seen.begin(), seen.end());
+  auto prev = published;
+  for (auto at : seen) {
+    r.max_gap_s = std::max(r.max_gap_s, secs(at - prev));
+    prev = at;
+  }
+  auto after = std::find_if(seen.begin(), seen.end(),
+                            [&](auto at) { return at > fault_end; });
+  if (inject && after != seen.end())
+    r.recover_s = secs(*after - fault_start);
+  r.plan_s = obs.plan_done ? secs(finished - published) : -1;
+  r.note = note;
+  if (std::getenv("FAULTS_DEBUG")) {
+    auto keep = "/tmp/faults-debug-" + name;
+    auto cmd = "rm -rf " + keep + " && cp -r " + g.dir_.path + " " + keep
+               + " 2>/dev/null";
+    if (std::system(cmd.c_str()) == 0)
+      std::fprintf(stderr, "%s: logs in %s\n", name.c_str(), keep.c_str());
+  }
+  if (!obs.plan_done)
+    r.note += (r.note.empty() ? "" : "; ") + std::string{"plan not completed"};
+  return r;
+}
+
+/// The model endpoint answers every request with `kind` for `secs`.
+injector llm_outage(stub_fault kind, int secs, int retry_after = -1) {
+  return [=](rig& g) {
+    auto base = g.stub_.request_count();
+    g.stub_.set_default_fault({kind, retry_after});
+    std::this_thread::sleep_for(seconds(secs));
+    g.stub_.set_default_fault({});
+    return "every reply for " + std::to_string(secs) + " s ("
+           + std::to_string(g.stub_.request_count() - base) + " requests)";
+  };
+}
+
+std::vector<std::pair<std::string, std::function<row(const settings&)>>>
+all_rows() {
+  using R = std::function<row(const settings&)>;
+  std::vector<std::pair<std::string, R>> out;
+  out.emplace_back("none", [](const settings& s) {
+    return run_row(s, "none", 1, 0, {});
+  });
+  out.emplace_back("serve_kill", [](const settings& s) {
+    return run_row(s, "serve_kill", 1, 0, [](rig& g) {
+      g.serves_.back().kill_now();
+      g.start_serve();
+      return std::string{"SIGKILL, started again"};
+    });
+  });
+  out.emplace_back("replica_kill", [](const settings& s) {
+    return run_row(s, "replica_kill", 2, 0, [](rig& g) {
+      g.serves_.front().kill_now();
+      return std::string{"1 of 2 replicas SIGKILLed"};
+    });
+  });
+  out.emplace_back("node_kill", [](const settings& s) {
+    return run_row(s, "node_kill", 1, 2, [](rig& g) {
+      g.nodes_.front().kill_now();
+      return std::string{"1 of 2 nodes SIGKILLed"};
+    });
+  });
+  out.emplace_back("nats_restart", [](const settings& s) {
+    return run_row(s, "nats_restart", 1, 0, [](rig& g) {
+      g.nats_.kill_now();
+      std::this_thread::sleep_for(seconds(2));
+      g.start_nats();
+      return std::string{"SIGKILL, 2 s down, same store"};
+    });
+  });
+  out.emplace_back("redis_restart", [](const settings& s) {
+    return run_row(s, "redis_restart", 1, 0, [](rig& g) {
+      g.redis_.kill_now();
+      std::this_thread::sleep_for(seconds(2));
+      g.start_redis();
+      return std::string{"SIGKILL, 2 s down, AOF fsync always"};
+    });
+  });
+  out.emplace_back("llm_500", [](const settings& s) {
+    return run_row(s, "llm_500", 1, 0, llm_outage(stub_fault::http_500, 5));
+  });
+  out.emplace_back("llm_429", [](const settings& s) {
+    return run_row(s, "llm_429", 1, 0,
+                   llm_outage(stub_fault::http_429, 5, 1));
+  });
+  out.emplace_back("llm_timeout", [](const settings& s) {
+    return run_row(s, "llm_timeout", 1, 0,
+                   llm_outage(stub_fault::timeout, 5));
+  });
+  out.emplace_back("llm_garbage", [](const settings& s) {
+    return run_row(s, "llm_garbage", 1, 0,
+                   llm_outage(stub_fault::garbage_json, 5));
+  });
+  out.emplace_back("llm_drop", [](const settings& s) {
+    return run_row(s, "llm_drop", 1, 0,
+                   llm_outage(stub_fault::drop_connection, 5));
+  });
+  out.emplace_back("slow_consumer", [](const settings& s) {
+    std::optional<stuck_subscriber> stuck;
+    auto r = run_row(s, "slow_consumer", 1, 0, [&](rig& g) {
+      stuck.emplace(g.nats_port_);
+      return std::string{"a subscriber to every event that never reads"};
+    });
+    return r;
+  });
+  out.emplace_back("disk_full", [](const settings& s) {
+    return run_row(
+      s, "disk_full", 1, 0,
+      [](rig& g) {
+        // Fill the store's file system, hold it full, free it.
+        auto filler = g.tmpfs_ + "/filler";
+        if (auto* f = std::fopen(filler.c_str(), "w")) {
+          std::vector<char> block(1 << 16, 'x');
+          while (std::fwrite(block.data(), 1, block.size(), f) == block.size())
+            ;
+          std::fclose(f);
+        }
+        std::this_thread::sleep_for(seconds(5));
+        ::unlink(filler.c_str());
+        // nats-server 2.9 does not take JetStream writes again after its
+        // store was full: the operator's remedy, a restart, once freed.
+        if (!publish_sync(*g.link_, "orchestration.faults.probe", "x", {}))
+          return std::string{"store tmpfs full for 5 s"};
+        g.nats_.kill_now();
+        g.start_nats();
+        return std::string{"store tmpfs full for 5 s, freed, nats-server "
+                           "restarted (JetStream stalled)"};
+      },
+      [](rig& g) {
+        if (::geteuid() != 0)
+          return std::string{"needs root to mount a tmpfs"};
+        return g.store_on_tmpfs(64) ? std::string{}
+                                    : std::string{"mount tmpfs failed"};
+      });
+  });
+  return out;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fault injection during a running plan, one fault per row"};
+  settings s;
+  std::string rows = "all";
+  std::string format = "table";
+  app.add_option("--tasks", s.tasks, "tasks of the plan (at least 12)")
+    ->capture_default_str();
+  app.add_option("--latency-ms", s.latency_ms,
+                 "latency of every model reply")
+    ->capture_default_str();
+  app.add_option("--rows", rows, "rows to run: all, or names separated by ','")
+    ->capture_default_str();
+  app.add_option("--format", format, "table or json (one object per row)")
+    ->check(CLI::IsMember({"table", "json"}))
+    ->capture_default_str();
+  app.add_option("--binary", s.binary,
+                 "orchestrator binary (default: next to bench/)");
+  CLI11_PARSE(app, argc, argv);
+  if (s.tasks < 12) {
+    std::fprintf(stderr, "faults: --tasks must be at least 12\n");
+    return 2;
+  }
+  if (s.binary.empty()) {
+    std::string self = argv[0];
+    auto slash = self.rfind('/');
+    s.binary = (slash == std::string::npos ? std::string{"."}
+                                           : self.substr(0, slash))
+               + "/../orchestrator";
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  auto table = all_rows();
+  std::set<std::string> wanted;
+  if (rows != "all") {
+    size_t at = 0;
+    while (at <= rows.size()) {
+      auto end = std::min(rows.find(',', at), rows.size());
+      wanted.insert(rows.substr(at, end - at));
+      at = end + 1;
+    }
+    for (auto& w : wanted)
+      if (std::none_of(table.begin(), table.end(),
+                       [&](auto& x) { return x.first == w; })) {
+        std::fprintf(stderr, "faults: unknown row '%s'\n", w.c_str());
+        return 2;
+      }
+  }
+  if (format == "table") {
+    std::printf("%-14s %5s %9s %4s %5s %10s %9s %9s %7s  %s\n", "fault",
+                "tasks", "completed", "lost", "twice", "dup_events",
+                "recover_s", "max_gap_s", "plan_s", "note");
+    std::fflush(stdout);
+  }
+  bool clean = true;
+  for (auto& [name, fn] : table) {
+    if (!wanted.empty() && !wanted.count(name))
+      continue;
+    auto r = fn(s);
+    clean = clean && r.clean();
+    if (format == "json") {
+      std::printf("%s\n",
+                  json{{"fault", r.fault},
+                       {"tasks", r.tasks},
+                       {"completed", r.completed},
+                       {"lost", r.lost},
+                       {"twice", r.twice},
+                       {"duplicate_events", r.duplicate_events},
+                       {"task_failed_events", r.failed_events},
+                       {"dead_letters", r.dead_letters},
+                       {"recover_s", r.recover_s},
+                       {"max_gap_s", r.max_gap_s},
+                       {"plan_s", r.plan_s},
+                       {"note", r.note}}
+                    .dump()
+                    .c_str());
+    } else {
+      std::printf("%-14s %5d %9d %4d %5d %10d %9.2f %9.2f %7.2f  %s\n",
+                  r.fault.c_str(), r.tasks, r.completed, r.lost, r.twice,
+                  r.duplicate_events, r.recover_s, r.max_gap_s, r.plan_s,
+                  r.note.c_str());
+    }
+    std::fflush(stdout);
+  }
+  return clean ? 0 : 1;
+}
