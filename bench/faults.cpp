@@ -14,7 +14,7 @@
 // redis_restart (SIGKILL and start on the same AOF), the model endpoint
 // failing every request for 5 s: llm_500, llm_429 (with Retry-After: 1),
 // llm_timeout (no answer), llm_garbage (not JSON), llm_drop (closed),
-// slow_consumer (a NATS client subscribed to every event that reads
+// slow_consumer (a NATS client subscribed to everything that reads
 // nothing), disk_full (the JetStream store on a small tmpfs filled up, then
 // freed; needs root for the mount, skipped otherwise).
 //
@@ -32,7 +32,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -444,6 +446,12 @@ row run_row(const settings& s, const std::string& name, int replicas,
     r.recover_s = secs(*after - fault_start);
   r.plan_s = obs.plan_done ? secs(finished - published) : -1;
   r.note = note;
+  {
+    std::ifstream log{g.dir_.path + "/nats.log"};
+    std::string text{std::istreambuf_iterator<char>{log}, {}};
+    if (text.find("Slow Consumer Detected") != std::string::npos)
+      r.note += ", cut by nats-server as a slow consumer";
+  }
   if (std::getenv("FAULTS_DEBUG")) {
     auto keep = "/tmp/faults-debug-" + name;
     auto cmd = "rm -rf " + keep + " && cp -r " + g.dir_.path + " " + keep
@@ -531,11 +539,13 @@ all_rows() {
   });
   out.emplace_back("slow_consumer", [](const settings& s) {
     std::optional<stuck_subscriber> stuck;
-    auto r = run_row(s, "slow_consumer", 1, 0, [&](rig& g) {
+    // nats-server buffers what the subscriber does not read (up to its
+    // max_pending, 64 MiB) and cuts it beyond; either way the service
+    // must not slow down.
+    return run_row(s, "slow_consumer", 1, 0, [&](rig& g) {
       stuck.emplace(g.nats_port_);
-      return std::string{"a subscriber to every event that never reads"};
+      return std::string{"a subscriber to everything that never reads"};
     });
-    return r;
   });
   out.emplace_back("disk_full", [](const settings& s) {
     return run_row(
