@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/nats_load.hpp"
+#include "bench/stub_process.hpp"
 #include "bridges/nats_link.hpp"
 #include "messages/events.hpp"
 #include "tests/child_process.hpp"
@@ -142,13 +143,8 @@ int main(int argc, char** argv) {
   app.add_option("--binary", binary, "orchestrator binary (default: next to "
                                      "bench/)");
   CLI11_PARSE(app, argc, argv);
-  if (binary.empty()) {
-    std::string self = argv[0];
-    auto slash = self.rfind('/');
-    auto dir = slash == std::string::npos ? std::string{"."}
-                                          : self.substr(0, slash);
-    binary = dir + "/../orchestrator";
-  }
+  if (binary.empty())
+    binary = orchestrator_beside();
   scratch_dir dir;
   auto port = free_port();
   auto nats = start_nats_server(dir.path, port);

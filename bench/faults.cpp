@@ -43,11 +43,12 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <csignal>
+#include <nlohmann/json.hpp>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "bench/stub_process.hpp"
 #include "bridges/nats_link.hpp"
 #include "messages/events.hpp"
 #include "tests/child_process.hpp"
@@ -55,6 +56,7 @@
 
 using namespace orch;
 using namespace orch::test;
+using orch::bench::orchestrator_beside;
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -94,13 +96,40 @@ struct row {
   }
 };
 
+/// A NATS client subscribed to every event that never reads (raw protocol,
+/// a small receive buffer): the server has to cut it as a slow consumer.
+struct stuck_subscriber {
+  int fd = -1;
+
+  explicit stuck_subscriber(int port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+      return;
+    std::string hello = "CONNECT {\"verbose\":false,\"name\":\"stuck\"}\r\n"
+                        "SUB orchestration.> 1\r\nSUB > 2\r\n";
+    if (::write(fd, hello.data(), hello.size()) < 0)
+      std::perror("stuck subscriber");
+  }
+
+  ~stuck_subscriber() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
 /// The servers and processes of one row.
 class rig {
 public:
-  rig(const settings& s, std::string name) : s_(s), name_(std::move(name)) {
-  }
+  rig(const settings& s, std::string name) : s_(s), name_(std::move(name)) {}
 
   ~rig() {
+    stuck_.reset();
     serves_.clear();
     nodes_.clear();
     link_.reset();
@@ -160,8 +189,8 @@ public:
 
   void start_nats() {
     std::vector<std::string> argv{
-      "/usr/sbin/nats-server", "-a", "127.0.0.1", "-p",
-      std::to_string(nats_port_), "-js", "-sd", store_};
+      "/usr/sbin/nats-server",    "-a",  "127.0.0.1", "-p",
+      std::to_string(nats_port_), "-js", "-sd",       store_};
     if (::access(argv[0].c_str(), X_OK) != 0)
       argv[0] = "/usr/bin/nats-server";
     nats_ = child(argv, {}, dir_.path + "/nats.log");
@@ -182,10 +211,9 @@ public:
     auto port = node_ports_[static_cast<size_t>(i)];
     auto env = model_env();
     env.push_back("NODE_SECRET=" + secret_);
-    auto proc = child({s_.binary, "node", "--listen",
-                       "127.0.0.1:" + std::to_string(port)},
-                      std::move(env),
-                      dir_.path + "/node-" + std::to_string(i) + ".log");
+    auto proc = child(
+      {s_.binary, "node", "--listen", "127.0.0.1:" + std::to_string(port)},
+      std::move(env), dir_.path + "/node-" + std::to_string(i) + ".log");
     if (static_cast<size_t>(i) < nodes_.size())
       nodes_[static_cast<size_t>(i)] = std::move(proc);
     else
@@ -232,8 +260,8 @@ public:
     auto f = follow(*link_, "orchestration.>", true);
     if (!f) {
       if (std::getenv("FAULTS_DEBUG"))
-        std::fprintf(stderr, "%s: cannot read the stream: %s\n",
-                     name_.c_str(), render(f.error()).c_str());
+        std::fprintf(stderr, "%s: cannot read the stream: %s\n", name_.c_str(),
+                     render(f.error()).c_str());
       return out;
     }
     auto until = clock_type::now() + limit;
@@ -272,6 +300,7 @@ public:
   std::vector<child> nodes_;
   std::vector<child> serves_;
   int serves_started_ = 0;
+  std::optional<stuck_subscriber> stuck_;
   nats_link_ptr link_;
 };
 
@@ -285,16 +314,16 @@ json plan_payload(const std::string& plan_id, int tasks) {
       deps.push_back("T" + std::to_string(i - 4));
     else if (i > 1)
       deps.push_back("T1");
-    arr.push_back({{"task_id", "T" + std::to_string(i)},
-                   {"role", i % 3 == 0 ? "QA" : "DEV"},
-                   {"description", "Implement step " + std::to_string(i)
-                                     + " of " + plan_id
-                                     + " with input validation"},
-                   {"dependencies", deps},
-                   {"priority", 1},
-                   {"constraints",
-                    {{"requirements", {"input validation"}},
-                     {"rubric", "secure and tested"}}}});
+    arr.push_back(
+      {{"task_id", "T" + std::to_string(i)},
+       {"role", i % 3 == 0 ? "QA" : "DEV"},
+       {"description", "Implement step " + std::to_string(i) + " of " + plan_id
+                         + " with input validation"},
+       {"dependencies", deps},
+       {"priority", 1},
+       {"constraints",
+        {{"requirements", {"input validation"}},
+         {"rubric", "secure and tested"}}}});
   }
   return {{"story_id", "story-" + plan_id},
           {"plan_id", plan_id},
@@ -303,6 +332,18 @@ json plan_payload(const std::string& plan_id, int tasks) {
           {"tasks", arr}};
 }
 
+/// A row: the processes it runs and its fault.
+struct row_spec {
+  std::string name;
+  int replicas = 1;
+  int nodes = 0;
+  /// What to do once a third of the plan is done (none: the baseline);
+  /// returns when the fault has ended, with a note for the row.
+  std::function<std::string(rig&)> inject;
+  /// Before the servers start; a non-empty answer skips the row with it.
+  std::function<std::string(rig&)> prepare;
+};
+
 /// What the observer has seen so far.
 struct observation {
   /// task id -> when its first task.completed was seen.
@@ -310,52 +351,21 @@ struct observation {
   bool plan_done = false;
 };
 
-/// A fault: what to do once a third of the plan is done; returns when the
-/// fault has ended (and a note for the row).
-using injector = std::function<std::string(rig&)>;
-
-/// A NATS client subscribed to every event that never reads (raw protocol,
-/// a small receive buffer): the server has to cut it as a slow consumer.
-struct stuck_subscriber {
-  int fd = -1;
-
-  explicit stuck_subscriber(int port) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-      return;
-    std::string hello = "CONNECT {\"verbose\":false,\"name\":\"stuck\"}\r\n"
-                        "SUB orchestration.> 1\r\nSUB > 2\r\n";
-    if (::write(fd, hello.data(), hello.size()) < 0)
-      std::perror("stuck subscriber");
-  }
-
-  ~stuck_subscriber() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-};
-
-row run_row(const settings& s, const std::string& name, int replicas,
-            int nodes, const injector& inject,
-            const std::function<std::string(rig&)>& prepare = {}) {
+row run_row(const settings& s, const row_spec& spec) {
+  auto& name = spec.name;
+  auto& inject = spec.inject;
   row r;
   r.fault = name;
   r.tasks = s.tasks;
   rig g{s, name};
-  if (prepare) {
-    auto why = prepare(g);
+  if (spec.prepare) {
+    auto why = spec.prepare(g);
     if (!why.empty()) {
       r.note = "skipped: " + why;
       return r;
     }
   }
-  if (auto why = g.start(replicas, nodes); !why.empty()) {
+  if (auto why = g.start(spec.replicas, spec.nodes); !why.empty()) {
     r.note = "error: " + why;
     r.lost = s.tasks;
     return r;
@@ -465,7 +475,8 @@ row run_row(const settings& s, const std::string& name, int replicas,
 }
 
 /// The model endpoint answers every request with `kind` for `secs`.
-injector llm_outage(stub_fault kind, int secs, int retry_after = -1) {
+std::function<std::string(rig&)> llm_outage(stub_fault kind, int secs,
+                                            int retry_after = -1) {
   return [=](rig& g) {
     auto base = g.stub_.request_count();
     g.stub_.set_default_fault({kind, retry_after});
@@ -476,107 +487,101 @@ injector llm_outage(stub_fault kind, int secs, int retry_after = -1) {
   };
 }
 
-std::vector<std::pair<std::string, std::function<row(const settings&)>>>
-all_rows() {
-  using R = std::function<row(const settings&)>;
-  std::vector<std::pair<std::string, R>> out;
-  out.emplace_back("none", [](const settings& s) {
-    return run_row(s, "none", 1, 0, {});
-  });
-  out.emplace_back("serve_kill", [](const settings& s) {
-    return run_row(s, "serve_kill", 1, 0, [](rig& g) {
-      g.serves_.back().kill_now();
-      g.start_serve();
-      return std::string{"SIGKILL, started again"};
-    });
-  });
-  out.emplace_back("replica_kill", [](const settings& s) {
-    return run_row(s, "replica_kill", 2, 0, [](rig& g) {
-      g.serves_.front().kill_now();
-      return std::string{"1 of 2 replicas SIGKILLed"};
-    });
-  });
-  out.emplace_back("node_kill", [](const settings& s) {
-    return run_row(s, "node_kill", 1, 2, [](rig& g) {
-      g.nodes_.front().kill_now();
-      return std::string{"1 of 2 nodes SIGKILLed"};
-    });
-  });
-  out.emplace_back("nats_restart", [](const settings& s) {
-    return run_row(s, "nats_restart", 1, 0, [](rig& g) {
-      g.nats_.kill_now();
+std::vector<row_spec> all_rows() {
+  auto restart = [](child rig::*proc, void (rig::*start)(), const char* how) {
+    return [=](rig& g) {
+      (g.*proc).kill_now();
       std::this_thread::sleep_for(seconds(2));
-      g.start_nats();
-      return std::string{"SIGKILL, 2 s down, same store"};
-    });
-  });
-  out.emplace_back("redis_restart", [](const settings& s) {
-    return run_row(s, "redis_restart", 1, 0, [](rig& g) {
-      g.redis_.kill_now();
-      std::this_thread::sleep_for(seconds(2));
-      g.start_redis();
-      return std::string{"SIGKILL, 2 s down, AOF fsync always"};
-    });
-  });
-  out.emplace_back("llm_500", [](const settings& s) {
-    return run_row(s, "llm_500", 1, 0, llm_outage(stub_fault::http_500, 5));
-  });
-  out.emplace_back("llm_429", [](const settings& s) {
-    return run_row(s, "llm_429", 1, 0,
-                   llm_outage(stub_fault::http_429, 5, 1));
-  });
-  out.emplace_back("llm_timeout", [](const settings& s) {
-    return run_row(s, "llm_timeout", 1, 0,
-                   llm_outage(stub_fault::timeout, 5));
-  });
-  out.emplace_back("llm_garbage", [](const settings& s) {
-    return run_row(s, "llm_garbage", 1, 0,
-                   llm_outage(stub_fault::garbage_json, 5));
-  });
-  out.emplace_back("llm_drop", [](const settings& s) {
-    return run_row(s, "llm_drop", 1, 0,
-                   llm_outage(stub_fault::drop_connection, 5));
-  });
-  out.emplace_back("slow_consumer", [](const settings& s) {
-    std::optional<stuck_subscriber> stuck;
-    // nats-server buffers what the subscriber does not read (up to its
-    // max_pending, 64 MiB) and cuts it beyond; either way the service
-    // must not slow down.
-    return run_row(s, "slow_consumer", 1, 0, [&](rig& g) {
-      stuck.emplace(g.nats_port_);
-      return std::string{"a subscriber to everything that never reads"};
-    });
-  });
-  out.emplace_back("disk_full", [](const settings& s) {
-    return run_row(
-      s, "disk_full", 1, 0,
-      [](rig& g) {
-        // Fill the store's file system, hold it full, free it.
-        auto filler = g.tmpfs_ + "/filler";
-        if (auto* f = std::fopen(filler.c_str(), "w")) {
-          std::vector<char> block(1 << 16, 'x');
-          while (std::fwrite(block.data(), 1, block.size(), f) == block.size())
-            ;
-          std::fclose(f);
-        }
-        std::this_thread::sleep_for(seconds(5));
-        ::unlink(filler.c_str());
-        // nats-server 2.9 does not take JetStream writes again after its
-        // store was full: the operator's remedy, a restart, once freed.
-        if (!publish_sync(*g.link_, "orchestration.faults.probe", "x", {}))
-          return std::string{"store tmpfs full for 5 s"};
-        g.nats_.kill_now();
-        g.start_nats();
-        return std::string{"store tmpfs full for 5 s, freed, nats-server "
-                           "restarted (JetStream stalled)"};
-      },
-      [](rig& g) {
-        if (::geteuid() != 0)
-          return std::string{"needs root to mount a tmpfs"};
-        return g.store_on_tmpfs(64) ? std::string{}
-                                    : std::string{"mount tmpfs failed"};
-      });
-  });
+      (g.*start)();
+      return std::string{how};
+    };
+  };
+  std::vector<row_spec> out;
+  out.push_back({"none", 1, 0, {}, {}});
+  out.push_back({"serve_kill",
+                 1,
+                 0,
+                 [](rig& g) {
+                   g.serves_.back().kill_now();
+                   g.start_serve();
+                   return std::string{"SIGKILL, started again"};
+                 },
+                 {}});
+  out.push_back({"replica_kill",
+                 2,
+                 0,
+                 [](rig& g) {
+                   g.serves_.front().kill_now();
+                   return std::string{"1 of 2 replicas SIGKILLed"};
+                 },
+                 {}});
+  out.push_back({"node_kill",
+                 1,
+                 2,
+                 [](rig& g) {
+                   g.nodes_.front().kill_now();
+                   return std::string{"1 of 2 nodes SIGKILLed"};
+                 },
+                 {}});
+  out.push_back(
+    {"nats_restart",
+     1,
+     0,
+     restart(&rig::nats_, &rig::start_nats, "SIGKILL, 2 s down, same store"),
+     {}});
+  out.push_back({"redis_restart",
+                 1,
+                 0,
+                 restart(&rig::redis_, &rig::start_redis,
+                         "SIGKILL, 2 s down, AOF fsync always"),
+                 {}});
+  out.push_back({"llm_500", 1, 0, llm_outage(stub_fault::http_500, 5), {}});
+  out.push_back({"llm_429", 1, 0, llm_outage(stub_fault::http_429, 5, 1), {}});
+  out.push_back({"llm_timeout", 1, 0, llm_outage(stub_fault::timeout, 5), {}});
+  out.push_back(
+    {"llm_garbage", 1, 0, llm_outage(stub_fault::garbage_json, 5), {}});
+  out.push_back(
+    {"llm_drop", 1, 0, llm_outage(stub_fault::drop_connection, 5), {}});
+  // nats-server buffers what the subscriber does not read (up to its
+  // max_pending, 64 MiB) and cuts it beyond; either way the service
+  // must not slow down.
+  out.push_back({"slow_consumer",
+                 1,
+                 0,
+                 [](rig& g) {
+                   g.stuck_.emplace(g.nats_port_);
+                   return std::string{
+                     "a subscriber to everything that never reads"};
+                 },
+                 {}});
+  out.push_back(
+    {"disk_full", 1, 0,
+     [](rig& g) {
+       // Fill the store's file system, hold it full, free it.
+       auto filler = g.tmpfs_ + "/filler";
+       if (auto* f = std::fopen(filler.c_str(), "w")) {
+         std::vector<char> block(1 << 16, 'x');
+         while (std::fwrite(block.data(), 1, block.size(), f) == block.size())
+           ;
+         std::fclose(f);
+       }
+       std::this_thread::sleep_for(seconds(5));
+       ::unlink(filler.c_str());
+       // nats-server 2.9 does not take JetStream writes again after its
+       // store was full: the operator's remedy, a restart, once freed.
+       if (!publish_sync(*g.link_, "orchestration.faults.probe", "x", {}))
+         return std::string{"store tmpfs full for 5 s"};
+       g.nats_.kill_now();
+       g.start_nats();
+       return std::string{"store tmpfs full for 5 s, freed, nats-server "
+                          "restarted (JetStream stalled)"};
+     },
+     [](rig& g) {
+       if (::geteuid() != 0)
+         return std::string{"needs root to mount a tmpfs"};
+       return g.store_on_tmpfs(64) ? std::string{}
+                                   : std::string{"mount tmpfs failed"};
+     }});
   return out;
 }
 
@@ -589,8 +594,7 @@ int main(int argc, char** argv) {
   std::string format = "table";
   app.add_option("--tasks", s.tasks, "tasks of the plan (at least 12)")
     ->capture_default_str();
-  app.add_option("--latency-ms", s.latency_ms,
-                 "latency of every model reply")
+  app.add_option("--latency-ms", s.latency_ms, "latency of every model reply")
     ->capture_default_str();
   app.add_option("--rows", rows, "rows to run: all, or names separated by ','")
     ->capture_default_str();
@@ -604,13 +608,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "faults: --tasks must be at least 12\n");
     return 2;
   }
-  if (s.binary.empty()) {
-    std::string self = argv[0];
-    auto slash = self.rfind('/');
-    s.binary = (slash == std::string::npos ? std::string{"."}
-                                           : self.substr(0, slash))
-               + "/../orchestrator";
-  }
+  if (s.binary.empty())
+    s.binary = orchestrator_beside();
   std::signal(SIGPIPE, SIG_IGN);
   auto table = all_rows();
   std::set<std::string> wanted;
@@ -623,7 +622,7 @@ int main(int argc, char** argv) {
     }
     for (auto& w : wanted)
       if (std::none_of(table.begin(), table.end(),
-                       [&](auto& x) { return x.first == w; })) {
+                       [&](auto& x) { return x.name == w; })) {
         std::fprintf(stderr, "faults: unknown row '%s'\n", w.c_str());
         return 2;
       }
@@ -635,27 +634,26 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   bool clean = true;
-  for (auto& [name, fn] : table) {
-    if (!wanted.empty() && !wanted.count(name))
+  for (auto& spec : table) {
+    if (!wanted.empty() && !wanted.count(spec.name))
       continue;
-    auto r = fn(s);
+    auto r = run_row(s, spec);
     clean = clean && r.clean();
     if (format == "json") {
-      std::printf("%s\n",
-                  json{{"fault", r.fault},
-                       {"tasks", r.tasks},
-                       {"completed", r.completed},
-                       {"lost", r.lost},
-                       {"twice", r.twice},
-                       {"duplicate_events", r.duplicate_events},
-                       {"task_failed_events", r.failed_events},
-                       {"dead_letters", r.dead_letters},
-                       {"recover_s", r.recover_s},
-                       {"max_gap_s", r.max_gap_s},
-                       {"plan_s", r.plan_s},
-                       {"note", r.note}}
-                    .dump()
-                    .c_str());
+      std::printf("%s\n", json{{"fault", r.fault},
+                               {"tasks", r.tasks},
+                               {"completed", r.completed},
+                               {"lost", r.lost},
+                               {"twice", r.twice},
+                               {"duplicate_events", r.duplicate_events},
+                               {"task_failed_events", r.failed_events},
+                               {"dead_letters", r.dead_letters},
+                               {"recover_s", r.recover_s},
+                               {"max_gap_s", r.max_gap_s},
+                               {"plan_s", r.plan_s},
+                               {"note", r.note}}
+                            .dump()
+                            .c_str());
     } else {
       std::printf("%-14s %5d %9d %4d %5d %10d %9.2f %9.2f %7.2f  %s\n",
                   r.fault.c_str(), r.tasks, r.completed, r.lost, r.twice,

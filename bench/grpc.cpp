@@ -22,6 +22,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "bench/bench_driver.hpp"
+#include "bench/stub_process.hpp"
 #include "bridges/grpc_client.hpp"
 #include "runtime/supervisor.hpp"
 #include "tests/child_process.hpp"
@@ -86,13 +87,8 @@ int main(int argc, char** argv) {
   std::stringstream ss{clients_list};
   for (std::string item; std::getline(ss, item, ',');)
     clients.push_back(std::atoi(item.c_str()));
-  if (binary.empty()) {
-    std::string self = argv[0];
-    auto slash = self.rfind('/');
-    binary = (slash == std::string::npos ? std::string{"."}
-                                         : self.substr(0, slash))
-             + "/../orchestrator";
-  }
+  if (binary.empty())
+    binary = orchestrator_beside();
   scratch_dir dir;
   auto nats_port = free_port();
   auto nats = start_nats_server(dir.path, nats_port);

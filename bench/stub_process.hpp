@@ -68,4 +68,9 @@ inline std::string own_dir() {
   return path.substr(0, path.rfind('/'));
 }
 
+/// The `orchestrator` binary of the same build (beside bench/).
+inline std::string orchestrator_beside() {
+  return own_dir() + "/../orchestrator";
+}
+
 } // namespace orch::bench
