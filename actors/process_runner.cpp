@@ -173,8 +173,8 @@ private:
   std::string path_;
 };
 
-/// Everything the child needs, prepared before fork: after fork only
-/// async-signal-safe calls are allowed.
+/// Everything the child needs, prepared before it starts: the child of a
+/// multithreaded process may only make system calls.
 struct child_setup {
   int stdin_fd;
   int output_fd;
@@ -186,66 +186,128 @@ struct child_setup {
   rlimit nproc;
   /// Drop to sandbox_uid (the service runs as root).
   bool drop_root;
+  /// Started in new PID and network namespaces already (see start_child).
+  bool isolated;
   const char* exec_error;
   size_t exec_error_len;
 };
 
+/// The kernel's struct sigaction for rt_sigaction (not glibc's).
+struct kernel_sigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  uint64_t mask;
+};
+
+/// Ends the child.
+[[noreturn]] void child_exit(int code) {
+  ::syscall(SYS_exit_group, code);
+  __builtin_unreachable();
+}
+
+/// The child's side, in raw system calls only: it may have been started by
+/// clone(2) behind glibc's back (no fork handlers ran, so no libc lock and no
+/// sanitizer interceptor may be touched), and it never returns.
 [[noreturn]] void run_child(const child_setup& cs) {
-  // Signals: default dispositions and an empty mask for the new program.
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof(dfl));
-  dfl.sa_handler = SIG_DFL;
+  // Signals: default dispositions (an ignored SIGPIPE would survive exec)
+  // and an empty mask for the new program.
+  kernel_sigaction dfl{SIG_DFL, 0, nullptr, 0};
   for (int sig : {SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD})
-    sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::setpgid(0, 0);
-  if (::dup2(cs.stdin_fd, STDIN_FILENO) < 0
-      || ::dup2(cs.output_fd, STDOUT_FILENO) < 0
-      || ::dup2(cs.output_fd, STDERR_FILENO) < 0)
-    ::_exit(127);
+    ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
+  uint64_t no_signals = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &no_signals, nullptr,
+            sizeof(uint64_t));
+  ::syscall(SYS_setpgid, 0, 0);
+  if (::syscall(SYS_dup3, cs.stdin_fd, STDIN_FILENO, 0) < 0
+      || ::syscall(SYS_dup3, cs.output_fd, STDOUT_FILENO, 0) < 0
+      || ::syscall(SYS_dup3, cs.output_fd, STDERR_FILENO, 0) < 0)
+    child_exit(127);
 #ifdef SYS_close_range
   if (::syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
 #endif
   {
     for (int fd = 3; fd < 65536; ++fd)
-      ::close(fd);
+      ::syscall(SYS_close, fd);
   }
-  if (cs.dir != nullptr && ::chdir(cs.dir) != 0)
-    ::_exit(126);
+  if (cs.dir != nullptr && ::syscall(SYS_chdir, cs.dir) != 0)
+    child_exit(126);
   // Dies with the service; gains no privileges through setuid programs.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  ::syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  ::syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   // No network: a new network namespace has only a loopback that is down.
-  // Root may create one; others through a user namespace where the kernel
-  // allows unprivileged ones; else the child keeps the host's network.
-  if (::unshare(CLONE_NEWNET) != 0)
-    ::unshare(CLONE_NEWUSER | CLONE_NEWNET);
+  // Started without one: root may create one; others through a user
+  // namespace where the kernel allows unprivileged ones; else the child
+  // keeps the host's network.
+  if (!cs.isolated && ::syscall(SYS_unshare, CLONE_NEWNET) != 0)
+    ::syscall(SYS_unshare, CLONE_NEWUSER | CLONE_NEWNET);
   rlimit as{address_space_limit, address_space_limit};
   rlimit files{open_files_limit, open_files_limit};
   rlimit fsize{file_size_limit, file_size_limit};
   rlimit core{0, 0};
-  ::setrlimit(RLIMIT_CPU, &cs.cpu);
-  ::setrlimit(RLIMIT_AS, &as);
-  ::setrlimit(RLIMIT_NOFILE, &files);
-  ::setrlimit(RLIMIT_FSIZE, &fsize);
-  ::setrlimit(RLIMIT_CORE, &core);
-  ::setrlimit(RLIMIT_NPROC, &cs.nproc);
-  // Raw system calls: the child of a multithreaded process must not use
-  // glibc's set*id, which signals the (absent) other threads.
+  struct {
+    int resource;
+    const rlimit* limit;
+  } const limits[] = {{RLIMIT_CPU, &cs.cpu},     {RLIMIT_AS, &as},
+                      {RLIMIT_NOFILE, &files},   {RLIMIT_FSIZE, &fsize},
+                      {RLIMIT_CORE, &core},      {RLIMIT_NPROC, &cs.nproc}};
+  for (auto& l : limits)
+    ::syscall(SYS_prlimit64, 0, l.resource, l.limit, nullptr);
   if (cs.drop_root
       && (::syscall(SYS_setgroups, 0, nullptr) != 0
           || ::syscall(SYS_setresgid, sandbox_gid, sandbox_gid, sandbox_gid)
                != 0
           || ::syscall(SYS_setresuid, sandbox_uid, sandbox_uid, sandbox_uid)
                != 0))
-    ::_exit(126);
-  ::execve(cs.program, cs.argv, cs.envp);
-  auto code = errno == ENOENT ? 127 : 126;
-  auto res = ::write(STDERR_FILENO, cs.exec_error, cs.exec_error_len);
-  static_cast<void>(res);
-  ::_exit(code);
+    child_exit(126);
+  // First process of a PID namespace: the command runs as its child (to
+  // the first process the kernel delivers no signal it sends itself, such
+  // as `kill -9 $$`), and this process stays as the namespace's init: it
+  // reaps what is orphaned in there and ends with the command.
+  pid_t command = 0;
+  if (cs.isolated) {
+    command = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+    if (command < 0)
+      child_exit(126);
+  }
+  if (command == 0) {
+    ::syscall(SYS_execve, cs.program, cs.argv, cs.envp);
+    auto code = errno == ENOENT ? 127 : 126;
+    ::syscall(SYS_write, STDERR_FILENO, cs.exec_error, cs.exec_error_len);
+    child_exit(code);
+  }
+  for (;;) {
+    int status = 0;
+    auto got = ::syscall(SYS_wait4, -1, &status, __WALL, nullptr);
+    if (got < 0 && errno != EINTR)
+      child_exit(126);
+    if (got == command)
+      child_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                     : WEXITSTATUS(status));
+  }
+}
+
+/// Starts the child, as PID 1 of a new PID namespace (and in a new network
+/// namespace) where the kernel allows: root may; others through a user
+/// namespace of their own where unprivileged ones are allowed. When that
+/// first process exits, the kernel kills and reaps everything else in the
+/// namespace, also what left the process group (setsid) and what the
+/// container's init would never reap. Elsewhere a plain fork.
+pid_t start_child(child_setup& cs) {
+  unsigned long flags = CLONE_NEWPID | CLONE_NEWNET | SIGCHLD;
+  if (!cs.drop_root)
+    flags |= CLONE_NEWUSER;
+  auto pid = static_cast<pid_t>(::syscall(SYS_clone, flags, 0, 0, 0, 0));
+  if (pid == 0) {
+    cs.isolated = true;
+    run_child(cs);
+  }
+  if (pid > 0)
+    return pid;
+  pid = ::fork();
+  if (pid == 0)
+    run_child(cs);
+  return pid;
 }
 
 /// The children run_command waits for itself (reap_orphans leaves them).
@@ -341,13 +403,12 @@ command_result run_command(const command_spec& spec) {
                  rlimit{cpu_seconds, cpu_seconds + 1},
                  rlimit{nproc, nproc},
                  drop_root,
+                 false,
                  exec_error.c_str(),
                  exec_error.size()};
   sigpipe_guard guard;
   std::unique_lock<std::mutex> registering{children_mtx};
-  auto pid = ::fork();
-  if (pid == 0)
-    run_child(cs);
+  auto pid = start_child(cs);
   if (pid > 0)
     children.insert(pid);
   registering.unlock();

@@ -30,13 +30,16 @@ namespace orch {
 ///   beyond 0, 1 and 2, and is limited to CPU time of the limit rounded up to
 ///   seconds plus one, 1 GiB of address space, 64 open files, files of
 ///   64 MiB, no core dumps and 64 processes more than its user has. It runs
-///   in a new network namespace (no network) where the kernel allows one
-///   (root; others through unprivileged user namespaces), with
-///   no_new_privs, and dies with the service (PR_SET_PDEATHSIG). A service
-///   running as root runs the child as nobody (65534), owner of the
-///   temporary directory. When the child exits, remaining members of its
-///   process group are killed; a process that leaves the group (setsid)
-///   is not (that needs a PID namespace).
+///   as PID 1 of a new PID namespace in a new network namespace (no
+///   network) where the kernel allows them (root; others through
+///   unprivileged user namespaces), with no_new_privs, and dies with the
+///   service (PR_SET_PDEATHSIG). A service running as root runs the child
+///   as nobody (65534), owner of the temporary directory. When the child
+///   exits, everything it started is killed: in its PID namespace by the
+///   kernel, which also reaps it (a container's init that never reaps
+///   cannot leave zombies counting against the process limit), also what
+///   left the process group (setsid); without one, the remaining members of
+///   its process group.
 ///
 /// A non-positive `timeout_ms` means 10 s; a negative `max_output` means 0.
 /// Thread-safe: may run concurrently on several threads.

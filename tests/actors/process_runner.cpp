@@ -228,18 +228,51 @@ BOOST_AUTO_TEST_CASE(escapes_are_stopped) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(nothing_outlives_the_command) {
+  if (::geteuid() != 0)
+    return; // PID namespaces need root or unprivileged user namespaces
+  // The command runs in a PID namespace of its own, as the child of the
+  // namespace's first process.
+  auto self = run_command(sh("echo $$"));
+  BOOST_TEST(self.output == "2\n");
+  // A process that left the group (setsid) dies with the command, and so
+  // does a fork bomb: its zombies are reaped in the namespace, not left to
+  // an init that may never reap them, so the next command may fork at once.
+  auto marker = std::filesystem::temp_directory_path()
+                / ("orch-escape-" + std::to_string(::getpid()));
+  std::filesystem::remove(marker);
+  auto escape = run_command(
+    sh("setsid sh -c 'sleep 0.3; touch " + marker.string()
+       + "' > /dev/null 2>&1 & "
+         "i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); done"));
+  BOOST_TEST(escape.output.find("fork") != std::string::npos, escape.output);
+  auto next = run_command(sh("sleep 0.6 & wait; echo forked"));
+  BOOST_TEST(next.output == "forked\n");
+  BOOST_TEST(!std::filesystem::exists(marker));
+  std::filesystem::remove(marker);
+}
+
 BOOST_AUTO_TEST_CASE(orphans_are_reaped_by_a_first_process) {
-  // A process that left the group (setsid) outlives the command and is
-  // handed to the nearest subreaper, as to PID 1 in a container: there
-  // reap_orphans collects it, and leaves run_command's own children alone.
+  // An orphan handed to the nearest subreaper, as to PID 1 in a container
+  // (the service started without an init): reap_orphans collects it and
+  // leaves run_command's own children alone.
   auto pid = ::fork();
   BOOST_REQUIRE(pid >= 0);
   if (pid == 0) {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    auto res = run_command(sh("setsid sleep 0.2 > /dev/null 2>&1 & echo ok"));
+    auto middle = ::fork();
+    if (middle == 0) {
+      if (::fork() == 0) {
+        ::usleep(200000);
+        ::_exit(0);
+      }
+      ::_exit(0); // its child becomes an orphan
+    }
+    ::waitpid(middle, nullptr, 0);
+    auto res = run_command(sh("echo ok"));
     if (res.output != "ok\n")
       ::_exit(10);
-    ::usleep(800000);
+    ::usleep(600000);
     auto n = reap_orphans();
     ::_exit(n == 1 && reap_orphans() == 0 ? 0 : 20 + n);
   }
