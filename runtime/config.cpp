@@ -3,8 +3,11 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <thread>
+
+#include <unistd.h>
 
 #include "messages/messages.hpp"
 
@@ -375,6 +378,18 @@ caf::error validate(const config& cfg) {
     return bad("NODE_CALL_TIMEOUT must be at least 1 second");
   if (cfg.node_heartbeat_ms < 50 || cfg.node_heartbeat_ms > 60'000)
     return bad("NODE_HEARTBEAT_MS must be between 50 and 60000");
+  // Files named by the configuration exist and can be read now, not at the
+  // first connection attempt (which would keep the service not ready).
+  for (auto [name, path] : {std::pair{"NATS_CREDS", &cfg.nats_creds},
+                            std::pair{"NATS_TLS_CA", &cfg.nats_tls_ca},
+                            std::pair{"NATS_TLS_CERT", &cfg.nats_tls_cert},
+                            std::pair{"NATS_TLS_KEY", &cfg.nats_tls_key},
+                            std::pair{"NODE_TLS_CA", &cfg.node_tls_ca},
+                            std::pair{"NODE_TLS_CERT", &cfg.node_tls_cert},
+                            std::pair{"NODE_TLS_KEY", &cfg.node_tls_key}})
+    if (!path->empty() && ::access(path->c_str(), R_OK) != 0)
+      return bad(std::string{name} + "=" + *path + " cannot be read ("
+                 + std::strerror(errno) + "); name a readable file");
   return caf::none;
 }
 

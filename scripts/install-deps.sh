@@ -13,7 +13,7 @@ packages=(
   libnats-dev nats-server python3
   libcpp-httplib-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  python3-grpcio python3-protobuf grpc-proto
+  python3-grpcio python3-protobuf python3-cryptography grpc-proto
 )
 
 # Node.js and npm check the Helm chart; a machine may have them already

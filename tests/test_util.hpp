@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <boost/test/unit_test.hpp>
@@ -13,6 +14,14 @@
 #include "messages/messages.hpp"
 
 namespace orch::test {
+
+/// The whole content of the file at `path` ("" when it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 /// The rendered error of `x`, or "ok" when it holds a value. Safe to
 /// evaluate either way (Boost.Test builds the message of passing checks).

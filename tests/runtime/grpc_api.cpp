@@ -20,13 +20,6 @@ using std::chrono::seconds;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 /// Python stubs generated from proto/ alone, in `dir`/stubs.
 std::string python_stubs(const std::string& dir) {
   auto stubs = dir + "/stubs";

@@ -1,6 +1,7 @@
 // `orchestrator serve` against a nats-server that wants credentials: user
-// and password, a token, mutual TLS with certificates made here with
-// openssl. Wrong credentials keep serve running and not ready, and no
+// and password, a token, a credentials file (JWT and nkey, operator mode,
+// made here by tests/nats/make_creds.py), mutual TLS with certificates made
+// here with openssl. Wrong credentials keep serve running and not ready, and no
 // secret reaches its output.
 
 #include <boost/test/unit_test.hpp>
@@ -106,6 +107,62 @@ BOOST_AUTO_TEST_CASE(token) {
   plan_completes(*link, dir,
                  {"NATS_URL=" + nats.url(), "NATS_TOKEN=tok-abc-123"},
                  "token");
+}
+
+BOOST_AUTO_TEST_CASE(credentials_file) {
+  scratch_dir dir;
+  auto d = dir.path;
+  child make({"/usr/bin/python3",
+              std::string{ORCH_SOURCE_DIR} + "/tests/nats/make_creds.py", d,
+              "orch", "test"},
+             {}, d + "/make_creds.log");
+  BOOST_REQUIRE_MESSAGE(make.wait(seconds(30)) == 0, make.output());
+  nats_server nats{d, {"-c", d + "/auth.conf"}};
+  nats_settings ok;
+  ok.creds_file = d + "/test.creds";
+  auto link = client(nats.url(), ok);
+  plan_completes(*link, dir,
+                 {"NATS_URL=" + nats.url(), "NATS_CREDS=" + d + "/orch.creds"},
+                 "creds");
+  // A user of an account the server does not trust: serve keeps running,
+  // not ready, and the nkey seed of its file appears nowhere.
+  auto port = free_port();
+  auto stranger = serve(dir, "stranger",
+                        {"NATS_URL=" + nats.url(),
+                         "NATS_CREDS=" + d + "/stranger.creds",
+                         "HTTP_PORT=" + std::to_string(port)});
+  httplib::Client http{"127.0.0.1", port};
+  std::string body;
+  int status = 0;
+  for (int i = 0; i < 100 && body.find("NATS") == std::string::npos; ++i) {
+    if (auto res = http.Get("/readyz")) {
+      status = res->status;
+      body = res->body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_CHECK_EQUAL(status, 503);
+  BOOST_CHECK_NE(body.find("NATS"), std::string::npos);
+  auto st = http.Get("/status");
+  BOOST_REQUIRE(st);
+  stranger.signal(SIGTERM);
+  BOOST_CHECK_EQUAL(stranger.wait(seconds(20)), 0);
+  auto file = slurp(d + "/stranger.creds");
+  auto at = file.find("-----BEGIN USER NKEY SEED-----\n");
+  BOOST_REQUIRE(at != std::string::npos);
+  auto seed = file.substr(at + 31, 58);
+  BOOST_REQUIRE_EQUAL(seed.front(), 'S');
+  BOOST_CHECK_EQUAL(stranger.output().find(seed), std::string::npos);
+  BOOST_CHECK_EQUAL(st->body.find(seed), std::string::npos);
+  // A missing file stops start-up with a message that names the variable.
+  child missing({ORCH_BINARY, "serve"},
+                {"NATS_URL=" + nats.url(), "NATS_CREDS=" + d + "/absent.creds",
+                 "HTTP_PORT=0", "GRPC_PORT=0"},
+                d + "/missing.log");
+  BOOST_CHECK_EQUAL(missing.wait(seconds(30)), 2);
+  BOOST_CHECK_NE(missing.output().find("NATS_CREDS=" + d
+                                       + "/absent.creds cannot be read"),
+                 std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(mutual_tls) {
