@@ -188,16 +188,23 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
                plan->plan_id, tasks->size(), opts.max_in_flight);
   auto dispatcher = spawn_dispatcher(sys, ds, queue, svc->orchestrator,
                                      caf::actor_cast<event_sink_actor>(sink));
-  // A plan resumed from Redis may have nothing left to run.
-  self->request(queue, std::chrono::seconds(10), atom::counts_v, plan->plan_id)
-    .receive(
-      [&](std::map<std::string, int64_t>& n) {
-        if (open_tasks(n) == 0)
-          caf::anon_send(sink, atom::progress_v,
-                         plan_completed_event(tasks->front(), n));
-      },
-      [](caf::error&) {});
-  done.wait();
+  // The plan ends when our DISPATCHER completes its last task, or when the
+  // queue has no open task of it left: a plan resumed from Redis may have
+  // nothing left to run, and with a shared Redis queue other processes
+  // (serve, another run) may complete its tasks, which our sink never sees.
+  auto nothing_open = [&] {
+    bool none = false;
+    self->request(queue, std::chrono::seconds(10), atom::counts_v,
+                  plan->plan_id)
+      .receive([&](std::map<std::string, int64_t>& n) {
+                 none = open_tasks(n) == 0;
+               },
+               [](caf::error&) {});
+    return none;
+  };
+  while (!nothing_open()
+         && done.wait_for(std::chrono::seconds(1)) != std::future_status::ready)
+    ; // asked again every second
   caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
   std::string scope = plan->plan_id + "/";
   auto of_plan = [&](std::vector<queued_task> xs) {

@@ -1,6 +1,6 @@
-// Crash test: `orchestrator run` against Redis is killed with SIGKILL in the
-// middle of a plan; a new process finishes the plan, and every task is
-// completed exactly once.
+// `orchestrator run` against Redis: killed with SIGKILL in the middle of a
+// plan, a new process finishes the plan; two processes running the same
+// plan at once share it and both see it end. Every task completes once.
 
 #include <cstdlib>
 #include <fstream>
@@ -71,6 +71,39 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_and_completes_each_task_once) {
   }
   for (auto& [id, n] : done_second)
     BOOST_CHECK_EQUAL(n, 1);
+}
+
+BOOST_AUTO_TEST_CASE(two_runs_share_a_plan_and_both_see_it_end) {
+  // Each process completes some of the tasks; the one that does not
+  // complete the last one learns from the queue that nothing is open.
+  test::llm_stub_server stub{{}};
+  BOOST_REQUIRE(stub.start());
+  stub.set_latency_ms(100);
+  auto prefix = "shared-" + std::to_string(getpid());
+  std::vector<std::string> env{"AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(),
+                               "VLLM_MODEL=stub-model",
+                               "REDIS_URL=" + test::redis_test_url(),
+                               "REDIS_PREFIX=" + prefix};
+  std::vector<std::string> argv{
+    ORCH_BINARY, "run",
+    std::string{ORCH_SOURCE_DIR} + "/examples/login-feature.yaml"};
+  test::scratch_dir dir;
+  test::child a(argv, env, dir.path + "/a.log");
+  test::child b(argv, env, dir.path + "/b.log");
+  auto rc_a = a.wait(std::chrono::seconds(60));
+  auto rc_b = b.wait(std::chrono::seconds(30));
+  BOOST_CHECK_MESSAGE(rc_a == 0, a.output());
+  BOOST_CHECK_MESSAGE(rc_b == 0, b.output());
+  auto done_a = completions(a.output());
+  auto done_b = completions(b.output());
+  BOOST_CHECK_EQUAL(done_a.size() + done_b.size(), 9u);
+  for (auto& [id, n] : done_a) {
+    BOOST_CHECK_EQUAL(n, 1);
+    BOOST_CHECK_MESSAGE(done_b.count(id) == 0, id << " completed twice");
+  }
+  for (auto* out : {&a, &b})
+    BOOST_CHECK_NE(out->output().find("9 of 9 tasks completed"),
+                   std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
