@@ -50,10 +50,14 @@ sanitize: deps
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/sanitizers/lsan.supp \
 	  ctest --output-on-failure -j$(JOBS) -E '^(helm_chart|faults)$$'
 
+# tsan runs everything on Debian's CAF rebuilt with ThreadSanitizer
+# (scripts/caf-tsan.sh), which TSan needs to see CAF's own synchronisation.
 tsan: deps
+	JOBS=$(JOBS) ./scripts/caf-tsan.sh $(CURDIR)/build-tsan/caf
 	cmake -S . -B build-tsan $(SANITIZER_FLAGS) -DORCH_SANITIZE=thread
 	cmake --build build-tsan -j$(JOBS) --target $(SANITIZER_TARGETS)
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
+	cd build-tsan && LD_LIBRARY_PATH=$(CURDIR)/build-tsan/caf/lib \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
 	  suppressions=$(CURDIR)/scripts/sanitizers/tsan.supp" \
 	  ctest --output-on-failure -j$(JOBS) -E '^(helm_chart|faults)$$'
 
