@@ -116,10 +116,12 @@ public:
     auto* self = static_cast<nats_link*>(closure);
     self->connected = false;
     self->set_reason("connection to NATS closed");
-    {
-      std::lock_guard<std::mutex> guard{self->closed_mtx};
-      self->closed_seen = true;
-    }
+    // Notified under the lock: the destructor may return (and free the
+    // condition variable) as soon as it sees closed_seen, which it cannot
+    // before this unlocks (ThreadSanitizer saw notify_all run into the
+    // destruction).
+    std::lock_guard<std::mutex> guard{self->closed_mtx};
+    self->closed_seen = true;
     self->closed_cv.notify_all();
   }
 

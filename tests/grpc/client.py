@@ -40,6 +40,7 @@ def code_of(call, *args, **kw):
 
 
 # Ready?
+st = None
 for _ in range(100):
     try:
         st = stub.GetStatus(pb.GetStatusRequest(include_stats=True), timeout=2)
@@ -48,7 +49,7 @@ for _ in range(100):
     except grpc.RpcError:
         pass
     time.sleep(0.1)
-check(st.status == "healthy", "GetStatus says healthy")
+check(st is not None and st.status == "healthy", "GetStatus says healthy")
 
 req = pb.DeliberateRequest(
     task_id="grpc-task-1", task_description="Add a login endpoint",
