@@ -43,7 +43,7 @@ cmake -S "$dir/src" -B "$dir/build" "${launcher[@]}" \
   -DCAF_LOG_LEVEL=QUIET -DCAF_NO_EXAMPLES=ON -DCAF_NO_UNIT_TESTS=ON \
   -DCAF_NO_TOOLS=ON -DCAF_NO_PYTHON=ON -DCAF_NO_OPENCL=ON -DCAF_NO_SUMMARY=ON \
   >"$dir/configure.log"
-cmake --build "$dir/build" -j"${JOBS:-2}" >"$dir/build.log"
+cmake --build "$dir/build" -j"${JOBS:-2}" >"$dir/build.log" 2>&1
 mkdir -p "$lib"
 find "$dir/build" -name "libcaf_*.so.$version" -exec cp {} "$lib/" \;
 for name in core io openssl; do
