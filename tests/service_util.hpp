@@ -19,6 +19,7 @@
 
 
 #include <boost/test/unit_test.hpp>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "bridges/grpc_client.hpp"
@@ -237,6 +238,21 @@ inline bool healthy(grpc_client& client) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
+}
+
+/// What GET /readyz on `port` answers once its body names `reason` (asked
+/// every 100 ms, for at most 10 s): the status and the body.
+inline std::pair<int, std::string> readiness_naming(int port,
+                                                    const std::string& reason) {
+  httplib::Client http{"127.0.0.1", port};
+  std::pair<int, std::string> out{0, ""};
+  for (int i = 0; i < 100 && out.second.find(reason) == std::string::npos;
+       ++i) {
+    if (auto res = http.Get("/readyz"))
+      out = {res->status, res->body};
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return out;
 }
 
 } // namespace orch::test

@@ -30,6 +30,14 @@ std::map<std::string, int> completions(const std::string& output) {
   return out;
 }
 
+/// The environment of `orchestrator run` with vllm agents against `stub` and
+/// the Redis queue of the ctest fixture under `prefix`.
+std::vector<std::string> run_env(const test::llm_stub_server& stub,
+                                 const std::string& prefix) {
+  return {"AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(), "VLLM_MODEL=stub-model",
+          "REDIS_URL=" + test::redis_test_url(), "REDIS_PREFIX=" + prefix};
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(plan_crash)
@@ -39,11 +47,7 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_and_completes_each_task_once) {
   test::llm_stub_server stub{{}};
   BOOST_REQUIRE(stub.start());
   stub.set_latency_ms(400);
-  auto prefix = "crash-" + std::to_string(getpid());
-  std::vector<std::string> env{"AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(),
-                               "VLLM_MODEL=stub-model",
-                               "REDIS_URL=" + test::redis_test_url(),
-                               "REDIS_PREFIX=" + prefix};
+  auto env = run_env(stub, "crash-" + std::to_string(getpid()));
   std::vector<std::string> argv{
     ORCH_BINARY, "run",
     std::string{ORCH_SOURCE_DIR} + "/examples/login-feature.yaml",
@@ -79,11 +83,7 @@ BOOST_AUTO_TEST_CASE(two_runs_share_a_plan_and_both_see_it_end) {
   test::llm_stub_server stub{{}};
   BOOST_REQUIRE(stub.start());
   stub.set_latency_ms(100);
-  auto prefix = "shared-" + std::to_string(getpid());
-  std::vector<std::string> env{"AGENT_TYPE=vllm", "VLLM_URL=" + stub.url(),
-                               "VLLM_MODEL=stub-model",
-                               "REDIS_URL=" + test::redis_test_url(),
-                               "REDIS_PREFIX=" + prefix};
+  auto env = run_env(stub, "shared-" + std::to_string(getpid()));
   std::vector<std::string> argv{
     ORCH_BINARY, "run",
     std::string{ORCH_SOURCE_DIR} + "/examples/login-feature.yaml"};

@@ -86,16 +86,7 @@ BOOST_AUTO_TEST_CASE(redis_auth_and_a_wrong_password) {
                           "HTTP_PORT=" + std::to_string(http_port),
                           "LOG_LEVEL=debug"},
                          dir.path + "/bad.log");
-  httplib::Client http{"127.0.0.1", http_port};
-  std::string body;
-  int status = 0;
-  for (int i = 0; i < 100 && body.find("AUTH") == std::string::npos; ++i) {
-    if (auto res = http.Get("/readyz")) {
-      status = res->status;
-      body = res->body;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto [status, body] = readiness_naming(http_port, "AUTH");
   BOOST_CHECK_EQUAL(status, 503);
   BOOST_CHECK_MESSAGE(body.find("AUTH") != std::string::npos, body);
   BOOST_CHECK_EQUAL(body.find("wrong-" + redis_pw), std::string::npos);

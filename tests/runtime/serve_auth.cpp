@@ -67,17 +67,9 @@ BOOST_AUTO_TEST_CASE(user_and_password) {
                      {"NATS_URL=" + nats.url(), "NATS_USER=orch",
                       "NATS_PASSWORD=wrong-pw-77",
                       "HTTP_PORT=" + std::to_string(port)});
-  httplib::Client http{"127.0.0.1", port};
-  std::string body;
-  int status = 0;
   // Past "starting", the reason names NATS.
-  for (int i = 0; i < 100 && body.find("NATS") == std::string::npos; ++i) {
-    if (auto res = http.Get("/readyz")) {
-      status = res->status;
-      body = res->body;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto [status, body] = readiness_naming(port, "NATS");
+  httplib::Client http{"127.0.0.1", port};
   BOOST_CHECK_EQUAL(status, 503);
   BOOST_CHECK_NE(body.find("NATS"), std::string::npos);
   auto st = http.Get("/status");
@@ -131,16 +123,8 @@ BOOST_AUTO_TEST_CASE(credentials_file) {
                         {"NATS_URL=" + nats.url(),
                          "NATS_CREDS=" + d + "/stranger.creds",
                          "HTTP_PORT=" + std::to_string(port)});
+  auto [status, body] = readiness_naming(port, "NATS");
   httplib::Client http{"127.0.0.1", port};
-  std::string body;
-  int status = 0;
-  for (int i = 0; i < 100 && body.find("NATS") == std::string::npos; ++i) {
-    if (auto res = http.Get("/readyz")) {
-      status = res->status;
-      body = res->body;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
   BOOST_CHECK_EQUAL(status, 503);
   BOOST_CHECK_NE(body.find("NATS"), std::string::npos);
   auto st = http.Get("/status");
