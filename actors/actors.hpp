@@ -343,8 +343,10 @@ struct task_queue_settings {
   int64_t retain_ms = 0;
   /// ... or when more than this many are kept (0: no limit), oldest first.
   /// Their ids and final states stay as tombstones, so enqueueing them again
-  /// adds nothing.
+  /// adds nothing and dependencies on them resolve ...
   size_t retain_max = 0;
+  /// ... the most recent this many (13 bytes each).
+  size_t tombstones_max = 1'000'000;
 };
 
 /// Spawns the in-memory TASK QUEUE.

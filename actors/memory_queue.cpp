@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/actors.hpp"
+#include "actors/tombstones.hpp"
 #include "messages/events.hpp"
 
 namespace orch {
@@ -70,9 +71,8 @@ struct memory_queue_state {
   }
   /// Finished tasks in the order they finished, for the retention limits.
   std::deque<std::pair<int64_t, std::string>> finished;
-  /// Final states of tasks that left memory, with their plan.
-  std::unordered_map<std::string, std::pair<std::string, std::string>> gone;
-  std::deque<std::string> gone_order;
+  /// Final states of tasks that left memory (1: COMPLETED, 0: another).
+  tombstones gone{1};
 
   static bool is_final(const std::string& state) {
     return state == "COMPLETED" || state == "FAILED" || state == "BLOCKED"
@@ -98,8 +98,7 @@ struct memory_queue_state {
       if (i == tasks.end() || !is_final(i->second.q.state))
         continue;
       auto plan = i->second.q.task.plan_id;
-      gone[id] = {plan, i->second.q.state};
-      gone_order.push_back(id);
+      gone.add(id, i->second.q.state == "COMPLETED" ? 1 : 0);
       --state_counts[i->second.q.state];
       tasks.erase(i);
       if (auto p = by_plan.find(plan); p != by_plan.end()) {
@@ -110,11 +109,6 @@ struct memory_queue_state {
           plan_states.erase(plan);
         }
       }
-    }
-    // Tombstones are ids only; keep at most a million.
-    while (gone_order.size() > 1'000'000) {
-      gone.erase(gone_order.front());
-      gone_order.pop_front();
     }
   }
 
@@ -174,7 +168,7 @@ struct memory_queue_state {
 
   bool enqueue(task_spec t) {
     auto id = t.task_id;
-    if (tasks.count(id) > 0 || gone.count(id) > 0)
+    if (tasks.count(id) > 0 || gone.find(id))
       return false;
     by_plan[t.plan_id].insert(id);
     entry e;
@@ -184,8 +178,8 @@ struct memory_queue_state {
     std::string blocked_by;
     for (auto& dep : e.q.task.dependencies) {
       auto i = tasks.find(dep);
-      if (auto g = gone.find(dep); i == tasks.end() && g != gone.end()) {
-        if (g->second.second != "COMPLETED") {
+      if (auto g = gone.find(dep); i == tasks.end() && g) {
+        if (*g != 1) {
           ++e.unmet;
           blocked_by = dep;
         }
@@ -351,6 +345,7 @@ using memory_queue_ptr
 task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
                                              task_queue_settings settings) {
   self->state.settings = std::move(settings);
+  self->state.gone = tombstones{self->state.settings.tombstones_max};
   auto sweep = self->state.settings.sweep_interval_ms;
   if (sweep > 0)
     self->delayed_send(self, std::chrono::milliseconds(sweep), atom::tick_v);

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <dirent.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "messages/events.hpp"
@@ -81,6 +84,26 @@ inline int fd_count(pid_t pid) {
     n += e->d_name[0] != '.';
   ::closedir(d);
   return n;
+}
+
+/// CPU seconds (user + system) a process has used so far (-1 when unknown).
+inline double cpu_seconds(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat;
+  std::getline(in, stat);
+  // Fields after the command name, which is in parentheses: state is the
+  // 3rd field of the line, utime the 14th and stime the 15th.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos)
+    return -1;
+  std::istringstream rest{stat.substr(close + 2)};
+  std::string skip;
+  for (int i = 3; i < 14; ++i)
+    rest >> skip;
+  double utime = 0;
+  double stime = 0;
+  rest >> utime >> stime;
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 } // namespace orch::bench

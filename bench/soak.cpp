@@ -4,17 +4,20 @@
 // on a schedule at half of it (or --rate) for M minutes.
 //
 //   soak --minutes 60 [--tasks 10] [--capacity-plans 200] [--rate TASKS/S]
-//        [--redis] [--binary PATH]
+//        [--redis] [--events-max-age S] [--memory-streams] [--binary PATH]
 //
 // Prints one JSON line at the start (the capacity and the rate), one per
-// minute — serve's RSS and open file descriptors, p50/p99 from a plan's
+// minute — serve's RSS and open file descriptors, nats-server's RSS, the
+// CPU seconds serve and nats-server used in it, p50/p99 from a plan's
 // publish to each task's task.completed in that minute, tasks published and
 // completed — and a summary: tasks lost (published, never completed),
 // completed twice, and RSS, descriptors and p99 of the first and last
 // minute. Exit status 1 when a task is lost or completed twice.
 //
-// The event stream keeps five minutes of events (MaxAge), so that an hour
-// of events does not fill nats-server's store.
+// The event stream keeps five minutes of events (MaxAge, --events-max-age),
+// so that an hour of events does not fill nats-server's store; with
+// --memory-streams the plan and event streams are kept in memory instead of
+// files (what nats-server's disk costs the latency, on a shared machine).
 
 #include <chrono>
 #include <csignal>
@@ -117,6 +120,8 @@ int main(int argc, char** argv) {
   int capacity_plans = 200;
   double rate = 0;
   bool use_redis = false;
+  int events_max_age = 300;
+  bool memory_streams = false;
   std::string binary;
   app.add_option("--minutes", minutes, "length of the steady load")
     ->capture_default_str();
@@ -127,6 +132,12 @@ int main(int argc, char** argv) {
   app.add_option("--rate", rate,
                  "tasks/s of the steady load (default: half of the capacity)");
   app.add_flag("--redis", use_redis, "the TASK QUEUE in a private redis-server");
+  app.add_option("--events-max-age", events_max_age,
+                 "seconds of events the event stream keeps")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  app.add_flag("--memory-streams", memory_streams,
+               "plan and event streams in memory storage instead of files");
   app.add_option("--binary", binary,
                  "orchestrator binary (default: next to bench/)");
   CLI11_PARSE(app, argc, argv);
@@ -143,7 +154,9 @@ int main(int argc, char** argv) {
   auto link = nats_connect(ns);
   if (!link
       || ensure_stream(**link, "ORCHESTRATOR_EVENTS", "orchestration.>",
-                       std::chrono::minutes(5))
+                       std::chrono::seconds(events_max_age), memory_streams)
+      || ensure_stream(**link, "PLANNING_EVENTS", "planning.>",
+                       std::chrono::seconds(events_max_age), memory_streams)
       || ensure_streams(**link)) {
     std::fprintf(stderr, "soak: cannot reach the private nats-server\n");
     return 1;
@@ -222,6 +235,8 @@ int main(int argc, char** argv) {
                            {"capacity_tasks_per_s", capacity},
                            {"rate_tasks_per_s", rate},
                            {"tasks_per_plan", tasks},
+                           {"events_max_age_s", events_max_age},
+                           {"streams", memory_streams ? "memory" : "file"},
                            {"minutes", minutes}}
                         .dump()
                         .c_str());
@@ -236,6 +251,8 @@ int main(int argc, char** argv) {
   auto next_report = start + std::chrono::minutes(1);
   int64_t published_in_minute = 0;
   int64_t completed_at_report = rec.completed_now();
+  auto serve_cpu = cpu_seconds(serve.pid());
+  auto nats_cpu = cpu_seconds(nats.pid());
   std::vector<json> lines;
   for (int64_t i = 0;; ++i) {
     auto due = start
@@ -248,9 +265,14 @@ int main(int argc, char** argv) {
         lat.swap(rec.minute);
       }
       auto done = rec.completed_now();
+      auto serve_cpu_now = cpu_seconds(serve.pid());
+      auto nats_cpu_now = cpu_seconds(nats.pid());
       json line{{"minute", static_cast<int>(lines.size()) + 1},
                 {"rss_mb", rss_mb(serve.pid())},
                 {"fds", fd_count(serve.pid())},
+                {"nats_rss_mb", rss_mb(nats.pid())},
+                {"serve_cpu_s", serve_cpu_now - serve_cpu},
+                {"nats_cpu_s", nats_cpu_now - nats_cpu},
                 {"p50_ms", pct(lat, 0.50)},
                 {"p99_ms", pct(lat, 0.99)},
                 {"tasks_published", published_in_minute * tasks},
@@ -260,6 +282,8 @@ int main(int argc, char** argv) {
       lines.push_back(std::move(line));
       published_in_minute = 0;
       completed_at_report = done;
+      serve_cpu = serve_cpu_now;
+      nats_cpu = nats_cpu_now;
       next_report += std::chrono::minutes(1);
     }
     if (static_cast<int>(lines.size()) >= minutes)

@@ -142,7 +142,7 @@ nats_health health(const nats_link& link) {
 
 caf::error ensure_stream(nats_link& link, const std::string& name,
                          const std::string& subject,
-                         std::chrono::seconds max_age) {
+                         std::chrono::seconds max_age, bool in_memory) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
   cfg.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(max_age)
@@ -151,7 +151,7 @@ caf::error ensure_stream(nats_link& link, const std::string& name,
   const char* subjects[] = {subject.c_str()};
   cfg.Subjects = subjects;
   cfg.SubjectsLen = 1;
-  cfg.Storage = js_FileStorage;
+  cfg.Storage = in_memory ? js_MemoryStorage : js_FileStorage;
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   auto st = js_AddStream(&si, link.js, &cfg, nullptr, &jerr);
@@ -161,8 +161,8 @@ caf::error ensure_stream(nats_link& link, const std::string& name,
     return caf::none;
   if (jerr == JSStreamNameExistErr) {
     spdlog::warn("nats bridge found stream {} with other settings than {} on "
-                 "file storage; left alone",
-                 name, subject);
+                 "{} storage; left alone",
+                 name, subject, in_memory ? "memory" : "file");
     return caf::none;
   }
   return caf::make_error(ec::internal,

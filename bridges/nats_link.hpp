@@ -80,11 +80,13 @@ nats_health health(const nats_link& link);
 /// settings is reported (logged, returned in the text) and left alone.
 caf::error ensure_streams(nats_link& link);
 
-/// Creates one stream (file storage) when missing; messages older than
-/// `max_age` are dropped when it is set (benchmarks that run for hours).
+/// Creates one stream (file storage, or memory with `in_memory`) when
+/// missing; messages older than `max_age` are dropped when it is set
+/// (benchmarks that run for hours).
 caf::error ensure_stream(nats_link& link, const std::string& name,
                          const std::string& subject,
-                         std::chrono::seconds max_age = {});
+                         std::chrono::seconds max_age = {},
+                         bool in_memory = false);
 
 /// Publishes `n` messages of `data` asynchronously, each with its own
 /// `Nats-Msg-Id`, and waits for every ack; returns the seconds it took. The

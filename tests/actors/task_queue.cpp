@@ -490,3 +490,46 @@ BOOST_AUTO_TEST_CASE(memory_queue_forgets_finished_tasks_past_its_limits) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(memory_queue_keeps_the_latest_tombstones) {
+  threaded_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  task_queue_settings s;
+  s.sweep_interval_ms = 0;
+  s.retain_max = 1;
+  s.tombstones_max = 2;
+  auto q = spawn_memory_queue(sys, s);
+  auto add = [&](std::vector<task_spec> xs) {
+    int32_t added = -1;
+    self->request(q, 5s, atom::add_v, std::move(xs))
+      .receive([&](int32_t k) { added = k; }, [](caf::error&) {});
+    return added;
+  };
+  auto lease = [&] {
+    std::vector<queued_task> got;
+    self->request(q, 5s, atom::lease_v, std::string{"w"}, 1000, 10)
+      .receive([&](std::vector<queued_task>& x) { got = x; },
+               [](caf::error&) {});
+    return got;
+  };
+  BOOST_REQUIRE_EQUAL(add({t("p/a"), t("p/b"), t("p/c"), t("p/d")}), 4);
+  for (auto& x : lease())
+    self->request(q, 5s, atom::complete_v, x.task.task_id, std::string{"w"},
+                  std::string{"ok"})
+      .receive([](queued_task&) {}, [](caf::error&) {});
+  // a, b and c left memory; b and c are the two tombstones kept.
+  BOOST_CHECK_EQUAL(add({t("p/b")}), 0);
+  BOOST_CHECK_EQUAL(add({t("p/c")}), 0);
+  BOOST_CHECK_EQUAL(add({t("p/a")}), 1);
+  // A dependency on a tombstone of a COMPLETED task is met.
+  auto e = t("p/e");
+  e.dependencies = {"p/c"};
+  BOOST_CHECK_EQUAL(add({e}), 1);
+  std::vector<std::string> ids;
+  for (auto& x : lease())
+    ids.push_back(x.task.task_id);
+  std::sort(ids.begin(), ids.end());
+  BOOST_CHECK((ids == std::vector<std::string>{"p/a", "p/e"}));
+  self->send_exit(q, caf::exit_reason::user_shutdown);
+}
