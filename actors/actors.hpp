@@ -147,6 +147,9 @@ using task_queue_actor = caf::typed_actor<
   caf::replies_to<atom::release, std::string, std::string>::with<queued_task>,
   // Events recorded with completions and not yet delivered.
   caf::replies_to<atom::outbox>::with<std::vector<outbound_event>>,
+  // The same, of one plan (by plan_id): found by an index, not by walking
+  // the outbox.
+  caf::replies_to<atom::outbox, std::string>::with<std::vector<outbound_event>>,
   // Drops delivered events by idempotency key; answers how many were held.
   caf::replies_to<atom::outbox, std::vector<std::string>>::with<int32_t>,
   // Returns expired leases to READY.

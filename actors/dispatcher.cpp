@@ -147,14 +147,13 @@ void check_plan(dispatcher_ptr self, task_spec task, bool from_outbox = false) {
         done.outbox = true;
         // Events of the plan that a process which died left in the outbox
         // go first, so that plan.completed follows every event of the plan.
-        self->request(st.queue, queue_timeout, atom::outbox_v)
+        self->request(st.queue, queue_timeout, atom::outbox_v, task.plan_id)
           .then(
             [=](std::vector<outbound_event>& box) mutable {
               std::vector<outbound_event> evs;
               for (auto& ev : box)
                 if (ev.subject != subject::plan_completed
-                    && self->state.delivered.count(ev.idempotency_key) == 0
-                    && plan_task_of(ev).plan_id == task.plan_id)
+                    && self->state.delivered.count(ev.idempotency_key) == 0)
                   evs.push_back(std::move(ev));
               evs.push_back(std::move(done));
               deliver(self, std::move(evs));

@@ -51,6 +51,9 @@ struct memory_queue_state {
   int64_t seq = 0;
   /// Events recorded with completions, by idempotency key.
   std::map<std::string, outbound_event> outbox;
+  /// Outbox keys by plan, and the plan of each key.
+  std::unordered_map<std::string, std::set<std::string>> outbox_by_plan;
+  std::unordered_map<std::string, std::string> outbox_plan;
   /// Task ids by plan.
   std::unordered_map<std::string, std::set<std::string>> by_plan;
   /// Tasks by plan and state, kept with every transition (counts by plan
@@ -134,23 +137,39 @@ struct memory_queue_state {
       leases.erase({(*e)->q.lease_expires_ms, id});
       retry_or_fail(**e, error);
     }
-    record(events, (*e)->q.state == "FAILED",
-           open_tasks(plan_counts((*e)->q.task.plan_id)) == 0);
+    auto& plan = (*e)->q.task.plan_id;
+    record(plan, events, (*e)->q.state == "FAILED",
+           open_tasks(plan_counts(plan)) == 0);
     auto out = (*e)->q;
     purge();
     return out;
   }
 
-  void record(std::vector<outbound_event>& events, bool final_failure,
-              bool plan_done) {
+  void record(const std::string& plan, std::vector<outbound_event>& events,
+              bool final_failure, bool plan_done) {
     for (auto& ev : events) {
       if ((ev.when == "final" && !final_failure)
           || (ev.when == "plan_done" && !plan_done))
         continue;
       ev.outbox = true;
       auto key = ev.idempotency_key;
+      outbox_by_plan[plan].insert(key);
+      outbox_plan[key] = plan;
       outbox[key] = std::move(ev);
     }
+  }
+
+  /// Drops one delivered event; whether it was held.
+  bool drop_event(const std::string& key) {
+    if (auto p = outbox_plan.find(key); p != outbox_plan.end()) {
+      if (auto i = outbox_by_plan.find(p->second); i != outbox_by_plan.end()) {
+        i->second.erase(key);
+        if (i->second.empty())
+          outbox_by_plan.erase(i);
+      }
+      outbox_plan.erase(p);
+    }
+    return outbox.erase(key) > 0;
   }
 
   int64_t now() const {
@@ -423,10 +442,20 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       return out;
     },
     [=](atom::outbox,
+        const std::string& plan) -> caf::result<std::vector<outbound_event>> {
+      auto& st = self->state;
+      std::vector<outbound_event> out;
+      if (auto i = st.outbox_by_plan.find(plan); i != st.outbox_by_plan.end())
+        for (auto& k : i->second)
+          if (auto ev = st.outbox.find(k); ev != st.outbox.end())
+            out.push_back(ev->second);
+      return out;
+    },
+    [=](atom::outbox,
         const std::vector<std::string>& keys) -> caf::result<int32_t> {
       int32_t n = 0;
       for (auto& k : keys)
-        n += static_cast<int32_t>(self->state.outbox.erase(k));
+        n += self->state.drop_event(k) ? 1 : 0;
       return n;
     },
     [=](atom::fail, const std::string& id, const std::string& worker,

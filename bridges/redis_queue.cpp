@@ -400,6 +400,15 @@ caf::expected<outbound_event> event_from_blob(const std::string& blob) {
   return ev;
 }
 
+/// Outbox events from a flat reply key, blob, ...
+caf::expected<std::vector<outbound_event>> events_of(redis_value& v) {
+  std::vector<outbound_event> out;
+  for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
+    if (auto ev = event_from_blob(v.elements[i + 1].str))
+      out.push_back(std::move(*ev));
+  return out;
+}
+
 /// Appends outbox events as (key, when, blob) triples.
 void add_events(std::vector<std::string>& argv,
                 const std::vector<outbound_event>& events) {
@@ -611,15 +620,15 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
         self, std::move(argv), [](redis_value& v) { return to_counts(v); });
     },
     [=](atom::outbox) -> caf::result<std::vector<outbound_event>> {
-      auto argv = script(self, redis_lua::outbox);
       return call<std::vector<outbound_event>>(
-        self, std::move(argv), [](redis_value& v) {
-          std::vector<outbound_event> out;
-          for (size_t i = 0; i + 1 < v.elements.size(); i += 2)
-            if (auto ev = event_from_blob(v.elements[i + 1].str))
-              out.push_back(std::move(*ev));
-          return caf::expected<std::vector<outbound_event>>{std::move(out)};
-        });
+        self, script(self, redis_lua::outbox), events_of);
+    },
+    [=](atom::outbox,
+        std::string& plan) -> caf::result<std::vector<outbound_event>> {
+      auto argv = script(self, redis_lua::outbox_plan);
+      argv.push_back(plan);
+      return call<std::vector<outbound_event>>(self, std::move(argv),
+                                               events_of);
     },
     [=](atom::outbox,
         std::vector<std::string>& keys) -> caf::result<int32_t> {

@@ -16,6 +16,8 @@
 //   P:sc       hash: all tasks by state, kept by setstate
 //   P:o        hash: the outbox, idempotency key -> event (JSON), written
 //              with the completion or failure that causes the event
+//   P:op:<plan> set: outbox keys of a plan
+//   P:ok       hash: outbox key -> its plan (to leave P:op when dropped)
 // Errors come back as "<code>: <text>" with code not_found or
 // invalid_argument.
 
@@ -51,6 +53,7 @@ end
 -- when '' always, 'final' if the task FAILED, 'plan_done' if plan_done(id).
 local function record_events(id, first)
   local final = redis.call('HGET', tk(id), 'state') == 'FAILED'
+  local plan = redis.call('HGET', tk(id), 'plan') or ''
   local done = nil
   for k = first, #ARGV, 3 do
     local when = ARGV[k + 1]
@@ -59,7 +62,11 @@ local function record_events(id, first)
       if done == nil then done = plan_done(id) end
       keep = done
     end
-    if keep then redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2]) end
+    if keep then
+      redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2])
+      redis.call('SADD', P .. ':op:' .. plan, ARGV[k])
+      redis.call('HSET', P .. ':ok', ARGV[k], plan)
+    end
   end
 end
 local function ready(id)
@@ -285,10 +292,31 @@ constexpr const char* outbox = R"lua(
 return redis.call('HGETALL', P .. ':o')
 )lua";
 
+/// ARGV: P, now, plan. The plan's outbox events as a flat list key, blob, ...
+constexpr const char* outbox_plan = R"lua(
+local keys = redis.call('SMEMBERS', P .. ':op:' .. ARGV[3])
+local out = {}
+for i = 1, #keys do
+  local blob = redis.call('HGET', P .. ':o', keys[i])
+  if blob then
+    table.insert(out, keys[i])
+    table.insert(out, blob)
+  end
+end
+return out
+)lua";
+
 /// ARGV: P, now, keys... Drops delivered events; returns how many were held.
 constexpr const char* outbox_drop = R"lua(
 local n = 0
-for k = 3, #ARGV do n = n + redis.call('HDEL', P .. ':o', ARGV[k]) end
+for k = 3, #ARGV do
+  local plan = redis.call('HGET', P .. ':ok', ARGV[k])
+  if plan then
+    redis.call('SREM', P .. ':op:' .. plan, ARGV[k])
+    redis.call('HDEL', P .. ':ok', ARGV[k])
+  end
+  n = n + redis.call('HDEL', P .. ':o', ARGV[k])
+end
 return n
 )lua";
 

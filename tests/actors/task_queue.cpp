@@ -311,6 +311,41 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(completion_records_its_events_in_the_outbox, B,
   BOOST_CHECK_EQUAL(joined(keys_of(box)), "a2");
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_outbox_of_one_plan, B, backends) {
+  queue_fixture<B> f;
+  auto a = t("p/a");
+  a.plan_id = "p";
+  auto b = t("p/b");
+  b.plan_id = "p";
+  auto c = t("q/c");
+  c.plan_id = "q";
+  f.add({a, b, c});
+  f.lease("w", 3);
+  auto done = [&](const char* id, std::vector<outbound_event> evs) {
+    f.template must<queued_task>(atom::complete_v, std::string{id},
+                                 std::string{"w"}, std::string{"{}"},
+                                 std::move(evs));
+  };
+  done("p/a", {ev("a1"), ev("a2")});
+  done("q/c", {ev("c1")});
+  done("p/b", {ev("b1")});
+  auto of = [&](const char* plan) {
+    return joined(keys_of(f.template must<std::vector<outbound_event>>(
+      atom::outbox_v, std::string{plan})));
+  };
+  BOOST_CHECK_EQUAL(of("p"), "a1,a2,b1");
+  BOOST_CHECK_EQUAL(of("q"), "c1");
+  BOOST_CHECK_EQUAL(of("none"), "");
+  // Dropped events leave their plan's list too.
+  f.template must<int32_t>(atom::outbox_v,
+                           std::vector<std::string>{"a2", "c1"});
+  BOOST_CHECK_EQUAL(of("p"), "a1,b1");
+  BOOST_CHECK_EQUAL(of("q"), "");
+  BOOST_CHECK_EQUAL(joined(keys_of(f.template must<std::vector<outbound_event>>(
+                      atom::outbox_v))),
+                    "a1,b1");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(final_events_only_when_the_failure_is_final, B,
                               backends) {
   queue_fixture<B> f;
