@@ -34,7 +34,6 @@ run-offline: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 	$(MAKE) sanitize
-	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
 # The test suite built with ASan+UBSan (sanitize) or ThreadSanitizer (tsan),
 # in build-asan / build-tsan, and run. Optimised lightly (-O1) with line
@@ -62,10 +61,8 @@ tsan: deps
 	  suppressions=$(CURDIR)/scripts/sanitizers/tsan.supp" \
 	  ctest --output-on-failure -j$(JOBS) -E '^(helm_chart|faults)$$'
 
-# libFuzzer runs of every target (clang): FUZZ_SECONDS each; `make test`
-# runs each for CI_FUZZ_SECONDS.
+# libFuzzer runs of every target (clang): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-CI_FUZZ_SECONDS ?= 15
 fuzz: deps
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
