@@ -50,10 +50,14 @@ struct memory_queue_state {
   std::set<std::pair<int64_t, std::string>> delayed;
   int64_t seq = 0;
   /// Events recorded with completions, by idempotency key.
-  std::map<std::string, outbound_event> outbox;
-  /// Outbox keys by plan, and the plan of each key.
+  /// With the plan of the task whose settle recorded them.
+  struct boxed_event {
+    std::string plan;
+    outbound_event ev;
+  };
+  std::map<std::string, boxed_event> outbox;
+  /// Outbox keys by plan.
   std::unordered_map<std::string, std::set<std::string>> outbox_by_plan;
-  std::unordered_map<std::string, std::string> outbox_plan;
   /// Task ids by plan.
   std::unordered_map<std::string, std::set<std::string>> by_plan;
   /// Tasks by plan and state, kept with every transition (counts by plan
@@ -154,22 +158,23 @@ struct memory_queue_state {
       ev.outbox = true;
       auto key = ev.idempotency_key;
       outbox_by_plan[plan].insert(key);
-      outbox_plan[key] = plan;
-      outbox[key] = std::move(ev);
+      outbox[key] = boxed_event{plan, std::move(ev)};
     }
   }
 
   /// Drops one delivered event; whether it was held.
   bool drop_event(const std::string& key) {
-    if (auto p = outbox_plan.find(key); p != outbox_plan.end()) {
-      if (auto i = outbox_by_plan.find(p->second); i != outbox_by_plan.end()) {
-        i->second.erase(key);
-        if (i->second.empty())
-          outbox_by_plan.erase(i);
-      }
-      outbox_plan.erase(p);
+    auto b = outbox.find(key);
+    if (b == outbox.end())
+      return false;
+    if (auto i = outbox_by_plan.find(b->second.plan);
+        i != outbox_by_plan.end()) {
+      i->second.erase(key);
+      if (i->second.empty())
+        outbox_by_plan.erase(i);
     }
-    return outbox.erase(key) > 0;
+    outbox.erase(b);
+    return true;
   }
 
   int64_t now() const {
@@ -437,8 +442,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
     },
     [=](atom::outbox) -> caf::result<std::vector<outbound_event>> {
       std::vector<outbound_event> out;
-      for (auto& [k, ev] : self->state.outbox)
-        out.push_back(ev);
+      for (auto& [k, b] : self->state.outbox)
+        out.push_back(b.ev);
       return out;
     },
     [=](atom::outbox,
@@ -447,8 +452,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       std::vector<outbound_event> out;
       if (auto i = st.outbox_by_plan.find(plan); i != st.outbox_by_plan.end())
         for (auto& k : i->second)
-          if (auto ev = st.outbox.find(k); ev != st.outbox.end())
-            out.push_back(ev->second);
+          if (auto b = st.outbox.find(k); b != st.outbox.end())
+            out.push_back(b->second.ev);
       return out;
     },
     [=](atom::outbox,

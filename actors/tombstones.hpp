@@ -29,16 +29,10 @@ public:
 
   /// The final state recorded for `id`.
   std::optional<uint8_t> find(std::string_view id) const {
-    if (hashes_.empty())
+    auto at = slot_of(hash(id));
+    if (at == npos)
       return std::nullopt;
-    auto h = hash(id);
-    for (auto i = home(h);; i = (i + 1) & mask_) {
-      auto at = index_[i];
-      if (at == 0)
-        return std::nullopt;
-      if (hashes_[at - 1] == h)
-        return states_[at - 1];
-    }
+    return states_[index_[at] - 1];
   }
 
   /// Records `id`; the oldest entry leaves when the table is full.

@@ -108,6 +108,13 @@ task_spec t(std::string id, int32_t priority = 0,
   return x;
 }
 
+/// A task of the plan its id starts with ("p/a" is in plan "p").
+task_spec planned(std::string id) {
+  auto x = t(std::move(id));
+  x.plan_id = x.task_id.substr(0, x.task_id.find('/'));
+  return x;
+}
+
 std::vector<std::string> ids(const std::vector<queued_task>& xs) {
   std::vector<std::string> out;
   for (auto& x : xs)
@@ -313,13 +320,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(completion_records_its_events_in_the_outbox, B,
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_outbox_of_one_plan, B, backends) {
   queue_fixture<B> f;
-  auto a = t("p/a");
-  a.plan_id = "p";
-  auto b = t("p/b");
-  b.plan_id = "p";
-  auto c = t("q/c");
-  c.plan_id = "q";
-  f.add({a, b, c});
+  f.add({planned("p/a"), planned("p/b"), planned("q/c")});
   f.lease("w", 3);
   auto done = [&](const char* id, std::vector<outbound_event> evs) {
     f.template must<queued_task>(atom::complete_v, std::string{id},
@@ -369,13 +370,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(plan_marker_only_when_the_plan_has_no_open_task,
   // the settle that leaves the plan without an open task, and only then, so
   // a process that dies before publishing plan.completed loses nothing.
   queue_fixture<B> f;
-  auto a = t("p1/a");
-  a.plan_id = "p1";
-  auto b = t("p1/b");
-  b.plan_id = "p1";
-  auto c = t("p2/c");
-  c.plan_id = "p2";
-  f.add({a, b, c});
+  f.add({planned("p1/a"), planned("p1/b"), planned("p2/c")});
   BOOST_REQUIRE_EQUAL(f.lease("w", 3).size(), 3u);
   auto settle = [&](const std::string& id, const std::string& plan,
                     bool ok) {
@@ -483,11 +478,8 @@ BOOST_AUTO_TEST_CASE(memory_queue_forgets_finished_tasks_past_its_limits) {
       .receive([](queued_task&) {}, [](caf::error&) {});
   };
   std::vector<task_spec> xs;
-  for (auto id : {"p/a", "p/b", "p/c", "p/d"}) {
-    auto x = t(id);
-    x.plan_id = "p";
-    xs.push_back(x);
-  }
+  for (auto id : {"p/a", "p/b", "p/c", "p/d"})
+    xs.push_back(planned(id));
   self->request(q, 5s, atom::add_v, xs)
     .receive([](int32_t) {}, [](caf::error&) {});
   std::vector<queued_task> got;
