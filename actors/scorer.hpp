@@ -42,6 +42,13 @@ struct dryrun_command {
 
 /// Everything the SCORER checks and how it weighs the results.
 struct scorer_rules {
+  /// `full` (the default): the checks below. `trivial`: three cheap checks
+  /// instead, for measuring the engine's own cost — the proposal names its
+  /// task (a substring test), is 1 to 4096 bytes long (a rule on length),
+  /// and a hash of its text in [0, 1] (a deterministic score to rank by);
+  /// the score is their mean. Everything else here is then unused.
+  std::string profile = "full";
+
   /// Deny patterns: any match is a policy violation and caps the score.
   std::vector<deny_rule> deny;
 

@@ -321,17 +321,54 @@ proposal scripted_revise(const agent_spec& spec, const task_spec& task,
   return result;
 }
 
+std::string scripted_style(const agent_spec& spec) {
+  auto i = spec.params.find("style");
+  return i == spec.params.end() ? std::string{"full"} : i->second;
+}
+
+std::string brief_generate(const agent_spec& spec, const task_spec& task) {
+  std::string out;
+  out.reserve(spec.agent_id.size() + task.task_id.size() + 16);
+  out += spec.agent_id;
+  out += ": solution for ";
+  out += task.task_id;
+  return out;
+}
+
+critique brief_critique(const agent_spec& spec, const proposal& target,
+                        int32_t round) {
+  critique result;
+  result.critic_id = spec.agent_id;
+  result.proposal_id = target.id;
+  result.target_author_id = target.author_id;
+  result.round = round;
+  result.content = spec.agent_id;
+  result.content += ": looks right";
+  return result;
+}
+
+proposal brief_revise(const proposal& own) {
+  proposal result = own;
+  result.revisions.push_back(own.content);
+  result.content += " (revised)";
+  result.created_at_ms = now_ms();
+  return result;
+}
+
 namespace {
 
 struct scripted_agent_state {
   static inline const char* name = "scripted-agent";
   agent_spec spec;
+  /// Style `brief`: one-line texts, for measuring the engine's own cost.
+  bool brief = false;
   uint64_t proposals = 0;
 };
 
 agent_actor::behavior_type
 scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
                agent_spec spec) {
+  self->state.brief = scripted_style(spec) == "brief";
   self->state.spec = std::move(spec);
   return {
     [=](atom::generate, const task_spec& task) -> caf::result<proposal> {
@@ -342,17 +379,22 @@ scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
       p.id += std::to_string(++st.proposals);
       p.author_id = st.spec.agent_id;
       p.author_role = st.spec.role;
-      p.content = scripted_generate(st.spec, task);
+      p.content = st.brief ? brief_generate(st.spec, task)
+                           : scripted_generate(st.spec, task);
       p.created_at_ms = now_ms();
       return p;
     },
     [=](atom::critique, const task_spec& task, const proposal& target,
         int32_t round) -> caf::result<critique> {
-      return scripted_critique(self->state.spec, task, target, round);
+      auto& st = self->state;
+      return st.brief ? brief_critique(st.spec, target, round)
+                      : scripted_critique(st.spec, task, target, round);
     },
     [=](atom::revise, const task_spec& task, const proposal& own,
         const std::vector<critique>& feedback) -> caf::result<proposal> {
-      return scripted_revise(self->state.spec, task, own, feedback);
+      auto& st = self->state;
+      return st.brief ? brief_revise(own)
+                      : scripted_revise(st.spec, task, own, feedback);
     },
     [=](atom::info) -> caf::result<agent_spec> { return self->state.spec; },
   };

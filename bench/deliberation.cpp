@@ -1,19 +1,28 @@
-// Benchmark: in-process deliberations per second and latency percentiles with
-// `scripted` agents, through the ORCHESTRATOR as the service runs them.
+// Benchmark: in-process deliberations per second and latency percentiles,
+// through the ORCHESTRATOR as the service runs them.
 //
-//   deliberation --agents 3 --rounds 1 --concurrency 64 --deliberations 200000
+//   deliberation [--mode scripted|engine] --agents 3 --rounds 1
+//                --concurrency 64 --deliberations 200000
+//   deliberation --mode engine --table      (N in {3, 6, 12} x R in {0, 1, 2})
 //
-// Prints one JSON line.
+// `scripted` (the default): `scripted` agents write their full texts and the
+// SCORER runs its full checks. `engine`: `scripted` agents of style `brief`
+// answer with one line ("DEV-agent-2: solution for bench-17") and the SCORER
+// runs its `trivial` profile (a substring test, a rule on length, a hash), so
+// what is measured is the engine's own cost: messages, actors, ranking.
+// Prints one JSON line per configuration.
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "bench/bench_driver.hpp"
 #include "runtime/supervisor.hpp"
@@ -21,41 +30,42 @@
 using namespace orch;
 using namespace orch::bench;
 
-int main(int argc, char** argv) {
+namespace {
+
+struct options {
+  std::string mode = "scripted";
   int32_t agents = 3;
   int32_t rounds = 1;
   int64_t concurrency = 64;
   int64_t deliberations = 200'000;
   int64_t warmup = 2'000;
+  int32_t threads = 0;
+  int32_t scorers = 0;
+};
+
+double cpu_seconds() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+/// Runs one configuration in an actor system of its own and prints its line.
+/// Returns false when a deliberation failed or the service did not start.
+bool measure(const options& opt, const std::string& rules_file) {
   config cfg;
-  CLI::App app{"In-process deliberations per second with scripted agents"};
-  app.add_option("--agents", agents, "agents per council (N)")
-    ->capture_default_str();
-  app.add_option("--rounds", rounds, "rounds of peer review (R)")
-    ->capture_default_str();
-  app.add_option("--concurrency", concurrency, "deliberations in flight (C)")
-    ->capture_default_str();
-  app
-    .add_option("--deliberations", deliberations, "deliberations measured (D)")
-    ->capture_default_str();
-  app.add_option("--warmup", warmup, "deliberations before measuring")
-    ->capture_default_str();
-  app.add_option("--threads", cfg.threads, "scheduler threads, 0 = cores")
-    ->capture_default_str();
-  app.add_option("--scorers", cfg.scorers, "scorer actors, 0 = threads")
-    ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  if (agents < 1 || rounds < 0 || concurrency < 1 || deliberations < 1) {
-    std::fprintf(stderr, "deliberation: agents, concurrency and "
-                         "deliberations must be positive, rounds >= 0\n");
-    return 2;
+  cfg.threads = opt.threads;
+  cfg.scorers = opt.scorers;
+  cfg.councils = {council_spec{"DEV", opt.agents, {}}};
+  if (opt.mode == "engine") {
+    cfg.councils.front().params["style"] = "brief";
+    cfg.scorer_rules = rules_file;
   }
-  cfg.councils = {council_spec{"DEV", agents}};
-  cfg.rounds = rounds;
+  cfg.rounds = opt.rounds;
   cfg.max_stored_results = 1000;
   if (auto err = validate(cfg)) {
     std::fprintf(stderr, "deliberation: %s\n", render(err).c_str());
-    return 2;
+    return false;
   }
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg, cfg);
@@ -63,34 +73,106 @@ int main(int argc, char** argv) {
   auto svc = start_service(sys, cfg);
   if (!svc) {
     std::fprintf(stderr, "deliberation: %s\n", render(svc.error()).c_str());
-    return 1;
+    return false;
   }
-  auto task = bench_task(rounds);
-  if (warmup > 0)
-    run(sys, svc->orchestrator, task, warmup, concurrency);
+  auto task = bench_task(opt.rounds);
+  if (opt.warmup > 0)
+    run(sys, svc->orchestrator, task, opt.warmup, opt.concurrency);
+  auto cpu0 = cpu_seconds();
   auto start = clock_type::now();
-  auto stats = run(sys, svc->orchestrator, task, deliberations, concurrency);
+  auto stats = run(sys, svc->orchestrator, task, opt.deliberations,
+                   opt.concurrency);
   auto wall = std::chrono::duration<double>(clock_type::now() - start).count();
+  auto cpu = cpu_seconds() - cpu0;
   auto ok = static_cast<int64_t>(stats.latencies_ns.size());
   auto p50 = percentile_ms(stats.latencies_ns, 50);
   auto p99 = percentile_ms(stats.latencies_ns, 99);
-  std::printf("{\"bench\":\"deliberation\",\"backend\":\"scripted\","
-              "\"agents\":%d,\"rounds\":%d,\"concurrency\":%lld,"
-              "\"deliberations\":%lld,\"threads\":%d,\"scorers\":%d,"
-              "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
-              "\"deliberations_per_s\":%.0f,\"p50_ms\":%.3f,"
-              "\"p99_ms\":%.3f,\"agent_calls_per_s\":%.0f,"
-              "\"peak_rss_mb\":%.1f}\n",
-              agents, rounds, static_cast<long long>(concurrency),
-              static_cast<long long>(deliberations), scheduler_threads(cfg),
-              cfg.scorers > 0 ? cfg.scorers : scheduler_threads(cfg),
-              static_cast<long long>(ok), static_cast<long long>(stats.failed),
-              wall, ok / wall, p50, p99,
-              ok * (agents * (1.0 + 2.0 * rounds)) / wall, peak_rss_mb());
+  auto calls = opt.agents * (1.0 + 2.0 * opt.rounds);
+  std::printf(
+    "{\"bench\":\"deliberation\",\"mode\":\"%s\",\"measures\":\"%s\","
+    "\"agents\":%d,\"rounds\":%d,\"concurrency\":%lld,"
+    "\"deliberations\":%lld,\"threads\":%d,\"scorers\":%d,"
+    "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
+    "\"deliberations_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+    "\"agent_calls_per_s\":%.0f,\"cpu_us_per_deliberation\":%.2f,"
+    "\"cpu_us_per_agent_call\":%.3f,\"peak_rss_mb\":%.1f}\n",
+    opt.mode.c_str(),
+    opt.mode == "engine"
+      ? "the engine's own cost: brief scripted agents, trivial checks"
+      : "full scripted agents and the full check suite",
+    opt.agents, opt.rounds, static_cast<long long>(opt.concurrency),
+    static_cast<long long>(opt.deliberations), scheduler_threads(cfg),
+    cfg.scorers > 0 ? cfg.scorers : scheduler_threads(cfg),
+    static_cast<long long>(ok), static_cast<long long>(stats.failed), wall,
+    ok / wall, p50, p99, ok * calls / wall, ok > 0 ? cpu * 1e6 / ok : 0.0,
+    ok > 0 ? cpu * 1e6 / (ok * calls) : 0.0, peak_rss_mb());
+  std::fflush(stdout);
   if (stats.failed > 0)
     std::fprintf(stderr, "deliberation: %lld failed, first: %s\n",
                  static_cast<long long>(stats.failed),
                  stats.first_error.c_str());
   stop_service(sys, *svc);
-  return stats.failed > 0 ? 1 : 0;
+  return stats.failed == 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options opt;
+  bool table = false;
+  CLI::App app{"In-process deliberations per second"};
+  app.add_option("--mode", opt.mode,
+                 "scripted: full scripted agents and checks; engine: brief "
+                 "scripted agents and trivial checks (the engine's own cost)")
+    ->check(CLI::IsMember({"scripted", "engine"}))
+    ->capture_default_str();
+  app.add_option("--agents", opt.agents, "agents per council (N)")
+    ->capture_default_str();
+  app.add_option("--rounds", opt.rounds, "rounds of peer review (R)")
+    ->capture_default_str();
+  app.add_option("--concurrency", opt.concurrency,
+                 "deliberations in flight (C)")
+    ->capture_default_str();
+  app
+    .add_option("--deliberations", opt.deliberations,
+                "deliberations measured (D)")
+    ->capture_default_str();
+  app.add_option("--warmup", opt.warmup, "deliberations before measuring")
+    ->capture_default_str();
+  app.add_option("--threads", opt.threads, "scheduler threads, 0 = cores")
+    ->capture_default_str();
+  app.add_option("--scorers", opt.scorers, "scorer actors, 0 = threads")
+    ->capture_default_str();
+  app.add_flag("--table", table,
+               "one line for each N in {3, 6, 12} and R in {0, 1, 2}");
+  CLI11_PARSE(app, argc, argv);
+  if (opt.agents < 1 || opt.rounds < 0 || opt.concurrency < 1
+      || opt.deliberations < 1) {
+    std::fprintf(stderr, "deliberation: agents, concurrency and "
+                         "deliberations must be positive, rounds >= 0\n");
+    return 2;
+  }
+  // The `trivial` profile of the SCORER comes from a rules file, as a user
+  // of the service would set it (SCORER_RULES).
+  std::string rules_file;
+  if (opt.mode == "engine") {
+    rules_file = "/tmp/orch-bench-trivial-" + std::to_string(getpid())
+                 + ".yaml";
+    std::ofstream{rules_file} << "profile: trivial\n";
+  }
+  bool ok = true;
+  if (table) {
+    for (int32_t n : {3, 6, 12})
+      for (int32_t r : {0, 1, 2}) {
+        auto row = opt;
+        row.agents = n;
+        row.rounds = r;
+        ok = measure(row, rules_file) && ok;
+      }
+  } else {
+    ok = measure(opt, rules_file);
+  }
+  if (!rules_file.empty())
+    std::remove(rules_file.c_str());
+  return ok ? 0 : 1;
 }

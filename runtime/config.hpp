@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,8 +17,18 @@ namespace orch {
 
 /// One council to create at start-up.
 struct council_spec {
+  council_spec() = default;
+  council_spec(std::string role, int32_t agents,
+               std::map<std::string, std::string> params = {})
+    : role(std::move(role)), agents(agents), params(std::move(params)) {
+    // nop
+  }
+
   std::string role;
   int32_t agents = 3;
+  /// Parameters of its agents (agent_spec::params), e.g. a `scripted`
+  /// agent's `style`.
+  std::map<std::string, std::string> params;
 };
 
 struct config {

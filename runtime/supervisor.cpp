@@ -11,6 +11,7 @@
 
 #include "actors/process_runner.hpp"
 #include "actors/scorer.hpp"
+#include "actors/scripted.hpp"
 #include "bridges/llm_client.hpp"
 #include "bridges/redis_queue.hpp"
 #include "runtime/nodes.hpp"
@@ -56,8 +57,15 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
                                  agent_hub_actor hub) {
   return [cfg, llm, hub](caf::actor_system& sys,
                          const agent_spec& spec) -> caf::expected<agent_actor> {
-    if (spec.backend == "scripted" || spec.backend == "mock")
+    if (spec.backend == "scripted" || spec.backend == "mock") {
+      auto style = scripted_style(spec);
+      if (style != "full" && style != "brief")
+        return caf::make_error(ec::invalid_argument,
+                               "style '" + style
+                                 + "' of a scripted agent is not available; "
+                                   "use full or brief");
       return spawn_scripted_agent(sys, spec);
+    }
     if (spec.backend == "remote") {
       if (!hub)
         return caf::make_error(ec::invalid_argument,
@@ -160,6 +168,7 @@ caf::expected<service> start_service(caf::actor_system& sys,
     council_config cc;
     cc.role = c.role;
     cc.num_agents = c.agents;
+    cc.custom_params = c.params;
     cc.rounds = cfg.rounds;
     self->request(svc.orchestrator, caf::infinite, atom::create_v, cc)
       .receive(

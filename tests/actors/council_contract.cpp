@@ -2,7 +2,11 @@
 // `scripted` agents and against `vllm` agents talking to the project's own
 // OpenAI-compatible stub server, through the real ORCHESTRATOR.
 
+#include <cstdio>
+#include <fstream>
 #include <set>
+
+#include <unistd.h>
 
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
@@ -161,6 +165,47 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(stats_count_deliberations_and_usage, F,
     BOOST_CHECK_GT(st->usage.prompt_tokens, 0);
     BOOST_CHECK_GT(st->usage.completion_tokens, 0);
   }
+}
+
+// The configuration `bench/deliberation --mode engine` measures: brief
+// `scripted` agents and the SCORER's trivial profile, set as a user would.
+BOOST_FIXTURE_TEST_CASE(brief_agents_and_trivial_checks_deliberate,
+                        llm_fixture) {
+  auto rules = "/tmp/orch-test-trivial-" + std::to_string(getpid()) + ".yaml";
+  std::ofstream{rules} << "profile: trivial\n";
+  orch::config conf;
+  conf.scorer_rules = rules;
+  conf.councils = {{"DEV", 3, {{"style", "brief"}}}};
+  auto s = start_service(sys, conf);
+  std::remove(rules.c_str());
+  BOOST_REQUIRE_MESSAGE(s, why(s));
+  auto t = task("DEV", 1);
+  auto out = ask<deliberation_outcome>(30s, s->orchestrator,
+                                       atom::deliberate_v, t,
+                                       progress_listener_actor{});
+  BOOST_REQUIRE_MESSAGE(out, why(out));
+  BOOST_REQUIRE_EQUAL(out->results.size(), 3u);
+  for (size_t i = 0; i < out->results.size(); ++i) {
+    auto& r = out->results[i];
+    BOOST_CHECK_EQUAL(r.proposal.content, r.proposal.author_id
+                                            + ": solution for " + t.task_id
+                                            + " (revised)");
+    BOOST_REQUIRE_EQUAL(r.checks.additional.size(), 3u);
+    BOOST_CHECK_EQUAL(r.checks.additional[0].check_type, "names_task");
+    BOOST_CHECK(r.checks.all_passed);
+    BOOST_CHECK_EQUAL(r.score, r.checks.score);
+    if (i > 0)
+      BOOST_CHECK_GE(out->results[i - 1].score, r.score);
+  }
+  stop_service(sys, *s);
+  // A style the scripted backend does not have stops start-up.
+  orch::config bad;
+  bad.councils = {{"DEV", 3, {{"style", "fancy"}}}};
+  auto failed = start_service(sys, bad);
+  BOOST_REQUIRE(!failed);
+  BOOST_CHECK_MESSAGE(render(failed.error()).find("style 'fancy'")
+                        != std::string::npos,
+                      render(failed.error()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

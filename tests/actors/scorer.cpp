@@ -421,6 +421,7 @@ BOOST_AUTO_TEST_CASE(example_file_equals_defaults) {
   BOOST_TEST(loaded->policy_cap == defaults.policy_cap);
   BOOST_TEST(loaded->lint_timeout_ms == defaults.lint_timeout_ms);
   BOOST_TEST(loaded->max_output == defaults.max_output);
+  BOOST_TEST(loaded->profile == defaults.profile);
   BOOST_TEST(!validate_scorer_rules(defaults, "(defaults)"));
 }
 
@@ -516,6 +517,60 @@ BOOST_AUTO_TEST_CASE(missing_file_is_named) {
   BOOST_REQUIRE(!res);
   BOOST_TEST((code_of(res.error()) == ec::invalid_config));
   BOOST_TEST(contains(render(res.error()), "/nonexistent/rules.yaml"));
+}
+
+// -- trivial profile ----------------------------------------------------------
+
+BOOST_FIXTURE_TEST_CASE(trivial_profile_runs_three_cheap_checks,
+                        scorer_fixture) {
+  auto rules = parse_scorer_rules("profile: trivial\n", "inline");
+  BOOST_REQUIRE_MESSAGE(rules, error_text(rules));
+  BOOST_TEST(rules->profile == "trivial");
+  auto s = make(*rules);
+  auto type_of = [](const check_suite& x, size_t i) {
+    return x.additional.at(i).check_type;
+  };
+  // Names its task, short: both rules pass; the hash gives the rest.
+  auto good = score(s, "agent-1: solution for task-1");
+  BOOST_REQUIRE_EQUAL(good.additional.size(), 3u);
+  BOOST_TEST(type_of(good, 0) == "names_task");
+  BOOST_TEST(type_of(good, 1) == "length");
+  BOOST_TEST(type_of(good, 2) == "hash");
+  BOOST_TEST(good.all_passed);
+  auto h = good.additional[2].score;
+  BOOST_TEST((h >= 0.0 && h <= 1.0));
+  BOOST_TEST(good.score == (2.0 + h) / 3.0,
+             boost::test_tools::tolerance(1e-12));
+  // The same text scores the same; another text hashes elsewhere.
+  BOOST_TEST(score(s, "agent-1: solution for task-1").score == good.score);
+  auto other = score(s, "agent-2: solution for task-1");
+  BOOST_TEST(other.additional[2].score != h);
+  // Not naming the task fails the substring test; a deny pattern of the full
+  // checks does not apply.
+  auto unnamed = score(s, "agent-1: solution. password=hunter2");
+  BOOST_TEST(!unnamed.additional[0].passed);
+  BOOST_TEST(unnamed.additional[1].passed);
+  BOOST_TEST(!unnamed.all_passed);
+  BOOST_TEST(unnamed.policy.passed);
+  BOOST_TEST(unnamed.score
+               == (1.0 + unnamed.additional[2].score) / 3.0,
+             boost::test_tools::tolerance(1e-12));
+  // Longer than 4096 bytes fails the rule on length.
+  auto longer = score(s, "task-1 " + std::string(4096, 'x'));
+  BOOST_TEST(longer.additional[0].passed);
+  BOOST_TEST(!longer.additional[1].passed);
+  BOOST_TEST(!longer.all_passed);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_profile_is_named) {
+  auto err = rules_error("profile: fast\n");
+  BOOST_REQUIRE(err);
+  BOOST_TEST((code_of(err) == ec::invalid_config));
+  BOOST_TEST(contains(render(err),
+                      "scorer rules /x.yaml: profile: must be full or trivial, "
+                      "got \"fast\""),
+             render(err));
+  BOOST_TEST(default_scorer_rules().profile == "full");
 }
 
 BOOST_AUTO_TEST_CASE(empty_file_gives_defaults) {

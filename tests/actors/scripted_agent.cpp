@@ -104,4 +104,28 @@ BOOST_AUTO_TEST_CASE(actor_answers_the_agent_interface) {
   BOOST_CHECK_EQUAL(r.revisions.size(), 1u);
 }
 
+BOOST_AUTO_TEST_CASE(brief_style_answers_with_one_line) {
+  auto spec = spec_for(1);
+  BOOST_CHECK_EQUAL(scripted_style(spec), "full");
+  spec.params["style"] = "brief";
+  BOOST_CHECK_EQUAL(scripted_style(spec), "brief");
+  auto a = spawn_scripted_agent(sys, spec);
+  auto task = make_task("DEV", "Implement the login endpoint");
+  task.task_id = "task-17";
+  auto p = unbox(ask<proposal>(a, atom::generate_v, task));
+  BOOST_CHECK_EQUAL(p.content, "agent-dev-002: solution for task-17");
+  BOOST_CHECK_EQUAL(p.author_id, "agent-dev-002");
+  auto c = unbox(ask<critique>(a, atom::critique_v, task, p, int32_t{1}));
+  BOOST_CHECK_EQUAL(c.critic_id, "agent-dev-002");
+  BOOST_CHECK_EQUAL(c.target_author_id, "agent-dev-002");
+  BOOST_CHECK_EQUAL(c.round, 1);
+  BOOST_CHECK(c.issues.empty());
+  BOOST_CHECK_EQUAL(c.content, "agent-dev-002: looks right");
+  auto r = unbox(
+    ask<proposal>(a, atom::revise_v, task, p, std::vector<critique>{c}));
+  BOOST_CHECK_EQUAL(r.content, "agent-dev-002: solution for task-17 (revised)");
+  BOOST_REQUIRE_EQUAL(r.revisions.size(), 1u);
+  BOOST_CHECK_EQUAL(r.revisions[0], p.content);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
