@@ -14,6 +14,7 @@ packages=(
   libcpp-httplib-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   python3-grpcio python3-protobuf python3-cryptography grpc-proto
+  clang libclang-rt-14-dev
 )
 
 # Node.js and npm check the Helm chart; a machine may have them already
