@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
@@ -72,13 +73,22 @@ using council_actor = caf::typed_actor<
   caf::replies_to<atom::remove, std::string>::with<council_info>,
   // Watchdog tick: expires deliberations past their limit.
   caf::reacts_to<atom::tick>,
-  // A deliberation (by actor id) ended.
-  caf::reacts_to<atom::done, caf::actor_id>>;
+  // Deliberation number n of this council ended; its worker takes the next
+  // one when `reusable` (no reply of the ended one is still on its way).
+  caf::reacts_to<atom::done, uint64_t, bool>>;
 
-/// One running deliberation, spawned by a COUNCIL per request.
-using deliberation_actor
-  = caf::typed_actor<caf::replies_to<atom::run>::with<deliberation_outcome>,
-                     caf::reacts_to<atom::expire>>;
+/// Everything a COUNCIL hands to a deliberation worker for one deliberation
+/// (defined in council.cpp; never leaves the process).
+struct deliberation_job;
+using deliberation_job_ptr = std::shared_ptr<deliberation_job>;
+
+/// A deliberation worker of a COUNCIL: runs one deliberation at a time and
+/// is reused for the next (spawning and ending an actor per deliberation
+/// costs a wake-up of CAF's clock thread each).
+using deliberation_actor = caf::typed_actor<
+  caf::replies_to<atom::run, deliberation_job_ptr>::with<deliberation_outcome>,
+  // Deliberation number n is past its limit (ignored when it is not n's).
+  caf::reacts_to<atom::expire, uint64_t>>;
 
 /// ORCHESTRATOR: council registry, deliberate, orchestrate, stats, results.
 using orchestrator_actor = caf::typed_actor<
@@ -423,3 +433,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch_actors, caf::id_block::orch::end)
   CAF_ADD_TYPE_ID(orch_actors, (orch::node_actor))
 
 CAF_END_TYPE_ID_BLOCK(orch_actors)
+
+// A deliberation job is handed from a COUNCIL to its worker in the same
+// process only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orch::deliberation_job_ptr)

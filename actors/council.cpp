@@ -1,10 +1,14 @@
 // COUNCIL and its per-request deliberation actor.
 //
-// A COUNCIL holds the agents of one role. Each deliberate request spawns a
-// deliberation actor that drives the phases (generate, R rounds of critique
+// A COUNCIL holds the agents of one role. Each deliberate request goes to a
+// deliberation worker that drives the phases (generate, R rounds of critique
 // and revision, scoring, ranking) as concurrent requests and answers the
 // original requester directly (the council delegates to it), so that
 // deliberations of one council run in parallel on all scheduler threads.
+// A worker whose deliberation ended with every reply in goes back to the
+// council's idle workers and takes the next request: in CAF 0.17 every actor
+// that ends wakes the clock thread (local_actor::cleanup cancels its
+// timeouts), which cost more than a short deliberation itself.
 
 #include "actors/council.hpp"
 
@@ -39,12 +43,11 @@ void rank_results(std::vector<deliberation_result>& xs) {
     xs[i].rank = static_cast<int32_t>(i + 1);
 }
 
-namespace {
-
 // -- deliberation -------------------------------------------------------------
 
-struct member {
-  agent_spec spec;
+/// One agent of a deliberation.
+struct deliberation_member {
+  std::string agent_id;
   agent_actor handle;
   bool alive = true;
   std::optional<proposal> current;
@@ -52,18 +55,27 @@ struct member {
   check_suite checks;
 };
 
-struct deliberation_state {
-  static inline const char* name = "deliberation";
-
+struct deliberation_job {
+  /// The council's number of this deliberation.
+  uint64_t execution = 0;
   task_spec task;
   std::string execution_id;
   progress_listener_actor listener;
-  std::vector<member> members;
+  std::vector<deliberation_member> members;
   std::vector<scorer_actor> scorers;
   int32_t quorum = 1;
   int32_t rounds = 1;
   caf::duration call_timeout;
   std::chrono::milliseconds limit{0};
+  /// Told when this deliberation ends.
+  council_actor council;
+};
+
+namespace {
+
+struct deliberation_state : deliberation_job {
+  static inline const char* name = "deliberation";
+
   std::chrono::steady_clock::time_point started;
   caf::typed_response_promise<deliberation_outcome> promise;
   std::vector<agent_failure> failures;
@@ -78,13 +90,28 @@ struct deliberation_state {
   int32_t steps_total = 1;
   int32_t round = 0;
   std::string phase = "generating";
-  bool finished = false;
-  /// Told when this deliberation ends, to stop watching its deadline.
-  council_actor council;
+  /// True between deliberations too.
+  bool finished = true;
+
+  /// Takes the next deliberation.
+  void start(deliberation_job&& job) {
+    static_cast<deliberation_job&>(*this) = std::move(job);
+    started = std::chrono::steady_clock::now();
+    promise = {};
+    failures.clear();
+    unavailable = 0;
+    usage = {};
+    pending = 0;
+    steps_done = 0;
+    steps_total = 1;
+    round = 0;
+    phase = "generating";
+    finished = false;
+  }
 
   size_t alive_count() const {
     return static_cast<size_t>(std::count_if(
-      members.begin(), members.end(), [](const member& m) { return m.alive; }));
+      members.begin(), members.end(), [](const deliberation_member& m) { return m.alive; }));
   }
 };
 
@@ -123,16 +150,26 @@ void notify(deliberation_ptr self, const std::string& agent_id) {
   self->send(st.listener, std::move(up));
 }
 
-/// Ends the deliberation: tells the council and quits.
+/// Ends the deliberation and tells the council. The worker stays for the
+/// next one when no reply of this one can still arrive (its handlers would
+/// run on the next one's state); otherwise it quits.
 void conclude(deliberation_ptr self) {
   auto& st = self->state;
   st.finished = true;
-  if (st.council)
-    self->send(st.council, atom::done_v, self->id());
   // A monitor stays attached to the listener until it is removed.
   if (st.listener)
     self->demonitor(st.listener.address());
-  self->quit();
+  auto reusable = st.pending == 0;
+  if (st.council)
+    self->send(st.council, atom::done_v, st.execution, reusable);
+  // Nothing of this deliberation is kept while the worker waits.
+  st.task = task_spec{};
+  st.listener = nullptr;
+  st.members.clear();
+  st.scorers.clear();
+  st.council = nullptr;
+  if (!reusable)
+    self->quit();
 }
 
 void fail(deliberation_ptr self, caf::error err) {
@@ -173,7 +210,7 @@ void drop(deliberation_ptr self, size_t i, const char* phase,
                      + " s"
                  : std::string{})
         : render(err);
-  st.failures.push_back(agent_failure{m.spec.agent_id, phase, reason});
+  st.failures.push_back(agent_failure{m.agent_id, phase, reason});
 }
 
 /// Called after every reply of a phase; starts the next phase when the last
@@ -225,11 +262,11 @@ void start_generate(deliberation_ptr self) {
           add_usage(self->state.usage, p.usage);
           auto& m = self->state.members[i];
           m.current = std::move(p);
-          step_done(self, m.spec.agent_id, after_generate);
+          step_done(self, m.agent_id, after_generate);
         },
         [=](caf::error& err) {
           drop(self, i, "generate", err);
-          step_done(self, self->state.members[i].spec.agent_id, after_generate);
+          step_done(self, self->state.members[i].agent_id, after_generate);
         });
   }
 }
@@ -257,11 +294,11 @@ void start_critique(deliberation_ptr self) {
           auto& s = self->state;
           add_usage(s.usage, c.usage);
           s.members[target].feedback.push_back(std::move(c));
-          step_done(self, s.members[critic].spec.agent_id, start_revise);
+          step_done(self, s.members[critic].agent_id, start_revise);
         },
         [=](caf::error& err) {
           drop(self, critic, "critique", err);
-          step_done(self, self->state.members[critic].spec.agent_id,
+          step_done(self, self->state.members[critic].agent_id,
                     start_revise);
         });
   }
@@ -294,11 +331,11 @@ void start_revise(deliberation_ptr self) {
           add_usage(self->state.usage, p.usage);
           auto& mm = self->state.members[i];
           mm.current = std::move(p);
-          step_done(self, mm.spec.agent_id, after_revise);
+          step_done(self, mm.agent_id, after_revise);
         },
         [=](caf::error& err) {
           drop(self, i, "revise", err);
-          step_done(self, self->state.members[i].spec.agent_id, after_revise);
+          step_done(self, self->state.members[i].agent_id, after_revise);
         });
   }
 }
@@ -353,40 +390,39 @@ void start_scoring(deliberation_ptr self) {
         [=](check_suite& suite) {
           auto& mm = self->state.members[i];
           mm.checks = std::move(suite);
-          step_done(self, mm.spec.agent_id, finish);
+          step_done(self, mm.agent_id, finish);
         },
         [=](caf::error& err) {
           drop(self, i, "score", err);
-          step_done(self, self->state.members[i].spec.agent_id, finish);
+          step_done(self, self->state.members[i].agent_id, finish);
         });
   }
 }
 
-deliberation_actor::behavior_type deliberation(deliberation_ptr self,
-                                               deliberation_state init) {
-  self->state = std::move(init);
+deliberation_actor::behavior_type deliberation(deliberation_ptr self) {
   // The listener stands for the requester (a gRPC call, the DISPATCHER): when
   // it goes away, nobody waits for the outcome and no further agent call
   // starts. Calls in flight end by their own limits; their replies are
-  // dropped with this actor.
-  if (self->state.listener) {
-    self->monitor(self->state.listener);
-    self->set_down_handler([=](caf::down_msg&) {
-      auto& st = self->state;
-      if (st.finished)
-        return;
-      st.listener = nullptr;
-      fail(self, caf::make_error(ec::cancelled,
-                                 "deliberation of task " + st.task.task_id
-                                   + " cancelled while " + st.phase
-                                   + ": its requester went away"));
-    });
-  }
+  // dropped with this worker (it does not take another deliberation).
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (st.finished || !st.listener || msg.source != st.listener.address())
+      return;
+    st.listener = nullptr;
+    fail(self, caf::make_error(ec::cancelled,
+                               "deliberation of task " + st.task.task_id
+                                 + " cancelled while " + st.phase
+                                 + ": its requester went away"));
+  });
   return {
-    [=](atom::run) -> caf::result<deliberation_outcome> {
+    [=](atom::run,
+        deliberation_job_ptr& job) -> caf::result<deliberation_outcome> {
       auto& st = self->state;
+      st.start(std::move(*job));
+      job.reset();
+      if (st.listener)
+        self->monitor(st.listener);
       st.promise = self->make_response_promise<deliberation_outcome>();
-      st.started = std::chrono::steady_clock::now();
       int32_t calls = static_cast<int32_t>(st.members.size());
       st.steps_total = calls * (2 + 2 * std::max(0, st.rounds));
       if (st.members.size() < static_cast<size_t>(std::max(1, st.quorum))) {
@@ -401,9 +437,9 @@ deliberation_actor::behavior_type deliberation(deliberation_ptr self,
       start_generate(self);
       return st.promise;
     },
-    [=](atom::expire) {
+    [=](atom::expire, uint64_t execution) {
       auto& st = self->state;
-      if (st.finished)
+      if (st.finished || execution != st.execution)
         return;
       fail(self,
            caf::make_error(ec::timeout,
@@ -421,14 +457,18 @@ struct council_state {
   static inline const char* name = "council";
   council_settings settings;
   std::vector<std::pair<agent_spec, agent_actor>> agents;
+  /// Deliberations started so far; the last one's number.
   uint64_t executions = 0;
   uint64_t salt = 0;
-  /// Deliberations in flight, by actor id.
-  std::unordered_map<caf::actor_id, deliberation_actor> running;
+  /// Deliberations in flight: number -> worker.
+  std::unordered_map<uint64_t, deliberation_actor> running;
+  /// Workers waiting for a deliberation, at most `max_idle`.
+  std::vector<deliberation_actor> idle;
+  static constexpr size_t max_idle = 256;
   /// Deadlines of the deliberations in flight, earliest on top (a request
   /// may shorten its own limit, so start order is not deadline order).
   using deadline = std::pair<std::chrono::steady_clock::time_point,
-                             caf::actor_id>;
+                             uint64_t>;
   std::priority_queue<deadline, std::vector<deadline>, std::greater<>>
     deadlines;
   /// When the pending watchdog tick fires (in the past: none pending).
@@ -504,46 +544,67 @@ council(council_ptr self,
     [=](atom::deliberate, task_spec& task, progress_listener_actor& listener)
       -> caf::result<deliberation_outcome> {
       auto& st = self->state;
-      deliberation_state init;
+      auto job = std::make_shared<deliberation_job>();
+      auto n = ++st.executions;
+      job->execution = n;
       char buf[40];
       std::snprintf(buf, sizeof(buf), "exec-%08llx-%06llx",
                     static_cast<unsigned long long>(st.salt & 0xffffffff),
-                    static_cast<unsigned long long>(++st.executions));
-      init.execution_id = buf;
-      init.listener = std::move(listener);
-      init.members.reserve(st.agents.size());
+                    static_cast<unsigned long long>(n));
+      job->execution_id = buf;
+      job->listener = std::move(listener);
+      job->members.reserve(st.agents.size());
       for (auto& a : st.agents)
-        init.members.push_back(member{a.first, a.second, true, {}, {}, {}});
-      init.scorers = st.settings.scorers;
-      init.quorum = st.settings.quorum;
-      init.rounds = task.constraints.rounds >= 0 ? task.constraints.rounds
+        job->members.push_back(
+          deliberation_member{a.first.agent_id, a.second, true, {}, {}, {}});
+      job->scorers = st.settings.scorers;
+      job->quorum = st.settings.quorum;
+      job->rounds = task.constraints.rounds >= 0 ? task.constraints.rounds
                                                  : st.settings.rounds;
-      init.call_timeout = task.constraints.timeout_seconds > 0
+      job->call_timeout = task.constraints.timeout_seconds > 0
                             ? caf::duration{std::chrono::seconds(
                               task.constraints.timeout_seconds)}
                             : caf::duration{caf::infinite};
-      init.limit = st.limit_of(task);
-      auto limit = init.limit;
-      init.task = std::move(task);
-      if (limit.count() > 0)
-        init.council = self;
-      auto worker = self->system().spawn(deliberation, std::move(init));
+      job->limit = st.limit_of(task);
+      auto limit = job->limit;
+      job->task = std::move(task);
+      job->council = self;
+      deliberation_actor worker;
+      if (st.idle.empty()) {
+        worker = self->system().spawn(deliberation);
+      } else {
+        worker = std::move(st.idle.back());
+        st.idle.pop_back();
+      }
+      st.running.emplace(n, worker);
       if (limit.count() > 0) {
-        st.running.emplace(worker.id(), worker);
         auto at = self->clock().now() + limit;
-        st.deadlines.emplace(at, worker.id());
+        st.deadlines.emplace(at, n);
         arm(self, at);
       }
-      return self->delegate(worker, atom::run_v);
+      return self->delegate(worker, atom::run_v, std::move(job));
     },
-    [=](atom::done, caf::actor_id id) { self->state.running.erase(id); },
+    [=](atom::done, uint64_t n, bool reusable) {
+      auto& st = self->state;
+      auto i = st.running.find(n);
+      if (i == st.running.end())
+        return;
+      if (reusable) {
+        if (st.idle.size() < council_state::max_idle)
+          st.idle.push_back(std::move(i->second));
+        else
+          self->send_exit(i->second, caf::exit_reason::user_shutdown);
+      }
+      st.running.erase(i);
+    },
     [=](atom::tick) {
       auto& st = self->state;
       auto now = self->clock().now();
       while (!st.deadlines.empty() && st.deadlines.top().first <= now) {
-        auto i = st.running.find(st.deadlines.top().second);
+        auto n = st.deadlines.top().second;
+        auto i = st.running.find(n);
         if (i != st.running.end())
-          self->send(i->second, atom::expire_v);
+          self->send(i->second, atom::expire_v, n);
         st.deadlines.pop();
       }
       // Drop entries of deliberations that already finished.

@@ -348,7 +348,7 @@ void start(dispatcher_ptr self, queued_task qt) {
     ->request(st.orchestrator, caf::infinite, atom::orchestrate_v,
               std::move(qt.task),
               caf::actor_cast<progress_listener_actor>(self))
-    .then([=](deliberation_outcome& out) { complete(self, id, out, 0); },
+    .then([=](const deliberation_outcome& out) { complete(self, id, out, 0); },
           [=](caf::error& err) { fail(self, id, err, 0); });
 }
 

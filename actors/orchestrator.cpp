@@ -26,8 +26,14 @@ struct council_entry {
 };
 
 struct stored_outcome {
-  deliberation_outcome outcome;
+  /// Holds one deliberation_outcome: the same message that answered the
+  /// request, shared instead of copied.
+  caf::message outcome;
   int64_t stored_at_ms = 0;
+
+  const deliberation_outcome& get() const {
+    return outcome.get_as<deliberation_outcome>(0);
+  }
 };
 
 /// Durations of the most recent deliberations, for percentiles.
@@ -75,9 +81,10 @@ struct orchestrator_state {
   std::map<std::string, int64_t> role_counts;
   llm_usage usage;
 
-  void store(deliberation_outcome out) {
+  /// Keeps `out`, a message holding one deliberation_outcome.
+  void store(caf::message out) {
     auto now = now_ms();
-    auto id = out.task_id;
+    auto id = out.get_as<deliberation_outcome>(0).task_id;
     auto [i, added] = results.try_emplace(id);
     i->second.outcome = std::move(out);
     i->second.stored_at_ms = now;
@@ -194,13 +201,26 @@ deliberation_outcome failed_outcome(const task_spec& task,
   return out;
 }
 
+/// Stores `out` for look-ups and answers `rp` with it: one message for both.
+void deliver_stored(orchestrator_ptr self, deliberation_outcome out,
+                    caf::typed_response_promise<deliberation_outcome>& rp) {
+  auto msg = caf::make_message(std::move(out));
+  self->state.store(msg);
+  static_cast<caf::response_promise&>(rp).deliver(std::move(msg));
+}
+
 /// Runs one deliberation; `then` gets the outcome when it succeeded.
 template<class OnOutcome>
 caf::typed_response_promise<deliberation_outcome>
 run_deliberation(orchestrator_ptr self, council_actor council, task_spec task,
                  progress_listener_actor listener, OnOutcome then) {
   auto rp = self->make_response_promise<deliberation_outcome>();
-  auto copy = task;
+  // What a failed outcome names of its task (not the whole task).
+  task_spec ids;
+  ids.task_id = task.task_id;
+  ids.role = task.role;
+  ids.story_id = task.story_id;
+  ids.plan_id = task.plan_id;
   self
     ->request(council, caf::infinite, atom::deliberate_v, std::move(task),
               std::move(listener))
@@ -217,9 +237,9 @@ run_deliberation(orchestrator_ptr self, council_actor council, task_spec task,
       [=](caf::error& err) mutable {
         auto& st = self->state;
         spdlog::warn("orchestrator failed deliberation task_id={} role={}: {}",
-                     copy.task_id, copy.role, render(err));
+                     ids.task_id, ids.role, render(err));
         ++st.failures;
-        st.store(failed_outcome(copy, err));
+        st.store(caf::make_message(failed_outcome(ids, err)));
         rp.deliver(std::move(err));
       });
   return rp;
@@ -277,8 +297,7 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       return run_deliberation(self, *council, std::move(task),
                               std::move(listener),
                               [=](deliberation_outcome out, auto& rp) {
-                                self->state.store(out);
-                                rp.deliver(std::move(out));
+                                deliver_stored(self, std::move(out), rp);
                               });
     },
     [=](atom::orchestrate, task_spec& task, progress_listener_actor& listener)
@@ -309,8 +328,7 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
                                       ++st.orchestrations;
                                       out.winner_id = sel.winner_id;
                                       out.rationale = sel.rationale;
-                                      st.store(out);
-                                      rp.deliver(std::move(out));
+                                      deliver_stored(self, std::move(out), rp);
                                     },
                                     [=](caf::error& err) mutable {
                                       ++self->state.failures;
@@ -467,7 +485,7 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       if (i == st.results.end())
         return caf::make_error(ec::not_found,
                                "no deliberation result for task " + task_id);
-      return i->second.outcome;
+      return i->second.get();
     },
     [=](atom::list, const std::string& story_id)
       -> caf::result<std::vector<deliberation_outcome>> {
@@ -475,9 +493,9 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       std::vector<deliberation_outcome> out;
       for (auto& [id, at] : st.result_order) {
         auto i = st.results.find(id);
-        if (i != st.results.end() && i->second.outcome.story_id == story_id
+        if (i != st.results.end() && i->second.get().story_id == story_id
             && i->second.stored_at_ms == at)
-          out.push_back(i->second.outcome);
+          out.push_back(i->second.get());
       }
       return out;
     },

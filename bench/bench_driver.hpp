@@ -45,7 +45,7 @@ inline void issue(caf::event_based_actor* self,
     ->request(st->orchestrator, caf::infinite, atom::deliberate_v, std::move(t),
               progress_listener_actor{})
     .then(
-      [=](deliberation_outcome&) {
+      [=](const deliberation_outcome&) {
         st->stats.latencies_ns.push_back(
           std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now()
                                                                - start)

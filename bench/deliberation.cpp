@@ -21,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/config_value.hpp>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -41,6 +42,8 @@ struct options {
   int64_t warmup = 2'000;
   int32_t threads = 0;
   int32_t scorers = 0;
+  /// CAF settings KEY=VALUE set after the service's own.
+  std::vector<std::string> caf;
 };
 
 double cpu_seconds() {
@@ -69,6 +72,18 @@ bool measure(const options& opt, const std::string& rules_file) {
   }
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg, cfg);
+  for (auto& kv : opt.caf) {
+    auto eq = kv.find('=');
+    auto val = eq == std::string::npos
+                 ? caf::expected<caf::config_value>{caf::sec::invalid_argument}
+                 : caf::config_value::parse(kv.substr(eq + 1));
+    if (!val) {
+      std::fprintf(stderr, "deliberation: --caf %s: expected KEY=VALUE\n",
+                   kv.c_str());
+      return false;
+    }
+    sys_cfg.set(kv.substr(0, eq), std::move(*val));
+  }
   caf::actor_system sys{sys_cfg};
   auto svc = start_service(sys, cfg);
   if (!svc) {
@@ -143,6 +158,9 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--scorers", opt.scorers, "scorer actors, 0 = threads")
     ->capture_default_str();
+  app.add_option("--caf", opt.caf,
+                 "a CAF setting KEY=VALUE, e.g. "
+                 "work-stealing.moderate-sleep-duration=0us (repeatable)");
   app.add_flag("--table", table,
                "one line for each N in {3, 6, 12} and R in {0, 1, 2}");
   CLI11_PARSE(app, argc, argv);

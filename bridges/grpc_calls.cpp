@@ -114,7 +114,7 @@ stream_deliberation(progress_listener_actor::pointer self,
     ->request(orch, timeout, atom::deliberate_v, std::move(task),
               caf::actor_cast<progress_listener_actor>(self))
     .then(
-      [=](deliberation_outcome& out) {
+      [=](const deliberation_outcome& out) {
         pb::DeliberationUpdate last;
         last.set_status("complete");
         last.set_progress_percent(100);

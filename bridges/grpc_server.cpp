@@ -80,7 +80,7 @@ public:
     if (rejected(r, t) || reject_unready(r))
       return r;
     run(r, ctx, atom::orchestrate_v, std::move(*t),
-        [resp](deliberation_outcome& out) {
+        [resp](const deliberation_outcome& out) {
           for (auto& x : out.results) {
             if (x.proposal.author_id == out.winner_id)
               fill(resp->mutable_winner(), x);
@@ -107,7 +107,7 @@ public:
     sys_.spawn([=](caf::event_based_actor* self) {
       self->request(orch, admin_timeout, atom::result_v, id)
         .then(
-          [=](deliberation_outcome& out) {
+          [=](const deliberation_outcome& out) {
             resp->set_task_id(id);
             // The result store keeps failures too: status "timeout" or
             // "failed" (ORCHESTRATOR's failed_outcome).
@@ -455,7 +455,7 @@ private:
     if (rejected(r, t) || reject_unready(r))
       return r;
     run(r, ctx, atom::deliberate_v, std::move(*t),
-        [resp](deliberation_outcome& out) {
+        [resp](const deliberation_outcome& out) {
           resp->set_task_id(out.task_id);
           for (auto& x : out.results)
             fill(resp->add_results(), x);
@@ -484,7 +484,7 @@ private:
         ->request(orch, wait_for(t), what, t,
                   caf::actor_cast<progress_listener_actor>(self))
         .then(
-          [=](deliberation_outcome& out) {
+          [=](const deliberation_outcome& out) {
             if (ctl->claim()) {
               done(out);
               r->finish(Status::OK);

@@ -158,7 +158,7 @@ int run_deliberate(config cfg, const deliberate_options& opts) {
   auto listener = sys.spawn<caf::detached>(printer);
   caf::scoped_actor self{sys};
   int rc = 0;
-  auto on_outcome = [&](deliberation_outcome& out) {
+  auto on_outcome = [&](const deliberation_outcome& out) {
     self->request(listener, caf::infinite, atom::get_v)
       .receive([](int32_t) {}, [](caf::error&) {});
     if (opts.json)

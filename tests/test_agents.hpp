@@ -28,6 +28,9 @@ struct call_log {
   /// (critic, author of the reviewed proposal, round)
   std::vector<std::tuple<std::string, std::string, int32_t>> critiques;
   std::vector<std::string> revises;
+  /// Held first replies of agents with the fault kind "late", for the test
+  /// to deliver when it wants.
+  std::vector<caf::response_promise> late;
 
   size_t count(const std::vector<std::string>& xs, const std::string& id) {
     std::lock_guard<std::mutex> guard{mtx};
@@ -39,7 +42,8 @@ struct call_log {
 struct fault {
   /// "generate", "critique", "revise" or empty.
   std::string phase;
-  /// "error" or "hang".
+  /// "error", "hang", or "late": the first call's reply is held in
+  /// `call_log::late` and later calls answer normally.
   std::string kind = "error";
 };
 
@@ -49,6 +53,7 @@ struct test_agent_state {
   fault f;
   std::shared_ptr<call_log> log;
   std::vector<caf::response_promise> held;
+  bool late_done = false;
 };
 
 inline agent_actor::behavior_type
@@ -62,6 +67,12 @@ test_agent(agent_actor::stateful_pointer<test_agent_state> self,
     auto& st = self->state;
     if (st.f.phase != phase)
       return std::nullopt;
+    if (st.f.kind == "late") {
+      if (st.late_done)
+        return std::nullopt;
+      st.late_done = true;
+      return caf::error{};
+    }
     if (st.f.kind == "hang")
       return caf::error{};
     return caf::make_error(ec::agent_failed,
@@ -79,6 +90,10 @@ test_agent(agent_actor::stateful_pointer<test_agent_state> self,
           return std::move(*err);
         auto rp = self->make_response_promise<proposal>();
         st.held.push_back(rp);
+        if (st.f.kind == "late" && st.log) {
+          std::lock_guard<std::mutex> guard{st.log->mtx};
+          st.log->late.push_back(rp);
+        }
         return rp;
       }
       proposal p;

@@ -198,6 +198,55 @@ BOOST_AUTO_TEST_CASE(hanging_agents_hit_the_deliberation_limit) {
                  std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_worker_takes_the_next_deliberation_when_all_replies_are_in) {
+  auto c = make_council(3);
+  auto before = sys.registry().running();
+  for (int i = 0; i < 5; ++i) {
+    auto task = make_task("DEV", "Add OAuth login " + std::to_string(i), 1);
+    auto out = unbox(deliberate(c, task));
+    BOOST_CHECK_EQUAL(out.results.size(), 3u);
+    BOOST_CHECK_EQUAL(out.task_id, task.task_id);
+    sched.run();
+    // One worker, taken again each time: not one per deliberation, and
+    // not none (each deliberation would then start and end an actor).
+    BOOST_CHECK_EQUAL(sys.registry().running(), before + 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_with_a_reply_on_its_way_takes_no_other_deliberation) {
+  // Agent 1 holds its first proposal; the first deliberation times out
+  // with that reply still to come.
+  auto c = make_council(2, {fault{"generate", "late"}, fault{}}, 1,
+                        std::chrono::seconds(5));
+  auto first = deliberate(c, make_task("DEV", "Add OAuth login", 1));
+  BOOST_REQUIRE(!first);
+  BOOST_CHECK(code_of(first.error()) == ec::timeout);
+  BOOST_REQUIRE_EQUAL(log->late.size(), 1u);
+  // The second deliberation starts; then the first one's reply arrives. It
+  // must not count in the second (a reused worker would run its handler).
+  auto second_task = make_task("DEV", "Add SAML login", 1);
+  second_task.task_id = "task-2";
+  auto rh = self->request(c, caf::infinite, atom::deliberate_v, second_task,
+                          progress_listener_actor{});
+  proposal stale;
+  stale.id = "stale/1";
+  stale.author_id = "agent-dev-001";
+  stale.author_role = "DEV";
+  stale.content = "a reply of the first deliberation";
+  log->late.front().deliver(stale);
+  BOOST_REQUIRE(run_until_reply());
+  std::move(rh).receive(
+    [&](deliberation_outcome& out) {
+      BOOST_CHECK_EQUAL(out.task_id, second_task.task_id);
+      BOOST_CHECK_EQUAL(out.results.size(), 2u);
+      for (auto& r : out.results) {
+        BOOST_CHECK_NE(r.proposal.id, "stale/1");
+        BOOST_CHECK_EQUAL(r.proposal.revisions.size(), 1u);
+      }
+    },
+    [&](caf::error& err) { BOOST_FAIL(render(err)); });
+}
+
 BOOST_AUTO_TEST_CASE(progress_reaches_the_listener) {
   auto sink = std::make_shared<std::vector<deliberation_update>>();
   auto listener = sys.spawn(collecting_listener, sink);

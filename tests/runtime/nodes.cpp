@@ -156,7 +156,7 @@ BOOST_FIXTURE_TEST_CASE(messages_that_cross_nodes_round_trip, remote_fixture) {
   spec.backend = "scripted";
   spec.index = 0;
   spec.diversity_seed = 7919;
-  spec.params = {{"style", "terse"}};
+  spec.params = {{"style", "brief"}};
   // Nothing is placed before the handshake.
   auto early = ask_remote<agent_actor>(self, h,
                                        caf::make_message(atom::create_v, spec));
