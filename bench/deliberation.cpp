@@ -42,6 +42,7 @@ struct options {
   int64_t warmup = 2'000;
   int32_t threads = 0;
   int32_t scorers = 0;
+  std::string scheduler_policy = "sharing";
   /// CAF settings KEY=VALUE set after the service's own.
   std::vector<std::string> caf;
 };
@@ -59,6 +60,7 @@ bool measure(const options& opt, const std::string& rules_file) {
   config cfg;
   cfg.threads = opt.threads;
   cfg.scorers = opt.scorers;
+  cfg.scheduler_policy = opt.scheduler_policy;
   cfg.councils = {council_spec{"DEV", opt.agents, {}}};
   if (opt.mode == "engine") {
     cfg.councils.front().params["style"] = "brief";
@@ -106,7 +108,8 @@ bool measure(const options& opt, const std::string& rules_file) {
   std::printf(
     "{\"bench\":\"deliberation\",\"mode\":\"%s\",\"measures\":\"%s\","
     "\"agents\":%d,\"rounds\":%d,\"concurrency\":%lld,"
-    "\"deliberations\":%lld,\"threads\":%d,\"scorers\":%d,"
+    "\"deliberations\":%lld,\"threads\":%d,\"policy\":\"%s\","
+    "\"scorers\":%d,"
     "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
     "\"deliberations_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
     "\"agent_calls_per_s\":%.0f,\"cpu_us_per_deliberation\":%.2f,"
@@ -117,6 +120,7 @@ bool measure(const options& opt, const std::string& rules_file) {
       : "full scripted agents and the full check suite",
     opt.agents, opt.rounds, static_cast<long long>(opt.concurrency),
     static_cast<long long>(opt.deliberations), scheduler_threads(cfg),
+    cfg.scheduler_policy.c_str(),
     cfg.scorers > 0 ? cfg.scorers : scheduler_threads(cfg),
     static_cast<long long>(ok), static_cast<long long>(stats.failed), wall,
     ok / wall, p50, p99, ok * calls / wall, ok > 0 ? cpu * 1e6 / ok : 0.0,
@@ -157,6 +161,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", opt.threads, "scheduler threads, 0 = cores")
     ->capture_default_str();
   app.add_option("--scorers", opt.scorers, "scorer actors, 0 = threads")
+    ->capture_default_str();
+  app
+    .add_option("--scheduler-policy", opt.scheduler_policy,
+                "CAF scheduler: sharing or stealing")
+    ->check(CLI::IsMember({"sharing", "stealing"}))
     ->capture_default_str();
   app.add_option("--caf", opt.caf,
                  "a CAF setting KEY=VALUE, e.g. "

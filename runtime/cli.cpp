@@ -351,6 +351,8 @@ int run_cli(int argc, char** argv) {
                  "YAML file with scorer rules [env SCORER_RULES]");
   app.add_option("--threads", cfg.threads,
                  "scheduler threads, 0 = cores [env SCHEDULER_THREADS]");
+  app.add_option("--scheduler-policy", cfg.scheduler_policy,
+                 "sharing (one FIFO queue) or stealing [env SCHEDULER_POLICY]");
   app.add_option("--scorers", cfg.scorers, "scorer actors, 0 = threads");
   app.add_option("--log-level", cfg.log_level, "log level [env LOG_LEVEL]");
   app.add_option("--log-format", cfg.log_format,

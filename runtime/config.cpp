@@ -174,6 +174,7 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
   str("SCORER_RULES", cfg.scorer_rules);
   if (auto err = num("SCHEDULER_THREADS", cfg.threads))
     return err;
+  str("SCHEDULER_POLICY", cfg.scheduler_policy);
   if (auto err = num("SCORERS", cfg.scorers))
     return err;
   if (auto err = num("RESULT_STORE_MAX", cfg.max_stored_results))
@@ -319,6 +320,9 @@ caf::error validate(const config& cfg) {
     return bad("LOG_FORMAT='" + cfg.log_format
                + "' is unknown; use text or "
                  "json");
+  if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing")
+    return bad("SCHEDULER_POLICY='" + cfg.scheduler_policy
+               + "' is unknown; use sharing or stealing");
   if (cfg.threads < 0 || cfg.threads > 256)
     return bad("threads=" + std::to_string(cfg.threads)
                + " must be between 0 (= cores) and 256");
