@@ -109,6 +109,14 @@ inline task_spec bench_task(int32_t rounds) {
   return task;
 }
 
+/// CPU time (user + system) this process has used so far, in seconds.
+inline double self_cpu_seconds() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
 /// Peak resident set size of this process in MiB.
 inline double peak_rss_mb() {
   struct rusage ru {};

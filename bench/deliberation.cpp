@@ -22,7 +22,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/config_value.hpp>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench/bench_driver.hpp"
@@ -46,13 +45,6 @@ struct options {
   /// CAF settings KEY=VALUE set after the service's own.
   std::vector<std::string> caf;
 };
-
-double cpu_seconds() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
 
 /// Runs one configuration in an actor system of its own and prints its line.
 /// Returns false when a deliberation failed or the service did not start.
@@ -95,12 +87,12 @@ bool measure(const options& opt, const std::string& rules_file) {
   auto task = bench_task(opt.rounds);
   if (opt.warmup > 0)
     run(sys, svc->orchestrator, task, opt.warmup, opt.concurrency);
-  auto cpu0 = cpu_seconds();
+  auto cpu0 = self_cpu_seconds();
   auto start = clock_type::now();
   auto stats = run(sys, svc->orchestrator, task, opt.deliberations,
                    opt.concurrency);
   auto wall = std::chrono::duration<double>(clock_type::now() - start).count();
-  auto cpu = cpu_seconds() - cpu0;
+  auto cpu = self_cpu_seconds() - cpu0;
   auto ok = static_cast<int64_t>(stats.latencies_ns.size());
   auto p50 = percentile_ms(stats.latencies_ns, 50);
   auto p99 = percentile_ms(stats.latencies_ns, 99);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench/bench_driver.hpp"
+#include "bench/nats_load.hpp"
 #include "bench/stub_process.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -101,9 +102,14 @@ int main(int argc, char** argv) {
   // Warm the connection pool and the allocator with one wave.
   run(sys, svc->orchestrator, task, std::min<int64_t>(concurrency, 100),
       std::min<int64_t>(concurrency, 100));
+  auto cpu0 = self_cpu_seconds();
+  auto stub_cpu0 = stub.pid > 0 ? cpu_seconds(stub.pid) : 0.0;
   auto start = clock_type::now();
   auto stats = run(sys, svc->orchestrator, task, deliberations, concurrency);
   auto wall = std::chrono::duration<double>(clock_type::now() - start).count();
+  // Client: this whole process (prompts, JSON, curl, actors, the driver).
+  auto client_cpu = self_cpu_seconds() - cpu0;
+  auto stub_cpu = stub.pid > 0 ? cpu_seconds(stub.pid) - stub_cpu0 : -1.0;
   auto ok = static_cast<int64_t>(stats.latencies_ns.size());
   auto waves = std::ceil(static_cast<double>(deliberations) / concurrency);
   auto ideal = waves * (1 + 2 * rounds) * latency_ms / 1000.0;
@@ -117,14 +123,17 @@ int main(int argc, char** argv) {
               "\"latency_ms\":%d,\"requests_in_flight\":%lld,"
               "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
               "\"ideal_s\":%.3f,\"efficiency\":%.3f,\"requests_per_s\":%.0f,"
-              "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"peak_rss_mb\":%.1f}\n",
+              "\"p50_ms\":%.1f,\"p99_ms\":%.1f,"
+              "\"client_cpu_us_per_request\":%.1f,"
+              "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f}\n",
               stub.pid > 0 ? "stub" : url.c_str(), agents, rounds,
               static_cast<long long>(concurrency),
               static_cast<long long>(deliberations), latency_ms,
               static_cast<long long>(concurrency * agents),
               static_cast<long long>(ok), static_cast<long long>(stats.failed),
               wall, ideal, ideal / wall, requests / wall, p50, p99,
-              peak_rss_mb());
+              client_cpu * 1e6 / requests,
+              stub_cpu >= 0 ? stub_cpu * 1e6 / requests : -1.0, peak_rss_mb());
   if (stats.failed > 0)
     std::fprintf(stderr, "llm_concurrency: %lld failed, first: %s\n",
                  static_cast<long long>(stats.failed),
