@@ -110,8 +110,9 @@ struct deliberation_state : deliberation_job {
   }
 
   size_t alive_count() const {
-    return static_cast<size_t>(std::count_if(
-      members.begin(), members.end(), [](const deliberation_member& m) { return m.alive; }));
+    return static_cast<size_t>(
+      std::count_if(members.begin(), members.end(),
+                    [](const deliberation_member& m) { return m.alive; }));
   }
 };
 

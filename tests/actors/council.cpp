@@ -198,7 +198,7 @@ BOOST_AUTO_TEST_CASE(hanging_agents_hit_the_deliberation_limit) {
                  std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(a_worker_takes_the_next_deliberation_when_all_replies_are_in) {
+BOOST_AUTO_TEST_CASE(workers_are_reused_when_all_replies_are_in) {
   auto c = make_council(3);
   auto before = sys.registry().running();
   for (int i = 0; i < 5; ++i) {
@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(a_worker_takes_the_next_deliberation_when_all_replies_are_i
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_worker_with_a_reply_on_its_way_takes_no_other_deliberation) {
+BOOST_AUTO_TEST_CASE(a_worker_awaiting_a_reply_is_not_reused) {
   // Agent 1 holds its first proposal; the first deliberation times out
   // with that reply still to come.
   auto c = make_council(2, {fault{"generate", "late"}, fault{}}, 1,
