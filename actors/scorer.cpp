@@ -1,5 +1,6 @@
 #include "actors/scorer.hpp"
 #include "actors/scorer_detail.hpp"
+#include "messages/hash.hpp"
 
 #include <algorithm>
 #include <array>
@@ -912,12 +913,7 @@ check_suite trivial_suite(std::string_view content, const task_spec& task) {
   auto named = !task.task_id.empty()
                && content.find(task.task_id) != std::string_view::npos;
   auto sized = !content.empty() && content.size() <= 4096;
-  uint64_t h = 1469598103934665603ull;
-  for (auto c : content) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  auto hashed = static_cast<double>(h % 1001) / 1000.0;
+  auto hashed = static_cast<double>(fnv1a(content) % 1001) / 1000.0;
   suite.additional.reserve(3);
   suite.additional.push_back(
     trivial_check("names_task", named, named ? 1.0 : 0.0,

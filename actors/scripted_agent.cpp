@@ -4,6 +4,7 @@
 // requirements; revisions incorporate the critiques they receive.
 
 #include "actors/scripted.hpp"
+#include "messages/hash.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -15,14 +16,6 @@
 namespace orch {
 
 namespace {
-
-uint64_t fnv1a(std::string_view x, uint64_t h = 1469598103934665603ull) {
-  for (auto c : x) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 char lower_ascii(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;

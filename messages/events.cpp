@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/hash.hpp"
 #include "messages/json_codec.hpp"
 
 namespace orch {
@@ -742,13 +743,9 @@ std::string base64(const std::string& in) {
 }
 
 std::string stable_hash(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (auto c : bytes) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 1099511628211ull;
-  }
   char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(fnv1a(bytes)));
   return buf;
 }
 
