@@ -73,9 +73,9 @@ struct deliberation_job {
 
 namespace {
 
-struct deliberation_state : deliberation_job {
-  static inline const char* name = "deliberation";
-
+/// What a deliberation worker tracks while it runs one deliberation; starts
+/// from these defaults for every deliberation.
+struct deliberation_run {
   std::chrono::steady_clock::time_point started;
   caf::typed_response_promise<deliberation_outcome> promise;
   std::vector<agent_failure> failures;
@@ -92,20 +92,16 @@ struct deliberation_state : deliberation_job {
   std::string phase = "generating";
   /// True between deliberations too.
   bool finished = true;
+};
+
+struct deliberation_state : deliberation_job, deliberation_run {
+  static inline const char* name = "deliberation";
 
   /// Takes the next deliberation.
   void start(deliberation_job&& job) {
     static_cast<deliberation_job&>(*this) = std::move(job);
+    static_cast<deliberation_run&>(*this) = deliberation_run{};
     started = std::chrono::steady_clock::now();
-    promise = {};
-    failures.clear();
-    unavailable = 0;
-    usage = {};
-    pending = 0;
-    steps_done = 0;
-    steps_total = 1;
-    round = 0;
-    phase = "generating";
     finished = false;
   }
 
