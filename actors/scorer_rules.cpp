@@ -82,37 +82,30 @@ std::string describe(const YAML::Node& node) {
   return "nothing";
 }
 
-double read_double(const YAML::Node& node, const std::string& key) {
+/// The scalar at `key` as a T; `expected` names T in the error.
+template<class T>
+T read_scalar(const YAML::Node& node, const std::string& key,
+              const char* expected) {
   if (node.IsScalar()) {
     try {
-      return node.as<double>();
+      return node.as<T>();
     } catch (const YAML::Exception&) {
       // Reported below.
     }
   }
-  fail(key, "expected a number, got " + describe(node));
+  fail(key, std::string{"expected "} + expected + ", got " + describe(node));
+}
+
+double read_double(const YAML::Node& node, const std::string& key) {
+  return read_scalar<double>(node, key, "a number");
 }
 
 int32_t read_int32(const YAML::Node& node, const std::string& key) {
-  if (node.IsScalar()) {
-    try {
-      return node.as<int32_t>();
-    } catch (const YAML::Exception&) {
-      // Reported below.
-    }
-  }
-  fail(key, "expected an integer, got " + describe(node));
+  return read_scalar<int32_t>(node, key, "an integer");
 }
 
 bool read_bool(const YAML::Node& node, const std::string& key) {
-  if (node.IsScalar()) {
-    try {
-      return node.as<bool>();
-    } catch (const YAML::Exception&) {
-      // Reported below.
-    }
-  }
-  fail(key, "expected true or false, got " + describe(node));
+  return read_scalar<bool>(node, key, "true or false");
 }
 
 std::string read_string(const YAML::Node& node, const std::string& key) {
