@@ -153,6 +153,10 @@ using task_queue_actor = caf::typed_actor<
   // events with `when == "final"` only when the task is FAILED for good.
   caf::replies_to<atom::fail, std::string, std::string, std::string,
                   std::vector<outbound_event>>::with<queued_task>,
+  // Completes many tasks in one message, in order, each as `complete` with
+  // its events would; answers one error per completion (none: completed).
+  caf::replies_to<atom::complete, std::vector<task_completion>>::with<
+    std::vector<caf::error>>,
   // Returns (task, worker) to READY without counting an attempt (drain).
   caf::replies_to<atom::release, std::string, std::string>::with<queued_task>,
   // Events recorded with completions and not yet delivered.

@@ -2,6 +2,7 @@
 // with backoff, and blocking of dependents when a task fails for good.
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <set>
 #include <unordered_map>
@@ -18,24 +19,54 @@ namespace orch {
 
 namespace {
 
+/// The states of a task, in the order `counts` reports them.
+enum class task_state : uint8_t {
+  queued,
+  ready,
+  in_progress,
+  completed,
+  failed,
+  blocked,
+  cancelled,
+};
+
+constexpr size_t task_state_count = 7;
+
+constexpr const char* task_state_names[task_state_count]
+  = {"QUEUED", "READY", "IN_PROGRESS", "COMPLETED",
+     "FAILED", "BLOCKED", "CANCELLED"};
+
 struct entry {
   queued_task q;
+  /// `q.state` as a number (compared and counted without strings).
+  task_state state = task_state::queued;
   /// Dependencies not yet COMPLETED.
   int32_t unmet = 0;
   /// Tasks that depend on this one.
   std::vector<std::string> dependents;
+  /// Neighbours in the list of tasks in the same state.
+  entry* prev = nullptr;
+  entry* next = nullptr;
 };
 
-/// Ready order: higher priority first, then enqueue order.
+/// Ready order: higher priority first, then enqueue order. Entries are held
+/// by address: `tasks` is node-based (addresses stay), and an entry leaves
+/// `ready`, `leases` and `delayed` before it can leave `tasks`.
 struct ready_key {
   int32_t priority;
   int64_t seq;
-  std::string id;
+  entry* e;
   bool operator<(const ready_key& other) const {
     if (priority != other.priority)
       return priority > other.priority;
     return seq < other.seq;
   }
+};
+
+/// Tasks of one plan by state, and how many of them are in memory.
+struct plan_tally {
+  std::array<int64_t, task_state_count> by_state{};
+  int64_t resident = 0;
 };
 
 struct memory_queue_state {
@@ -45,9 +76,9 @@ struct memory_queue_state {
   /// Dependents of tasks not enqueued yet.
   std::unordered_map<std::string, std::vector<std::string>> waiting_for;
   std::set<ready_key> ready;
-  /// (time, id): leases by expiry, retries by due time.
-  std::set<std::pair<int64_t, std::string>> leases;
-  std::set<std::pair<int64_t, std::string>> delayed;
+  /// (time, task): leases by expiry, retries by due time.
+  std::set<std::pair<int64_t, entry*>> leases;
+  std::set<std::pair<int64_t, entry*>> delayed;
   int64_t seq = 0;
   /// Events recorded with completions, by idempotency key.
   /// With the plan of the task whose settle recorded them.
@@ -58,32 +89,59 @@ struct memory_queue_state {
   std::map<std::string, boxed_event> outbox;
   /// Outbox keys by plan.
   std::unordered_map<std::string, std::set<std::string>> outbox_by_plan;
-  /// Task ids by plan.
-  std::unordered_map<std::string, std::set<std::string>> by_plan;
   /// Tasks by plan and state, kept with every transition (counts by plan
-  /// without walking the plan).
-  std::unordered_map<std::string, std::map<std::string, int64_t>> plan_states;
+  /// without walking the plan); a plan leaves when its last task leaves
+  /// memory.
+  std::unordered_map<std::string, plan_tally> plans;
 
-  /// Tasks in memory by state.
-  std::map<std::string, int64_t> state_counts;
+  /// Tasks in memory by state: how many, and a list of them (`list` of
+  /// one state walks only that state's tasks).
+  std::array<int64_t, task_state_count> state_counts{};
+  std::array<entry*, task_state_count> state_lists{};
 
-  void set_state(queued_task& q, const char* state) {
-    auto& n = plan_states[q.task.plan_id];
-    if (auto i = n.find(q.state); i != n.end() && --i->second <= 0)
-      n.erase(i);
-    --state_counts[q.state];
-    q.state = state;
-    ++n[q.state];
-    ++state_counts[q.state];
+  static size_t index(task_state s) {
+    return static_cast<size_t>(s);
   }
+
+  void link(entry& e) {
+    auto& head = state_lists[index(e.state)];
+    e.prev = nullptr;
+    e.next = head;
+    if (head)
+      head->prev = &e;
+    head = &e;
+  }
+
+  void unlink(entry& e) {
+    if (e.prev)
+      e.prev->next = e.next;
+    else
+      state_lists[index(e.state)] = e.next;
+    if (e.next)
+      e.next->prev = e.prev;
+    e.prev = e.next = nullptr;
+  }
+
+  void set_state(entry& e, task_state to) {
+    auto& n = plans[e.q.task.plan_id].by_state;
+    --n[index(e.state)];
+    --state_counts[index(e.state)];
+    unlink(e);
+    e.state = to;
+    e.q.state = task_state_names[index(to)];
+    link(e);
+    ++n[index(to)];
+    ++state_counts[index(to)];
+  }
+
   /// Finished tasks in the order they finished, for the retention limits.
   std::deque<std::pair<int64_t, std::string>> finished;
   /// Final states of tasks that left memory (1: COMPLETED, 0: another).
   tombstones gone{1};
 
-  static bool is_final(const std::string& state) {
-    return state == "COMPLETED" || state == "FAILED" || state == "BLOCKED"
-           || state == "CANCELLED";
+  static bool is_final(task_state s) {
+    return s == task_state::completed || s == task_state::failed
+           || s == task_state::blocked || s == task_state::cancelled;
   }
 
   void finish(const entry& e) {
@@ -99,52 +157,86 @@ struct memory_queue_state {
                 && finished.front().first + settings.retain_ms <= t)
                || (settings.retain_max > 0
                    && finished.size() > settings.retain_max))) {
-      auto id = finished.front().second;
+      auto id = std::move(finished.front().second);
       finished.pop_front();
       auto i = tasks.find(id);
-      if (i == tasks.end() || !is_final(i->second.q.state))
+      if (i == tasks.end() || !is_final(i->second.state))
         continue;
-      auto plan = i->second.q.task.plan_id;
-      gone.add(id, i->second.q.state == "COMPLETED" ? 1 : 0);
-      --state_counts[i->second.q.state];
+      gone.add(id, i->second.state == task_state::completed ? 1 : 0);
+      --state_counts[index(i->second.state)];
+      unlink(i->second);
+      if (auto p = plans.find(i->second.q.task.plan_id);
+          p != plans.end() && --p->second.resident <= 0)
+        plans.erase(p); // the whole plan left memory: so do its counts
       tasks.erase(i);
-      if (auto p = by_plan.find(plan); p != by_plan.end()) {
-        p->second.erase(id);
-        if (p->second.empty()) {
-          // The whole plan left memory: so do its counts.
-          by_plan.erase(p);
-          plan_states.erase(plan);
-        }
-      }
     }
   }
 
+  /// Tasks of a plan not finished yet.
+  int64_t open_in_plan(const std::string& plan) const {
+    auto i = plans.find(plan);
+    if (i == plans.end())
+      return 0;
+    auto& n = i->second.by_state;
+    return n[index(task_state::queued)] + n[index(task_state::ready)]
+           + n[index(task_state::in_progress)];
+  }
+
   std::map<std::string, int64_t> plan_counts(const std::string& plan) const {
-    auto i = plan_states.find(plan);
-    return i == plan_states.end() ? std::map<std::string, int64_t>{}
-                                  : i->second;
+    std::map<std::string, int64_t> out;
+    if (auto i = plans.find(plan); i != plans.end())
+      for (size_t k = 0; k < task_state_count; ++k)
+        if (i->second.by_state[k] > 0)
+          out.emplace(task_state_names[k], i->second.by_state[k]);
+    return out;
   }
 
   /// Completes (with `result`) or fails (with `error`) a task leased to
   /// `worker` and records its events in the outbox.
+  caf::expected<entry*> settle_one(const std::string& id,
+                                   const std::string& worker,
+                                   std::string* result,
+                                   const std::string& error,
+                                   std::vector<outbound_event>& events) {
+    auto e = owned(id, worker);
+    if (!e)
+      return e;
+    if (result) {
+      complete(**e, std::move(*result));
+    } else {
+      leases.erase({(*e)->q.lease_expires_ms, *e});
+      retry_or_fail(**e, error);
+    }
+    if (!events.empty()) {
+      auto& plan = (*e)->q.task.plan_id;
+      record(plan, events, (*e)->state == task_state::failed,
+             open_in_plan(plan) == 0);
+    }
+    return e;
+  }
+
+  /// `settle_one`, answered with the task as it is now.
   caf::expected<queued_task> settle(const std::string& id,
                                     const std::string& worker,
                                     std::string* result,
                                     const std::string& error,
                                     std::vector<outbound_event> events) {
-    auto e = owned(id, worker);
+    auto e = settle_one(id, worker, result, error, events);
     if (!e)
       return std::move(e.error());
-    if (result) {
-      complete(**e, std::move(*result));
-    } else {
-      leases.erase({(*e)->q.lease_expires_ms, id});
-      retry_or_fail(**e, error);
-    }
-    auto& plan = (*e)->q.task.plan_id;
-    record(plan, events, (*e)->q.state == "FAILED",
-           open_tasks(plan_counts(plan)) == 0);
     auto out = (*e)->q;
+    purge();
+    return out;
+  }
+
+  /// Completes a batch in order; one error per completion (none: done).
+  std::vector<caf::error> complete_all(std::vector<task_completion>& xs) {
+    std::vector<caf::error> out;
+    out.reserve(xs.size());
+    for (auto& c : xs) {
+      auto e = settle_one(c.task_id, c.worker, &c.result, "", c.events);
+      out.push_back(e ? caf::error{} : std::move(e.error()));
+    }
     purge();
     return out;
   }
@@ -182,54 +274,63 @@ struct memory_queue_state {
   }
 
   void make_ready(entry& e) {
-    set_state(e.q, "READY");
-    ready.insert(ready_key{e.q.task.priority, e.q.seq, e.q.task.task_id});
+    set_state(e, task_state::ready);
+    ready.insert(ready_key{e.q.task.priority, e.q.seq, &e});
   }
 
-  void unready(const entry& e) {
-    ready.erase(ready_key{e.q.task.priority, e.q.seq, e.q.task.task_id});
+  void unready(entry& e) {
+    ready.erase(ready_key{e.q.task.priority, e.q.seq, &e});
   }
 
   bool enqueue(task_spec t) {
-    auto id = t.task_id;
-    if (tasks.count(id) > 0 || gone.find(id))
+    auto [at, fresh] = tasks.try_emplace(t.task_id);
+    if (!fresh)
       return false;
-    by_plan[t.plan_id].insert(id);
-    entry e;
-    e.q.task = std::move(t);
-    e.q.max_attempts = settings.max_attempts;
-    e.q.seq = ++seq;
+    auto& id = at->first;
+    if (gone.find(id)) {
+      tasks.erase(at);
+      return false;
+    }
+    auto& stored = at->second;
+    stored.q.task = std::move(t);
+    stored.q.max_attempts = settings.max_attempts;
+    stored.q.seq = ++seq;
     std::string blocked_by;
-    for (auto& dep : e.q.task.dependencies) {
+    for (auto& dep : stored.q.task.dependencies) {
       auto i = tasks.find(dep);
-      if (auto g = gone.find(dep); i == tasks.end() && g) {
-        if (*g != 1) {
-          ++e.unmet;
-          blocked_by = dep;
-        }
-        continue;
-      }
       if (i == tasks.end()) {
-        ++e.unmet;
+        if (auto g = gone.find(dep)) {
+          if (*g != 1) {
+            ++stored.unmet;
+            blocked_by = dep;
+          }
+          continue;
+        }
+        ++stored.unmet;
         waiting_for[dep].push_back(id);
         continue;
       }
       auto& d = i->second;
       d.dependents.push_back(id);
-      if (d.q.state == "COMPLETED")
+      if (d.state == task_state::completed)
         continue;
-      ++e.unmet;
-      if (d.q.state == "FAILED" || d.q.state == "BLOCKED"
-          || d.q.state == "CANCELLED")
+      ++stored.unmet;
+      if (d.state == task_state::failed || d.state == task_state::blocked
+          || d.state == task_state::cancelled)
         blocked_by = dep;
     }
-    if (auto w = waiting_for.find(id); w != waiting_for.end()) {
-      e.dependents = std::move(w->second);
-      waiting_for.erase(w);
-    }
-    auto& stored = tasks.emplace(id, std::move(e)).first->second;
-    ++plan_states[stored.q.task.plan_id][stored.q.state];
-    ++state_counts[stored.q.state];
+    if (!waiting_for.empty())
+      if (auto w = waiting_for.find(id); w != waiting_for.end()) {
+        stored.dependents = std::move(w->second);
+        waiting_for.erase(w);
+      }
+    stored.state = task_state::queued;
+    stored.q.state = task_state_names[index(task_state::queued)];
+    auto& tally = plans[stored.q.task.plan_id];
+    ++tally.resident;
+    ++tally.by_state[index(task_state::queued)];
+    ++state_counts[index(task_state::queued)];
+    link(stored);
     if (!blocked_by.empty())
       block(stored, "dependency " + blocked_by + " did not complete");
     else if (stored.unmet == 0)
@@ -244,12 +345,12 @@ struct memory_queue_state {
       auto [x, why] = std::move(todo.back());
       todo.pop_back();
       auto& q = x->q;
-      if (q.state != "QUEUED" && q.state != "READY")
+      if (x->state != task_state::queued && x->state != task_state::ready)
         continue;
-      if (q.state == "READY")
+      if (x->state == task_state::ready)
         unready(*x);
-      delayed.erase({q.not_before_ms, q.task.task_id});
-      set_state(q, "BLOCKED");
+      delayed.erase({q.not_before_ms, x});
+      set_state(*x, task_state::blocked);
       q.error = why;
       finish(*x);
       for (auto& d : x->dependents)
@@ -261,23 +362,19 @@ struct memory_queue_state {
 
   void promote_due(int64_t t) {
     while (!delayed.empty() && delayed.begin()->first <= t) {
-      auto id = delayed.begin()->second;
+      auto* e = delayed.begin()->second;
       delayed.erase(delayed.begin());
-      if (auto i = tasks.find(id);
-          i != tasks.end() && i->second.q.state == "QUEUED")
-        make_ready(i->second);
+      if (e->state == task_state::queued)
+        make_ready(*e);
     }
     while (!leases.empty() && leases.begin()->first <= t) {
-      auto id = leases.begin()->second;
+      auto* e = leases.begin()->second;
       leases.erase(leases.begin());
-      auto i = tasks.find(id);
-      if (i == tasks.end() || i->second.q.state != "IN_PROGRESS")
+      if (e->state != task_state::in_progress)
         continue;
       // An expired lease counts as an attempt and returns the task to
       // READY at once (no backoff: the worker died, the task did not fail).
-      retry_or_fail(i->second,
-                    "lease of " + i->second.q.lease_owner + " expired",
-                    false);
+      retry_or_fail(*e, "lease of " + e->q.lease_owner + " expired", false);
     }
   }
 
@@ -287,7 +384,7 @@ struct memory_queue_state {
     q.lease_expires_ms = 0;
     q.error = why;
     if (q.attempts >= q.max_attempts) {
-      set_state(q, "FAILED");
+      set_state(e, task_state::failed);
       finish(e);
       for (auto& d : e.dependents)
         if (auto i = tasks.find(d); i != tasks.end())
@@ -302,9 +399,9 @@ struct memory_queue_state {
       make_ready(e);
       return;
     }
-    set_state(q, "QUEUED");
+    set_state(e, task_state::queued);
     q.not_before_ms = now() + delay;
-    delayed.emplace(q.not_before_ms, q.task.task_id);
+    delayed.emplace(q.not_before_ms, &e);
   }
 
   std::vector<queued_task> lease(const std::string& worker, int32_t ttl,
@@ -312,15 +409,16 @@ struct memory_queue_state {
     auto t = now();
     promote_due(t);
     std::vector<queued_task> out;
+    out.reserve(std::min(static_cast<size_t>(n), ready.size()));
     while (n-- > 0 && !ready.empty()) {
-      auto id = ready.begin()->id;
+      auto& e = *ready.begin()->e;
       ready.erase(ready.begin());
-      auto& q = tasks.at(id).q;
-      set_state(q, "IN_PROGRESS");
+      auto& q = e.q;
+      set_state(e, task_state::in_progress);
       q.lease_owner = worker;
       q.lease_expires_ms = t + ttl;
       ++q.attempts;
-      leases.emplace(q.lease_expires_ms, id);
+      leases.emplace(q.lease_expires_ms, &e);
       out.push_back(q);
     }
     return out;
@@ -332,7 +430,7 @@ struct memory_queue_state {
     if (i == tasks.end())
       return caf::make_error(ec::not_found, "no task " + id);
     auto& q = i->second.q;
-    if (q.state != "IN_PROGRESS" || q.lease_owner != worker)
+    if (i->second.state != task_state::in_progress || q.lease_owner != worker)
       return caf::make_error(ec::invalid_argument,
                              "task " + id + " is " + q.state
                                + (q.lease_owner.empty()
@@ -344,8 +442,8 @@ struct memory_queue_state {
 
   void complete(entry& e, std::string result) {
     auto& q = e.q;
-    leases.erase({q.lease_expires_ms, q.task.task_id});
-    set_state(q, "COMPLETED");
+    leases.erase({q.lease_expires_ms, &e});
+    set_state(e, task_state::completed);
     q.result = std::move(result);
     q.error.clear();
     q.lease_owner.clear();
@@ -356,7 +454,7 @@ struct memory_queue_state {
       if (i == tasks.end())
         continue;
       auto& dep = i->second;
-      if (dep.q.state == "QUEUED" && --dep.unmet == 0
+      if (dep.state == task_state::queued && --dep.unmet == 0
           && dep.q.not_before_ms == 0)
         make_ready(dep);
     }
@@ -400,9 +498,9 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (!e)
         return std::move(e.error());
       auto& q = (*e)->q;
-      st.leases.erase({q.lease_expires_ms, id});
+      st.leases.erase({q.lease_expires_ms, *e});
       q.lease_expires_ms = st.now() + ttl_ms;
-      st.leases.emplace(q.lease_expires_ms, id);
+      st.leases.emplace(q.lease_expires_ms, *e);
       return q;
     },
     [=](atom::complete, const std::string& id, const std::string& worker,
@@ -420,6 +518,10 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
         std::vector<outbound_event>& events) -> caf::result<queued_task> {
       return self->state.settle(id, worker, nullptr, error, std::move(events));
     },
+    [=](atom::complete, std::vector<task_completion>& xs)
+      -> caf::result<std::vector<caf::error>> {
+      return self->state.complete_all(xs);
+    },
     [=](atom::release, const std::string& id,
         const std::string& worker) -> caf::result<queued_task> {
       auto& st = self->state;
@@ -427,7 +529,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (!e)
         return std::move(e.error());
       auto& q = (*e)->q;
-      st.leases.erase({q.lease_expires_ms, id});
+      st.leases.erase({q.lease_expires_ms, *e});
       q.lease_owner.clear();
       q.lease_expires_ms = 0;
       q.attempts = std::max(0, q.attempts - 1);
@@ -475,16 +577,19 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
         return caf::make_error(ec::not_found, "no task " + id);
       auto& e = i->second;
       auto& q = e.q;
-      if (q.state == "COMPLETED" || q.state == "FAILED"
-          || q.state == "CANCELLED")
+      if (e.state == task_state::completed || e.state == task_state::failed
+          || e.state == task_state::cancelled)
         return caf::make_error(ec::invalid_argument,
                                "task " + id + " is already " + q.state);
-      if (q.state == "READY")
+      if (e.state == task_state::ready)
         st.unready(e);
-      st.leases.erase({q.lease_expires_ms, id});
-      st.delayed.erase({q.not_before_ms, id});
-      st.set_state(q, "CANCELLED");
+      st.leases.erase({q.lease_expires_ms, &e});
+      st.delayed.erase({q.not_before_ms, &e});
+      auto was_finished = e.state == task_state::blocked;
+      st.set_state(e, task_state::cancelled);
       q.lease_owner.clear();
+      if (!was_finished)
+        st.finish(e);
       for (auto& d : e.dependents)
         if (auto j = st.tasks.find(d); j != st.tasks.end())
           st.block(j->second, "dependency " + id + " was cancelled");
@@ -503,9 +608,20 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       auto& st = self->state;
       st.promote_due(st.now());
       std::vector<queued_task> out;
-      for (auto& [id, e] : st.tasks)
-        if (state.empty() || e.q.state == state)
+      if (state.empty()) {
+        out.reserve(st.tasks.size());
+        for (auto& [id, e] : st.tasks)
           out.push_back(e.q);
+      } else {
+        auto k = std::find(std::begin(task_state_names),
+                           std::end(task_state_names), state)
+                 - std::begin(task_state_names);
+        if (k < static_cast<ptrdiff_t>(task_state_count)) {
+          out.reserve(static_cast<size_t>(st.state_counts[k]));
+          for (auto* e = st.state_lists[k]; e != nullptr; e = e->next)
+            out.push_back(e->q);
+        }
+      }
       std::sort(out.begin(), out.end(),
                 [](auto& a, auto& b) { return a.seq < b.seq; });
       return out;
@@ -514,11 +630,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       auto& st = self->state;
       st.promote_due(st.now());
       std::map<std::string, int64_t> out;
-      for (auto s : {"QUEUED", "READY", "IN_PROGRESS", "COMPLETED", "FAILED",
-                     "BLOCKED", "CANCELLED"}) {
-        auto i = st.state_counts.find(s);
-        out[s] = i == st.state_counts.end() ? 0 : i->second;
-      }
+      for (size_t k = 0; k < task_state_count; ++k)
+        out.emplace(task_state_names[k], st.state_counts[k]);
       return out;
     },
     [=](atom::tick) {

@@ -63,15 +63,19 @@ struct drive_state {
   int64_t completed = 0;
   int64_t in_flight = 0;
   int32_t batch = 512;
+  /// Completes each leased batch in one message (else one per task).
+  bool batch_complete = true;
   bool leasing = false;
   std::promise<int64_t> done;
 };
 
 void lease_more(caf::event_based_actor* self, std::shared_ptr<drive_state> st);
 
-void finish_one(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
-  --st->in_flight;
-  if (++st->completed == static_cast<int64_t>(st->tasks.size())) {
+void finish(caf::event_based_actor* self, std::shared_ptr<drive_state> st,
+            int64_t n) {
+  st->in_flight -= n;
+  st->completed += n;
+  if (st->completed == static_cast<int64_t>(st->tasks.size())) {
     st->done.set_value(st->completed);
     self->quit();
     return;
@@ -88,12 +92,29 @@ void lease_more(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
     .then([=](std::vector<queued_task>& got) {
       st->leasing = false;
       st->in_flight += static_cast<int64_t>(got.size());
-      for (auto& t : got)
-        self
-          ->request(st->q, caf::infinite, atom::complete_v,
-                    std::move(t.task.task_id), std::string{"bench"},
-                    std::string{})
-          .then([=](queued_task&) { finish_one(self, st); });
+      if (st->batch_complete && !got.empty()) {
+        std::vector<task_completion> done(got.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          done[i].task_id = std::move(got[i].task.task_id);
+          done[i].worker = "bench";
+        }
+        self->request(st->q, caf::infinite, atom::complete_v, std::move(done))
+          .then([=](std::vector<caf::error>& errs) {
+            for (auto& e : errs)
+              if (e) {
+                std::fprintf(stderr, "queue: %s\n", render(e).c_str());
+                std::exit(1);
+              }
+            finish(self, st, static_cast<int64_t>(errs.size()));
+          });
+      } else {
+        for (auto& t : got)
+          self
+            ->request(st->q, caf::infinite, atom::complete_v,
+                      std::move(t.task.task_id), std::string{"bench"},
+                      std::string{})
+            .then([=](queued_task&) { finish(self, st, 1); });
+      }
       if (got.empty() && st->in_flight == 0)
         lease_more(self, st); // nothing leased and nothing pending: retry
     });
@@ -168,6 +189,12 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   std::string backend = "all";
   std::string redis_url;
+  std::string complete = "batch";
+  app.add_option("--complete", complete,
+                 "batch: each leased batch completed in one message; each: "
+                 "one message per task")
+    ->check(CLI::IsMember({"batch", "each"}))
+    ->capture_default_str();
   app.add_option("--backend", backend, "memory, redis or all")
     ->capture_default_str();
   app.add_option("--redis-url", redis_url,
@@ -222,6 +249,7 @@ int main(int argc, char** argv) {
       auto st = std::make_shared<drive_state>();
       st->q = q;
       st->tasks = make_tasks(s, tasks);
+      st->batch_complete = complete == "batch";
       auto fut = st->done.get_future();
       auto start = clock_type::now();
       sys.spawn(queue_driver, st);
@@ -229,9 +257,10 @@ int main(int argc, char** argv) {
       auto wall
         = std::chrono::duration<double>(clock_type::now() - start).count();
       std::printf("{\"bench\":\"queue\",\"backend\":\"%s\",\"shape\":\"%s\","
-                  "\"tasks\":%lld,\"wall_s\":%.3f,\"tasks_per_s\":%.0f,"
+                  "\"complete\":\"%s\",\"tasks\":%lld,\"wall_s\":%.3f,\"tasks_per_s\":%.0f,"
                   "\"peak_rss_mb\":%.1f}\n",
-                  b.c_str(), s.c_str(), static_cast<long long>(n), wall,
+                  b.c_str(), s.c_str(), complete.c_str(),
+                  static_cast<long long>(n), wall,
                   n / wall, peak_rss_mb());
       caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
     }

@@ -436,8 +436,11 @@ struct redis_front_state {
   std::set<const char*> loading;
 
   /// The full text of a script.
+  /// The body runs as a function, so that the counts it changed reach
+  /// Redis however it returns.
   static std::string text(const char* body) {
-    return std::string{redis_lua::prelude} + body;
+    return std::string{redis_lua::prelude} + "local function main()\n" + body
+           + "\nend\nlocal r = main()\nflush_counts()\nreturn r\n";
   }
 
   /// EVALSHA once Redis knows the script (SCRIPT LOAD), EVAL before.
@@ -604,6 +607,24 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
       argv.insert(argv.end(), {id, worker, error, st.base(), st.maxb()});
       add_events(argv, events);
       return call<queued_task>(self, std::move(argv), one);
+    },
+    [=](atom::complete, std::vector<task_completion>& xs)
+      -> caf::result<std::vector<caf::error>> {
+      auto argv = script(self, redis_lua::complete_many);
+      for (auto& c : xs) {
+        argv.insert(argv.end(),
+                    {std::move(c.task_id), std::move(c.worker),
+                     std::move(c.result), std::to_string(c.events.size())});
+        add_events(argv, c.events);
+      }
+      return call<std::vector<caf::error>>(
+        self, std::move(argv), [](redis_value& v) {
+          std::vector<caf::error> out;
+          out.reserve(v.elements.size());
+          for (auto& x : v.elements)
+            out.push_back(x.str.empty() ? caf::error{} : to_error(x));
+          return caf::expected<std::vector<caf::error>>{std::move(out)};
+        });
     },
     [=](atom::release, std::string& id,
         std::string& worker) -> caf::result<queued_task> {

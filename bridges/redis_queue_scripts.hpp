@@ -11,7 +11,6 @@
 //   P:b        zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:all      zset: every task, by enqueue order
 //   P:seq      counter
-//   P:p:<plan> set: task ids of a plan
 //   P:pc:<plan> hash: tasks of a plan by state, kept by setstate
 //   P:sc       hash: all tasks by state, kept by setstate
 //   P:o        hash: the outbox, idempotency key -> event (JSON), written
@@ -29,33 +28,58 @@ constexpr const char* prelude = R"lua(
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local function tk(id) return P .. ':t:' .. id end
--- Every state change goes through here: it keeps the counts by plan.
+-- Every state change goes through here or through setstate: a task of
+-- plan moves from state `from` (nil: a new task) to `to` in the counts by
+-- plan and of all tasks. The changes add up in DELTA and reach Redis once,
+-- in flush_counts (which every script runs at its end and before it reads
+-- a count): a batch of transitions costs a few HINCRBY, not four per task.
+local DELTA = {}
+local function count_move(plan, from, to)
+  local d = DELTA[plan]
+  if not d then
+    d = {}
+    DELTA[plan] = d
+  end
+  if from then d[from] = (d[from] or 0) - 1 end
+  d[to] = (d[to] or 0) + 1
+end
+local function flush_counts()
+  local all = {}
+  for plan, d in pairs(DELTA) do
+    for st, n in pairs(d) do
+      if n ~= 0 then
+        redis.call('HINCRBY', P .. ':pc:' .. plan, st, n)
+        all[st] = (all[st] or 0) + n
+      end
+    end
+  end
+  for st, n in pairs(all) do
+    if n ~= 0 then redis.call('HINCRBY', P .. ':sc', st, n) end
+  end
+  DELTA = {}
+end
 local function setstate(id, st)
   local h = redis.call('HMGET', tk(id), 'state', 'plan')
-  local pc = P .. ':pc:' .. (h[2] or '')
-  if h[1] then
-    redis.call('HINCRBY', pc, h[1], -1)
-    redis.call('HINCRBY', P .. ':sc', h[1], -1)
-  end
   redis.call('HSET', tk(id), 'state', st)
-  redis.call('HINCRBY', pc, st, 1)
-  redis.call('HINCRBY', P .. ':sc', st, 1)
+  count_move(h[2] or '', h[1], st)
 end
 -- Whether the plan of task id has no open task (QUEUED, READY, IN_PROGRESS).
 local function plan_done(id)
+  flush_counts()
   local plan = redis.call('HGET', tk(id), 'plan') or ''
   local h = redis.call('HMGET', P .. ':pc:' .. plan, 'QUEUED', 'READY',
                        'IN_PROGRESS')
   return (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
          + (tonumber(h[3]) or 0) == 0
 end
--- Records outbox events given as (key, when, blob) from ARGV[first] on:
+-- Records outbox events given as (key, when, blob) in ARGV[first..last]:
 -- when '' always, 'final' if the task FAILED, 'plan_done' if plan_done(id).
-local function record_events(id, first)
+local function record_events(id, first, last)
+  if first > last then return end
   local final = redis.call('HGET', tk(id), 'state') == 'FAILED'
   local plan = redis.call('HGET', tk(id), 'plan') or ''
   local done = nil
-  for k = first, #ARGV, 3 do
+  for k = first, last, 3 do
     local when = ARGV[k + 1]
     local keep = when == '' or (when == 'final' and final)
     if when == 'plan_done' then
@@ -69,10 +93,14 @@ local function record_events(id, first)
     end
   end
 end
-local function ready(id)
-  local h = redis.call('HMGET', tk(id), 'prio', 'seq')
-  setstate(id, 'READY')
-  redis.call('ZADD', P .. ':r', -tonumber(h[1]) * 1e10 + tonumber(h[2]), id)
+-- Into the ready set, by priority and then enqueue order. `known`
+-- (optional): the task's state, prio, seq and plan, already read.
+local function ready(id, known)
+  local h = known
+            or redis.call('HMGET', tk(id), 'state', 'prio', 'seq', 'plan')
+  redis.call('HSET', tk(id), 'state', 'READY')
+  count_move(h[4] or '', h[1], 'READY')
+  redis.call('ZADD', P .. ':r', -tonumber(h[2]) * 1e10 + tonumber(h[3]), id)
 end
 local function block(id, why)
   local todo = {{id, why}}
@@ -130,8 +158,9 @@ local function record(id)
                        'owner', 'lease', 'nb', 'seq', 'result', 'error')
   return {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10]}
 end
+-- nil and the task's plan when id is leased to worker, else the error.
 local function owned(id, worker)
-  local h = redis.call('HMGET', tk(id), 'state', 'owner')
+  local h = redis.call('HMGET', tk(id), 'state', 'owner', 'plan')
   if not h[1] then
     return redis.error_reply('not_found: no task ' .. id)
   end
@@ -141,6 +170,25 @@ local function owned(id, worker)
     return redis.error_reply('invalid_argument: task ' .. id .. ' is '
                              .. h[1] .. by .. ', not leased to ' .. worker)
   end
+  return nil, h[3] or ''
+end
+-- Completes id leased to worker with result and records the events in
+-- ARGV[first..last]; nil, or the error reply.
+local function complete_one(id, worker, result, first, last)
+  local err, plan = owned(id, worker)
+  if err then return err end
+  redis.call('ZREM', P .. ':l', id)
+  redis.call('HSET', tk(id), 'state', 'COMPLETED', 'result', result,
+             'error', '', 'owner', '', 'lease', 0)
+  count_move(plan, 'IN_PROGRESS', 'COMPLETED')
+  for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
+    local h = redis.call('HMGET', tk(d), 'state', 'prio', 'seq', 'plan', 'nb')
+    if h[1] == 'QUEUED' then
+      local left = redis.call('HINCRBY', tk(d), 'unmet', -1)
+      if left == 0 and tonumber(h[5]) == 0 then ready(d, h) end
+    end
+  end
+  record_events(id, first, last)
   return nil
 end
 )lua";
@@ -151,6 +199,8 @@ constexpr const char* enqueue = R"lua(
 local max = ARGV[3]
 local i = 4
 local added = 0
+local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
+local seq = seq0
 while i <= #ARGV do
   local id, plan = ARGV[i], ARGV[i + 1]
   local prio, nd = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
@@ -159,9 +209,8 @@ while i <= #ARGV do
   local spec = ARGV[i + 4 + nd]
   i = i + 5 + nd
   if redis.call('EXISTS', tk(id)) == 0 then
-    redis.call('SADD', P .. ':p:' .. plan, id)
     added = added + 1
-    local seq = redis.call('INCR', P .. ':seq')
+    seq = seq + 1
     local unmet, blocked = 0, nil
     for _, d in ipairs(deps) do
       local ds = redis.call('HGET', tk(d), 'state')
@@ -183,20 +232,23 @@ while i <= #ARGV do
       redis.call('SADD', P .. ':d:' .. id, unpack(waiting))
       redis.call('DEL', P .. ':w:' .. id)
     end
-    redis.call('HINCRBY', P .. ':pc:' .. plan, 'QUEUED', 1)
-    redis.call('HINCRBY', P .. ':sc', 'QUEUED', 1)
-    redis.call('HSET', tk(id), 'spec', spec, 'state', 'QUEUED', 'plan', plan,
+    -- Ready at once when nothing is unmet (no second state change).
+    local state = 'QUEUED'
+    if not blocked and unmet == 0 then state = 'READY' end
+    count_move(plan, nil, state)
+    redis.call('HSET', tk(id), 'spec', spec, 'state', state, 'plan', plan,
                'prio', prio,
                'seq', seq, 'attempts', 0, 'max', max, 'unmet', unmet,
                'owner', '', 'lease', 0, 'nb', 0, 'result', '', 'error', '')
     redis.call('ZADD', P .. ':all', seq, id)
     if blocked then
       block(id, 'dependency ' .. blocked .. ' did not complete')
-    elseif unmet == 0 then
-      ready(id)
+    elseif state == 'READY' then
+      redis.call('ZADD', P .. ':r', -prio * 1e10 + seq, id)
     end
   end
 end
+if seq ~= seq0 then redis.call('SET', P .. ':seq', seq) end
 return added
 )lua";
 
@@ -206,14 +258,19 @@ local worker, ttl, n = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
 local out = {}
 local got = redis.call('ZPOPMIN', P .. ':r', n)
+local expires = tostring(NOW + ttl)
 for k = 1, #got, 2 do
   local id = got[k]
-  setstate(id, 'IN_PROGRESS')
-  redis.call('HSET', tk(id), 'owner', worker,
-             'lease', NOW + ttl)
-  redis.call('HINCRBY', tk(id), 'attempts', 1)
-  redis.call('ZADD', P .. ':l', NOW + ttl, id)
-  table.insert(out, record(id))
+  -- One read and one write per task; the record is built from them.
+  local h = redis.call('HMGET', tk(id), 'spec', 'state', 'attempts', 'max',
+                       'nb', 'seq', 'result', 'error', 'plan')
+  local attempts = tostring(tonumber(h[3]) + 1)
+  redis.call('HSET', tk(id), 'state', 'IN_PROGRESS', 'owner', worker,
+             'lease', expires, 'attempts', attempts)
+  count_move(h[9] or '', h[2], 'IN_PROGRESS')
+  redis.call('ZADD', P .. ':l', expires, id)
+  table.insert(out, {id, h[1], 'IN_PROGRESS', attempts, h[4], worker,
+                     expires, h[5], h[6], h[7], h[8]})
 end
 return out
 )lua";
@@ -231,22 +288,24 @@ return record(id)
 
 /// ARGV: P, now, id, worker, result, then per outbox event: key, when, blob.
 constexpr const char* complete = R"lua(
-local id, worker, result = ARGV[3], ARGV[4], ARGV[5]
-local err = owned(id, worker)
+local err = complete_one(ARGV[3], ARGV[4], ARGV[5], 6, #ARGV)
 if err then return err end
-redis.call('ZREM', P .. ':l', id)
-setstate(id, 'COMPLETED')
-redis.call('HSET', tk(id), 'result', result,
-           'error', '', 'owner', '', 'lease', 0)
-for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
-  local h = redis.call('HMGET', tk(d), 'state', 'nb')
-  if h[1] == 'QUEUED' then
-    local left = redis.call('HINCRBY', tk(d), 'unmet', -1)
-    if left == 0 and tonumber(h[2]) == 0 then ready(d) end
-  end
+return record(ARGV[3])
+)lua";
+
+/// ARGV: P, now, then per completion: id, worker, result, the number of its
+/// events, the events (key, when, blob)... Returns one string per
+/// completion: '' when completed, else the error.
+constexpr const char* complete_many = R"lua(
+local out = {}
+local i = 3
+while i <= #ARGV do
+  local last = i + 3 + 3 * tonumber(ARGV[i + 3])
+  local err = complete_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], i + 4, last)
+  if err then table.insert(out, err.err) else table.insert(out, '') end
+  i = last + 1
 end
-record_events(id, 6)
-return record(id)
+return out
 )lua";
 
 /// ARGV: P, now, id, worker, error, base, maxb, then per outbox event: key,
@@ -257,7 +316,7 @@ local err = owned(id, worker)
 if err then return err end
 redis.call('ZREM', P .. ':l', id)
 retry_or_fail(id, why, tonumber(ARGV[6]), tonumber(ARGV[7]))
-record_events(id, 8)
+record_events(id, 8, #ARGV)
 return record(id)
 )lua";
 
@@ -278,6 +337,7 @@ return record(id)
 /// from the counters every state change keeps (no walk over the tasks).
 constexpr const char* plan_counts = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
+flush_counts()
 local out = {}
 local h = redis.call('HGETALL', P .. ':pc:' .. ARGV[3])
 for k = 1, #h, 2 do
@@ -367,6 +427,7 @@ return out
 /// counters every state change keeps (no walk over the tasks).
 constexpr const char* counts = R"lua(
 promote(tonumber(ARGV[3]), tonumber(ARGV[4]))
+flush_counts()
 local c = {QUEUED = 0, READY = 0, IN_PROGRESS = 0, COMPLETED = 0,
            FAILED = 0, BLOCKED = 0, CANCELLED = 0}
 local h = redis.call('HGETALL', P .. ':sc')

@@ -582,6 +582,22 @@ typename Inspector::result_type inspect(Inspector& f, outbound_event& x) {
            x.traceparent, x.outbox, x.when);
 }
 
+/// One completion of a batch (`complete` of many tasks in one message):
+/// the task, its lease owner, the result (JSON) and the events recorded in
+/// the outbox with it, as for a single completion.
+struct task_completion {
+  std::string task_id;
+  std::string worker;
+  std::string result;
+  std::vector<outbound_event> events;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_completion& x) {
+  return f(caf::meta::type_name("orch.task_completion"), x.task_id, x.worker,
+           x.result, x.events);
+}
+
 /// A message consumed from a durable consumer, copied out of the C library.
 struct inbound_event {
   std::string subject;
@@ -755,6 +771,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (orch::node_info))
   CAF_ADD_TYPE_ID(orch, (std::vector<orch::critique>))
   CAF_ADD_TYPE_ID(orch, (std::vector<orch::node_info>))
+  CAF_ADD_TYPE_ID(orch, (orch::task_completion))
+  CAF_ADD_TYPE_ID(orch, (std::vector<orch::task_completion>))
+  CAF_ADD_TYPE_ID(orch, (std::vector<caf::error>))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")

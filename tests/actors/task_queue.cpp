@@ -318,6 +318,62 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(completion_records_its_events_in_the_outbox, B,
   BOOST_CHECK_EQUAL(joined(keys_of(box)), "a2");
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_of_completions_settles_each_in_order, B,
+                              backends) {
+  queue_fixture<B> f;
+  f.add({t("a"), t("b"), t("c", 0, {"a"}), t("d")});
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 3))), "a,b,d");
+  auto one = [](std::string id, std::string worker,
+                std::vector<outbound_event> events = {}) {
+    task_completion c;
+    c.task_id = std::move(id);
+    c.worker = std::move(worker);
+    c.result = "{\"by\":\"" + c.task_id + "\"}";
+    c.events = std::move(events);
+    return c;
+  };
+  auto errs = f.template must<std::vector<caf::error>>(
+    atom::complete_v,
+    std::vector<task_completion>{one("a", "w", {ev("a1")}),
+                                 one("b", "x", {ev("b1")}), one("zz", "w"),
+                                 one("d", "w"), one("a", "w")});
+  BOOST_REQUIRE_EQUAL(errs.size(), 5u);
+  BOOST_CHECK(!errs[0]);
+  BOOST_CHECK(code_of(errs[1]) == ec::invalid_argument);
+  BOOST_CHECK(code_of(errs[2]) == ec::not_found);
+  BOOST_CHECK(!errs[3]);
+  // `a` was completed by the first entry of the same batch.
+  BOOST_CHECK(code_of(errs[4]) == ec::invalid_argument);
+  BOOST_CHECK_EQUAL(f.status("a").state, "COMPLETED");
+  BOOST_CHECK_EQUAL(f.status("a").result, "{\"by\":\"a\"}");
+  BOOST_CHECK_EQUAL(f.status("b").state, "IN_PROGRESS");
+  BOOST_CHECK_EQUAL(f.status("d").state, "COMPLETED");
+  // `c` waited for `a`, which completed inside the batch.
+  BOOST_CHECK_EQUAL(f.status("c").state, "READY");
+  // Only the completed entry recorded its events.
+  auto box = f.template must<std::vector<outbound_event>>(atom::outbox_v);
+  BOOST_CHECK_EQUAL(joined(keys_of(box)), "a1");
+  using counts = std::map<std::string, int64_t>;
+  auto n = f.template must<counts>(atom::counts_v);
+  BOOST_CHECK_EQUAL(n["COMPLETED"], 2);
+  BOOST_CHECK_EQUAL(n["IN_PROGRESS"], 1);
+  BOOST_CHECK_EQUAL(n["READY"], 1);
+  // Lists of one state, in enqueue order.
+  auto list = [&](std::string state) {
+    return joined(ids(f.template must<std::vector<queued_task>>(
+      atom::list_v, std::move(state))));
+  };
+  BOOST_CHECK_EQUAL(list("COMPLETED"), "a,d");
+  BOOST_CHECK_EQUAL(list("IN_PROGRESS"), "b");
+  BOOST_CHECK_EQUAL(list("READY"), "c");
+  BOOST_CHECK_EQUAL(list("FAILED"), "");
+  BOOST_CHECK_EQUAL(list(""), "a,b,c,d");
+  // An empty batch answers with no errors.
+  BOOST_CHECK(f.template must<std::vector<caf::error>>(
+                 atom::complete_v, std::vector<task_completion>{})
+                .empty());
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_outbox_of_one_plan, B, backends) {
   queue_fixture<B> f;
   f.add({planned("p/a"), planned("p/b"), planned("q/c")});
