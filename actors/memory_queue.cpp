@@ -36,8 +36,12 @@ constexpr const char* task_state_names[task_state_count]
   = {"QUEUED", "READY", "IN_PROGRESS", "COMPLETED",
      "FAILED", "BLOCKED", "CANCELLED"};
 
+struct plan_tally;
+
 struct entry {
   queued_task q;
+  /// The counts of its plan (`plans` is node-based: the address stays).
+  plan_tally* tally = nullptr;
   /// `q.state` as a number (compared and counted without strings).
   task_state state = task_state::queued;
   /// Dependencies not yet COMPLETED.
@@ -123,7 +127,7 @@ struct memory_queue_state {
   }
 
   void set_state(entry& e, task_state to) {
-    auto& n = plans[e.q.task.plan_id].by_state;
+    auto& n = e.tally->by_state;
     --n[index(e.state)];
     --state_counts[index(e.state)];
     unlink(e);
@@ -165,9 +169,8 @@ struct memory_queue_state {
       gone.add(id, i->second.state == task_state::completed ? 1 : 0);
       --state_counts[index(i->second.state)];
       unlink(i->second);
-      if (auto p = plans.find(i->second.q.task.plan_id);
-          p != plans.end() && --p->second.resident <= 0)
-        plans.erase(p); // the whole plan left memory: so do its counts
+      if (--i->second.tally->resident <= 0) // the whole plan left memory:
+        plans.erase(i->second.q.task.plan_id); // so do its counts
       tasks.erase(i);
     }
   }
@@ -287,7 +290,7 @@ struct memory_queue_state {
     if (!fresh)
       return false;
     auto& id = at->first;
-    if (gone.find(id)) {
+    if (gone.size() > 0 && gone.find(id)) {
       tasks.erase(at);
       return false;
     }
@@ -299,7 +302,7 @@ struct memory_queue_state {
     for (auto& dep : stored.q.task.dependencies) {
       auto i = tasks.find(dep);
       if (i == tasks.end()) {
-        if (auto g = gone.find(dep)) {
+        if (auto g = gone.size() > 0 ? gone.find(dep) : std::nullopt) {
           if (*g != 1) {
             ++stored.unmet;
             blocked_by = dep;
@@ -326,9 +329,9 @@ struct memory_queue_state {
       }
     stored.state = task_state::queued;
     stored.q.state = task_state_names[index(task_state::queued)];
-    auto& tally = plans[stored.q.task.plan_id];
-    ++tally.resident;
-    ++tally.by_state[index(task_state::queued)];
+    stored.tally = &plans[stored.q.task.plan_id];
+    ++stored.tally->resident;
+    ++stored.tally->by_state[index(task_state::queued)];
     ++state_counts[index(task_state::queued)];
     link(stored);
     if (!blocked_by.empty())
