@@ -93,6 +93,10 @@ image-test: build image
 bench: build
 	./$(BUILD_DIR)/bench/deliberation --agents 3 --rounds 1 --concurrency 64 \
 	  --deliberations 200000
+	./$(BUILD_DIR)/bench/deliberation --mode engine --agents 3 --rounds 1 \
+	  --concurrency 64 --deliberations 200000
+	./$(BUILD_DIR)/bench/messaging --pairs 2000000 --concurrency 64
+	./$(BUILD_DIR)/bench/messaging --pairs 2000000 --concurrency 64 --task
 	./$(BUILD_DIR)/bench/llm_concurrency --agents 3 --rounds 1 \
 	  --concurrency 100 --deliberations 1000 --latency-ms 50
 	./$(BUILD_DIR)/bench/queue --tasks 200000

@@ -43,7 +43,11 @@ using agent_actor = caf::typed_actor<
 
 /// SCORER: runs the check suite (policy, lint, dry-run) on one proposal.
 using scorer_actor = caf::typed_actor<
-  caf::replies_to<atom::score, proposal, task_spec>::with<check_suite>>;
+  caf::replies_to<atom::score, proposal, task_spec>::with<check_suite>,
+  // Scores the proposals of one deliberation (one request instead of one
+  // per proposal); answers their suites in the same order.
+  caf::replies_to<atom::score, std::vector<proposal>,
+                  task_spec>::with<std::vector<check_suite>>>;
 
 /// Runs child processes with a time limit, off the scheduler threads.
 using process_runner_actor = caf::typed_actor<
@@ -140,8 +144,12 @@ using task_queue_actor = caf::typed_actor<
                   std::string>::with<queued_task>,
   caf::replies_to<atom::cancel, std::string>::with<queued_task>,
   caf::replies_to<atom::status, std::string>::with<queued_task>,
-  // Tasks in a state ("" for all).
+  // Tasks in a state ("" for all), in enqueue order.
   caf::replies_to<atom::list, std::string>::with<std::vector<queued_task>>,
+  // Tasks of one plan (by plan_id) in a state ("" for all), in enqueue
+  // order: found by an index of the plan, not by walking the queue.
+  caf::replies_to<atom::list, std::string,
+                  std::string>::with<std::vector<queued_task>>,
   caf::replies_to<atom::counts>::with<std::map<std::string, int64_t>>,
   // Counts of the tasks of one plan (by plan_id).
   caf::replies_to<atom::counts, std::string>::with<std::map<std::string, int64_t>>,

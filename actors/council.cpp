@@ -376,24 +376,42 @@ void start_scoring(deliberation_ptr self) {
     fail(self, caf::make_error(ec::internal, "council has no scorer"));
     return;
   }
-  size_t n = 0;
-  for (size_t i = 0; i < st.members.size(); ++i) {
-    auto& m = st.members[i];
-    if (!m.alive)
-      continue;
-    auto& scorer = st.scorers[n++ % st.scorers.size()];
-    self->request(scorer, caf::infinite, atom::score_v, *m.current, st.task)
-      .then(
-        [=](check_suite& suite) {
-          auto& mm = self->state.members[i];
-          mm.checks = std::move(suite);
-          step_done(self, mm.agent_id, finish);
-        },
-        [=](caf::error& err) {
+  // One request for all proposals, to the council's scorers in turn by
+  // deliberation (two messages per deliberation instead of two per
+  // proposal; deliberations in flight keep every scorer busy).
+  std::vector<size_t> scored;
+  std::vector<proposal> props;
+  scored.reserve(st.members.size());
+  props.reserve(st.members.size());
+  for (size_t i = 0; i < st.members.size(); ++i)
+    if (st.members[i].alive) {
+      scored.push_back(i);
+      props.push_back(*st.members[i].current);
+    }
+  auto& scorer = st.scorers[st.execution % st.scorers.size()];
+  self->request(scorer, caf::infinite, atom::score_v, std::move(props), st.task)
+    .then(
+      [=](std::vector<check_suite>& suites) {
+        for (size_t k = 0; k < scored.size(); ++k) {
+          auto i = scored[k];
+          if (k < suites.size())
+            self->state.members[i].checks = std::move(suites[k]);
+          else
+            drop(self, i, "score",
+                 caf::make_error(ec::internal, "the scorer answered "
+                                                 + std::to_string(suites.size())
+                                                 + " suites for "
+                                                 + std::to_string(scored.size())
+                                                 + " proposals"));
+          step_done(self, self->state.members[i].agent_id, finish);
+        }
+      },
+      [=](caf::error& err) {
+        for (auto i : scored) {
           drop(self, i, "score", err);
           step_done(self, self->state.members[i].agent_id, finish);
-        });
-  }
+        }
+      });
 }
 
 deliberation_actor::behavior_type deliberation(deliberation_ptr self) {

@@ -48,9 +48,12 @@ struct entry {
   int32_t unmet = 0;
   /// Tasks that depend on this one.
   std::vector<std::string> dependents;
-  /// Neighbours in the list of tasks in the same state.
+  /// Neighbours in the list of tasks in the same state ...
   entry* prev = nullptr;
   entry* next = nullptr;
+  /// ... and in the list of its plan's tasks in memory.
+  entry* plan_prev = nullptr;
+  entry* plan_next = nullptr;
 };
 
 /// Ready order: higher priority first, then enqueue order. Entries are held
@@ -71,6 +74,25 @@ struct ready_key {
 struct plan_tally {
   std::array<int64_t, task_state_count> by_state{};
   int64_t resident = 0;
+  /// Its tasks in memory, newest first.
+  entry* tasks = nullptr;
+
+  void link(entry& e) {
+    e.plan_prev = nullptr;
+    e.plan_next = tasks;
+    if (tasks)
+      tasks->plan_prev = &e;
+    tasks = &e;
+  }
+
+  void unlink(entry& e) {
+    if (e.plan_prev)
+      e.plan_prev->plan_next = e.plan_next;
+    else
+      tasks = e.plan_next;
+    if (e.plan_next)
+      e.plan_next->plan_prev = e.plan_prev;
+  }
 };
 
 struct memory_queue_state {
@@ -169,6 +191,7 @@ struct memory_queue_state {
       gone.add(id, i->second.state == task_state::completed ? 1 : 0);
       --state_counts[index(i->second.state)];
       unlink(i->second);
+      i->second.tally->unlink(i->second);
       if (--i->second.tally->resident <= 0) // the whole plan left memory:
         plans.erase(i->second.q.task.plan_id); // so do its counts
       tasks.erase(i);
@@ -330,6 +353,7 @@ struct memory_queue_state {
     stored.state = task_state::queued;
     stored.q.state = task_state_names[index(task_state::queued)];
     stored.tally = &plans[stored.q.task.plan_id];
+    stored.tally->link(stored);
     ++stored.tally->resident;
     ++stored.tally->by_state[index(task_state::queued)];
     ++state_counts[index(task_state::queued)];
@@ -625,6 +649,20 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
             out.push_back(e->q);
         }
       }
+      std::sort(out.begin(), out.end(),
+                [](auto& a, auto& b) { return a.seq < b.seq; });
+      return out;
+    },
+    [=](atom::list, const std::string& state,
+        const std::string& plan) -> caf::result<std::vector<queued_task>> {
+      auto& st = self->state;
+      st.promote_due(st.now());
+      std::vector<queued_task> out;
+      if (auto p = st.plans.find(plan); p != st.plans.end())
+        for (auto* e = p->second.tasks; e != nullptr; e = e->plan_next)
+          if (state.empty() || e->q.state == state)
+            out.push_back(e->q);
+      std::reverse(out.begin(), out.end()); // the list is newest first
       std::sort(out.begin(), out.end(),
                 [](auto& a, auto& b) { return a.seq < b.seq; });
       return out;

@@ -358,6 +358,12 @@ placed_scorer_actor::behavior_type placed_scorer(scorer_ptr self,
                                   atom::score_v, std::move(p),
                                   std::move(task));
     },
+    [=](atom::score, std::vector<proposal>& ps,
+        task_spec& task) -> caf::result<std::vector<check_suite>> {
+      return forward<std::vector<check_suite>>(
+        self, self->state.fw.call_timeout, atom::score_v, std::move(ps),
+        std::move(task));
+    },
     [=](atom::place) { relocate(self); },
   };
 }

@@ -19,8 +19,7 @@ critique scripted_critique(const agent_spec& spec, const task_spec& task,
 
 /// Revises `own` with `feedback`; the previous content goes to `revisions`.
 proposal scripted_revise(const agent_spec& spec, const task_spec& task,
-                         const proposal& own,
-                         const std::vector<critique>& feedback);
+                         proposal own, const std::vector<critique>& feedback);
 
 /// The style of a `scripted` agent, from its `style` parameter: `full` (the
 /// default: the texts above) or `brief` (the one-line texts below, which cost
@@ -36,6 +35,6 @@ critique brief_critique(const agent_spec& spec, const proposal& target,
 
 /// Style `brief`: `own` with " (revised)" appended; the previous content goes
 /// to `revisions`.
-proposal brief_revise(const proposal& own);
+proposal brief_revise(proposal own);
 
 } // namespace orch

@@ -265,10 +265,9 @@ critique scripted_critique(const agent_spec& spec, const task_spec& task,
 }
 
 proposal scripted_revise(const agent_spec& spec, const task_spec& task,
-                         const proposal& own,
-                         const std::vector<critique>& feedback) {
-  proposal result = own;
-  result.revisions.push_back(own.content);
+                         proposal own, const std::vector<critique>& feedback) {
+  proposal result = std::move(own);
+  result.revisions.push_back(result.content);
   auto& c = result.content;
   c += "\n## Revision ";
   c += std::to_string(result.revisions.size());
@@ -340,9 +339,9 @@ critique brief_critique(const agent_spec& spec, const proposal& target,
   return result;
 }
 
-proposal brief_revise(const proposal& own) {
-  proposal result = own;
-  result.revisions.push_back(own.content);
+proposal brief_revise(proposal own) {
+  proposal result = std::move(own);
+  result.revisions.push_back(result.content);
   result.content += " (revised)";
   result.created_at_ms = now_ms();
   return result;
@@ -383,11 +382,13 @@ scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
       return st.brief ? brief_critique(st.spec, target, round)
                       : scripted_critique(st.spec, task, target, round);
     },
-    [=](atom::revise, const task_spec& task, const proposal& own,
+    [=](atom::revise, const task_spec& task, proposal& own,
         const std::vector<critique>& feedback) -> caf::result<proposal> {
+      // `own` is this request's own copy (not shared): moved, not copied.
       auto& st = self->state;
-      return st.brief ? brief_revise(own)
-                      : scripted_revise(st.spec, task, own, feedback);
+      return st.brief ? brief_revise(std::move(own))
+                      : scripted_revise(st.spec, task, std::move(own),
+                                        feedback);
     },
     [=](atom::info) -> caf::result<agent_spec> { return self->state.spec; },
   };

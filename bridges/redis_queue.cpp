@@ -678,6 +678,14 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
       return call<std::vector<queued_task>>(
         self, std::move(argv), [](redis_value& v) { return to_tasks(v); });
     },
+    [=](atom::list, std::string& state,
+        std::string& plan) -> caf::result<std::vector<queued_task>> {
+      auto& st = self->state;
+      auto argv = script(self, redis_lua::list_plan);
+      argv.insert(argv.end(), {state, plan, st.base(), st.maxb()});
+      return call<std::vector<queued_task>>(
+        self, std::move(argv), [](redis_value& v) { return to_tasks(v); });
+    },
     [=](atom::counts) -> caf::result<std::map<std::string, int64_t>> {
       auto& st = self->state;
       auto argv = script(self, redis_lua::counts);

@@ -11,6 +11,7 @@
 //   P:b        zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:all      zset: every task, by enqueue order
 //   P:seq      counter
+//   P:p:<plan> set: task ids of a plan (list of one plan)
 //   P:pc:<plan> hash: tasks of a plan by state, kept by setstate
 //   P:sc       hash: all tasks by state, kept by setstate
 //   P:o        hash: the outbox, idempotency key -> event (JSON), written
@@ -209,6 +210,7 @@ while i <= #ARGV do
   local spec = ARGV[i + 4 + nd]
   i = i + 5 + nd
   if redis.call('EXISTS', tk(id)) == 0 then
+    redis.call('SADD', P .. ':p:' .. plan, id)
     added = added + 1
     seq = seq + 1
     local unmet, blocked = 0, nil
@@ -411,15 +413,36 @@ return record(id)
 )lua";
 
 /// ARGV: P, now, state ('' = all), base, maxb. Records in enqueue order.
+/// READY and IN_PROGRESS tasks are found by their own sets, other states by
+/// walking all tasks.
 constexpr const char* list = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 local want = ARGV[3]
+local from = P .. ':all'
+if want == 'READY' then from = P .. ':r' end
+if want == 'IN_PROGRESS' then from = P .. ':l' end
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', P .. ':all', 0, -1)) do
-  if want == '' or redis.call('HGET', tk(id), 'state') == want then
+local walk = from == P .. ':all' and want ~= ''
+for _, id in ipairs(redis.call('ZRANGE', from, 0, -1)) do
+  if not walk or redis.call('HGET', tk(id), 'state') == want then
     table.insert(out, record(id))
   end
 end
+table.sort(out, function(a, b) return tonumber(a[9]) < tonumber(b[9]) end)
+return out
+)lua";
+
+/// ARGV: P, now, state ('' = all), plan, base, maxb. The plan's records in
+/// enqueue order, found by the plan's set.
+constexpr const char* list_plan = R"lua(
+promote(tonumber(ARGV[5]), tonumber(ARGV[6]))
+local want = ARGV[3]
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', P .. ':p:' .. ARGV[4])) do
+  local r = record(id)
+  if want == '' or r[3] == want then table.insert(out, r) end
+end
+table.sort(out, function(a, b) return tonumber(a[9]) < tonumber(b[9]) end)
 return out
 )lua";
 

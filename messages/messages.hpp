@@ -774,6 +774,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (orch::task_completion))
   CAF_ADD_TYPE_ID(orch, (std::vector<orch::task_completion>))
   CAF_ADD_TYPE_ID(orch, (std::vector<caf::error>))
+  CAF_ADD_TYPE_ID(orch, (std::vector<orch::proposal>))
+  CAF_ADD_TYPE_ID(orch, (std::vector<orch::check_suite>))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")

@@ -206,19 +206,13 @@ int run_plan(const config& cfg, const plan_run_options& opts) {
          && done.wait_for(std::chrono::seconds(1)) != std::future_status::ready)
     ; // asked again every second
   caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown);
-  std::string scope = plan->plan_id + "/";
-  auto of_plan = [&](std::vector<queued_task> xs) {
-    xs.erase(std::remove_if(xs.begin(), xs.end(),
-                            [&](const queued_task& q) {
-                              return q.task.task_id.rfind(scope, 0) != 0;
-                            }),
-             xs.end());
-    return xs;
-  };
-  // Summary and results.
+  // Summary and results: the plan's tasks (a queue shared with other plans
+  // is not walked).
   std::vector<queued_task> all;
-  self->request(queue, caf::infinite, atom::list_v, std::string{})
-    .receive([&](std::vector<queued_task>& xs) { all = of_plan(xs); },
+  self
+    ->request(queue, caf::infinite, atom::list_v, std::string{},
+              plan->plan_id)
+    .receive([&](std::vector<queued_task>& xs) { all = std::move(xs); },
              [&](caf::error&) {});
   nlohmann::json doc{{"plan_id", plan->plan_id},
                      {"story_id", plan->story_id},

@@ -365,6 +365,46 @@ BOOST_FIXTURE_TEST_CASE(lint_and_dryrun_together, scorer_fixture) {
   BOOST_TEST(contains(suite.lint.errors[0], "block 2 (python): "));
 }
 
+// A batch answers each proposal's suite, in order, equal to scoring it
+// alone; proposals whose checks run commands (lint) and ones whose do not
+// are mixed in one batch.
+BOOST_FIXTURE_TEST_CASE(a_batch_scores_each_proposal_as_alone, scorer_fixture) {
+  auto s = make();
+  std::vector<std::string> contents{
+    "plain text with no code",
+    fence("bash", "echo 'unterminated"),
+    fence("json", "{}"),
+    fence("python", "x = (") + fence("bash", "echo ok"),
+  };
+  std::vector<proposal> props;
+  for (size_t i = 0; i < contents.size(); ++i) {
+    proposal p;
+    p.id = "p-" + std::to_string(i);
+    p.author_id = "agent-dev-00" + std::to_string(i + 1);
+    p.content = contents[i];
+    props.push_back(std::move(p));
+  }
+  std::vector<check_suite> got;
+  self->request(s, caf::infinite, atom::score_v, props, plain_task())
+    .receive([&](std::vector<check_suite>& x) { got = std::move(x); },
+             [&](caf::error& err) { BOOST_FAIL(render(err)); });
+  BOOST_REQUIRE_EQUAL(got.size(), contents.size());
+  for (size_t i = 0; i < contents.size(); ++i) {
+    auto alone = score(s, contents[i]);
+    BOOST_TEST(got[i].score == alone.score, "proposal " << i);
+    BOOST_TEST(got[i].lint.passed == alone.lint.passed, "proposal " << i);
+    BOOST_TEST(got[i].lint.errors == alone.lint.errors, "proposal " << i);
+  }
+  BOOST_TEST(!got[1].lint.passed);
+  BOOST_TEST(got[2].lint.passed);
+  BOOST_TEST(!got[3].lint.passed);
+  // An empty batch answers at once.
+  self->request(s, caf::infinite, atom::score_v, std::vector<proposal>{},
+                plain_task())
+    .receive([&](std::vector<check_suite>& x) { BOOST_TEST(x.empty()); },
+             [&](caf::error& err) { BOOST_FAIL(render(err)); });
+}
+
 // -- rubric coverage ----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(rubric_keywords_are_extracted) {

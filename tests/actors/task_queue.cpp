@@ -517,6 +517,35 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(counts_by_plan, B, backends) {
   BOOST_CHECK_EQUAL(total, 0);
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(lists_of_one_state_and_of_one_plan, B,
+                              backends) {
+  queue_fixture<B> f;
+  f.add({planned("p1/a"), planned("p1/b"), planned("p2/c"), planned("p1/d")});
+  auto e = planned("p1/e"); // QUEUED until p1/a completes
+  e.dependencies = {"p1/a"};
+  f.add({e});
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 1))), "p1/a");
+  auto list = [&](std::string state, std::string plan = "-") {
+    if (plan == "-")
+      return joined(ids(f.template must<std::vector<queued_task>>(
+        atom::list_v, std::move(state))));
+    return joined(ids(f.template must<std::vector<queued_task>>(
+      atom::list_v, std::move(state), std::move(plan))));
+  };
+  BOOST_CHECK_EQUAL(list("READY"), "p1/b,p2/c,p1/d");
+  BOOST_CHECK_EQUAL(list("IN_PROGRESS"), "p1/a");
+  BOOST_CHECK_EQUAL(list("QUEUED"), "p1/e");
+  BOOST_CHECK_EQUAL(list("", "p1"), "p1/a,p1/b,p1/d,p1/e");
+  BOOST_CHECK_EQUAL(list("READY", "p1"), "p1/b,p1/d");
+  BOOST_CHECK_EQUAL(list("IN_PROGRESS", "p1"), "p1/a");
+  BOOST_CHECK_EQUAL(list("", "p2"), "p2/c");
+  BOOST_CHECK_EQUAL(list("", "none"), "");
+  f.complete("p1/a", "w");
+  BOOST_CHECK_EQUAL(list("COMPLETED", "p1"), "p1/a");
+  BOOST_CHECK_EQUAL(list("READY", "p1"), "p1/b,p1/d,p1/e");
+  BOOST_CHECK_EQUAL(list("IN_PROGRESS"), "");
+}
+
 BOOST_AUTO_TEST_CASE(memory_queue_forgets_finished_tasks_past_its_limits) {
   threaded_config cfg;
   caf::actor_system sys{cfg};
@@ -550,6 +579,15 @@ BOOST_AUTO_TEST_CASE(memory_queue_forgets_finished_tasks_past_its_limits) {
     .receive([&](std::vector<queued_task>& x) { listed = x.size(); },
              [](caf::error&) {});
   BOOST_CHECK_EQUAL(listed, 2u);
+  std::string of_plan;
+  self->request(q, 5s, atom::list_v, std::string{}, std::string{"p"})
+    .receive(
+      [&](std::vector<queued_task>& x) {
+        for (auto& t : x)
+          of_plan += t.task.task_id + " ";
+      },
+      [](caf::error&) {});
+  BOOST_CHECK_EQUAL(of_plan, "p/b p/c p/d ");
   // ... but its plan still counts it, and it cannot be enqueued again.
   std::map<std::string, int64_t> n;
   self->request(q, 5s, atom::counts_v, std::string{"p"})
@@ -569,6 +607,11 @@ BOOST_AUTO_TEST_CASE(memory_queue_forgets_finished_tasks_past_its_limits) {
     .receive([&](std::vector<queued_task>& x) { listed = x.size(); },
              [](caf::error&) {});
   BOOST_CHECK_LE(listed, 1u);
+  size_t listed_of_plan = 99;
+  self->request(q, 5s, atom::list_v, std::string{}, std::string{"p"})
+    .receive([&](std::vector<queued_task>& x) { listed_of_plan = x.size(); },
+             [](caf::error&) {});
+  BOOST_CHECK_EQUAL(listed_of_plan, listed);
   self->send_exit(q, caf::exit_reason::user_shutdown);
 }
 
