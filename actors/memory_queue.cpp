@@ -37,6 +37,18 @@ constexpr const char* task_state_names[task_state_count]
      "FAILED", "BLOCKED", "CANCELLED"};
 
 struct plan_tally;
+struct entry;
+
+/// An intrusive list of entries, newest first, through the entry members
+/// `Prev` and `Next` (a task is in the list of its state and in the list
+/// of its plan).
+template<entry* entry::*Prev, entry* entry::*Next>
+struct entry_list {
+  entry* head = nullptr;
+
+  void link(entry& e);
+  void unlink(entry& e);
+};
 
 struct entry {
   queued_task q;
@@ -56,6 +68,29 @@ struct entry {
   entry* plan_next = nullptr;
 };
 
+template<entry* entry::*Prev, entry* entry::*Next>
+void entry_list<Prev, Next>::link(entry& e) {
+  e.*Prev = nullptr;
+  e.*Next = head;
+  if (head)
+    head->*Prev = &e;
+  head = &e;
+}
+
+template<entry* entry::*Prev, entry* entry::*Next>
+void entry_list<Prev, Next>::unlink(entry& e) {
+  if (e.*Prev)
+    (e.*Prev)->*Next = e.*Next;
+  else
+    head = e.*Next;
+  if (e.*Next)
+    (e.*Next)->*Prev = e.*Prev;
+  e.*Prev = e.*Next = nullptr;
+}
+
+using state_list = entry_list<&entry::prev, &entry::next>;
+using plan_list = entry_list<&entry::plan_prev, &entry::plan_next>;
+
 /// Ready order: higher priority first, then enqueue order. Entries are held
 /// by address: `tasks` is node-based (addresses stay), and an entry leaves
 /// `ready`, `leases` and `delayed` before it can leave `tasks`.
@@ -74,25 +109,8 @@ struct ready_key {
 struct plan_tally {
   std::array<int64_t, task_state_count> by_state{};
   int64_t resident = 0;
-  /// Its tasks in memory, newest first.
-  entry* tasks = nullptr;
-
-  void link(entry& e) {
-    e.plan_prev = nullptr;
-    e.plan_next = tasks;
-    if (tasks)
-      tasks->plan_prev = &e;
-    tasks = &e;
-  }
-
-  void unlink(entry& e) {
-    if (e.plan_prev)
-      e.plan_prev->plan_next = e.plan_next;
-    else
-      tasks = e.plan_next;
-    if (e.plan_next)
-      e.plan_next->plan_prev = e.plan_prev;
-  }
+  /// Its tasks in memory.
+  plan_list tasks;
 };
 
 struct memory_queue_state {
@@ -123,39 +141,20 @@ struct memory_queue_state {
   /// Tasks in memory by state: how many, and a list of them (`list` of
   /// one state walks only that state's tasks).
   std::array<int64_t, task_state_count> state_counts{};
-  std::array<entry*, task_state_count> state_lists{};
+  std::array<state_list, task_state_count> state_lists{};
 
   static size_t index(task_state s) {
     return static_cast<size_t>(s);
-  }
-
-  void link(entry& e) {
-    auto& head = state_lists[index(e.state)];
-    e.prev = nullptr;
-    e.next = head;
-    if (head)
-      head->prev = &e;
-    head = &e;
-  }
-
-  void unlink(entry& e) {
-    if (e.prev)
-      e.prev->next = e.next;
-    else
-      state_lists[index(e.state)] = e.next;
-    if (e.next)
-      e.next->prev = e.prev;
-    e.prev = e.next = nullptr;
   }
 
   void set_state(entry& e, task_state to) {
     auto& n = e.tally->by_state;
     --n[index(e.state)];
     --state_counts[index(e.state)];
-    unlink(e);
+    state_lists[index(e.state)].unlink(e);
     e.state = to;
     e.q.state = task_state_names[index(to)];
-    link(e);
+    state_lists[index(to)].link(e);
     ++n[index(to)];
     ++state_counts[index(to)];
   }
@@ -190,8 +189,8 @@ struct memory_queue_state {
         continue;
       gone.add(id, i->second.state == task_state::completed ? 1 : 0);
       --state_counts[index(i->second.state)];
-      unlink(i->second);
-      i->second.tally->unlink(i->second);
+      state_lists[index(i->second.state)].unlink(i->second);
+      i->second.tally->tasks.unlink(i->second);
       if (--i->second.tally->resident <= 0) // the whole plan left memory:
         plans.erase(i->second.q.task.plan_id); // so do its counts
       tasks.erase(i);
@@ -313,7 +312,7 @@ struct memory_queue_state {
     if (!fresh)
       return false;
     auto& id = at->first;
-    if (gone.size() > 0 && gone.find(id)) {
+    if (gone.find(id)) {
       tasks.erase(at);
       return false;
     }
@@ -325,7 +324,7 @@ struct memory_queue_state {
     for (auto& dep : stored.q.task.dependencies) {
       auto i = tasks.find(dep);
       if (i == tasks.end()) {
-        if (auto g = gone.size() > 0 ? gone.find(dep) : std::nullopt) {
+        if (auto g = gone.find(dep)) {
           if (*g != 1) {
             ++stored.unmet;
             blocked_by = dep;
@@ -341,8 +340,7 @@ struct memory_queue_state {
       if (d.state == task_state::completed)
         continue;
       ++stored.unmet;
-      if (d.state == task_state::failed || d.state == task_state::blocked
-          || d.state == task_state::cancelled)
+      if (is_final(d.state)) // and not COMPLETED: it never will be
         blocked_by = dep;
     }
     if (!waiting_for.empty())
@@ -350,14 +348,13 @@ struct memory_queue_state {
         stored.dependents = std::move(w->second);
         waiting_for.erase(w);
       }
-    stored.state = task_state::queued;
-    stored.q.state = task_state_names[index(task_state::queued)];
+    // A new entry is QUEUED (`state` and `q.state` start so).
     stored.tally = &plans[stored.q.task.plan_id];
-    stored.tally->link(stored);
+    stored.tally->tasks.link(stored);
     ++stored.tally->resident;
     ++stored.tally->by_state[index(task_state::queued)];
     ++state_counts[index(task_state::queued)];
-    link(stored);
+    state_lists[index(task_state::queued)].link(stored);
     if (!blocked_by.empty())
       block(stored, "dependency " + blocked_by + " did not complete");
     else if (stored.unmet == 0)
@@ -645,7 +642,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
                  - std::begin(task_state_names);
         if (k < static_cast<ptrdiff_t>(task_state_count)) {
           out.reserve(static_cast<size_t>(st.state_counts[k]));
-          for (auto* e = st.state_lists[k]; e != nullptr; e = e->next)
+          for (auto* e = st.state_lists[k].head; e != nullptr; e = e->next)
             out.push_back(e->q);
         }
       }
@@ -659,10 +656,9 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       st.promote_due(st.now());
       std::vector<queued_task> out;
       if (auto p = st.plans.find(plan); p != st.plans.end())
-        for (auto* e = p->second.tasks; e != nullptr; e = e->plan_next)
+        for (auto* e = p->second.tasks.head; e != nullptr; e = e->plan_next)
           if (state.empty() || e->q.state == state)
             out.push_back(e->q);
-      std::reverse(out.begin(), out.end()); // the list is newest first
       std::sort(out.begin(), out.end(),
                 [](auto& a, auto& b) { return a.seq < b.seq; });
       return out;

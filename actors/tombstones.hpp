@@ -29,6 +29,8 @@ public:
 
   /// The final state recorded for `id`.
   std::optional<uint8_t> find(std::string_view id) const {
+    if (index_.empty())
+      return std::nullopt; // nothing recorded: no need to hash `id`
     auto at = slot_of(hash(id));
     if (at == npos)
       return std::nullopt;

@@ -12,8 +12,8 @@
 //   P:all      zset: every task, by enqueue order
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan (list of one plan)
-//   P:pc:<plan> hash: tasks of a plan by state, kept by setstate
-//   P:sc       hash: all tasks by state, kept by setstate
+//   P:pc:<plan> hash: tasks of a plan by state, kept by count_move
+//   P:sc       hash: all tasks by state, kept by count_move
 //   P:o        hash: the outbox, idempotency key -> event (JSON), written
 //              with the completion or failure that causes the event
 //   P:op:<plan> set: outbox keys of a plan
@@ -29,6 +29,10 @@ constexpr const char* prelude = R"lua(
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local function tk(id) return P .. ':t:' .. id end
+-- The score of a READY task in P:r: priority first, then enqueue order.
+local function ready_rank(prio, seq)
+  return -tonumber(prio) * 1e10 + tonumber(seq)
+end
 -- Every state change goes through here or through setstate: a task of
 -- plan moves from state `from` (nil: a new task) to `to` in the counts by
 -- plan and of all tasks. The changes add up in DELTA and reach Redis once,
@@ -101,7 +105,7 @@ local function ready(id, known)
             or redis.call('HMGET', tk(id), 'state', 'prio', 'seq', 'plan')
   redis.call('HSET', tk(id), 'state', 'READY')
   count_move(h[4] or '', h[1], 'READY')
-  redis.call('ZADD', P .. ':r', -tonumber(h[2]) * 1e10 + tonumber(h[3]), id)
+  redis.call('ZADD', P .. ':r', ready_rank(h[2], h[3]), id)
 end
 local function block(id, why)
   local todo = {{id, why}}
@@ -246,7 +250,7 @@ while i <= #ARGV do
     if blocked then
       block(id, 'dependency ' .. blocked .. ' did not complete')
     elseif state == 'READY' then
-      redis.call('ZADD', P .. ':r', -prio * 1e10 + seq, id)
+      redis.call('ZADD', P .. ':r', ready_rank(prio, seq), id)
     end
   end
 end
