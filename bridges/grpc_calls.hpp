@@ -119,16 +119,40 @@ void limit_task(task_spec& t, std::chrono::system_clock::time_point deadline);
 /// time-out (recorded as TIMEOUT) answers first.
 caf::duration wait_for(const task_spec& t);
 
+/// gRPC hands a call's reactor from thread to thread (the handler's, the
+/// CAF worker's that finishes it, the one that runs OnDone) through its
+/// completion queue inside libgrpc, whose synchronisation ThreadSanitizer
+/// cannot see (not instrumented). These mark that hand-over on the reactor
+/// itself: `handed_over` where a thread is done with it, `taken_over` where
+/// gRPC's next thread picks it up. Nothing outside a TSan build.
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+inline void handed_over(void* reactor) {
+  __tsan_release(reactor);
+}
+inline void taken_over(void* reactor) {
+  __tsan_acquire(reactor);
+}
+#else
+inline void handed_over(void*) {
+}
+inline void taken_over(void*) {
+}
+#endif
+
 /// A unary reactor that counts how its call ended.
 class counted_reactor : public grpc::ServerUnaryReactor {
 public:
   counted_reactor(std::string method, std::shared_ptr<call_counters> counts)
       : method_(std::move(method)), counts_(std::move(counts)) {
+    handed_over(this);
   }
 
   /// Ends the call. A call with a worker is ended only after a `claim`.
   void finish(Status st) {
     counts_->add(method_, st);
+    handed_over(this);
     Finish(std::move(st));
   }
 
@@ -137,11 +161,13 @@ public:
   }
 
   void OnCancel() override {
+    taken_over(this);
     if (ctl_->cancel())
       finish({StatusCode::CANCELLED, "cancelled by the client"});
   }
 
   void OnDone() override {
+    taken_over(this);
     delete this;
   }
 
@@ -236,17 +262,21 @@ public:
   explicit stream_reactor(std::shared_ptr<stream_state> st) : st_(std::move(st)) {
     std::lock_guard<std::recursive_mutex> guard{st_->mtx};
     st_->reactor = this;
+    handed_over(this);
   }
 
   void OnWriteDone(bool ok) override {
+    taken_over(this);
     st_->write_done(ok);
   }
 
   void OnCancel() override {
+    taken_over(this);
     st_->cancel("cancelled by the client");
   }
 
   void OnDone() override {
+    taken_over(this);
     {
       std::lock_guard<std::recursive_mutex> guard{st_->mtx};
       st_->reactor = nullptr;
