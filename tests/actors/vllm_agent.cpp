@@ -209,4 +209,50 @@ BOOST_AUTO_TEST_CASE(replies_are_parsed_strictly) {
   BOOST_CHECK_EQUAL(ok->usage.completion_tokens, 1);
 }
 
+BOOST_AUTO_TEST_CASE(request_bodies_are_json_of_any_text) {
+  vllm_settings cfg;
+  cfg.model = "m\"odel\\";
+  cfg.max_tokens = 77;
+  // Valid text of every kind reads back as it was written.
+  std::string system = "quotes \" backslash \\ slash / tab \t newline \n "
+                       "cr \r bell \x07 nul ";
+  system += '\0';
+  system += " del \x7f";
+  std::string user = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xEF\xBF\xBF "
+                     "\xF4\x8F\xBF\xBF end";
+  for (auto temp : {0.7, 0.1, 1.0, 0.0, 1.9999999999999998}) {
+    auto body = chat_completion_body(cfg, system, user, temp);
+    auto doc = nlohmann::json::parse(body);
+    BOOST_CHECK_EQUAL(doc["model"].get<std::string>(), cfg.model);
+    BOOST_CHECK_EQUAL(doc["messages"][0]["role"].get<std::string>(), "system");
+    BOOST_CHECK_EQUAL(doc["messages"][0]["content"].get<std::string>(),
+                      system);
+    BOOST_CHECK_EQUAL(doc["messages"][1]["role"].get<std::string>(), "user");
+    BOOST_CHECK_EQUAL(doc["messages"][1]["content"].get<std::string>(), user);
+    BOOST_CHECK_EQUAL(doc["temperature"].get<double>(), temp);
+    BOOST_CHECK_EQUAL(doc["max_tokens"].get<int>(), 77);
+  }
+  // Invalid UTF-8 (a stray continuation byte, a truncated sequence, an
+  // overlong form, a surrogate, a code point past U+10FFFF, 0xFF): each bad
+  // byte becomes U+FFFD, the text around it stays, the body stays JSON.
+  const std::string fffd = "\xEF\xBF\xBD";
+  struct bad {
+    std::string in;
+    std::string out;
+  };
+  for (auto& [in, out] : std::vector<bad>{
+         {"a\x80" "b", "a" + fffd + "b"},
+         {"a\xC3", "a" + fffd},
+         {"\xC0\xAFx", fffd + fffd + "x"},
+         {"\xED\xA0\x80", fffd + fffd + fffd},
+         {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},
+         {"\xFF\xC3\xA9", fffd + "\xC3\xA9"},
+       }) {
+    auto body = chat_completion_body(cfg, "s", in, 0.5);
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    BOOST_REQUIRE_MESSAGE(!doc.is_discarded(), body);
+    BOOST_CHECK_EQUAL(doc["messages"][1]["content"].get<std::string>(), out);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
