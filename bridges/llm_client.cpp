@@ -209,12 +209,29 @@ private:
     (void) n;
   }
 
+  /// curl says which sockets to watch. A connection that goes idle (curl
+  /// stops watching it after a reply) stays in the epoll set, parked,
+  /// while it was watched for input only: a kept-alive connection is reused
+  /// for the next request, and the removal and re-adding were two of the
+  /// three epoll_ctl calls per request. A parked socket that becomes
+  /// readable (the server closed it) is removed then; a socket curl closes
+  /// leaves the set with it (on_close_socket). Only sockets opened through
+  /// on_open_socket are parked: curl closes others itself.
   static int on_socket(CURL*, curl_socket_t s, int what, void* user, void*) {
     auto* sh = static_cast<shard*>(user);
     auto* self = sh->engine;
+    auto w = self->watched_.find(s);
     if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(self->epoll_, EPOLL_CTL_DEL, s, nullptr);
-      self->watched_.erase(s);
+      if (w == self->watched_.end())
+        return 0;
+      // Only our own connections: a socket curl closes without
+      // on_close_socket (its resolver's) must not stay in the table.
+      if (w->second.events == EPOLLIN && self->own_sockets_.count(s) > 0) {
+        w->second.active = false;
+      } else {
+        epoll_ctl(self->epoll_, EPOLL_CTL_DEL, s, nullptr);
+        self->watched_.erase(w);
+      }
       return 0;
     }
     epoll_event ev{};
@@ -223,11 +240,19 @@ private:
       ev.events |= EPOLLIN;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
       ev.events |= EPOLLOUT;
-    auto op = self->watched_.insert_or_assign(s, sh->index).second
-                ? EPOLL_CTL_ADD
-                : EPOLL_CTL_MOD;
-    if (epoll_ctl(self->epoll_, op, s, &ev) != 0 && op == EPOLL_CTL_MOD)
-      epoll_ctl(self->epoll_, EPOLL_CTL_ADD, s, &ev);
+    if (w == self->watched_.end()) {
+      self->watched_.emplace(s, watch{sh->index, ev.events, true});
+      if (epoll_ctl(self->epoll_, EPOLL_CTL_ADD, s, &ev) != 0)
+        epoll_ctl(self->epoll_, EPOLL_CTL_MOD, s, &ev);
+      return 0;
+    }
+    w->second.shard = sh->index;
+    w->second.active = true;
+    if (w->second.events != ev.events) {
+      w->second.events = ev.events;
+      if (epoll_ctl(self->epoll_, EPOLL_CTL_MOD, s, &ev) != 0)
+        epoll_ctl(self->epoll_, EPOLL_CTL_ADD, s, &ev);
+    }
     return 0;
   }
 
@@ -238,14 +263,19 @@ private:
     auto* sh = static_cast<shard*>(user);
     auto s = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
                     addr->protocol);
-    if (s != CURL_SOCKET_BAD)
+    if (s != CURL_SOCKET_BAD) {
       ++sh->connections;
+      sh->engine->own_sockets_.insert(s);
+    }
     return s;
   }
 
   static int on_close_socket(void* user, curl_socket_t s) {
     auto* sh = static_cast<shard*>(user);
     --sh->connections;
+    // Closing removes it from the epoll set; a parked one is forgotten too.
+    sh->engine->watched_.erase(s);
+    sh->engine->own_sockets_.erase(s);
     return close(s);
   }
 
@@ -317,9 +347,17 @@ private:
         if (events[i].events & (EPOLLERR | EPOLLHUP))
           flags |= CURL_CSELECT_ERR;
         auto w = watched_.find(fd);
-        if (w != watched_.end())
-          curl_multi_socket_action(shards_[w->second].multi, fd, flags,
-                                   &running);
+        if (w == watched_.end())
+          continue;
+        if (!w->second.active) {
+          // A parked connection: the server closed it or sent what was
+          // not asked for. curl finds it dead when it would reuse it.
+          epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+          watched_.erase(w);
+          continue;
+        }
+        curl_multi_socket_action(shards_[w->second.shard].multi, fd, flags,
+                                 &running);
       }
       collect();
     }
@@ -658,8 +696,16 @@ private:
   llm_client_settings settings_;
   int epoll_ = -1;
   int wakeup_ = -1;
-  /// Socket -> shard.
-  std::unordered_map<curl_socket_t, size_t> watched_;
+  /// A socket in the epoll set: its shard, the events registered, and
+  /// whether curl watches it (else parked: an idle kept-alive connection).
+  struct watch {
+    size_t shard = 0;
+    uint32_t events = 0;
+    bool active = true;
+  };
+  std::unordered_map<curl_socket_t, watch> watched_;
+  /// Sockets opened through on_open_socket and not closed yet.
+  std::unordered_set<curl_socket_t> own_sockets_;
   struct shard {
     curl_engine* engine = nullptr;
     size_t index = 0;

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <thread>
 
 #include <boost/test/unit_test.hpp>
 
@@ -153,6 +154,43 @@ BOOST_AUTO_TEST_CASE(requests_run_concurrently_up_to_the_cap) {
   BOOST_CHECK_LT(took, 2000);
   BOOST_CHECK_GE(took, 450);
   self->send_exit(capped, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(kept_alive_connections_survive_endpoint_restarts) {
+  // The client keeps idle connections in its epoll set. When the endpoint
+  // restarts on the same port, the server closes them while they are idle:
+  // the client must drop them and open new ones (the closed sockets' numbers
+  // are handed out again at once), round after round.
+  uint16_t port = 0;
+  {
+    llm_stub_server probe{llm_stub_server::options{}};
+    BOOST_REQUIRE(probe.start());
+    port = probe.port();
+  }
+  llm_stub_server::options opts;
+  opts.port = port;
+  opts.latency_ms = 20;
+  llm_stub_server server{opts};
+  constexpr int rounds = 6;
+  constexpr int n = 6;
+  for (int round = 0; round < rounds; ++round) {
+    BOOST_REQUIRE_MESSAGE(server.start(), "restart " << round);
+    for (int i = 0; i < n; ++i)
+      self->send(client, atom::complete_v, chat(server.url()));
+    for (int i = 0; i < n; ++i)
+      self->receive(
+        [&](llm_reply& r) { BOOST_CHECK_EQUAL(r.status, 200); },
+        [&](caf::error& e) { BOOST_FAIL("round " << round << ": " << render(e)); },
+        caf::after(std::chrono::seconds(10)) >>
+          [&] { BOOST_FAIL("round " << round << ": no reply in 10 s"); });
+    server.stop();
+    // Every other round, the client sees its idle connections closed
+    // before the next requests; else the next requests come first and curl
+    // finds the connections dead when it would reuse them, and closes them.
+    if (round % 2 == 1)
+      std::this_thread::sleep_for(50ms);
+  }
+  BOOST_CHECK_EQUAL(server.request_count(), size_t{rounds * n});
 }
 
 BOOST_AUTO_TEST_CASE(bad_urls_are_invalid_arguments) {

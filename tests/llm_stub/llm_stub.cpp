@@ -68,11 +68,17 @@ std::string error_body(const std::string& message, const std::string& type) {
   return dump(j);
 }
 
+/// std::isspace in the "C" locale, without a library call per character
+/// (count_words walks every prompt: it was a twentieth of the stub's CPU).
+constexpr bool is_space(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 size_t count_words(std::string_view s) {
   size_t n = 0;
   bool in_word = false;
   for (char c : s) {
-    bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+    bool space = is_space(c);
     if (!space && !in_word)
       ++n;
     in_word = !space;
