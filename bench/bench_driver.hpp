@@ -22,6 +22,10 @@ using clock_type = std::chrono::steady_clock;
 
 struct run_stats {
   std::vector<int64_t> latencies_ns;
+  /// Model calls of the completed deliberations and the sum of their
+  /// latencies as the LLM client measured them (HTTP only).
+  int64_t model_calls = 0;
+  int64_t model_latency_ms = 0;
   int64_t failed = 0;
   std::string first_error;
 };
@@ -45,7 +49,9 @@ inline void issue(caf::event_based_actor* self,
     ->request(st->orchestrator, caf::infinite, atom::deliberate_v, std::move(t),
               progress_listener_actor{})
     .then(
-      [=](const deliberation_outcome&) {
+      [=](const deliberation_outcome& out) {
+        st->stats.model_calls += out.usage.calls;
+        st->stats.model_latency_ms += out.usage.latency_ms;
         st->stats.latencies_ns.push_back(
           std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now()
                                                                - start)

@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
               "\"latency_ms\":%d,\"warm\":%lld,\"requests_in_flight\":%lld,"
               "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
               "\"ideal_s\":%.3f,\"efficiency\":%.3f,\"requests_per_s\":%.0f,"
-              "\"p50_ms\":%.1f,\"p99_ms\":%.1f,"
+              "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"model_call_ms\":%.1f,"
               "\"client_cpu_us_per_request\":%.1f,"
               "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f}\n",
               stub.pid > 0 ? "stub" : url.c_str(), agents, rounds,
@@ -142,6 +142,9 @@ int main(int argc, char** argv) {
               static_cast<long long>(concurrency * agents),
               static_cast<long long>(ok), static_cast<long long>(stats.failed),
               wall, ideal, ideal / wall, requests / wall, p50, p99,
+              stats.model_calls > 0 ? static_cast<double>(stats.model_latency_ms)
+                                        / stats.model_calls
+                                    : 0.0,
               client_cpu * 1e6 / requests,
               stub_cpu >= 0 ? stub_cpu * 1e6 / requests : -1.0, peak_rss_mb());
   if (stats.failed > 0)

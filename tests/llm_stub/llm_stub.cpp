@@ -429,7 +429,16 @@ struct llm_stub_server::impl {
       return false;
     raise_fd_limit();
     std::call_once(evthread_once, [] { evthread_use_pthreads(); });
-    base = event_base_new();
+    // The latency is the server's one promise: timers on a timerfd (not
+    // epoll's millisecond time-outs, up to 1 ms late) and measured from the
+    // clock at the request, not the loop pass's cached time.
+    auto* cfg = event_config_new();
+    if (cfg == nullptr)
+      return false;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     if (base == nullptr)
       return false;
     http = evhttp_new(base);
