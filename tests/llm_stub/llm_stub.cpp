@@ -1,7 +1,6 @@
 #include "tests/llm_stub/llm_stub.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -69,7 +68,8 @@ std::string error_body(const std::string& message, const std::string& type) {
 }
 
 /// std::isspace in the "C" locale, without a library call per character
-/// (count_words walks every prompt: it was a twentieth of the stub's CPU).
+/// (count_words walks every prompt: it was a twentieth of the stub's CPU);
+/// the server's one notion of whitespace.
 constexpr bool is_space(char c) {
   return c == ' ' || (c >= '\t' && c <= '\r');
 }
@@ -138,12 +138,10 @@ std::string candidate_id(std::string_view text) {
   if (pos == std::string_view::npos)
     return {};
   pos += key.size();
-  while (pos < text.size()
-         && std::isspace(static_cast<unsigned char>(text[pos])))
+  while (pos < text.size() && is_space(text[pos]))
     ++pos;
   auto end = pos;
-  while (end < text.size()
-         && !std::isspace(static_cast<unsigned char>(text[end])))
+  while (end < text.size() && !is_space(text[end]))
     ++end;
   std::string id{text.substr(pos, end - pos)};
   while (!id.empty() && std::strchr(":,;.)]", id.back()) != nullptr)
