@@ -12,6 +12,8 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/actors.hpp"
+#include "actors/id_table.hpp"
+#include "actors/ready_queue.hpp"
 #include "actors/tombstones.hpp"
 #include "messages/events.hpp"
 
@@ -91,17 +93,10 @@ void entry_list<Prev, Next>::unlink(entry& e) {
 using state_list = entry_list<&entry::prev, &entry::next>;
 using plan_list = entry_list<&entry::plan_prev, &entry::plan_next>;
 
-/// Ready order: higher priority first, then enqueue order. Entries are held
-/// by address: `tasks` is node-based (addresses stay), and an entry leaves
-/// `ready`, `leases` and `delayed` before it can leave `tasks`.
-struct ready_key {
-  int32_t priority;
-  int64_t seq;
-  entry* e;
-  bool operator<(const ready_key& other) const {
-    if (priority != other.priority)
-      return priority > other.priority;
-    return seq < other.seq;
+/// The id an entry is found by.
+struct entry_id {
+  std::string_view operator()(const entry& e) const {
+    return e.q.task.task_id;
   }
 };
 
@@ -116,10 +111,14 @@ struct plan_tally {
 struct memory_queue_state {
   static inline const char* name = "memory-queue";
   task_queue_settings settings;
-  std::unordered_map<std::string, entry> tasks;
+  id_table<entry, entry_id> tasks;
   /// Dependents of tasks not enqueued yet.
   std::unordered_map<std::string, std::vector<std::string>> waiting_for;
-  std::set<ready_key> ready;
+  /// READY tasks in lease order (higher priority first, then enqueue
+  /// order). Entries are held by address: addresses in `tasks` stay, and
+  /// an entry leaves `ready` (where a removed one is never read again),
+  /// `leases` and `delayed` before it can leave `tasks`.
+  ready_queue<entry> ready;
   /// (time, task): leases by expiry, retries by due time.
   std::set<std::pair<int64_t, entry*>> leases;
   std::set<std::pair<int64_t, entry*>> delayed;
@@ -184,16 +183,16 @@ struct memory_queue_state {
                    && finished.size() > settings.retain_max))) {
       auto id = std::move(finished.front().second);
       finished.pop_front();
-      auto i = tasks.find(id);
-      if (i == tasks.end() || !is_final(i->second.state))
+      auto* e = tasks.find(id);
+      if (e == nullptr || !is_final(e->state))
         continue;
-      gone.add(id, i->second.state == task_state::completed ? 1 : 0);
-      --state_counts[index(i->second.state)];
-      state_lists[index(i->second.state)].unlink(i->second);
-      i->second.tally->tasks.unlink(i->second);
-      if (--i->second.tally->resident <= 0) // the whole plan left memory:
-        plans.erase(i->second.q.task.plan_id); // so do its counts
-      tasks.erase(i);
+      gone.add(id, e->state == task_state::completed ? 1 : 0);
+      --state_counts[index(e->state)];
+      state_lists[index(e->state)].unlink(*e);
+      e->tally->tasks.unlink(*e);
+      if (--e->tally->resident <= 0) // the whole plan left memory:
+        plans.erase(e->q.task.plan_id); // so do its counts
+      tasks.erase(e);
     }
   }
 
@@ -300,30 +299,29 @@ struct memory_queue_state {
 
   void make_ready(entry& e) {
     set_state(e, task_state::ready);
-    ready.insert(ready_key{e.q.task.priority, e.q.seq, &e});
+    ready.push(e.q.task.priority, e.q.seq, &e);
   }
 
   void unready(entry& e) {
-    ready.erase(ready_key{e.q.task.priority, e.q.seq, &e});
+    ready.remove(e.q.seq);
   }
 
   bool enqueue(task_spec t) {
-    auto [at, fresh] = tasks.try_emplace(t.task_id);
-    if (!fresh)
+    if (gone.find(t.task_id))
       return false;
-    auto& id = at->first;
-    if (gone.find(id)) {
-      tasks.erase(at);
+    auto fresh = std::make_unique<entry>();
+    fresh->q.task = std::move(t);
+    auto [at, added] = tasks.insert(std::move(fresh));
+    if (!added)
       return false;
-    }
-    auto& stored = at->second;
-    stored.q.task = std::move(t);
+    auto& stored = *at;
+    auto& id = stored.q.task.task_id;
     stored.q.max_attempts = settings.max_attempts;
     stored.q.seq = ++seq;
     std::string blocked_by;
     for (auto& dep : stored.q.task.dependencies) {
-      auto i = tasks.find(dep);
-      if (i == tasks.end()) {
+      auto* d = tasks.find(dep);
+      if (d == nullptr) {
         if (auto g = gone.find(dep)) {
           if (*g != 1) {
             ++stored.unmet;
@@ -335,12 +333,11 @@ struct memory_queue_state {
         waiting_for[dep].push_back(id);
         continue;
       }
-      auto& d = i->second;
-      d.dependents.push_back(id);
-      if (d.state == task_state::completed)
+      d->dependents.push_back(id);
+      if (d->state == task_state::completed)
         continue;
       ++stored.unmet;
-      if (is_final(d.state)) // and not COMPLETED: it never will be
+      if (is_final(d->state)) // and not COMPLETED: it never will be
         blocked_by = dep;
     }
     if (!waiting_for.empty())
@@ -378,8 +375,8 @@ struct memory_queue_state {
       q.error = why;
       finish(*x);
       for (auto& d : x->dependents)
-        if (auto i = tasks.find(d); i != tasks.end())
-          todo.emplace_back(&i->second, "dependency " + q.task.task_id
+        if (auto* dep = tasks.find(d))
+          todo.emplace_back(dep, "dependency " + q.task.task_id
                                           + " is blocked: " + why);
     }
   }
@@ -411,8 +408,8 @@ struct memory_queue_state {
       set_state(e, task_state::failed);
       finish(e);
       for (auto& d : e.dependents)
-        if (auto i = tasks.find(d); i != tasks.end())
-          block(i->second, "dependency " + q.task.task_id + " failed: " + why);
+        if (auto* dep = tasks.find(d))
+          block(*dep, "dependency " + q.task.task_id + " failed: " + why);
       return;
     }
     auto delay = std::min<int64_t>(
@@ -435,8 +432,7 @@ struct memory_queue_state {
     std::vector<queued_task> out;
     out.reserve(std::min(static_cast<size_t>(n), ready.size()));
     while (n-- > 0 && !ready.empty()) {
-      auto& e = *ready.begin()->e;
-      ready.erase(ready.begin());
+      auto& e = *ready.pop();
       auto& q = e.q;
       set_state(e, task_state::in_progress);
       q.lease_owner = worker;
@@ -450,18 +446,18 @@ struct memory_queue_state {
 
   caf::expected<entry*> owned(const std::string& id,
                               const std::string& worker) {
-    auto i = tasks.find(id);
-    if (i == tasks.end())
+    auto* e = tasks.find(id);
+    if (e == nullptr)
       return caf::make_error(ec::not_found, "no task " + id);
-    auto& q = i->second.q;
-    if (i->second.state != task_state::in_progress || q.lease_owner != worker)
+    auto& q = e->q;
+    if (e->state != task_state::in_progress || q.lease_owner != worker)
       return caf::make_error(ec::invalid_argument,
                              "task " + id + " is " + q.state
                                + (q.lease_owner.empty()
                                     ? std::string{}
                                     : " (leased to " + q.lease_owner + ")")
                                + ", not leased to " + worker);
-    return &i->second;
+    return e;
   }
 
   void complete(entry& e, std::string result) {
@@ -474,10 +470,10 @@ struct memory_queue_state {
     q.lease_expires_ms = 0;
     finish(e);
     for (auto& d : e.dependents) {
-      auto i = tasks.find(d);
-      if (i == tasks.end())
+      auto* x = tasks.find(d);
+      if (x == nullptr)
         continue;
-      auto& dep = i->second;
+      auto& dep = *x;
       if (dep.state == task_state::queued && --dep.unmet == 0
           && dep.q.not_before_ms == 0)
         make_ready(dep);
@@ -596,10 +592,10 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
     },
     [=](atom::cancel, const std::string& id) -> caf::result<queued_task> {
       auto& st = self->state;
-      auto i = st.tasks.find(id);
-      if (i == st.tasks.end())
+      auto* found = st.tasks.find(id);
+      if (found == nullptr)
         return caf::make_error(ec::not_found, "no task " + id);
-      auto& e = i->second;
+      auto& e = *found;
       auto& q = e.q;
       if (e.state == task_state::completed || e.state == task_state::failed
           || e.state == task_state::cancelled)
@@ -615,17 +611,17 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (!was_finished)
         st.finish(e);
       for (auto& d : e.dependents)
-        if (auto j = st.tasks.find(d); j != st.tasks.end())
-          st.block(j->second, "dependency " + id + " was cancelled");
+        if (auto* dep = st.tasks.find(d))
+          st.block(*dep, "dependency " + id + " was cancelled");
       return q;
     },
     [=](atom::status, const std::string& id) -> caf::result<queued_task> {
       auto& st = self->state;
       st.promote_due(st.now());
-      auto i = st.tasks.find(id);
-      if (i == st.tasks.end())
+      auto* e = st.tasks.find(id);
+      if (e == nullptr)
         return caf::make_error(ec::not_found, "no task " + id);
-      return i->second.q;
+      return e->q;
     },
     [=](atom::list,
         const std::string& state) -> caf::result<std::vector<queued_task>> {
@@ -634,8 +630,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       std::vector<queued_task> out;
       if (state.empty()) {
         out.reserve(st.tasks.size());
-        for (auto& [id, e] : st.tasks)
-          out.push_back(e.q);
+        st.tasks.for_each([&](const entry& e) { out.push_back(e.q); });
       } else {
         auto k = std::find(std::begin(task_state_names),
                            std::end(task_state_names), state)

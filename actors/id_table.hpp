@@ -1,0 +1,137 @@
+// A table of heap entries by string id: the in-memory TASK QUEUE's tasks.
+//
+// std::unordered_map<std::string, entry> put each ~600-byte entry in its own
+// node with the cached hash at the node's end, so a look-up missed the cache
+// on the bucket, on the node before it and on each node's hash, and a rehash
+// read every node. Here the table is a flat array of (hash, entry) slots
+// with linear probing: a look-up reads one slot's cache line and then the
+// entry it wants, and a rehash touches only the array.
+
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace orch {
+
+/// Owns entries of type `T`, found by the id `KeyOf{}(entry)` returns. An
+/// entry's address stays until it is erased. At most half of the slots are
+/// used; deletion shifts the following slots back (no tombstone slots).
+template<class T, class KeyOf>
+class id_table {
+public:
+  id_table() = default;
+  id_table(const id_table&) = delete;
+  id_table& operator=(const id_table&) = delete;
+
+  ~id_table() {
+    for (auto& s : slots_)
+      delete s.entry;
+  }
+
+  size_t size() const {
+    return size_;
+  }
+
+  /// The entry with this id, if any.
+  T* find(std::string_view id) const {
+    if (size_ == 0)
+      return nullptr;
+    return slots_[probe(id, hash(id))].entry;
+  }
+
+  /// Takes `x` unless an entry with its id exists; the entry that has the
+  /// id afterwards and whether it is `x`.
+  std::pair<T*, bool> insert(std::unique_ptr<T> x) {
+    auto id = KeyOf{}(*x);
+    auto h = hash(id);
+    if (size_ > 0)
+      if (auto* s = &slots_[probe(id, h)]; s->entry != nullptr)
+        return {s->entry, false};
+    if ((size_ + 1) * 2 > slots_.size())
+      grow();
+    auto& s = slots_[probe(id, h)];
+    s.hash = h;
+    s.entry = x.release();
+    ++size_;
+    return {s.entry, true};
+  }
+
+  /// Removes and destroys `x`, which is in the table.
+  void erase(T* x) {
+    auto at = probe(KeyOf{}(*x), hash(KeyOf{}(*x)));
+    delete slots_[at].entry;
+    slots_[at] = slot{};
+    --size_;
+    // Backward shift: move later slots of the cluster into the hole when
+    // their home is at or before it.
+    auto mask = slots_.size() - 1;
+    for (auto hole = at, i = (at + 1) & mask; slots_[i].entry != nullptr;
+         i = (i + 1) & mask) {
+      auto h = home(slots_[i].hash);
+      if (((i - h) & mask) >= ((i - hole) & mask)) {
+        slots_[hole] = slots_[i];
+        slots_[i] = slot{};
+        hole = i;
+      }
+    }
+  }
+
+  /// Calls `f(entry)` for every entry, in no particular order.
+  template<class F>
+  void for_each(F f) const {
+    for (auto& s : slots_)
+      if (s.entry != nullptr)
+        f(*s.entry);
+  }
+
+private:
+  struct slot {
+    uint64_t hash = 0;
+    T* entry = nullptr;
+  };
+
+  static uint64_t hash(std::string_view id) {
+    return std::hash<std::string_view>{}(id);
+  }
+
+  size_t home(uint64_t h) const {
+    // Fibonacci hashing spreads the slot over all bits of the hash.
+    return static_cast<size_t>((h * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+
+  /// The slot holding `id`, or the empty slot where it would go.
+  size_t probe(std::string_view id, uint64_t h) const {
+    auto mask = slots_.size() - 1;
+    auto i = home(h);
+    while (slots_[i].entry != nullptr
+           && (slots_[i].hash != h || KeyOf{}(*slots_[i].entry) != id))
+      i = (i + 1) & mask;
+    return i;
+  }
+
+  void grow() {
+    std::vector<slot> old(slots_.empty() ? 16 : slots_.size() * 2);
+    old.swap(slots_);
+    shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(slots_.size()));
+    auto mask = slots_.size() - 1;
+    for (auto& s : old)
+      if (s.entry != nullptr) {
+        auto i = home(s.hash);
+        while (slots_[i].entry != nullptr)
+          i = (i + 1) & mask;
+        slots_[i] = s;
+      }
+  }
+
+  std::vector<slot> slots_;
+  size_t size_ = 0;
+  unsigned shift_ = 64;
+};
+
+} // namespace orch
