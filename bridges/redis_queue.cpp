@@ -436,11 +436,12 @@ struct redis_front_state {
   std::set<const char*> loading;
 
   /// The full text of a script.
-  /// The body runs as a function, so that the counts it changed reach
-  /// Redis however it returns.
+  /// The body runs as a function, so that the counts and the gathered
+  /// set members it changed reach Redis however it returns.
   static std::string text(const char* body) {
     return std::string{redis_lua::prelude} + "local function main()\n" + body
-           + "\nend\nlocal r = main()\nflush_counts()\nreturn r\n";
+           + "\nend\nlocal r = main()\nflush_batches()\nflush_counts()\n"
+             "return r\n";
   }
 
   /// EVALSHA once Redis knows the script (SCRIPT LOAD), EVAL before.

@@ -2,8 +2,12 @@
 
 // The Lua scripts of the Redis TASK QUEUE: every transition runs atomically
 // inside Redis. Keys (P = the configured prefix):
-//   P:t:<id>   hash: spec (msgpack task_spec), state, prio, seq, attempts,
-//              max, unmet, owner, lease, nb, result, error
+//   P:t:<id>   hash: state, prio, seq, attempts, max, unmet, owner, lease,
+//              nb, result, error (and spec, in tasks queued before P:s)
+//   P:s:<id>   string: the spec (msgpack task_spec). Kept apart so that the
+//              hash's values stay short: Redis keeps a hash with a value
+//              over hash-max-listpack-value (64 bytes by default) as a
+//              hash table, and a task's writes and reads took ~3x as long.
 //   P:d:<id>   set: dependents of <id>
 //   P:w:<id>   set: dependents waiting for <id> to be enqueued
 //   P:r        zset: READY tasks, by -priority * 1e10 + seq
@@ -63,6 +67,54 @@ local function flush_counts()
   end
   DELTA = {}
 end
+-- redis.call(cmd, [key,] args...) in pieces of at most 1000 args (Lua's
+-- unpack has a limit); table replies joined, number replies added up.
+local function pieces(cmd, key, args)
+  local out, sum = {}, 0
+  for a = 1, #args, 1000 do
+    local b = math.min(a + 999, #args)
+    local r
+    if key then
+      r = redis.call(cmd, key, unpack(args, a, b))
+    else
+      r = redis.call(cmd, unpack(args, a, b))
+    end
+    if type(r) == 'table' then
+      for k = 1, #r do out[#out + 1] = r[k] end
+    else
+      sum = sum + r
+    end
+  end
+  return out, sum
+end
+-- Members added to or removed from a set by a script are gathered here and
+-- written once per set at the script's end (flush_batches), so a batch of
+-- tasks costs a few ZADD, SADD and ZREM, not one each per task. READY
+-- scores wait in RANKS, from which a task blocked or cancelled in the same
+-- script leaves again; a script flushes before it reads P:r.
+local BATCHES, BATCH_ORDER, RANKS = {}, {}, {}
+local function batch(cmd, key, a, b)
+  local k = cmd .. ' ' .. key
+  local args = BATCHES[k]
+  if not args then
+    args = {}
+    BATCHES[k] = args
+    BATCH_ORDER[#BATCH_ORDER + 1] = {cmd, key, k}
+  end
+  args[#args + 1] = a
+  if b ~= nil then args[#args + 1] = b end
+end
+local function flush_batches()
+  local r = {}
+  for id, score in pairs(RANKS) do
+    r[#r + 1] = score
+    r[#r + 1] = id
+  end
+  RANKS = {}
+  if #r > 0 then pieces('ZADD', P .. ':r', r) end
+  for _, b in ipairs(BATCH_ORDER) do pieces(b[1], b[2], BATCHES[b[3]]) end
+  BATCHES, BATCH_ORDER = {}, {}
+end
 local function setstate(id, st)
   local h = redis.call('HMGET', tk(id), 'state', 'plan')
   redis.call('HSET', tk(id), 'state', st)
@@ -105,7 +157,7 @@ local function ready(id, known)
             or redis.call('HMGET', tk(id), 'state', 'prio', 'seq', 'plan')
   redis.call('HSET', tk(id), 'state', 'READY')
   count_move(h[4] or '', h[1], 'READY')
-  redis.call('ZADD', P .. ':r', ready_rank(h[2], h[3]), id)
+  RANKS[id] = ready_rank(h[2], h[3])
 end
 local function block(id, why)
   local todo = {{id, why}}
@@ -114,6 +166,7 @@ local function block(id, why)
     local x, w = item[1], item[2]
     local st = redis.call('HGET', tk(x), 'state')
     if st == 'QUEUED' or st == 'READY' then
+      RANKS[x] = nil
       redis.call('ZREM', P .. ':r', x)
       redis.call('ZREM', P .. ':b', x)
       setstate(x, 'BLOCKED')
@@ -161,7 +214,8 @@ end
 local function record(id)
   local h = redis.call('HMGET', tk(id), 'spec', 'state', 'attempts', 'max',
                        'owner', 'lease', 'nb', 'seq', 'result', 'error')
-  return {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10]}
+  local spec = h[1] or redis.call('GET', P .. ':s:' .. id)
+  return {id, spec, h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10]}
 end
 -- nil and the task's plan when id is leased to worker, else the error.
 local function owned(id, worker)
@@ -178,15 +232,20 @@ local function owned(id, worker)
   return nil, h[3] or ''
 end
 -- Completes id leased to worker with result and records the events in
--- ARGV[first..last]; nil, or the error reply.
-local function complete_one(id, worker, result, first, last)
+-- ARGV[first..last]; nil, or the error reply. `no_dependents`: known that
+-- no task depends on id.
+local function complete_one(id, worker, result, first, last, no_dependents)
   local err, plan = owned(id, worker)
   if err then return err end
-  redis.call('ZREM', P .. ':l', id)
+  batch('ZREM', P .. ':l', id)
   redis.call('HSET', tk(id), 'state', 'COMPLETED', 'result', result,
-             'error', '', 'owner', '', 'lease', 0)
+             'error', '', 'owner', '', 'lease', '0')
   count_move(plan, 'IN_PROGRESS', 'COMPLETED')
-  for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
+  local dependents = {}
+  if not no_dependents then
+    dependents = redis.call('SMEMBERS', P .. ':d:' .. id)
+  end
+  for _, d in ipairs(dependents) do
     local h = redis.call('HMGET', tk(d), 'state', 'prio', 'seq', 'plan', 'nb')
     if h[1] == 'QUEUED' then
       local left = redis.call('HINCRBY', tk(d), 'unmet', -1)
@@ -199,30 +258,46 @@ end
 )lua";
 
 /// ARGV: P, now, max_attempts, then per task: id, plan, priority, ndeps,
-/// deps..., spec. Returns the number of new tasks.
+/// deps..., spec. Returns the number of new tasks. Which ids exist already
+/// and whether any has dependents waiting for it are asked once for the
+/// batch (ZMSCORE on P:all, which holds every task; EXISTS on the P:w
+/// sets); a task costs one HSET and one command per dependency.
 constexpr const char* enqueue = R"lua(
 local max = ARGV[3]
+local tasks, ids, waitsets = {}, {}, {}
 local i = 4
+while i <= #ARGV do
+  local nd = tonumber(ARGV[i + 3])
+  local t = {id = ARGV[i], plan = ARGV[i + 1], prio = ARGV[i + 2], deps = {}}
+  for k = 1, nd do t.deps[k] = ARGV[i + 3 + k] end
+  t.spec = ARGV[i + 4 + nd]
+  i = i + 5 + nd
+  tasks[#tasks + 1] = t
+  ids[#ids + 1] = t.id
+  waitsets[#waitsets + 1] = P .. ':w:' .. t.id
+end
+local known = pieces('ZMSCORE', P .. ':all', ids)
+local specs = {}
+local _, nwaiting = pieces('EXISTS', nil, waitsets)
+-- Tasks of this batch that a task before them in it waits for.
+local awaited, seen = {}, {}
 local added = 0
 local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
 local seq = seq0
-while i <= #ARGV do
-  local id, plan = ARGV[i], ARGV[i + 1]
-  local prio, nd = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  local deps = {}
-  for k = 1, nd do deps[k] = ARGV[i + 3 + k] end
-  local spec = ARGV[i + 4 + nd]
-  i = i + 5 + nd
-  if redis.call('EXISTS', tk(id)) == 0 then
-    redis.call('SADD', P .. ':p:' .. plan, id)
+for k, t in ipairs(tasks) do
+  local id, plan, prio = t.id, t.plan, t.prio
+  if not known[k] and not seen[id] then
+    seen[id] = true
+    batch('SADD', P .. ':p:' .. plan, id)
     added = added + 1
     seq = seq + 1
     local unmet, blocked = 0, nil
-    for _, d in ipairs(deps) do
+    for _, d in ipairs(t.deps) do
       local ds = redis.call('HGET', tk(d), 'state')
       if not ds then
         unmet = unmet + 1
         redis.call('SADD', P .. ':w:' .. d, id)
+        awaited[d] = true
       else
         redis.call('SADD', P .. ':d:' .. d, id)
         if ds ~= 'COMPLETED' then
@@ -233,27 +308,34 @@ while i <= #ARGV do
         end
       end
     end
-    local waiting = redis.call('SMEMBERS', P .. ':w:' .. id)
-    if #waiting > 0 then
-      redis.call('SADD', P .. ':d:' .. id, unpack(waiting))
-      redis.call('DEL', P .. ':w:' .. id)
+    if nwaiting > 0 or awaited[id] then
+      local waiting = redis.call('SMEMBERS', P .. ':w:' .. id)
+      if #waiting > 0 then
+        redis.call('SADD', P .. ':d:' .. id, unpack(waiting))
+        redis.call('DEL', P .. ':w:' .. id)
+      end
     end
     -- Ready at once when nothing is unmet (no second state change).
     local state = 'QUEUED'
     if not blocked and unmet == 0 then state = 'READY' end
     count_move(plan, nil, state)
-    redis.call('HSET', tk(id), 'spec', spec, 'state', state, 'plan', plan,
-               'prio', prio,
-               'seq', seq, 'attempts', 0, 'max', max, 'unmet', unmet,
-               'owner', '', 'lease', 0, 'nb', 0, 'result', '', 'error', '')
-    redis.call('ZADD', P .. ':all', seq, id)
+    -- Strings, not numbers: Redis formats every number it is given.
+    local seqs = string.format('%d', seq)
+    redis.call('HSET', tk(id), 'state', state, 'plan', plan, 'prio', prio,
+               'seq', seqs, 'attempts', '0', 'max', max,
+               'unmet', string.format('%d', unmet), 'owner', '',
+               'lease', '0', 'nb', '0', 'result', '', 'error', '')
+    specs[#specs + 1] = P .. ':s:' .. id
+    specs[#specs + 1] = t.spec
+    batch('ZADD', P .. ':all', seqs, id)
     if blocked then
       block(id, 'dependency ' .. blocked .. ' did not complete')
     elseif state == 'READY' then
-      redis.call('ZADD', P .. ':r', ready_rank(prio, seq), id)
+      RANKS[id] = ready_rank(prio, seq)
     end
   end
 end
+pieces('MSET', nil, specs)
 if seq ~= seq0 then redis.call('SET', P .. ':seq', seq) end
 return added
 )lua";
@@ -262,19 +344,25 @@ return added
 constexpr const char* lease = R"lua(
 local worker, ttl, n = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
+flush_batches() -- tasks promote made READY
 local out = {}
 local got = redis.call('ZPOPMIN', P .. ':r', n)
 local expires = tostring(NOW + ttl)
+local speckeys = {}
+for k = 1, #got, 2 do speckeys[#speckeys + 1] = P .. ':s:' .. got[k] end
+local specs = pieces('MGET', nil, speckeys)
 for k = 1, #got, 2 do
   local id = got[k]
-  -- One read and one write per task; the record is built from them.
+  -- One read and one write per task (and one MGET of the specs for the
+  -- batch); the record is built from them.
   local h = redis.call('HMGET', tk(id), 'spec', 'state', 'attempts', 'max',
                        'nb', 'seq', 'result', 'error', 'plan')
+  h[1] = h[1] or specs[(k + 1) / 2]
   local attempts = tostring(tonumber(h[3]) + 1)
   redis.call('HSET', tk(id), 'state', 'IN_PROGRESS', 'owner', worker,
              'lease', expires, 'attempts', attempts)
   count_move(h[9] or '', h[2], 'IN_PROGRESS')
-  redis.call('ZADD', P .. ':l', expires, id)
+  batch('ZADD', P .. ':l', expires, id)
   table.insert(out, {id, h[1], 'IN_PROGRESS', attempts, h[4], worker,
                      expires, h[5], h[6], h[7], h[8]})
 end
@@ -301,13 +389,22 @@ return record(ARGV[3])
 
 /// ARGV: P, now, then per completion: id, worker, result, the number of its
 /// events, the events (key, when, blob)... Returns one string per
-/// completion: '' when completed, else the error.
+/// completion: '' when completed, else the error. Whether any of them has
+/// dependents is asked once (EXISTS on their P:d sets).
 constexpr const char* complete_many = R"lua(
 local out = {}
+local depsets = {}
 local i = 3
 while i <= #ARGV do
+  depsets[#depsets + 1] = P .. ':d:' .. ARGV[i]
+  i = i + 4 + 3 * tonumber(ARGV[i + 3])
+end
+local _, ndeps = pieces('EXISTS', nil, depsets)
+i = 3
+while i <= #ARGV do
   local last = i + 3 + 3 * tonumber(ARGV[i + 3])
-  local err = complete_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], i + 4, last)
+  local err = complete_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], i + 4, last,
+                           ndeps == 0)
   if err then table.insert(out, err.err) else table.insert(out, '') end
   i = last + 1
 end
@@ -395,6 +492,7 @@ if st == 'COMPLETED' or st == 'FAILED' or st == 'CANCELLED' then
   return redis.error_reply('invalid_argument: task ' .. id
                            .. ' is already ' .. st)
 end
+RANKS[id] = nil
 redis.call('ZREM', P .. ':r', id)
 redis.call('ZREM', P .. ':l', id)
 redis.call('ZREM', P .. ':b', id)
@@ -421,6 +519,7 @@ return record(id)
 /// walking all tasks.
 constexpr const char* list = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
+flush_batches() -- tasks promote made READY
 local want = ARGV[3]
 local from = P .. ':all'
 if want == 'READY' then from = P .. ':r' end

@@ -187,6 +187,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(dependencies_gate_readiness, B, backends) {
   BOOST_CHECK_EQUAL(done.result, "{}");
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_dependency_may_arrive_in_a_later_batch, B,
+                              backends) {
+  queue_fixture<B> f;
+  // c and d wait for b, which comes in the next batch, twice (a
+  // redelivery), and then again alone.
+  f.add({t("c", 0, {"b"}), t("d", 0, {"b"})});
+  BOOST_CHECK_EQUAL(f.add({t("a"), t("b"), t("b")}), 2);
+  BOOST_CHECK_EQUAL(f.add({t("b")}), 0);
+  BOOST_CHECK_EQUAL(f.status("c").state, "QUEUED");
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 10))), "a,b");
+  f.complete("b", "w");
+  BOOST_CHECK_EQUAL(f.status("c").state, "READY");
+  BOOST_CHECK_EQUAL(f.status("d").state, "READY");
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 10))), "c,d");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(only_the_owner_completes, B, backends) {
   queue_fixture<B> f;
   f.add({t("a")});
