@@ -5,6 +5,7 @@
 
 #include "actors/scripted.hpp"
 #include "messages/hash.hpp"
+#include "messages/json_codec.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -61,24 +62,6 @@ void for_each_keyword(std::string_view rubric, F f) {
       ++i;
     if (i - start >= 5)
       f(rubric.substr(start, i - start));
-  }
-}
-
-// Appends `x` with JSON string escaping (the proposal embeds a JSON block).
-void append_json_escaped(std::string& out, std::string_view x) {
-  for (auto c : x) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += ' ';
-        else
-          out += c;
-    }
   }
 }
 
@@ -205,11 +188,11 @@ std::string scripted_generate(const agent_spec& spec, const task_spec& task) {
   if ((h >> 23) % 2 == 0)
     out += "\n## Risks\n- Regressions in adjacent modules; mitigate with "
            "tests.\n";
-  out += "\n```json\n{\"task\": \"";
-  append_json_escaped(out, task.task_id);
-  out += "\", \"role\": \"";
-  append_json_escaped(out, task.role);
-  out += "\", \"variant\": ";
+  out += "\n```json\n{\"task\": ";
+  append_json_string(out, task.task_id);
+  out += ", \"role\": ";
+  append_json_string(out, task.role);
+  out += ", \"variant\": ";
   out += std::to_string(h % 1000);
   out += ", \"steps\": ";
   out += std::to_string(num_steps);

@@ -14,6 +14,7 @@
 
 #include "actors/llm_call.hpp"
 #include "actors/prompts.hpp"
+#include "messages/json_codec.hpp"
 
 namespace orch {
 
@@ -31,84 +32,6 @@ std::string chat_completions_url(const std::string& base) {
     return url + std::string{full};
   return url + "/v1" + std::string{full};
 }
-
-namespace {
-
-/// Appends `in` as a JSON string: quotes, backslashes and control characters
-/// escaped, valid UTF-8 copied as is, each byte of an invalid sequence
-/// replaced by U+FFFD (a prompt carries task text from outside).
-void append_json_string(std::string& out, std::string_view in) {
-  static constexpr char hex[] = "0123456789abcdef";
-  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
-  out += '"';
-  size_t i = 0;
-  while (i < in.size()) {
-    // A run of characters that stay as they are, copied at once.
-    auto run = i;
-    while (run < in.size()) {
-      auto b = static_cast<unsigned char>(in[run]);
-      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\')
-        break;
-      ++run;
-    }
-    out.append(in.data() + i, run - i);
-    i = run;
-    if (i == in.size())
-      break;
-    auto c = static_cast<unsigned char>(in[i]);
-    if (c >= 0x80) {
-      // Length and the range of the first continuation byte (RFC 3629:
-      // no overlong forms, no surrogates, nothing above U+10FFFF).
-      size_t len = 0;
-      unsigned char lo = 0x80, hi = 0xBF;
-      if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-      } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-      } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-      }
-      bool ok = len > 0 && i + len <= in.size();
-      for (size_t k = 1; ok && k < len; ++k) {
-        auto b = static_cast<unsigned char>(in[i + k]);
-        ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-      }
-      if (ok) {
-        out.append(in.data() + i, len);
-        i += len;
-      } else {
-        out += replacement;
-        ++i;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  out += '"';
-}
-
-} // namespace
 
 std::string chat_completion_body(const vllm_settings& cfg,
                                  const std::string& system,

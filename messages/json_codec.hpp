@@ -25,6 +25,12 @@ namespace orch {
 // Every `to_json` returns one compact JSON object. Invalid UTF-8 in a string
 // is replaced by U+FFFD; encoding never throws.
 
+/// Appends `in` as a JSON string literal, quotes included: quotes,
+/// backslashes and control characters escaped, valid UTF-8 copied as is,
+/// each byte of an invalid sequence replaced by U+FFFD (for JSON written by
+/// hand, e.g. a model request or a scripted proposal's JSON block).
+void append_json_string(std::string& out, std::string_view in);
+
 /// Encodes `x` as a JSON object.
 std::string to_json(const llm_usage& x);
 

@@ -1,5 +1,7 @@
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include <boost/test/unit_test.hpp>
 
 #include "actors/scripted.hpp"
@@ -126,6 +128,24 @@ BOOST_AUTO_TEST_CASE(brief_style_answers_with_one_line) {
   BOOST_CHECK_EQUAL(r.content, "agent-dev-002: solution for task-17 (revised)");
   BOOST_REQUIRE_EQUAL(r.revisions.size(), 1u);
   BOOST_CHECK_EQUAL(r.revisions[0], p.content);
+}
+
+BOOST_AUTO_TEST_CASE(the_json_block_is_json_whatever_the_task_id) {
+  // A task id from outside: a quote, a backslash, a control character, a
+  // multi-byte character and a byte that is not UTF-8.
+  auto task = make_task("DEV", "Implement the login endpoint");
+  task.task_id = "t\"1\\\x01\xC3\xA9\xFF";
+  task.role = "DEV\n";
+  auto text = scripted_generate(spec_for(0), task);
+  auto open = text.find("```json\n");
+  BOOST_REQUIRE_NE(open, std::string::npos);
+  auto close = text.find("\n```", open + 8);
+  BOOST_REQUIRE_NE(close, std::string::npos);
+  auto block = nlohmann::json::parse(text.substr(open + 8, close - open - 8));
+  BOOST_CHECK_EQUAL(block.at("task").get<std::string>(),
+                    "t\"1\\\x01\xC3\xA9\xEF\xBF\xBD");
+  BOOST_CHECK_EQUAL(block.at("role").get<std::string>(), "DEV\n");
+  BOOST_CHECK(block.at("variant").is_number());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
