@@ -7,6 +7,10 @@
 // `deliberation --mode engine`.
 //
 //   messaging --pairs 2000000 --concurrency 64 --responders 3 [--task]
+//             [--send]
+//
+// `--send` measures one-way messages both ways instead (a send, answered by
+// a send back): what an exchange costs without CAF's request bookkeeping.
 //
 // Prints one JSON line: pairs/s, and CPU µs per pair and per message.
 
@@ -66,6 +70,16 @@ caf::behavior responder(caf::event_based_actor*) {
   };
 }
 
+/// Answers with a one-way message to the sender instead of a response.
+caf::behavior send_responder(caf::event_based_actor* self) {
+  return {
+    [self](atom::tick) {
+      self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+                 atom::done_v);
+    },
+  };
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -91,6 +105,11 @@ int main(int argc, char** argv) {
                 "CAF scheduler policy: sharing or stealing")
     ->check(CLI::IsMember({"sharing", "stealing"}))
     ->capture_default_str();
+  bool one_way = false;
+  app.add_flag("--send", one_way,
+               "one-way messages both ways (send + send back) instead of "
+               "request + response")
+    ->excludes("--task");
   CLI11_PARSE(app, argc, argv);
   if (pairs <= 0 || concurrency <= 0 || responders <= 0) {
     std::fprintf(stderr, "messaging: --pairs, --concurrency and --responders "
@@ -104,7 +123,8 @@ int main(int argc, char** argv) {
   // keeps all of them in flight, as a deliberation worker does per phase.
   auto st = std::make_shared<ping_state>();
   for (int i = 0; i < responders; ++i)
-    st->responders.push_back(sys.spawn(responder));
+    st->responders.push_back(one_way ? sys.spawn(send_responder)
+                                     : sys.spawn(responder));
   st->task = bench_task(1);
   st->task.task_id = "bench-1";
   st->with_task = with_task;
@@ -112,20 +132,44 @@ int main(int argc, char** argv) {
   auto done = st->finished.get_future();
   auto cpu0 = self_cpu_seconds();
   auto start = clock_type::now();
-  sys.spawn([st, concurrency](caf::event_based_actor* self) {
-    for (int64_t i = 0; i < concurrency && st->issued < st->total; ++i)
-      ping(self, st);
-  });
+  if (one_way) {
+    sys.spawn([st, concurrency](caf::event_based_actor* self) -> caf::behavior {
+      auto fire = [=] {
+        auto& to = st->responders[st->issued % st->responders.size()];
+        ++st->issued;
+        self->send(to, atom::tick_v);
+      };
+      for (int64_t i = 0; i < concurrency && st->issued < st->total; ++i)
+        fire();
+      return {
+        [=](atom::done) {
+          if (++st->done == st->total) {
+            st->finished.set_value();
+            self->quit();
+          } else if (st->issued < st->total) {
+            fire();
+          }
+        },
+      };
+    });
+  } else {
+    sys.spawn([st, concurrency](caf::event_based_actor* self) {
+      for (int64_t i = 0; i < concurrency && st->issued < st->total; ++i)
+        ping(self, st);
+    });
+  }
   done.wait();
   auto wall = std::chrono::duration<double>(clock_type::now() - start).count();
   auto cpu = self_cpu_seconds() - cpu0;
   std::printf("{\"bench\":\"messaging\",\"pairs\":%lld,\"concurrency\":%lld,"
-              "\"responders\":%d,\"task\":%s,\"scheduler_policy\":\"%s\","
+              "\"responders\":%d,\"task\":%s,\"send\":%s,"
+              "\"scheduler_policy\":\"%s\","
               "\"wall_s\":%.3f,\"pairs_per_s\":%.0f,\"cpu_us_per_pair\":%.3f,"
               "\"cpu_us_per_message\":%.3f}\n",
               static_cast<long long>(pairs),
               static_cast<long long>(concurrency), responders,
-              with_task ? "true" : "false", cfg.scheduler_policy.c_str(), wall,
+              with_task ? "true" : "false", one_way ? "true" : "false",
+              cfg.scheduler_policy.c_str(), wall,
               pairs / wall, cpu * 1e6 / pairs, cpu * 1e6 / pairs / 2);
   for (auto& r : st->responders)
     caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
