@@ -1,12 +1,17 @@
 #pragma once
 
-// Text helpers shared by the SCORER (scorer.cpp) and the loading of its rules
-// (scorer_rules.cpp); internal to the two.
+// Text helpers of the SCORER: shared by its actor (scorer.cpp), its checks
+// (scorer_checks.cpp), its text analysis (scorer_text.cpp) and the loading of
+// its rules (scorer_rules.cpp); internal to them.
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <regex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace orch::scorer_detail {
 
@@ -34,5 +39,194 @@ std::regex compile_regex(const std::string& pattern);
 
 /// True for the languages checked built-in: JSON and YAML.
 bool is_builtin_lang(std::string_view lang);
+
+/// ASCII white space (what std::isspace means in the C locale).
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'
+         || c == '\v';
+}
+
+/// ASCII letter or digit.
+inline bool is_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+         || (c >= 'A' && c <= 'Z');
+}
+
+/// `x` without leading and trailing white space.
+std::string_view trim(std::string_view x);
+
+/// Whether `x` is empty or white space only.
+bool is_blank_view(std::string_view x);
+
+/// Finds the first occurrence of many short needles in one pass over a text,
+/// ignoring ASCII case: a bitmap of the needles' first two characters filters
+/// the positions worth comparing.
+class needle_set {
+public:
+  static constexpr size_t npos = std::string_view::npos;
+
+  /// Adds a needle (any case); returns its id. Empty needles never match.
+  size_t add(std::string_view needle) {
+    needles_.push_back(to_lower(needle));
+    return needles_.size() - 1;
+  }
+
+  /// Builds the index; call after the last `add`.
+  void build() {
+    bits_.assign(1024, 0);
+    index_.clear();
+    singles_.clear();
+    for (size_t id = 0; id < needles_.size(); ++id) {
+      auto& x = needles_[id];
+      if (x.size() == 1) {
+        singles_.push_back(id);
+      } else if (x.size() > 1) {
+        auto b = bigram(x[0], x[1]);
+        bits_[b >> 6] |= uint64_t{1} << (b & 63);
+        index_.emplace_back(b, id);
+      }
+    }
+    std::sort(index_.begin(), index_.end());
+  }
+
+  /// Sets `first[id]` to the first position of each needle in `text`, or to
+  /// `npos`.
+  void scan(std::string_view text, std::vector<size_t>& first) const {
+    first.assign(needles_.size(), npos);
+    auto left = index_.size();
+    auto n = text.size();
+    for (size_t i = 0; left > 0 && i + 1 < n; ++i) {
+      auto b = bigram(text[i], text[i + 1]);
+      if (((bits_[b >> 6] >> (b & 63)) & 1) == 0)
+        continue;
+      auto it = std::lower_bound(index_.begin(), index_.end(),
+                                 std::make_pair(b, size_t{0}));
+      for (; it != index_.end() && it->first == b; ++it) {
+        auto id = it->second;
+        if (first[id] == npos && matches_at(text, i, needles_[id])) {
+          first[id] = i;
+          --left;
+        }
+      }
+    }
+    for (auto id : singles_) {
+      auto c = needles_[id][0];
+      for (size_t i = 0; i < n; ++i) {
+        if (lower_char(text[i]) == c) {
+          first[id] = i;
+          break;
+        }
+      }
+    }
+  }
+
+  size_t size() const {
+    return needles_.size();
+  }
+
+private:
+  static uint16_t bigram(char a, char b) {
+    return static_cast<uint16_t>(
+      (static_cast<unsigned char>(lower_char(a)) << 8)
+      | static_cast<unsigned char>(lower_char(b)));
+  }
+
+  /// Compares from the third character on: the bigram matched already.
+  static bool matches_at(std::string_view text, size_t pos,
+                         const std::string& needle) {
+    if (needle.size() > text.size() - pos)
+      return false;
+    for (size_t k = 2; k < needle.size(); ++k)
+      if (lower_char(text[pos + k]) != needle[k])
+        return false;
+    return true;
+  }
+
+  std::vector<std::string> needles_;
+  std::vector<uint64_t> bits_;
+  std::vector<std::pair<uint16_t, size_t>> index_;
+  std::vector<size_t> singles_;
+};
+
+/// Returns the literal text every match of `pattern` starts with, lower
+/// case; empty when there is none (anchors, alternations, classes first).
+std::string literal_prefix(const std::string& pattern);
+
+/// Longest match a prefix-anchored regex rule may have.
+constexpr size_t regex_window = 4096;
+
+/// Makes matched text fit for a report: one line, at most 80 characters, and
+/// runs of 16 or more letters and digits (keys, tokens) masked after their
+/// first four characters.
+std::string redact(std::string_view text);
+
+struct block_view {
+  std::string lang;
+  std::string_view code;
+  int32_t line = 0;
+};
+
+/// Calls `f(block_view&&)` for every fenced code block of `content`;
+/// `first_fence` is the position of the first "```" or "~~~" (npos when
+/// there is none).
+template<class F>
+void scan_blocks(std::string_view content, size_t first_fence, F&& f) {
+  if (first_fence >= content.size())
+    return;
+  // Start at the line of the first fence.
+  auto pos = content.rfind('\n', first_fence);
+  pos = pos == std::string_view::npos ? 0 : pos + 1;
+  auto line_no = static_cast<int32_t>(std::count(
+    content.begin(), content.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+  bool in_block = false;
+  char fence_char = 0;
+  size_t fence_len = 0;
+  size_t code_start = 0;
+  block_view current;
+  while (pos < content.size()) {
+    ++line_no;
+    auto eol = content.find('\n', pos);
+    auto next = eol == std::string_view::npos ? content.size() : eol + 1;
+    auto line = content.substr(pos, next - pos);
+    size_t i = 0;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
+      ++i;
+    if (i < line.size() && (line[i] == '`' || line[i] == '~')) {
+      auto c = line[i];
+      auto j = i;
+      while (j < line.size() && line[j] == c)
+        ++j;
+      auto run = j - i;
+      auto rest = trim(line.substr(j));
+      if (!in_block && run >= 3
+          && (c == '~' || rest.find('`') == std::string_view::npos)) {
+        in_block = true;
+        fence_char = c;
+        fence_len = run;
+        code_start = next;
+        auto word_end = std::find_if(rest.begin(), rest.end(), is_space);
+        current.lang = to_lower(
+          rest.substr(0, static_cast<size_t>(word_end - rest.begin())));
+        current.line = line_no;
+      } else if (in_block && c == fence_char && run >= fence_len
+                 && rest.empty()) {
+        in_block = false;
+        current.code = content.substr(code_start, pos - code_start);
+        f(std::move(current));
+        current = block_view{};
+      }
+    }
+    pos = next;
+  }
+  if (in_block) {
+    current.code = content.substr(code_start);
+    f(std::move(current));
+  }
+}
+
+/// Condenses a linter's output to one line: the last line that mentions an
+/// error (else the last line), prefixed with the nearest earlier "line N"
+/// when it has none itself.
+std::string summarize_output(const std::string& output);
 
 } // namespace orch::scorer_detail
