@@ -1,0 +1,59 @@
+#pragma once
+
+// The PLANNER's document parsers: the text of a plan document (YAML, JSON or a
+// markdown checklist) read into a plan_doc. Internal to the planner
+// (planner.cpp, plan_documents.cpp).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages/messages.hpp"
+
+namespace orch::plan_documents {
+
+// -- small helpers ------------------------------------------------------------
+
+/// The first problem found: a code and a message (code `none` means fine).
+struct problem {
+  ec code = ec::none;
+  std::string text;
+
+  explicit operator bool() const {
+    return code != ec::none;
+  }
+};
+
+/// An `ec::invalid_argument` problem saying `text`.
+problem invalid(std::string text);
+
+/// `x` without leading and trailing white space.
+std::string trim(std::string_view x);
+
+/// `x` in ASCII lower case.
+std::string lower(std::string x);
+
+/// `xs` joined with `sep` between them.
+std::string join(const std::vector<std::string>& xs, const char* sep);
+
+// -- documents ----------------------------------------------------------------
+
+/// What a plan document says.
+struct plan_doc {
+  std::string story_id;
+  std::string plan_id;
+  std::string approved_by;
+  std::vector<std::string> roles;
+  std::vector<task_spec> tasks;
+};
+
+/// "json", "markdown" or "yaml" for the content of a plan document.
+std::string detect_format(const std::string& text);
+
+/// Reads a plan document: `format` is "yaml" ("yml"), "json", "markdown"
+/// ("md"), or "auto" (or empty) to detect it from `text`. Returns the first
+/// problem found.
+problem parse_document(const std::string& text, const std::string& format,
+                       plan_doc& out);
+
+} // namespace orch::plan_documents
