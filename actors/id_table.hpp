@@ -48,16 +48,14 @@ public:
   /// Takes `x` unless an entry with its id exists; the entry that has the
   /// id afterwards and whether it is `x`.
   std::pair<T*, bool> insert(std::unique_ptr<T> x) {
-    auto id = KeyOf{}(*x);
-    auto h = hash(id);
-    if (size_ > 0)
-      if (auto* s = &slots_[probe(id, h)]; s->entry != nullptr)
-        return {s->entry, false};
     if ((size_ + 1) * 2 > slots_.size())
       grow();
+    auto id = KeyOf{}(*x);
+    auto h = hash(id);
     auto& s = slots_[probe(id, h)];
-    s.hash = h;
-    s.entry = x.release();
+    if (s.entry != nullptr)
+      return {s.entry, false};
+    s = slot{h, x.release()};
     ++size_;
     return {s.entry, true};
   }

@@ -268,8 +268,9 @@ int main(int argc, char** argv) {
       auto enqueue_s
         = std::chrono::duration<double>(st->enqueued - start).count();
       std::printf("{\"bench\":\"queue\",\"backend\":\"%s\",\"shape\":\"%s\","
-                  "\"complete\":\"%s\",\"tasks\":%lld,\"wall_s\":%.3f,\"enqueue_s\":%.3f,"
-                  "\"tasks_per_s\":%.0f,\"peak_rss_mb\":%.1f}\n",
+                  "\"complete\":\"%s\",\"tasks\":%lld,\"wall_s\":%.3f,"
+                  "\"enqueue_s\":%.3f,\"tasks_per_s\":%.0f,"
+                  "\"peak_rss_mb\":%.1f}\n",
                   b.c_str(), s.c_str(), complete.c_str(),
                   static_cast<long long>(n), wall, enqueue_s,
                   n / wall, peak_rss_mb());

@@ -115,6 +115,11 @@ local function flush_batches()
   for _, b in ipairs(BATCH_ORDER) do pieces(b[1], b[2], BATCHES[b[3]]) end
   BATCHES, BATCH_ORDER = {}, {}
 end
+-- Out of the ready set, also when it was made READY earlier in this script.
+local function unready(id)
+  RANKS[id] = nil
+  redis.call('ZREM', P .. ':r', id)
+end
 local function setstate(id, st)
   local h = redis.call('HMGET', tk(id), 'state', 'plan')
   redis.call('HSET', tk(id), 'state', st)
@@ -166,8 +171,7 @@ local function block(id, why)
     local x, w = item[1], item[2]
     local st = redis.call('HGET', tk(x), 'state')
     if st == 'QUEUED' or st == 'READY' then
-      RANKS[x] = nil
-      redis.call('ZREM', P .. ':r', x)
+      unready(x)
       redis.call('ZREM', P .. ':b', x)
       setstate(x, 'BLOCKED')
       redis.call('HSET', tk(x), 'error', w)
@@ -277,10 +281,11 @@ while i <= #ARGV do
   waitsets[#waitsets + 1] = P .. ':w:' .. t.id
 end
 local known = pieces('ZMSCORE', P .. ':all', ids)
-local specs = {}
 local _, nwaiting = pieces('EXISTS', nil, waitsets)
 -- Tasks of this batch that a task before them in it waits for.
 local awaited, seen = {}, {}
+-- P:s:<id>, spec, ... for one MSET.
+local specs = {}
 local added = 0
 local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
 local seq = seq0
@@ -393,20 +398,21 @@ return record(ARGV[3])
 /// dependents is asked once (EXISTS on their P:d sets).
 constexpr const char* complete_many = R"lua(
 local out = {}
-local depsets = {}
+-- Where each completion starts in ARGV and where its events end.
+local spans, depsets = {}, {}
 local i = 3
 while i <= #ARGV do
+  local last = i + 3 + 3 * tonumber(ARGV[i + 3])
+  spans[#spans + 1] = {i, last}
   depsets[#depsets + 1] = P .. ':d:' .. ARGV[i]
-  i = i + 4 + 3 * tonumber(ARGV[i + 3])
+  i = last + 1
 end
 local _, ndeps = pieces('EXISTS', nil, depsets)
-i = 3
-while i <= #ARGV do
-  local last = i + 3 + 3 * tonumber(ARGV[i + 3])
-  local err = complete_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], i + 4, last,
+for _, s in ipairs(spans) do
+  local at, last = s[1], s[2]
+  local err = complete_one(ARGV[at], ARGV[at + 1], ARGV[at + 2], at + 4, last,
                            ndeps == 0)
   if err then table.insert(out, err.err) else table.insert(out, '') end
-  i = last + 1
 end
 return out
 )lua";
@@ -492,8 +498,7 @@ if st == 'COMPLETED' or st == 'FAILED' or st == 'CANCELLED' then
   return redis.error_reply('invalid_argument: task ' .. id
                            .. ' is already ' .. st)
 end
-RANKS[id] = nil
-redis.call('ZREM', P .. ':r', id)
+unready(id)
 redis.call('ZREM', P .. ':l', id)
 redis.call('ZREM', P .. ':b', id)
 setstate(id, 'CANCELLED')
