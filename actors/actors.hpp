@@ -29,14 +29,16 @@ using progress_listener_actor
   = caf::typed_actor<caf::reacts_to<deliberation_update>>;
 
 /// AGENT: one council member. Every backend (scripted, vllm, remote) speaks
-/// this interface.
+/// this interface. The task and the proposals come as `shared` values: the
+/// messages of one deliberation point at one copy.
 using agent_actor = caf::typed_actor<
   // Drafts a proposal for the task.
-  caf::replies_to<atom::generate, task_spec>::with<proposal>,
+  caf::replies_to<atom::generate, task_ref>::with<proposal>,
   // Reviews a peer's proposal in the given round.
-  caf::replies_to<atom::critique, task_spec, proposal, int32_t>::with<critique>,
+  caf::replies_to<atom::critique, task_ref, proposal_ref,
+                  int32_t>::with<critique>,
   // Revises the agent's own proposal with the feedback it received.
-  caf::replies_to<atom::revise, task_spec, proposal,
+  caf::replies_to<atom::revise, task_ref, proposal_ref,
                   std::vector<critique>>::with<proposal>,
   // Describes the agent.
   caf::replies_to<atom::info>::with<agent_spec>>;
@@ -46,8 +48,8 @@ using scorer_actor = caf::typed_actor<
   caf::replies_to<atom::score, proposal, task_spec>::with<check_suite>,
   // Scores the proposals of one deliberation (one request instead of one
   // per proposal); answers their suites in the same order.
-  caf::replies_to<atom::score, std::vector<proposal>,
-                  task_spec>::with<std::vector<check_suite>>>;
+  caf::replies_to<atom::score, std::vector<proposal_ref>,
+                  task_ref>::with<std::vector<check_suite>>>;
 
 /// Runs child processes with a time limit, off the scheduler threads.
 using process_runner_actor = caf::typed_actor<

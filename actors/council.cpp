@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <deque>
 #include <queue>
-#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -50,7 +49,8 @@ struct deliberation_member {
   std::string agent_id;
   agent_actor handle;
   bool alive = true;
-  std::optional<proposal> current;
+  /// The member's proposal, shared by the requests that carry it.
+  proposal_ref current;
   std::vector<critique> feedback;
   check_suite checks;
 };
@@ -58,7 +58,8 @@ struct deliberation_member {
 struct deliberation_job {
   /// The council's number of this deliberation.
   uint64_t execution = 0;
-  task_spec task;
+  /// Shared by every request of the deliberation.
+  task_ref task;
   std::string execution_id;
   progress_listener_actor listener;
   std::vector<deliberation_member> members;
@@ -130,7 +131,7 @@ void notify(deliberation_ptr self, const std::string& agent_id) {
   if (!st.listener)
     return;
   deliberation_update up;
-  up.task_id = st.task.task_id;
+  up.task_id = st.task->task_id;
   up.execution_id = st.execution_id;
   up.status = st.phase;
   up.progress_percent
@@ -160,7 +161,7 @@ void conclude(deliberation_ptr self) {
   if (st.council)
     self->send(st.council, atom::done_v, st.execution, reusable);
   // Nothing of this deliberation is kept while the worker waits.
-  st.task = task_spec{};
+  st.task = task_ref{};
   st.listener = nullptr;
   st.members.clear();
   st.scorers.clear();
@@ -201,9 +202,9 @@ void drop(deliberation_ptr self, size_t i, const char* phase,
   auto reason
     = code_of(err) == ec::timeout
         ? std::string{"timed out"}
-            + (st.task.constraints.timeout_seconds > 0
+            + (st.task->constraints.timeout_seconds > 0
                  ? " after "
-                     + std::to_string(st.task.constraints.timeout_seconds)
+                     + std::to_string(st.task->constraints.timeout_seconds)
                      + " s"
                  : std::string{})
         : render(err);
@@ -258,7 +259,7 @@ void start_generate(deliberation_ptr self) {
         [=](proposal& p) {
           add_usage(self->state.usage, p.usage);
           auto& m = self->state.members[i];
-          m.current = std::move(p);
+          m.current = proposal_ref{std::move(p)};
           step_done(self, m.agent_id, after_generate);
         },
         [=](caf::error& err) {
@@ -285,7 +286,7 @@ void start_critique(deliberation_ptr self) {
     auto target = ring[(k + 1) % ring.size()];
     self
       ->request(st.members[critic].handle, st.call_timeout, atom::critique_v,
-                st.task, *st.members[target].current, st.round)
+                st.task, st.members[target].current, st.round)
       .then(
         [=](critique& c) {
           auto& s = self->state;
@@ -320,14 +321,16 @@ void start_revise(deliberation_ptr self) {
     auto& m = st.members[i];
     if (!m.alive)
       continue;
+    // The proposal and its feedback go with the request: the revision
+    // replaces them, and a member whose revision fails is dropped.
     self
-      ->request(m.handle, st.call_timeout, atom::revise_v, st.task, *m.current,
-                m.feedback)
+      ->request(m.handle, st.call_timeout, atom::revise_v, st.task,
+                std::move(m.current), std::move(m.feedback))
       .then(
         [=](proposal& p) {
           add_usage(self->state.usage, p.usage);
           auto& mm = self->state.members[i];
-          mm.current = std::move(p);
+          mm.current = proposal_ref{std::move(p)};
           step_done(self, mm.agent_id, after_revise);
         },
         [=](caf::error& err) {
@@ -341,17 +344,17 @@ void finish(deliberation_ptr self) {
   auto& st = self->state;
   st.phase = "complete";
   deliberation_outcome out;
-  out.task_id = st.task.task_id;
+  out.task_id = st.task->task_id;
   out.execution_id = st.execution_id;
-  out.role = st.task.role;
-  out.story_id = st.task.story_id;
-  out.plan_id = st.task.plan_id;
+  out.role = st.task->role;
+  out.story_id = st.task->story_id;
+  out.plan_id = st.task->plan_id;
   out.results.reserve(st.members.size());
   for (auto& m : st.members) {
     if (!m.alive)
       continue;
     deliberation_result r;
-    r.proposal = std::move(*m.current);
+    r.proposal = m.current.take();
     r.checks = std::move(m.checks);
     r.score = r.checks.score;
     out.results.push_back(std::move(r));
@@ -380,13 +383,13 @@ void start_scoring(deliberation_ptr self) {
   // deliberation (two messages per deliberation instead of two per
   // proposal; deliberations in flight keep every scorer busy).
   std::vector<size_t> scored;
-  std::vector<proposal> props;
+  std::vector<proposal_ref> props;
   scored.reserve(st.members.size());
   props.reserve(st.members.size());
   for (size_t i = 0; i < st.members.size(); ++i)
     if (st.members[i].alive) {
       scored.push_back(i);
-      props.push_back(*st.members[i].current);
+      props.push_back(st.members[i].current);
     }
   auto& scorer = st.scorers[st.execution % st.scorers.size()];
   self->request(scorer, caf::infinite, atom::score_v, std::move(props), st.task)
@@ -425,7 +428,7 @@ deliberation_actor::behavior_type deliberation(deliberation_ptr self) {
       return;
     st.listener = nullptr;
     fail(self, caf::make_error(ec::cancelled,
-                               "deliberation of task " + st.task.task_id
+                               "deliberation of task " + st.task->task_id
                                  + " cancelled while " + st.phase
                                  + ": its requester went away"));
   });
@@ -444,7 +447,7 @@ deliberation_actor::behavior_type deliberation(deliberation_ptr self) {
         auto rp = st.promise;
         fail(self, caf::make_error(
                      ec::quorum_not_reached,
-                     "council " + council_id_for(st.task.role) + " has "
+                     "council " + council_id_for(st.task->role) + " has "
                        + std::to_string(st.members.size())
                        + " agent(s), quorum is " + std::to_string(st.quorum)));
         return rp;
@@ -458,7 +461,7 @@ deliberation_actor::behavior_type deliberation(deliberation_ptr self) {
         return;
       fail(self,
            caf::make_error(ec::timeout,
-                           "deliberation of task " + st.task.task_id
+                           "deliberation of task " + st.task->task_id
                              + " exceeded its limit of "
                              + std::to_string(st.limit.count()) + " ms while "
                              + st.phase + failure_summary(st)));
@@ -582,7 +585,7 @@ council(council_ptr self,
                             : caf::duration{caf::infinite};
       job->limit = st.limit_of(task);
       auto limit = job->limit;
-      job->task = std::move(task);
+      job->task = task_ref{std::move(task)};
       job->council = self;
       deliberation_actor worker;
       if (st.idle.empty()) {

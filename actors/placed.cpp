@@ -326,19 +326,19 @@ placed_agent_actor::behavior_type placed_agent(agent_ptr self, agent_spec spec,
   self->state.spec = std::move(spec);
   init(self, std::move(placement), timeout, max_moves);
   return {
-    [=](atom::generate, task_spec& task) -> caf::result<proposal> {
-      auto t = limit(task, self->state.fw.call_timeout);
+    [=](atom::generate, task_ref& task) -> caf::result<proposal> {
+      auto t = limit(*task, self->state.fw.call_timeout);
       return forward<proposal>(self, t, atom::generate_v, std::move(task));
     },
-    [=](atom::critique, task_spec& task, proposal& p,
+    [=](atom::critique, task_ref& task, proposal_ref& p,
         int32_t round) -> caf::result<critique> {
-      auto t = limit(task, self->state.fw.call_timeout);
+      auto t = limit(*task, self->state.fw.call_timeout);
       return forward<critique>(self, t, atom::critique_v, std::move(task),
                                std::move(p), round);
     },
-    [=](atom::revise, task_spec& task, proposal& p,
+    [=](atom::revise, task_ref& task, proposal_ref& p,
         std::vector<critique>& fb) -> caf::result<proposal> {
-      auto t = limit(task, self->state.fw.call_timeout);
+      auto t = limit(*task, self->state.fw.call_timeout);
       return forward<proposal>(self, t, atom::revise_v, std::move(task),
                                std::move(p), std::move(fb));
     },
@@ -358,8 +358,8 @@ placed_scorer_actor::behavior_type placed_scorer(scorer_ptr self,
                                   atom::score_v, std::move(p),
                                   std::move(task));
     },
-    [=](atom::score, std::vector<proposal>& ps,
-        task_spec& task) -> caf::result<std::vector<check_suite>> {
+    [=](atom::score, std::vector<proposal_ref>& ps,
+        task_ref& task) -> caf::result<std::vector<check_suite>> {
       return forward<std::vector<check_suite>>(
         self, self->state.fw.call_timeout, atom::score_v, std::move(ps),
         std::move(task));

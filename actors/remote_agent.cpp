@@ -138,10 +138,10 @@ agent_actor::behavior_type remote_agent(remote_agent_ptr self, agent_spec spec,
   st.timeout_ms = timeout_ms;
   st.epoch = now_ms();
   return {
-    [=](atom::generate, const task_spec& task) -> caf::result<proposal> {
+    [=](atom::generate, const task_ref& task) -> caf::result<proposal> {
       auto n = self->state.calls + 1;
-      return call<proposal>(self, task, "generate",
-                            "{\"task\":" + to_json(task) + "}",
+      return call<proposal>(self, *task, "generate",
+                            "{\"task\":" + to_json(*task) + "}",
                             [=](std::string content) {
                               auto& st = self->state;
                               proposal p;
@@ -153,16 +153,16 @@ agent_actor::behavior_type remote_agent(remote_agent_ptr self, agent_spec spec,
                               return p;
                             });
     },
-    [=](atom::critique, const task_spec& task, const proposal& target,
+    [=](atom::critique, const task_ref& task, const proposal_ref& target,
         int32_t round) -> caf::result<critique> {
       critique base;
       base.critic_id = self->state.spec.agent_id;
-      base.proposal_id = target.id;
-      base.target_author_id = target.author_id;
+      base.proposal_id = target->id;
+      base.target_author_id = target->author_id;
       base.round = round;
-      return call<critique>(self, task, "critique",
-                            "{\"task\":" + to_json(task)
-                              + ",\"proposal\":" + to_json(target)
+      return call<critique>(self, *task, "critique",
+                            "{\"task\":" + to_json(*task)
+                              + ",\"proposal\":" + to_json(*target)
                               + ",\"round\":" + std::to_string(round) + "}",
                             [=](std::string content) {
                               auto c = base;
@@ -173,18 +173,18 @@ agent_actor::behavior_type remote_agent(remote_agent_ptr self, agent_spec spec,
                               return c;
                             });
     },
-    [=](atom::revise, const task_spec& task, const proposal& own,
+    [=](atom::revise, const task_ref& task, const proposal_ref& own,
         const std::vector<critique>& feedback) -> caf::result<proposal> {
       std::string fb = "[";
       for (size_t i = 0; i < feedback.size(); ++i)
         fb += (i > 0 ? "," : "") + to_json(feedback[i]);
       fb += "]";
-      return call<proposal>(self, task, "revise",
-                            "{\"task\":" + to_json(task) + ",\"proposal\":"
-                              + to_json(own) + ",\"critiques\":" + fb + "}",
+      return call<proposal>(self, *task, "revise",
+                            "{\"task\":" + to_json(*task) + ",\"proposal\":"
+                              + to_json(*own) + ",\"critiques\":" + fb + "}",
                             [=](std::string content) {
-                              auto p = own;
-                              p.revisions.push_back(own.content);
+                              auto p = *own;
+                              p.revisions.push_back(std::move(p.content));
                               p.content = std::move(content);
                               p.created_at_ms = now_ms();
                               return p;

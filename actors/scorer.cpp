@@ -103,15 +103,15 @@ scorer(scorer_ptr self, std::shared_ptr<const scorer_rules> rules,
         return std::move(*now);
       return rp;
     },
-    [self](atom::score, const std::vector<proposal>& props,
-           const task_spec& task) -> caf::result<std::vector<check_suite>> {
+    [self](atom::score, const std::vector<proposal_ref>& props,
+           const task_ref& task) -> caf::result<std::vector<check_suite>> {
       std::vector<check_suite> suites(props.size());
       // Made when the first proposal waits for commands; the others'
       // suites are in place by the time any command is back (an answer is
       // a later message).
       std::shared_ptr<scored_batch> batch;
       for (size_t i = 0; i < props.size(); ++i) {
-        auto now = score_one(self, props[i], task, [&] {
+        auto now = score_one(self, *props[i], *task, [&] {
           if (!batch) {
             batch = std::make_shared<scored_batch>();
             batch->rp = self->make_response_promise<std::vector<check_suite>>();

@@ -346,7 +346,7 @@ scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
   self->state.brief = scripted_style(spec) == "brief";
   self->state.spec = std::move(spec);
   return {
-    [=](atom::generate, const task_spec& task) -> caf::result<proposal> {
+    [=](atom::generate, const task_ref& task) -> caf::result<proposal> {
       auto& st = self->state;
       proposal p;
       p.id = st.spec.agent_id;
@@ -354,24 +354,24 @@ scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
       p.id += std::to_string(++st.proposals);
       p.author_id = st.spec.agent_id;
       p.author_role = st.spec.role;
-      p.content = st.brief ? brief_generate(st.spec, task)
-                           : scripted_generate(st.spec, task);
+      p.content = st.brief ? brief_generate(st.spec, *task)
+                           : scripted_generate(st.spec, *task);
       p.created_at_ms = now_ms();
       return p;
     },
-    [=](atom::critique, const task_spec& task, const proposal& target,
+    [=](atom::critique, const task_ref& task, const proposal_ref& target,
         int32_t round) -> caf::result<critique> {
       auto& st = self->state;
-      return st.brief ? brief_critique(st.spec, target, round)
-                      : scripted_critique(st.spec, task, target, round);
+      return st.brief ? brief_critique(st.spec, *target, round)
+                      : scripted_critique(st.spec, *task, *target, round);
     },
-    [=](atom::revise, const task_spec& task, proposal& own,
+    [=](atom::revise, const task_ref& task, proposal_ref& own,
         const std::vector<critique>& feedback) -> caf::result<proposal> {
-      // `own` is this request's own copy (not shared): moved, not copied.
+      // The deliberation hands its proposal over with the request: moved
+      // out when nobody else holds it, copied otherwise.
       auto& st = self->state;
-      return st.brief ? brief_revise(std::move(own))
-                      : scripted_revise(st.spec, task, std::move(own),
-                                        feedback);
+      return st.brief ? brief_revise(own.take())
+                      : scripted_revise(st.spec, *task, own.take(), feedback);
     },
     [=](atom::info) -> caf::result<agent_spec> { return self->state.spec; },
   };

@@ -117,12 +117,12 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
   st.client = std::move(client);
   st.temperature = diverse_temperature(st.cfg.temperature, st.spec.index);
   return {
-    [=](atom::generate, const task_spec& task) -> caf::result<proposal> {
+    [=](atom::generate, const task_ref& task) -> caf::result<proposal> {
       auto& st = self->state;
       auto rp = self->make_response_promise<proposal>();
       auto id = st.spec.agent_id + "/" + std::to_string(++st.proposals);
-      ask_model(self, st.client, st.cfg, system_prompt(st.spec, task),
-                generate_prompt(task), st.temperature,
+      ask_model(self, st.client, st.cfg, system_prompt(st.spec, *task),
+                generate_prompt(*task), st.temperature,
                 [=](caf::expected<llm_answer> answer) mutable {
                   if (!answer) {
                     rp.deliver(std::move(answer.error()));
@@ -140,17 +140,17 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
                 });
       return rp;
     },
-    [=](atom::critique, const task_spec& task, const proposal& target,
+    [=](atom::critique, const task_ref& task, const proposal_ref& target,
         int32_t round) -> caf::result<critique> {
       auto& st = self->state;
       auto rp = self->make_response_promise<critique>();
       critique base;
       base.critic_id = st.spec.agent_id;
-      base.proposal_id = target.id;
-      base.target_author_id = target.author_id;
+      base.proposal_id = target->id;
+      base.target_author_id = target->author_id;
       base.round = round;
-      ask_model(self, st.client, st.cfg, system_prompt(st.spec, task),
-                critique_prompt(task, target), st.temperature,
+      ask_model(self, st.client, st.cfg, system_prompt(st.spec, *task),
+                critique_prompt(*task, *target), st.temperature,
                 [=](caf::expected<llm_answer> answer) mutable {
                   if (!answer) {
                     rp.deliver(std::move(answer.error()));
@@ -164,19 +164,23 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
                 });
       return rp;
     },
-    [=](atom::revise, const task_spec& task, const proposal& own,
+    [=](atom::revise, const task_ref& task, proposal_ref& own,
         const std::vector<critique>& feedback) -> caf::result<proposal> {
       auto& st = self->state;
       auto rp = self->make_response_promise<proposal>();
-      ask_model(self, st.client, st.cfg, system_prompt(st.spec, task),
-                revise_prompt(task, own, feedback), st.temperature,
-                [=](caf::expected<llm_answer> answer) mutable {
+      auto prompt = revise_prompt(*task, *own, feedback);
+      // The proposal waits for the answer in the callback, its only holder
+      // once the request is gone (moved into the revision, not copied).
+      ask_model(self, st.client, st.cfg, system_prompt(st.spec, *task),
+                std::move(prompt), st.temperature,
+                [=, own = std::move(own)](
+                  caf::expected<llm_answer> answer) mutable {
                   if (!answer) {
                     rp.deliver(std::move(answer.error()));
                     return;
                   }
-                  auto p = own;
-                  p.revisions.push_back(own.content);
+                  auto p = own.take();
+                  p.revisions.push_back(std::move(p.content));
                   p.content = std::move(answer->content);
                   p.created_at_ms = now_ms();
                   p.usage = answer->usage;

@@ -77,7 +77,7 @@ struct call_stats {
 
 struct drive_state {
   std::vector<agent_actor> agents;
-  task_spec task;
+  task_ref task;
   clock_type::time_point start;
   clock_type::time_point until;
   int64_t max_calls = 0;
@@ -122,9 +122,11 @@ call_stats drive(caf::actor_system& sys, std::vector<agent_actor> agents,
                  int64_t concurrency, double seconds, int64_t max_calls) {
   auto st = std::make_shared<drive_state>();
   st->agents = std::move(agents);
-  st->task.task_id = "bench-scale";
-  st->task.role = "DEV";
-  st->task.description = "Add a health endpoint with input validation";
+  task_spec task;
+  task.task_id = "bench-scale";
+  task.role = "DEV";
+  task.description = "Add a health endpoint with input validation";
+  st->task = task_ref{std::move(task)};
   st->max_calls = max_calls;
   auto result = st->done.get_future();
   sys.spawn([=](caf::event_based_actor* self) {

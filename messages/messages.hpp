@@ -16,6 +16,8 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/type_id.hpp>
 
+#include "messages/shared.hpp"
+
 namespace orch {
 
 // -- errors -------------------------------------------------------------------
@@ -193,6 +195,12 @@ typename Inspector::result_type inspect(Inspector& f, proposal& x) {
   return f(caf::meta::type_name("orch.proposal"), x.id, x.author_id,
            x.author_role, x.content, x.revisions, x.created_at_ms, x.usage);
 }
+
+/// A task as the messages of one deliberation share it.
+using task_ref = shared<task_spec>;
+
+/// A proposal as the messages of one deliberation share it.
+using proposal_ref = shared<proposal>;
 
 /// Feedback of one agent on another agent's proposal.
 struct critique {
@@ -776,6 +784,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (std::vector<caf::error>))
   CAF_ADD_TYPE_ID(orch, (std::vector<orch::proposal>))
   CAF_ADD_TYPE_ID(orch, (std::vector<orch::check_suite>))
+  CAF_ADD_TYPE_ID(orch, (orch::shared<orch::task_spec>))
+  CAF_ADD_TYPE_ID(orch, (orch::shared<orch::proposal>))
+  CAF_ADD_TYPE_ID(orch, (std::vector<orch::shared<orch::proposal>>))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")

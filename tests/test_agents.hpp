@@ -79,7 +79,7 @@ test_agent(agent_actor::stateful_pointer<test_agent_state> self,
                            std::string{"injected failure in "} + phase);
   };
   return {
-    [=](atom::generate, const task_spec& task) -> caf::result<proposal> {
+    [=](atom::generate, const task_ref& task) -> caf::result<proposal> {
       auto& st = self->state;
       if (st.log) {
         std::lock_guard<std::mutex> guard{st.log->mtx};
@@ -100,15 +100,15 @@ test_agent(agent_actor::stateful_pointer<test_agent_state> self,
       p.id = st.spec.agent_id + "/1";
       p.author_id = st.spec.agent_id;
       p.author_role = st.spec.role;
-      p.content = scripted_generate(st.spec, task);
+      p.content = scripted_generate(st.spec, *task);
       return p;
     },
-    [=](atom::critique, const task_spec& task, const proposal& target,
+    [=](atom::critique, const task_ref& task, const proposal_ref& target,
         int32_t round) -> caf::result<critique> {
       auto& st = self->state;
       if (st.log) {
         std::lock_guard<std::mutex> guard{st.log->mtx};
-        st.log->critiques.emplace_back(st.spec.agent_id, target.author_id,
+        st.log->critiques.emplace_back(st.spec.agent_id, target->author_id,
                                        round);
       }
       if (auto err = misbehave("critique")) {
@@ -118,9 +118,9 @@ test_agent(agent_actor::stateful_pointer<test_agent_state> self,
         st.held.push_back(rp);
         return rp;
       }
-      return scripted_critique(st.spec, task, target, round);
+      return scripted_critique(st.spec, *task, *target, round);
     },
-    [=](atom::revise, const task_spec& task, const proposal& own,
+    [=](atom::revise, const task_ref& task, const proposal_ref& own,
         const std::vector<critique>& feedback) -> caf::result<proposal> {
       auto& st = self->state;
       if (st.log) {
@@ -134,7 +134,7 @@ test_agent(agent_actor::stateful_pointer<test_agent_state> self,
         st.held.push_back(rp);
         return rp;
       }
-      return scripted_revise(st.spec, task, own, feedback);
+      return scripted_revise(st.spec, *task, *own, feedback);
     },
     [=](atom::info) -> caf::result<agent_spec> { return self->state.spec; },
   };

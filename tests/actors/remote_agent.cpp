@@ -99,7 +99,7 @@ BOOST_FIXTURE_TEST_CASE(generate_completes_on_the_matching_response,
   spec.agent_id = "agent-dev-001";
   spec.role = "DEV";
   auto agent = spawn_remote_agent(sys, spec, hub, 5000);
-  auto rh = self->request(agent, 10s, atom::generate_v, task());
+  auto rh = self->request(agent, 10s, atom::generate_v, task_ref{task()});
   auto cmd = command(0);
   auto subj = cmds->get()[0].subject;
   BOOST_CHECK_EQUAL(subj, "agent.cmd.dev.generate");
@@ -134,8 +134,8 @@ BOOST_FIXTURE_TEST_CASE(critique_and_revise_and_failures, hub_fixture) {
   target.id = "p1";
   target.author_id = "agent-dev-001";
   target.content = "draft";
-  auto rh = self->request(agent, 10s, atom::critique_v, task(), target,
-                          int32_t{1});
+  auto rh = self->request(agent, 10s, atom::critique_v, task_ref{task()},
+                          proposal_ref{target}, int32_t{1});
   auto cmd = command(0);
   BOOST_CHECK_EQUAL(cmd["input"]["proposal"].value("content", ""), "draft");
   self->send(hub, answer(cmd, "- missing tests\n- missing docs"));
@@ -145,8 +145,8 @@ BOOST_FIXTURE_TEST_CASE(critique_and_revise_and_failures, hub_fixture) {
   BOOST_CHECK_EQUAL(c.issues.size(), 2u);
   BOOST_CHECK_EQUAL(c.target_author_id, "agent-dev-001");
   // A worker that reports failure fails the call with its reason.
-  auto rv = self->request(agent, 10s, atom::revise_v, task(), target,
-                          std::vector<critique>{c});
+  auto rv = self->request(agent, 10s, atom::revise_v, task_ref{task()},
+                          proposal_ref{target}, std::vector<critique>{c});
   cmd = command(1);
   auto failed = answer(cmd, "");
   failed.ok = false;
@@ -167,7 +167,7 @@ BOOST_FIXTURE_TEST_CASE(a_call_without_answer_times_out, hub_fixture) {
   spec.role = "DEV";
   auto agent = spawn_remote_agent(sys, spec, hub, 100);
   caf::error err;
-  self->request(agent, 10s, atom::generate_v, task())
+  self->request(agent, 10s, atom::generate_v, task_ref{task()})
     .receive([](proposal&) { BOOST_FAIL("expected a timeout"); },
              [&](caf::error& e) { err = e; });
   BOOST_CHECK(code_of(err) == ec::timeout);

@@ -376,16 +376,16 @@ BOOST_FIXTURE_TEST_CASE(a_batch_scores_each_proposal_as_alone, scorer_fixture) {
     fence("json", "{}"),
     fence("python", "x = (") + fence("bash", "echo ok"),
   };
-  std::vector<proposal> props;
+  std::vector<proposal_ref> props;
   for (size_t i = 0; i < contents.size(); ++i) {
     proposal p;
     p.id = "p-" + std::to_string(i);
     p.author_id = "agent-dev-00" + std::to_string(i + 1);
     p.content = contents[i];
-    props.push_back(std::move(p));
+    props.emplace_back(std::move(p));
   }
   std::vector<check_suite> got;
-  self->request(s, caf::infinite, atom::score_v, props, plain_task())
+  self->request(s, caf::infinite, atom::score_v, props, task_ref{plain_task()})
     .receive([&](std::vector<check_suite>& x) { got = std::move(x); },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
   BOOST_REQUIRE_EQUAL(got.size(), contents.size());
@@ -399,8 +399,8 @@ BOOST_FIXTURE_TEST_CASE(a_batch_scores_each_proposal_as_alone, scorer_fixture) {
   BOOST_TEST(got[2].lint.passed);
   BOOST_TEST(!got[3].lint.passed);
   // An empty batch answers at once.
-  self->request(s, caf::infinite, atom::score_v, std::vector<proposal>{},
-                plain_task())
+  self->request(s, caf::infinite, atom::score_v, std::vector<proposal_ref>{},
+                task_ref{plain_task()})
     .receive([&](std::vector<check_suite>& x) { BOOST_TEST(x.empty()); },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
 }

@@ -93,16 +93,18 @@ BOOST_AUTO_TEST_CASE(revision_incorporates_the_critique) {
 BOOST_AUTO_TEST_CASE(actor_answers_the_agent_interface) {
   auto a = spawn_scripted_agent(sys, spec_for(2));
   auto task = make_task("DEV", "Implement the login endpoint");
-  auto p = unbox(ask<proposal>(a, atom::generate_v, task));
+  auto p = unbox(ask<proposal>(a, atom::generate_v, task_ref{task}));
   BOOST_CHECK_EQUAL(p.author_id, "agent-dev-003");
   BOOST_CHECK_EQUAL(p.author_role, "DEV");
   BOOST_CHECK_EQUAL(p.content, scripted_generate(spec_for(2), task));
   auto info = unbox(ask<agent_spec>(a, atom::info_v));
   BOOST_CHECK_EQUAL(info.backend, "scripted");
-  auto c = unbox(ask<critique>(a, atom::critique_v, task, p, int32_t{1}));
+  auto c = unbox(ask<critique>(a, atom::critique_v, task_ref{task}, proposal_ref{p},
+                      int32_t{1}));
   BOOST_CHECK_EQUAL(c.critic_id, "agent-dev-003");
   auto r = unbox(
-    ask<proposal>(a, atom::revise_v, task, p, std::vector<critique>{c}));
+    ask<proposal>(a, atom::revise_v, task_ref{task}, proposal_ref{p},
+                  std::vector<critique>{c}));
   BOOST_CHECK_EQUAL(r.revisions.size(), 1u);
 }
 
@@ -114,17 +116,19 @@ BOOST_AUTO_TEST_CASE(brief_style_answers_with_one_line) {
   auto a = spawn_scripted_agent(sys, spec);
   auto task = make_task("DEV", "Implement the login endpoint");
   task.task_id = "task-17";
-  auto p = unbox(ask<proposal>(a, atom::generate_v, task));
+  auto p = unbox(ask<proposal>(a, atom::generate_v, task_ref{task}));
   BOOST_CHECK_EQUAL(p.content, "agent-dev-002: solution for task-17");
   BOOST_CHECK_EQUAL(p.author_id, "agent-dev-002");
-  auto c = unbox(ask<critique>(a, atom::critique_v, task, p, int32_t{1}));
+  auto c = unbox(ask<critique>(a, atom::critique_v, task_ref{task}, proposal_ref{p},
+                      int32_t{1}));
   BOOST_CHECK_EQUAL(c.critic_id, "agent-dev-002");
   BOOST_CHECK_EQUAL(c.target_author_id, "agent-dev-002");
   BOOST_CHECK_EQUAL(c.round, 1);
   BOOST_CHECK(c.issues.empty());
   BOOST_CHECK_EQUAL(c.content, "agent-dev-002: looks right");
   auto r = unbox(
-    ask<proposal>(a, atom::revise_v, task, p, std::vector<critique>{c}));
+    ask<proposal>(a, atom::revise_v, task_ref{task}, proposal_ref{p},
+                  std::vector<critique>{c}));
   BOOST_CHECK_EQUAL(r.content, "agent-dev-002: solution for task-17 (revised)");
   BOOST_REQUIRE_EQUAL(r.revisions.size(), 1u);
   BOOST_CHECK_EQUAL(r.revisions[0], p.content);

@@ -50,9 +50,9 @@ BOOST_FIXTURE_TEST_SUITE(vllm_agent, vllm_fixture)
 BOOST_AUTO_TEST_CASE(prompts_carry_rubric_requirements_and_diversity) {
   auto a0 = spawn_vllm_agent(sys, spec(0), model(), client);
   auto a1 = spawn_vllm_agent(sys, spec(1), model(), client);
-  auto p0 = ask<proposal>(5s, a0, atom::generate_v, task());
+  auto p0 = ask<proposal>(5s, a0, atom::generate_v, task_ref{task()});
   BOOST_REQUIRE_MESSAGE(p0, why(p0));
-  auto p1 = ask<proposal>(5s, a1, atom::generate_v, task());
+  auto p1 = ask<proposal>(5s, a1, atom::generate_v, task_ref{task()});
   BOOST_REQUIRE_MESSAGE(p1, why(p1));
   auto m0 = messages(0);
   auto m1 = messages(1);
@@ -87,7 +87,8 @@ BOOST_AUTO_TEST_CASE(critique_and_revision_use_the_model) {
   target.id = "agent-dev-002/1";
   target.author_id = "agent-dev-002";
   target.content = "Use a fixed window.";
-  auto c = ask<critique>(5s, a, atom::critique_v, task(), target, int32_t{1});
+  auto c = ask<critique>(5s, a, atom::critique_v, task_ref{task()},
+                         proposal_ref{target}, int32_t{1});
   BOOST_REQUIRE_MESSAGE(c, why(c));
   BOOST_CHECK_EQUAL(c->target_author_id, "agent-dev-002");
   // The stub echoes the prompt's list items: the requirements come back as
@@ -97,7 +98,8 @@ BOOST_AUTO_TEST_CASE(critique_and_revision_use_the_model) {
   auto user = messages(0)[1]["content"].get<std::string>();
   BOOST_CHECK_NE(user.find("PROPOSAL:\nUse a fixed window."),
                  std::string::npos);
-  auto r = ask<proposal>(5s, a, atom::revise_v, task(), target,
+  auto r = ask<proposal>(5s, a, atom::revise_v, task_ref{task()},
+                         proposal_ref{target},
                          std::vector<critique>{*c});
   BOOST_REQUIRE_MESSAGE(r, why(r));
   BOOST_REQUIRE_EQUAL(r->revisions.size(), 1u);
@@ -112,7 +114,7 @@ BOOST_AUTO_TEST_CASE(critique_and_revision_use_the_model) {
 BOOST_AUTO_TEST_CASE(empty_or_garbage_replies_are_asked_again) {
   auto a = spawn_vllm_agent(sys, spec(0), model(), client);
   stub.push_faults({{stub_fault::empty_content}, {stub_fault::garbage_json}});
-  auto p = ask<proposal>(5s, a, atom::generate_v, task());
+  auto p = ask<proposal>(5s, a, atom::generate_v, task_ref{task()});
   BOOST_REQUIRE_MESSAGE(p, why(p));
   BOOST_CHECK(!is_blank(p->content));
   BOOST_CHECK_NE(p->content.find("Response to:"), std::string::npos);
@@ -124,7 +126,7 @@ BOOST_AUTO_TEST_CASE(empty_or_garbage_replies_are_asked_again) {
 BOOST_AUTO_TEST_CASE(never_uses_an_empty_reply) {
   auto a = spawn_vllm_agent(sys, spec(0), model(), client);
   stub.set_default_fault({stub_fault::empty_content});
-  auto p = ask<proposal>(5s, a, atom::generate_v, task());
+  auto p = ask<proposal>(5s, a, atom::generate_v, task_ref{task()});
   BOOST_REQUIRE(!p);
   BOOST_CHECK(code_of(p.error()) == ec::agent_failed);
   BOOST_CHECK_NE(render(p.error()).find("empty"), std::string::npos);

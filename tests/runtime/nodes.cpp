@@ -209,12 +209,15 @@ BOOST_FIXTURE_TEST_CASE(messages_that_cross_nodes_round_trip, remote_fixture) {
   task.constraints.limit_ms = 12345;
   task.dependencies = {"plan-x/T0"};
   task.priority = 3;
+  // The task and proposals travel as shared values: serialized as the
+  // values themselves.
+  task_ref shared_task{task};
   proposal p_there;
   proposal p_here;
-  self->request(*there, seconds(10), atom::generate_v, task)
+  self->request(*there, seconds(10), atom::generate_v, shared_task)
     .receive([&](proposal& x) { p_there = x; },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
-  self->request(here, seconds(10), atom::generate_v, task)
+  self->request(here, seconds(10), atom::generate_v, shared_task)
     .receive([&](proposal& x) { p_here = x; },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
   p_there.created_at_ms = p_here.created_at_ms = 0;
@@ -222,18 +225,22 @@ BOOST_FIXTURE_TEST_CASE(messages_that_cross_nodes_round_trip, remote_fixture) {
   BOOST_CHECK(!p_there.content.empty());
   critique c_there;
   critique c_here;
-  self->request(*there, seconds(10), atom::critique_v, task, p_here, 1)
+  self->request(*there, seconds(10), atom::critique_v, shared_task,
+                proposal_ref{p_here}, 1)
     .receive([&](critique& x) { c_there = x; },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
-  self->request(here, seconds(10), atom::critique_v, task, p_here, 1)
+  self->request(here, seconds(10), atom::critique_v, shared_task,
+                proposal_ref{p_here}, 1)
     .receive([&](critique& x) { c_here = x; },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
   BOOST_CHECK_EQUAL(to_json(c_there), to_json(c_here));
   std::vector<critique> feedback{c_here, c_here};
-  self->request(*there, seconds(10), atom::revise_v, task, p_here, feedback)
+  self->request(*there, seconds(10), atom::revise_v, shared_task,
+                proposal_ref{p_here}, feedback)
     .receive([&](proposal& x) { p_there = x; },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
-  self->request(here, seconds(10), atom::revise_v, task, p_here, feedback)
+  self->request(here, seconds(10), atom::revise_v, shared_task,
+                proposal_ref{p_here}, feedback)
     .receive([&](proposal& x) { p_here = x; },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
   p_there.created_at_ms = p_here.created_at_ms = 0;
@@ -261,6 +268,24 @@ BOOST_FIXTURE_TEST_CASE(messages_that_cross_nodes_round_trip, remote_fixture) {
     .receive([&](check_suite& x) { s_here = x; },
              [&](caf::error& err) { BOOST_FAIL(render(err)); });
   BOOST_CHECK_EQUAL(to_json(s_there), to_json(s_here));
+  // So do they for a batch of shared proposals.
+  proposal other = p_here;
+  other.content = "Secure input validation, with tests.";
+  std::vector<proposal_ref> batch{proposal_ref{p_here}, proposal_ref{other}};
+  std::vector<check_suite> b_there;
+  std::vector<check_suite> b_here;
+  self->request(*scorer_there, seconds(30), atom::score_v, batch, shared_task)
+    .receive([&](std::vector<check_suite>& x) { b_there = x; },
+             [&](caf::error& err) { BOOST_FAIL(render(err)); });
+  self->request(scorer_here, seconds(30), atom::score_v, batch, shared_task)
+    .receive([&](std::vector<check_suite>& x) { b_here = x; },
+             [&](caf::error& err) { BOOST_FAIL(render(err)); });
+  BOOST_REQUIRE_EQUAL(b_there.size(), 2u);
+  BOOST_REQUIRE_EQUAL(b_here.size(), 2u);
+  BOOST_CHECK_EQUAL(to_json(b_there[0]), to_json(s_here));
+  for (size_t i = 0; i < 2; ++i)
+    BOOST_CHECK_EQUAL(to_json(b_there[i]), to_json(b_here[i]));
+  BOOST_CHECK_NE(to_json(b_here[0]), to_json(b_here[1]));
   // The node counts what it hosts.
   auto status = ask_remote<node_info>(self, h,
                                       caf::make_message(atom::status_v));
