@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -74,6 +75,8 @@ public:
   /// Builds the index; call after the last `add`.
   void build() {
     bits_.assign(1024, 0);
+    next_bits_.assign(1024, 0);
+    short_bits_.assign(1024, 0);
     index_.clear();
     singles_.clear();
     for (size_t id = 0; id < needles_.size(); ++id) {
@@ -81,9 +84,18 @@ public:
       if (x.size() == 1) {
         singles_.push_back(id);
       } else if (x.size() > 1) {
-        auto b = bigram(x[0], x[1]);
-        bits_[b >> 6] |= uint64_t{1} << (b & 63);
-        index_.emplace_back(b, id);
+        // The filter reads the text as it is: every case of the first two
+        // characters gets its bit.
+        for (auto a : {x[0], upper_char(x[0])})
+          for (auto b : {x[1], upper_char(x[1])})
+            set_bit(bits_, text_bigram(a, b));
+        // A second filter: a needle of two characters matched already,
+        // a longer one needs its second and third.
+        if (x.size() == 2)
+          set_bit(short_bits_, lower_bigram(x[0], x[1]));
+        else
+          set_bit(next_bits_, lower_bigram(x[1], x[2]));
+        index_.emplace_back(lower_bigram(x[0], x[1]), id);
       }
     }
     std::sort(index_.begin(), index_.end());
@@ -95,19 +107,34 @@ public:
     first.assign(needles_.size(), npos);
     auto left = index_.size();
     auto n = text.size();
-    for (size_t i = 0; left > 0 && i + 1 < n; ++i) {
-      auto b = bigram(text[i], text[i + 1]);
-      if (((bits_[b >> 6] >> (b & 63)) & 1) == 0)
+    const auto* bits = bits_.data();
+    const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* last = begin + (n > 0 ? n - 1 : 0);
+    // The hot loop: one two-byte load and one bit test per position.
+    for (auto* q = begin; q < last; ++q) {
+      uint16_t w;
+      std::memcpy(&w, q, 2);
+      if ((bits[w >> 6] & (uint64_t{1} << (w & 63))) == 0)
+        continue;
+      auto i = static_cast<size_t>(q - begin);
+      auto second = lower_char(text[i + 1]);
+      auto lb = lower_bigram(lower_char(text[i]), second);
+      if (!test_bit(short_bits_.data(), lb)
+          && (i + 2 == n
+              || !test_bit(next_bits_.data(),
+                           lower_bigram(second, lower_char(text[i + 2])))))
         continue;
       auto it = std::lower_bound(index_.begin(), index_.end(),
-                                 std::make_pair(b, size_t{0}));
-      for (; it != index_.end() && it->first == b; ++it) {
+                                 std::make_pair(lb, size_t{0}));
+      for (; it != index_.end() && it->first == lb; ++it) {
         auto id = it->second;
         if (first[id] == npos && matches_at(text, i, needles_[id])) {
           first[id] = i;
           --left;
         }
       }
+      if (left == 0)
+        break;
     }
     for (auto id : singles_) {
       auto c = needles_[id][0];
@@ -125,11 +152,34 @@ public:
   }
 
 private:
-  static uint16_t bigram(char a, char b) {
-    return static_cast<uint16_t>(
-      (static_cast<unsigned char>(lower_char(a)) << 8)
-      | static_cast<unsigned char>(lower_char(b)));
+  /// Two characters as a key, the first in the high byte.
+  static uint16_t lower_bigram(char a, char b) {
+    return static_cast<uint16_t>((static_cast<unsigned char>(a) << 8)
+                                 | static_cast<unsigned char>(b));
   }
+
+  /// Two characters as the hot loop reads them from the text: one
+  /// little-endian 16-bit load, the first character in the low byte.
+  static uint16_t text_bigram(char a, char b) {
+    unsigned char bytes[2] = {static_cast<unsigned char>(a),
+                              static_cast<unsigned char>(b)};
+    uint16_t w;
+    std::memcpy(&w, bytes, 2);
+    return w;
+  }
+
+  static char upper_char(char c) {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+
+  static void set_bit(std::vector<uint64_t>& bits, uint16_t b) {
+    bits[b >> 6] |= uint64_t{1} << (b & 63);
+  }
+
+  static bool test_bit(const uint64_t* bits, uint16_t b) {
+    return ((bits[b >> 6] >> (b & 63)) & 1) != 0;
+  }
+
 
   /// Compares from the third character on: the bigram matched already.
   static bool matches_at(std::string_view text, size_t pos,
@@ -143,7 +193,14 @@ private:
   }
 
   std::vector<std::string> needles_;
+  /// One bit per two-character sequence of the text that may start a
+  /// needle, in any case.
   std::vector<uint64_t> bits_;
+  /// One bit per lower-case second and third character of a needle.
+  std::vector<uint64_t> next_bits_;
+  /// One bit per needle of two characters.
+  std::vector<uint64_t> short_bits_;
+  /// (lower-case first two characters, needle), sorted.
   std::vector<std::pair<uint16_t, size_t>> index_;
   std::vector<size_t> singles_;
 };

@@ -1,0 +1,84 @@
+// The scorer's one-pass search for many needles against a plain search of
+// each needle in a lower-cased copy: random texts over a small alphabet (so
+// that needles occur, overlap and repeat), in mixed case, with needles of
+// one, two and more characters and with bytes outside ASCII.
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "actors/scorer_detail.hpp"
+
+namespace {
+
+using orch::scorer_detail::lower_char;
+using needles = orch::scorer_detail::needle_set;
+
+std::string lower(std::string x) {
+  for (auto& c : x)
+    c = lower_char(c);
+  return x;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(needle_set)
+
+BOOST_AUTO_TEST_CASE(finds_each_needle_first_like_a_plain_search) {
+  std::mt19937_64 rng{20261202};
+  // Letters in both cases, a space, a backtick, and two bytes above ASCII.
+  const std::string alphabet = "abcABC `\xc3\xa9";
+  auto pick = [&](size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i)
+      out += alphabet[rng() % alphabet.size()];
+    return out;
+  };
+  size_t found = 0;
+  size_t missing = 0;
+  for (int round = 0; round < 3000; ++round) {
+    needles set;
+    std::vector<std::string> needles;
+    auto count = 1 + rng() % 8;
+    for (size_t k = 0; k < count; ++k) {
+      auto needle = pick(1 + rng() % 5);
+      needles.push_back(lower(needle));
+      set.add(needle);
+    }
+    set.build();
+    auto text = pick(rng() % 120);
+    auto lowered = lower(text);
+    std::vector<size_t> first;
+    set.scan(text, first);
+    BOOST_REQUIRE_EQUAL(first.size(), needles.size());
+    for (size_t k = 0; k < needles.size(); ++k) {
+      auto want = lowered.find(needles[k]);
+      BOOST_REQUIRE_MESSAGE(first[k] == want,
+                            "needle '" << needles[k] << "' in '" << text
+                                       << "': " << first[k] << " instead of "
+                                       << want);
+      (want == std::string::npos ? missing : found) += 1;
+    }
+  }
+  // Both outcomes were exercised many times.
+  BOOST_TEST(found > 1000u);
+  BOOST_TEST(missing > 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_needle_never_matches) {
+  needles set;
+  set.add("");
+  set.add("Ab");
+  set.build();
+  std::vector<size_t> first;
+  set.scan("xxaB", first);
+  BOOST_REQUIRE_EQUAL(first.size(), 2u);
+  BOOST_TEST(first[0] == needles::npos);
+  BOOST_TEST(first[1] == 2u);
+  set.scan("", first);
+  BOOST_TEST(first[1] == needles::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
