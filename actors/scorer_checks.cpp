@@ -2,6 +2,7 @@
 
 #include "actors/scorer_checks.hpp"
 #include "messages/hash.hpp"
+#include "messages/json_codec.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -36,6 +37,10 @@ std::string json_error(std::string_view code) {
     }
     return std::string{what};
   }
+  // What nlohmann's parser takes: it stops at a NUL byte.
+  auto nul = code.find('\0');
+  if (nul != npos)
+    return "invalid JSON: a NUL byte at offset " + std::to_string(nul);
   return "invalid JSON";
 }
 
@@ -200,7 +205,7 @@ void check_lint(const compiled_scorer_rules& rules, bool have_runner,
       return;
     if (blk.lang == "json") {
       lint_entry entry{index, std::move(blk.lang), false, {}};
-      if (!nlohmann::json::accept(blk.code.begin(), blk.code.end())) {
+      if (!is_json(blk.code)) {
         entry.failed = true;
         entry.message = json_error(blk.code);
       }

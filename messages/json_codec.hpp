@@ -31,6 +31,13 @@ namespace orch {
 /// hand, e.g. a model request or a scripted proposal's JSON block).
 void append_json_string(std::string& out, std::string_view in);
 
+/// Whether `in` is one JSON text (RFC 8259): one value with white space
+/// around it, strings of valid UTF-8 with valid escapes (surrogates in
+/// pairs), and nothing else; a leading byte order mark is allowed. Accepts
+/// what nlohmann::json::accept accepts, without building anything, except
+/// text with a NUL byte: nlohmann stops reading at one, JSON allows none.
+bool is_json(std::string_view in);
+
 /// Encodes `x` as a JSON object.
 std::string to_json(const llm_usage& x);
 

@@ -196,6 +196,12 @@ BOOST_FIXTURE_TEST_CASE(json_blocks, scorer_fixture) {
              bad.lint.errors[0]);
   BOOST_TEST(!bad.all_passed);
   BOOST_TEST(bad.score < good.score);
+  // A NUL byte is no JSON, even where nlohmann's parser would stop at it.
+  auto nul = score(s, fence("json", std::string("[1]\0, 2]", 8)));
+  BOOST_TEST(!nul.lint.passed);
+  BOOST_REQUIRE_EQUAL(nul.lint.errors.size(), 1u);
+  BOOST_TEST(contains(nul.lint.errors[0], "NUL byte at offset 3"),
+             nul.lint.errors[0]);
 }
 
 BOOST_FIXTURE_TEST_CASE(yaml_blocks, scorer_fixture) {

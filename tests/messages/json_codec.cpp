@@ -1,7 +1,9 @@
 #include "messages/json_codec.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -362,6 +364,86 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_is_encoded_without_throwing) {
   auto y = from_json<proposal>(text);
   REQUIRE_OK(y);
   BOOST_CHECK_EQUAL(y->content, "bad \xef\xbf\xbd\xef\xbf\xbd bytes");
+}
+
+BOOST_AUTO_TEST_CASE(is_json_accepts_what_nlohmann_accepts) {
+  auto same = [](const std::string& text) {
+    auto want = nlohmann::json::accept(text.begin(), text.end());
+    BOOST_TEST_CONTEXT("'" << text << "'") {
+      BOOST_TEST(is_json(text) == want);
+    }
+    return want;
+  };
+  // Cases at the edges of the grammar, each with its verdict.
+  std::vector<std::pair<std::string, bool>> cases{
+    {"{}", true}, {" [ ] ", true}, {"", false}, {"  ", false},
+    {"0", true}, {"-0", true}, {"01", false}, {"-", false}, {"1.", false},
+    {".5", false}, {"1e", false}, {"1e+", false}, {"1E-7", true},
+    {"-12.5e+3", true}, {"+1", false}, {"1 2", false}, {"1a", false},
+    {"true", true}, {"tru", false}, {"nul", false}, {"null ", true},
+    {"\"\\u00e9\"", true}, {"\"\\uD83D\\uDE00\"", true},
+    {"\"\\uD83D\"", false}, {"\"\\uDE00\"", false}, {"\"\\uD83Dx\"", false},
+    {"\"\\u12\"", false}, {"\"\\x\"", false}, {"\"a\tb\"", false},
+    {"\"\xc3\xa9\"", true}, {"\"\xc3\"", false}, {"\"\xed\xa0\x80\"", false},
+    {"\"\xf4\x90\x80\x80\"", false}, {"\"\xc0\xaf\"", false},
+    {"\xEF\xBB\xBF{}", true}, {"\xEF\xBB{}", false},
+    {"\xEF\xBB\xBF\xEF\xBB\xBF{}", false}, {" \xEF\xBB\xBF{}", false},
+    {"{\"a\":1,}", false}, {"[1,]", false}, {"{\"a\" 1}", false},
+    {"{1:2}", false}, {"[1}", false}, {"{\"a\":[1,{\"b\":null}]}", true},
+    {"[", false}, {"]", false}, {"{\"a\":1}}", false}, {"/* c */ 1", false},
+    {std::string(1, '\0'), false}, {"\"a\0b\"", false},
+  };
+  cases.back().first = std::string("\"a\0b\"", 5);
+  // nlohmann's lexer ends the input at a NUL byte; JSON has no place for
+  // one anywhere.
+  std::string nul_tail("[1]\0garbage", 11);
+  BOOST_TEST(nlohmann::json::accept(nul_tail.begin(), nul_tail.end()));
+  BOOST_TEST(!is_json(nul_tail));
+  for (auto& [text, verdict] : cases)
+    BOOST_TEST(same(text) == verdict, "'" << text << "'");
+  // Nesting far deeper than a recursive parser's stack would allow.
+  BOOST_TEST(same(std::string(100000, '[') + std::string(100000, ']')));
+  BOOST_TEST(!same(std::string(100000, '[') + std::string(99999, ']')));
+  // Random texts: valid documents, then the same with bytes changed,
+  // inserted or removed, against nlohmann's verdict.
+  std::mt19937_64 rng{42};
+  const std::vector<std::string> atoms{
+    "0", "-1.5e3", "12", "true", "false", "null", "\"x\"", "\"\\n\"",
+    "\"\\uD834\\uDD1E\"", "\"\xe2\x82\xac\"", "{}", "[]"};
+  std::function<std::string(int)> gen = [&](int depth) -> std::string {
+    auto pick = rng() % 4;
+    if (depth > 3 || pick == 0)
+      return atoms[rng() % atoms.size()];
+    std::string out = pick == 1 ? "{" : "[";
+    auto n = rng() % 4;
+    for (size_t k = 0; k < n; ++k) {
+      if (k > 0)
+        out += rng() % 2 ? "," : " , ";
+      if (pick == 1)
+        out += "\"k" + std::to_string(k) + "\":";
+      out += gen(depth + 1);
+    }
+    out += pick == 1 ? "}" : "]";
+    return out;
+  };
+  const std::string bytes = "{}[],:\"\\ 0123456789eE.+-tfnu\t\n\x80\xc3\xa9\xff";
+  size_t accepted = 0;
+  size_t rejected = 0;
+  for (int round = 0; round < 20000; ++round) {
+    auto text = gen(0);
+    auto edits = rng() % 3;
+    for (size_t k = 0; k < edits && !text.empty(); ++k) {
+      auto at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text[at] = bytes[rng() % bytes.size()]; break;
+        case 1: text.insert(at, 1, bytes[rng() % bytes.size()]); break;
+        default: text.erase(at, 1);
+      }
+    }
+    (same(text) ? accepted : rejected) += 1;
+  }
+  BOOST_TEST(accepted > 5000u);
+  BOOST_TEST(rejected > 5000u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
