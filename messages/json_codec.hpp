@@ -35,7 +35,9 @@ void append_json_string(std::string& out, std::string_view in);
 /// around it, strings of valid UTF-8 with valid escapes (surrogates in
 /// pairs), and nothing else; a leading byte order mark is allowed. Accepts
 /// what nlohmann::json::accept accepts, without building anything, except
-/// text with a NUL byte: nlohmann stops reading at one, JSON allows none.
+/// text with a NUL byte (nlohmann stops reading at one, JSON allows none)
+/// and numbers beyond a double's range (JSON's grammar has no limit,
+/// nlohmann rejects them).
 bool is_json(std::string_view in);
 
 /// Encodes `x` as a JSON object.

@@ -399,6 +399,11 @@ BOOST_AUTO_TEST_CASE(is_json_accepts_what_nlohmann_accepts) {
   std::string nul_tail("[1]\0garbage", 11);
   BOOST_TEST(nlohmann::json::accept(nul_tail.begin(), nul_tail.end()));
   BOOST_TEST(!is_json(nul_tail));
+  // A number is a number however large; nlohmann rejects what overflows a
+  // double.
+  std::string huge = "[1e400]";
+  BOOST_TEST(!nlohmann::json::accept(huge.begin(), huge.end()));
+  BOOST_TEST(is_json(huge));
   for (auto& [text, verdict] : cases)
     BOOST_TEST(same(text) == verdict, "'" << text << "'");
   // Nesting far deeper than a recursive parser's stack would allow.
