@@ -33,5 +33,5 @@ a=$(count "$small" "$@")
 b=$(count "$large" "$@")
 [[ -n $a && -n $b ]] || { echo "instructions.sh: no count from callgrind" >&2; exit 1; }
 per=$(( (b - a) / (large - small) ))
-printf '{"bench":"instructions","command":"%s %s","small":%s,"large":%s,"instructions_small":%s,"instructions_large":%s,"instructions_per_unit":%s}\n' \
-  "$bin $*" "$option" "$small" "$large" "$a" "$b" "$per"
+printf '{"bench":"instructions","command":"%s","small":%s,"large":%s,"instructions_small":%s,"instructions_large":%s,"instructions_per_unit":%s}\n' \
+  "$bin $option N $*" "$small" "$large" "$a" "$b" "$per"
