@@ -54,9 +54,9 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (!e)
         return std::move(e.error());
       auto& q = (*e)->q;
-      st.leases.erase({q.lease_expires_ms, *e});
+      st.leases.erase(*e);
       q.lease_expires_ms = st.now() + ttl_ms;
-      st.leases.emplace(q.lease_expires_ms, *e);
+      st.leases.insert(q.lease_expires_ms, *e);
       return q;
     },
     [=](atom::complete, const std::string& id, const std::string& worker,
@@ -85,7 +85,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (!e)
         return std::move(e.error());
       auto& q = (*e)->q;
-      st.leases.erase({q.lease_expires_ms, *e});
+      st.leases.erase(*e);
       q.lease_owner.clear();
       q.lease_expires_ms = 0;
       q.attempts = std::max(0, q.attempts - 1);
@@ -139,8 +139,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
                                "task " + id + " is already " + q.state);
       if (e.state == task_state::ready)
         st.unready(e);
-      st.leases.erase({q.lease_expires_ms, &e});
-      st.delayed.erase({q.not_before_ms, &e});
+      st.leases.erase(&e);
+      st.delayed.erase(&e);
       auto was_finished = e.state == task_state::blocked;
       st.set_state(e, task_state::cancelled);
       q.lease_owner.clear();

@@ -22,6 +22,7 @@
 #include "actors/actors.hpp"
 #include "actors/id_table.hpp"
 #include "actors/ready_queue.hpp"
+#include "actors/timer_heap.hpp"
 #include "actors/tombstones.hpp"
 #include "messages/events.hpp"
 
@@ -74,6 +75,9 @@ struct entry {
   /// ... and in the list of its plan's tasks in memory.
   entry* plan_prev = nullptr;
   entry* plan_next = nullptr;
+  /// Its places in `leases` and `delayed` (timer_heap<entry>::npos: none).
+  size_t lease_slot = static_cast<size_t>(-1);
+  size_t delay_slot = static_cast<size_t>(-1);
 };
 
 template<entry* entry::*Prev, entry* entry::*Next>
@@ -125,9 +129,9 @@ struct memory_queue_state {
   /// an entry leaves `ready` (where a removed one is never read again),
   /// `leases` and `delayed` before it can leave `tasks`.
   ready_queue<entry> ready;
-  /// (time, task): leases by expiry, retries by due time.
-  std::set<std::pair<int64_t, entry*>> leases;
-  std::set<std::pair<int64_t, entry*>> delayed;
+  /// Leases by expiry, retries by due time.
+  timer_heap<entry, &entry::lease_slot> leases;
+  timer_heap<entry, &entry::delay_slot> delayed;
   int64_t seq = 0;
   /// Events recorded with completions, by idempotency key.
   /// With the plan of the task whose settle recorded them.
@@ -152,13 +156,26 @@ struct memory_queue_state {
     return static_cast<size_t>(s);
   }
 
+  /// `task_state_names` as strings: a state string is copied, not built
+  /// from a C string, at each transition.
+  static const std::array<std::string, task_state_count>&
+  task_state_strings() {
+    static const std::array<std::string, task_state_count> xs = [] {
+      std::array<std::string, task_state_count> out;
+      for (size_t i = 0; i < task_state_count; ++i)
+        out[i] = task_state_names[i];
+      return out;
+    }();
+    return xs;
+  }
+
   void set_state(entry& e, task_state to) {
     auto& n = e.tally->by_state;
     --n[index(e.state)];
     --state_counts[index(e.state)];
     state_lists[index(e.state)].unlink(e);
     e.state = to;
-    e.q.state = task_state_names[index(to)];
+    e.q.state = task_state_strings()[index(to)];
     state_lists[index(to)].link(e);
     ++n[index(to)];
     ++state_counts[index(to)];
@@ -234,7 +251,7 @@ struct memory_queue_state {
     if (result) {
       complete(**e, std::move(*result));
     } else {
-      leases.erase({(*e)->q.lease_expires_ms, *e});
+      leases.erase(*e);
       retry_or_fail(**e, error);
     }
     if (!events.empty()) {
@@ -312,7 +329,7 @@ struct memory_queue_state {
     ready.remove(e.q.seq);
   }
 
-  bool enqueue(task_spec t) {
+  bool enqueue(task_spec&& t) {
     if (gone.find(t.task_id))
       return false;
     auto fresh = std::make_unique<entry>();
@@ -376,7 +393,7 @@ struct memory_queue_state {
         continue;
       if (x->state == task_state::ready)
         unready(*x);
-      delayed.erase({q.not_before_ms, x});
+      delayed.erase(x);
       set_state(*x, task_state::blocked);
       q.error = why;
       finish(*x);
@@ -388,15 +405,15 @@ struct memory_queue_state {
   }
 
   void promote_due(int64_t t) {
-    while (!delayed.empty() && delayed.begin()->first <= t) {
-      auto* e = delayed.begin()->second;
-      delayed.erase(delayed.begin());
+    while (!delayed.empty() && delayed.top().first <= t) {
+      auto* e = delayed.top().second;
+      delayed.pop();
       if (e->state == task_state::queued)
         make_ready(*e);
     }
-    while (!leases.empty() && leases.begin()->first <= t) {
-      auto* e = leases.begin()->second;
-      leases.erase(leases.begin());
+    while (!leases.empty() && leases.top().first <= t) {
+      auto* e = leases.top().second;
+      leases.pop();
       if (e->state != task_state::in_progress)
         continue;
       // An expired lease counts as an attempt and returns the task to
@@ -428,7 +445,7 @@ struct memory_queue_state {
     }
     set_state(e, task_state::queued);
     q.not_before_ms = now() + delay;
-    delayed.emplace(q.not_before_ms, &e);
+    delayed.insert(q.not_before_ms, &e);
   }
 
   std::vector<queued_task> lease(const std::string& worker, int32_t ttl,
@@ -444,7 +461,7 @@ struct memory_queue_state {
       q.lease_owner = worker;
       q.lease_expires_ms = t + ttl;
       ++q.attempts;
-      leases.emplace(q.lease_expires_ms, &e);
+      leases.insert(q.lease_expires_ms, &e);
       out.push_back(q);
     }
     return out;
@@ -468,7 +485,7 @@ struct memory_queue_state {
 
   void complete(entry& e, std::string result) {
     auto& q = e.q;
-    leases.erase({q.lease_expires_ms, &e});
+    leases.erase(&e);
     set_state(e, task_state::completed);
     q.result = std::move(result);
     q.error.clear();
