@@ -4,11 +4,13 @@
 // requirements; revisions incorporate the critiques they receive.
 
 #include "actors/scripted.hpp"
+#include "actors/needle_set.hpp"
 #include "messages/hash.hpp"
 #include "messages/json_codec.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -18,35 +20,12 @@ namespace orch {
 
 namespace {
 
-char lower_ascii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
 std::string to_lower(std::string_view x) {
-  std::string out;
-  out.resize(x.size());
-  std::transform(x.begin(), x.end(), out.begin(), lower_ascii);
+  std::string out{x};
+  for (auto& c : out)
+    c = lower_char(c);
   return out;
 }
-
-/// Case-insensitive search in a text lower-cased once up front.
-class lowered_text {
-public:
-  explicit lowered_text(std::string_view text) : text_(to_lower(text)) {}
-
-  bool contains(std::string_view needle) const {
-    if (needle.size() <= sizeof(buf_)) {
-      std::transform(needle.begin(), needle.end(), buf_, lower_ascii);
-      return text_.find(std::string_view{buf_, needle.size()})
-             != std::string::npos;
-    }
-    return text_.find(to_lower(needle)) != std::string::npos;
-  }
-
-private:
-  std::string text_;
-  mutable char buf_[128];
-};
 
 // Calls `f` with every rubric keyword: words of five letters or more.
 template<class F>
@@ -121,6 +100,53 @@ const role_playbook& playbook_for(const std::string& role) {
   if (role == "DATA")
     return data;
   return generic;
+}
+
+/// What a critique looks for in a proposal: the requirements, the rubric
+/// keywords, "test" and "risk", as one needle set (one pass over the text).
+struct critique_needles {
+  std::vector<std::string> requirements;
+  std::string rubric;
+  needle_set set;
+  /// Needle of each requirement; npos for an empty one (always present).
+  std::vector<size_t> requirement_ids;
+  std::vector<std::string> keywords;
+  size_t keyword_base = 0;
+  size_t test = 0;
+  size_t risk = 0;
+};
+
+/// The needles for `c`, made once and kept for the last few constraints
+/// seen on this thread (a deliberation's critiques share one task).
+const critique_needles& needles_for(const constraints& c) {
+  static constexpr size_t kept = 8;
+  thread_local std::vector<std::unique_ptr<critique_needles>> cache;
+  for (size_t i = 0; i < cache.size(); ++i) {
+    auto& x = *cache[i];
+    if (x.rubric == c.rubric && x.requirements == c.requirements) {
+      std::rotate(cache.begin(), cache.begin() + static_cast<ptrdiff_t>(i),
+                  cache.begin() + static_cast<ptrdiff_t>(i) + 1);
+      return *cache.front();
+    }
+  }
+  auto n = std::make_unique<critique_needles>();
+  n->requirements = c.requirements;
+  n->rubric = c.rubric;
+  for (auto& req : c.requirements)
+    n->requirement_ids.push_back(req.empty() ? needle_set::npos
+                                             : n->set.add(req));
+  n->keyword_base = n->set.size();
+  for_each_keyword(c.rubric, [&](std::string_view word) {
+    n->keywords.emplace_back(word);
+    n->set.add(word);
+  });
+  n->test = n->set.add("test");
+  n->risk = n->set.add("risk");
+  n->set.build();
+  cache.insert(cache.begin(), std::move(n));
+  if (cache.size() > kept)
+    cache.pop_back();
+  return *cache.front();
 }
 
 const char* approaches[] = {
@@ -207,22 +233,28 @@ critique scripted_critique(const agent_spec& spec, const task_spec& task,
   result.proposal_id = target.id;
   result.target_author_id = target.author_id;
   result.round = round;
-  lowered_text text{target.content};
-  for (auto& req : task.constraints.requirements)
-    if (!text.contains(req))
-      result.issues.push_back("missing requirement: " + req);
-  for_each_keyword(task.constraints.rubric, [&](std::string_view word) {
-    if (text.contains(word))
-      return;
+  auto& needles = needles_for(task.constraints);
+  std::vector<size_t> first;
+  needles.set.scan(target.content, first);
+  auto absent = [&](size_t id) {
+    return id != needle_set::npos && first[id] == needle_set::npos;
+  };
+  for (size_t k = 0; k < needles.requirements.size(); ++k)
+    if (absent(needles.requirement_ids[k]))
+      result.issues.push_back("missing requirement: "
+                              + needles.requirements[k]);
+  for (size_t k = 0; k < needles.keywords.size(); ++k) {
+    if (!absent(needles.keyword_base + k))
+      continue;
     std::string issue = "rubric not addressed: ";
-    issue += to_lower(word);
+    issue += to_lower(needles.keywords[k]);
     if (std::find(result.issues.begin(), result.issues.end(), issue)
         == result.issues.end())
       result.issues.push_back(std::move(issue));
-  });
-  if (!text.contains("test"))
+  }
+  if (absent(needles.test))
     result.issues.emplace_back("no verification step");
-  if (!text.contains("risk"))
+  if (absent(needles.risk))
     result.issues.emplace_back("risks not discussed");
   std::string& c = result.content;
   c = "Review by ";

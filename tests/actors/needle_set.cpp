@@ -1,4 +1,4 @@
-// The scorer's one-pass search for many needles against a plain search of
+// The one-pass search of the scorer and the scripted critiques for many needles against a plain search of
 // each needle in a lower-cased copy: random texts over a small alphabet (so
 // that needles occur, overlap and repeat), in mixed case, with needles of
 // one, two and more characters and with bytes outside ASCII.
@@ -9,12 +9,12 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actors/scorer_detail.hpp"
+#include "actors/needle_set.hpp"
 
 namespace {
 
-using orch::scorer_detail::lower_char;
-using needles = orch::scorer_detail::needle_set;
+using orch::lower_char;
+using needles = orch::needle_set;
 
 std::string lower(std::string x) {
   for (auto& c : x)

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <random>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -68,6 +70,84 @@ BOOST_AUTO_TEST_CASE(critique_names_missing_requirements_and_rubric) {
   BOOST_CHECK(has("rubric not addressed: secure"));
   BOOST_CHECK(has("no verification step"));
   BOOST_CHECK_NE(c.content.find("rate limiting"), std::string::npos);
+}
+
+// The critique's gaps against a plain reading of its rules: each
+// requirement, each rubric word of five letters or more, "test" and "risk"
+// looked up case-insensitively in a lower-cased copy of the proposal, on
+// random texts, requirements and rubrics (repeated, so that the needles
+// the critique keeps per thread are reused and replaced).
+BOOST_AUTO_TEST_CASE(critique_gaps_follow_a_plain_search) {
+  auto lower = [](std::string x) {
+    for (auto& c : x)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return x;
+  };
+  auto plain = [&](const task_spec& task, const std::string& content) {
+    auto text = lower(content);
+    auto has = [&](const std::string& needle) {
+      return text.find(lower(needle)) != std::string::npos;
+    };
+    std::vector<std::string> issues;
+    for (auto& req : task.constraints.requirements)
+      if (!has(req))
+        issues.push_back("missing requirement: " + req);
+    auto& rubric = task.constraints.rubric;
+    for (size_t i = 0; i < rubric.size();) {
+      auto start = i;
+      while (i < rubric.size() && std::isalpha(static_cast<unsigned char>(rubric[i])))
+        ++i;
+      if (i - start >= 5) {
+        auto word = rubric.substr(start, i - start);
+        auto issue = "rubric not addressed: " + lower(word);
+        if (!has(word)
+            && std::find(issues.begin(), issues.end(), issue) == issues.end())
+          issues.push_back(issue);
+      }
+      if (i == start)
+        ++i;
+    }
+    if (!has("test"))
+      issues.emplace_back("no verification step");
+    if (!has("risk"))
+      issues.emplace_back("risks not discussed");
+    return issues;
+  };
+  std::mt19937_64 rng{11};
+  const std::vector<std::string> words{
+    "Input", "validation", "rate", "limiting", "TESTS", "risk", "Secure",
+    "secure", "audit", "x", "", "logging", "maintainable", "a b"};
+  auto pick = [&](size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i) {
+      out += words[rng() % words.size()];
+      out += rng() % 3 == 0 ? ", " : " ";
+    }
+    return out;
+  };
+  std::vector<task_spec> tasks;
+  for (int k = 0; k < 12; ++k) {
+    auto task = make_task("DEV", "a task");
+    task.constraints.rubric = pick(rng() % 5);
+    task.constraints.requirements.clear();
+    for (size_t r = rng() % 4; r > 0; --r)
+      task.constraints.requirements.push_back(words[rng() % words.size()]);
+    tasks.push_back(task);
+  }
+  size_t gaps = 0;
+  for (int round = 0; round < 3000; ++round) {
+    auto& task = tasks[rng() % tasks.size()];
+    proposal target;
+    target.author_id = "agent-dev-009";
+    target.content = pick(rng() % 12);
+    auto c = scripted_critique(spec_for(1), task, target, 1);
+    auto want = plain(task, target.content);
+    BOOST_REQUIRE_MESSAGE(c.issues == want,
+                          "rubric '" << task.constraints.rubric << "', text '"
+                                     << target.content << "'");
+    gaps += want.size();
+  }
+  BOOST_TEST(gaps > 3000u);
 }
 
 BOOST_AUTO_TEST_CASE(revision_incorporates_the_critique) {
