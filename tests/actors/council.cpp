@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <random>
 #include <set>
+#include <tuple>
 
 #include <boost/test/unit_test.hpp>
 
@@ -299,6 +301,41 @@ BOOST_AUTO_TEST_CASE(ranking_breaks_ties_deterministically) {
   BOOST_CHECK_EQUAL(xs[1].proposal.author_id, "agent-dev-001");
   BOOST_CHECK_EQUAL(xs[2].proposal.author_id, "agent-dev-003");
   BOOST_CHECK_EQUAL(xs[2].rank, 3);
+}
+
+// Score first, then checks passed, then author id, whatever the input
+// order: random results against a plain sort by those keys.
+BOOST_AUTO_TEST_CASE(ranking_orders_by_score_then_checks_then_author) {
+  std::mt19937_64 rng{5};
+  for (int round = 0; round < 500; ++round) {
+    std::vector<deliberation_result> xs(1 + rng() % 7);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      xs[i].proposal.author_id = "agent-dev-00" + std::to_string(i);
+      xs[i].proposal.content = std::string(rng() % 40, 'x');
+      xs[i].score = static_cast<double>(rng() % 3) / 2;
+      xs[i].checks.policy.passed = rng() % 2;
+      xs[i].checks.lint.passed = rng() % 2;
+      xs[i].checks.additional.resize(rng() % 2);
+      for (auto& c : xs[i].checks.additional)
+        c.passed = rng() % 2;
+    }
+    std::shuffle(xs.begin(), xs.end(), rng);
+    auto want = xs;
+    std::sort(want.begin(), want.end(), [](auto& a, auto& b) {
+      auto pa = checks_passed(a.checks);
+      auto pb = checks_passed(b.checks);
+      return std::tie(b.score, pb, a.proposal.author_id)
+             < std::tie(a.score, pa, b.proposal.author_id);
+    });
+    rank_results(xs);
+    BOOST_REQUIRE_EQUAL(xs.size(), want.size());
+    for (size_t i = 0; i < xs.size(); ++i) {
+      BOOST_REQUIRE_EQUAL(xs[i].proposal.author_id,
+                          want[i].proposal.author_id);
+      BOOST_REQUIRE_EQUAL(xs[i].proposal.content, want[i].proposal.content);
+      BOOST_REQUIRE_EQUAL(xs[i].rank, static_cast<int32_t>(i + 1));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
