@@ -54,9 +54,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (!e)
         return std::move(e.error());
       auto& q = (*e)->q;
-      st.leases.erase(*e);
       q.lease_expires_ms = st.now() + ttl_ms;
-      st.leases.insert(q.lease_expires_ms, *e);
+      st.leases.insert(q.lease_expires_ms, *e); // moves the lease
       return q;
     },
     [=](atom::complete, const std::string& id, const std::string& worker,

@@ -29,6 +29,14 @@ inline char lower_char(char c) {
   return lower_table[static_cast<unsigned char>(c)];
 }
 
+/// ASCII lower case of a text.
+inline std::string to_lower(std::string_view x) {
+  std::string out{x};
+  for (auto& c : out)
+    c = lower_char(c);
+  return out;
+}
+
 /// Finds the first occurrence of many short needles in one pass over a text,
 /// ignoring ASCII case: a bitmap of the needles' first two characters filters
 /// the positions worth comparing.
@@ -38,10 +46,7 @@ public:
 
   /// Adds a needle (any case); returns its id. Empty needles never match.
   size_t add(std::string_view needle) {
-    std::string lowered{needle};
-    for (auto& c : lowered)
-      c = lower_char(c);
-    needles_.push_back(std::move(lowered));
+    needles_.push_back(to_lower(needle));
     return needles_.size() - 1;
   }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "actors/actors.hpp"
+#include "actors/constraints_cache.hpp"
 
 namespace orch {
 
@@ -140,9 +141,9 @@ struct scorer_state {
   /// are not run: linters count as warnings, dry-runs are skipped).
   process_runner_actor runner;
 
-  /// Matchers of the tasks seen last, most recent first (a council scores
-  /// all proposals of one task in a row).
-  std::vector<std::shared_ptr<scorer_matcher>> matchers;
+  /// Matchers of the last 8 tasks' constraints seen (a council scores all
+  /// proposals of one task in a row).
+  constraints_cache<scorer_matcher, 8> matchers;
 
   /// Scratch space for match positions.
   std::vector<size_t> positions;

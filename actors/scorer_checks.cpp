@@ -20,9 +20,6 @@ namespace {
 
 constexpr size_t npos = std::string_view::npos;
 
-/// Number of tasks whose matchers a SCORER keeps.
-constexpr size_t max_matchers = 8;
-
 std::string json_error(std::string_view code) {
   try {
     auto doc = nlohmann::json::parse(code.begin(), code.end());
@@ -72,36 +69,23 @@ check_result trivial_check(const char* type, bool passed, double score,
 const scorer_matcher& matcher_for(scorer_state& st,
                                   const compiled_scorer_rules& rules,
                                   const constraints& cons) {
-  auto& cache = st.matchers;
-  for (size_t i = 0; i < cache.size(); ++i) {
-    auto& x = *cache[i];
-    if (x.rubric == cons.rubric && x.requirements == cons.requirements) {
-      if (i > 0)
-        std::rotate(cache.begin(), cache.begin() + static_cast<ptrdiff_t>(i),
-                    cache.begin() + static_cast<ptrdiff_t>(i) + 1);
-      return *cache.front();
+  return st.matchers.get(cons, [&] {
+    scorer_matcher m;
+    m.keywords = rubric_keywords(cons.rubric);
+    for (auto& rule : rules.deny)
+      m.deny_ids.push_back(rule.needle.empty() ? npos : m.set.add(rule.needle));
+    for (auto& req : cons.requirements) {
+      auto needle = trim(req);
+      m.req_ids.push_back(needle.empty() ? npos : m.set.add(needle));
     }
-  }
-  auto m = std::make_shared<scorer_matcher>();
-  m->rubric = cons.rubric;
-  m->requirements = cons.requirements;
-  m->keywords = rubric_keywords(cons.rubric);
-  for (auto& rule : rules.deny)
-    m->deny_ids.push_back(rule.needle.empty() ? npos : m->set.add(rule.needle));
-  for (auto& req : cons.requirements) {
-    auto needle = trim(req);
-    m->req_ids.push_back(needle.empty() ? npos : m->set.add(needle));
-  }
-  m->kw_base = m->set.size();
-  for (auto& kw : m->keywords)
-    m->set.add(kw);
-  m->backticks = m->set.add("```");
-  m->tildes = m->set.add("~~~");
-  m->set.build();
-  cache.insert(cache.begin(), std::move(m));
-  if (cache.size() > max_matchers)
-    cache.pop_back();
-  return *cache.front();
+    m.kw_base = m.set.size();
+    for (auto& kw : m.keywords)
+      m.set.add(kw);
+    m.backticks = m.set.add("```");
+    m.tildes = m.set.add("~~~");
+    m.set.build();
+    return m;
+  });
 }
 
 void check_policy(const compiled_scorer_rules& rules, const scorer_matcher& m,

@@ -45,11 +45,9 @@ struct compiled_scorer_rules {
   std::map<std::string, dryrun_command> dryrun;
 };
 
+/// The needles of one task's constraints (kept in the SCORER's
+/// `constraints_cache`, by rubric and requirements).
 struct scorer_matcher {
-  /// The task this matcher belongs to.
-  std::string rubric;
-  std::vector<std::string> requirements;
-
   std::vector<std::string> keywords;
   scorer_detail::needle_set set;
   /// Needle of each compiled deny rule; npos for regex rules without a

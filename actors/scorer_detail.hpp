@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -19,11 +18,8 @@
 namespace orch::scorer_detail {
 
 using orch::lower_char;
-using orch::lower_table;
 using orch::needle_set;
-
-/// ASCII lower case of a text.
-std::string to_lower(std::string_view x);
+using orch::to_lower;
 
 /// Compiles a deny pattern for matching lower-cased content (ECMAScript,
 /// letters outside escapes lower-cased). Throws std::regex_error.
@@ -49,7 +45,6 @@ std::string_view trim(std::string_view x);
 
 /// Whether `x` is empty or white space only.
 bool is_blank_view(std::string_view x);
-
 
 /// Returns the literal text every match of `pattern` starts with, lower
 /// case; empty when there is none (anchors, alternations, classes first).

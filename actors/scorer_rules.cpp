@@ -14,13 +14,6 @@ namespace orch {
 
 namespace scorer_detail {
 
-std::string to_lower(std::string_view x) {
-  std::string out(x.size(), '\0');
-  for (size_t i = 0; i < x.size(); ++i)
-    out[i] = lower_char(x[i]);
-  return out;
-}
-
 namespace {
 
 /// Lower-cases the letters of a regex that are not escapes (`\S` must stay

@@ -4,13 +4,13 @@
 // requirements; revisions incorporate the critiques they receive.
 
 #include "actors/scripted.hpp"
+#include "actors/constraints_cache.hpp"
 #include "actors/needle_set.hpp"
 #include "messages/hash.hpp"
 #include "messages/json_codec.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <memory>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -19,13 +19,6 @@
 namespace orch {
 
 namespace {
-
-std::string to_lower(std::string_view x) {
-  std::string out{x};
-  for (auto& c : out)
-    c = lower_char(c);
-  return out;
-}
 
 // Calls `f` with every rubric keyword: words of five letters or more.
 template<class F>
@@ -105,8 +98,6 @@ const role_playbook& playbook_for(const std::string& role) {
 /// What a critique looks for in a proposal: the requirements, the rubric
 /// keywords, "test" and "risk", as one needle set (one pass over the text).
 struct critique_needles {
-  std::vector<std::string> requirements;
-  std::string rubric;
   needle_set set;
   /// Needle of each requirement; npos for an empty one (always present).
   std::vector<size_t> requirement_ids;
@@ -119,34 +110,22 @@ struct critique_needles {
 /// The needles for `c`, made once and kept for the last few constraints
 /// seen on this thread (a deliberation's critiques share one task).
 const critique_needles& needles_for(const constraints& c) {
-  static constexpr size_t kept = 8;
-  thread_local std::vector<std::unique_ptr<critique_needles>> cache;
-  for (size_t i = 0; i < cache.size(); ++i) {
-    auto& x = *cache[i];
-    if (x.rubric == c.rubric && x.requirements == c.requirements) {
-      std::rotate(cache.begin(), cache.begin() + static_cast<ptrdiff_t>(i),
-                  cache.begin() + static_cast<ptrdiff_t>(i) + 1);
-      return *cache.front();
-    }
-  }
-  auto n = std::make_unique<critique_needles>();
-  n->requirements = c.requirements;
-  n->rubric = c.rubric;
-  for (auto& req : c.requirements)
-    n->requirement_ids.push_back(req.empty() ? needle_set::npos
-                                             : n->set.add(req));
-  n->keyword_base = n->set.size();
-  for_each_keyword(c.rubric, [&](std::string_view word) {
-    n->keywords.emplace_back(word);
-    n->set.add(word);
+  thread_local constraints_cache<critique_needles, 8> cache;
+  return cache.get(c, [&] {
+    critique_needles n;
+    for (auto& req : c.requirements)
+      n.requirement_ids.push_back(req.empty() ? needle_set::npos
+                                              : n.set.add(req));
+    n.keyword_base = n.set.size();
+    for_each_keyword(c.rubric, [&](std::string_view word) {
+      n.keywords.emplace_back(word);
+      n.set.add(word);
+    });
+    n.test = n.set.add("test");
+    n.risk = n.set.add("risk");
+    n.set.build();
+    return n;
   });
-  n->test = n->set.add("test");
-  n->risk = n->set.add("risk");
-  n->set.build();
-  cache.insert(cache.begin(), std::move(n));
-  if (cache.size() > kept)
-    cache.pop_back();
-  return *cache.front();
 }
 
 const char* approaches[] = {
@@ -239,10 +218,10 @@ critique scripted_critique(const agent_spec& spec, const task_spec& task,
   auto absent = [&](size_t id) {
     return id != needle_set::npos && first[id] == needle_set::npos;
   };
-  for (size_t k = 0; k < needles.requirements.size(); ++k)
+  auto& requirements = task.constraints.requirements;
+  for (size_t k = 0; k < requirements.size(); ++k)
     if (absent(needles.requirement_ids[k]))
-      result.issues.push_back("missing requirement: "
-                              + needles.requirements[k]);
+      result.issues.push_back("missing requirement: " + requirements[k]);
   for (size_t k = 0; k < needles.keywords.size(); ++k) {
     if (!absent(needles.keyword_base + k))
       continue;
