@@ -332,9 +332,8 @@ struct memory_queue_state {
   bool enqueue(task_spec&& t) {
     if (gone.find(t.task_id))
       return false;
-    auto fresh = std::make_unique<entry>();
-    fresh->q.task = std::move(t);
-    auto [at, added] = tasks.insert(std::move(fresh));
+    auto [at, added] = tasks.try_emplace(
+      t.task_id, [&](entry& fresh) { fresh.q.task = std::move(t); });
     if (!added)
       return false;
     auto& stored = *at;

@@ -66,6 +66,11 @@ struct drive_state {
   /// Completes each leased batch in one message (else one per task).
   bool batch_complete = true;
   bool leasing = false;
+  /// Enqueue: the next task to send, chunks not answered yet, and how many
+  /// may be on their way at once.
+  size_t next_chunk = 0;
+  int chunks_out = 0;
+  int enqueue_window = 4;
   /// When the last batch of tasks was queued (the enqueue phase's end).
   clock_type::time_point enqueued;
   std::promise<int64_t> done;
@@ -122,27 +127,37 @@ void lease_more(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
     });
 }
 
+/// Sends the next chunk of 1,000 tasks; at most `enqueue_window` chunks are
+/// on their way at once, as a producer that waits for the queue's answers
+/// (the chunks' memory is reused instead of 200 chunks held at once).
+void enqueue_next(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
+  if (st->next_chunk >= st->tasks.size())
+    return;
+  auto first = st->tasks.begin() + static_cast<ptrdiff_t>(st->next_chunk);
+  st->next_chunk = std::min(st->tasks.size(), st->next_chunk + 1000);
+  auto last = st->tasks.begin() + static_cast<ptrdiff_t>(st->next_chunk);
+  std::vector<task_spec> chunk(std::make_move_iterator(first),
+                               std::make_move_iterator(last));
+  ++st->chunks_out;
+  self->request(st->q, caf::infinite, atom::add_v, std::move(chunk))
+    .then([=](int32_t) {
+      --st->chunks_out;
+      if (st->next_chunk < st->tasks.size()) {
+        enqueue_next(self, st);
+      } else if (st->chunks_out == 0) {
+        st->enqueued = clock_type::now();
+        lease_more(self, st);
+      }
+    });
+}
+
 void queue_driver(caf::event_based_actor* self,
                   std::shared_ptr<drive_state> st) {
-  // Enqueue in batches, then lease and complete until everything is done.
+  // Enqueue in chunks, then lease and complete until everything is done.
   // The tasks are moved into the messages, as a producer hands over what
   // it built.
-  auto remaining = std::make_shared<size_t>(0);
-  for (size_t i = 0; i < st->tasks.size(); i += 1000) {
-    auto first = st->tasks.begin() + static_cast<ptrdiff_t>(i);
-    auto last = st->tasks.begin()
-                + static_cast<ptrdiff_t>(std::min(st->tasks.size(), i + 1000));
-    std::vector<task_spec> chunk(std::make_move_iterator(first),
-                                 std::make_move_iterator(last));
-    ++*remaining;
-    self->request(st->q, caf::infinite, atom::add_v, std::move(chunk))
-      .then([=](int32_t) {
-        if (--*remaining == 0) {
-          st->enqueued = clock_type::now();
-          lease_more(self, st);
-        }
-      });
-  }
+  for (int i = 0; i < st->enqueue_window; ++i)
+    enqueue_next(self, st);
 }
 
 /// A private redis-server on a free loopback port, stopped by pid.
@@ -199,6 +214,11 @@ int main(int argc, char** argv) {
   std::string backend = "all";
   std::string redis_url;
   std::string complete = "batch";
+  int enqueue_window = 4;
+  app.add_option("--enqueue-window", enqueue_window,
+                 "chunks of 1,000 tasks on their way to the queue at once")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
   app.add_option("--complete", complete,
                  "batch: each leased batch completed in one message; each: "
                  "one message per task")
@@ -259,6 +279,7 @@ int main(int argc, char** argv) {
       st->q = q;
       st->tasks = make_tasks(s, tasks);
       st->batch_complete = complete == "batch";
+      st->enqueue_window = enqueue_window;
       auto fut = st->done.get_future();
       auto start = clock_type::now();
       sys.spawn(queue_driver, st);

@@ -27,8 +27,13 @@ struct item_id {
 
 using table = orch::id_table<item, item_id>;
 
-std::unique_ptr<item> make(std::string id, int value) {
-  return std::make_unique<item>(item{std::move(id), value});
+/// Adds {id, value} unless the id is there; the entry and whether it is new.
+std::pair<item*, bool> add(table& t, std::string id, int value) {
+  std::string_view key = id;
+  return t.try_emplace(key, [&](item& x) {
+    x.id = std::move(id); // the key's characters move with it, as in enqueue
+    x.value = value;
+  });
 }
 
 } // namespace
@@ -47,12 +52,13 @@ BOOST_AUTO_TEST_CASE(agrees_with_a_map_through_inserts_and_erasures) {
       t.erase(found->second);
       want.erase(found);
     } else {
-      auto [at, added] = t.insert(make(id, step));
+      auto [at, added] = add(t, id, step);
       BOOST_REQUIRE_EQUAL(added, found == want.end());
       if (added)
         want.emplace(id, at);
       else // a duplicate leaves the first entry where it is
         BOOST_REQUIRE_EQUAL(at, found->second);
+      BOOST_REQUIRE_EQUAL(at->id, id);
     }
     BOOST_REQUIRE_EQUAL(t.size(), want.size());
     if (step % 499 == 0)
@@ -78,15 +84,20 @@ BOOST_AUTO_TEST_CASE(empties_and_fills_again) {
   BOOST_CHECK(t.find("a") == nullptr);
   std::vector<item*> all;
   for (int i = 0; i < 1000; ++i)
-    all.push_back(t.insert(make("t" + std::to_string(i), i)).first);
+    all.push_back(add(t, "t" + std::to_string(i), i).first);
   for (auto* p : all)
     t.erase(p);
   BOOST_CHECK_EQUAL(t.size(), 0u);
   for (int i = 0; i < 1000; ++i)
     BOOST_REQUIRE(t.find("t" + std::to_string(i)) == nullptr);
-  auto [x, added] = t.insert(make("t5", 5));
+  auto [x, added] = add(t, "t5", 5);
   BOOST_CHECK(added);
   BOOST_CHECK_EQUAL(t.find("t5"), x);
+  BOOST_CHECK_EQUAL(x->value, 5);
+  // A duplicate does not run its fill: the first entry keeps its value.
+  auto [y, again] = add(t, "t5", 6);
+  BOOST_CHECK(!again);
+  BOOST_CHECK_EQUAL(y, x);
   BOOST_CHECK_EQUAL(x->value, 5);
 }
 
