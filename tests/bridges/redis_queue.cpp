@@ -1,7 +1,9 @@
-// The Redis TASK QUEUE beyond the contract: URLs, and reconnection after
-// Redis restarts (with its script cache empty).
+// The Redis TASK QUEUE beyond the contract: URLs, reconnection after Redis
+// restarts (with its script cache empty), and tasks stored by an earlier
+// layout.
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -162,6 +164,64 @@ BOOST_AUTO_TEST_CASE(reconnects_after_redis_restarts) {
              [&](caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE_EQUAL(leased.size(), 1u);
   BOOST_CHECK_EQUAL(leased[0].task.task_id, "c");
+  self->send_exit(*q, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_kept_in_the_task_hash_is_still_read) {
+  // Tasks queued before the spec moved to its own key (P:s:<id>) keep it in
+  // their hash (field "spec"); status, lease and completion still read it.
+  threaded_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  private_redis redis;
+  redis.start();
+  redis_queue_settings rs;
+  rs.url = redis.url();
+  rs.prefix = "old";
+  auto q = spawn_redis_queue(sys, rs);
+  BOOST_REQUIRE_MESSAGE(q, why(q));
+  std::vector<task_spec> ts(2);
+  ts[0].task_id = "before";
+  ts[0].description = "stored in the hash";
+  ts[1].task_id = "after";
+  ts[1].description = "stored in its own key";
+  ts[1].priority = -1; // leased second
+  for (auto& t : ts)
+    t.role = "DEV";
+  self->request(*q, 5s, atom::add_v, ts)
+    .receive([&](int32_t n) { BOOST_REQUIRE_EQUAL(n, 2); },
+             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  // Back to the earlier layout for "before", inside Redis.
+  auto move = "redis-cli -p " + std::to_string(redis.port)
+              + " EVAL \"redis.call('HSET', KEYS[1], 'spec', "
+                "redis.call('GET', KEYS[2])) return redis.call('DEL', "
+                "KEYS[2])\" 2 old:t:before old:s:before > /dev/null";
+  BOOST_REQUIRE_EQUAL(std::system(move.c_str()), 0);
+  self->request(*q, 5s, atom::status_v, std::string{"before"})
+    .receive(
+      [&](queued_task& x) {
+        BOOST_CHECK_EQUAL(x.task.description, "stored in the hash");
+      },
+      [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  std::vector<queued_task> leased;
+  self
+    ->request(*q, 5s, atom::lease_v, std::string{"w"}, int32_t{60000},
+              int32_t{5})
+    .receive([&](std::vector<queued_task>& xs) { leased = std::move(xs); },
+             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  BOOST_REQUIRE_EQUAL(leased.size(), 2u);
+  BOOST_CHECK_EQUAL(leased[0].task.task_id, "before");
+  BOOST_CHECK_EQUAL(leased[0].task.description, "stored in the hash");
+  BOOST_CHECK_EQUAL(leased[1].task.description, "stored in its own key");
+  self
+    ->request(*q, 5s, atom::complete_v, std::string{"before"},
+              std::string{"w"}, std::string{"{}"})
+    .receive(
+      [&](queued_task& x) {
+        BOOST_CHECK_EQUAL(x.state, "COMPLETED");
+        BOOST_CHECK_EQUAL(x.task.description, "stored in the hash");
+      },
+      [&](caf::error& e) { BOOST_FAIL(render(e)); });
   self->send_exit(*q, caf::exit_reason::user_shutdown);
 }
 
