@@ -6,7 +6,10 @@
 // read every node. Here the table is a flat array of (hash, entry) slots
 // with linear probing: a look-up reads one slot's cache line and then the
 // entry it wants, and a rehash touches only the array. Entries live in a
-// block_pool (2 MiB blocks, see there) instead of one malloc each.
+// block_pool (2 MiB blocks, see there) instead of one malloc each, and an
+// array of 1 MiB or more in huge pages too (actors/huge_pages.hpp): its
+// look-ups land anywhere in it, and with 4 KiB pages nearly each one
+// missed the TLB.
 
 #pragma once
 
@@ -15,7 +18,6 @@
 #include <functional>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include "actors/block_pool.hpp"
 
@@ -105,6 +107,68 @@ private:
     T* entry = nullptr;
   };
 
+  /// Zeroed slots (all bits zero: empty), in huge pages from 1 MiB on.
+  class slot_array {
+  public:
+    slot_array() = default;
+
+    explicit slot_array(size_t n) : n_(n) {
+      if (bytes() >= huge_page_size / 2)
+        data_ = static_cast<slot*>(map_huge(huge_round(bytes())));
+      else
+        data_ = new slot[n]();
+    }
+
+    slot_array(const slot_array&) = delete;
+    slot_array& operator=(const slot_array&) = delete;
+
+    ~slot_array() {
+      if (data_ == nullptr)
+        return;
+      if (bytes() >= huge_page_size / 2)
+        unmap_huge(data_, huge_round(bytes()));
+      else
+        delete[] data_;
+    }
+
+    void swap(slot_array& other) noexcept {
+      std::swap(data_, other.data_);
+      std::swap(n_, other.n_);
+    }
+
+    size_t size() const {
+      return n_;
+    }
+
+    bool empty() const {
+      return n_ == 0;
+    }
+
+    slot& operator[](size_t i) {
+      return data_[i];
+    }
+
+    const slot& operator[](size_t i) const {
+      return data_[i];
+    }
+
+    slot* begin() const {
+      return data_;
+    }
+
+    slot* end() const {
+      return data_ + n_;
+    }
+
+  private:
+    size_t bytes() const {
+      return n_ * sizeof(slot);
+    }
+
+    slot* data_ = nullptr;
+    size_t n_ = 0;
+  };
+
   static uint64_t hash(std::string_view id) {
     return std::hash<std::string_view>{}(id);
   }
@@ -125,7 +189,7 @@ private:
   }
 
   void grow() {
-    std::vector<slot> old(slots_.empty() ? 16 : slots_.size() * 2);
+    slot_array old(slots_.empty() ? 16 : slots_.size() * 2);
     old.swap(slots_);
     shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(slots_.size()));
     auto mask = slots_.size() - 1;
@@ -139,7 +203,7 @@ private:
   }
 
   block_pool<T> pool_;
-  std::vector<slot> slots_;
+  slot_array slots_;
   size_t size_ = 0;
   unsigned shift_ = 64;
 };
