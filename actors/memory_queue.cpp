@@ -34,8 +34,12 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
           return caf::make_error(ec::invalid_argument,
                                  "a task without task_id cannot be queued");
       int32_t added = 0;
-      for (auto& t : xs)
-        added += self->state.enqueue(std::move(t)) ? 1 : 0;
+      auto& tasks = self->state.tasks;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        if (i + prefetch_ahead < xs.size())
+          tasks.prefetch(xs[i + prefetch_ahead].task_id);
+        added += self->state.enqueue(std::move(xs[i])) ? 1 : 0;
+      }
       return added;
     },
     [=](atom::lease, const std::string& worker, int32_t ttl_ms,

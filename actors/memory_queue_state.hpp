@@ -118,6 +118,10 @@ struct plan_tally {
   plan_list tasks;
 };
 
+/// How many tasks ahead a batch (enqueue, completions) prefetches the id
+/// table's slot of.
+constexpr size_t prefetch_ahead = 8;
+
 struct memory_queue_state {
   static inline const char* name = "memory-queue";
   task_queue_settings settings;
@@ -280,7 +284,10 @@ struct memory_queue_state {
   std::vector<caf::error> complete_all(std::vector<task_completion>& xs) {
     std::vector<caf::error> out;
     out.reserve(xs.size());
-    for (auto& c : xs) {
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (i + prefetch_ahead < xs.size())
+        tasks.prefetch(xs[i + prefetch_ahead].task_id);
+      auto& c = xs[i];
       auto e = settle_one(c.task_id, c.worker, &c.result, "", c.events);
       out.push_back(e ? caf::error{} : std::move(e.error()));
     }

@@ -180,6 +180,7 @@ BOOST_AUTO_TEST_CASE(a_spec_kept_in_the_task_hash_is_still_read) {
   rs.prefix = "old";
   auto q = spawn_redis_queue(sys, rs);
   BOOST_REQUIRE_MESSAGE(q, why(q));
+  BOOST_REQUIRE(await_queue(sys, *q, 10s)); // connected
   std::vector<task_spec> ts(2);
   ts[0].task_id = "before";
   ts[0].description = "stored in the hash";
