@@ -149,9 +149,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       q.lease_owner.clear();
       if (!was_finished)
         st.finish(e);
-      for (auto& d : e.dependents)
-        if (auto* dep = st.tasks.find(d))
-          st.block(*dep, "dependency " + id + " was cancelled");
+      for (auto* dep : e.dependents)
+        st.block(*dep, "dependency " + id + " was cancelled");
       return q;
     },
     [=](atom::status, const std::string& id) -> caf::result<queued_task> {

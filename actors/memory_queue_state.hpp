@@ -67,8 +67,10 @@ struct entry {
   task_state state = task_state::queued;
   /// Dependencies not yet COMPLETED.
   int32_t unmet = 0;
-  /// Tasks that depend on this one.
-  std::vector<std::string> dependents;
+  /// Tasks that depend on this one, by address (found without a look-up
+  /// by id). An entry is in these lists while it is in `tasks`: `purge`
+  /// takes it out of its dependencies' lists before it leaves.
+  std::vector<entry*> dependents;
   /// Neighbours in the list of tasks in the same state ...
   entry* prev = nullptr;
   entry* next = nullptr;
@@ -217,6 +219,11 @@ struct memory_queue_state {
       --state_counts[index(e->state)];
       state_lists[index(e->state)].unlink(*e);
       e->tally->tasks.unlink(*e);
+      for (auto& dep : e->q.task.dependencies)
+        if (auto* d = tasks.find(dep)) {
+          auto& xs = d->dependents;
+          xs.erase(std::remove(xs.begin(), xs.end(), e), xs.end());
+        }
       if (--e->tally->resident <= 0) // the whole plan left memory:
         plans.erase(e->q.task.plan_id); // so do its counts
       tasks.erase(e);
@@ -362,7 +369,7 @@ struct memory_queue_state {
         waiting_for[dep].push_back(id);
         continue;
       }
-      d->dependents.push_back(id);
+      d->dependents.push_back(&stored);
       if (d->state == task_state::completed)
         continue;
       ++stored.unmet;
@@ -371,7 +378,10 @@ struct memory_queue_state {
     }
     if (!waiting_for.empty())
       if (auto w = waiting_for.find(id); w != waiting_for.end()) {
-        stored.dependents = std::move(w->second);
+        // Those purged since they began to wait are gone from `tasks`.
+        for (auto& waiting : w->second)
+          if (auto* x = tasks.find(waiting))
+            stored.dependents.push_back(x);
         waiting_for.erase(w);
       }
     // A new entry is QUEUED (`state` and `q.state` start so).
@@ -403,10 +413,9 @@ struct memory_queue_state {
       set_state(*x, task_state::blocked);
       q.error = why;
       finish(*x);
-      for (auto& d : x->dependents)
-        if (auto* dep = tasks.find(d))
-          todo.emplace_back(dep, "dependency " + q.task.task_id
-                                          + " is blocked: " + why);
+      for (auto* dep : x->dependents)
+        todo.emplace_back(dep, "dependency " + q.task.task_id
+                                 + " is blocked: " + why);
     }
   }
 
@@ -436,9 +445,8 @@ struct memory_queue_state {
     if (q.attempts >= q.max_attempts) {
       set_state(e, task_state::failed);
       finish(e);
-      for (auto& d : e.dependents)
-        if (auto* dep = tasks.find(d))
-          block(*dep, "dependency " + q.task.task_id + " failed: " + why);
+      for (auto* dep : e.dependents)
+        block(*dep, "dependency " + q.task.task_id + " failed: " + why);
       return;
     }
     auto delay = std::min<int64_t>(
@@ -498,10 +506,7 @@ struct memory_queue_state {
     q.lease_owner.clear();
     q.lease_expires_ms = 0;
     finish(e);
-    for (auto& d : e.dependents) {
-      auto* x = tasks.find(d);
-      if (x == nullptr)
-        continue;
+    for (auto* x : e.dependents) {
       auto& dep = *x;
       if (dep.state == task_state::queued && --dep.unmet == 0
           && dep.q.not_before_ms == 0)

@@ -631,7 +631,56 @@ BOOST_AUTO_TEST_CASE(memory_queue_forgets_finished_tasks_past_its_limits) {
   self->send_exit(q, caf::exit_reason::user_shutdown);
 }
 
-BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_CASE(memory_queue_forgets_a_dependent_before_its_dependency) {
+  // A dependency keeps its dependents by address: one that leaves memory
+  // (finished, past retain_max) before its dependency completes must leave
+  // its list too. Its memory is then reused by the next task, which a
+  // stale address would wrongly count a dependency of.
+  threaded_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  task_queue_settings s;
+  s.sweep_interval_ms = 0;
+  s.retain_max = 1;
+  auto q = spawn_memory_queue(sys, s);
+  auto add = [&](std::vector<task_spec> xs) {
+    int32_t added = -1;
+    self->request(q, 5s, atom::add_v, std::move(xs))
+      .receive([&](int32_t k) { added = k; }, [](caf::error&) {});
+    return added;
+  };
+  auto state_of = [&](std::string id) {
+    std::string out = "?";
+    self->request(q, 5s, atom::status_v, std::move(id))
+      .receive([&](queued_task& x) { out = x.state; },
+               [&](caf::error& e) { out = render(e); });
+    return out;
+  };
+  auto cancel = [&](std::string id) {
+    self->request(q, 5s, atom::cancel_v, std::move(id))
+      .receive([](queued_task&) {}, [](caf::error& e) { BOOST_FAIL(render(e)); });
+  };
+  BOOST_REQUIRE_EQUAL(add({t("a"), t("b", 0, {"a"}), t("c", 0, {"a"})}), 3);
+  std::vector<queued_task> got;
+  self->request(q, 5s, atom::lease_v, std::string{"w"}, 60000, 10)
+    .receive([&](std::vector<queued_task>& x) { got = x; }, [](caf::error&) {});
+  BOOST_REQUIRE_EQUAL(joined(ids(got)), "a");
+  cancel("b");
+  cancel("c");
+  self->send(q, atom::tick_v); // purge: b leaves memory, c stays
+  BOOST_CHECK_EQUAL(state_of("c"), "CANCELLED");
+  BOOST_CHECK_NE(state_of("b").find("no task b"), std::string::npos);
+  // n waits for a task that never comes.
+  BOOST_REQUIRE_EQUAL(add({t("n", 0, {"never"})}), 1);
+  BOOST_CHECK_EQUAL(state_of("n"), "QUEUED");
+  self
+    ->request(q, 5s, atom::complete_v, std::string{"a"}, std::string{"w"},
+              std::string{"{}"})
+    .receive([](queued_task&) {}, [](caf::error& e) { BOOST_FAIL(render(e)); });
+  BOOST_CHECK_EQUAL(state_of("a"), "COMPLETED");
+  BOOST_CHECK_EQUAL(state_of("n"), "QUEUED");
+  self->send_exit(q, caf::exit_reason::user_shutdown);
+}
 
 BOOST_AUTO_TEST_CASE(memory_queue_keeps_the_latest_tombstones) {
   threaded_config cfg;
@@ -675,3 +724,5 @@ BOOST_AUTO_TEST_CASE(memory_queue_keeps_the_latest_tombstones) {
   BOOST_CHECK((ids == std::vector<std::string>{"p/a", "p/e"}));
   self->send_exit(q, caf::exit_reason::user_shutdown);
 }
+
+BOOST_AUTO_TEST_SUITE_END()
