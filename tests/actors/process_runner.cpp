@@ -241,13 +241,18 @@ BOOST_AUTO_TEST_CASE(nothing_outlives_the_command) {
   auto marker = std::filesystem::temp_directory_path()
                 / ("orch-escape-" + std::to_string(::getpid()));
   std::filesystem::remove(marker);
+  // The escapee waits 1 s before it writes (forking 300 processes takes a
+  // loaded sanitizer build more than the 0.3 s it waited before), and the
+  // marker is checked 1.5 s after the command started.
+  auto started = std::chrono::steady_clock::now();
   auto escape = run_command(
-    sh("setsid sh -c 'sleep 0.3; touch " + marker.string()
+    sh("setsid sh -c 'sleep 1; touch " + marker.string()
        + "' > /dev/null 2>&1 & "
          "i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); done"));
   BOOST_TEST(escape.output.find("fork") != std::string::npos, escape.output);
   auto next = run_command(sh("sleep 0.6 & wait; echo forked"));
   BOOST_TEST(next.output == "forked\n");
+  std::this_thread::sleep_until(started + std::chrono::milliseconds(1500));
   BOOST_TEST(!std::filesystem::exists(marker));
   std::filesystem::remove(marker);
 }
