@@ -121,7 +121,7 @@ private:
     slot_array() = default;
 
     explicit slot_array(size_t n) : n_(n) {
-      if (bytes() >= huge_page_size / 2)
+      if (mapped())
         data_ = static_cast<slot*>(map_huge(huge_round(bytes())));
       else
         data_ = new slot[n]();
@@ -133,7 +133,7 @@ private:
     ~slot_array() {
       if (data_ == nullptr)
         return;
-      if (bytes() >= huge_page_size / 2)
+      if (mapped())
         unmap_huge(data_, huge_round(bytes()));
       else
         delete[] data_;
@@ -171,6 +171,11 @@ private:
   private:
     size_t bytes() const {
       return n_ * sizeof(slot);
+    }
+
+    /// In huge pages (from map_huge), else from new[].
+    bool mapped() const {
+      return bytes() >= huge_page_size / 2;
     }
 
     slot* data_ = nullptr;

@@ -6,6 +6,7 @@
 #include <map>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 
 #include <unistd.h>
@@ -38,7 +39,9 @@ struct queue_fixture {
     = std::make_shared<std::atomic<int64_t>>(1'000'000);
   task_queue_actor q;
 
-  queue_fixture() {
+  /// `adjust` changes the settings before the queue starts (retention).
+  explicit queue_fixture(
+    const std::function<void(task_queue_settings&)>& adjust = {}) {
     task_queue_settings s;
     s.max_attempts = 3;
     s.backoff_base_ms = 100;
@@ -46,6 +49,8 @@ struct queue_fixture {
     s.sweep_interval_ms = 0;
     auto clock = now;
     s.clock = [clock] { return clock->load(); };
+    if (adjust)
+      adjust(s);
     q = Backend::make(sys, std::move(s));
   }
 
@@ -636,93 +641,44 @@ BOOST_AUTO_TEST_CASE(memory_queue_forgets_a_dependent_before_its_dependency) {
   // (finished, past retain_max) before its dependency completes must leave
   // its list too. Its memory is then reused by the next task, which a
   // stale address would wrongly count a dependency of.
-  threaded_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-  task_queue_settings s;
-  s.sweep_interval_ms = 0;
-  s.retain_max = 1;
-  auto q = spawn_memory_queue(sys, s);
-  auto add = [&](std::vector<task_spec> xs) {
-    int32_t added = -1;
-    self->request(q, 5s, atom::add_v, std::move(xs))
-      .receive([&](int32_t k) { added = k; }, [](caf::error&) {});
-    return added;
-  };
-  auto state_of = [&](std::string id) {
-    std::string out = "?";
-    self->request(q, 5s, atom::status_v, std::move(id))
-      .receive([&](queued_task& x) { out = x.state; },
-               [&](caf::error& e) { out = render(e); });
-    return out;
-  };
-  auto cancel = [&](std::string id) {
-    self->request(q, 5s, atom::cancel_v, std::move(id))
-      .receive([](queued_task&) {}, [](caf::error& e) { BOOST_FAIL(render(e)); });
-  };
-  BOOST_REQUIRE_EQUAL(add({t("a"), t("b", 0, {"a"}), t("c", 0, {"a"})}), 3);
-  std::vector<queued_task> got;
-  self->request(q, 5s, atom::lease_v, std::string{"w"}, 60000, 10)
-    .receive([&](std::vector<queued_task>& x) { got = x; }, [](caf::error&) {});
-  BOOST_REQUIRE_EQUAL(joined(ids(got)), "a");
-  cancel("b");
-  cancel("c");
-  self->send(q, atom::tick_v); // purge: b leaves memory, c stays
-  BOOST_CHECK_EQUAL(state_of("c"), "CANCELLED");
-  BOOST_CHECK_NE(state_of("b").find("no task b"), std::string::npos);
+  queue_fixture<memory_backend> f{[](auto& s) { s.retain_max = 1; }};
+  BOOST_REQUIRE_EQUAL(f.add({t("a"), t("b", 0, {"a"}), t("c", 0, {"a"})}), 3);
+  BOOST_REQUIRE_EQUAL(joined(ids(f.lease("w", 10, 60000))), "a");
+  f.must<queued_task>(atom::cancel_v, std::string{"b"});
+  f.must<queued_task>(atom::cancel_v, std::string{"c"});
+  f.self->send(f.q, atom::tick_v); // purge: b leaves memory, c stays
+  BOOST_CHECK_EQUAL(f.status("c").state, "CANCELLED");
+  BOOST_CHECK(code_of(f.must_fail<queued_task>(atom::status_v,
+                                               std::string{"b"}))
+              == ec::not_found);
   // n waits for a task that never comes.
-  BOOST_REQUIRE_EQUAL(add({t("n", 0, {"never"})}), 1);
-  BOOST_CHECK_EQUAL(state_of("n"), "QUEUED");
-  self
-    ->request(q, 5s, atom::complete_v, std::string{"a"}, std::string{"w"},
-              std::string{"{}"})
-    .receive([](queued_task&) {}, [](caf::error& e) { BOOST_FAIL(render(e)); });
-  BOOST_CHECK_EQUAL(state_of("a"), "COMPLETED");
-  BOOST_CHECK_EQUAL(state_of("n"), "QUEUED");
-  self->send_exit(q, caf::exit_reason::user_shutdown);
+  BOOST_REQUIRE_EQUAL(f.add({t("n", 0, {"never"})}), 1);
+  BOOST_CHECK_EQUAL(f.status("n").state, "QUEUED");
+  f.complete("a", "w");
+  BOOST_CHECK_EQUAL(f.status("a").state, "COMPLETED");
+  BOOST_CHECK_EQUAL(f.status("n").state, "QUEUED");
 }
 
 BOOST_AUTO_TEST_CASE(memory_queue_keeps_the_latest_tombstones) {
-  threaded_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-  task_queue_settings s;
-  s.sweep_interval_ms = 0;
-  s.retain_max = 1;
-  s.tombstones_max = 2;
-  auto q = spawn_memory_queue(sys, s);
-  auto add = [&](std::vector<task_spec> xs) {
-    int32_t added = -1;
-    self->request(q, 5s, atom::add_v, std::move(xs))
-      .receive([&](int32_t k) { added = k; }, [](caf::error&) {});
-    return added;
-  };
-  auto lease = [&] {
-    std::vector<queued_task> got;
-    self->request(q, 5s, atom::lease_v, std::string{"w"}, 1000, 10)
-      .receive([&](std::vector<queued_task>& x) { got = x; },
-               [](caf::error&) {});
-    return got;
-  };
-  BOOST_REQUIRE_EQUAL(add({t("p/a"), t("p/b"), t("p/c"), t("p/d")}), 4);
-  for (auto& x : lease())
-    self->request(q, 5s, atom::complete_v, x.task.task_id, std::string{"w"},
-                  std::string{"ok"})
-      .receive([](queued_task&) {}, [](caf::error&) {});
+  queue_fixture<memory_backend> f{[](auto& s) {
+    s.retain_max = 1;
+    s.tombstones_max = 2;
+  }};
+  BOOST_REQUIRE_EQUAL(f.add({t("p/a"), t("p/b"), t("p/c"), t("p/d")}), 4);
+  for (auto& x : f.lease("w", 10))
+    f.must<queued_task>(atom::complete_v, x.task.task_id, std::string{"w"},
+                        std::string{"ok"});
   // a, b and c left memory; b and c are the two tombstones kept.
-  BOOST_CHECK_EQUAL(add({t("p/b")}), 0);
-  BOOST_CHECK_EQUAL(add({t("p/c")}), 0);
-  BOOST_CHECK_EQUAL(add({t("p/a")}), 1);
+  BOOST_CHECK_EQUAL(f.add({t("p/b")}), 0);
+  BOOST_CHECK_EQUAL(f.add({t("p/c")}), 0);
+  BOOST_CHECK_EQUAL(f.add({t("p/a")}), 1);
   // A dependency on a tombstone of a COMPLETED task is met.
   auto e = t("p/e");
   e.dependencies = {"p/c"};
-  BOOST_CHECK_EQUAL(add({e}), 1);
-  std::vector<std::string> ids;
-  for (auto& x : lease())
-    ids.push_back(x.task.task_id);
-  std::sort(ids.begin(), ids.end());
-  BOOST_CHECK((ids == std::vector<std::string>{"p/a", "p/e"}));
-  self->send_exit(q, caf::exit_reason::user_shutdown);
+  BOOST_CHECK_EQUAL(f.add({e}), 1);
+  auto leased = ids(f.lease("w", 10));
+  std::sort(leased.begin(), leased.end());
+  BOOST_CHECK((leased == std::vector<std::string>{"p/a", "p/e"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
