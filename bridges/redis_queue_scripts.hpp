@@ -2,8 +2,11 @@
 
 // The Lua scripts of the Redis TASK QUEUE: every transition runs atomically
 // inside Redis. Keys (P = the configured prefix):
-//   P:t:<id>   hash: state, prio, seq, attempts, max, unmet, owner, lease,
-//              nb, result, error (and spec, in tasks queued before P:s)
+//   P:t:<id>   hash: state, plan, prio, seq, max, attempts, unmet, owner,
+//              lease, nb, result, error (and spec, in tasks queued before
+//              P:s). A new task's hash leaves out the fields at their
+//              default (attempts, unmet, lease, nb 0; owner, result, error
+//              ''), and every reader takes a missing one as its default.
 //   P:s:<id>   string: the spec (msgpack task_spec). Kept apart so that the
 //              hash's values stay short: Redis keeps a hash with a value
 //              over hash-max-listpack-value (64 bytes by default) as a
@@ -92,14 +95,19 @@ end
 -- tasks costs a few ZADD, SADD and ZREM, not one each per task. READY
 -- scores wait in RANKS, from which a task blocked or cancelled in the same
 -- script leaves again; a script flushes before it reads P:r.
+-- BATCHES: command -> key -> args (two levels: no string built per call).
 local BATCHES, BATCH_ORDER, RANKS = {}, {}, {}
 local function batch(cmd, key, a, b)
-  local k = cmd .. ' ' .. key
-  local args = BATCHES[k]
+  local bykey = BATCHES[cmd]
+  if not bykey then
+    bykey = {}
+    BATCHES[cmd] = bykey
+  end
+  local args = bykey[key]
   if not args then
     args = {}
-    BATCHES[k] = args
-    BATCH_ORDER[#BATCH_ORDER + 1] = {cmd, key, k}
+    bykey[key] = args
+    BATCH_ORDER[#BATCH_ORDER + 1] = {cmd, key, args}
   end
   args[#args + 1] = a
   if b ~= nil then args[#args + 1] = b end
@@ -112,7 +120,7 @@ local function flush_batches()
   end
   RANKS = {}
   if #r > 0 then pieces('ZADD', P .. ':r', r) end
-  for _, b in ipairs(BATCH_ORDER) do pieces(b[1], b[2], BATCHES[b[3]]) end
+  for _, b in ipairs(BATCH_ORDER) do pieces(b[1], b[2], b[3]) end
   BATCHES, BATCH_ORDER = {}, {}
 end
 -- Out of the ready set, also when it was made READY earlier in this script.
@@ -183,7 +191,7 @@ local function block(id, why)
 end
 local function retry_or_fail(id, why, base, maxb)
   local h = redis.call('HMGET', tk(id), 'attempts', 'max')
-  local attempts, max = tonumber(h[1]), tonumber(h[2])
+  local attempts, max = tonumber(h[1] or 0), tonumber(h[2])
   redis.call('HSET', tk(id), 'owner', '', 'lease', 0, 'error', why)
   if attempts >= max then
     setstate(id, 'FAILED')
@@ -209,7 +217,7 @@ local function promote(base, maxb)
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':l', '-inf', NOW)) do
     redis.call('ZREM', P .. ':l', id)
     if redis.call('HGET', tk(id), 'state') == 'IN_PROGRESS' then
-      local owner = redis.call('HGET', tk(id), 'owner')
+      local owner = redis.call('HGET', tk(id), 'owner') or ''
       -- Counts an attempt; back to READY at once (no backoff).
       retry_or_fail(id, 'lease of ' .. owner .. ' expired', 0, 0)
     end
@@ -229,7 +237,7 @@ local function owned(id, worker)
   end
   if h[1] ~= 'IN_PROGRESS' or h[2] ~= worker then
     local by = ''
-    if h[2] ~= '' then by = ' (leased to ' .. h[2] .. ')' end
+    if h[2] and h[2] ~= '' then by = ' (leased to ' .. h[2] .. ')' end
     return redis.error_reply('invalid_argument: task ' .. id .. ' is '
                              .. h[1] .. by .. ', not leased to ' .. worker)
   end
@@ -253,7 +261,7 @@ local function complete_one(id, worker, result, first, last, no_dependents)
     local h = redis.call('HMGET', tk(d), 'state', 'prio', 'seq', 'plan', 'nb')
     if h[1] == 'QUEUED' then
       local left = redis.call('HINCRBY', tk(d), 'unmet', -1)
-      if left == 0 and tonumber(h[5]) == 0 then ready(d, h) end
+      if left == 0 and tonumber(h[5] or 0) == 0 then ready(d, h) end
     end
   end
   record_events(id, first, last)
@@ -284,8 +292,8 @@ local known = pieces('ZMSCORE', P .. ':all', ids)
 local _, nwaiting = pieces('EXISTS', nil, waitsets)
 -- Tasks of this batch that a task before them in it waits for.
 local awaited, seen = {}, {}
--- P:s:<id>, spec, ... for one MSET.
-local specs = {}
+-- P:s:<id>, spec, ... for one MSET; P:p:<plan> by plan.
+local specs, pkeys = {}, {}
 local added = 0
 local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
 local seq = seq0
@@ -293,7 +301,12 @@ for k, t in ipairs(tasks) do
   local id, plan, prio = t.id, t.plan, t.prio
   if not known[k] and not seen[id] then
     seen[id] = true
-    batch('SADD', P .. ':p:' .. plan, id)
+    local pkey = pkeys[plan]
+    if not pkey then
+      pkey = P .. ':p:' .. plan
+      pkeys[plan] = pkey
+    end
+    batch('SADD', pkey, id)
     added = added + 1
     seq = seq + 1
     local unmet, blocked = 0, nil
@@ -326,10 +339,16 @@ for k, t in ipairs(tasks) do
     count_move(plan, nil, state)
     -- Strings, not numbers: Redis formats every number it is given.
     local seqs = string.format('%d', seq)
-    redis.call('HSET', tk(id), 'state', state, 'plan', plan, 'prio', prio,
-               'seq', seqs, 'attempts', '0', 'max', max,
-               'unmet', string.format('%d', unmet), 'owner', '',
-               'lease', '0', 'nb', '0', 'result', '', 'error', '')
+    -- Fields at their default (attempts, unmet, lease and nb 0; owner,
+    -- result and error '') are left out: readers take a missing one as it.
+    if unmet > 0 then
+      redis.call('HSET', tk(id), 'state', state, 'plan', plan, 'prio', prio,
+                 'seq', seqs, 'max', max, 'unmet',
+                 string.format('%d', unmet))
+    else
+      redis.call('HSET', tk(id), 'state', state, 'plan', plan, 'prio', prio,
+                 'seq', seqs, 'max', max)
+    end
     specs[#specs + 1] = P .. ':s:' .. id
     specs[#specs + 1] = t.spec
     batch('ZADD', P .. ':all', seqs, id)
@@ -363,7 +382,7 @@ for k = 1, #got, 2 do
   local h = redis.call('HMGET', tk(id), 'spec', 'state', 'attempts', 'max',
                        'nb', 'seq', 'result', 'error', 'plan')
   h[1] = h[1] or specs[(k + 1) / 2]
-  local attempts = tostring(tonumber(h[3]) + 1)
+  local attempts = tostring(tonumber(h[3] or 0) + 1)
   redis.call('HSET', tk(id), 'state', 'IN_PROGRESS', 'owner', worker,
              'lease', expires, 'attempts', attempts)
   count_move(h[9] or '', h[2], 'IN_PROGRESS')
@@ -436,7 +455,7 @@ local err = owned(id, worker)
 if err then return err end
 redis.call('ZREM', P .. ':l', id)
 redis.call('HSET', tk(id), 'owner', '', 'lease', 0)
-local a = tonumber(redis.call('HGET', tk(id), 'attempts'))
+local a = tonumber(redis.call('HGET', tk(id), 'attempts') or 0)
 if a > 0 then redis.call('HSET', tk(id), 'attempts', a - 1) end
 ready(id)
 return record(id)
