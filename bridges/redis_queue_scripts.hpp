@@ -370,25 +370,29 @@ local worker, ttl, n = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
 flush_batches() -- tasks promote made READY
 local out = {}
-local got = redis.call('ZPOPMIN', P .. ':r', n)
+-- The first n by rank, then out of the set: ZPOPMIN would send each score
+-- as a formatted double, only for the script to parse it.
+local ids = redis.call('ZRANGE', P .. ':r', 0, n - 1)
+if #ids > 0 then redis.call('ZREMRANGEBYRANK', P .. ':r', 0, #ids - 1) end
 local expires = tostring(NOW + ttl)
 local speckeys = {}
-for k = 1, #got, 2 do speckeys[#speckeys + 1] = P .. ':s:' .. got[k] end
+for k = 1, #ids do speckeys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, speckeys)
-for k = 1, #got, 2 do
-  local id = got[k]
+for k, id in ipairs(ids) do
   -- One read and one write per task (and one MGET of the specs for the
-  -- batch); the record is built from them.
-  local h = redis.call('HMGET', tk(id), 'spec', 'state', 'attempts', 'max',
-                       'nb', 'seq', 'result', 'error', 'plan')
-  h[1] = h[1] or specs[(k + 1) / 2]
-  local attempts = tostring(tonumber(h[3] or 0) + 1)
-  redis.call('HSET', tk(id), 'state', 'IN_PROGRESS', 'owner', worker,
-             'lease', expires, 'attempts', attempts)
-  count_move(h[9] or '', h[2], 'IN_PROGRESS')
+  -- batch); the record is built from them. A task queued before P:s keeps
+  -- its spec in its hash.
+  local key = tk(id)
+  local h = redis.call('HMGET', key, 'state', 'attempts', 'max', 'nb', 'seq',
+                       'result', 'error', 'plan')
+  local spec = specs[k] or redis.call('HGET', key, 'spec')
+  local attempts = tostring(tonumber(h[2] or 0) + 1)
+  redis.call('HSET', key, 'state', 'IN_PROGRESS', 'owner', worker, 'lease',
+             expires, 'attempts', attempts)
+  count_move(h[8] or '', h[1], 'IN_PROGRESS')
   batch('ZADD', P .. ':l', expires, id)
-  table.insert(out, {id, h[1], 'IN_PROGRESS', attempts, h[4], worker,
-                     expires, h[5], h[6], h[7], h[8]})
+  out[k] = {id, spec, 'IN_PROGRESS', attempts, h[3], worker, expires, h[4],
+            h[5], h[6], h[7]}
 end
 return out
 )lua";
