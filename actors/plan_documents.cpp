@@ -36,12 +36,6 @@ std::string trim(std::string_view x) {
   return std::string{x};
 }
 
-std::string lower(std::string x) {
-  for (auto& c : x)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return x;
-}
-
 std::string join(const std::vector<std::string>& xs, const char* sep) {
   std::string out;
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -421,7 +415,7 @@ std::optional<std::string> role_of_heading(const std::string& text) {
   std::vector<std::string> words;
   for (std::string w; in >> w;)
     words.push_back(std::move(w));
-  if (words.size() < 2 || lower(words.back()) != "tasks")
+  if (words.size() < 2 || to_lower(words.back()) != "tasks")
     return std::nullopt;
   words.pop_back();
   return normalize_role(join(words, " "));
@@ -546,12 +540,12 @@ problem parse_markdown(const std::string& text, plan_doc& out) {
     std::smatch km;
     if (!std::regex_match(body, km, key_rx))
       continue; // a note under the task
-    auto key = lower(km[1].str());
+    auto key = to_lower(km[1].str());
     auto value = trim(km[2].str());
     if (current == nullptr)
       return md_error(no, "'" + km[1].str() + "' does not belong to a task");
     if (key == "depends on" || key == "dependencies") {
-      if (lower(value) == "none" || value == "-")
+      if (to_lower(value) == "none" || value == "-")
         continue;
       for (auto& dep : split(value, ','))
         current->dependencies.push_back(std::move(dep));
@@ -576,7 +570,7 @@ problem parse_markdown(const std::string& text, plan_doc& out) {
 /// The canonical format name, or nothing for an unknown one.
 std::optional<std::string> canonical_format(const std::string& format,
                                             const std::string& text) {
-  auto f = lower(trim(format));
+  auto f = to_lower(trim(format));
   if (f.empty() || f == "auto")
     return detect_format(text);
   if (f == "yaml" || f == "yml")

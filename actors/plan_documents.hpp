@@ -30,9 +30,6 @@ problem invalid(std::string text);
 /// `x` without leading and trailing white space.
 std::string trim(std::string_view x);
 
-/// `x` in ASCII lower case.
-std::string lower(std::string x);
-
 /// `xs` joined with `sep` between them.
 std::string join(const std::vector<std::string>& xs, const char* sep);
 

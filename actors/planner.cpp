@@ -27,7 +27,6 @@ namespace {
 using plan_documents::detect_format;
 using plan_documents::invalid;
 using plan_documents::join;
-using plan_documents::lower;
 using plan_documents::parse_document;
 using plan_documents::plan_doc;
 using plan_documents::problem;
@@ -275,7 +274,7 @@ caf::expected<plan_input> load_plan_file(const std::string& path) {
   plan_input out;
   out.text = buf.str();
   std::filesystem::path fs_path{path};
-  auto ext = lower(fs_path.extension().string());
+  auto ext = to_lower(fs_path.extension().string());
   if (ext == ".yaml" || ext == ".yml")
     out.format = "yaml";
   else if (ext == ".json")

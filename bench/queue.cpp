@@ -65,7 +65,10 @@ struct drive_state {
   int32_t batch = 512;
   /// Completes each leased batch in one message (else one per task).
   bool batch_complete = true;
-  bool leasing = false;
+  /// Lease requests unanswered, and how many may be: with more than one,
+  /// the queue works on the next lease while the driver completes the last.
+  int leases_out = 0;
+  int lease_window = 1;
   /// Enqueue: the next task to send, chunks not answered yet, and how many
   /// may be on their way at once.
   size_t next_chunk = 0;
@@ -87,17 +90,19 @@ void finish(caf::event_based_actor* self, std::shared_ptr<drive_state> st,
     self->quit();
     return;
   }
-  if (!st->leasing && st->in_flight < st->batch)
+  while (st->leases_out < st->lease_window
+         && st->in_flight + st->leases_out * st->batch
+              < st->batch * st->lease_window)
     lease_more(self, st);
 }
 
 void lease_more(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
-  st->leasing = true;
+  ++st->leases_out;
   self
     ->request(st->q, caf::infinite, atom::lease_v, std::string{"bench"},
               int32_t{60000}, st->batch)
     .then([=](std::vector<queued_task>& got) {
-      st->leasing = false;
+      --st->leases_out;
       st->in_flight += static_cast<int64_t>(got.size());
       if (st->batch_complete && !got.empty()) {
         std::vector<task_completion> done(got.size());
@@ -122,7 +127,7 @@ void lease_more(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
                       std::string{})
             .then([=](queued_task&) { finish(self, st, 1); });
       }
-      if (got.empty() && st->in_flight == 0)
+      if (got.empty() && st->in_flight == 0 && st->leases_out == 0)
         lease_more(self, st); // nothing leased and nothing pending: retry
     });
 }
@@ -146,7 +151,8 @@ void enqueue_next(caf::event_based_actor* self, std::shared_ptr<drive_state> st)
         enqueue_next(self, st);
       } else if (st->chunks_out == 0) {
         st->enqueued = clock_type::now();
-        lease_more(self, st);
+        for (int i = 0; i < st->lease_window; ++i)
+          lease_more(self, st);
       }
     });
 }
@@ -215,6 +221,11 @@ int main(int argc, char** argv) {
   std::string redis_url;
   std::string complete = "batch";
   int enqueue_window = 4;
+  int lease_window = 1;
+  app.add_option("--lease-window", lease_window,
+                 "lease requests of 512 tasks unanswered at once")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
   app.add_option("--enqueue-window", enqueue_window,
                  "chunks of 1,000 tasks on their way to the queue at once")
     ->check(CLI::PositiveNumber)
@@ -280,6 +291,7 @@ int main(int argc, char** argv) {
       st->tasks = make_tasks(s, tasks);
       st->batch_complete = complete == "batch";
       st->enqueue_window = enqueue_window;
+      st->lease_window = lease_window;
       auto fut = st->done.get_future();
       auto start = clock_type::now();
       sys.spawn(queue_driver, st);
@@ -289,10 +301,11 @@ int main(int argc, char** argv) {
       auto enqueue_s
         = std::chrono::duration<double>(st->enqueued - start).count();
       std::printf("{\"bench\":\"queue\",\"backend\":\"%s\",\"shape\":\"%s\","
-                  "\"complete\":\"%s\",\"tasks\":%lld,\"wall_s\":%.3f,"
+                  "\"complete\":\"%s\",\"lease_window\":%d,"
+                  "\"tasks\":%lld,\"wall_s\":%.3f,"
                   "\"enqueue_s\":%.3f,\"tasks_per_s\":%.0f,"
                   "\"peak_rss_mb\":%.1f}\n",
-                  b.c_str(), s.c_str(), complete.c_str(),
+                  b.c_str(), s.c_str(), complete.c_str(), lease_window,
                   static_cast<long long>(n), wall, enqueue_s,
                   n / wall, peak_rss_mb());
       // The next shape starts when this queue is gone: freeing its tasks

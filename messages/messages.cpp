@@ -130,25 +130,20 @@ std::string normalize_role(const std::string& role) {
   return out;
 }
 
-namespace {
-
-std::string lower(const std::string& x) {
-  std::string out = x;
-  for (auto& c : out)
+std::string to_lower(std::string x) {
+  for (auto& c : x)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+  return x;
 }
 
-} // namespace
-
 std::string council_id_for(const std::string& role) {
-  return "council-" + lower(normalize_role(role));
+  return "council-" + to_lower(normalize_role(role));
 }
 
 std::string agent_id_for(const std::string& role, int number) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%03d", number);
-  return "agent-" + lower(normalize_role(role)) + "-" + buf;
+  return "agent-" + to_lower(normalize_role(role)) + "-" + buf;
 }
 
 bool is_blank(const std::string& x) {

@@ -41,9 +41,7 @@ caf::error parse_double(const char* name, const char* text, double& out) {
 }
 
 caf::error parse_bool(const char* name, const char* text, bool& out) {
-  std::string x = text;
-  for (auto& c : x)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto x = to_lower(text);
   if (x == "1" || x == "true" || x == "yes" || x == "on") {
     out = true;
     return caf::none;
@@ -56,11 +54,6 @@ caf::error parse_bool(const char* name, const char* text, bool& out) {
              + "' is not a boolean (use true or false)");
 }
 
-std::string lower(std::string x) {
-  for (auto& c : x)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return x;
-}
 
 } // namespace
 
@@ -264,14 +257,14 @@ caf::error validate(const config& cfg) {
   if (cfg.http_port != 0)
     if (auto err = port("HTTP_PORT", cfg.http_port))
       return err;
-  auto type = lower(cfg.agent_type);
+  auto type = to_lower(cfg.agent_type);
   if (type != "scripted" && type != "mock" && type != "vllm"
       && type != "remote")
     return bad("AGENT_TYPE='" + cfg.agent_type
                + "' is not available in this build; use scripted (the "
                  "deterministic backend, alias mock), vllm (any "
                  "OpenAI-compatible endpoint) or remote (workers over NATS)");
-  auto mode = lower(cfg.architect_mode);
+  auto mode = to_lower(cfg.architect_mode);
   if (mode != "rule" && mode != "llm")
     return bad("ARCHITECT_MODE='" + cfg.architect_mode
                + "' is unknown; use rule or llm");
@@ -312,10 +305,10 @@ caf::error validate(const config& cfg) {
     return bad("quorum=" + std::to_string(cfg.quorum) + " must be at least 1");
   static const std::set<std::string> levels{"trace", "debug",    "info", "warn",
                                             "error", "critical", "off"};
-  if (levels.count(lower(cfg.log_level)) == 0)
+  if (levels.count(to_lower(cfg.log_level)) == 0)
     return bad("LOG_LEVEL='" + cfg.log_level
                + "' is unknown; use trace, debug, info, warn, error or off");
-  auto fmt = lower(cfg.log_format);
+  auto fmt = to_lower(cfg.log_format);
   if (fmt != "text" && fmt != "json")
     return bad("LOG_FORMAT='" + cfg.log_format
                + "' is unknown; use text or "
@@ -334,11 +327,11 @@ caf::error validate(const config& cfg) {
     return bad("REDIS_URL must look like redis://[:password@]host:port[/db]");
   if (is_blank(cfg.redis_prefix))
     return bad("REDIS_PREFIX must not be blank");
-  auto pe = lower(cfg.progress_events);
+  auto pe = to_lower(cfg.progress_events);
   if (pe != "step" && pe != "phase" && pe != "off")
     return bad("PROGRESS_EVENTS='" + cfg.progress_events
                + "' is unknown; use step, phase or off");
-  auto ef = lower(cfg.event_format);
+  auto ef = to_lower(cfg.event_format);
   if (ef != "json" && ef != "msgpack")
     return bad("EVENT_FORMAT='" + cfg.event_format
                + "' is unknown; use json or msgpack");
