@@ -4,9 +4,9 @@
 // inside Redis. Keys (P = the configured prefix):
 //   P:t:<id>   hash: state, plan, prio, seq, max, attempts, unmet, owner,
 //              lease, nb, result, error (and spec, in tasks queued before
-//              P:s). A new task's hash leaves out the fields at their
-//              default (attempts, unmet, lease, nb 0; owner, result, error
-//              ''), and every reader takes a missing one as its default.
+//              P:s). A new task's hash leaves out unmet, lease, result
+//              and error at their default (0, 0, '', ''); every reader
+//              takes a missing field as its default.
 //   P:s:<id>   string: the spec (msgpack task_spec). Kept apart so that the
 //              hash's values stay short: Redis keeps a hash with a value
 //              over hash-max-listpack-value (64 bytes by default) as a
@@ -339,15 +339,17 @@ for k, t in ipairs(tasks) do
     count_move(plan, nil, state)
     -- Strings, not numbers: Redis formats every number it is given.
     local seqs = string.format('%d', seq)
-    -- Fields at their default (attempts, unmet, lease and nb 0; owner,
-    -- result and error '') are left out: readers take a missing one as it.
+    -- Left out at their default: unmet 0, lease 0, result and error ''
+    -- (every reader, also of the versions before, takes a missing one as
+    -- its default; attempts, owner and nb stay for those versions).
     if unmet > 0 then
       redis.call('HSET', tk(id), 'state', state, 'plan', plan, 'prio', prio,
-                 'seq', seqs, 'max', max, 'unmet',
-                 string.format('%d', unmet))
+                 'seq', seqs, 'attempts', '0', 'max', max, 'owner', '',
+                 'nb', '0', 'unmet', string.format('%d', unmet))
     else
       redis.call('HSET', tk(id), 'state', state, 'plan', plan, 'prio', prio,
-                 'seq', seqs, 'max', max)
+                 'seq', seqs, 'attempts', '0', 'max', max, 'owner', '',
+                 'nb', '0')
     end
     specs[#specs + 1] = P .. ':s:' .. id
     specs[#specs + 1] = t.spec

@@ -169,7 +169,8 @@ BOOST_AUTO_TEST_CASE(reconnects_after_redis_restarts) {
 
 BOOST_AUTO_TEST_CASE(a_spec_kept_in_the_task_hash_is_still_read) {
   // Tasks queued before the spec moved to its own key (P:s:<id>) keep it in
-  // their hash (field "spec"); status, lease and completion still read it.
+  // their hash (field "spec"), with every field written; status, lease and
+  // completion still read them.
   threaded_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
@@ -192,10 +193,12 @@ BOOST_AUTO_TEST_CASE(a_spec_kept_in_the_task_hash_is_still_read) {
   self->request(*q, 5s, atom::add_v, ts)
     .receive([&](int32_t n) { BOOST_REQUIRE_EQUAL(n, 2); },
              [&](caf::error& e) { BOOST_FAIL(render(e)); });
-  // Back to the earlier layout for "before", inside Redis.
+  // Back to the earlier layout for "before", inside Redis: the spec in
+  // the hash, and every field there, also those at their default.
   auto move = "redis-cli -p " + std::to_string(redis.port)
               + " EVAL \"redis.call('HSET', KEYS[1], 'spec', "
-                "redis.call('GET', KEYS[2])) return redis.call('DEL', "
+                "redis.call('GET', KEYS[2]), 'unmet', '0', 'lease', '0', "
+                "'result', '', 'error', '') return redis.call('DEL', "
                 "KEYS[2])\" 2 old:t:before old:s:before > /dev/null";
   BOOST_REQUIRE_EQUAL(std::system(move.c_str()), 0);
   self->request(*q, 5s, atom::status_v, std::string{"before"})
