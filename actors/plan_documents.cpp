@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "messages/ascii.hpp"
+
 namespace orch::plan_documents {
 
 // -- small helpers ------------------------------------------------------------

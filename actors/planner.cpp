@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/plan_documents.hpp"
+#include "messages/ascii.hpp"
 
 namespace orch {
 

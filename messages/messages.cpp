@@ -11,6 +11,8 @@
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
+#include "messages/ascii.hpp"
+
 namespace orch {
 
 const char* to_string(ec x) {
@@ -128,12 +130,6 @@ std::string normalize_role(const std::string& role) {
   for (auto i = b; i < e; ++i)
     out += static_cast<char>(std::toupper(static_cast<unsigned char>(role[i])));
   return out;
-}
-
-std::string to_lower(std::string x) {
-  for (auto& c : x)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return x;
 }
 
 std::string council_id_for(const std::string& role) {

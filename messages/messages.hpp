@@ -727,9 +727,6 @@ std::string council_id_for(const std::string& role);
 /// "agent-dev-001" for role DEV and number 1.
 std::string agent_id_for(const std::string& role, int number);
 
-/// `x` in lower case (ASCII).
-std::string to_lower(std::string x);
-
 /// True when `x` is empty or only white space.
 bool is_blank(const std::string& x);
 

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "messages/ascii.hpp"
 #include "messages/messages.hpp"
 
 namespace orch {
@@ -53,7 +54,6 @@ caf::error parse_bool(const char* name, const char* text, bool& out) {
   return bad(std::string{name} + "='" + text
              + "' is not a boolean (use true or false)");
 }
-
 
 } // namespace
 
