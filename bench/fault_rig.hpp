@@ -204,9 +204,9 @@ public:
     return "nats://127.0.0.1:" + std::to_string(nats_port_);
   }
 
-  /// The events of the stream from its start: (subject, payload), until
-  /// none comes for `idle` or `limit` has passed (a running plan never
-  /// stops publishing).
+  /// The events of the stream from its start to its end as it is now:
+  /// (subject, payload); reading stops early when none comes for `idle` or
+  /// `limit` has passed.
   std::vector<std::pair<std::string, json>>
   events(milliseconds limit = milliseconds(60000),
          milliseconds idle = milliseconds(300)) {
@@ -226,6 +226,8 @@ public:
       auto env = json::parse(m->data, nullptr, false);
       if (env.is_object() && env.contains("payload"))
         out.emplace_back(m->subject, env["payload"]);
+      if ((*f)->caught_up())
+        break;
     }
     return out;
   }

@@ -259,12 +259,23 @@ public:
     if (natsSubscription_NextMsg(&m, sub_, timeout.count()) != NATS_OK || !m)
       return std::nullopt;
     auto ev = nats_detail::copy_msg(m);
+    jsMsgMetaData* md = nullptr;
+    caught_up_ = false;
+    if (natsMsg_GetMetaData(&md, m) == NATS_OK && md) {
+      caught_up_ = md->NumPending == 0;
+      jsMsgMetaData_Destroy(md);
+    }
     natsMsg_Destroy(m);
     return ev;
   }
 
+  bool caught_up() const override {
+    return caught_up_;
+  }
+
 private:
   natsSubscription* sub_;
+  bool caught_up_ = false;
 };
 
 } // namespace

@@ -108,6 +108,11 @@ public:
   /// The next message, or nothing after `timeout`.
   virtual std::optional<inbound_event> next(std::chrono::milliseconds timeout)
     = 0;
+  /// Whether the message `next` returned last was the last one the stream
+  /// held for the subject when JetStream delivered it: a reader that wants
+  /// the stream as it is now stops there instead of waiting for a quiet
+  /// spell, which a busy stream may never have.
+  virtual bool caught_up() const = 0;
 };
 
 /// Follows `subject` (e.g. "orchestration.>"): from the start of the stream,

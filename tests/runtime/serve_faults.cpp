@@ -105,6 +105,11 @@ BOOST_FIXTURE_TEST_CASE(serve_killed_and_started_again_completes_each_task_once,
   await_count(subject::task_completed, plan, 1);
   first.signal(SIGKILL);
   BOOST_CHECK_EQUAL(first.wait(seconds(10)), 128 + SIGKILL);
+  // Killed mid-plan, or what follows proves nothing (and `second` would be
+  // stopped while it starts).
+  BOOST_REQUIRE_MESSAGE(
+    of(stream_events(*link), subject::plan_completed, plan).empty(),
+    "the plan completed before serve was killed");
   auto second = serve();
   auto evs = await_plan(*link, plan, seconds(120));
   BOOST_REQUIRE_MESSAGE(!evs.empty(), second.output());
