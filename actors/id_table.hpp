@@ -58,24 +58,18 @@ public:
       __builtin_prefetch(&slots_[home(hash(id))]);
   }
 
-  /// The entry with id `id`, and whether it is new: when there is none, a
-  /// default-constructed entry is made and `fill(entry)` called on it, which
-  /// must give it the id `id` (the id may live in what `fill` moves in).
-  template<class Fill>
-  std::pair<T*, bool> try_emplace(std::string_view id, Fill fill) {
+  /// The entry with id `id`, and whether it is new: when there is none, an
+  /// entry is constructed in place from `xs`, and it must have the id `id`
+  /// (the id may live in what `xs` moves in: it is not read after that).
+  template<class... Ts>
+  std::pair<T*, bool> try_emplace(std::string_view id, Ts&&... xs) {
     if ((size_ + 1) * 2 > slots_.size())
       grow();
     auto h = hash(id);
     auto& s = slots_[probe(id, h)];
     if (s.entry != nullptr)
       return {s.entry, false};
-    auto* x = pool_.make();
-    try {
-      fill(*x);
-    } catch (...) {
-      pool_.destroy(x);
-      throw;
-    }
+    auto* x = pool_.make(std::forward<Ts>(xs)...);
     s = slot{h, x};
     ++size_;
     return {x, true};

@@ -60,6 +60,11 @@ struct entry_list {
 };
 
 struct entry {
+  /// A new QUEUED task: the task moves in, no default-made one is
+  /// overwritten.
+  explicit entry(task_spec&& t) : q(std::move(t)) {
+  }
+
   queued_task q;
   /// The counts of its plan (`plans` is node-based: the address stays).
   plan_tally* tally = nullptr;
@@ -346,8 +351,7 @@ struct memory_queue_state {
   bool enqueue(task_spec&& t) {
     if (gone.find(t.task_id))
       return false;
-    auto [at, added] = tasks.try_emplace(
-      t.task_id, [&](entry& fresh) { fresh.q.task = std::move(t); });
+    auto [at, added] = tasks.try_emplace(t.task_id, std::move(t));
     if (!added)
       return false;
     auto& stored = *at;

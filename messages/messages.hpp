@@ -416,6 +416,12 @@ typename Inspector::result_type inspect(Inspector& f, plan_input& x) {
 /// A task in the queue with its state: QUEUED, READY, IN_PROGRESS,
 /// COMPLETED, FAILED, BLOCKED or CANCELLED.
 struct queued_task {
+  queued_task() = default;
+
+  /// A new QUEUED task; the spec moves in.
+  explicit queued_task(task_spec&& spec) : task(std::move(spec)) {
+  }
+
   task_spec task;
   std::string state = "QUEUED";
   int32_t attempts = 0;

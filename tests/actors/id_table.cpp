@@ -17,6 +17,9 @@ namespace {
 struct item {
   std::string id;
   int value = 0;
+
+  item(std::string i, int v) : id(std::move(i)), value(v) {
+  }
 };
 
 struct item_id {
@@ -30,10 +33,8 @@ using table = orch::id_table<item, item_id>;
 /// Adds {id, value} unless the id is there; the entry and whether it is new.
 std::pair<item*, bool> add(table& t, std::string id, int value) {
   std::string_view key = id;
-  return t.try_emplace(key, [&](item& x) {
-    x.id = std::move(id); // the key's characters move with it, as in enqueue
-    x.value = value;
-  });
+  // The key's characters move with the id, as in enqueue.
+  return t.try_emplace(key, std::move(id), value);
 }
 
 } // namespace
