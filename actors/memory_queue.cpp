@@ -60,7 +60,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       auto& q = (*e)->q;
       q.lease_expires_ms = st.now() + ttl_ms;
       st.leases.insert(q.lease_expires_ms, *e); // moves the lease
-      return q;
+      return memory_queue_state::snapshot(**e);
     },
     [=](atom::complete, const std::string& id, const std::string& worker,
         std::string& result) -> caf::result<queued_task> {
@@ -93,7 +93,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       q.lease_expires_ms = 0;
       q.attempts = std::max(0, q.attempts - 1);
       st.make_ready(**e);
-      return q;
+      return memory_queue_state::snapshot(**e);
     },
     [=](atom::counts,
         const std::string& plan) -> caf::result<std::map<std::string, int64_t>> {
@@ -139,7 +139,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (e.state == task_state::completed || e.state == task_state::failed
           || e.state == task_state::cancelled)
         return caf::make_error(ec::invalid_argument,
-                               "task " + id + " is already " + q.state);
+                               "task " + id + " is already "
+                                 + memory_queue_state::name_of(e.state));
       if (e.state == task_state::ready)
         st.unready(e);
       st.leases.erase(&e);
@@ -151,7 +152,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
         st.finish(e);
       for (auto* dep : e.dependents)
         st.block(*dep, "dependency " + id + " was cancelled");
-      return q;
+      return memory_queue_state::snapshot(e);
     },
     [=](atom::status, const std::string& id) -> caf::result<queued_task> {
       auto& st = self->state;
@@ -159,7 +160,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       auto* e = st.tasks.find(id);
       if (e == nullptr)
         return caf::make_error(ec::not_found, "no task " + id);
-      return e->q;
+      return memory_queue_state::snapshot(*e);
     },
     [=](atom::list,
         const std::string& state) -> caf::result<std::vector<queued_task>> {
@@ -168,7 +169,9 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       std::vector<queued_task> out;
       if (state.empty()) {
         out.reserve(st.tasks.size());
-        st.tasks.for_each([&](const entry& e) { out.push_back(e.q); });
+        st.tasks.for_each([&](const entry& e) {
+          memory_queue_state::append(out, e);
+        });
       } else {
         auto k = std::find(std::begin(task_state_names),
                            std::end(task_state_names), state)
@@ -176,7 +179,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
         if (k < static_cast<ptrdiff_t>(task_state_count)) {
           out.reserve(static_cast<size_t>(st.state_counts[k]));
           for (auto* e = st.state_lists[k].head; e != nullptr; e = e->next)
-            out.push_back(e->q);
+            memory_queue_state::append(out, *e);
         }
       }
       std::sort(out.begin(), out.end(),
@@ -190,8 +193,8 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       std::vector<queued_task> out;
       if (auto p = st.plans.find(plan); p != st.plans.end())
         for (auto* e = p->second.tasks.head; e != nullptr; e = e->plan_next)
-          if (state.empty() || e->q.state == state)
-            out.push_back(e->q);
+          if (state.empty() || memory_queue_state::name_of(e->state) == state)
+            memory_queue_state::append(out, *e);
       std::sort(out.begin(), out.end(),
                 [](auto& a, auto& b) { return a.seq < b.seq; });
       return out;

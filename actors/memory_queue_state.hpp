@@ -68,7 +68,8 @@ struct entry {
   queued_task q;
   /// The counts of its plan (`plans` is node-based: the address stays).
   plan_tally* tally = nullptr;
-  /// `q.state` as a number (compared and counted without strings).
+  /// The task's state; `q.state` is filled in only in the copies handed
+  /// out (`snapshot`), so that a transition assigns no string.
   task_state state = task_state::queued;
   /// Dependencies not yet COMPLETED.
   int32_t unmet = 0;
@@ -167,8 +168,26 @@ struct memory_queue_state {
     return static_cast<size_t>(s);
   }
 
+  static const char* name_of(task_state s) {
+    return task_state_names[index(s)];
+  }
+
+  /// Appends the task as the queue answers with it: a copy with its
+  /// state's name (an entry's `q.state` is not kept up to date; `state`
+  /// is).
+  static void append(std::vector<queued_task>& out, const entry& e) {
+    out.emplace_back(e.q).state = task_state_strings()[index(e.state)];
+  }
+
+  /// One task as the queue answers with it (see `append`).
+  static queued_task snapshot(const entry& e) {
+    queued_task out = e.q;
+    out.state = task_state_strings()[index(e.state)];
+    return out;
+  }
+
   /// `task_state_names` as strings: a state string is copied, not built
-  /// from a C string, at each transition.
+  /// from a C string, into each task handed out.
   static const std::array<std::string, task_state_count>&
   task_state_strings() {
     static const std::array<std::string, task_state_count> xs = [] {
@@ -186,7 +205,6 @@ struct memory_queue_state {
     --state_counts[index(e.state)];
     state_lists[index(e.state)].unlink(e);
     e.state = to;
-    e.q.state = task_state_strings()[index(to)];
     state_lists[index(to)].link(e);
     ++n[index(to)];
     ++state_counts[index(to)];
@@ -287,7 +305,7 @@ struct memory_queue_state {
     auto e = settle_one(id, worker, result, error, events);
     if (!e)
       return std::move(e.error());
-    auto out = (*e)->q;
+    auto out = snapshot(**e);
     purge();
     return out;
   }
@@ -388,7 +406,7 @@ struct memory_queue_state {
             stored.dependents.push_back(x);
         waiting_for.erase(w);
       }
-    // A new entry is QUEUED (`state` and `q.state` start so).
+    // A new entry is QUEUED (`state` starts so).
     stored.tally = &plans[stored.q.task.plan_id];
     stored.tally->tasks.link(stored);
     ++stored.tally->resident;
@@ -480,7 +498,7 @@ struct memory_queue_state {
       q.lease_expires_ms = t + ttl;
       ++q.attempts;
       leases.insert(q.lease_expires_ms, &e);
-      out.push_back(q);
+      append(out, e);
     }
     return out;
   }
@@ -493,7 +511,7 @@ struct memory_queue_state {
     auto& q = e->q;
     if (e->state != task_state::in_progress || q.lease_owner != worker)
       return caf::make_error(ec::invalid_argument,
-                             "task " + id + " is " + q.state
+                             "task " + id + " is " + name_of(e->state)
                                + (q.lease_owner.empty()
                                     ? std::string{}
                                     : " (leased to " + q.lease_owner + ")")
