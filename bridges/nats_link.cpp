@@ -18,7 +18,7 @@ std::string status_text(natsStatus s) {
   return out;
 }
 
-inbound_event copy_msg(natsMsg* m) {
+inbound_event copy_msg(natsMsg* m, uint64_t* pending) {
   inbound_event ev;
   ev.subject = natsMsg_GetSubject(m);
   auto* data = natsMsg_GetData(m);
@@ -36,6 +36,8 @@ inbound_event copy_msg(natsMsg* m) {
   jsMsgMetaData* md = nullptr;
   if (natsMsg_GetMetaData(&md, m) == NATS_OK && md) {
     ev.delivered = static_cast<int64_t>(md->NumDelivered);
+    if (pending != nullptr)
+      *pending = md->NumPending;
     jsMsgMetaData_Destroy(md);
   }
   return ev;
@@ -258,13 +260,10 @@ public:
     natsMsg* m = nullptr;
     if (natsSubscription_NextMsg(&m, sub_, timeout.count()) != NATS_OK || !m)
       return std::nullopt;
-    auto ev = nats_detail::copy_msg(m);
-    jsMsgMetaData* md = nullptr;
-    caught_up_ = false;
-    if (natsMsg_GetMetaData(&md, m) == NATS_OK && md) {
-      caught_up_ = md->NumPending == 0;
-      jsMsgMetaData_Destroy(md);
-    }
+    // Without metadata nothing is known to be last: 1 pending.
+    uint64_t pending = 1;
+    auto ev = nats_detail::copy_msg(m, &pending);
+    caught_up_ = pending == 0;
     natsMsg_Destroy(m);
     return ev;
   }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -27,8 +28,10 @@ namespace nats_detail {
 /// The text of a nats.c status, with the library's last error.
 std::string status_text(natsStatus s);
 
-/// Copies subject, data, headers and the delivery count out of nats.c.
-inbound_event copy_msg(natsMsg* m);
+/// Copies subject, data, headers and the delivery count out of nats.c;
+/// with `pending`, also JetStream's count of messages after this one
+/// (untouched when the message has no JetStream metadata).
+inbound_event copy_msg(natsMsg* m, uint64_t* pending = nullptr);
 
 /// A message with headers (empty values are left out); null on failure.
 natsMsg* make_msg(const std::string& subject, const std::string& data,
