@@ -419,11 +419,9 @@ struct curl_transport::impl {
     collect(done);
   }
 
-  std::vector<uint64_t> abort_all() {
-    std::vector<uint64_t> tags;
+  void abort_all() {
     for (auto* easy : std::vector<CURL*>(active.begin(), active.end()))
-      tags.push_back(take_out(easy)->tag);
-    return tags;
+      take_out(easy);
   }
 };
 
@@ -449,8 +447,8 @@ void curl_transport::wake() {
   (void) n;
 }
 
-std::vector<uint64_t> curl_transport::abort_all() {
-  return impl_->abort_all();
+void curl_transport::abort_all() {
+  impl_->abort_all();
 }
 
 } // namespace orch

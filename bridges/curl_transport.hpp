@@ -65,8 +65,9 @@ public:
   /// Ends a poll() that waits; the one call that is thread-safe.
   void wake();
 
-  /// Aborts every POST still running; returns their tags.
-  std::vector<uint64_t> abort_all();
+  /// Aborts every POST still running (their outcomes never come); then
+  /// the strings they were started with may go.
+  void abort_all();
 
 private:
   struct impl;

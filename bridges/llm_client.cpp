@@ -368,7 +368,7 @@ private:
     for (auto& c : incoming_)
       stopped(std::move(c));
     incoming_.clear();
-    // POSTs still running.
+    // POSTs still running: out of curl first, then answered.
     http_.abort_all();
     for (auto& [id, c] : running_)
       stopped(std::move(c));
