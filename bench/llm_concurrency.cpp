@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
     .add_option("--max-per-endpoint", cfg.vllm_max_concurrency,
                 "cap of requests in flight per endpoint")
     ->capture_default_str();
+  app
+    .add_option("--http-client", cfg.vllm_http_client,
+                "builtin (the client's own HTTP/1.1) or curl (libcurl)")
+    ->capture_default_str();
   app.add_option("--warm", warm,
                  "deliberations of the unmeasured warm-up wave (default C: "
                  "every connection the run needs is open)");
@@ -127,7 +131,7 @@ int main(int argc, char** argv) {
   auto p50 = percentile_ms(stats.latencies_ns, 50);
   auto p99 = percentile_ms(stats.latencies_ns, 99);
   std::printf("{\"bench\":\"llm_concurrency\",\"backend\":\"vllm\","
-              "\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
+              "\"http_client\":\"%s\",\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
               "\"concurrency\":%lld,\"deliberations\":%lld,"
               "\"latency_ms\":%d,\"warm\":%lld,\"requests_in_flight\":%lld,"
               "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
@@ -135,7 +139,8 @@ int main(int argc, char** argv) {
               "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"model_call_ms\":%.1f,"
               "\"client_cpu_us_per_request\":%.1f,"
               "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f}\n",
-              stub.pid > 0 ? "stub" : url.c_str(), agents, rounds,
+              cfg.vllm_http_client.c_str(), stub.pid > 0 ? "stub" : url.c_str(),
+              agents, rounds,
               static_cast<long long>(concurrency),
               static_cast<long long>(deliberations), latency_ms,
               static_cast<long long>(warm),

@@ -12,7 +12,6 @@
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,16 +22,6 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 std::once_flag curl_global;
-
-/// Lets the process open as many sockets as the hard limit allows: thousands
-/// of requests in flight need thousands of connections.
-void raise_fd_limit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
 
 /// One POST inside curl.
 struct running_post {
@@ -107,7 +96,6 @@ struct curl_transport::impl {
   explicit impl(int64_t max_idle) {
     std::call_once(curl_global,
                    [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    raise_fd_limit();
     epoll = epoll_create1(EPOLL_CLOEXEC);
     wakeup = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event ev{};
@@ -445,6 +433,21 @@ void curl_transport::wake() {
   uint64_t one = 1;
   auto n = write(impl_->wakeup, &one, sizeof(one));
   (void) n;
+}
+
+int curl_transport::fd() const {
+  return impl_->epoll;
+}
+
+int curl_transport::due_in_ms(int limit) const {
+  int64_t out = limit;
+  auto now = steady::now();
+  for (auto& sh : impl_->shards)
+    if (sh.due)
+      out = std::min<int64_t>(
+        out, std::chrono::duration_cast<std::chrono::milliseconds>(*sh.due - now)
+               .count());
+  return static_cast<int>(std::max<int64_t>(out, 0));
 }
 
 void curl_transport::abort_all() {

@@ -1,7 +1,9 @@
 #pragma once
 
-// The LLM client's HTTP transport: POSTs over libcurl's multi interface,
-// driven by epoll on the thread that calls poll(). It knows sockets, kept-alive
+// The LLM client's transport for https:// endpoints (and for http:// when
+// asked): POSTs over libcurl's multi interface, driven by epoll on the
+// thread that calls poll(); plain http:// has its own
+// (bridges/http_transport.hpp). It knows sockets, kept-alive
 // connections, curl handles and their shards; what to send, whom to answer,
 // when to retry and when an endpoint counts as failing is the client's
 // (bridges/llm_client.cpp). Not thread-safe apart from wake().
@@ -11,35 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "bridges/http_outcome.hpp"
+
 namespace orch {
-
-/// How a POST ended.
-struct http_outcome {
-  enum class kind {
-    /// A reply came, of any HTTP status.
-    replied,
-    /// The POST's own time limit passed.
-    timed_out,
-    /// The reply was larger than `max_reply_bytes`; it was not kept.
-    too_large,
-    /// No reply: refused, reset, closed, unresolvable.
-    conn_error,
-  };
-  /// The tag the POST was started with.
-  uint64_t tag = 0;
-  kind what = kind::replied;
-  /// The HTTP status (replied).
-  long status = 0;
-  std::string body;
-  /// Seconds from a Retry-After header, or -1.
-  long retry_after = -1;
-  /// What went wrong, in curl's words (all but replied).
-  std::string error;
-};
-
-/// Largest reply kept (bytes): a larger one ends as `too_large` instead of
-/// growing without bound.
-constexpr size_t max_reply_bytes = 16 << 20;
 
 class curl_transport {
 public:
@@ -64,6 +40,14 @@ public:
 
   /// Ends a poll() that waits; the one call that is thread-safe.
   void wake();
+
+  /// The epoll set of curl's sockets: readable while one of them is
+  /// (another transport's poll() may wait on it, then call poll(0)).
+  int fd() const;
+
+  /// Milliseconds until curl's next time-out is due (0 when it is), or
+  /// `limit` when none is sooner.
+  int due_in_ms(int limit) const;
 
   /// Aborts every POST still running (their outcomes never come); then
   /// the strings they were started with may go.

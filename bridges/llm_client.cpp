@@ -18,8 +18,10 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include "bridges/curl_transport.hpp"
+#include "bridges/http_transport.hpp"
 
 namespace orch {
 
@@ -38,6 +40,16 @@ std::string endpoint_of(const std::string& url) {
   auto start = scheme == std::string::npos ? 0 : scheme + 3;
   auto slash = url.find('/', start);
   return url.substr(0, slash);
+}
+
+/// Lets the process open as many sockets as the hard limit allows: thousands
+/// of requests in flight need thousands of connections.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 // -- the engine --------------------------------------------------------------
@@ -74,12 +86,14 @@ struct retry_entry {
 /// The requests' side of the bridge, on a thread of its own: the cap of
 /// requests in flight per endpoint and the queue behind it, the circuit
 /// breaker, retries with backoff or Retry-After, and the answers. The
-/// thread drives the HTTP transport (bridges/curl_transport.hpp).
+/// thread drives the HTTP transports: its own for http://
+/// (bridges/http_transport.hpp), libcurl for https://
+/// (bridges/curl_transport.hpp), made when the first such URL comes.
 class llm_engine {
 public:
   explicit llm_engine(llm_client_settings settings)
       : settings_(settings),
-        http_(settings.max_per_endpoint),
+        http_((raise_fd_limit(), settings.max_per_endpoint)),
         rng_(std::random_device{}()) {
     thread_ = std::thread{[this] { run(); }};
   }
@@ -139,7 +153,12 @@ private:
         admit(std::move(c));
       batch.clear();
       fire_due_retries();
-      http_.poll(wait_ms(), done);
+      auto wait = wait_ms();
+      if (curl_)
+        wait = curl_->due_in_ms(wait);
+      http_.poll(wait, done);
+      if (curl_)
+        curl_->poll(0, done);
       for (auto& out : done)
         finished(out);
       done.clear();
@@ -188,7 +207,11 @@ private:
   void start(std::unique_ptr<call> c, endpoint_state& ep) {
     ++ep.in_flight;
     auto id = c->id;
-    http_.post(id, c->req.url, c->req.api_key, c->req.body, c->req.timeout_ms);
+    auto& req = c->req;
+    if (settings_.curl_for_http || req.url.rfind("https://", 0) == 0)
+      curl().post(id, req.url, req.api_key, req.body, req.timeout_ms);
+    else
+      http_.post(id, req.url, req.api_key, req.body, req.timeout_ms);
     running_.emplace(id, std::move(c));
   }
 
@@ -368,15 +391,28 @@ private:
     for (auto& c : incoming_)
       stopped(std::move(c));
     incoming_.clear();
-    // POSTs still running: out of curl first, then answered.
+    // POSTs still running: out of the transports first, then answered.
     http_.abort_all();
+    if (curl_)
+      curl_->abort_all();
     for (auto& [id, c] : running_)
       stopped(std::move(c));
     running_.clear();
   }
 
+  /// The https:// transport, made for the first such URL; its epoll set
+  /// ends the waits of http_'s.
+  curl_transport& curl() {
+    if (!curl_) {
+      curl_ = std::make_unique<curl_transport>(settings_.max_per_endpoint);
+      http_.watch_also(curl_->fd());
+    }
+    return *curl_;
+  }
+
   llm_client_settings settings_;
-  curl_transport http_;
+  http_transport http_;
+  std::unique_ptr<curl_transport> curl_;
   std::thread thread_;
   std::mutex mtx_;
   mutable std::mutex health_mtx_;

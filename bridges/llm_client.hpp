@@ -1,6 +1,7 @@
 #pragma once
 
-// The LLM HTTP bridge: libcurl's multi interface on a thread of its own,
+// The LLM HTTP bridge: a thread of its own that POSTs to http:// endpoints
+// over its own HTTP/1.1 connections and to https:// ones through libcurl,
 // behind an actor that speaks `llm_client_actor`. No scheduler thread ever
 // waits on the network; replies come back as messages.
 
@@ -28,10 +29,14 @@ struct llm_client_settings {
   int32_t breaker_threshold = 5;
   /// How long an open circuit fails fast before one probe may pass.
   int32_t breaker_cooldown_ms = 5'000;
+  /// POSTs to http:// URLs through libcurl too, instead of the client's
+  /// own HTTP/1.1 transport (for comparing the two; https:// always goes
+  /// through libcurl).
+  bool curl_for_http = false;
 };
 
-/// Spawns the LLM client: an actor in front of a libcurl multi handle that
-/// runs on its own thread. The thread stops when the actor exits.
+/// Spawns the LLM client: an actor in front of the HTTP transports, which
+/// run on a thread of their own. The thread stops when the actor exits.
 llm_client_actor spawn_llm_client(caf::actor_system& sys,
                                   llm_client_settings settings = {});
 

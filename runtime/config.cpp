@@ -147,6 +147,7 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
     return err;
   if (auto err = num("VLLM_MAX_RETRIES", cfg.vllm_max_retries))
     return err;
+  str("VLLM_HTTP_CLIENT", cfg.vllm_http_client);
   str("ARCHITECT_MODE", cfg.architect_mode);
   if (auto v = getenv("COUNCILS")) {
     auto xs = parse_councils(v);
@@ -288,6 +289,10 @@ caf::error validate(const config& cfg) {
     return bad("VLLM_MAX_CONCURRENCY must be at least 1");
   if (cfg.vllm_max_retries < 0 || cfg.vllm_max_retries > 10)
     return bad("VLLM_MAX_RETRIES must be between 0 and 10");
+  if (cfg.vllm_http_client != "builtin" && cfg.vllm_http_client != "curl")
+    return bad("VLLM_HTTP_CLIENT='" + cfg.vllm_http_client
+               + "' is unknown; use builtin (the client's own HTTP/1.1) or "
+                 "curl (libcurl)");
   if (cfg.councils.empty())
     return bad("COUNCILS is empty; give at least one ROLE:N, e.g. DEV:3");
   if (cfg.deliberation_timeout < 1)

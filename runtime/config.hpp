@@ -51,6 +51,9 @@ struct config {
   int32_t vllm_max_concurrency = 4096;
   /// HTTP retries on connection errors, 429 and 5xx.
   int32_t vllm_max_retries = 3;
+  /// Who POSTs to http:// endpoints: builtin (the client's own HTTP/1.1
+  /// connections) or curl; https:// always goes through libcurl.
+  std::string vllm_http_client = "builtin";
   /// rule or llm.
   std::string architect_mode = "rule";
   std::vector<council_spec> councils

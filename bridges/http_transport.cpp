@@ -1,0 +1,952 @@
+#include "bridges/http_transport.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bridges/http_reply.hpp"
+
+namespace orch {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// How long a host name's addresses are used before they are looked up
+/// again (as libcurl's DNS cache); the old ones serve until the new come.
+constexpr auto dns_ttl = std::chrono::seconds(60);
+
+/// Longest wait for a connection to open (libcurl's connect time-out as
+/// the client set it).
+constexpr int32_t max_connect_ms = 10'000;
+
+/// Bytes read per recv.
+constexpr size_t read_chunk = 64 * 1024;
+
+std::string errno_text(int err) {
+  char buf[128];
+  // GNU strerror_r returns the text (maybe not in buf).
+  return strerror_r(err, buf, sizeof(buf));
+}
+
+struct address {
+  sockaddr_storage sa{};
+  socklen_t len = 0;
+};
+
+/// Host names are looked up on a thread of their own (getaddrinfo blocks
+/// for as long as DNS takes). It outlives the transport when a look-up
+/// hangs: the transport's destructor does not wait for DNS. The eventfd
+/// that ends the transport's waits is here, so that a late answer never
+/// writes to a closed (or reused) descriptor.
+struct resolver_shared {
+  struct job {
+    size_t endpoint = 0;
+    std::string host;
+    std::string port;
+  };
+  struct answer {
+    size_t endpoint = 0;
+    std::vector<address> addrs;
+    std::string error;
+  };
+
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::deque<job> jobs;
+  std::vector<answer> answers;
+  bool stopping = false;
+  int wakeup = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+  ~resolver_shared() {
+    if (wakeup >= 0)
+      close(wakeup);
+  }
+
+  void signal() {
+    uint64_t one = 1;
+    auto n = write(wakeup, &one, sizeof(one));
+    (void) n;
+  }
+
+  static void run(std::shared_ptr<resolver_shared> self) {
+    for (;;) {
+      job j;
+      {
+        std::unique_lock<std::mutex> guard{self->mtx};
+        self->cv.wait(guard,
+                      [&] { return self->stopping || !self->jobs.empty(); });
+        if (self->stopping)
+          return;
+        j = std::move(self->jobs.front());
+        self->jobs.pop_front();
+      }
+      answer a;
+      a.endpoint = j.endpoint;
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* found = nullptr;
+      auto rc = getaddrinfo(j.host.c_str(), j.port.c_str(), &hints, &found);
+      if (rc != 0) {
+        a.error = gai_strerror(rc);
+      } else {
+        for (auto* i = found; i != nullptr; i = i->ai_next) {
+          if (i->ai_addrlen > sizeof(sockaddr_storage))
+            continue;
+          address x;
+          std::memcpy(&x.sa, i->ai_addr, i->ai_addrlen);
+          x.len = i->ai_addrlen;
+          a.addrs.push_back(x);
+        }
+        freeaddrinfo(found);
+        if (a.addrs.empty())
+          a.error = "no address";
+      }
+      {
+        std::lock_guard<std::mutex> guard{self->mtx};
+        self->answers.push_back(std::move(a));
+      }
+      self->signal();
+    }
+  }
+};
+
+struct connection;
+struct post_state;
+
+/// A POST's place in a list of deadlines.
+struct deadline_link {
+  post_state* prev = nullptr;
+  post_state* next = nullptr;
+  int32_t ms = 0;
+  steady::time_point due;
+  bool linked = false;
+};
+
+/// scheme://host:port: its addresses and its idle connections.
+struct endpoint {
+  size_t index = 0;
+  std::string host;
+  std::string port;
+  bool numeric = false;
+  std::vector<address> addrs;
+  steady::time_point resolved_at;
+  bool resolving = false;
+  std::vector<connection*> idle;
+  /// POSTs (by tag) waiting for the host's addresses.
+  std::vector<uint64_t> waiting;
+};
+
+/// A URL as POSTs to it need it.
+struct target {
+  endpoint* ep = nullptr;
+  /// The request line and the headers up to Authorization.
+  std::string head;
+  /// The head with each API key's Authorization header.
+  std::unordered_map<std::string, std::string> head_by_key;
+  /// Why the URL cannot be used (then nothing else is set).
+  std::string error;
+};
+
+struct post_state {
+  uint64_t tag = 0;
+  target* t = nullptr;
+  const std::string* body = nullptr;
+  const std::string* head = nullptr;
+  std::string length_line;
+  int32_t timeout_ms = 0;
+  steady::time_point started;
+  connection* conn = nullptr;
+  /// Sent once more on a new connection after a kept-alive one died.
+  bool resent = false;
+  deadline_link whole;
+  deadline_link connect;
+};
+
+struct connection {
+  enum class phase { connecting, sending, receiving, idle, closed };
+  int fd = -1;
+  endpoint* ep = nullptr;
+  phase ph = phase::connecting;
+  post_state* p = nullptr;
+  /// Carried a reply before: the server may have closed it meanwhile.
+  bool reused = false;
+  uint32_t events = 0;
+  size_t idle_pos = 0;
+  size_t addr_index = 0;
+  size_t sent = 0;
+  http_reply_parser reply;
+};
+
+/// Deadlines of running POSTs, one FIFO per time limit: POSTs with the
+/// same limit fall due in the order they started, so adding and removing
+/// are O(1) and the earliest is at the front of one of few lists.
+template <deadline_link post_state::*Link>
+class deadlines {
+public:
+  void add(post_state* p, int32_t ms, steady::time_point due) {
+    auto& link = p->*Link;
+    auto& f = lists_[ms];
+    link.ms = ms;
+    link.due = due;
+    link.linked = true;
+    link.next = nullptr;
+    link.prev = f.tail;
+    if (f.tail != nullptr)
+      (f.tail->*Link).next = p;
+    else
+      f.head = p;
+    f.tail = p;
+  }
+
+  void remove(post_state* p) {
+    auto& link = p->*Link;
+    if (!link.linked)
+      return;
+    auto& f = lists_[link.ms];
+    if (link.prev != nullptr)
+      (link.prev->*Link).next = link.next;
+    else
+      f.head = link.next;
+    if (link.next != nullptr)
+      (link.next->*Link).prev = link.prev;
+    else
+      f.tail = link.prev;
+    link = deadline_link{};
+  }
+
+  /// A POST whose deadline is not after `now`, or null.
+  post_state* due(steady::time_point now) const {
+    for (auto& [ms, f] : lists_)
+      if (f.head != nullptr && (f.head->*Link).due <= now)
+        return f.head;
+    return nullptr;
+  }
+
+  std::optional<steady::time_point> earliest() const {
+    std::optional<steady::time_point> out;
+    for (auto& [ms, f] : lists_)
+      if (f.head != nullptr && (!out || (f.head->*Link).due < *out))
+        out = (f.head->*Link).due;
+    return out;
+  }
+
+  void clear() {
+    lists_.clear();
+  }
+
+private:
+  struct fifo {
+    post_state* head = nullptr;
+    post_state* tail = nullptr;
+  };
+  std::map<int32_t, fifo> lists_;
+};
+
+/// The epoll tag of the fd given to watch_also().
+char extra_marker;
+
+} // namespace
+
+struct http_transport::impl {
+  size_t max_idle;
+  int epoll = -1;
+  std::shared_ptr<resolver_shared> resolver = std::make_shared<resolver_shared>();
+  bool resolver_running = false;
+  std::vector<std::unique_ptr<endpoint>> endpoints;
+  std::unordered_map<std::string, endpoint*> endpoint_by_key;
+  std::unordered_map<std::string, std::unique_ptr<target>> targets;
+  std::unordered_map<uint64_t, std::unique_ptr<post_state>> running;
+  deadlines<&post_state::whole> whole;
+  deadlines<&post_state::connect> connecting;
+  std::unordered_set<connection*> open;
+  /// Closed connections, freed at the end of a poll(): an event for one
+  /// may still be in the batch being handled.
+  std::vector<connection*> graveyard;
+  /// Outcomes decided outside poll(), handed out by the next one.
+  std::vector<http_outcome> early;
+  std::vector<http_outcome>* out = nullptr;
+  std::vector<epoll_event> events = std::vector<epoll_event>(512);
+  std::unique_ptr<char[]> scratch{new char[read_chunk]};
+
+  explicit impl(int64_t idle)
+      : max_idle(static_cast<size_t>(std::clamp<int64_t>(idle, 16, 1 << 16))) {
+    epoll = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;
+    epoll_ctl(epoll, EPOLL_CTL_ADD, resolver->wakeup, &ev);
+  }
+
+  ~impl() {
+    abort_all();
+    for (auto* c : std::vector<connection*>(open.begin(), open.end()))
+      close_conn(c);
+    bury();
+    {
+      std::lock_guard<std::mutex> guard{resolver->mtx};
+      resolver->stopping = true;
+    }
+    resolver->cv.notify_all();
+    close(epoll);
+  }
+
+  // -- outcomes ---------------------------------------------------------------
+
+  void emit(http_outcome&& o) {
+    if (out != nullptr)
+      out->push_back(std::move(o));
+    else
+      early.push_back(std::move(o));
+  }
+
+  /// Forgets a POST that ended (frees it).
+  void end_post(post_state* p) {
+    whole.remove(p);
+    connecting.remove(p);
+    running.erase(p->tag);
+  }
+
+  void fail_post(post_state* p, http_outcome::kind what, std::string why) {
+    if (p->conn != nullptr)
+      close_conn(p->conn);
+    http_outcome o;
+    o.tag = p->tag;
+    o.what = what;
+    o.error = std::move(why);
+    end_post(p);
+    emit(std::move(o));
+  }
+
+  // -- URLs and names ---------------------------------------------------------
+
+  endpoint* endpoint_for(const std::string& host, const std::string& port) {
+    auto key = host + '\n' + port;
+    auto i = endpoint_by_key.find(key);
+    if (i != endpoint_by_key.end())
+      return i->second;
+    auto ep = std::make_unique<endpoint>();
+    ep->index = endpoints.size();
+    ep->host = host;
+    ep->port = port;
+    address a;
+    auto num = static_cast<uint16_t>(std::stoi(port));
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.sa);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.sa);
+    if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+      v4->sin_family = AF_INET;
+      v4->sin_port = htons(num);
+      a.len = sizeof(sockaddr_in);
+    } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(num);
+      a.len = sizeof(sockaddr_in6);
+    }
+    if (a.len > 0) {
+      ep->numeric = true;
+      ep->addrs.push_back(a);
+    }
+    auto* raw = ep.get();
+    endpoints.push_back(std::move(ep));
+    endpoint_by_key.emplace(std::move(key), raw);
+    return raw;
+  }
+
+  /// http://host[:port][/path][?query]: its endpoint and request head.
+  target* target_of(const std::string& url) {
+    auto i = targets.find(url);
+    if (i != targets.end())
+      return i->second.get();
+    auto t = std::make_unique<target>();
+    auto bad = [&](std::string why) {
+      t->error = "cannot POST to '" + url + "': " + std::move(why);
+    };
+    std::string_view u = url;
+    if (u.substr(0, 7) != "http://") {
+      bad("not an http:// URL");
+    } else {
+      u.remove_prefix(7);
+      auto end = u.find_first_of("/?#");
+      auto authority = u.substr(0, end);
+      std::string path{end == std::string_view::npos ? std::string_view{}
+                                                      : u.substr(end)};
+      path = path.substr(0, path.find('#'));
+      if (path.empty() || path.front() != '/')
+        path.insert(path.begin(), '/');
+      std::string_view host = authority;
+      std::string_view port = "80";
+      bool ok = true;
+      if (authority.find('@') != std::string_view::npos) {
+        bad("user names in URLs are not supported");
+        ok = false;
+      } else if (!authority.empty() && authority.front() == '[') {
+        auto close = authority.find(']');
+        if (close == std::string_view::npos) {
+          bad("an IPv6 address without its ']'");
+          ok = false;
+        } else {
+          host = authority.substr(1, close - 1);
+          auto rest = authority.substr(close + 1);
+          if (!rest.empty()) {
+            if (rest.front() != ':') {
+              bad("text after the IPv6 address");
+              ok = false;
+            }
+            port = rest.substr(1);
+          }
+        }
+      } else if (auto colon = authority.rfind(':');
+                 colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+      }
+      if (ok) {
+        auto digits = !port.empty() && port.size() <= 5
+                      && std::all_of(port.begin(), port.end(), [](char c) {
+                           return c >= '0' && c <= '9';
+                         });
+        if (host.empty()) {
+          bad("no host");
+        } else if (!digits || std::stoi(std::string{port}) < 1
+                   || std::stoi(std::string{port}) > 65535) {
+          bad("a bad port");
+        } else if (url.find_first_of("\r\n ") != std::string::npos) {
+          bad("a space or line break in the URL");
+        } else {
+          t->ep = endpoint_for(std::string{host}, std::string{port});
+          t->head = "POST " + path + " HTTP/1.1\r\nHost: "
+                    + std::string{authority}
+                    + "\r\nUser-Agent: orchestrator\r\n"
+                      "Accept: application/json\r\n"
+                      "Content-Type: application/json\r\n";
+        }
+      }
+    }
+    auto* raw = t.get();
+    targets.emplace(url, std::move(t));
+    return raw;
+  }
+
+  /// The head of a POST to `t` with `api_key`, built once per key.
+  const std::string* head_for(target& t, const std::string& api_key) {
+    auto i = t.head_by_key.find(api_key);
+    if (i != t.head_by_key.end())
+      return &i->second;
+    auto head = t.head;
+    if (!api_key.empty())
+      head += "Authorization: Bearer " + api_key + "\r\n";
+    return &t.head_by_key.emplace(api_key, std::move(head)).first->second;
+  }
+
+  void resolve(endpoint& ep) {
+    ep.resolving = true;
+    if (!resolver_running) {
+      resolver_running = true;
+      std::thread{resolver_shared::run, resolver}.detach();
+    }
+    {
+      std::lock_guard<std::mutex> guard{resolver->mtx};
+      resolver->jobs.push_back({ep.index, ep.host, ep.port});
+    }
+    resolver->cv.notify_one();
+  }
+
+  void take_answers() {
+    std::vector<resolver_shared::answer> answers;
+    {
+      std::lock_guard<std::mutex> guard{resolver->mtx};
+      answers.swap(resolver->answers);
+    }
+    for (auto& a : answers) {
+      auto& ep = *endpoints[a.endpoint];
+      ep.resolving = false;
+      ep.resolved_at = steady::now();
+      if (!a.addrs.empty())
+        ep.addrs = std::move(a.addrs);
+      auto waiting = std::move(ep.waiting);
+      ep.waiting.clear();
+      for (auto tag : waiting) {
+        auto i = running.find(tag);
+        if (i == running.end())
+          continue; // timed out meanwhile
+        auto* p = i->second.get();
+        if (ep.addrs.empty())
+          fail_post(p, http_outcome::kind::conn_error,
+                    "Could not resolve host: " + ep.host + " (" + a.error
+                      + ")");
+        else
+          open_conn(p, 0);
+      }
+    }
+  }
+
+  // -- connections ------------------------------------------------------------
+
+  void want(connection& c, uint32_t events) {
+    if (c.events == events)
+      return;
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = &c;
+    epoll_ctl(epoll, EPOLL_CTL_MOD, c.fd, &ev);
+    c.events = events;
+  }
+
+  void close_conn(connection* c) {
+    if (c->fd < 0)
+      return;
+    if (c->ph == connection::phase::idle) {
+      auto& idle = c->ep->idle;
+      idle[c->idle_pos] = idle.back();
+      idle[c->idle_pos]->idle_pos = c->idle_pos;
+      idle.pop_back();
+    }
+    if (c->p != nullptr) {
+      connecting.remove(c->p);
+      c->p->conn = nullptr;
+      c->p = nullptr;
+    }
+    close(c->fd); // leaves the epoll set with it
+    c->fd = -1;
+    c->ph = connection::phase::closed;
+    open.erase(c);
+    graveyard.push_back(c);
+  }
+
+  void bury() {
+    for (auto* c : graveyard)
+      delete c;
+    graveyard.clear();
+  }
+
+  /// Opens a connection for `p`, trying the endpoint's addresses from
+  /// `first` on.
+  void open_conn(post_state* p, size_t first) {
+    auto& ep = *p->t->ep;
+    int err = 0;
+    for (auto k = first; k < ep.addrs.size(); ++k) {
+      auto& a = ep.addrs[k];
+      auto fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       0);
+      if (fd < 0) {
+        err = errno;
+        continue;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+      auto rc = connect(fd, reinterpret_cast<const sockaddr*>(&a.sa), a.len);
+      if (rc != 0 && errno != EINPROGRESS) {
+        err = errno;
+        close(fd);
+        continue;
+      }
+      auto* c = new connection;
+      c->fd = fd;
+      c->ep = &ep;
+      c->addr_index = k;
+      c->p = p;
+      c->events = EPOLLIN | EPOLLOUT;
+      p->conn = c;
+      open.insert(c);
+      epoll_event ev{};
+      ev.events = c->events;
+      ev.data.ptr = c;
+      epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
+      auto ms = std::min(p->timeout_ms, max_connect_ms);
+      connecting.add(p, ms, steady::now() + std::chrono::milliseconds(ms));
+      if (rc == 0)
+        connected(*c);
+      return;
+    }
+    fail_post(p, http_outcome::kind::conn_error,
+              "Failed to connect to " + ep.host + " port " + ep.port + ": "
+                + errno_text(err != 0 ? err : EADDRNOTAVAIL));
+  }
+
+  void connected(connection& c) {
+    connecting.remove(c.p);
+    send_on(c, c.p);
+  }
+
+  /// A connection did not open: the next address, else the POST fails.
+  void connect_failed(connection* c, int err) {
+    auto* p = c->p;
+    auto next = c->addr_index + 1;
+    close_conn(c);
+    auto& ep = *p->t->ep;
+    if (next < ep.addrs.size()) {
+      open_conn(p, next);
+      return;
+    }
+    fail_post(p, http_outcome::kind::conn_error,
+              "Failed to connect to " + ep.host + " port " + ep.port + ": "
+                + errno_text(err));
+  }
+
+  void send_on(connection& c, post_state* p) {
+    c.p = p;
+    p->conn = &c;
+    c.ph = connection::phase::sending;
+    c.sent = 0;
+    c.reply.reset();
+    write_some(c);
+  }
+
+  size_t request_size(const post_state& p) const {
+    return p.head->size() + p.length_line.size() + p.body->size();
+  }
+
+  void write_some(connection& c) {
+    auto& p = *c.p;
+    const std::string* parts[] = {p.head, &p.length_line, p.body};
+    auto total = request_size(p);
+    while (c.sent < total) {
+      iovec iov[3];
+      int n = 0;
+      size_t skip = c.sent;
+      for (auto* s : parts) {
+        if (skip >= s->size()) {
+          skip -= s->size();
+          continue;
+        }
+        iov[n].iov_base = const_cast<char*>(s->data() + skip);
+        iov[n].iov_len = s->size() - skip;
+        skip = 0;
+        ++n;
+      }
+      msghdr m{};
+      m.msg_iov = iov;
+      m.msg_iovlen = static_cast<size_t>(n);
+      auto w = sendmsg(c.fd, &m, MSG_NOSIGNAL);
+      if (w > 0) {
+        c.sent += static_cast<size_t>(w);
+        continue;
+      }
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        want(c, EPOLLIN | EPOLLOUT);
+        return;
+      }
+      broken(&c, "Send failure: " + errno_text(w < 0 ? errno : EPIPE));
+      return;
+    }
+    c.ph = connection::phase::receiving;
+    want(c, EPOLLIN);
+  }
+
+  /// The connection failed while it carried a POST. One that was kept
+  /// alive and gave nothing back was most likely closed by the server as
+  /// the POST went: the POST goes again on a new connection, once.
+  void broken(connection* c, std::string why) {
+    auto* p = c->p;
+    auto stale = c->reused && !c->reply.started() && p != nullptr
+                 && !p->resent;
+    close_conn(c);
+    if (p == nullptr)
+      return;
+    if (stale) {
+      p->resent = true;
+      dispatch(p);
+      return;
+    }
+    fail_post(p, http_outcome::kind::conn_error, std::move(why));
+  }
+
+  /// The reply is complete: the POST's outcome, and the connection kept
+  /// for the next POST when the server allows.
+  void replied(connection& c, bool extra_bytes) {
+    auto* p = c.p;
+    http_outcome o;
+    o.tag = p->tag;
+    o.what = http_outcome::kind::replied;
+    o.status = c.reply.status();
+    o.retry_after = c.reply.retry_after();
+    o.body = std::move(c.reply.body());
+    auto reuse = c.reply.keep_alive() && !extra_bytes
+                 && c.sent == request_size(*p);
+    c.p = nullptr;
+    p->conn = nullptr;
+    end_post(p);
+    emit(std::move(o));
+    if (!reuse || c.ep->idle.size() >= max_idle) {
+      close_conn(&c);
+      return;
+    }
+    c.ph = connection::phase::idle;
+    c.reused = true;
+    c.reply.reset();
+    want(c, EPOLLIN);
+    c.idle_pos = c.ep->idle.size();
+    c.ep->idle.push_back(&c);
+  }
+
+  void read_some(connection& c) {
+    for (;;) {
+      auto n = recv(c.fd, scratch.get(), read_chunk, 0);
+      if (n > 0) {
+        if (c.p == nullptr) {
+          // Bytes nobody asked for on an idle connection.
+          close_conn(&c);
+          return;
+        }
+        size_t used = 0;
+        auto r = c.reply.feed(scratch.get(), static_cast<size_t>(n), used);
+        if (r == http_reply_parser::result::done) {
+          replied(c, used < static_cast<size_t>(n));
+          return;
+        }
+        if (r == http_reply_parser::result::failed) {
+          auto kind = c.reply.too_large() ? http_outcome::kind::too_large
+                                          : http_outcome::kind::conn_error;
+          fail_post(c.p, kind, c.reply.error());
+          return;
+        }
+        if (static_cast<size_t>(n) < read_chunk)
+          return; // drained, most likely; epoll says when more comes
+        continue;
+      }
+      if (n == 0) {
+        if (c.p == nullptr) {
+          close_conn(&c); // the server closed an idle connection
+          return;
+        }
+        if (c.reply.finish() == http_reply_parser::result::done)
+          replied(c, true);
+        else
+          broken(&c, c.reply.error());
+        return;
+      }
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      if (c.p == nullptr) {
+        close_conn(&c);
+        return;
+      }
+      broken(&c, "Recv failure: " + errno_text(errno));
+      return;
+    }
+  }
+
+  void on_event(connection& c, uint32_t ev) {
+    switch (c.ph) {
+      case connection::phase::connecting: {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+          err = errno;
+        if (err == 0 && (ev & (EPOLLERR | EPOLLHUP)) != 0)
+          err = ECONNREFUSED;
+        if (err != 0)
+          connect_failed(&c, err);
+        else if ((ev & EPOLLOUT) != 0)
+          connected(c);
+        return;
+      }
+      case connection::phase::sending:
+        if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
+          // The server may answer (an error) before it has read it all.
+          read_some(c);
+          if (c.fd < 0 || c.ph != connection::phase::sending)
+            return;
+        }
+        if ((ev & EPOLLOUT) != 0)
+          write_some(c);
+        return;
+      case connection::phase::receiving:
+      case connection::phase::idle:
+        read_some(c);
+        return;
+      case connection::phase::closed:
+        return;
+    }
+  }
+
+  // -- POSTs ------------------------------------------------------------------
+
+  /// Puts a POST on an idle connection, a new one, or the wait for the
+  /// host's addresses.
+  void dispatch(post_state* p) {
+    auto& ep = *p->t->ep;
+    if (!ep.idle.empty() && !p->resent) {
+      auto* c = ep.idle.back();
+      ep.idle.pop_back();
+      send_on(*c, p);
+      return;
+    }
+    if (!ep.numeric && !ep.resolving
+        && (ep.addrs.empty() || steady::now() - ep.resolved_at > dns_ttl))
+      resolve(ep);
+    if (ep.addrs.empty()) {
+      ep.waiting.push_back(p->tag);
+      return;
+    }
+    open_conn(p, 0);
+  }
+
+  void post(uint64_t tag, const std::string& url, const std::string& api_key,
+            const std::string& body, int32_t timeout_ms) {
+    auto* t = target_of(url);
+    auto refuse = [&](std::string why) {
+      http_outcome o;
+      o.tag = tag;
+      o.what = http_outcome::kind::conn_error;
+      o.error = std::move(why);
+      emit(std::move(o));
+    };
+    if (!t->error.empty())
+      return refuse(t->error);
+    if (api_key.find_first_of("\r\n") != std::string::npos)
+      return refuse("the API key holds a line break");
+    auto p = std::make_unique<post_state>();
+    p->tag = tag;
+    p->t = t;
+    p->body = &body;
+    p->head = head_for(*t, api_key);
+    p->length_line = "Content-Length: " + std::to_string(body.size())
+                     + "\r\n\r\n";
+    p->timeout_ms = std::max(1, timeout_ms);
+    p->started = steady::now();
+    whole.add(p.get(), p->timeout_ms,
+              p->started + std::chrono::milliseconds(p->timeout_ms));
+    auto* raw = p.get();
+    running[tag] = std::move(p);
+    dispatch(raw);
+  }
+
+  /// Fails the POSTs whose time ran out.
+  void expire(steady::time_point now) {
+    while (auto* p = whole.due(now)) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  now - p->started)
+                  .count();
+      auto got = p->conn != nullptr ? p->conn->reply.body().size() : 0;
+      fail_post(p, http_outcome::kind::timed_out,
+                "Operation timed out after " + std::to_string(ms)
+                  + " milliseconds with " + std::to_string(got)
+                  + " bytes received");
+    }
+    while (auto* p = connecting.due(now)) {
+      auto& ep = *p->t->ep;
+      fail_post(p, http_outcome::kind::timed_out,
+                "Failed to connect to " + ep.host + " port " + ep.port
+                  + " after " + std::to_string((p->connect).ms)
+                  + " ms: Connection timed out");
+    }
+  }
+
+  void poll(int wait_ms, std::vector<http_outcome>& done) {
+    out = &done;
+    auto before = done.size();
+    for (auto& o : early)
+      done.push_back(std::move(o));
+    early.clear();
+    take_answers();
+    auto now = steady::now();
+    expire(now);
+    int64_t wait = done.size() > before ? 0 : wait_ms;
+    auto next = whole.earliest();
+    if (auto c = connecting.earliest(); c && (!next || *c < *next))
+      next = c;
+    if (next) {
+      auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+                    *next - now)
+                    .count();
+      wait = std::min<int64_t>(wait, (std::max<int64_t>(left, 0) + 999) / 1000);
+    }
+    auto n = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
+                        static_cast<int>(std::clamp<int64_t>(wait, 0,
+                                                             wait_ms)));
+    for (int i = 0; i < n; ++i) {
+      auto* ptr = events[i].data.ptr;
+      if (ptr == nullptr) {
+        uint64_t count;
+        while (read(resolver->wakeup, &count, sizeof(count)) > 0) {
+        }
+        continue;
+      }
+      if (ptr == &extra_marker)
+        continue;
+      auto* c = static_cast<connection*>(ptr);
+      if (c->fd >= 0)
+        on_event(*c, events[i].events);
+    }
+    take_answers();
+    expire(steady::now());
+    bury();
+    out = nullptr;
+  }
+
+  void abort_all() {
+    for (auto& [tag, p] : running)
+      if (p->conn != nullptr)
+        close_conn(p->conn);
+    whole.clear();
+    connecting.clear();
+    running.clear();
+    for (auto& ep : endpoints)
+      ep->waiting.clear();
+    early.clear();
+  }
+};
+
+http_transport::http_transport(int64_t max_idle)
+    : impl_(std::make_unique<impl>(max_idle)) {
+}
+
+http_transport::~http_transport() = default;
+
+void http_transport::post(uint64_t tag, const std::string& url,
+                          const std::string& api_key, const std::string& body,
+                          int32_t timeout_ms) {
+  impl_->post(tag, url, api_key, body, timeout_ms);
+}
+
+void http_transport::poll(int wait_ms, std::vector<http_outcome>& done) {
+  impl_->poll(wait_ms, done);
+}
+
+void http_transport::wake() {
+  impl_->resolver->signal();
+}
+
+void http_transport::watch_also(int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &extra_marker;
+  epoll_ctl(impl_->epoll, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void http_transport::abort_all() {
+  impl_->abort_all();
+}
+
+size_t http_transport::connections() const {
+  return impl_->open.size();
+}
+
+} // namespace orch
