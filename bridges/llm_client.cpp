@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -95,6 +96,16 @@ public:
       : settings_(settings),
         http_((raise_fd_limit(), settings.max_per_endpoint)),
         rng_(std::random_device{}()) {
+    // The own transport knows no proxies: where the environment names one,
+    // http:// goes through libcurl, which honours it (and NO_PROXY).
+    for (auto* var : {"http_proxy", "all_proxy", "ALL_PROXY"})
+      if (auto* v = std::getenv(var); v != nullptr && *v != '\0'
+                                       && !settings_.curl_for_http) {
+        spdlog::info("llm client: {} is set; http:// endpoints go through "
+                     "libcurl and its proxy",
+                     var);
+        settings_.curl_for_http = true;
+      }
     thread_ = std::thread{[this] { run(); }};
   }
 

@@ -193,6 +193,49 @@ BOOST_AUTO_TEST_CASE(kept_alive_connections_survive_endpoint_restarts) {
   BOOST_CHECK_EQUAL(server.request_count(), size_t{rounds * n});
 }
 
+BOOST_AUTO_TEST_CASE(libcurl_posts_to_http_when_asked) {
+  // The https:// transport, tried on http:// (no TLS server here): the
+  // same reply, retries and errors as the own transport.
+  llm_client_settings s = test_client_settings();
+  s.curl_for_http = true;
+  auto via_curl = spawn_llm_client(sys, s);
+  auto reply = ask<llm_reply>(5s, via_curl, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE_MESSAGE(reply, why(reply));
+  BOOST_CHECK_NE(reply->body.find("Response to: hello"), std::string::npos);
+  stub.push_faults({{stub_fault::http_503, 0}});
+  reply = ask<llm_reply>(5s, via_curl, atom::complete_v, chat(stub.url()));
+  BOOST_REQUIRE_MESSAGE(reply, why(reply));
+  BOOST_CHECK_EQUAL(reply->retries, 1);
+  stub.push_faults({{stub_fault::timeout}});
+  auto late = ask<llm_reply>(5s, via_curl, atom::complete_v,
+                             chat(stub.url(), 300));
+  BOOST_REQUIRE(!late);
+  BOOST_CHECK(code_of(late.error()) == ec::timeout);
+  BOOST_CHECK_EQUAL(stub.requests().back().authorization, "Bearer sk-test");
+  self->send_exit(via_curl, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(a_proxy_in_the_environment_is_honoured) {
+  // The own transport knows no proxies; with http_proxy set, http:// goes
+  // through libcurl and its proxy, here one that refuses.
+  uint16_t dead = 0;
+  {
+    llm_stub_server gone{llm_stub_server::options{}};
+    BOOST_REQUIRE(gone.start());
+    dead = gone.port();
+  }
+  setenv("http_proxy", ("http://127.0.0.1:" + std::to_string(dead)).c_str(), 1);
+  // The client reads the environment as it starts, before its first
+  // request.
+  auto proxied = spawn_llm_client(sys, test_client_settings());
+  auto reply = ask<llm_reply>(10s, proxied, atom::complete_v, chat(stub.url()));
+  unsetenv("http_proxy");
+  BOOST_REQUIRE(!reply);
+  BOOST_CHECK(code_of(reply.error()) == ec::unavailable);
+  BOOST_CHECK_EQUAL(stub.request_count(), 0u);
+  self->send_exit(proxied, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(bad_urls_are_invalid_arguments) {
   llm_request req = chat(stub.url());
   req.url = "ftp://example.org/v1/chat/completions";
