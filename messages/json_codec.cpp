@@ -1,4 +1,5 @@
 #include "messages/json_codec.hpp"
+#include "messages/json_scan.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -369,142 +370,6 @@ ORCH_WIRE_TYPES(ORCH_JSON_API)
 #undef ORCH_JSON_API
 #undef ORCH_WIRE_TYPES
 
-namespace {
-
-/// The length of the well-formed UTF-8 sequence at `in[i]` (a byte of 0x80
-/// or above), or 0 when there is none (RFC 3629: no overlong forms, no
-/// surrogates, nothing above U+10FFFF).
-size_t utf8_sequence(std::string_view in, size_t i) {
-  auto c = static_cast<unsigned char>(in[i]);
-  size_t len = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    lo = c == 0xE0 ? 0xA0 : 0x80;
-    hi = c == 0xED ? 0x9F : 0xBF;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    lo = c == 0xF0 ? 0x90 : 0x80;
-    hi = c == 0xF4 ? 0x8F : 0xBF;
-  }
-  if (len == 0 || i + len > in.size())
-    return 0;
-  for (size_t k = 1; k < len; ++k) {
-    auto b = static_cast<unsigned char>(in[i + k]);
-    if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF))
-      return 0;
-  }
-  return len;
-}
-
-bool is_hex(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-         || (c >= 'A' && c <= 'F');
-}
-
-/// The code unit of the `\uXXXX` escape at `in[i]`, or -1.
-long unicode_escape(std::string_view in, size_t i) {
-  if (i + 6 > in.size() || in[i] != '\\' || in[i + 1] != 'u')
-    return -1;
-  long unit = 0;
-  for (size_t k = 2; k < 6; ++k) {
-    auto c = static_cast<unsigned char>(in[i + k]);
-    if (!is_hex(c))
-      return -1;
-    unit = unit * 16
-           + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-  }
-  return unit;
-}
-
-/// Moves `i` past the string literal that starts at `in[i]` (a quote);
-/// false when it is not a valid one.
-bool skip_json_string(std::string_view in, size_t& i) {
-  ++i;
-  while (i < in.size()) {
-    auto c = static_cast<unsigned char>(in[i]);
-    if (c == '"') {
-      ++i;
-      return true;
-    }
-    if (c < 0x20)
-      return false;
-    if (c >= 0x80) {
-      auto len = utf8_sequence(in, i);
-      if (len == 0)
-        return false;
-      i += len;
-      continue;
-    }
-    if (c != '\\') {
-      ++i;
-      continue;
-    }
-    if (i + 1 >= in.size())
-      return false;
-    switch (in[i + 1]) {
-      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
-      case 't':
-        i += 2;
-        continue;
-      case 'u':
-        break;
-      default:
-        return false;
-    }
-    auto unit = unicode_escape(in, i);
-    if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
-      return false;
-    i += 6;
-    if (unit >= 0xD800 && unit <= 0xDBFF) {
-      // A high surrogate needs its low one right after.
-      auto low = unicode_escape(in, i);
-      if (low < 0xDC00 || low > 0xDFFF)
-        return false;
-      i += 6;
-    }
-  }
-  return false;
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-/// Moves `i` past the number that starts at `in[i]`; false when it is not
-/// a valid one.
-bool skip_json_number(std::string_view in, size_t& i) {
-  auto digits = [&] {
-    auto start = i;
-    while (i < in.size() && is_digit(in[i]))
-      ++i;
-    return i > start;
-  };
-  if (in[i] == '-')
-    ++i;
-  if (i < in.size() && in[i] == '0')
-    ++i;
-  else if (!digits())
-    return false;
-  if (i < in.size() && in[i] == '.') {
-    ++i;
-    if (!digits())
-      return false;
-  }
-  if (i < in.size() && (in[i] == 'e' || in[i] == 'E')) {
-    ++i;
-    if (i < in.size() && (in[i] == '+' || in[i] == '-'))
-      ++i;
-    if (!digits())
-      return false;
-  }
-  return true;
-}
-
-} // namespace
-
 void append_json_string(std::string& out, std::string_view in) {
   static constexpr char hex[] = "0123456789abcdef";
   static constexpr std::string_view replacement = "\xEF\xBF\xBD";
@@ -525,7 +390,7 @@ void append_json_string(std::string& out, std::string_view in) {
       break;
     auto c = static_cast<unsigned char>(in[i]);
     if (c >= 0x80) {
-      auto len = utf8_sequence(in, i);
+      auto len = json_scan::utf8_sequence(in, i);
       if (len > 0) {
         out.append(in.data() + i, len);
         i += len;
@@ -555,82 +420,6 @@ void append_json_string(std::string& out, std::string_view in) {
     ++i;
   }
   out += '"';
-}
-
-bool is_json(std::string_view in) {
-  size_t i = 0;
-  // A byte order mark may lead, as nlohmann's parser allows.
-  if (in.substr(0, 3) == "\xEF\xBB\xBF")
-    i = 3;
-  auto skip_space = [&] {
-    while (i < in.size()
-           && (in[i] == ' ' || in[i] == '\t' || in[i] == '\n' || in[i] == '\r'))
-      ++i;
-  };
-  // The containers open around the current position: '{' or '['. No
-  // recursion, so any depth is fine.
-  std::vector<char> open;
-  enum { value, key, after } state = value;
-  for (;;) {
-    skip_space();
-    if (state == key) {
-      if (i == in.size() || in[i] != '"' || !skip_json_string(in, i))
-        return false;
-      skip_space();
-      if (i == in.size() || in[i] != ':')
-        return false;
-      ++i;
-      state = value;
-      continue;
-    }
-    if (state == after) {
-      if (open.empty()) {
-        return i == in.size();
-      }
-      if (i == in.size())
-        return false;
-      auto c = in[i++];
-      if (c == ',') {
-        state = open.back() == '{' ? key : value;
-      } else if (c == (open.back() == '{' ? '}' : ']')) {
-        open.pop_back();
-      } else {
-        return false;
-      }
-      continue;
-    }
-    // A value.
-    if (i == in.size())
-      return false;
-    auto c = in[i];
-    state = after;
-    if (c == '{' || c == '[') {
-      ++i;
-      skip_space();
-      if (i < in.size() && in[i] == (c == '{' ? '}' : ']')) {
-        ++i;
-        continue;
-      }
-      open.push_back(c);
-      state = c == '{' ? key : value;
-    } else if (c == '"') {
-      if (!skip_json_string(in, i))
-        return false;
-    } else if (c == '-' || is_digit(c)) {
-      if (!skip_json_number(in, i))
-        return false;
-    } else {
-      bool literal = false;
-      for (std::string_view word : {"true", "false", "null"})
-        if (in.substr(i, word.size()) == word) {
-          i += word.size();
-          literal = true;
-          break;
-        }
-      if (!literal)
-        return false;
-    }
-  }
 }
 
 } // namespace orch

@@ -209,6 +209,22 @@ BOOST_AUTO_TEST_CASE(replies_are_parsed_strictly) {
   BOOST_CHECK_EQUAL(ok->content, "hi");
   BOOST_CHECK_EQUAL(ok->usage.prompt_tokens, 3);
   BOOST_CHECK_EQUAL(ok->usage.completion_tokens, 1);
+  // Escapes decoded (a surrogate pair to one code point), a key that comes
+  // twice counts with its last value, other members and choices skipped.
+  auto escaped = parse_chat_completion(
+    R"({"id":"x","meta":{"a":["]}",{"b":null}]},"choices":[{"message":)"
+    R"({"content":"old","role":"assistant","content":"a\nb \"q\" )"
+    R"(\u00e9 \ud83d\ude00"}},{"message":{"content":"other"}}],)"
+    R"("usage":{"prompt_tokens":-1,"completion_tokens":2.0}})");
+  BOOST_REQUIRE_MESSAGE(escaped, why(escaped));
+  BOOST_CHECK_EQUAL(escaped->content, "a\nb \"q\" \xC3\xA9 \xF0\x9F\x98\x80");
+  BOOST_CHECK_EQUAL(escaped->usage.prompt_tokens, 0);
+  BOOST_CHECK_EQUAL(escaped->usage.completion_tokens, 0);
+  auto broken = parse_chat_completion(R"({"choices":[{"message":{"content":)"
+                                      R"("hi"}}]} trailing)");
+  BOOST_REQUIRE(!broken);
+  BOOST_CHECK(code_of(broken.error()) == ec::unavailable);
+  BOOST_CHECK(!parse_chat_completion(R"({"choices":{"message":{}}})"));
 }
 
 BOOST_AUTO_TEST_CASE(request_bodies_are_json_of_any_text) {

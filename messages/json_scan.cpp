@@ -1,0 +1,335 @@
+#include "messages/json_scan.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "messages/json_codec.hpp"
+
+namespace orch {
+
+namespace json_scan {
+
+namespace {
+
+bool is_hex(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+         || (c >= 'A' && c <= 'F');
+}
+
+/// The code unit of the `\uXXXX` escape at `in[i]`, or -1.
+long unicode_escape(std::string_view in, size_t i) {
+  if (i + 6 > in.size() || in[i] != '\\' || in[i + 1] != 'u')
+    return -1;
+  long unit = 0;
+  for (size_t k = 2; k < 6; ++k) {
+    auto c = static_cast<unsigned char>(in[i + k]);
+    if (!is_hex(c))
+      return -1;
+    unit = unit * 16
+           + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return unit;
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+} // namespace
+
+size_t utf8_sequence(std::string_view in, size_t i) {
+  auto c = static_cast<unsigned char>(in[i]);
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    lo = c == 0xE0 ? 0xA0 : 0x80;
+    hi = c == 0xED ? 0x9F : 0xBF;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    lo = c == 0xF0 ? 0x90 : 0x80;
+    hi = c == 0xF4 ? 0x8F : 0xBF;
+  }
+  if (len == 0 || i + len > in.size())
+    return 0;
+  for (size_t k = 1; k < len; ++k) {
+    auto b = static_cast<unsigned char>(in[i + k]);
+    if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF))
+      return 0;
+  }
+  return len;
+}
+
+bool skip_string(std::string_view in, size_t& i) {
+  ++i;
+  while (i < in.size()) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c == '"') {
+      ++i;
+      return true;
+    }
+    if (c < 0x20)
+      return false;
+    if (c >= 0x80) {
+      auto len = utf8_sequence(in, i);
+      if (len == 0)
+        return false;
+      i += len;
+      continue;
+    }
+    if (c != '\\') {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= in.size())
+      return false;
+    switch (in[i + 1]) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
+      case 't':
+        i += 2;
+        continue;
+      case 'u':
+        break;
+      default:
+        return false;
+    }
+    auto unit = unicode_escape(in, i);
+    if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+      return false;
+    i += 6;
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      // A high surrogate needs its low one right after.
+      auto low = unicode_escape(in, i);
+      if (low < 0xDC00 || low > 0xDFFF)
+        return false;
+      i += 6;
+    }
+  }
+  return false;
+}
+
+bool skip_number(std::string_view in, size_t& i) {
+  auto digits = [&] {
+    auto start = i;
+    while (i < in.size() && is_digit(in[i]))
+      ++i;
+    return i > start;
+  };
+  if (in[i] == '-')
+    ++i;
+  if (i < in.size() && in[i] == '0')
+    ++i;
+  else if (!digits())
+    return false;
+  if (i < in.size() && in[i] == '.') {
+    ++i;
+    if (!digits())
+      return false;
+  }
+  if (i < in.size() && (in[i] == 'e' || in[i] == 'E')) {
+    ++i;
+    if (i < in.size() && (in[i] == '+' || in[i] == '-'))
+      ++i;
+    if (!digits())
+      return false;
+  }
+  return true;
+}
+
+void skip_space(std::string_view in, size_t& i) {
+  if (i == 0 && in.substr(0, 3) == "\xEF\xBB\xBF")
+    i = 3;
+  while (i < in.size()
+         && (in[i] == ' ' || in[i] == '\t' || in[i] == '\n' || in[i] == '\r'))
+    ++i;
+}
+
+void skip_value(std::string_view in, size_t& i) {
+  // Containers by their depth; strings are skipped whole, so that a
+  // bracket inside one does not count.
+  size_t depth = 0;
+  while (i < in.size()) {
+    auto c = in[i];
+    if (c == '"') {
+      ++i;
+      while (i < in.size() && in[i] != '"')
+        i += in[i] == '\\' ? 2 : 1;
+      i = std::min(i + 1, in.size());
+      if (depth == 0)
+        return;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+      ++i;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0)
+        return; // the container around a number or literal ends
+      ++i;
+      if (--depth == 0)
+        return;
+    } else if (depth == 0
+               && (c == ',' || c == ' ' || c == '\t' || c == '\n'
+                   || c == '\r')) {
+      return;
+    } else {
+      ++i;
+    }
+  }
+}
+
+void read_string(std::string_view in, size_t& i, std::string& out) {
+  out.clear();
+  ++i;
+  while (i < in.size()) {
+    // A run without escapes, copied at once.
+    auto run = i;
+    while (run < in.size() && in[run] != '"' && in[run] != '\\')
+      ++run;
+    out.append(in.data() + i, run - i);
+    i = run;
+    if (i >= in.size())
+      return;
+    if (in[i] == '"') {
+      ++i;
+      return;
+    }
+    if (i + 1 >= in.size())
+      return;
+    auto e = in[i + 1];
+    switch (e) {
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        auto unit = unicode_escape(in, i);
+        if (unit < 0)
+          return;
+        unsigned long cp = static_cast<unsigned long>(unit);
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+          auto low = unicode_escape(in, i + 6);
+          if (low < 0xDC00 || low > 0xDFFF)
+            return;
+          cp = 0x10000 + ((cp - 0xD800) << 10)
+               + static_cast<unsigned long>(low - 0xDC00);
+          i += 6;
+        }
+        if (cp < 0x80) {
+          out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+          out += static_cast<char>(0xC0 | (cp >> 6));
+          out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+          out += static_cast<char>(0xE0 | (cp >> 12));
+          out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+          out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+          out += static_cast<char>(0xF0 | (cp >> 18));
+          out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+          out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+          out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+        i += 6;
+        continue;
+      }
+      default: out += e; // " \ /
+    }
+    i += 2;
+  }
+}
+
+bool string_equals(std::string_view in, size_t& i, std::string_view word) {
+  // The common case: no escape, compared in place.
+  auto end = i + 1 + word.size();
+  if (end < in.size() && in[end] == '"'
+      && in.substr(i + 1, word.size()) == word
+      && in.substr(i + 1, word.size()).find('\\') == std::string_view::npos) {
+    i = end + 1;
+    return true;
+  }
+  std::string s;
+  read_string(in, i, s);
+  return s == word;
+}
+
+} // namespace json_scan
+
+bool is_json(std::string_view in) {
+  size_t i = 0;
+  // A byte order mark may lead, as nlohmann's parser allows.
+  if (in.substr(0, 3) == "\xEF\xBB\xBF")
+    i = 3;
+  auto skip_space = [&] {
+    while (i < in.size()
+           && (in[i] == ' ' || in[i] == '\t' || in[i] == '\n' || in[i] == '\r'))
+      ++i;
+  };
+  // The containers open around the current position: '{' or '['. No
+  // recursion, so any depth is fine.
+  std::vector<char> open;
+  enum { value, key, after } state = value;
+  for (;;) {
+    skip_space();
+    if (state == key) {
+      if (i == in.size() || in[i] != '"' || !json_scan::skip_string(in, i))
+        return false;
+      skip_space();
+      if (i == in.size() || in[i] != ':')
+        return false;
+      ++i;
+      state = value;
+      continue;
+    }
+    if (state == after) {
+      if (open.empty()) {
+        return i == in.size();
+      }
+      if (i == in.size())
+        return false;
+      auto c = in[i++];
+      if (c == ',') {
+        state = open.back() == '{' ? key : value;
+      } else if (c == (open.back() == '{' ? '}' : ']')) {
+        open.pop_back();
+      } else {
+        return false;
+      }
+      continue;
+    }
+    // A value.
+    if (i == in.size())
+      return false;
+    auto c = in[i];
+    state = after;
+    if (c == '{' || c == '[') {
+      ++i;
+      skip_space();
+      if (i < in.size() && in[i] == (c == '{' ? '}' : ']')) {
+        ++i;
+        continue;
+      }
+      open.push_back(c);
+      state = c == '{' ? key : value;
+    } else if (c == '"') {
+      if (!json_scan::skip_string(in, i))
+        return false;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      if (!json_scan::skip_number(in, i))
+        return false;
+    } else {
+      bool literal = false;
+      for (std::string_view word : {"true", "false", "null"})
+        if (in.substr(i, word.size()) == word) {
+          i += word.size();
+          literal = true;
+          break;
+        }
+      if (!literal)
+        return false;
+    }
+  }
+}
+
+} // namespace orch
