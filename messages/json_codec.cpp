@@ -377,13 +377,7 @@ void append_json_string(std::string& out, std::string_view in) {
   size_t i = 0;
   while (i < in.size()) {
     // A run of characters that stay as they are, copied at once.
-    auto run = i;
-    while (run < in.size()) {
-      auto b = static_cast<unsigned char>(in[run]);
-      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\')
-        break;
-      ++run;
-    }
+    auto run = json_scan::plain_run(in, i);
     out.append(in.data() + i, run - i);
     i = run;
     if (i == in.size())

@@ -65,6 +65,9 @@ size_t utf8_sequence(std::string_view in, size_t i) {
 bool skip_string(std::string_view in, size_t& i) {
   ++i;
   while (i < in.size()) {
+    i = plain_run(in, i);
+    if (i == in.size())
+      break;
     auto c = static_cast<unsigned char>(in[i]);
     if (c == '"') {
       ++i;
@@ -183,9 +186,7 @@ void read_string(std::string_view in, size_t& i, std::string& out) {
   ++i;
   while (i < in.size()) {
     // A run without escapes, copied at once.
-    auto run = i;
-    while (run < in.size() && in[run] != '"' && in[run] != '\\')
-      ++run;
+    auto run = plain_run(in, i);
     out.append(in.data() + i, run - i);
     i = run;
     if (i >= in.size())
@@ -193,6 +194,10 @@ void read_string(std::string_view in, size_t& i, std::string& out) {
     if (in[i] == '"') {
       ++i;
       return;
+    }
+    if (in[i] != '\\') {
+      out += in[i++]; // UTF-8, valid in a checked text
+      continue;
     }
     if (i + 1 >= in.size())
       return;

@@ -7,10 +7,44 @@
 // cost per byte.
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace orch::json_scan {
+
+/// The index of the first byte at or after `in[i]` that a JSON string
+/// cannot hold as it is: a control character, a quote, a backslash, or a
+/// byte of 0x80 or above (UTF-8, checked on its own); `in.size()` when
+/// there is none. Eight bytes per step: prompts and replies are mostly
+/// such runs, and a byte at a time was a sixth of the LLM client's
+/// instructions (callgrind, llm_concurrency).
+inline size_t plain_run(std::string_view in, size_t i) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+                "the first match is the lowest byte");
+  constexpr uint64_t ones = 0x0101010101010101ULL;
+  constexpr uint64_t highs = 0x8080808080808080ULL;
+  while (i + 8 <= in.size()) {
+    uint64_t w;
+    std::memcpy(&w, in.data() + i, 8);
+    // A byte below 0x20, or equal to '"' or '\\' (zero after the XOR), sets
+    // its high bit in these; the lowest such bit is exact.
+    auto below = (w - ones * 0x20) & ~w;
+    auto q = w ^ (ones * '"');
+    auto b = w ^ (ones * '\\');
+    auto any = ((below | ((q - ones) & ~q) | ((b - ones) & ~b)) | w) & highs;
+    if (any != 0)
+      return i + (static_cast<size_t>(__builtin_ctzll(any)) >> 3);
+    i += 8;
+  }
+  for (; i < in.size(); ++i) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+      return i;
+  }
+  return i;
+}
 
 /// The length of the well-formed UTF-8 sequence at `in[i]` (a byte of 0x80
 /// or above), or 0 when there is none (RFC 3629: no overlong forms, no

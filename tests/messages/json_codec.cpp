@@ -1,4 +1,5 @@
 #include "messages/json_codec.hpp"
+#include "messages/json_scan.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -449,6 +450,35 @@ BOOST_AUTO_TEST_CASE(is_json_accepts_what_nlohmann_accepts) {
   }
   BOOST_TEST(accepted > 5000u);
   BOOST_TEST(rejected > 5000u);
+}
+
+BOOST_AUTO_TEST_CASE(plain_runs_end_where_a_byte_at_a_time_ends) {
+  // Eight bytes per step against one: random texts of plain letters with
+  // each kind of stop byte (and bytes next to them) here and there, from
+  // every offset.
+  std::mt19937 rng{11};
+  const std::string stops = std::string{"\"\\\x1f\x80\xff\x01"} + '\0';
+  const std::string near = " !#[]{}~\x7f";
+  for (int round = 0; round < 300; ++round) {
+    std::string text(rng() % 40, 'a');
+    for (auto& c : text) {
+      auto pick = rng() % 20;
+      if (pick == 0)
+        c = stops[rng() % stops.size()];
+      else if (pick < 4)
+        c = near[rng() % near.size()];
+    }
+    for (size_t i = 0; i <= text.size(); ++i) {
+      auto want = i;
+      while (want < text.size()) {
+        auto c = static_cast<unsigned char>(text[want]);
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+          break;
+        ++want;
+      }
+      BOOST_REQUIRE_EQUAL(orch::json_scan::plain_run(text, i), want);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
