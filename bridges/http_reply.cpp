@@ -32,7 +32,7 @@ std::string_view trim(std::string_view s) {
 }
 
 /// Calls `f` with each element of a comma-separated list, trimmed.
-template <class F>
+template<class F>
 void each_token(std::string_view list, F f) {
   while (!list.empty()) {
     auto comma = list.find(',');
@@ -71,8 +71,7 @@ int hex_digit(char c) {
 
 } // namespace
 
-http_reply_parser::http_reply_parser(size_t max_body) : max_body_(max_body) {
-}
+http_reply_parser::http_reply_parser(size_t max_body) : max_body_(max_body) {}
 
 void http_reply_parser::reset() {
   state_ = state::status_line;
@@ -112,21 +111,19 @@ bool http_reply_parser::take_body(const char* data, size_t n) {
   return true;
 }
 
-http_reply_parser::result
-http_reply_parser::feed(const char* data, size_t size, size_t& used) {
+http_reply_parser::result http_reply_parser::feed(const char* data, size_t size,
+                                                  size_t& used) {
   used = 0;
   if (size > 0)
     started_ = true;
   while (used < size) {
     switch (state_) {
-      case state::complete:
-        return result::done;
-      case state::broken:
-        return result::failed;
+      case state::complete: return result::done;
+      case state::broken: return result::failed;
       case state::body_length:
       case state::chunk_data: {
-        auto n = static_cast<size_t>(
-          std::min<uint64_t>(remaining_, size - used));
+        auto n
+          = static_cast<size_t>(std::min<uint64_t>(remaining_, size - used));
         if (!take_body(data + used, n))
           return result::failed;
         used += n;
@@ -150,12 +147,12 @@ http_reply_parser::feed(const char* data, size_t size, size_t& used) {
       default: {
         // A state that reads lines: up to the next LF.
         auto* start = data + used;
-        auto* lf = static_cast<const char*>(
-          std::memchr(start, '\n', size - used));
+        auto* lf
+          = static_cast<const char*>(std::memchr(start, '\n', size - used));
         auto n = lf ? static_cast<size_t>(lf - start) + 1 : size - used;
         auto limit = state_ == state::status_line || state_ == state::headers
-                       ? max_header_bytes - std::min(header_bytes_,
-                                                     max_header_bytes)
+                       ? max_header_bytes
+                           - std::min(header_bytes_, max_header_bytes)
                        : max_line_bytes;
         if (line_.size() + n > limit)
           return fail("malformed HTTP reply: a header or chunk line is "
@@ -232,8 +229,7 @@ http_reply_parser::result http_reply_parser::on_line(std::string_view line) {
       if (line.empty())
         state_ = state::complete;
       return result::more;
-    default:
-      return fail("malformed HTTP reply");
+    default: return fail("malformed HTTP reply");
   }
 }
 
@@ -308,9 +304,9 @@ http_reply_parser::result http_reply_parser::on_headers_end() {
     header_bytes_ = seen;
     return result::more;
   }
-  keep_alive_ = minor_version_ >= 1 ? !connection_close_
-                                    : connection_keep_alive_
-                                        && !connection_close_;
+  keep_alive_ = minor_version_ >= 1
+                  ? !connection_close_
+                  : connection_keep_alive_ && !connection_close_;
   if (status_ == 204 || status_ == 304) {
     state_ = state::complete;
     return result::more;
@@ -338,13 +334,9 @@ http_reply_parser::result http_reply_parser::on_headers_end() {
 
 http_reply_parser::result http_reply_parser::finish() {
   switch (state_) {
-    case state::complete:
-      return result::done;
-    case state::body_to_end:
-      state_ = state::complete;
-      return result::done;
-    case state::broken:
-      return result::failed;
+    case state::complete: return result::done;
+    case state::body_to_end: state_ = state::complete; return result::done;
+    case state::broken: return result::failed;
     case state::status_line:
       if (!started_)
         return fail("Empty reply from server");

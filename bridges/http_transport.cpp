@@ -54,6 +54,26 @@ struct address {
   socklen_t len = 0;
 };
 
+/// `host` as an IPv4 or IPv6 address (without brackets) with `port`.
+std::optional<address> numeric_address(const std::string& host, uint16_t port) {
+  address a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.sa);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.sa);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    a.len = sizeof(sockaddr_in);
+    return a;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    a.len = sizeof(sockaddr_in6);
+    return a;
+  }
+  return std::nullopt;
+}
+
 /// Host names are looked up on a thread of their own (getaddrinfo blocks
 /// for as long as DNS takes). It outlives the transport when a look-up
 /// hangs: the transport's destructor does not wait for DNS. The eventfd
@@ -77,6 +97,8 @@ struct resolver_shared {
   std::vector<answer> answers;
   bool stopping = false;
   int wakeup = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  /// In place of getaddrinfo when set (tests).
+  http_transport::lookup_fn lookup;
 
   ~resolver_shared() {
     if (wakeup >= 0)
@@ -103,31 +125,49 @@ struct resolver_shared {
       }
       answer a;
       a.endpoint = j.endpoint;
-      addrinfo hints{};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      addrinfo* found = nullptr;
-      auto rc = getaddrinfo(j.host.c_str(), j.port.c_str(), &hints, &found);
-      if (rc != 0) {
-        a.error = gai_strerror(rc);
-      } else {
-        for (auto* i = found; i != nullptr; i = i->ai_next) {
-          if (i->ai_addrlen > sizeof(sockaddr_storage))
-            continue;
-          address x;
-          std::memcpy(&x.sa, i->ai_addr, i->ai_addrlen);
-          x.len = i->ai_addrlen;
-          a.addrs.push_back(x);
-        }
-        freeaddrinfo(found);
+      http_transport::lookup_fn lookup;
+      {
+        std::lock_guard<std::mutex> guard{self->mtx};
+        lookup = self->lookup;
+      }
+      if (lookup) {
+        for (auto& name : lookup(j.host, j.port))
+          if (auto x
+              = numeric_address(name, static_cast<uint16_t>(std::stoi(j.port))))
+            a.addrs.push_back(*x);
         if (a.addrs.empty())
           a.error = "no address";
+      } else {
+        resolve(j, a);
       }
       {
         std::lock_guard<std::mutex> guard{self->mtx};
         self->answers.push_back(std::move(a));
       }
       self->signal();
+    }
+  }
+
+  static void resolve(const job& j, answer& a) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    auto rc = getaddrinfo(j.host.c_str(), j.port.c_str(), &hints, &found);
+    if (rc != 0) {
+      a.error = gai_strerror(rc);
+    } else {
+      for (auto* i = found; i != nullptr; i = i->ai_next) {
+        if (i->ai_addrlen > sizeof(sockaddr_storage))
+          continue;
+        address x;
+        std::memcpy(&x.sa, i->ai_addr, i->ai_addrlen);
+        x.len = i->ai_addrlen;
+        a.addrs.push_back(x);
+      }
+      freeaddrinfo(found);
+      if (a.addrs.empty())
+        a.error = "no address";
     }
   }
 };
@@ -151,6 +191,8 @@ struct endpoint {
   std::string port;
   bool numeric = false;
   std::vector<address> addrs;
+  /// The address that answered last.
+  size_t preferred = 0;
   steady::time_point resolved_at;
   bool resolving = false;
   std::vector<connection*> idle;
@@ -180,6 +222,9 @@ struct post_state {
   connection* conn = nullptr;
   /// Sent once more on a new connection after a kept-alive one died.
   bool resent = false;
+  /// The endpoint's addresses tried (bit k: addrs[k]) since it last asked
+  /// for a connection.
+  uint64_t tried = 0;
   deadline_link whole;
   deadline_link connect;
 };
@@ -202,7 +247,7 @@ struct connection {
 /// Deadlines of running POSTs, one FIFO per time limit: POSTs with the
 /// same limit fall due in the order they started, so adding and removing
 /// are O(1) and the earliest is at the front of one of few lists.
-template <deadline_link post_state::*Link>
+template<deadline_link post_state::*Link>
 class deadlines {
 public:
   void add(post_state* p, int32_t ms, steady::time_point due) {
@@ -272,7 +317,8 @@ char extra_marker;
 struct http_transport::impl {
   size_t max_idle;
   int epoll = -1;
-  std::shared_ptr<resolver_shared> resolver = std::make_shared<resolver_shared>();
+  std::shared_ptr<resolver_shared> resolver
+    = std::make_shared<resolver_shared>();
   bool resolver_running = false;
   std::vector<std::unique_ptr<endpoint>> endpoints;
   std::unordered_map<std::string, endpoint*> endpoint_by_key;
@@ -350,22 +396,10 @@ struct http_transport::impl {
     ep->index = endpoints.size();
     ep->host = host;
     ep->port = port;
-    address a;
-    auto num = static_cast<uint16_t>(std::stoi(port));
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.sa);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.sa);
-    if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-      v4->sin_family = AF_INET;
-      v4->sin_port = htons(num);
-      a.len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-      v6->sin6_family = AF_INET6;
-      v6->sin6_port = htons(num);
-      a.len = sizeof(sockaddr_in6);
-    }
-    if (a.len > 0) {
+    if (auto a = numeric_address(host,
+                                 static_cast<uint16_t>(std::stoi(port)))) {
       ep->numeric = true;
-      ep->addrs.push_back(a);
+      ep->addrs.push_back(*a);
     }
     auto* raw = ep.get();
     endpoints.push_back(std::move(ep));
@@ -390,7 +424,7 @@ struct http_transport::impl {
       auto end = u.find_first_of("/?#");
       auto authority = u.substr(0, end);
       std::string path{end == std::string_view::npos ? std::string_view{}
-                                                      : u.substr(end)};
+                                                     : u.substr(end)};
       path = path.substr(0, path.find('#'));
       if (path.empty() || path.front() != '/')
         path.insert(path.begin(), '/');
@@ -435,8 +469,8 @@ struct http_transport::impl {
           bad("a space or line break in the URL");
         } else {
           t->ep = endpoint_for(std::string{host}, std::string{port});
-          t->head = "POST " + path + " HTTP/1.1\r\nHost: "
-                    + std::string{authority}
+          t->head = "POST " + path
+                    + " HTTP/1.1\r\nHost: " + std::string{authority}
                     + "\r\nUser-Agent: orchestrator\r\n"
                       "Accept: application/json\r\n"
                       "Content-Type: application/json\r\n";
@@ -482,8 +516,10 @@ struct http_transport::impl {
       auto& ep = *endpoints[a.endpoint];
       ep.resolving = false;
       ep.resolved_at = steady::now();
-      if (!a.addrs.empty())
+      if (!a.addrs.empty()) {
         ep.addrs = std::move(a.addrs);
+        ep.preferred = 0;
+      }
       auto waiting = std::move(ep.waiting);
       ep.waiting.clear();
       for (auto tag : waiting) {
@@ -491,12 +527,14 @@ struct http_transport::impl {
         if (i == running.end())
           continue; // timed out meanwhile
         auto* p = i->second.get();
-        if (ep.addrs.empty())
+        if (ep.addrs.empty()) {
           fail_post(p, http_outcome::kind::conn_error,
                     "Could not resolve host: " + ep.host + " (" + a.error
                       + ")");
-        else
-          open_conn(p, 0);
+        } else {
+          p->tried = 0;
+          open_conn(p);
+        }
       }
     }
   }
@@ -540,15 +578,28 @@ struct http_transport::impl {
     graveyard.clear();
   }
 
-  /// Opens a connection for `p`, trying the endpoint's addresses from
-  /// `first` on.
-  void open_conn(post_state* p, size_t first) {
+  /// The next address for `p` to try: the one that answered last, else
+  /// the first not tried yet.
+  std::optional<size_t> next_address(const endpoint& ep, const post_state& p) {
+    auto n = std::min<size_t>(ep.addrs.size(), 64);
+    auto untried = [&](size_t k) { return ((p.tried >> k) & 1) == 0; };
+    if (ep.preferred < n && untried(ep.preferred))
+      return ep.preferred;
+    for (size_t k = 0; k < n; ++k)
+      if (untried(k))
+        return k;
+    return std::nullopt;
+  }
+
+  /// Opens a connection for `p` on an address it has not tried; fails it
+  /// (with `err`, the last attempt's error) when none is left.
+  void open_conn(post_state* p, int err = 0) {
     auto& ep = *p->t->ep;
-    int err = 0;
-    for (auto k = first; k < ep.addrs.size(); ++k) {
-      auto& a = ep.addrs[k];
-      auto fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                       0);
+    while (auto k = next_address(ep, *p)) {
+      p->tried |= uint64_t{1} << *k;
+      auto& a = ep.addrs[*k];
+      auto fd = socket(a.sa.ss_family,
+                       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) {
         err = errno;
         continue;
@@ -565,7 +616,7 @@ struct http_transport::impl {
       auto* c = new connection;
       c->fd = fd;
       c->ep = &ep;
-      c->addr_index = k;
+      c->addr_index = *k;
       c->p = p;
       c->events = EPOLLIN | EPOLLOUT;
       p->conn = c;
@@ -587,22 +638,18 @@ struct http_transport::impl {
 
   void connected(connection& c) {
     connecting.remove(c.p);
+    // The address that answered is tried first by the next connections (a
+    // name with an address that refuses, e.g. ::1 where the server listens
+    // on IPv4 only, costs one refused attempt, not one per connection).
+    c.ep->preferred = c.addr_index;
     send_on(c, c.p);
   }
 
   /// A connection did not open: the next address, else the POST fails.
   void connect_failed(connection* c, int err) {
     auto* p = c->p;
-    auto next = c->addr_index + 1;
     close_conn(c);
-    auto& ep = *p->t->ep;
-    if (next < ep.addrs.size()) {
-      open_conn(p, next);
-      return;
-    }
-    fail_post(p, http_outcome::kind::conn_error,
-              "Failed to connect to " + ep.host + " port " + ep.port + ": "
-                + errno_text(err));
+    open_conn(p, err);
   }
 
   void send_on(connection& c, post_state* p) {
@@ -662,8 +709,7 @@ struct http_transport::impl {
   /// the POST went: the POST goes again on a new connection, once.
   void broken(connection* c, std::string why) {
     auto* p = c->p;
-    auto stale = c->reused && !c->reply.started() && p != nullptr
-                 && !p->resent;
+    auto stale = c->reused && !c->reply.started() && p != nullptr && !p->resent;
     close_conn(c);
     if (p == nullptr)
       return;
@@ -778,11 +824,8 @@ struct http_transport::impl {
           write_some(c);
         return;
       case connection::phase::receiving:
-      case connection::phase::idle:
-        read_some(c);
-        return;
-      case connection::phase::closed:
-        return;
+      case connection::phase::idle: read_some(c); return;
+      case connection::phase::closed: return;
     }
   }
 
@@ -805,7 +848,8 @@ struct http_transport::impl {
       ep.waiting.push_back(p->tag);
       return;
     }
-    open_conn(p, 0);
+    p->tried = 0;
+    open_conn(p);
   }
 
   void post(uint64_t tag, const std::string& url, const std::string& api_key,
@@ -873,14 +917,14 @@ struct http_transport::impl {
     if (auto c = connecting.earliest(); c && (!next || *c < *next))
       next = c;
     if (next) {
-      auto left = std::chrono::duration_cast<std::chrono::microseconds>(
-                    *next - now)
-                    .count();
+      auto left
+        = std::chrono::duration_cast<std::chrono::microseconds>(*next - now)
+            .count();
       wait = std::min<int64_t>(wait, (std::max<int64_t>(left, 0) + 999) / 1000);
     }
-    auto n = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
-                        static_cast<int>(std::clamp<int64_t>(wait, 0,
-                                                             wait_ms)));
+    auto n
+      = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
+                   static_cast<int>(std::clamp<int64_t>(wait, 0, wait_ms)));
     for (int i = 0; i < n; ++i) {
       auto* ptr = events[i].data.ptr;
       if (ptr == nullptr) {
@@ -915,8 +959,7 @@ struct http_transport::impl {
 };
 
 http_transport::http_transport(int64_t max_idle)
-    : impl_(std::make_unique<impl>(max_idle)) {
-}
+    : impl_(std::make_unique<impl>(max_idle)) {}
 
 http_transport::~http_transport() = default;
 
@@ -943,6 +986,11 @@ void http_transport::watch_also(int fd) {
 
 void http_transport::abort_all() {
   impl_->abort_all();
+}
+
+void http_transport::use_lookup(lookup_fn f) {
+  std::lock_guard<std::mutex> guard{impl_->resolver->mtx};
+  impl_->resolver->lookup = std::move(f);
 }
 
 size_t http_transport::connections() const {

@@ -10,6 +10,7 @@
 // (bridges/curl_transport.hpp). Not thread-safe apart from wake().
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,13 @@ public:
 
   /// Open connections, busy or idle (for tests).
   size_t connections() const;
+
+  /// The numeric addresses of a host name and port, in the order to try.
+  using lookup_fn = std::function<std::vector<std::string>(
+    const std::string& host, const std::string& port)>;
+
+  /// Looks host names up with `f` instead of getaddrinfo (for tests).
+  void use_lookup(lookup_fn f);
 
 private:
   struct impl;

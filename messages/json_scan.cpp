@@ -25,8 +25,7 @@ long unicode_escape(std::string_view in, size_t i) {
     auto c = static_cast<unsigned char>(in[i + k]);
     if (!is_hex(c))
       return -1;
-    unit = unit * 16
-           + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    unit = unit * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
   }
   return unit;
 }
@@ -89,14 +88,16 @@ bool skip_string(std::string_view in, size_t& i) {
     if (i + 1 >= in.size())
       return false;
     switch (in[i + 1]) {
-      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
-      case 't':
-        i += 2;
-        continue;
-      case 'u':
-        break;
-      default:
-        return false;
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't': i += 2; continue;
+      case 'u': break;
+      default: return false;
     }
     auto unit = unicode_escape(in, i);
     if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
@@ -248,8 +249,7 @@ void read_string(std::string_view in, size_t& i, std::string& out) {
 bool string_equals(std::string_view in, size_t& i, std::string_view word) {
   // The common case: no escape, compared in place.
   auto end = i + 1 + word.size();
-  if (end < in.size() && in[end] == '"'
-      && in.substr(i + 1, word.size()) == word
+  if (end < in.size() && in[end] == '"' && in.substr(i + 1, word.size()) == word
       && in.substr(i + 1, word.size()).find('\\') == std::string_view::npos) {
     i = end + 1;
     return true;

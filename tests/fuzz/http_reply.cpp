@@ -58,8 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (whole.r == http_reply_parser::result::done) {
     fuzz::require(whole.used == split.used, "same bytes used");
     fuzz::require(whole.status == split.status, "same status");
-    fuzz::require(whole.retry_after == split.retry_after,
-                  "same Retry-After");
+    fuzz::require(whole.retry_after == split.retry_after, "same Retry-After");
     fuzz::require(whole.keep_alive == split.keep_alive, "same keep-alive");
     fuzz::require(whole.body == split.body, "same body", whole.body);
     fuzz::require(whole.status >= 200, "a final status");
