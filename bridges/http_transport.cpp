@@ -6,7 +6,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -24,6 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "actors/timer_heap.hpp"
 #include "bridges/http_reply.hpp"
 
 namespace orch {
@@ -72,6 +72,65 @@ std::optional<address> numeric_address(const std::string& host, uint16_t port) {
     return a;
   }
   return std::nullopt;
+}
+
+/// The parts of an http:// URL that a POST needs.
+struct url_parts {
+  /// Without brackets.
+  std::string host;
+  /// "80" when the URL gives none.
+  std::string port;
+  /// host[:port] as written: the Host header.
+  std::string authority;
+  /// From its '/', with the query, without the fragment.
+  std::string path;
+};
+
+/// Splits `url` into `out`; why it cannot be used, or "".
+std::string split_url(std::string_view url, url_parts& out) {
+  constexpr auto npos = std::string_view::npos;
+  if (url.substr(0, 7) != "http://")
+    return "not an http:// URL";
+  auto rest = url.substr(7);
+  auto end = rest.find_first_of("/?#");
+  auto authority = rest.substr(0, end);
+  auto path = end == npos ? std::string_view{} : rest.substr(end);
+  path = path.substr(0, path.find('#'));
+  if (authority.find('@') != npos)
+    return "user names in URLs are not supported";
+  auto host = authority;
+  std::string_view port = "80";
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == npos)
+      return "an IPv6 address without its ']'";
+    host = authority.substr(1, close - 1);
+    auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':')
+        return "text after the IPv6 address";
+      port = after.substr(1);
+    }
+  } else if (auto colon = authority.rfind(':'); colon != npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty())
+    return "no host";
+  auto digits = !port.empty() && port.size() <= 5
+                && std::all_of(port.begin(), port.end(),
+                               [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoi(std::string{port}) < 1
+      || std::stoi(std::string{port}) > 65535)
+    return "a bad port";
+  if (url.find_first_of("\r\n ") != npos)
+    return "a space or line break in the URL";
+  out.host = host;
+  out.port = port;
+  out.authority = authority;
+  out.path = path.empty() || path.front() != '/' ? "/" + std::string{path}
+                                                 : std::string{path};
+  return {};
 }
 
 /// Host names are looked up on a thread of their own (getaddrinfo blocks
@@ -175,15 +234,6 @@ struct resolver_shared {
 struct connection;
 struct post_state;
 
-/// A POST's place in a list of deadlines.
-struct deadline_link {
-  post_state* prev = nullptr;
-  post_state* next = nullptr;
-  int32_t ms = 0;
-  steady::time_point due;
-  bool linked = false;
-};
-
 /// scheme://host:port: its addresses and its idle connections.
 struct endpoint {
   size_t index = 0;
@@ -225,8 +275,10 @@ struct post_state {
   /// The endpoint's addresses tried (bit k: addrs[k]) since it last asked
   /// for a connection.
   uint64_t tried = 0;
-  deadline_link whole;
-  deadline_link connect;
+  /// Places in the heaps of deadlines: the whole POST's, and the
+  /// connection's while one opens.
+  size_t whole_slot = static_cast<size_t>(-1);
+  size_t connect_slot = static_cast<size_t>(-1);
 };
 
 struct connection {
@@ -244,70 +296,21 @@ struct connection {
   http_reply_parser reply;
 };
 
-/// Deadlines of running POSTs, one FIFO per time limit: POSTs with the
-/// same limit fall due in the order they started, so adding and removing
-/// are O(1) and the earliest is at the front of one of few lists.
-template<deadline_link post_state::*Link>
-class deadlines {
-public:
-  void add(post_state* p, int32_t ms, steady::time_point due) {
-    auto& link = p->*Link;
-    auto& f = lists_[ms];
-    link.ms = ms;
-    link.due = due;
-    link.linked = true;
-    link.next = nullptr;
-    link.prev = f.tail;
-    if (f.tail != nullptr)
-      (f.tail->*Link).next = p;
-    else
-      f.head = p;
-    f.tail = p;
-  }
+/// Deadlines of running POSTs, earliest first (nanoseconds of the steady
+/// clock).
+using deadlines = timer_heap<post_state, &post_state::whole_slot>;
+using connect_deadlines = timer_heap<post_state, &post_state::connect_slot>;
 
-  void remove(post_state* p) {
-    auto& link = p->*Link;
-    if (!link.linked)
-      return;
-    auto& f = lists_[link.ms];
-    if (link.prev != nullptr)
-      (link.prev->*Link).next = link.next;
-    else
-      f.head = link.next;
-    if (link.next != nullptr)
-      (link.next->*Link).prev = link.prev;
-    else
-      f.tail = link.prev;
-    link = deadline_link{};
-  }
+int64_t ticks(steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           t.time_since_epoch())
+    .count();
+}
 
-  /// A POST whose deadline is not after `now`, or null.
-  post_state* due(steady::time_point now) const {
-    for (auto& [ms, f] : lists_)
-      if (f.head != nullptr && (f.head->*Link).due <= now)
-        return f.head;
-    return nullptr;
-  }
-
-  std::optional<steady::time_point> earliest() const {
-    std::optional<steady::time_point> out;
-    for (auto& [ms, f] : lists_)
-      if (f.head != nullptr && (!out || (f.head->*Link).due < *out))
-        out = (f.head->*Link).due;
-    return out;
-  }
-
-  void clear() {
-    lists_.clear();
-  }
-
-private:
-  struct fifo {
-    post_state* head = nullptr;
-    post_state* tail = nullptr;
-  };
-  std::map<int32_t, fifo> lists_;
-};
+/// How long a POST waits for its connection to open.
+int32_t connect_ms(const post_state& p) {
+  return std::min(p.timeout_ms, max_connect_ms);
+}
 
 /// The epoll tag of the fd given to watch_also().
 char extra_marker;
@@ -324,8 +327,8 @@ struct http_transport::impl {
   std::unordered_map<std::string, endpoint*> endpoint_by_key;
   std::unordered_map<std::string, std::unique_ptr<target>> targets;
   std::unordered_map<uint64_t, std::unique_ptr<post_state>> running;
-  deadlines<&post_state::whole> whole;
-  deadlines<&post_state::connect> connecting;
+  deadlines whole;
+  connect_deadlines connecting;
   std::unordered_set<connection*> open;
   /// Closed connections, freed at the end of a poll(): an event for one
   /// may still be in the batch being handled.
@@ -369,8 +372,8 @@ struct http_transport::impl {
 
   /// Forgets a POST that ended (frees it).
   void end_post(post_state* p) {
-    whole.remove(p);
-    connecting.remove(p);
+    whole.erase(p);
+    connecting.erase(p);
     running.erase(p->tag);
   }
 
@@ -413,69 +416,15 @@ struct http_transport::impl {
     if (i != targets.end())
       return i->second.get();
     auto t = std::make_unique<target>();
-    auto bad = [&](std::string why) {
-      t->error = "cannot POST to '" + url + "': " + std::move(why);
-    };
-    std::string_view u = url;
-    if (u.substr(0, 7) != "http://") {
-      bad("not an http:// URL");
+    url_parts parts;
+    if (auto why = split_url(url, parts); !why.empty()) {
+      t->error = "cannot POST to '" + url + "': " + why;
     } else {
-      u.remove_prefix(7);
-      auto end = u.find_first_of("/?#");
-      auto authority = u.substr(0, end);
-      std::string path{end == std::string_view::npos ? std::string_view{}
-                                                     : u.substr(end)};
-      path = path.substr(0, path.find('#'));
-      if (path.empty() || path.front() != '/')
-        path.insert(path.begin(), '/');
-      std::string_view host = authority;
-      std::string_view port = "80";
-      bool ok = true;
-      if (authority.find('@') != std::string_view::npos) {
-        bad("user names in URLs are not supported");
-        ok = false;
-      } else if (!authority.empty() && authority.front() == '[') {
-        auto close = authority.find(']');
-        if (close == std::string_view::npos) {
-          bad("an IPv6 address without its ']'");
-          ok = false;
-        } else {
-          host = authority.substr(1, close - 1);
-          auto rest = authority.substr(close + 1);
-          if (!rest.empty()) {
-            if (rest.front() != ':') {
-              bad("text after the IPv6 address");
-              ok = false;
-            }
-            port = rest.substr(1);
-          }
-        }
-      } else if (auto colon = authority.rfind(':');
-                 colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon + 1);
-      }
-      if (ok) {
-        auto digits = !port.empty() && port.size() <= 5
-                      && std::all_of(port.begin(), port.end(), [](char c) {
-                           return c >= '0' && c <= '9';
-                         });
-        if (host.empty()) {
-          bad("no host");
-        } else if (!digits || std::stoi(std::string{port}) < 1
-                   || std::stoi(std::string{port}) > 65535) {
-          bad("a bad port");
-        } else if (url.find_first_of("\r\n ") != std::string::npos) {
-          bad("a space or line break in the URL");
-        } else {
-          t->ep = endpoint_for(std::string{host}, std::string{port});
-          t->head = "POST " + path
-                    + " HTTP/1.1\r\nHost: " + std::string{authority}
-                    + "\r\nUser-Agent: orchestrator\r\n"
-                      "Accept: application/json\r\n"
-                      "Content-Type: application/json\r\n";
-        }
-      }
+      t->ep = endpoint_for(parts.host, parts.port);
+      t->head = "POST " + parts.path + " HTTP/1.1\r\nHost: " + parts.authority
+                + "\r\nUser-Agent: orchestrator\r\n"
+                  "Accept: application/json\r\n"
+                  "Content-Type: application/json\r\n";
     }
     auto* raw = t.get();
     targets.emplace(url, std::move(t));
@@ -561,7 +510,7 @@ struct http_transport::impl {
       idle.pop_back();
     }
     if (c->p != nullptr) {
-      connecting.remove(c->p);
+      connecting.erase(c->p);
       c->p->conn = nullptr;
       c->p = nullptr;
     }
@@ -625,8 +574,8 @@ struct http_transport::impl {
       ev.events = c->events;
       ev.data.ptr = c;
       epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
-      auto ms = std::min(p->timeout_ms, max_connect_ms);
-      connecting.add(p, ms, steady::now() + std::chrono::milliseconds(ms));
+      connecting.insert(
+        ticks(steady::now() + std::chrono::milliseconds(connect_ms(*p))), p);
       if (rc == 0)
         connected(*c);
       return;
@@ -637,7 +586,7 @@ struct http_transport::impl {
   }
 
   void connected(connection& c) {
-    connecting.remove(c.p);
+    connecting.erase(c.p);
     // The address that answered is tried first by the next connections (a
     // name with an address that refuses, e.g. ::1 where the server listens
     // on IPv4 only, costs one refused attempt, not one per connection).
@@ -875,8 +824,8 @@ struct http_transport::impl {
                      + "\r\n\r\n";
     p->timeout_ms = std::max(1, timeout_ms);
     p->started = steady::now();
-    whole.add(p.get(), p->timeout_ms,
-              p->started + std::chrono::milliseconds(p->timeout_ms));
+    whole.insert(ticks(p->started + std::chrono::milliseconds(p->timeout_ms)),
+                 p.get());
     auto* raw = p.get();
     running[tag] = std::move(p);
     dispatch(raw);
@@ -884,7 +833,8 @@ struct http_transport::impl {
 
   /// Fails the POSTs whose time ran out.
   void expire(steady::time_point now) {
-    while (auto* p = whole.due(now)) {
+    while (!whole.empty() && whole.top().first <= ticks(now)) {
+      auto* p = whole.top().second;
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   now - p->started)
                   .count();
@@ -894,11 +844,12 @@ struct http_transport::impl {
                   + " milliseconds with " + std::to_string(got)
                   + " bytes received");
     }
-    while (auto* p = connecting.due(now)) {
+    while (!connecting.empty() && connecting.top().first <= ticks(now)) {
+      auto* p = connecting.top().second;
       auto& ep = *p->t->ep;
       fail_post(p, http_outcome::kind::timed_out,
                 "Failed to connect to " + ep.host + " port " + ep.port
-                  + " after " + std::to_string((p->connect).ms)
+                  + " after " + std::to_string(connect_ms(*p))
                   + " ms: Connection timed out");
     }
   }
@@ -913,15 +864,15 @@ struct http_transport::impl {
     auto now = steady::now();
     expire(now);
     int64_t wait = done.size() > before ? 0 : wait_ms;
-    auto next = whole.earliest();
-    if (auto c = connecting.earliest(); c && (!next || *c < *next))
-      next = c;
-    if (next) {
-      auto left
-        = std::chrono::duration_cast<std::chrono::microseconds>(*next - now)
-            .count();
-      wait = std::min<int64_t>(wait, (std::max<int64_t>(left, 0) + 999) / 1000);
-    }
+    // Not past the earliest deadline (rounded up to a millisecond).
+    auto until = [&](const auto& heap) {
+      if (heap.empty())
+        return;
+      auto left = std::max<int64_t>(heap.top().first - ticks(now), 0);
+      wait = std::min<int64_t>(wait, (left + 999'999) / 1'000'000);
+    };
+    until(whole);
+    until(connecting);
     auto n
       = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
                    static_cast<int>(std::clamp<int64_t>(wait, 0, wait_ms)));
@@ -949,8 +900,8 @@ struct http_transport::impl {
     for (auto& [tag, p] : running)
       if (p->conn != nullptr)
         close_conn(p->conn);
-    whole.clear();
-    connecting.clear();
+    whole = deadlines{};
+    connecting = connect_deadlines{};
     running.clear();
     for (auto& ep : endpoints)
       ep->waiting.clear();
