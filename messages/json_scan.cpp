@@ -81,10 +81,7 @@ bool skip_string(std::string_view in, size_t& i) {
       i += len;
       continue;
     }
-    if (c != '\\') {
-      ++i;
-      continue;
-    }
+    // A backslash: plain_run stops at nothing else.
     if (i + 1 >= in.size())
       return false;
     switch (in[i + 1]) {
@@ -246,41 +243,23 @@ void read_string(std::string_view in, size_t& i, std::string& out) {
   }
 }
 
-bool string_equals(std::string_view in, size_t& i, std::string_view word) {
-  // The common case: no escape, compared in place.
-  auto end = i + 1 + word.size();
-  if (end < in.size() && in[end] == '"' && in.substr(i + 1, word.size()) == word
-      && in.substr(i + 1, word.size()).find('\\') == std::string_view::npos) {
-    i = end + 1;
-    return true;
-  }
-  std::string s;
-  read_string(in, i, s);
-  return s == word;
-}
-
 } // namespace json_scan
 
 bool is_json(std::string_view in) {
+  using json_scan::skip_space;
+  // A byte order mark may lead, as nlohmann's parser allows (skip_space
+  // takes it at the start).
   size_t i = 0;
-  // A byte order mark may lead, as nlohmann's parser allows.
-  if (in.substr(0, 3) == "\xEF\xBB\xBF")
-    i = 3;
-  auto skip_space = [&] {
-    while (i < in.size()
-           && (in[i] == ' ' || in[i] == '\t' || in[i] == '\n' || in[i] == '\r'))
-      ++i;
-  };
   // The containers open around the current position: '{' or '['. No
   // recursion, so any depth is fine.
   std::vector<char> open;
   enum { value, key, after } state = value;
   for (;;) {
-    skip_space();
+    skip_space(in, i);
     if (state == key) {
       if (i == in.size() || in[i] != '"' || !json_scan::skip_string(in, i))
         return false;
-      skip_space();
+      skip_space(in, i);
       if (i == in.size() || in[i] != ':')
         return false;
       ++i;
@@ -310,7 +289,7 @@ bool is_json(std::string_view in) {
     state = after;
     if (c == '{' || c == '[') {
       ++i;
-      skip_space();
+      skip_space(in, i);
       if (i < in.size() && in[i] == (c == '{' ? '}' : ']')) {
         ++i;
         continue;
@@ -320,7 +299,7 @@ bool is_json(std::string_view in) {
     } else if (c == '"') {
       if (!json_scan::skip_string(in, i))
         return false;
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
+    } else if (c == '-' || json_scan::is_digit(c)) {
       if (!json_scan::skip_number(in, i))
         return false;
     } else {

@@ -72,8 +72,4 @@ void skip_value(std::string_view in, size_t& i);
 /// decoded, and moves `i` past it.
 void read_string(std::string_view in, size_t& i, std::string& out);
 
-/// Whether the string literal at `in[i]` is `word` once decoded; moves `i`
-/// past it.
-bool string_equals(std::string_view in, size_t& i, std::string_view word);
-
 } // namespace orch::json_scan
