@@ -11,7 +11,6 @@
 
 #include <curl/curl.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -79,7 +78,6 @@ struct curl_transport::impl {
   };
 
   int epoll = -1;
-  int wakeup = -1;
   std::unordered_map<curl_socket_t, watch> watched;
   /// Sockets opened through on_open_socket and not closed yet.
   std::unordered_set<curl_socket_t> own_sockets;
@@ -97,11 +95,6 @@ struct curl_transport::impl {
     std::call_once(curl_global,
                    [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     epoll = epoll_create1(EPOLL_CLOEXEC);
-    wakeup = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = wakeup;
-    epoll_ctl(epoll, EPOLL_CTL_ADD, wakeup, &ev);
     // Event-driven: curl tells us which sockets to watch and when its next
     // time-out is due, so a loop pass costs O(active sockets), not O(all
     // transfers) as curl_multi_perform/poll would with thousands in flight.
@@ -133,7 +126,6 @@ struct curl_transport::impl {
       curl_multi_cleanup(sh.multi);
     for (auto& [key, h] : headers)
       curl_slist_free_all(h);
-    close(wakeup);
     close(epoll);
   }
 
@@ -356,6 +348,17 @@ struct curl_transport::impl {
     }
   }
 
+  /// Milliseconds until curl's next time-out, at most `limit`.
+  int64_t due_in(int64_t limit, steady::time_point now) const {
+    for (auto& sh : shards)
+      if (sh.due)
+        limit = std::min<int64_t>(
+          limit, std::chrono::duration_cast<std::chrono::milliseconds>(*sh.due
+                                                                       - now)
+                   .count());
+    return limit;
+  }
+
   void poll(int wait_ms, std::vector<http_outcome>& done) {
     int running = 0;
     auto now = steady::now();
@@ -366,24 +369,12 @@ struct curl_transport::impl {
       }
     auto before = done.size();
     collect(done);
-    int64_t wait = done.size() > before ? 0 : wait_ms;
-    for (auto& sh : shards)
-      if (sh.due)
-        wait = std::min<int64_t>(
-          wait, std::chrono::duration_cast<std::chrono::milliseconds>(*sh.due
-                                                                      - now)
-                  .count());
+    int64_t wait = due_in(done.size() > before ? 0 : wait_ms, now);
     auto n = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
                         static_cast<int>(std::clamp<int64_t>(wait, 0,
                                                              wait_ms)));
     for (int i = 0; i < n; ++i) {
       auto fd = events[i].data.fd;
-      if (fd == wakeup) {
-        uint64_t count;
-        while (read(wakeup, &count, sizeof(count)) > 0) {
-        }
-        continue;
-      }
       int flags = 0;
       if (events[i].events & EPOLLIN)
         flags |= CURL_CSELECT_IN;
@@ -429,25 +420,13 @@ void curl_transport::poll(int wait_ms, std::vector<http_outcome>& done) {
   impl_->poll(wait_ms, done);
 }
 
-void curl_transport::wake() {
-  uint64_t one = 1;
-  auto n = write(impl_->wakeup, &one, sizeof(one));
-  (void) n;
-}
-
 int curl_transport::fd() const {
   return impl_->epoll;
 }
 
 int curl_transport::due_in_ms(int limit) const {
-  int64_t out = limit;
-  auto now = steady::now();
-  for (auto& sh : impl_->shards)
-    if (sh.due)
-      out = std::min<int64_t>(
-        out, std::chrono::duration_cast<std::chrono::milliseconds>(*sh.due - now)
-               .count());
-  return static_cast<int>(std::max<int64_t>(out, 0));
+  return static_cast<int>(
+    std::max<int64_t>(impl_->due_in(limit, steady::now()), 0));
 }
 
 void curl_transport::abort_all() {

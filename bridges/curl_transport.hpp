@@ -6,7 +6,9 @@
 // (bridges/http_transport.hpp). It knows sockets, kept-alive
 // connections, curl handles and their shards; what to send, whom to answer,
 // when to retry and when an endpoint counts as failing is the client's
-// (bridges/llm_client.cpp). Not thread-safe apart from wake().
+// (bridges/llm_client.cpp). Not thread-safe: the client's thread drives
+// it from the loop of its http:// transport, whose wake-up ends both
+// waits.
 
 #include <cstdint>
 #include <memory>
@@ -35,11 +37,8 @@ public:
 
   /// Runs curl for what is due, then waits at most `wait_ms` (less when
   /// curl has a deadline sooner; not at all when a POST has ended) for
-  /// sockets or wake(); appends the POSTs that ended to `done`.
+  /// sockets; appends the POSTs that ended to `done`.
   void poll(int wait_ms, std::vector<http_outcome>& done);
-
-  /// Ends a poll() that waits; the one call that is thread-safe.
-  void wake();
 
   /// The epoll set of curl's sockets: readable while one of them is
   /// (another transport's poll() may wait on it, then call poll(0)).
