@@ -43,6 +43,13 @@ struct answer {
   bool silent = false;
 };
 
+/// An answer that never comes.
+answer silence() {
+  answer a;
+  a.silent = true;
+  return a;
+}
+
 /// A TCP server on 127.0.0.1: a thread per connection reads requests
 /// (headers, then a Content-Length body) and answers each as `respond`
 /// says, given the number of the request (from 0) and its text.
@@ -408,11 +415,7 @@ BOOST_AUTO_TEST_CASE(malformed_and_oversized_replies) {
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_server_times_out_within_the_limit) {
-  raw_server server{[](size_t, const std::string&) {
-    answer a;
-    a.silent = true;
-    return a;
-  }};
+  raw_server server{[](size_t, const std::string&) { return silence(); }};
   transport t{16};
   auto start = std::chrono::steady_clock::now();
   t.post(1, server.url(), "", body, 300);
@@ -465,18 +468,16 @@ BOOST_AUTO_TEST_CASE(many_posts_in_flight_each_get_their_reply) {
 }
 
 BOOST_AUTO_TEST_CASE(names_are_resolved_off_the_loop) {
-  raw_server server{[](size_t, const std::string&) {
-    return answer{{ok_reply("{}")}};
-  }};
+  raw_server server{
+    [](size_t, const std::string&) { return answer{{ok_reply("{}")}}; }};
   transport t{16};
   t.post(1, "http://localhost:" + std::to_string(server.port()) + "/v1/x", "",
          body, 5000);
   auto out = outcomes(t, 1);
   BOOST_REQUIRE_EQUAL(out.size(), 1u);
-  BOOST_CHECK_MESSAGE(out[0].what == http_outcome::kind::replied,
-                      out[0].error);
-  BOOST_CHECK_NE(server.texts().at(0).find(
-                   "\r\nHost: localhost:" + std::to_string(server.port())),
+  BOOST_CHECK_MESSAGE(out[0].what == http_outcome::kind::replied, out[0].error);
+  BOOST_CHECK_NE(server.texts().at(0).find("\r\nHost: localhost:"
+                                           + std::to_string(server.port())),
                  std::string::npos);
 }
 
@@ -541,11 +542,7 @@ BOOST_AUTO_TEST_CASE(refused_connections_and_bad_urls_are_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(abort_all_drops_what_runs) {
-  raw_server server{[](size_t, const std::string&) {
-    answer a;
-    a.silent = true;
-    return a;
-  }};
+  raw_server server{[](size_t, const std::string&) { return silence(); }};
   transport t{16};
   t.post(1, server.url(), "", body, 5000);
   t.post(2, server.url(), "", body, 5000);

@@ -22,6 +22,13 @@ llm_request chat(const std::string& base, int timeout_ms = 2000,
   return req;
 }
 
+/// A loopback port nothing listens on: a stub server's, once stopped.
+uint16_t stopped_port() {
+  llm_stub_server probe{llm_stub_server::options{}};
+  BOOST_REQUIRE(probe.start());
+  return probe.port();
+}
+
 using clock_type = std::chrono::steady_clock;
 
 int64_t ms_since(clock_type::time_point t) {
@@ -161,12 +168,7 @@ BOOST_AUTO_TEST_CASE(kept_alive_connections_survive_endpoint_restarts) {
   // restarts on the same port, the server closes them while they are idle:
   // the client must drop them and open new ones (the closed sockets' numbers
   // are handed out again at once), round after round.
-  uint16_t port = 0;
-  {
-    llm_stub_server probe{llm_stub_server::options{}};
-    BOOST_REQUIRE(probe.start());
-    port = probe.port();
-  }
+  auto port = stopped_port();
   llm_stub_server::options opts;
   opts.port = port;
   opts.latency_ms = 20;
@@ -218,12 +220,7 @@ BOOST_AUTO_TEST_CASE(libcurl_posts_to_http_when_asked) {
 BOOST_AUTO_TEST_CASE(a_proxy_in_the_environment_is_honoured) {
   // The own transport knows no proxies; with http_proxy set, http:// goes
   // through libcurl and its proxy, here one that refuses.
-  uint16_t dead = 0;
-  {
-    llm_stub_server gone{llm_stub_server::options{}};
-    BOOST_REQUIRE(gone.start());
-    dead = gone.port();
-  }
+  auto dead = stopped_port();
   setenv("http_proxy", ("http://127.0.0.1:" + std::to_string(dead)).c_str(), 1);
   // The client reads the environment as it starts, before its first
   // request.
