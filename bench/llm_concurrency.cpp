@@ -60,6 +60,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", cfg.threads, "scheduler threads, 0 = cores")
     ->capture_default_str();
   app
+    .add_option("--scheduler-policy", cfg.scheduler_policy,
+                "CAF scheduler: sharing or stealing")
+    ->check(CLI::IsMember({"sharing", "stealing"}))
+    ->capture_default_str();
+  app
     .add_option("--max-per-endpoint", cfg.vllm_max_concurrency,
                 "cap of requests in flight per endpoint")
     ->capture_default_str();
@@ -131,7 +136,7 @@ int main(int argc, char** argv) {
   auto p50 = percentile_ms(stats.latencies_ns, 50);
   auto p99 = percentile_ms(stats.latencies_ns, 99);
   std::printf("{\"bench\":\"llm_concurrency\",\"backend\":\"vllm\","
-              "\"http_client\":\"%s\",\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
+              "\"http_client\":\"%s\",\"scheduler_policy\":\"%s\",\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
               "\"concurrency\":%lld,\"deliberations\":%lld,"
               "\"latency_ms\":%d,\"warm\":%lld,\"requests_in_flight\":%lld,"
               "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
@@ -139,7 +144,8 @@ int main(int argc, char** argv) {
               "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"model_call_ms\":%.1f,"
               "\"client_cpu_us_per_request\":%.1f,"
               "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f}\n",
-              cfg.vllm_http_client.c_str(), stub.pid > 0 ? "stub" : url.c_str(),
+              cfg.vllm_http_client.c_str(), cfg.scheduler_policy.c_str(),
+              stub.pid > 0 ? "stub" : url.c_str(),
               agents, rounds,
               static_cast<long long>(concurrency),
               static_cast<long long>(deliberations), latency_ms,

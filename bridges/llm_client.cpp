@@ -14,10 +14,10 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
-#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <caf/typed_response_promise.hpp>
+#include <caf/delegated.hpp>
+#include <caf/mailbox_element.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -29,11 +29,6 @@ namespace orch {
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-/// The front actor also takes the bridge's answers.
-using llm_front_actor = llm_client_actor::extend<
-  caf::reacts_to<atom::result, uint64_t, llm_reply>,
-  caf::reacts_to<atom::result, uint64_t, caf::error>>;
 
 /// The part of a URL up to the path: "http://host:8000".
 std::string endpoint_of(const std::string& url) {
@@ -58,7 +53,10 @@ void raise_fd_limit() {
 /// One request, across its attempts.
 struct call {
   uint64_t id = 0;
-  caf::actor reply_to;
+  /// Who asked, and the id its answer carries: the engine answers the
+  /// requester itself, not through the front actor.
+  caf::strong_actor_ptr requester;
+  caf::message_id answer_id;
   llm_request req;
   std::string endpoint;
   int32_t attempt = 0;
@@ -121,11 +119,14 @@ public:
   llm_engine(const llm_engine&) = delete;
   llm_engine& operator=(const llm_engine&) = delete;
 
-  /// Thread-safe: hands a request to the engine thread.
-  void submit(uint64_t id, caf::actor reply_to, llm_request req) {
+  /// Thread-safe: hands a request to the engine thread, which answers
+  /// `requester` with a message of id `answer_id` (a response).
+  void submit(uint64_t id, caf::strong_actor_ptr requester,
+              caf::message_id answer_id, llm_request req) {
     auto c = std::make_unique<call>();
     c->id = id;
-    c->reply_to = std::move(reply_to);
+    c->requester = std::move(requester);
+    c->answer_id = answer_id;
     c->req = std::move(req);
     c->endpoint = endpoint_of(c->req.url);
     bool first;
@@ -335,13 +336,19 @@ private:
       .count();
   }
 
+  /// Answers the request's requester directly, as its response (one
+  /// message from this thread into the requester's mailbox).
+  static void answer(call& c, caf::message msg) {
+    c.requester->enqueue(nullptr, c.answer_id, std::move(msg), nullptr);
+  }
+
   void deliver(std::unique_ptr<call> c, http_outcome& out) {
     llm_reply reply;
     reply.status = static_cast<int32_t>(out.status);
     reply.body = std::move(out.body);
     reply.latency_ms = elapsed_ms(*c);
     reply.retries = c->attempt;
-    caf::anon_send(c->reply_to, atom::result_v, c->id, std::move(reply));
+    answer(*c, caf::make_message(std::move(reply)));
   }
 
   /// Fails a request: `unavailable` when the endpoint is at fault
@@ -363,8 +370,7 @@ private:
     auto code = out.what == http_outcome::kind::timed_out ? ec::timeout
                 : endpoint_fault                          ? ec::unavailable
                                                           : ec::agent_failed;
-    caf::anon_send(c->reply_to, atom::result_v, c->id,
-                   caf::make_error(code, std::move(what)));
+    answer(*c, caf::make_message(caf::make_error(code, std::move(what))));
   }
 
   void fail_fast(std::unique_ptr<call> c, const endpoint_state& ep) {
@@ -377,16 +383,16 @@ private:
         + std::to_string(ep.consecutive_failures)
         + " consecutive failures; failing fast, next probe in "
         + std::to_string(std::max<int64_t>(left, 0)) + " ms");
-    caf::anon_send(c->reply_to, atom::result_v, c->id, std::move(err));
+    answer(*c, caf::make_message(std::move(err)));
   }
 
   /// Fails everything still pending when the engine stops.
   void shutdown() {
     auto stopped = [](std::unique_ptr<call> c) {
-      caf::anon_send(c->reply_to, atom::result_v, c->id,
-                     caf::make_error(ec::agent_failed,
-                                     "llm client stopped before POST "
-                                       + c->req.url + " finished"));
+      answer(*c, caf::make_message(
+                   caf::make_error(ec::agent_failed,
+                                   "llm client stopped before POST "
+                                     + c->req.url + " finished")));
     };
     for (auto& [name, ep] : endpoints_)
       while (!ep.waiting.empty()) {
@@ -445,11 +451,13 @@ struct llm_front_state {
   static inline const char* name = "llm-client";
   std::unique_ptr<llm_engine> engine;
   uint64_t next_id = 0;
-  std::unordered_map<uint64_t, caf::typed_response_promise<llm_reply>> pending;
 };
 
-llm_front_actor::behavior_type
-llm_front(llm_front_actor::stateful_pointer<llm_front_state> self,
+/// Takes requests and hands them to the engine thread; the engine answers
+/// each requester itself (one message per answer instead of two: nothing
+/// comes back through this actor).
+llm_client_actor::behavior_type
+llm_front(llm_client_actor::stateful_pointer<llm_front_state> self,
           llm_client_settings settings) {
   self->state.engine = std::make_unique<llm_engine>(settings);
   return {
@@ -460,30 +468,20 @@ llm_front(llm_front_actor::stateful_pointer<llm_front_state> self,
                                "LLM URL must start with http:// or https://, "
                                "got '"
                                  + req.url + "'");
-      auto id = ++st.next_id;
-      auto rp = self->make_response_promise<llm_reply>();
-      st.pending.emplace(id, rp);
-      st.engine->submit(id, caf::actor_cast<caf::actor>(self), std::move(req));
-      return rp;
+      auto* what = self->current_mailbox_element();
+      // The answer goes straight to the sender, as a response promise would
+      // send it (a response to a request, a plain message to a send); that
+      // takes a sender and no relays (nothing forwards or delegates to this
+      // actor).
+      if (!what->sender || !what->stages.empty())
+        return caf::make_error(ec::invalid_argument,
+                               "complete needs a sender and no forwarding");
+      st.engine->submit(++st.next_id, what->sender, what->mid.response_id(),
+                        std::move(req));
+      return caf::delegated<llm_reply>{};
     },
     [=](atom::status) -> caf::result<std::vector<std::string>> {
       return self->state.engine->failing();
-    },
-    [=](atom::result, uint64_t id, llm_reply& reply) {
-      auto& st = self->state;
-      auto i = st.pending.find(id);
-      if (i == st.pending.end())
-        return;
-      i->second.deliver(std::move(reply));
-      st.pending.erase(i);
-    },
-    [=](atom::result, uint64_t id, caf::error& err) {
-      auto& st = self->state;
-      auto i = st.pending.find(id);
-      if (i == st.pending.end())
-        return;
-      i->second.deliver(std::move(err));
-      st.pending.erase(i);
     },
   };
 }
@@ -492,8 +490,7 @@ llm_front(llm_front_actor::stateful_pointer<llm_front_state> self,
 
 llm_client_actor spawn_llm_client(caf::actor_system& sys,
                                   llm_client_settings settings) {
-  auto front = sys.spawn(llm_front, settings);
-  return caf::actor_cast<llm_client_actor>(front);
+  return sys.spawn(llm_front, settings);
 }
 
 } // namespace orch
