@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,34 @@ command_spec sh(const std::string& script, std::string input = {},
   spec.timeout_ms = timeout_ms;
   spec.max_output = max_output;
   return spec;
+}
+
+/// A directory every command may write to (the runner drops root to
+/// nobody); removed with its content.
+struct meeting_dir {
+  std::string path;
+  meeting_dir() {
+    char tmpl[] = "/tmp/orch-meet.XXXXXX";
+    path = ::mkdtemp(tmpl);
+    ::chmod(path.c_str(), 0777);
+  }
+  ~meeting_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+/// Command `i` of `n` that meet in `dir`: it arrives, waits until all `n`
+/// are there (20 s at most) and prints how many it saw. Each prints `n`
+/// only when all ran at the same time, however slow the machine.
+command_spec meet(const meeting_dir& dir, int i, int n) {
+  auto count = "$(ls " + dir.path + " | wc -l)";
+  return sh("touch " + dir.path + "/" + std::to_string(i)
+              + "; k=0; while [ " + count + " -lt " + std::to_string(n)
+              + " ] && [ $k -lt 400 ]; do sleep 0.05; k=$((k + 1)); done; "
+                "echo "
+              + count,
+            {}, 30000);
 }
 
 struct runner_config : caf::actor_system_config {
@@ -288,16 +317,14 @@ BOOST_AUTO_TEST_CASE(orphans_are_reaped_by_a_first_process) {
 }
 
 BOOST_AUTO_TEST_CASE(runs_in_parallel_on_threads) {
-  auto start = std::chrono::steady_clock::now();
+  meeting_dir dir;
   command_result a;
   command_result b;
-  std::thread t{[&] { a = run_command(sh("sleep 0.5; echo a")); }};
-  b = run_command(sh("sleep 0.5; echo b"));
+  std::thread t{[&] { a = run_command(meet(dir, 0, 2)); }};
+  b = run_command(meet(dir, 1, 2));
   t.join();
-  auto took = ms_since(start);
-  BOOST_TEST(a.output == "a\n");
-  BOOST_TEST(b.output == "b\n");
-  BOOST_TEST(took < 900);
+  BOOST_TEST(a.output == "2\n");
+  BOOST_TEST(b.output == "2\n");
 }
 
 BOOST_FIXTURE_TEST_CASE(actor_runs_commands, runner_fixture) {
@@ -311,14 +338,14 @@ BOOST_FIXTURE_TEST_CASE(actor_runs_commands, runner_fixture) {
 
 BOOST_FIXTURE_TEST_CASE(pool_runs_commands_in_parallel, runner_fixture) {
   auto pool = spawn_process_runner(sys, 3);
-  auto start = std::chrono::steady_clock::now();
+  meeting_dir dir;
   for (int i = 0; i < 3; ++i)
-    self->send(pool, atom::run_v, sh("sleep 0.5; echo " + std::to_string(i)));
+    self->send(pool, atom::run_v, meet(dir, i, 3));
   int got = 0;
-  self->receive_for(got, 3)(
-    [&](command_result& res) { BOOST_TEST(res.exit_code == 0); });
-  auto took = ms_since(start);
-  BOOST_TEST(took < 1200);
+  self->receive_for(got, 3)([&](command_result& res) {
+    BOOST_TEST(res.exit_code == 0);
+    BOOST_TEST(res.output == "3\n");
+  });
   auto res = run(pool, sh("echo again"));
   BOOST_TEST(res.output == "again\n");
 }
