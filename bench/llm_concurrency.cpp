@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app
     .add_option("--scheduler-policy", cfg.scheduler_policy,
-                "CAF scheduler: sharing or stealing")
-    ->check(CLI::IsMember({"sharing", "stealing"}))
+                "CAF scheduler: lean, sharing or stealing")
+    ->check(CLI::IsMember({"lean", "sharing", "stealing"}))
     ->capture_default_str();
   app
     .add_option("--max-per-endpoint", cfg.vllm_max_concurrency,

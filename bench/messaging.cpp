@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app
     .add_option("--scheduler-policy", cfg.scheduler_policy,
-                "CAF scheduler policy: sharing or stealing")
-    ->check(CLI::IsMember({"sharing", "stealing"}))
+                "CAF scheduler policy: lean, sharing or stealing")
+    ->check(CLI::IsMember({"lean", "sharing", "stealing"}))
     ->capture_default_str();
   bool one_way = false;
   app.add_flag("--send", one_way,

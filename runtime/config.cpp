@@ -318,9 +318,10 @@ caf::error validate(const config& cfg) {
     return bad("LOG_FORMAT='" + cfg.log_format
                + "' is unknown; use text or "
                  "json");
-  if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing")
+  if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing"
+      && cfg.scheduler_policy != "lean")
     return bad("SCHEDULER_POLICY='" + cfg.scheduler_policy
-               + "' is unknown; use sharing or stealing");
+               + "' is unknown; use lean, sharing or stealing");
   if (cfg.threads < 0 || cfg.threads > 256)
     return bad("threads=" + std::to_string(cfg.threads)
                + " must be between 0 (= cores) and 256");

@@ -15,6 +15,7 @@
 #include "bridges/llm_client.hpp"
 #include "bridges/redis_queue.hpp"
 #include "runtime/nodes.hpp"
+#include "runtime/scheduler.hpp"
 
 namespace orch {
 
@@ -23,7 +24,7 @@ void configure_actor_system(caf::actor_system_config& sys_cfg,
   sys_cfg.add_message_types<caf::id_block::orch>();
   sys_cfg.add_message_types<caf::id_block::orch_actors>();
   sys_cfg.set("scheduler.max-threads", scheduler_threads(cfg));
-  sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg.scheduler_policy));
+  configure_scheduler(sys_cfg, cfg);
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
   if (distributed || cfg.distributed())
     configure_distribution(sys_cfg, cfg);

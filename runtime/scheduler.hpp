@@ -1,0 +1,17 @@
+#pragma once
+
+// The CAF scheduler the service runs on: CAF's own `sharing` or `stealing`,
+// or `lean` (runtime/scheduler.cpp): one FIFO queue like `sharing`, whose
+// idle threads look at the queue for a moment before they sleep and are
+// woken outside the queue's lock, and only when no wake-up is under way.
+
+#include <caf/fwd.hpp>
+
+namespace orch {
+
+struct config;
+
+/// Sets up the scheduler `cfg.scheduler_policy` names in `sys_cfg`.
+void configure_scheduler(caf::actor_system_config& sys_cfg, const config& cfg);
+
+} // namespace orch
