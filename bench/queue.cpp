@@ -217,6 +217,11 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--threads", cfg.threads, "scheduler threads, 0 = cores")
     ->capture_default_str();
+  app
+    .add_option("--scheduler-policy", cfg.scheduler_policy,
+                "scheduler: lean, sharing or stealing")
+    ->check(CLI::IsMember({"lean", "sharing", "stealing"}))
+    ->capture_default_str();
   std::string backend = "all";
   std::string redis_url;
   std::string complete = "batch";
