@@ -481,4 +481,24 @@ BOOST_AUTO_TEST_CASE(plain_runs_end_where_a_byte_at_a_time_ends) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(strings_are_written_as_nlohmann_writes_them) {
+  // Random texts of letters, every escaped byte and UTF-8 sequences of
+  // each length, appended after what a string already holds.
+  std::mt19937 rng{5};
+  const std::vector<std::string> pieces{
+    "a", "plain words ", "\"", "\\", "\n", "\r", "\t", "\b", "\f",
+    std::string(1, '\0'), "\x01", "\x1f", "\x7f", "/", "\xC3\xA9",
+    "\xE2\x82\xAC", "\xF0\x9F\x98\x80", std::string(40, 'x')};
+  for (int round = 0; round < 500; ++round) {
+    std::string text;
+    for (auto n = rng() % 30; n > 0; --n)
+      text += pieces[rng() % pieces.size()];
+    std::string out = "prefix:";
+    orch::append_json_string(out, text);
+    BOOST_TEST_CONTEXT("'" << text << "'") {
+      BOOST_REQUIRE_EQUAL(out, "prefix:" + nlohmann::json(text).dump());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
