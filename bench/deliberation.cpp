@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
   app
     .add_option("--scheduler-policy", opt.scheduler_policy,
                 "CAF scheduler: lean, sharing or stealing")
-    ->check(CLI::IsMember({"lean", "sharing", "stealing"}))
+    ->check(CLI::IsMember(scheduler_policies))
     ->capture_default_str();
   app.add_option("--caf", opt.caf,
                  "a CAF setting KEY=VALUE, e.g. "

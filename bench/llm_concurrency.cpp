@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   app
     .add_option("--scheduler-policy", cfg.scheduler_policy,
                 "CAF scheduler: lean, sharing or stealing")
-    ->check(CLI::IsMember({"lean", "sharing", "stealing"}))
+    ->check(CLI::IsMember(scheduler_policies))
     ->capture_default_str();
   app
     .add_option("--max-per-endpoint", cfg.vllm_max_concurrency,

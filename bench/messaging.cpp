@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   app
     .add_option("--scheduler-policy", cfg.scheduler_policy,
                 "CAF scheduler policy: lean, sharing or stealing")
-    ->check(CLI::IsMember({"lean", "sharing", "stealing"}))
+    ->check(CLI::IsMember(scheduler_policies))
     ->capture_default_str();
   bool one_way = false;
   app.add_flag("--send", one_way,

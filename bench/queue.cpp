@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
   app
     .add_option("--scheduler-policy", cfg.scheduler_policy,
                 "scheduler: lean, sharing or stealing")
-    ->check(CLI::IsMember({"lean", "sharing", "stealing"}))
+    ->check(CLI::IsMember(scheduler_policies))
     ->capture_default_str();
   std::string backend = "all";
   std::string redis_url;

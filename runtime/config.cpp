@@ -1,5 +1,6 @@
 #include "runtime/config.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -318,8 +319,9 @@ caf::error validate(const config& cfg) {
     return bad("LOG_FORMAT='" + cfg.log_format
                + "' is unknown; use text or "
                  "json");
-  if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing"
-      && cfg.scheduler_policy != "lean")
+  if (std::find(scheduler_policies.begin(), scheduler_policies.end(),
+                cfg.scheduler_policy)
+      == scheduler_policies.end())
     return bad("SCHEDULER_POLICY='" + cfg.scheduler_policy
                + "' is unknown; use lean, sharing or stealing");
   if (cfg.threads < 0 || cfg.threads > 256)

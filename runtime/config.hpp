@@ -169,6 +169,10 @@ caf::error validate(const config& cfg);
 /// and for `serve` with NODES or NODE_LISTEN.
 caf::error validate_nodes(const config& cfg);
 
+/// The values of `scheduler_policy` (SCHEDULER_POLICY).
+inline const std::vector<std::string> scheduler_policies{"lean", "sharing",
+                                                         "stealing"};
+
 /// Number of scheduler threads `cfg` asks for (the core count by default).
 int32_t scheduler_threads(const config& cfg);
 

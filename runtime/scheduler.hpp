@@ -1,9 +1,9 @@
 #pragma once
 
 // The CAF scheduler the service runs on: CAF's own `sharing` or `stealing`,
-// or `lean` (runtime/scheduler.cpp): one FIFO queue like `sharing`, whose
-// idle threads look at the queue for a moment before they sleep and are
-// woken outside the queue's lock, and only when no wake-up is under way.
+// or `lean` (runtime/scheduler.cpp): one FIFO queue like `sharing`, under a
+// spin lock, whose idle threads sleep and are woken outside any lock, and
+// only when no wake-up is under way for them.
 
 #include <caf/fwd.hpp>
 
