@@ -92,14 +92,20 @@ caf::error to_error(const redis_value& v) {
   return caf::make_error(ec::internal, "redis: " + s);
 }
 
-caf::expected<queued_task> to_task(const redis_value& v) {
-  if (v.type != REDIS_REPLY_ARRAY || v.elements.size() != 11)
-    return caf::make_error(ec::internal, "redis: malformed task record");
-  auto& e = v.elements;
+/// Fields of a task record as the scripts return it: id, spec, state,
+/// attempts, max, owner, lease, nb, seq, result, error.
+constexpr size_t record_fields = 11;
+
+/// The record whose fields start at `e`.
+caf::expected<queued_task> to_task(const redis_value* e) {
   auto spec = from_msgpack<task_spec>(e[1].str.data(), e[1].str.size());
   if (!spec)
     return std::move(spec.error());
-  auto num = [](const redis_value& x) { return std::atoll(x.str.c_str()); };
+  // Lua numbers arrive as integers, stored strings as strings.
+  auto num = [](const redis_value& x) -> int64_t {
+    return x.type == REDIS_REPLY_INTEGER ? x.integer
+                                         : std::atoll(x.str.c_str());
+  };
   queued_task q;
   q.task = std::move(*spec);
   q.state = e[2].str;
@@ -114,10 +120,20 @@ caf::expected<queued_task> to_task(const redis_value& v) {
   return q;
 }
 
+caf::expected<queued_task> to_task(const redis_value& v) {
+  if (v.type != REDIS_REPLY_ARRAY || v.elements.size() != record_fields)
+    return caf::make_error(ec::internal, "redis: malformed task record");
+  return to_task(v.elements.data());
+}
+
+/// Records as lease and list return them: their fields one after another.
 caf::expected<std::vector<queued_task>> to_tasks(const redis_value& v) {
+  if (v.type != REDIS_REPLY_ARRAY || v.elements.size() % record_fields != 0)
+    return caf::make_error(ec::internal, "redis: malformed task records");
   std::vector<queued_task> out;
-  for (auto& x : v.elements) {
-    auto t = to_task(x);
+  out.reserve(v.elements.size() / record_fields);
+  for (size_t i = 0; i < v.elements.size(); i += record_fields) {
+    auto t = to_task(v.elements.data() + i);
     if (!t)
       return std::move(t.error());
     out.push_back(std::move(*t));
@@ -193,13 +209,12 @@ struct redis_front_state {
   /// Scripts with a SCRIPT LOAD under way.
   std::set<const char*> loading;
 
-  /// The full text of a script.
-  /// The body runs as a function, so that the counts and the gathered
-  /// set members it changed reach Redis however it returns.
+  /// The full text of a script: the prelude, the body as a function
+  /// (`main`), and the epilogue that writes what the body changed however
+  /// it returns.
   static std::string text(const char* body) {
     return std::string{redis_lua::prelude} + "local function main()\n" + body
-           + "\nend\nlocal r = main()\nflush_batches()\nflush_counts()\n"
-             "return r\n";
+           + "\nend\n" + redis_lua::epilogue;
   }
 
   /// EVALSHA once Redis knows the script (SCRIPT LOAD), EVAL before.

@@ -395,6 +395,60 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_of_completions_settles_each_in_order, B,
                 .empty());
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_of_plain_completions_frees_dependents,
+                              B, backends) {
+  // Without events (Redis: the batch's hot path), with dependents that
+  // wait for one or two tasks of the batch, a wrong owner, an unknown task
+  // and a task twice.
+  queue_fixture<B> f;
+  f.add({t("a"), t("b"), t("c", 0, {"a"}), t("d", 5), t("e", 0, {"a", "d"}),
+         t("f", 0, {"c"})});
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 3))), "d,a,b");
+  auto one = [](std::string id, std::string worker) {
+    task_completion c;
+    c.result = id == "d" ? "" : "{\"by\":\"" + id + "\"}";
+    c.task_id = std::move(id);
+    c.worker = std::move(worker);
+    return c;
+  };
+  auto errs = f.template must<std::vector<caf::error>>(
+    atom::complete_v,
+    std::vector<task_completion>{one("a", "w"), one("b", "x"), one("zz", "w"),
+                                 one("d", "w"), one("a", "w")});
+  BOOST_REQUIRE_EQUAL(errs.size(), 5u);
+  BOOST_CHECK(!errs[0]);
+  BOOST_CHECK(code_of(errs[1]) == ec::invalid_argument);
+  BOOST_CHECK(code_of(errs[2]) == ec::not_found);
+  BOOST_CHECK(!errs[3]);
+  BOOST_CHECK(code_of(errs[4]) == ec::invalid_argument);
+  auto a = f.status("a");
+  BOOST_CHECK_EQUAL(a.state, "COMPLETED");
+  BOOST_CHECK_EQUAL(a.result, "{\"by\":\"a\"}");
+  BOOST_CHECK_EQUAL(a.lease_owner, "");
+  BOOST_CHECK_EQUAL(a.attempts, 1);
+  BOOST_CHECK_EQUAL(f.status("d").result, "");
+  BOOST_CHECK_EQUAL(f.status("b").state, "IN_PROGRESS");
+  BOOST_CHECK_EQUAL(f.status("b").lease_owner, "w");
+  // `c` waited for `a`, `e` for `a` and `d`: both completed in the batch.
+  BOOST_CHECK_EQUAL(f.status("c").state, "READY");
+  BOOST_CHECK_EQUAL(f.status("e").state, "READY");
+  BOOST_CHECK_EQUAL(f.status("f").state, "QUEUED");
+  using counts = std::map<std::string, int64_t>;
+  auto n = f.template must<counts>(atom::counts_v);
+  BOOST_CHECK_EQUAL(n["COMPLETED"], 2);
+  BOOST_CHECK_EQUAL(n["IN_PROGRESS"], 1);
+  BOOST_CHECK_EQUAL(n["READY"], 2);
+  BOOST_CHECK_EQUAL(n["QUEUED"], 1);
+  // Freed dependents go by enqueue order.
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 5))), "c,e");
+  errs = f.template must<std::vector<caf::error>>(
+    atom::complete_v, std::vector<task_completion>{one("c", "w")});
+  BOOST_REQUIRE_EQUAL(errs.size(), 1u);
+  BOOST_CHECK(!errs[0]);
+  BOOST_CHECK_EQUAL(f.status("f").state, "READY");
+  BOOST_CHECK_EQUAL(f.status("e").state, "IN_PROGRESS");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_outbox_of_one_plan, B, backends) {
   queue_fixture<B> f;
   f.add({planned("p/a"), planned("p/b"), planned("q/c")});

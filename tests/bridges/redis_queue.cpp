@@ -1,6 +1,6 @@
 // The Redis TASK QUEUE beyond the contract: URLs, reconnection after Redis
-// restarts (with its script cache empty), and tasks stored by an earlier
-// layout.
+// restarts (with its script cache empty), and tasks stored by the layout
+// before (a hash per task).
 
 #include <csignal>
 #include <cstdlib>
@@ -17,6 +17,7 @@
 
 #include "actors/process_runner.hpp"
 #include "bridges/redis_queue.hpp"
+#include "child_process.hpp"
 #include "llm_fixture.hpp"
 
 extern char** environ;
@@ -167,10 +168,10 @@ BOOST_AUTO_TEST_CASE(reconnects_after_redis_restarts) {
   self->send_exit(*q, caf::exit_reason::user_shutdown);
 }
 
-BOOST_AUTO_TEST_CASE(a_spec_kept_in_the_task_hash_is_still_read) {
-  // Tasks queued before the spec moved to its own key (P:s:<id>) keep it in
-  // their hash (field "spec"), with every field written; status, lease and
-  // completion still read them.
+BOOST_AUTO_TEST_CASE(tasks_stored_as_hashes_are_converted) {
+  // The layout before kept a hash per task (its spec in P:s:<id>, or in
+  // the hash for the oldest tasks) and the zset P:all; the first script
+  // after an upgrade moves every task into the columns (P:c:<field>).
   threaded_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
@@ -182,31 +183,72 @@ BOOST_AUTO_TEST_CASE(a_spec_kept_in_the_task_hash_is_still_read) {
   auto q = spawn_redis_queue(sys, rs);
   BOOST_REQUIRE_MESSAGE(q, why(q));
   BOOST_REQUIRE(await_queue(sys, *q, 10s)); // connected
-  std::vector<task_spec> ts(2);
+  std::vector<task_spec> ts(3);
   ts[0].task_id = "before";
-  ts[0].description = "stored in the hash";
+  ts[0].description = "spec in the hash";
   ts[1].task_id = "after";
-  ts[1].description = "stored in its own key";
+  ts[1].description = "spec in its own key";
   ts[1].priority = -1; // leased second
+  ts[2].task_id = "next";
+  ts[2].description = "waits for before";
+  ts[2].dependencies = {"before"};
   for (auto& t : ts)
     t.role = "DEV";
   self->request(*q, 5s, atom::add_v, ts)
-    .receive([&](int32_t n) { BOOST_REQUIRE_EQUAL(n, 2); },
+    .receive([&](int32_t n) { BOOST_REQUIRE_EQUAL(n, 3); },
              [&](caf::error& e) { BOOST_FAIL(render(e)); });
-  // Back to the earlier layout for "before", inside Redis: the spec in
-  // the hash, and every field there, also those at their default.
-  auto move = "redis-cli -p " + std::to_string(redis.port)
-              + " EVAL \"redis.call('HSET', KEYS[1], 'spec', "
-                "redis.call('GET', KEYS[2]), 'unmet', '0', 'lease', '0', "
-                "'result', '', 'error', '') return redis.call('DEL', "
-                "KEYS[2])\" 2 old:t:before old:s:before > /dev/null";
-  BOOST_REQUIRE_EQUAL(std::system(move.c_str()), 0);
+  // Back to the layout before, inside Redis: the columns become a hash per
+  // task (with "before"'s spec in it, the others' in P:s) and the zset
+  // P:all.
+  scratch_dir dir;
+  auto lua = dir.path + "/to-hashes.lua";
+  std::ofstream{lua} << R"lua(
+local P = ARGV[1]
+local fields = {'state', 'plan', 'prio', 'seq', 'max', 'attempts', 'unmet',
+                'owner', 'lease', 'nb', 'result', 'error'}
+local function col(f, id) return redis.call('HGET', P .. ':c:' .. f, id) end
+for _, id in ipairs(redis.call('HKEYS', P .. ':c:state')) do
+  if id ~= '' then -- not the column's own field
+  local key = P .. ':t:' .. id
+  redis.call('HSET', key, 'state', col('state', id), 'plan',
+             col('plan', id) or '', 'prio', col('prio', id) or '0', 'seq',
+             col('seq', id), 'max', col('max', id), 'attempts',
+             col('attempts', id) or '0', 'owner', col('owner', id) or '',
+             'nb', col('nb', id) or '0')
+  if col('unmet', id) then redis.call('HSET', key, 'unmet', col('unmet', id)) end
+  if id == 'before' then
+    redis.call('HSET', key, 'spec', redis.call('GET', P .. ':s:' .. id),
+               'lease', '0', 'result', '', 'error', '')
+    redis.call('DEL', P .. ':s:' .. id)
+  end
+  redis.call('ZADD', P .. ':all', col('seq', id), id)
+  end
+end
+for _, f in ipairs(fields) do redis.call('DEL', P .. ':c:' .. f) end
+return redis.call('ZCARD', P .. ':all')
+)lua";
+  auto cli = "redis-cli -p " + std::to_string(redis.port);
+  BOOST_REQUIRE_EQUAL(std::system((cli + " --eval " + lua + " , old"
+                                   + " | grep -qx 3")
+                                    .c_str()),
+                      0);
   self->request(*q, 5s, atom::status_v, std::string{"before"})
     .receive(
       [&](queued_task& x) {
-        BOOST_CHECK_EQUAL(x.task.description, "stored in the hash");
+        BOOST_CHECK_EQUAL(x.task.description, "spec in the hash");
+        BOOST_CHECK_EQUAL(x.state, "READY");
       },
       [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  // Converted: the hashes and P:all are gone, the columns hold all three,
+  // and "before"'s spec has its own key.
+  BOOST_CHECK_EQUAL(std::system((cli + " EXISTS old:all old:t:before "
+                                       "old:t:after old:t:next | grep -qx 0")
+                                  .c_str()),
+                    0);
+  BOOST_CHECK_EQUAL( // the three and the column's own field ''
+    std::system((cli + " HLEN old:c:state | grep -qx 4").c_str()), 0);
+  BOOST_CHECK_EQUAL(
+    std::system((cli + " EXISTS old:s:before | grep -qx 1").c_str()), 0);
   std::vector<queued_task> leased;
   self
     ->request(*q, 5s, atom::lease_v, std::string{"w"}, int32_t{60000},
@@ -215,17 +257,29 @@ BOOST_AUTO_TEST_CASE(a_spec_kept_in_the_task_hash_is_still_read) {
              [&](caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE_EQUAL(leased.size(), 2u);
   BOOST_CHECK_EQUAL(leased[0].task.task_id, "before");
-  BOOST_CHECK_EQUAL(leased[0].task.description, "stored in the hash");
-  BOOST_CHECK_EQUAL(leased[1].task.description, "stored in its own key");
+  BOOST_CHECK_EQUAL(leased[0].attempts, 1);
+  BOOST_CHECK_EQUAL(leased[1].task.description, "spec in its own key");
   self
     ->request(*q, 5s, atom::complete_v, std::string{"before"},
               std::string{"w"}, std::string{"{}"})
     .receive(
       [&](queued_task& x) {
         BOOST_CHECK_EQUAL(x.state, "COMPLETED");
-        BOOST_CHECK_EQUAL(x.task.description, "stored in the hash");
+        BOOST_CHECK_EQUAL(x.result, "{}");
+        BOOST_CHECK_EQUAL(x.task.description, "spec in the hash");
       },
       [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  // The dependent's unmet count came along: it is READY now.
+  std::vector<queued_task> all;
+  self->request(*q, 5s, atom::list_v, std::string{})
+    .receive([&](std::vector<queued_task>& xs) { all = std::move(xs); },
+             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  BOOST_REQUIRE_EQUAL(all.size(), 3u);
+  BOOST_CHECK_EQUAL(all[0].task.task_id, "before");
+  BOOST_CHECK_EQUAL(all[1].task.task_id, "after");
+  BOOST_CHECK_EQUAL(all[1].state, "IN_PROGRESS");
+  BOOST_CHECK_EQUAL(all[2].task.task_id, "next");
+  BOOST_CHECK_EQUAL(all[2].state, "READY");
   self->send_exit(*q, caf::exit_reason::user_shutdown);
 }
 
