@@ -14,9 +14,9 @@
 //   P:s:<id>   string: the spec (msgpack task_spec), read with MGET
 //   P:d:<id>   set: dependents of <id>
 //   P:w:<id>   set: dependents waiting for <id> to be enqueued
-//   P:r        zset: READY tasks, by -priority * 1e10 + seq
-//   P:l        zset: IN_PROGRESS tasks, by lease expiry (ms)
-//   P:b        zset: tasks waiting for a retry backoff, by due time (ms)
+//   P:ready    zset: READY tasks, by -priority * 1e10 + seq
+//   P:leases   zset: IN_PROGRESS tasks, by lease expiry (ms)
+//   P:backoff  zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan (list of one plan)
 //   P:pc:<plan> hash: tasks of a plan by state, kept by count_move
@@ -26,8 +26,12 @@
 //   P:op:<plan> set: outbox keys of a plan
 //   P:ok       hash: outbox key -> its plan (to leave P:op when dropped)
 // The layout before kept a hash per task (P:t:<id>, its spec in P:s:<id>
-// or in the hash) and the zset P:all of every task; the first script that
-// finds P:all moves every task into the columns (migrate_hashes). A task
+// or in the hash), the zset P:all of every task and the zsets P:r, P:l and
+// P:b; the first script that finds P:all moves every task into the columns
+// and the zsets' members into theirs (migrate_hashes). The zsets have new
+// names so that a replica of the version before, during a rolling update,
+// finds nothing to lease, and its other calls on a moved task answer "no
+// task" instead of writing half a hash. A task
 // record, as scripts return it: id, spec, state, attempts, max, owner,
 // lease, nb, seq, result, error. Errors come back as "<code>: <text>" with
 // code not_found or invalid_argument.
@@ -284,8 +288,8 @@ local function flush_batches()
   end
   RANKS = {}
   if #r > 0 then
-    redis.call('ZADD', P .. ':r', 'inf', ZKEEP)
-    pieces('ZADD', P .. ':r', r)
+    redis.call('ZADD', P .. ':ready', 'inf', ZKEEP)
+    pieces('ZADD', P .. ':ready', r)
   end
   for _, b in ipairs(BATCH_ORDER) do pieces(b[1], b[2], b[3]) end
   BATCHES, BATCH_ORDER = {}, {}
@@ -293,7 +297,7 @@ end
 -- Out of the ready set, also when it was made READY earlier in this script.
 local function unready(id)
   RANKS[id] = nil
-  redis.call('ZREM', P .. ':r', id)
+  redis.call('ZREM', P .. ':ready', id)
 end
 local function setstate(id, st)
   count_move(get('plan', id), get('state', id), st)
@@ -343,7 +347,7 @@ local function block(id, why)
     local st = get('state', x)
     if st == 'QUEUED' or st == 'READY' then
       unready(x)
-      redis.call('ZREM', P .. ':b', x)
+      redis.call('ZREM', P .. ':backoff', x)
       setstate(x, 'BLOCKED')
       set('error', x, w)
       for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. x)) do
@@ -371,19 +375,19 @@ local function retry_or_fail(id, why, base, maxb)
   end
   setstate(id, 'QUEUED')
   set('nb', id, NOW + delay)
-  redis.call('ZADD', P .. ':b', NOW + delay, id)
+  redis.call('ZADD', P .. ':backoff', NOW + delay, id)
 end
 local function promote(base, maxb)
-  local due = redis.call('ZRANGEBYSCORE', P .. ':b', '-inf', NOW)
+  local due = redis.call('ZRANGEBYSCORE', P .. ':backoff', '-inf', NOW)
   if #due > 0 then
-    pieces('ZREM', P .. ':b', due)
+    pieces('ZREM', P .. ':backoff', due)
     for _, id in ipairs(due) do
       if get('state', id) == 'QUEUED' then ready(id) end
     end
   end
-  local expired = redis.call('ZRANGEBYSCORE', P .. ':l', '-inf', NOW)
+  local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', NOW)
   if #expired > 0 then
-    pieces('ZREM', P .. ':l', expired)
+    pieces('ZREM', P .. ':leases', expired)
     for _, id in ipairs(expired) do
       if get('state', id) == 'IN_PROGRESS' then
         -- Counts an attempt; back to READY at once (no backoff).
@@ -413,7 +417,7 @@ end
 local function complete_one(id, worker, result, first, last, no_dependents)
   local err = owned(id, worker)
   if err then return err end
-  batch('ZREM', P .. ':l', id)
+  batch('ZREM', P .. ':leases', id)
   setstate(id, 'COMPLETED')
   set('result', id, result)
   set('error', id, '')
@@ -449,8 +453,10 @@ local function by_seq(ids, want)
   for _, id in ipairs(keep) do add_record(out, id) end
   return out
 end
--- The layout before: a hash per task and the zset P:all. Moves every task
--- into the columns in one script, so that no script sees both layouts.
+-- The layout before: a hash per task, the zset P:all and the zsets P:r,
+-- P:l and P:b. Moves every task into the columns and the zsets' members
+-- into P:ready, P:leases and P:backoff, in one script, so that no script
+-- sees both layouts.
 local function migrate_hashes()
   local fields = {'state', 'plan', 'prio', 'seq', 'max', 'attempts', 'unmet',
                   'owner', 'lease', 'nb', 'result', 'error'}
@@ -467,6 +473,16 @@ local function migrate_hashes()
     end
   end
   flush_columns()
+  for old, new in pairs({r = 'ready', l = 'leases', b = 'backoff'}) do
+    local xs = redis.call('ZRANGE', P .. ':' .. old, 0, -1, 'WITHSCORES')
+    local args = {}
+    for k = 1, #xs, 2 do
+      args[#args + 1] = xs[k + 1]
+      args[#args + 1] = xs[k]
+    end
+    pieces('ZADD', P .. ':' .. new, args)
+    redis.call('DEL', P .. ':' .. old)
+  end
   redis.call('DEL', P .. ':all')
 end
 if redis.call('EXISTS', P .. ':all') == 1 then migrate_hashes() end
@@ -600,8 +616,8 @@ if hot then
   write_column('unmet', hunmet)
   pieces('MSET', nil, specs)
   if #ranks > 0 then
-    redis.call('ZADD', P .. ':r', 'inf', ZKEEP)
-    pieces('ZADD', P .. ':r', ranks)
+    redis.call('ZADD', P .. ':ready', 'inf', ZKEEP)
+    pieces('ZADD', P .. ':ready', ranks)
   end
   if seq ~= seq0 then redis.call('SET', P .. ':seq', seq) end
   return added
@@ -694,14 +710,14 @@ flush_batches() -- tasks promote made READY
 flush_columns() -- and their states, before the columns are read
 -- The first n by rank, then out of the set: ZPOPMIN would send each score
 -- as a formatted double, only for the script to parse it.
-local ids = redis.call('ZRANGE', P .. ':r', 0, n - 1)
+local ids = redis.call('ZRANGE', P .. ':ready', 0, n - 1)
 local m = #ids
 if m > 0 and ids[m] == ZKEEP then
   ids[m] = nil
   m = m - 1
 end
 if m == 0 then return {} end
-redis.call('ZREMRANGEBYRANK', P .. ':r', 0, m - 1)
+redis.call('ZREMRANGEBYRANK', P .. ':ready', 0, m - 1)
 local expires = string.format('%d', NOW + ttl)
 local st, plan, att = column('state', ids), column('plan', ids),
                       column('attempts', ids)
@@ -745,8 +761,8 @@ write_column('state', hstate)
 write_column('attempts', hatt)
 write_column('owner', howner)
 write_column('lease', hlease)
-redis.call('ZADD', P .. ':l', 'inf', ZKEEP)
-pieces('ZADD', P .. ':l', zl)
+redis.call('ZADD', P .. ':leases', 'inf', ZKEEP)
+pieces('ZADD', P .. ':leases', zl)
 return out
 )lua";
 
@@ -757,7 +773,7 @@ promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
 local err = owned(id, worker)
 if err then return err end
 set('lease', id, NOW + ttl)
-redis.call('ZADD', P .. ':l', NOW + ttl, id)
+redis.call('ZADD', P .. ':leases', NOW + ttl, id)
 return record(id)
 )lua";
 
@@ -842,7 +858,7 @@ write_column('result', hres)
 write_column('error', nil, ids)
 write_column('owner', nil, ids)
 write_column('lease', nil, ids)
-if ndone > 0 then pieces('ZREM', P .. ':l', ids) end
+if ndone > 0 then pieces('ZREM', P .. ':leases', ids) end
 if ndeps == 0 then return out end
 -- Dependents: one less unmet each; READY when none is left (and no
 -- backoff holds them).
@@ -897,7 +913,7 @@ constexpr const char* fail = R"lua(
 local id, worker, why = ARGV[3], ARGV[4], ARGV[5]
 local err = owned(id, worker)
 if err then return err end
-redis.call('ZREM', P .. ':l', id)
+redis.call('ZREM', P .. ':leases', id)
 retry_or_fail(id, why, tonumber(ARGV[6]), tonumber(ARGV[7]))
 record_events(id, 8, #ARGV)
 return record(id)
@@ -908,7 +924,7 @@ constexpr const char* release = R"lua(
 local id, worker = ARGV[3], ARGV[4]
 local err = owned(id, worker)
 if err then return err end
-redis.call('ZREM', P .. ':l', id)
+redis.call('ZREM', P .. ':leases', id)
 set('owner', id, '')
 set('lease', id, 0)
 local a = get('attempts', id)
@@ -974,8 +990,8 @@ if st == 'COMPLETED' or st == 'FAILED' or st == 'CANCELLED' then
                            .. ' is already ' .. st)
 end
 unready(id)
-redis.call('ZREM', P .. ':l', id)
-redis.call('ZREM', P .. ':b', id)
+redis.call('ZREM', P .. ':leases', id)
+redis.call('ZREM', P .. ':backoff', id)
 setstate(id, 'CANCELLED')
 set('owner', id, '')
 for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
@@ -1002,10 +1018,10 @@ promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 flush_batches() -- tasks promote made READY
 local want = ARGV[3]
 if want == 'READY' then
-  return by_seq(redis.call('ZRANGE', P .. ':r', 0, -1), want)
+  return by_seq(redis.call('ZRANGE', P .. ':ready', 0, -1), want)
 end
 if want == 'IN_PROGRESS' then
-  return by_seq(redis.call('ZRANGE', P .. ':l', 0, -1), want)
+  return by_seq(redis.call('ZRANGE', P .. ':leases', 0, -1), want)
 end
 local ids = {}
 local h = redis.call('HGETALL', P .. ':c:state')

@@ -198,8 +198,8 @@ BOOST_AUTO_TEST_CASE(tasks_stored_as_hashes_are_converted) {
     .receive([&](int32_t n) { BOOST_REQUIRE_EQUAL(n, 3); },
              [&](caf::error& e) { BOOST_FAIL(render(e)); });
   // Back to the layout before, inside Redis: the columns become a hash per
-  // task (with "before"'s spec in it, the others' in P:s) and the zset
-  // P:all.
+  // task (with "before"'s spec in it, the others' in P:s), the zset P:all,
+  // and the READY tasks go into P:r.
   scratch_dir dir;
   auto lua = dir.path + "/to-hashes.lua";
   std::ofstream{lua} << R"lua(
@@ -225,6 +225,13 @@ for _, id in ipairs(redis.call('HKEYS', P .. ':c:state')) do
   end
 end
 for _, f in ipairs(fields) do redis.call('DEL', P .. ':c:' .. f) end
+local ready = redis.call('ZRANGE', P .. ':ready', 0, -1, 'WITHSCORES')
+for k = 1, #ready, 2 do
+  if ready[k]:sub(1, 1) ~= '\0' then -- not the set's own member
+    redis.call('ZADD', P .. ':r', ready[k + 1], ready[k])
+  end
+end
+redis.call('DEL', P .. ':ready')
 return redis.call('ZCARD', P .. ':all')
 )lua";
   auto cli = "redis-cli -p " + std::to_string(redis.port);
@@ -239,9 +246,9 @@ return redis.call('ZCARD', P .. ':all')
         BOOST_CHECK_EQUAL(x.state, "READY");
       },
       [&](caf::error& e) { BOOST_FAIL(render(e)); });
-  // Converted: the hashes and P:all are gone, the columns hold all three,
-  // and "before"'s spec has its own key.
-  BOOST_CHECK_EQUAL(std::system((cli + " EXISTS old:all old:t:before "
+  // Converted: the hashes, P:all and P:r are gone, the columns hold all
+  // three, and "before"'s spec has its own key.
+  BOOST_CHECK_EQUAL(std::system((cli + " EXISTS old:all old:r old:t:before "
                                        "old:t:after old:t:next | grep -qx 0")
                                   .c_str()),
                     0);
