@@ -1,0 +1,471 @@
+#pragma once
+
+// The shared part of the Redis TASK QUEUE's Lua scripts (the scripts and
+// the stored layout: redis_queue_scripts.hpp): the columns and the sets as
+// a script sees them, the counts, the transitions of one task (ready,
+// block, retry, complete) and the move from the layout before. Every
+// script is `prelude`, its body as the function `main`, and `epilogue`.
+
+namespace orch::redis_lua {
+
+/// Shared functions, prepended to every script. ARGV[1] is the prefix and
+/// ARGV[2] the current time in ms in every script.
+constexpr const char* prelude = R"lua(
+local P = ARGV[1]
+local NOW = tonumber(ARGV[2])
+-- The score of a READY task in P:r: priority first, then enqueue order.
+local function ready_rank(prio, seq)
+  return -prio * 1e10 + seq
+end
+-- Every state change goes through setstate: a task of plan moves from
+-- state `from` (nil: a new task) to `to` in the counts by plan and of all
+-- tasks. The changes add up in DELTA and reach Redis once, in flush_counts
+-- (which every script runs at its end and before it reads a count): a
+-- batch of transitions costs a few HINCRBY, not four per task.
+local DELTA = {}
+local function count_move(plan, from, to)
+  local d = DELTA[plan]
+  if not d then
+    d = {}
+    DELTA[plan] = d
+  end
+  if from then d[from] = (d[from] or 0) - 1 end
+  d[to] = (d[to] or 0) + 1
+end
+local function flush_counts()
+  local all = {}
+  for plan, d in pairs(DELTA) do
+    for st, n in pairs(d) do
+      if n ~= 0 then
+        redis.call('HINCRBY', P .. ':pc:' .. plan, st, n)
+        all[st] = (all[st] or 0) + n
+      end
+    end
+  end
+  for st, n in pairs(all) do
+    if n ~= 0 then redis.call('HINCRBY', P .. ':sc', st, n) end
+  end
+  DELTA = {}
+end
+-- redis.call(cmd, [key,] args...) in pieces of at most 1000 args (Lua's
+-- unpack has a limit); table replies joined, number replies added up.
+local function pieces(cmd, key, args)
+  local out, sum = {}, 0
+  for a = 1, #args, 1000 do
+    local b = math.min(a + 999, #args)
+    local r
+    if key then
+      r = redis.call(cmd, key, unpack(args, a, b))
+    else
+      r = redis.call(cmd, unpack(args, a, b))
+    end
+    if type(r) == 'table' then
+      for k = 1, #r do out[#out + 1] = r[k] end
+    else
+      sum = sum + r
+    end
+  end
+  return out, sum
+end
+-- The columns as this script sees them. CACHE[field][id] is the value (a
+-- number for the numeric fields, else a string; '' for a missing state:
+-- no such task). Writes wait in PEND[field][id] (the string to store, or
+-- false for the default) and reach Redis in one HSET and one HDEL per
+-- field (flush_columns, at every script's end).
+local NUMERIC = {prio = true, seq = true, max = true, attempts = true,
+                 unmet = true, lease = true, nb = true}
+-- Every column holds this value under the id '' (never a task's: ids
+-- must not be blank). Redis keeps a hash of up to 512 short fields as a
+-- listpack, searched field by field; a value over 64 bytes makes it a
+-- hash table for good, and the column never empties (in-flight columns
+-- such as owner emptied with every batch and were searched linearly).
+local KEEP = 'a column of the task queue: this value, over 64 bytes, keeps it a hash table'
+-- The same for the zsets of READY and IN_PROGRESS tasks, which empty with
+-- every batch: this member (score +inf: never due, ranked last) keeps
+-- them skip lists; a listpack zset parses every score it passes.
+local ZKEEP = '\0the task queue: this member, over 64 bytes, keeps the set a skip list'
+local CACHE, PEND, PEND_IDS = {}, {}, {}
+local function col(f) return P .. ':c:' .. f end
+local function cache_of(f)
+  local c = CACHE[f]
+  if not c then
+    c = {}
+    CACHE[f] = c
+  end
+  return c
+end
+local function convert(f, v)
+  if NUMERIC[f] then return tonumber(v) or 0 end
+  return v or ''
+end
+-- Reads field f of the ids not read yet, with one HMGET.
+local function preload(f, ids)
+  local c = cache_of(f)
+  local need, seen = {}, {}
+  for _, id in ipairs(ids) do
+    if c[id] == nil and not seen[id] then
+      seen[id] = true
+      need[#need + 1] = id
+    end
+  end
+  if #need == 0 then return end
+  local vals = pieces('HMGET', col(f), need)
+  for k, id in ipairs(need) do c[id] = convert(f, vals[k]) end
+end
+local function get(f, id)
+  local c = cache_of(f)
+  local v = c[id]
+  if v == nil then
+    v = convert(f, redis.call('HGET', col(f), id))
+    c[id] = v
+  end
+  return v
+end
+-- Sets field f of id to v; `s`: v as the string to store, when known.
+local function set(f, id, v, s)
+  cache_of(f)[id] = v
+  local p = PEND[f]
+  if not p then
+    p = {}
+    PEND[f] = p
+    PEND_IDS[f] = {}
+  end
+  if p[id] == nil then
+    local l = PEND_IDS[f]
+    l[#l + 1] = id
+  end
+  if v == '' or v == 0 then
+    p[id] = false
+  elseif type(v) == 'number' then
+    p[id] = s or string.format('%d', v)
+  else
+    p[id] = v
+  end
+end
+-- The hot paths (a batch of plain enqueues, a lease, a batch of plain
+-- completions) read and write whole columns themselves, without CACHE: the
+-- helpers above cost a few function calls and table look-ups per field and
+-- task, which was most of a script's time. They run with nothing pending
+-- (flush_columns first) and leave CACHE alone.
+-- Field f of ids, as stored (false: missing).
+local function column(f, ids)
+  return (pieces('HMGET', col(f), ids))
+end
+-- HSET of id, value, ... pairs into column f, HDEL of ids. KEEP goes
+-- with every HSET, in its first piece, so that a column is a hash table
+-- from its first write on.
+local function write_column(f, pairs_, gone)
+  if pairs_ and #pairs_ > 0 then
+    local n = #pairs_
+    if n <= 998 then
+      pairs_[n + 1] = ''
+      pairs_[n + 2] = KEEP
+    else
+      redis.call('HSET', col(f), '', KEEP)
+    end
+    pieces('HSET', col(f), pairs_)
+  end
+  if gone and #gone > 0 then pieces('HDEL', col(f), gone) end
+end
+-- Whole numbers as strings, each formatted once per script.
+local NUM_S = {}
+local function num_s(k)
+  local v = NUM_S[k]
+  if not v then
+    v = string.format('%d', k)
+    NUM_S[k] = v
+  end
+  return v
+end
+local function flush_columns()
+  for f, ids in pairs(PEND_IDS) do
+    local p = PEND[f]
+    local hset, hdel = {}, {}
+    for _, id in ipairs(ids) do
+      local v = p[id]
+      if v then
+        hset[#hset + 1] = id
+        hset[#hset + 1] = v
+      else
+        hdel[#hdel + 1] = id
+      end
+    end
+    write_column(f, hset, hdel)
+  end
+  PEND, PEND_IDS = {}, {}
+end
+-- Specs by id, read with one MGET per batch.
+local SPECS = {}
+local function preload_specs(ids)
+  local need, keys = {}, {}
+  for _, id in ipairs(ids) do
+    if SPECS[id] == nil then
+      SPECS[id] = ''
+      need[#need + 1] = id
+      keys[#keys + 1] = P .. ':s:' .. id
+    end
+  end
+  if #keys == 0 then return end
+  local vals = pieces('MGET', nil, keys)
+  for k, id in ipairs(need) do SPECS[id] = vals[k] or '' end
+end
+-- The fields a record holds besides the spec.
+local RECORD = {'state', 'attempts', 'max', 'owner', 'lease', 'nb', 'seq',
+                'result', 'error'}
+local function preload_records(ids)
+  for _, f in ipairs(RECORD) do preload(f, ids) end
+  preload_specs(ids)
+end
+-- Appends the record of id to out: id, spec, state, attempts, max, owner,
+-- lease, nb, seq, result, error.
+local function add_record(out, id)
+  preload_specs({id})
+  out[#out + 1] = id
+  out[#out + 1] = SPECS[id]
+  for _, f in ipairs(RECORD) do out[#out + 1] = get(f, id) end
+  return out
+end
+local function record(id)
+  return add_record({}, id)
+end
+-- Members added to or removed from a set by a script are gathered here and
+-- written once per set at the script's end (flush_batches), so a batch of
+-- tasks costs a few ZADD, SADD and ZREM, not one each per task. READY
+-- scores wait in RANKS, from which a task blocked or cancelled in the same
+-- script leaves again; a script flushes before it reads P:r or a P:d set.
+-- BATCHES: command -> key -> args (two levels: no string built per call).
+local BATCHES, BATCH_ORDER, RANKS = {}, {}, {}
+local function batch(cmd, key, a, b)
+  local bykey = BATCHES[cmd]
+  if not bykey then
+    bykey = {}
+    BATCHES[cmd] = bykey
+  end
+  local args = bykey[key]
+  if not args then
+    args = {}
+    bykey[key] = args
+    BATCH_ORDER[#BATCH_ORDER + 1] = {cmd, key, args}
+  end
+  args[#args + 1] = a
+  if b ~= nil then args[#args + 1] = b end
+end
+local function flush_batches()
+  local r = {}
+  for id, score in pairs(RANKS) do
+    r[#r + 1] = score
+    r[#r + 1] = id
+  end
+  RANKS = {}
+  if #r > 0 then
+    redis.call('ZADD', P .. ':ready', 'inf', ZKEEP)
+    pieces('ZADD', P .. ':ready', r)
+  end
+  for _, b in ipairs(BATCH_ORDER) do pieces(b[1], b[2], b[3]) end
+  BATCHES, BATCH_ORDER = {}, {}
+end
+-- Out of the ready set, also when it was made READY earlier in this script.
+local function unready(id)
+  RANKS[id] = nil
+  redis.call('ZREM', P .. ':ready', id)
+end
+local function setstate(id, st)
+  count_move(get('plan', id), get('state', id), st)
+  set('state', id, st)
+end
+-- Whether the plan has no open task (QUEUED, READY, IN_PROGRESS).
+local function plan_done(plan)
+  flush_counts()
+  local h = redis.call('HMGET', P .. ':pc:' .. plan, 'QUEUED', 'READY',
+                       'IN_PROGRESS')
+  return (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
+         + (tonumber(h[3]) or 0) == 0
+end
+-- Records outbox events given as (key, when, blob) in ARGV[first..last]:
+-- when '' always, 'final' if the task FAILED, 'plan_done' if its plan has
+-- no open task.
+local function record_events(id, first, last)
+  if first > last then return end
+  local final = get('state', id) == 'FAILED'
+  local plan = get('plan', id)
+  local done = nil
+  for k = first, last, 3 do
+    local when = ARGV[k + 1]
+    local keep = when == '' or (when == 'final' and final)
+    if when == 'plan_done' then
+      if done == nil then done = plan_done(plan) end
+      keep = done
+    end
+    if keep then
+      redis.call('HSET', P .. ':o', ARGV[k], ARGV[k + 2])
+      redis.call('SADD', P .. ':op:' .. plan, ARGV[k])
+      redis.call('HSET', P .. ':ok', ARGV[k], plan)
+    end
+  end
+end
+-- Into the ready set, by priority and then enqueue order.
+local function ready(id)
+  setstate(id, 'READY')
+  RANKS[id] = ready_rank(get('prio', id), get('seq', id))
+end
+local function block(id, why)
+  flush_batches() -- the P:d sets read below
+  local todo = {{id, why}}
+  while #todo > 0 do
+    local item = table.remove(todo)
+    local x, w = item[1], item[2]
+    local st = get('state', x)
+    if st == 'QUEUED' or st == 'READY' then
+      unready(x)
+      redis.call('ZREM', P .. ':backoff', x)
+      setstate(x, 'BLOCKED')
+      set('error', x, w)
+      for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. x)) do
+        table.insert(todo, {d, 'dependency ' .. x .. ' is blocked: ' .. w})
+      end
+    end
+  end
+end
+local function retry_or_fail(id, why, base, maxb)
+  local attempts = get('attempts', id)
+  set('owner', id, '')
+  set('lease', id, 0)
+  set('error', id, why)
+  if attempts >= get('max', id) then
+    setstate(id, 'FAILED')
+    for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
+      block(d, 'dependency ' .. id .. ' failed: ' .. why)
+    end
+    return
+  end
+  local delay = math.min(base * 2 ^ math.max(attempts - 1, 0), maxb)
+  if delay <= 0 then
+    ready(id)
+    return
+  end
+  setstate(id, 'QUEUED')
+  set('nb', id, NOW + delay)
+  redis.call('ZADD', P .. ':backoff', NOW + delay, id)
+end
+local function promote(base, maxb)
+  local due = redis.call('ZRANGEBYSCORE', P .. ':backoff', '-inf', NOW)
+  if #due > 0 then
+    pieces('ZREM', P .. ':backoff', due)
+    for _, id in ipairs(due) do
+      if get('state', id) == 'QUEUED' then ready(id) end
+    end
+  end
+  local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', NOW)
+  if #expired > 0 then
+    pieces('ZREM', P .. ':leases', expired)
+    for _, id in ipairs(expired) do
+      if get('state', id) == 'IN_PROGRESS' then
+        -- Counts an attempt; back to READY at once (no backoff).
+        retry_or_fail(id, 'lease of ' .. get('owner', id) .. ' expired', 0, 0)
+      end
+    end
+  end
+end
+-- nil when id is leased to worker, else the error.
+local function owned(id, worker)
+  local st = get('state', id)
+  if st == '' then
+    return redis.error_reply('not_found: no task ' .. id)
+  end
+  local owner = get('owner', id)
+  if st ~= 'IN_PROGRESS' or owner ~= worker then
+    local by = ''
+    if owner ~= '' then by = ' (leased to ' .. owner .. ')' end
+    return redis.error_reply('invalid_argument: task ' .. id .. ' is '
+                             .. st .. by .. ', not leased to ' .. worker)
+  end
+  return nil
+end
+-- Completes id leased to worker with result and records the events in
+-- ARGV[first..last]; nil, or the error reply. `no_dependents`: known that
+-- no task depends on id.
+local function complete_one(id, worker, result, first, last, no_dependents)
+  local err = owned(id, worker)
+  if err then return err end
+  batch('ZREM', P .. ':leases', id)
+  setstate(id, 'COMPLETED')
+  set('result', id, result)
+  set('error', id, '')
+  set('owner', id, '')
+  set('lease', id, 0)
+  if not no_dependents then
+    local dependents = redis.call('SMEMBERS', P .. ':d:' .. id)
+    for _, f in ipairs({'state', 'unmet', 'nb', 'plan', 'prio', 'seq'}) do
+      preload(f, dependents)
+    end
+    for _, d in ipairs(dependents) do
+      if get('state', d) == 'QUEUED' then
+        local left = get('unmet', d) - 1
+        set('unmet', d, left)
+        if left == 0 and get('nb', d) == 0 then ready(d) end
+      end
+    end
+  end
+  record_events(id, first, last)
+  return nil
+end
+-- Flat records of ids in state `want` ('' = any), in enqueue order.
+local function by_seq(ids, want)
+  preload('state', ids)
+  local keep = {}
+  for _, id in ipairs(ids) do
+    local st = get('state', id)
+    if st ~= '' and (want == '' or st == want) then keep[#keep + 1] = id end
+  end
+  preload_records(keep)
+  table.sort(keep, function(a, b) return get('seq', a) < get('seq', b) end)
+  local out = {}
+  for _, id in ipairs(keep) do add_record(out, id) end
+  return out
+end
+-- The layout before: a hash per task, the zset P:all and the zsets P:r,
+-- P:l and P:b. Moves every task into the columns and the zsets' members
+-- into P:ready, P:leases and P:backoff, in one script, so that no script
+-- sees both layouts.
+local function migrate_hashes()
+  local fields = {'state', 'plan', 'prio', 'seq', 'max', 'attempts', 'unmet',
+                  'owner', 'lease', 'nb', 'result', 'error'}
+  for _, id in ipairs(redis.call('ZRANGE', P .. ':all', 0, -1)) do
+    local key = P .. ':t:' .. id
+    local h = redis.call('HMGET', key, 'spec', unpack(fields))
+    if h[2] then
+      for k, f in ipairs(fields) do
+        local v = h[k + 1]
+        if v and v ~= '' and v ~= '0' then set(f, id, convert(f, v), v) end
+      end
+      if h[1] then redis.call('SET', P .. ':s:' .. id, h[1]) end
+      redis.call('DEL', key)
+    end
+  end
+  flush_columns()
+  for old, new in pairs({r = 'ready', l = 'leases', b = 'backoff'}) do
+    local xs = redis.call('ZRANGE', P .. ':' .. old, 0, -1, 'WITHSCORES')
+    local args = {}
+    for k = 1, #xs, 2 do
+      args[#args + 1] = xs[k + 1]
+      args[#args + 1] = xs[k]
+    end
+    pieces('ZADD', P .. ':' .. new, args)
+    redis.call('DEL', P .. ':' .. old)
+  end
+  redis.call('DEL', P .. ':all')
+end
+if redis.call('EXISTS', P .. ':all') == 1 then migrate_hashes() end
+)lua";
+
+/// What every script runs after its body (`main`): changed fields, set
+/// members and counts reach Redis however the body returns.
+constexpr const char* epilogue = R"lua(
+local result = main()
+flush_columns()
+flush_batches()
+flush_counts()
+return result
+)lua";
+
+} // namespace orch::redis_lua
