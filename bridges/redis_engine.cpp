@@ -2,6 +2,7 @@
 
 #include "bridges/redis_engine.hpp"
 
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -87,10 +88,15 @@ struct redis_engine::impl {
     redisAsyncSetConnectCallback(ctx_, on_connect);
     redisAsyncSetDisconnectCallback(ctx_, on_disconnect);
     if (!ep_.password.empty())
-      redisAsyncCommand(ctx_, on_auth, nullptr, "AUTH %s",
-                        ep_.password.c_str());
+      send_auth();
     if (ep_.db != 0)
       redisAsyncCommand(ctx_, nullptr, nullptr, "SELECT %d", ep_.db);
+  }
+
+  void send_auth() {
+    auth_in_flight_ = true;
+    last_auth_ = std::chrono::steady_clock::now();
+    redisAsyncCommand(ctx_, on_auth, nullptr, "AUTH %s", ep_.password.c_str());
   }
 
   void schedule_reconnect() {
@@ -160,6 +166,25 @@ struct redis_engine::impl {
            "redis unavailable at " + ep_.host + ":" + std::to_string(ep_.port));
       return;
     }
+    // Commands wait for the answer to AUTH, and are not sent when it was
+    // refused: Redis drops a connection that sends an argument over 16 KB
+    // before it authenticated (a script is longer), so the reason would
+    // be lost. AUTH is tried again now and then.
+    if (auth_in_flight_ && auth_error_.empty()) {
+      held_.push_back(std::move(cmd));
+      return;
+    }
+    if (!auth_error_.empty()) {
+      redis_value v;
+      v.type = REDIS_REPLY_ERROR;
+      v.str = auth_failed();
+      caf::anon_send(cmd.reply_to, atom::result_v, cmd.id, std::move(v));
+      if (!auth_in_flight_
+          && std::chrono::steady_clock::now() - last_auth_
+               >= std::chrono::milliseconds(reconnect_ms_))
+        send_auth();
+      return;
+    }
     std::vector<const char*> argv;
     std::vector<size_t> lens;
     for (auto& a : cmd.argv) {
@@ -188,8 +213,16 @@ struct redis_engine::impl {
   static void on_auth(redisAsyncContext* c, void* reply, void*) {
     auto* self = static_cast<impl*>(c->data);
     auto* r = static_cast<redisReply*>(reply);
-    if (r == nullptr || self == nullptr)
+    if (self == nullptr)
       return;
+    self->auth_in_flight_ = false;
+    auto held = std::move(self->held_);
+    self->held_.clear();
+    if (r == nullptr) { // the connection went away
+      for (auto& cmd : held)
+        fail(cmd, "connection to redis lost before the reply");
+      return;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
       std::string why{r->str, r->len};
       if (self->auth_error_ != why)
@@ -199,6 +232,8 @@ struct redis_engine::impl {
     } else {
       self->auth_error_.clear();
     }
+    for (auto& cmd : held)
+      self->issue(std::move(cmd));
   }
 
   static void on_reply(redisAsyncContext* c, void* reply, void* privdata) {
@@ -212,9 +247,12 @@ struct redis_engine::impl {
     auto* self = static_cast<impl*>(c->data);
     if (v.type == REDIS_REPLY_ERROR && self && !self->auth_error_.empty()
         && v.str.rfind("NOAUTH", 0) == 0)
-      v.str = "AUTH failed (check the password in REDIS_URL): "
-              + self->auth_error_;
+      v.str = self->auth_failed();
     caf::anon_send(cmd->reply_to, atom::result_v, cmd->id, std::move(v));
+  }
+
+  std::string auth_failed() const {
+    return "AUTH failed (check the password in REDIS_URL): " + auth_error_;
   }
 
   redis_endpoint ep_;
@@ -226,6 +264,12 @@ struct redis_engine::impl {
   bool connected_ = false;
   /// Redis' answer to a refused AUTH (loop thread only).
   std::string auth_error_;
+  /// An AUTH sent and not answered yet, and when the last one was sent
+  /// (loop thread only).
+  bool auth_in_flight_ = false;
+  std::chrono::steady_clock::time_point last_auth_{};
+  /// Commands that wait for the answer to AUTH (loop thread only).
+  std::deque<pending_command> held_;
   std::thread thread_;
   std::mutex mtx_;
   std::deque<pending_command> queue_;
