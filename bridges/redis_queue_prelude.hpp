@@ -98,9 +98,11 @@ local function convert(f, v)
   if NUMERIC[f] then return tonumber(v) or 0 end
   return v or ''
 end
--- Reads field f of the ids not read yet, with one HMGET.
+-- Reads field f of the ids not read yet, with one HMGET. The id '' is
+-- no task (its entry is the column's own, KEEP).
 local function preload(f, ids)
   local c = cache_of(f)
+  if c[''] == nil then c[''] = convert(f, nil) end
   local need, seen = {}, {}
   for _, id in ipairs(ids) do
     if c[id] == nil and not seen[id] then
@@ -116,7 +118,11 @@ local function get(f, id)
   local c = cache_of(f)
   local v = c[id]
   if v == nil then
-    v = convert(f, redis.call('HGET', col(f), id))
+    if id == '' then
+      v = convert(f, nil)
+    else
+      v = convert(f, redis.call('HGET', col(f), id))
+    end
     c[id] = v
   end
   return v

@@ -71,7 +71,7 @@ local _, nwaiting = pieces('EXISTS', nil, waitsets)
 local known = {}
 do
   local st = column('state', want)
-  for k, id in ipairs(want) do known[id] = st[k] or '' end
+  for k, id in ipairs(want) do known[id] = id ~= '' and st[k] or '' end
 end
 -- The hot path serves a batch whose dependencies all exist and are not
 -- blocked or come earlier in the batch, with no task waiting for one of
@@ -368,8 +368,10 @@ for k, s in ipairs(spans) do
   local at = s[1]
   local id, worker, result = ARGV[at], ARGV[at + 1], ARGV[at + 2]
   local state, by = st[k], owner[k] or ''
-  -- A task twice in one batch: the second finds it COMPLETED.
+  -- A task twice in one batch: the second finds it COMPLETED. The id ''
+  -- is no task (its entry is the column's own).
   if done[id] then state, by = 'COMPLETED', '' end
+  if id == '' then state = false end
   if not state then
     out[k] = 'not_found: no task ' .. id
   elseif state ~= 'IN_PROGRESS' or by ~= worker then

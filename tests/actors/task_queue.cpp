@@ -449,6 +449,43 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_of_plain_completions_frees_dependents,
   BOOST_CHECK_EQUAL(f.status("e").state, "IN_PROGRESS");
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_blank_id_is_no_task, B, backends) {
+  // Redis keeps an entry of its own under the id '' in every column.
+  queue_fixture<B> f;
+  f.add({t("a")});
+  BOOST_CHECK_EQUAL(joined(ids(f.lease("w", 1))), "a");
+  auto not_found = [](const caf::error& e) {
+    return code_of(e) == ec::not_found;
+  };
+  f.self->request(f.q, 5s, atom::status_v, std::string{})
+    .receive([](queued_task&) { BOOST_FAIL("a blank id has a status"); },
+             [&](caf::error& e) { BOOST_CHECK_MESSAGE(not_found(e), render(e)); });
+  f.self->request(f.q, 5s, atom::cancel_v, std::string{})
+    .receive([](queued_task&) { BOOST_FAIL("a blank id was cancelled"); },
+             [&](caf::error& e) { BOOST_CHECK_MESSAGE(not_found(e), render(e)); });
+  f.self
+    ->request(f.q, 5s, atom::complete_v, std::string{}, std::string{"w"},
+              std::string{})
+    .receive([](queued_task&) { BOOST_FAIL("a blank id was completed"); },
+             [&](caf::error& e) { BOOST_CHECK_MESSAGE(not_found(e), render(e)); });
+  task_completion blank;
+  blank.worker = "w";
+  task_completion a;
+  a.task_id = "a";
+  a.worker = "w";
+  auto errs = f.template must<std::vector<caf::error>>(
+    atom::complete_v, std::vector<task_completion>{blank, a});
+  BOOST_REQUIRE_EQUAL(errs.size(), 2u);
+  BOOST_CHECK_MESSAGE(not_found(errs[0]), render(errs[0]));
+  BOOST_CHECK(!errs[1]);
+  using counts = std::map<std::string, int64_t>;
+  auto n = f.template must<counts>(atom::counts_v);
+  BOOST_CHECK_EQUAL(n["COMPLETED"], 1);
+  BOOST_CHECK_EQUAL(joined(ids(f.template must<std::vector<queued_task>>(
+                      atom::list_v, std::string{}))),
+                    "a");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_outbox_of_one_plan, B, backends) {
   queue_fixture<B> f;
   f.add({planned("p/a"), planned("p/b"), planned("q/c")});
