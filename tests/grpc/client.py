@@ -17,7 +17,13 @@ import fleet_orchestrator_v1_pb2 as pb  # noqa: E402
 import fleet_orchestrator_v1_pb2_grpc as rpc  # noqa: E402
 
 target = sys.argv[2]
-channel = grpc.insecure_channel(target)
+# A short reconnect backoff: the server may not listen yet when this starts
+# (slowly, under the sanitizers), and gRPC's default backoff grows to tens
+# of seconds between attempts, past the wait below.
+channel = grpc.insecure_channel(
+    target, options=[("grpc.initial_reconnect_backoff_ms", 100),
+                     ("grpc.min_reconnect_backoff_ms", 100),
+                     ("grpc.max_reconnect_backoff_ms", 500)])
 stub = rpc.OrchestratorServiceStub(channel)
 checks = 0
 
@@ -39,17 +45,21 @@ def code_of(call, *args, **kw):
     return grpc.StatusCode.OK, ""
 
 
-# Ready?
+# Ready? (for at most a minute)
 st = None
-for _ in range(100):
+last = "no answer"
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
     try:
         st = stub.GetStatus(pb.GetStatusRequest(include_stats=True), timeout=2)
+        last = st.status
         if st.status == "healthy":
             break
-    except grpc.RpcError:
-        pass
+    except grpc.RpcError as e:
+        last = "%s: %s" % (e.code(), e.details())
     time.sleep(0.1)
-check(st is not None and st.status == "healthy", "GetStatus says healthy")
+check(st is not None and st.status == "healthy",
+      "GetStatus says healthy (last: %s)" % last)
 
 req = pb.DeliberateRequest(
     task_id="grpc-task-1", task_description="Add a login endpoint",
