@@ -30,7 +30,7 @@ local function count_move(plan, from, to)
     DELTA[plan] = d
   end
   if from then d[from] = (d[from] or 0) - 1 end
-  d[to] = (d[to] or 0) + 1
+  if to then d[to] = (d[to] or 0) + 1 end
 end
 local function flush_counts()
   local all = {}
@@ -436,10 +436,18 @@ end
 local function migrate_hashes()
   local fields = {'state', 'plan', 'prio', 'seq', 'max', 'attempts', 'unmet',
                   'owner', 'lease', 'nb', 'result', 'error'}
+  -- A task the columns know already was enqueued again by a replica of
+  -- the version before (it no longer finds P:all): the columns' record
+  -- stays, the hash goes, and the count that replica added is taken back.
+  local moved = {}
   for _, id in ipairs(redis.call('ZRANGE', P .. ':all', 0, -1)) do
     local key = P .. ':t:' .. id
     local h = redis.call('HMGET', key, 'spec', unpack(fields))
-    if h[2] then
+    if h[2] and get('state', id) ~= '' then
+      count_move(h[3] or '', h[2], nil)
+      redis.call('DEL', key)
+    elseif h[2] then
+      moved[id] = true
       for k, f in ipairs(fields) do
         local v = h[k + 1]
         if v and v ~= '' and v ~= '0' then set(f, id, convert(f, v), v) end
@@ -449,12 +457,15 @@ local function migrate_hashes()
     end
   end
   flush_columns()
+  flush_counts()
   for old, new in pairs({r = 'ready', l = 'leases', b = 'backoff'}) do
     local xs = redis.call('ZRANGE', P .. ':' .. old, 0, -1, 'WITHSCORES')
     local args = {}
     for k = 1, #xs, 2 do
-      args[#args + 1] = xs[k + 1]
-      args[#args + 1] = xs[k]
+      if moved[xs[k]] then
+        args[#args + 1] = xs[k + 1]
+        args[#args + 1] = xs[k]
+      end
     end
     pieces('ZADD', P .. ':' .. new, args)
     redis.call('DEL', P .. ':' .. old)

@@ -270,41 +270,47 @@ local keys = {}
 for k = 1, m do keys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, keys)
 local hstate, hatt, howner, hlease, zl, out = {}, {}, {}, {}, {}, {}
-local o = 0
+local o, j = 0, 0
 for k = 1, m do
   local id = ids[k]
-  local a = (tonumber(att[k]) or 0) + 1
-  count_move(plan[k] or '', st[k] or 'READY', 'IN_PROGRESS')
-  local j = k + k
-  hstate[j - 1] = id
-  hstate[j] = 'IN_PROGRESS'
-  hatt[j - 1] = id
-  hatt[j] = num_s(a)
-  howner[j - 1] = id
-  howner[j] = worker
-  hlease[j - 1] = id
-  hlease[j] = expires
-  zl[j - 1] = expires
-  zl[j] = id
-  out[o + 1] = id
-  out[o + 2] = specs[k] or ''
-  out[o + 3] = 'IN_PROGRESS'
-  out[o + 4] = a
-  out[o + 5] = max[k] or '0'
-  out[o + 6] = worker
-  out[o + 7] = expires
-  out[o + 8] = nb[k] or '0'
-  out[o + 9] = seq[k] or '0'
-  out[o + 10] = ''
-  out[o + 11] = err[k] or ''
-  o = o + 11
+  -- Only a READY task is leased (a member left behind by anything else
+  -- just leaves the set).
+  if st[k] == 'READY' then
+    local a = (tonumber(att[k]) or 0) + 1
+    count_move(plan[k] or '', 'READY', 'IN_PROGRESS')
+    j = j + 2
+    hstate[j - 1] = id
+    hstate[j] = 'IN_PROGRESS'
+    hatt[j - 1] = id
+    hatt[j] = num_s(a)
+    howner[j - 1] = id
+    howner[j] = worker
+    hlease[j - 1] = id
+    hlease[j] = expires
+    zl[j - 1] = expires
+    zl[j] = id
+    out[o + 1] = id
+    out[o + 2] = specs[k] or ''
+    out[o + 3] = 'IN_PROGRESS'
+    out[o + 4] = a
+    out[o + 5] = max[k] or '0'
+    out[o + 6] = worker
+    out[o + 7] = expires
+    out[o + 8] = nb[k] or '0'
+    out[o + 9] = seq[k] or '0'
+    out[o + 10] = ''
+    out[o + 11] = err[k] or ''
+    o = o + 11
+  end
 end
 write_column('state', hstate)
 write_column('attempts', hatt)
 write_column('owner', howner)
 write_column('lease', hlease)
-redis.call('ZADD', P .. ':leases', 'inf', ZKEEP)
-pieces('ZADD', P .. ':leases', zl)
+if j > 0 then
+  redis.call('ZADD', P .. ':leases', 'inf', ZKEEP)
+  pieces('ZADD', P .. ':leases', zl)
+end
 return out
 )lua";
 

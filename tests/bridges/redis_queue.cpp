@@ -348,4 +348,80 @@ return redis.call('ZCARD', P .. ':all')
   self->send_exit(*q, caf::exit_reason::user_shutdown);
 }
 
+BOOST_AUTO_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing) {
+  // During a rolling update a replica of the version before may enqueue a
+  // task again (a redelivered plan): it no longer finds P:all, so it writes
+  // a hash, P:all, P:r and a count for a task the columns know. The next
+  // script keeps the columns' task and takes the rest back.
+  threaded_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  private_redis redis;
+  redis.start();
+  redis_queue_settings rs;
+  rs.url = redis.url();
+  rs.prefix = "dup";
+  auto q = spawn_redis_queue(sys, rs);
+  BOOST_REQUIRE_MESSAGE(q, why(q));
+  BOOST_REQUIRE(await_queue(sys, *q, 10s));
+  std::vector<task_spec> ts(2);
+  ts[0].task_id = "a";
+  ts[1].task_id = "b";
+  ts[1].priority = -1;
+  for (auto& t : ts)
+    t.role = "DEV";
+  self->request(*q, 5s, atom::add_v, ts)
+    .receive([&](int32_t n) { BOOST_REQUIRE_EQUAL(n, 2); },
+             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  self
+    ->request(*q, 5s, atom::lease_v, std::string{"w"}, int32_t{60000},
+              int32_t{1})
+    .receive(
+      [&](std::vector<queued_task>& xs) {
+        BOOST_REQUIRE_EQUAL(xs.size(), 1u);
+        BOOST_CHECK_EQUAL(xs[0].task.task_id, "a");
+      },
+      [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  self
+    ->request(*q, 5s, atom::complete_v, std::string{"a"}, std::string{"w"},
+              std::string{"done"})
+    .receive([&](queued_task& x) { BOOST_CHECK_EQUAL(x.state, "COMPLETED"); },
+             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  // What the old enqueue script writes for "a".
+  auto old = "redis-cli -p " + std::to_string(redis.port)
+             + " EVAL \"redis.call('HSET', 'dup:t:a', 'state', 'READY', "
+               "'plan', '', 'prio', '0', 'seq', '9', 'max', '3', "
+               "'attempts', '0', 'owner', '', 'nb', '0') "
+               "redis.call('ZADD', 'dup:all', 9, 'a') "
+               "redis.call('ZADD', 'dup:r', 9, 'a') "
+               "redis.call('HINCRBY', 'dup:pc:', 'READY', 1) "
+               "return redis.call('HINCRBY', 'dup:sc', 'READY', 1)\" 0"
+               " > /dev/null";
+  BOOST_REQUIRE_EQUAL(std::system(old.c_str()), 0);
+  self->request(*q, 5s, atom::status_v, std::string{"a"})
+    .receive(
+      [&](queued_task& x) {
+        BOOST_CHECK_EQUAL(x.state, "COMPLETED");
+        BOOST_CHECK_EQUAL(x.result, "done");
+      },
+      [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  self->request(*q, 5s, atom::counts_v)
+    .receive(
+      [&](std::map<std::string, int64_t>& n) {
+        BOOST_CHECK_EQUAL(n["READY"], 1);
+        BOOST_CHECK_EQUAL(n["COMPLETED"], 1);
+      },
+      [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  self
+    ->request(*q, 5s, atom::lease_v, std::string{"w"}, int32_t{60000},
+              int32_t{5})
+    .receive(
+      [&](std::vector<queued_task>& xs) {
+        BOOST_REQUIRE_EQUAL(xs.size(), 1u);
+        BOOST_CHECK_EQUAL(xs[0].task.task_id, "b");
+      },
+      [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  self->send_exit(*q, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
