@@ -5,7 +5,11 @@
 //   P:c:<field> hash per field of a task ("columns"), task id -> value, for
 //              state, plan, prio, seq, max, attempts, unmet, owner, lease,
 //              nb, result and error; a field at its default ('' or 0) is
-//              left out, and P:c:state holds every task. A script reads one
+//              left out, and P:c:state holds every task; each column also
+//              holds an entry of its own under the id '' (KEEP, no task),
+//              and P:ready and P:leases a member of their own (ZKEEP,
+//              score +inf), which keep them hash tables and skip lists
+//              (redis_queue_prelude.hpp). A script reads one
 //              field of a whole batch with one HMGET and writes it with one
 //              HSET: with a hash per task every read and write of a task
 //              was a command of its own, and Redis's cost per command run
@@ -31,9 +35,8 @@
 // and the zsets' members into theirs (migrate_hashes). The zsets have new
 // names so that a replica of the version before, during a rolling update,
 // finds nothing to lease, and its other calls on a moved task answer "no
-// task" instead of writing half a hash. A task
-// record, as scripts return it: id, spec, state, attempts, max, owner,
-// lease, nb, seq, result, error. Errors come back as "<code>: <text>" with
+// task" instead of writing half a hash. A task record, as scripts return
+// it: id, spec, state, attempts, max, owner, lease, nb, seq, result, error. Errors come back as "<code>: <text>" with
 // code not_found or invalid_argument.
 
 #include "bridges/redis_queue_prelude.hpp"
