@@ -175,10 +175,7 @@ struct redis_engine::impl {
       return;
     }
     if (!auth_error_.empty()) {
-      redis_value v;
-      v.type = REDIS_REPLY_ERROR;
-      v.str = auth_failed();
-      caf::anon_send(cmd.reply_to, atom::result_v, cmd.id, std::move(v));
+      answer_error(cmd, auth_failed());
       if (!auth_in_flight_
           && std::chrono::steady_clock::now() - last_auth_
                >= std::chrono::milliseconds(reconnect_ms_))
@@ -201,11 +198,16 @@ struct redis_engine::impl {
     }
   }
 
-  static void fail(const pending_command& cmd, const std::string& why) {
+  /// Answers `cmd` with an error reply of text `text`, as if from Redis.
+  static void answer_error(const pending_command& cmd, std::string text) {
     redis_value v;
     v.type = REDIS_REPLY_ERROR;
-    v.str = "unavailable: " + why;
+    v.str = std::move(text);
     caf::anon_send(cmd.reply_to, atom::result_v, cmd.id, std::move(v));
+  }
+
+  static void fail(const pending_command& cmd, const std::string& why) {
+    answer_error(cmd, "unavailable: " + why);
   }
 
   /// The answer to AUTH: a refusal is kept, so that the commands refused

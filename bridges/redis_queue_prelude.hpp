@@ -17,6 +17,12 @@ local NOW = tonumber(ARGV[2])
 local function ready_rank(prio, seq)
   return -prio * 1e10 + seq
 end
+-- The same as the string ZADD takes; seq_s: seq formatted, which is the
+-- score at priority 0 (the common case: no number to format).
+local function ready_score(prio, seq, seq_s)
+  if prio == 0 then return seq_s end
+  return ready_rank(prio, seq)
+end
 -- Every state change goes through setstate: a task of plan moves from
 -- state `from` (nil: a new task) to `to` in the counts by plan and of all
 -- tasks. The changes add up in DELTA and reach Redis once, in flush_counts
@@ -372,19 +378,23 @@ local function promote(base, maxb)
     end
   end
 end
--- nil when id is leased to worker, else the error.
-local function owned(id, worker)
-  local st = get('state', id)
-  if st == '' then
-    return redis.error_reply('not_found: no task ' .. id)
-  end
-  local owner = get('owner', id)
+-- nil when task id, in state st ('' or false: no task) and leased to
+-- owner, is leased to worker; else why not, as an error's text.
+local function not_leased(id, st, owner, worker)
+  if not st or st == '' then return 'not_found: no task ' .. id end
   if st ~= 'IN_PROGRESS' or owner ~= worker then
     local by = ''
     if owner ~= '' then by = ' (leased to ' .. owner .. ')' end
-    return redis.error_reply('invalid_argument: task ' .. id .. ' is '
-                             .. st .. by .. ', not leased to ' .. worker)
+    return 'invalid_argument: task ' .. id .. ' is ' .. st .. by
+           .. ', not leased to ' .. worker
   end
+  return nil
+end
+-- nil when id is leased to worker, else the error.
+local function owned(id, worker)
+  local st = get('state', id)
+  local why = not_leased(id, st, st ~= '' and get('owner', id) or '', worker)
+  if why then return redis.error_reply(why) end
   return nil
 end
 -- Completes id leased to worker with result and records the events in

@@ -144,11 +144,7 @@ if hot then
         hprio[#hprio + 1] = t.prio_s
       end
       if state == 'READY' then
-        if prio ~= 0 then
-          ranks[#ranks + 1] = ready_rank(prio, seq)
-        else
-          ranks[#ranks + 1] = seq_s
-        end
+        ranks[#ranks + 1] = ready_score(prio, seq, seq_s)
         ranks[#ranks + 1] = id
       end
     end
@@ -167,11 +163,11 @@ if hot then
   if seq ~= seq0 then redis.call('SET', P .. ':seq', seq) end
   return added
 end
+-- The states read above serve the helpers too.
 do
   local c = cache_of('state')
   for id, st in pairs(known) do c[id] = st end
 end
-preload('state', want)
 -- Tasks of this batch that a task before them in it waits for.
 local awaited = {}
 -- P:s:<id>, spec, ... for one MSET; P:p:<plan> by plan.
@@ -236,7 +232,7 @@ for _, t in ipairs(tasks) do
     if blocked then
       block(id, 'dependency ' .. blocked .. ' did not complete')
     elseif state == 'READY' then
-      if prio == 0 then RANKS[id] = seq_s else RANKS[id] = ready_rank(prio, seq) end
+      RANKS[id] = ready_score(prio, seq, seq_s)
     end
   end
 end
@@ -381,13 +377,9 @@ for k, s in ipairs(spans) do
   -- is no task (its entry is the column's own).
   if done[id] then state, by = 'COMPLETED', '' end
   if id == '' then state = false end
-  if not state then
-    out[k] = 'not_found: no task ' .. id
-  elseif state ~= 'IN_PROGRESS' or by ~= worker then
-    local leased = ''
-    if by ~= '' then leased = ' (leased to ' .. by .. ')' end
-    out[k] = 'invalid_argument: task ' .. id .. ' is ' .. state .. leased
-             .. ', not leased to ' .. worker
+  local why = not_leased(id, state, by, worker)
+  if why then
+    out[k] = why
   else
     out[k] = ''
     done[id] = true
