@@ -2,6 +2,7 @@
 
 // Small helpers shared by the test suites.
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "messages/messages.hpp"
 
@@ -28,6 +30,19 @@ inline std::string slurp(const std::string& path) {
 template<class T>
 std::string why(const caf::expected<T>& x) {
   return x ? std::string{"ok"} : render(x.error());
+}
+
+/// The answer of `dest` to `xs` (within 5 s) as a `T`; an error fails the
+/// test.
+template<class T, class Handle, class... Ts>
+T must(caf::scoped_actor& self, const Handle& dest, Ts&&... xs) {
+  caf::expected<T> out{caf::make_error(ec::internal, "unset")};
+  self->request(dest, std::chrono::seconds(5), std::forward<Ts>(xs)...)
+    .receive([&](T& x) { out = std::move(x); },
+             [&](caf::error& e) { out = std::move(e); });
+  if (!out)
+    BOOST_FAIL(render(out.error()));
+  return std::move(*out);
 }
 
 /// The URL of the redis-server of the ctest fixture `redis`, or of

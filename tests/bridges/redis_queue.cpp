@@ -98,6 +98,46 @@ struct private_redis {
   }
 };
 
+/// An actor system and a queue on a private redis-server: a test sets
+/// `redis.extra`, `settings` and `password` as it needs, then calls open().
+struct redis_queue_fixture {
+  threaded_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  private_redis redis;
+  /// All but the URL, which open() writes.
+  redis_queue_settings settings;
+  /// The password in the URL, when set.
+  std::string password;
+  task_queue_actor q;
+
+  void open() {
+    redis.start();
+    settings.url = password.empty() ? redis.url()
+                                    : "redis://:" + password + "@127.0.0.1:"
+                                        + std::to_string(redis.port);
+    auto x = spawn_redis_queue(sys, settings);
+    BOOST_REQUIRE_MESSAGE(x, why(x));
+    q = std::move(*x);
+  }
+
+  ~redis_queue_fixture() {
+    if (q)
+      self->send_exit(q, caf::exit_reason::user_shutdown);
+  }
+
+  /// The queue's answer to `xs`; an error fails the test.
+  template <class T, class... Ts>
+  T must(Ts&&... xs) {
+    return test::must<T>(self, q, std::forward<Ts>(xs)...);
+  }
+
+  std::vector<queued_task> lease(int32_t n) {
+    return must<std::vector<queued_task>>(atom::lease_v, std::string{"w"},
+                                          int32_t{60000}, n);
+  }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(redis_queue)
@@ -120,24 +160,17 @@ BOOST_AUTO_TEST_CASE(urls_are_parsed_or_rejected) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(reconnects_after_redis_restarts) {
-  threaded_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-  private_redis redis;
-  redis.start();
-  redis_queue_settings rs;
-  rs.url = redis.url();
-  rs.reconnect_ms = 100;
-  auto q = spawn_redis_queue(sys, rs);
-  BOOST_REQUIRE_MESSAGE(q, why(q));
+BOOST_FIXTURE_TEST_CASE(reconnects_after_redis_restarts,
+                        redis_queue_fixture) {
+  settings.reconnect_ms = 100;
+  open();
   auto add = [&](std::string id) {
     task_spec t;
     t.task_id = std::move(id);
     t.role = "DEV";
     t.description = "x";
     caf::expected<int32_t> out{caf::make_error(ec::internal, "unset")};
-    self->request(*q, 5s, atom::add_v, std::vector<task_spec>{t})
+    self->request(q, 5s, atom::add_v, std::vector<task_spec>{t})
       .receive([&](int32_t n) { out = n; },
                [&](caf::error& e) { out = std::move(e); });
     return out;
@@ -164,34 +197,23 @@ BOOST_AUTO_TEST_CASE(reconnects_after_redis_restarts) {
   auto again = eventually("c");
   BOOST_REQUIRE_MESSAGE(again, why(again));
   BOOST_CHECK_EQUAL(*again, 1);
-  std::vector<queued_task> leased;
-  self
-    ->request(*q, 5s, atom::lease_v, std::string{"w"}, int32_t{1000},
-              int32_t{5})
-    .receive([&](std::vector<queued_task>& xs) { leased = std::move(xs); },
-             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  auto leased = must<std::vector<queued_task>>(
+    atom::lease_v, std::string{"w"}, int32_t{1000}, int32_t{5});
   BOOST_REQUIRE_EQUAL(leased.size(), 1u);
   BOOST_CHECK_EQUAL(leased[0].task.task_id, "c");
-  self->send_exit(*q, caf::exit_reason::user_shutdown);
 }
 
-BOOST_AUTO_TEST_CASE(a_refused_auth_is_reported_and_tried_again) {
+BOOST_FIXTURE_TEST_CASE(a_refused_auth_is_reported_and_tried_again,
+                        redis_queue_fixture) {
   // With a wrong password every call says AUTH failed, also the scripts
   // (Redis drops a connection that sends an argument over 16 KB before it
   // authenticated, and the reason would turn into "unavailable"); once
   // Redis takes the password, the queue works without a restart.
-  threaded_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-  private_redis redis;
   redis.extra = {"--requirepass", "first-pw"};
-  redis.start();
-  redis_queue_settings rs;
-  rs.url = "redis://:second-pw@127.0.0.1:" + std::to_string(redis.port);
-  rs.prefix = "auth";
-  rs.reconnect_ms = 100;
-  auto q = spawn_redis_queue(sys, rs);
-  BOOST_REQUIRE_MESSAGE(q, why(q));
+  password = "second-pw";
+  settings.prefix = "auth";
+  settings.reconnect_ms = 100;
+  open();
   std::vector<task_spec> ts(1);
   ts[0].task_id = "t";
   ts[0].role = "DEV";
@@ -199,7 +221,7 @@ BOOST_AUTO_TEST_CASE(a_refused_auth_is_reported_and_tried_again) {
   // connection gone.
   int refused = 0;
   for (int i = 0; i < 40 && refused < 5; ++i) {
-    self->request(*q, 5s, atom::add_v, ts)
+    self->request(q, 5s, atom::add_v, ts)
       .receive([&](int32_t) { BOOST_FAIL("enqueued without AUTH"); },
                [&](caf::error& e) {
                  auto text = render(e);
@@ -217,30 +239,22 @@ BOOST_AUTO_TEST_CASE(a_refused_auth_is_reported_and_tried_again) {
   BOOST_REQUIRE_EQUAL(std::system(fix.c_str()), 0);
   bool added = false;
   for (int i = 0; i < 100 && !added; ++i) {
-    self->request(*q, 5s, atom::add_v, ts)
+    self->request(q, 5s, atom::add_v, ts)
       .receive([&](int32_t n) { added = n == 1; }, [](caf::error&) {});
     if (!added)
       std::this_thread::sleep_for(50ms);
   }
   BOOST_CHECK(added);
-  self->send_exit(*q, caf::exit_reason::user_shutdown);
 }
 
-BOOST_AUTO_TEST_CASE(tasks_stored_as_hashes_are_converted) {
+BOOST_FIXTURE_TEST_CASE(tasks_stored_as_hashes_are_converted,
+                        redis_queue_fixture) {
   // The layout before kept a hash per task (its spec in P:s:<id>, or in
   // the hash for the oldest tasks) and the zset P:all; the first script
   // after an upgrade moves every task into the columns (P:c:<field>).
-  threaded_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-  private_redis redis;
-  redis.start();
-  redis_queue_settings rs;
-  rs.url = redis.url();
-  rs.prefix = "old";
-  auto q = spawn_redis_queue(sys, rs);
-  BOOST_REQUIRE_MESSAGE(q, why(q));
-  BOOST_REQUIRE(await_queue(sys, *q, 10s)); // connected
+  settings.prefix = "old";
+  open();
+  BOOST_REQUIRE(await_queue(sys, q, 10s)); // connected
   std::vector<task_spec> ts(3);
   ts[0].task_id = "before";
   ts[0].description = "spec in the hash";
@@ -252,9 +266,7 @@ BOOST_AUTO_TEST_CASE(tasks_stored_as_hashes_are_converted) {
   ts[2].dependencies = {"before"};
   for (auto& t : ts)
     t.role = "DEV";
-  self->request(*q, 5s, atom::add_v, ts)
-    .receive([&](int32_t n) { BOOST_REQUIRE_EQUAL(n, 3); },
-             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 3);
   // Back to the layout before, inside Redis: the columns become a hash per
   // task (with "before"'s spec in it, the others' in P:s), the zset P:all,
   // and the READY tasks go into P:r.
@@ -297,13 +309,9 @@ return redis.call('ZCARD', P .. ':all')
                                    + " | grep -qx 3")
                                     .c_str()),
                       0);
-  self->request(*q, 5s, atom::status_v, std::string{"before"})
-    .receive(
-      [&](queued_task& x) {
-        BOOST_CHECK_EQUAL(x.task.description, "spec in the hash");
-        BOOST_CHECK_EQUAL(x.state, "READY");
-      },
-      [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  auto before = must<queued_task>(atom::status_v, std::string{"before"});
+  BOOST_CHECK_EQUAL(before.task.description, "spec in the hash");
+  BOOST_CHECK_EQUAL(before.state, "READY");
   // Converted: the hashes, P:all and P:r are gone, the columns hold all
   // three, and "before"'s spec has its own key.
   BOOST_CHECK_EQUAL(std::system((cli + " EXISTS old:all old:r old:t:before "
@@ -314,79 +322,49 @@ return redis.call('ZCARD', P .. ':all')
     std::system((cli + " HLEN old:c:state | grep -qx 4").c_str()), 0);
   BOOST_CHECK_EQUAL(
     std::system((cli + " EXISTS old:s:before | grep -qx 1").c_str()), 0);
-  std::vector<queued_task> leased;
-  self
-    ->request(*q, 5s, atom::lease_v, std::string{"w"}, int32_t{60000},
-              int32_t{5})
-    .receive([&](std::vector<queued_task>& xs) { leased = std::move(xs); },
-             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  auto leased = lease(5);
   BOOST_REQUIRE_EQUAL(leased.size(), 2u);
   BOOST_CHECK_EQUAL(leased[0].task.task_id, "before");
   BOOST_CHECK_EQUAL(leased[0].attempts, 1);
   BOOST_CHECK_EQUAL(leased[1].task.description, "spec in its own key");
-  self
-    ->request(*q, 5s, atom::complete_v, std::string{"before"},
-              std::string{"w"}, std::string{"{}"})
-    .receive(
-      [&](queued_task& x) {
-        BOOST_CHECK_EQUAL(x.state, "COMPLETED");
-        BOOST_CHECK_EQUAL(x.result, "{}");
-        BOOST_CHECK_EQUAL(x.task.description, "spec in the hash");
-      },
-      [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  auto done = must<queued_task>(atom::complete_v, std::string{"before"},
+                                std::string{"w"}, std::string{"{}"});
+  BOOST_CHECK_EQUAL(done.state, "COMPLETED");
+  BOOST_CHECK_EQUAL(done.result, "{}");
+  BOOST_CHECK_EQUAL(done.task.description, "spec in the hash");
   // The dependent's unmet count came along: it is READY now.
-  std::vector<queued_task> all;
-  self->request(*q, 5s, atom::list_v, std::string{})
-    .receive([&](std::vector<queued_task>& xs) { all = std::move(xs); },
-             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  auto all = must<std::vector<queued_task>>(atom::list_v, std::string{});
   BOOST_REQUIRE_EQUAL(all.size(), 3u);
   BOOST_CHECK_EQUAL(all[0].task.task_id, "before");
   BOOST_CHECK_EQUAL(all[1].task.task_id, "after");
   BOOST_CHECK_EQUAL(all[1].state, "IN_PROGRESS");
   BOOST_CHECK_EQUAL(all[2].task.task_id, "next");
   BOOST_CHECK_EQUAL(all[2].state, "READY");
-  self->send_exit(*q, caf::exit_reason::user_shutdown);
 }
 
-BOOST_AUTO_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing) {
+BOOST_FIXTURE_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing,
+                        redis_queue_fixture) {
   // During a rolling update a replica of the version before may enqueue a
   // task again (a redelivered plan): it no longer finds P:all, so it writes
   // a hash, P:all, P:r and a count for a task the columns know. The next
   // script keeps the columns' task and takes the rest back.
-  threaded_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-  private_redis redis;
-  redis.start();
-  redis_queue_settings rs;
-  rs.url = redis.url();
-  rs.prefix = "dup";
-  auto q = spawn_redis_queue(sys, rs);
-  BOOST_REQUIRE_MESSAGE(q, why(q));
-  BOOST_REQUIRE(await_queue(sys, *q, 10s));
+  settings.prefix = "dup";
+  open();
+  BOOST_REQUIRE(await_queue(sys, q, 10s));
   std::vector<task_spec> ts(2);
   ts[0].task_id = "a";
   ts[1].task_id = "b";
   ts[1].priority = -1;
   for (auto& t : ts)
     t.role = "DEV";
-  self->request(*q, 5s, atom::add_v, ts)
-    .receive([&](int32_t n) { BOOST_REQUIRE_EQUAL(n, 2); },
-             [&](caf::error& e) { BOOST_FAIL(render(e)); });
-  self
-    ->request(*q, 5s, atom::lease_v, std::string{"w"}, int32_t{60000},
-              int32_t{1})
-    .receive(
-      [&](std::vector<queued_task>& xs) {
-        BOOST_REQUIRE_EQUAL(xs.size(), 1u);
-        BOOST_CHECK_EQUAL(xs[0].task.task_id, "a");
-      },
-      [&](caf::error& e) { BOOST_FAIL(render(e)); });
-  self
-    ->request(*q, 5s, atom::complete_v, std::string{"a"}, std::string{"w"},
-              std::string{"done"})
-    .receive([&](queued_task& x) { BOOST_CHECK_EQUAL(x.state, "COMPLETED"); },
-             [&](caf::error& e) { BOOST_FAIL(render(e)); });
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 2);
+  auto first = lease(1);
+  BOOST_REQUIRE_EQUAL(first.size(), 1u);
+  BOOST_CHECK_EQUAL(first[0].task.task_id, "a");
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::complete_v, std::string{"a"},
+                                      std::string{"w"}, std::string{"done"})
+                      .state,
+                    "COMPLETED");
   // What the old enqueue script writes for "a".
   auto old = "redis-cli -p " + std::to_string(redis.port)
              + " EVAL \"redis.call('HSET', 'dup:t:a', 'state', 'READY', "
@@ -398,30 +376,15 @@ BOOST_AUTO_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing) {
                "return redis.call('HINCRBY', 'dup:sc', 'READY', 1)\" 0"
                " > /dev/null";
   BOOST_REQUIRE_EQUAL(std::system(old.c_str()), 0);
-  self->request(*q, 5s, atom::status_v, std::string{"a"})
-    .receive(
-      [&](queued_task& x) {
-        BOOST_CHECK_EQUAL(x.state, "COMPLETED");
-        BOOST_CHECK_EQUAL(x.result, "done");
-      },
-      [&](caf::error& e) { BOOST_FAIL(render(e)); });
-  self->request(*q, 5s, atom::counts_v)
-    .receive(
-      [&](std::map<std::string, int64_t>& n) {
-        BOOST_CHECK_EQUAL(n["READY"], 1);
-        BOOST_CHECK_EQUAL(n["COMPLETED"], 1);
-      },
-      [&](caf::error& e) { BOOST_FAIL(render(e)); });
-  self
-    ->request(*q, 5s, atom::lease_v, std::string{"w"}, int32_t{60000},
-              int32_t{5})
-    .receive(
-      [&](std::vector<queued_task>& xs) {
-        BOOST_REQUIRE_EQUAL(xs.size(), 1u);
-        BOOST_CHECK_EQUAL(xs[0].task.task_id, "b");
-      },
-      [&](caf::error& e) { BOOST_FAIL(render(e)); });
-  self->send_exit(*q, caf::exit_reason::user_shutdown);
+  auto a = must<queued_task>(atom::status_v, std::string{"a"});
+  BOOST_CHECK_EQUAL(a.state, "COMPLETED");
+  BOOST_CHECK_EQUAL(a.result, "done");
+  auto n = must<std::map<std::string, int64_t>>(atom::counts_v);
+  BOOST_CHECK_EQUAL(n["READY"], 1);
+  BOOST_CHECK_EQUAL(n["COMPLETED"], 1);
+  auto rest = lease(5);
+  BOOST_REQUIRE_EQUAL(rest.size(), 1u);
+  BOOST_CHECK_EQUAL(rest[0].task.task_id, "b");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
