@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +52,30 @@ inline bool port_open(int port) {
             == 0;
   ::close(fd);
   return ok;
+}
+
+/// Whether the server on a loopback port sends `greeting` first, within 5 s
+/// (tells a server that greets, as NATS does, from a stranger on its port).
+inline bool greets_with(int port, const std::string& greeting) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  std::string got;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    char buf[64];
+    while (got.size() < greeting.size()) {
+      auto n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0)
+        break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return got.rfind(greeting, 0) == 0;
 }
 
 /// A child process with stdout and stderr in a file.

@@ -34,13 +34,24 @@ class nats_server {
 public:
   explicit nats_server(const std::string& dir,
                        std::vector<std::string> extra = {})
-      : dir_(dir), port_(free_port()), extra_(std::move(extra)) {
-    start();
+      : dir_(dir), extra_(std::move(extra)) {
+    // free_port() cannot reserve its port: another process of a parallel
+    // suite may listen there before nats-server does, which then exits
+    // while the port looks open. So take a fresh port until ours answers.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = free_port();
+      proc_ = start_nats_server(dir_, port_, extra_);
+      if (ours_answers())
+        return;
+      proc_.kill_now();
+    }
+    BOOST_FAIL("nats-server did not start: " << proc_.output());
   }
 
+  /// Starts it again on the same port (after stop()).
   void start() {
     proc_ = start_nats_server(dir_, port_, extra_);
-    BOOST_REQUIRE_MESSAGE(port_open(port_), "nats-server did not start");
+    BOOST_REQUIRE_MESSAGE(ours_answers(), "nats-server did not start");
   }
 
   /// Stops the server (SIGTERM; SIGKILL when `hard`) and waits for it.
@@ -59,8 +70,14 @@ public:
   }
 
 private:
+  /// Whether our process still runs and a NATS server greets on the port.
+  bool ours_answers() {
+    return port_open(port_) && proc_.wait(std::chrono::milliseconds(0)) == -1
+           && greets_with(port_, "INFO ");
+  }
+
   std::string dir_;
-  int port_;
+  int port_ = 0;
   std::vector<std::string> extra_;
   child proc_;
 };
@@ -93,7 +110,8 @@ inline nats_link_ptr client(const std::string& url, nats_settings s = {}) {
   s.retry_forever = false;
   s.name = "orch-test";
   auto link = nats_connect(s);
-  BOOST_REQUIRE_MESSAGE(link, "cannot connect to " << url);
+  BOOST_REQUIRE_MESSAGE(link, "cannot connect to " << url << ": "
+                                << (link ? "" : render(link.error())));
   BOOST_REQUIRE(!ensure_streams(**link));
   return *link;
 }
