@@ -28,16 +28,36 @@
 namespace orch {
 
 void rank_results(std::vector<deliberation_result>& xs) {
-  std::sort(xs.begin(), xs.end(),
-            [](const deliberation_result& a, const deliberation_result& b) {
-              if (a.score != b.score)
-                return a.score > b.score;
-              auto pa = checks_passed(a.checks);
-              auto pb = checks_passed(b.checks);
-              if (pa != pb)
-                return pa > pb;
-              return a.proposal.author_id < b.proposal.author_id;
-            });
+  // Sorts keys, not results: a result is a proposal and its checks, dozens
+  // of strings, and a sort moves its elements many times over.
+  struct key {
+    double score;
+    int passed;
+    const std::string* author;
+    size_t at;
+  };
+  std::vector<key> keys;
+  keys.reserve(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i)
+    keys.push_back(key{xs[i].score, checks_passed(xs[i].checks),
+                       &xs[i].proposal.author_id, i});
+  std::sort(keys.begin(), keys.end(), [](const key& a, const key& b) {
+    if (a.score != b.score)
+      return a.score > b.score;
+    if (a.passed != b.passed)
+      return a.passed > b.passed;
+    return *a.author < *b.author;
+  });
+  size_t in_place = 0;
+  while (in_place < keys.size() && keys[in_place].at == in_place)
+    ++in_place;
+  if (in_place < keys.size()) {
+    std::vector<deliberation_result> ranked;
+    ranked.reserve(xs.size());
+    for (auto& k : keys)
+      ranked.push_back(std::move(xs[k.at]));
+    xs.swap(ranked);
+  }
   for (size_t i = 0; i < xs.size(); ++i)
     xs[i].rank = static_cast<int32_t>(i + 1);
 }
@@ -487,8 +507,24 @@ struct council_state {
   /// may shorten its own limit, so start order is not deadline order).
   using deadline = std::pair<std::chrono::steady_clock::time_point,
                              uint64_t>;
-  std::priority_queue<deadline, std::vector<deadline>, std::greater<>>
-    deadlines;
+  struct deadline_queue
+    : std::priority_queue<deadline, std::vector<deadline>, std::greater<>> {
+    /// Drops the entries of deliberations no longer running.
+    template<class Running>
+    void keep_running(const Running& running) {
+      c.erase(std::remove_if(c.begin(), c.end(),
+                             [&](const deadline& d) {
+                               return running.count(d.second) == 0;
+                             }),
+              c.end());
+      std::make_heap(c.begin(), c.end(), comp);
+    }
+  };
+  /// A finished deliberation's entry stays until it comes to the top or
+  /// the queue holds twice as many entries as deliberations run (then it
+  /// is swept): at the default limit of 300 s, a fast council would
+  /// otherwise keep 300 s worth of deliberations' entries.
+  deadline_queue deadlines;
   /// When the pending watchdog tick fires (in the past: none pending).
   std::chrono::steady_clock::time_point tick_at{};
 
@@ -614,6 +650,9 @@ council(council_ptr self,
           self->send_exit(i->second, caf::exit_reason::user_shutdown);
       }
       st.running.erase(i);
+      if (st.deadlines.size() > 1024
+          && st.deadlines.size() > 2 * st.running.size())
+        st.deadlines.keep_running(st.running);
     },
     [=](atom::tick) {
       auto& st = self->state;

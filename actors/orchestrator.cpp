@@ -122,8 +122,8 @@ struct orchestrator_state {
     1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
   /// Deliberations per bucket (the last one is +Inf).
   std::array<int64_t, bounds.size() + 1> buckets{};
-  /// Agent calls by "backend ok|failed".
-  std::map<std::string, int64_t> agent_calls;
+  /// Agent calls by backend: succeeded, failed.
+  std::map<std::string, std::array<int64_t, 2>, std::less<>> agent_calls;
 
   void record(const deliberation_outcome& out) {
     ++deliberations;
@@ -134,12 +134,14 @@ struct orchestrator_state {
     auto b = std::lower_bound(bounds.begin(), bounds.end(), out.duration_ms)
              - bounds.begin();
     ++buckets[static_cast<size_t>(b)];
-    std::string backend = "unknown";
-    if (auto i = councils.find(out.role); i != councils.end())
-      backend = i->second.info.agent_type;
-    agent_calls[backend + " ok"] += static_cast<int64_t>(out.results.size());
-    agent_calls[backend + " failed"]
-      += static_cast<int64_t>(out.failed_agents.size());
+    static const std::string unknown = "unknown";
+    auto i = councils.find(out.role);
+    auto& backend = i != councils.end() ? i->second.info.agent_type : unknown;
+    auto j = agent_calls.find(backend);
+    if (j == agent_calls.end())
+      j = agent_calls.emplace(backend, std::array<int64_t, 2>{}).first;
+    j->second[0] += static_cast<int64_t>(out.results.size());
+    j->second[1] += static_cast<int64_t>(out.failed_agents.size());
   }
 
   std::map<std::string, int64_t> counters() const {
@@ -153,8 +155,10 @@ struct orchestrator_state {
     out["duration_le +Inf"] = cum;
     out["duration_count"] = cum;
     out["duration_sum_ms"] = duration_sum;
-    for (auto& [k, v] : agent_calls)
-      out["agent_calls " + k] = v;
+    for (auto& [backend, n] : agent_calls) {
+      out["agent_calls " + backend + " ok"] = n[0];
+      out["agent_calls " + backend + " failed"] = n[1];
+    }
     return out;
   }
 };

@@ -39,7 +39,10 @@ std::string chat_completion_body(const vllm_settings& cfg,
   // Written directly: building a JSON document to dump it cost the client
   // more than the rest of the request's own code (perf, llm_concurrency).
   std::string out;
-  out.reserve(system.size() + user.size() + cfg.model.size() + 160);
+  // With room for an escape every 16 bytes (a prompt's new lines), so
+  // that the body is not moved as it grows.
+  auto text = system.size() + user.size();
+  out.reserve(text + text / 16 + cfg.model.size() + 160);
   out += "{\"model\":";
   append_json_string(out, cfg.model);
   out += ",\"messages\":[{\"role\":\"system\",\"content\":";

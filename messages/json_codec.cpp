@@ -394,14 +394,20 @@ void append_json_string(std::string& out, std::string_view in) {
       }
       continue;
     }
+    // Two characters pushed: an append of a literal is a call each, and
+    // a prompt has an escape (a new line) every line.
+    auto escape = [&out](char e) {
+      out.push_back('\\');
+      out.push_back(e);
+    };
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"': escape('"'); break;
+      case '\\': escape('\\'); break;
+      case '\n': escape('n'); break;
+      case '\r': escape('r'); break;
+      case '\t': escape('t'); break;
+      case '\b': escape('b'); break;
+      case '\f': escape('f'); break;
       default:
         if (c < 0x20) {
           out += "\\u00";

@@ -12,17 +12,39 @@
 #include <string>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace orch::json_scan {
 
 /// The index of the first byte at or after `in[i]` that a JSON string
 /// cannot hold as it is: a control character, a quote, a backslash, or a
 /// byte of 0x80 or above (UTF-8, checked on its own); `in.size()` when
-/// there is none. Eight bytes per step: prompts and replies are mostly
-/// such runs, and a byte at a time was a sixth of the LLM client's
-/// instructions (callgrind, llm_concurrency).
+/// there is none. Sixteen bytes per step where SSE2 is (every x86-64),
+/// else eight: prompts and replies are mostly such runs, and a byte at a
+/// time was a sixth of the LLM client's instructions (callgrind,
+/// llm_concurrency).
 inline size_t plain_run(std::string_view in, size_t i) {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                 "the first match is the lowest byte");
+#if defined(__SSE2__)
+  const auto space = _mm_set1_epi8(0x20);
+  const auto quote = _mm_set1_epi8('"');
+  const auto backslash = _mm_set1_epi8('\\');
+  while (i + 16 <= in.size()) {
+    auto v
+      = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.data() + i));
+    // Compared as signed bytes, 0x80 and above are below 0x20 too.
+    auto hit = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                            _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                         _mm_cmpeq_epi8(v, backslash)));
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0)
+      return i + static_cast<size_t>(__builtin_ctz(mask));
+    i += 16;
+  }
+#endif
   constexpr uint64_t ones = 0x0101010101010101ULL;
   constexpr uint64_t highs = 0x8080808080808080ULL;
   while (i + 8 <= in.size()) {

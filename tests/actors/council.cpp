@@ -200,6 +200,39 @@ BOOST_AUTO_TEST_CASE(hanging_agents_hit_the_deliberation_limit) {
                  std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_limit_still_holds_after_many_deliberations_ended) {
+  // The first deliberation waits for agent 1's held reply while 1,500 more
+  // end, enough for the council to sweep their entries out of its queue of
+  // deadlines several times: the first one's entry must stay and fire.
+  auto c = make_council(2, {fault{"generate", "late"}, fault{}}, 1,
+                        std::chrono::seconds(5));
+  auto first = self->request(c, caf::infinite, atom::deliberate_v,
+                             make_task("DEV", "Add OAuth login", 1),
+                             progress_listener_actor{});
+  sched.run();
+  BOOST_REQUIRE_EQUAL(log->late.size(), 1u);
+  for (int i = 0; i < 1500; ++i) {
+    auto task = make_task("DEV", "Add SAML login", 0);
+    task.task_id = "task-" + std::to_string(i + 2);
+    auto rh = self->request(c, caf::infinite, atom::deliberate_v, task,
+                            progress_listener_actor{});
+    sched.run(); // no clock: the first one's limit has not come
+    std::move(rh).receive(
+      [&](deliberation_outcome& out) {
+        BOOST_REQUIRE_EQUAL(out.task_id, task.task_id);
+      },
+      [&](caf::error& err) { BOOST_FAIL(render(err)); });
+  }
+  BOOST_REQUIRE(run_until_reply());
+  std::move(first).receive(
+    [&](deliberation_outcome&) { BOOST_FAIL("the first one ended"); },
+    [&](caf::error& err) {
+      BOOST_CHECK(code_of(err) == ec::timeout);
+      BOOST_CHECK_NE(render(err).find("exceeded its limit of 5000 ms"),
+                     std::string::npos);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(workers_are_reused_when_all_replies_are_in) {
   auto c = make_council(3);
   auto before = sys.registry().running();
