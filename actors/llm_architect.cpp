@@ -63,6 +63,8 @@ architect_actor::behavior_type
 llm_architect(architect_actor::stateful_pointer<llm_architect_state> self,
               vllm_settings cfg, llm_client_actor client) {
   self->state.cfg = std::move(cfg);
+  // ask_model posts to cfg.url as it is.
+  self->state.cfg.url = chat_completions_url(self->state.cfg.url);
   self->state.client = std::move(client);
   return {
     [=](atom::select, std::vector<deliberation_result>& results,

@@ -230,6 +230,8 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
   auto& st = self->state;
   st.spec = std::move(spec);
   st.cfg = std::move(cfg);
+  // ask_model posts to cfg.url as it is: made once here, not per request.
+  st.cfg.url = chat_completions_url(st.cfg.url);
   st.client = std::move(client);
   st.temperature = diverse_temperature(st.cfg.temperature, st.spec.index);
   return {
