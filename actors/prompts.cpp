@@ -148,26 +148,35 @@ std::string architect_prompt(const std::vector<deliberation_result>& top,
 
 /// Lines of `text` that read like list items ("- x", "* x", "1. x").
 std::vector<std::string> list_items(const std::string& text) {
+  // Over views of the text: only the items are copied (a copy per line,
+  // and two more per item, cost a critique's reply ~5,000 instructions).
   std::vector<std::string> out;
+  std::string_view in = text;
+  auto blank = [](std::string_view x) {
+    return std::all_of(x.begin(), x.end(), [](char c) {
+      return std::isspace(static_cast<unsigned char>(c)) != 0;
+    });
+  };
   size_t pos = 0;
-  while (pos < text.size()) {
-    auto nl = text.find('\n', pos);
-    auto line = text.substr(pos, nl == std::string::npos ? std::string::npos
-                                                         : nl - pos);
-    pos = nl == std::string::npos ? text.size() : nl + 1;
+  while (pos < in.size()) {
+    auto nl = in.find('\n', pos);
+    auto line = in.substr(pos, nl == std::string_view::npos ? in.npos
+                                                            : nl - pos);
+    pos = nl == std::string_view::npos ? in.size() : nl + 1;
     auto b = line.find_first_not_of(" \t");
-    if (b == std::string::npos)
+    if (b == std::string_view::npos)
       continue;
-    line = line.substr(b);
+    line.remove_prefix(b);
     size_t skip = 0;
-    if (line.rfind("- ", 0) == 0 || line.rfind("* ", 0) == 0)
+    if (line.size() >= 2 && (line[0] == '-' || line[0] == '*')
+        && line[1] == ' ')
       skip = 2;
     else if (line.size() > 2
              && std::isdigit(static_cast<unsigned char>(line[0]))
              && line[1] == '.' && line[2] == ' ')
       skip = 3;
-    if (skip > 0 && !is_blank(line.substr(skip)))
-      out.push_back(line.substr(skip));
+    if (skip > 0 && !blank(line.substr(skip)))
+      out.emplace_back(line.substr(skip));
   }
   return out;
 }

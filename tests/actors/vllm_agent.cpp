@@ -1,5 +1,7 @@
 // AGENT with the `vllm` backend against the project's own stub server.
 
+#include <random>
+
 #include <nlohmann/json.hpp>
 
 #include "actors/architect.hpp"
@@ -270,6 +272,43 @@ BOOST_AUTO_TEST_CASE(request_bodies_are_json_of_any_text) {
     auto doc = nlohmann::json::parse(body, nullptr, false);
     BOOST_REQUIRE_MESSAGE(!doc.is_discarded(), body);
     BOOST_CHECK_EQUAL(doc["messages"][1]["content"].get<std::string>(), out);
+  }
+}
+
+// A critique's issues are its lines that read like list items: random
+// texts of markers, spaces, digits and words against a plain reading of
+// that rule.
+BOOST_AUTO_TEST_CASE(list_items_are_the_marked_lines) {
+  auto plain = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream lines{text};
+    std::string line;
+    while (std::getline(lines, line)) {
+      auto b = line.find_first_not_of(" \t");
+      if (b == std::string::npos)
+        continue;
+      line.erase(0, b);
+      size_t skip = 0;
+      if (line.rfind("- ", 0) == 0 || line.rfind("* ", 0) == 0)
+        skip = 2;
+      else if (line.size() > 2 && line[0] >= '0' && line[0] <= '9'
+               && line[1] == '.' && line[2] == ' ')
+        skip = 3;
+      if (skip > 0 && !is_blank(line.substr(skip)))
+        out.push_back(line.substr(skip));
+    }
+    return out;
+  };
+  BOOST_CHECK((list_items("- a\n  * b c\n1. d\n12. e\n-f\n- \t\n")
+               == std::vector<std::string>{"a", "b c", "d"}));
+  const std::string pieces[] = {"- ", "* ", "1. ", "9.", " ", "\t", "\n",
+                                "\r", "-", "word", "x y", "."};
+  std::mt19937_64 rng{11};
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    for (auto n = rng() % 24; n > 0; --n)
+      text += pieces[rng() % std::size(pieces)];
+    BOOST_REQUIRE_MESSAGE(list_items(text) == plain(text), text);
   }
 }
 
