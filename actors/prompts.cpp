@@ -36,6 +36,18 @@ const char* perspectives[] = {
   "Favour testability and observability: tests, metrics, logs.",
 };
 
+/// What append_requirements adds, at most: prompts reserve their size once
+/// instead of growing by doubling (a copy each time) as pieces are added.
+size_t requirements_size(const constraints& c) {
+  auto n = c.rubric.size() + 96;
+  for (auto& r : c.requirements)
+    n += r.size() + 3;
+  return n;
+}
+
+/// Room for a prompt's fixed text around its variable parts.
+constexpr size_t prompt_slack = 320;
+
 void append_requirements(std::string& out, const constraints& c) {
   if (!c.rubric.empty()) {
     out += "\n\nRubric (how proposals are judged):\n";
@@ -59,7 +71,10 @@ double diverse_temperature(double base, int32_t index) {
 }
 
 std::string system_prompt(const agent_spec& spec, const task_spec& task) {
-  std::string out = role_context(task.role.empty() ? spec.role : task.role);
+  std::string out;
+  out.reserve(prompt_slack + spec.agent_id.size()
+              + requirements_size(task.constraints));
+  out += role_context(task.role.empty() ? spec.role : task.role);
   out += " You are ";
   out += spec.agent_id;
   out += ", one of several agents in a council; peers review each other.";
@@ -70,7 +85,10 @@ std::string system_prompt(const agent_spec& spec, const task_spec& task) {
 }
 
 std::string generate_prompt(const task_spec& task) {
-  std::string out = "Task ";
+  std::string out;
+  out.reserve(prompt_slack + task.task_id.size() + task.role.size()
+              + task.description.size() + requirements_size(task.constraints));
+  out += "Task ";
   out += task.task_id;
   out += " (role ";
   out += task.role;
@@ -84,7 +102,11 @@ std::string generate_prompt(const task_spec& task) {
 }
 
 std::string critique_prompt(const task_spec& task, const proposal& target) {
-  std::string out = "Review the proposal of ";
+  std::string out;
+  out.reserve(prompt_slack + target.author_id.size() + task.task_id.size()
+              + task.description.size() + requirements_size(task.constraints)
+              + target.content.size());
+  out += "Review the proposal of ";
   out += target.author_id;
   out += " for task ";
   out += task.task_id;
@@ -100,7 +122,13 @@ std::string critique_prompt(const task_spec& task, const proposal& target) {
 
 std::string revise_prompt(const task_spec& task, const proposal& own,
                           const std::vector<critique>& feedback) {
-  std::string out = "Revise your proposal for task ";
+  auto size = prompt_slack + task.task_id.size() + task.description.size()
+              + requirements_size(task.constraints) + own.content.size();
+  for (auto& c : feedback)
+    size += c.critic_id.size() + c.content.size() + 8;
+  std::string out;
+  out.reserve(size);
+  out += "Revise your proposal for task ";
   out += task.task_id;
   out += ":\n";
   out += task.description;
