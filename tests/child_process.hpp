@@ -27,13 +27,19 @@ extern char** environ;
 
 namespace orch::test {
 
-/// A free TCP port on loopback.
-inline int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+/// The loopback address at `port`.
+inline sockaddr_in loopback(int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  return addr;
+}
+
+/// A free TCP port on loopback.
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  auto addr = loopback(0);
   ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   socklen_t len = sizeof(addr);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -41,38 +47,41 @@ inline int free_port() {
   return ntohs(addr.sin_port);
 }
 
+/// A socket connected to a loopback port, or -1.
+inline int connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  auto addr = loopback(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 /// Whether something accepts connections on a loopback port.
 inline bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  auto ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
-            == 0;
+  int fd = connect_loopback(port);
+  if (fd < 0)
+    return false;
   ::close(fd);
-  return ok;
+  return true;
 }
 
 /// Whether the server on a loopback port sends `greeting` first, within 5 s
 /// (tells a server that greets, as NATS does, from a stranger on its port).
 inline bool greets_with(int port, const std::string& greeting) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = connect_loopback(port);
+  if (fd < 0)
+    return false;
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
   std::string got;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    char buf[64];
-    while (got.size() < greeting.size()) {
-      auto n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0)
-        break;
-      got.append(buf, static_cast<size_t>(n));
-    }
+  char buf[64];
+  while (got.size() < greeting.size()) {
+    auto n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0)
+      break;
+    got.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
   return got.rfind(greeting, 0) == 0;
