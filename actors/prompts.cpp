@@ -48,6 +48,13 @@ size_t requirements_size(const constraints& c) {
 /// Room for a prompt's fixed text around its variable parts.
 constexpr size_t prompt_slack = 320;
 
+/// What a prompt about `task` holds at most besides its own parts: the
+/// fixed text, the task's id and description, its requirements.
+size_t task_prompt_size(const task_spec& task) {
+  return prompt_slack + task.task_id.size() + task.description.size()
+         + requirements_size(task.constraints);
+}
+
 void append_requirements(std::string& out, const constraints& c) {
   if (!c.rubric.empty()) {
     out += "\n\nRubric (how proposals are judged):\n";
@@ -86,8 +93,7 @@ std::string system_prompt(const agent_spec& spec, const task_spec& task) {
 
 std::string generate_prompt(const task_spec& task) {
   std::string out;
-  out.reserve(prompt_slack + task.task_id.size() + task.role.size()
-              + task.description.size() + requirements_size(task.constraints));
+  out.reserve(task_prompt_size(task) + task.role.size());
   out += "Task ";
   out += task.task_id;
   out += " (role ";
@@ -103,8 +109,7 @@ std::string generate_prompt(const task_spec& task) {
 
 std::string critique_prompt(const task_spec& task, const proposal& target) {
   std::string out;
-  out.reserve(prompt_slack + target.author_id.size() + task.task_id.size()
-              + task.description.size() + requirements_size(task.constraints)
+  out.reserve(task_prompt_size(task) + target.author_id.size()
               + target.content.size());
   out += "Review the proposal of ";
   out += target.author_id;
@@ -122,8 +127,7 @@ std::string critique_prompt(const task_spec& task, const proposal& target) {
 
 std::string revise_prompt(const task_spec& task, const proposal& own,
                           const std::vector<critique>& feedback) {
-  auto size = prompt_slack + task.task_id.size() + task.description.size()
-              + requirements_size(task.constraints) + own.content.size();
+  auto size = task_prompt_size(task) + own.content.size();
   for (auto& c : feedback)
     size += c.critic_id.size() + c.content.size() + 8;
   std::string out;
@@ -180,11 +184,6 @@ std::vector<std::string> list_items(const std::string& text) {
   // and two more per item, cost a critique's reply ~5,000 instructions).
   std::vector<std::string> out;
   std::string_view in = text;
-  auto blank = [](std::string_view x) {
-    return std::all_of(x.begin(), x.end(), [](char c) {
-      return std::isspace(static_cast<unsigned char>(c)) != 0;
-    });
-  };
   size_t pos = 0;
   while (pos < in.size()) {
     auto nl = in.find('\n', pos);
@@ -203,7 +202,7 @@ std::vector<std::string> list_items(const std::string& text) {
              && std::isdigit(static_cast<unsigned char>(line[0]))
              && line[1] == '.' && line[2] == ' ')
       skip = 3;
-    if (skip > 0 && !blank(line.substr(skip)))
+    if (skip > 0 && !is_blank(line.substr(skip)))
       out.emplace_back(line.substr(skip));
   }
   return out;

@@ -142,7 +142,7 @@ std::string agent_id_for(const std::string& role, int number) {
   return "agent-" + to_lower(normalize_role(role)) + "-" + buf;
 }
 
-bool is_blank(const std::string& x) {
+bool is_blank(std::string_view x) {
   for (auto c : x)
     if (!std::isspace(static_cast<unsigned char>(c)))
       return false;

@@ -7,6 +7,7 @@
 #include <iosfwd>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/atom.hpp>
@@ -734,7 +735,7 @@ std::string council_id_for(const std::string& role);
 std::string agent_id_for(const std::string& role, int number);
 
 /// True when `x` is empty or only white space.
-bool is_blank(const std::string& x);
+bool is_blank(std::string_view x);
 
 /// Milliseconds since the epoch.
 int64_t now_ms();
