@@ -30,18 +30,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int free_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
-
 /// A private redis-server this test starts and stops by pid. (Not through
 /// the process runner: it kills what its child leaves behind.)
 struct private_redis {
@@ -63,20 +51,9 @@ struct private_redis {
                                const_cast<char**>(argv.data()), environ)
                   == 0);
     // Wait until it accepts connections.
-    for (int i = 0; i < 400 && !accepting(); ++i)
+    for (int i = 0; i < 400 && !port_open(port); ++i)
       std::this_thread::sleep_for(25ms);
-    BOOST_REQUIRE(accepting());
-  }
-
-  bool accepting() const {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    auto ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    close(s);
-    return ok;
+    BOOST_REQUIRE(port_open(port));
   }
 
   void stop() {
@@ -85,7 +62,7 @@ struct private_redis {
     kill(pid, SIGTERM);
     waitpid(pid, nullptr, 0);
     pid = -1;
-    for (int i = 0; i < 200 && accepting(); ++i)
+    for (int i = 0; i < 200 && port_open(port); ++i)
       std::this_thread::sleep_for(25ms);
   }
 
