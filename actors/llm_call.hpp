@@ -28,10 +28,20 @@ struct llm_answer {
 /// content is the model's, `agent_failed`. Both name the problem.
 caf::expected<llm_answer> parse_chat_completion(const std::string& body);
 
+/// A sampling temperature with its JSON text, written once: an agent asks
+/// with the same one every time, and formatting a double per request was
+/// ~1% of a request's work (callgrind, llm_concurrency). Not finite: 0.
+struct sampling_temperature {
+  sampling_temperature(double t);
+  double value;
+  std::string json;
+};
+
 /// The request body for a system and a user message.
 std::string chat_completion_body(const vllm_settings& cfg,
                                  const std::string& system,
-                                 const std::string& user, double temperature);
+                                 const std::string& user,
+                                 const sampling_temperature& temperature);
 
 namespace detail {
 
@@ -72,7 +82,8 @@ void ask_attempt(Self* self, llm_client_actor client, int32_t reasks_left,
 template<class Self>
 void ask_model(Self* self, const llm_client_actor& client,
                const vllm_settings& cfg, const std::string& system,
-               const std::string& user, double temperature,
+               const std::string& user,
+               const sampling_temperature& temperature,
                std::function<void(caf::expected<llm_answer>)> done) {
   auto req = std::make_shared<llm_request>();
   req->url = cfg.url;

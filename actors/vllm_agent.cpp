@@ -33,9 +33,18 @@ std::string chat_completions_url(const std::string& base) {
   return url + "/v1" + std::string{full};
 }
 
+sampling_temperature::sampling_temperature(double t)
+  : value(std::isfinite(t) ? t : 0.0) {
+  // Shortest form that reads back as the same double; JSON has no NaN/inf.
+  char num[32];
+  auto [end, ec] = std::to_chars(num, num + sizeof(num), value);
+  json.assign(num, ec == std::errc{} ? end : num);
+}
+
 std::string chat_completion_body(const vllm_settings& cfg,
                                  const std::string& system,
-                                 const std::string& user, double temperature) {
+                                 const std::string& user,
+                                 const sampling_temperature& temperature) {
   // Written directly: building a JSON document to dump it cost the client
   // more than the rest of the request's own code (perf, llm_concurrency).
   std::string out;
@@ -50,11 +59,7 @@ std::string chat_completion_body(const vllm_settings& cfg,
   out += "},{\"role\":\"user\",\"content\":";
   append_json_string(out, user);
   out += "}],\"temperature\":";
-  char num[32];
-  // Shortest form that reads back as the same double; JSON has no NaN/inf.
-  auto t = std::isfinite(temperature) ? temperature : 0.0;
-  auto [end, ec] = std::to_chars(num, num + sizeof(num), t);
-  out.append(num, ec == std::errc{} ? end : num);
+  out += temperature.json;
   out += ",\"max_tokens\":";
   out += std::to_string(cfg.max_tokens);
   out += '}';
@@ -63,140 +68,177 @@ std::string chat_completion_body(const vllm_settings& cfg,
 
 namespace {
 
-/// A count of usage: an unsigned integer up to 2^40, else nothing (0).
-int64_t token_count(std::string_view in, size_t& i) {
-  auto start = i;
-  json_scan::skip_value(in, i);
-  auto token = in.substr(start, i - start);
-  if (token.empty() || token.size() > 13
-      || token.find_first_not_of("0123456789") != std::string_view::npos)
-    return 0;
-  int64_t n = 0;
-  for (char c : token)
-    n = n * 10 + (c - '0');
-  return n <= (int64_t{1} << 40) ? n : 0;
-}
+/// Reads a chat completion and checks its syntax in the same pass: any
+/// value the reader does not want goes through `check_value`, and each
+/// step checks the punctuation it passes. A text is a reply only when the
+/// whole of it is JSON, so the answer's errors come after the last byte.
+struct reply_reader {
+  std::string_view in;
+  size_t i = 0;
 
-/// Calls `f(key)` for each member of the object at `in[i]` with `i` at
-/// its value, which `f` reads or skips; moves `i` past the object.
-template <class F>
-void each_member(std::string_view in, size_t& i, F f) {
-  using namespace json_scan;
-  std::string key;
-  ++i;
-  skip_space(in, i);
-  while (i < in.size() && in[i] == '"') {
-    read_string(in, i, key);
-    skip_space(in, i);
-    ++i; // ':'
-    skip_space(in, i);
-    f(key);
-    skip_space(in, i);
-    if (i < in.size() && in[i] == ',') {
+  bool at(char c) const {
+    return i < in.size() && in[i] == c;
+  }
+
+  void space() {
+    json_scan::skip_space(in, i);
+  }
+
+  bool value() {
+    return json_scan::check_value(in, i);
+  }
+
+  /// Calls `f(key)` for each member of the object at `in[i]` with `i` at
+  /// its value, which `f` reads or checks (false: not JSON); moves `i` past
+  /// the object.
+  template <class F>
+  bool members(F f) {
+    ++i;
+    space();
+    if (at('}')) {
       ++i;
-      skip_space(in, i);
+      return true;
+    }
+    std::string key;
+    for (;;) {
+      if (!at('"') || !json_scan::read_string(in, i, key))
+        return false;
+      space();
+      if (!at(':'))
+        return false;
+      ++i;
+      space();
+      if (!f(key))
+        return false;
+      space();
+      if (at(',')) {
+        ++i;
+        space();
+      } else if (at('}')) {
+        ++i;
+        return true;
+      } else {
+        return false;
+      }
     }
   }
-  if (i < in.size())
-    ++i; // '}'
-}
+
+  /// A count of usage: an unsigned integer up to 2^40, else nothing (0).
+  bool token_count(int64_t& n) {
+    auto start = i;
+    if (!value())
+      return false;
+    auto token = in.substr(start, i - start);
+    n = 0;
+    if (token.size() > 13
+        || token.find_first_not_of("0123456789") != std::string_view::npos)
+      return true;
+    int64_t x = 0;
+    for (char c : token)
+      x = x * 10 + (c - '0');
+    n = x <= (int64_t{1} << 40) ? x : 0;
+    return true;
+  }
+};
 
 enum class choice_state { none, not_array, empty, no_content, content };
 
-/// The `choices` value at `in[i]`: whether its first element has a string
-/// choices[0].message.content (then in `content`).
-choice_state read_choices(std::string_view in, size_t& i, std::string& content) {
-  using namespace json_scan;
-  if (in[i] != '[') {
-    skip_value(in, i);
-    return choice_state::not_array;
+/// The `choices` value at `r.in[r.i]`: whether its first element has a
+/// string choices[0].message.content (then in `content`).
+bool read_choices(reply_reader& r, choice_state& state, std::string& content) {
+  if (!r.at('[')) {
+    state = choice_state::not_array;
+    return r.value();
   }
-  ++i;
-  skip_space(in, i);
-  if (in[i] == ']') {
-    ++i;
-    return choice_state::empty;
+  ++r.i;
+  r.space();
+  if (r.at(']')) {
+    ++r.i;
+    state = choice_state::empty;
+    return true;
   }
-  auto state = choice_state::no_content;
-  if (in[i] == '{') {
+  state = choice_state::no_content;
+  bool ok = true;
+  if (r.at('{')) {
     // A key that comes twice counts with its last value, as in nlohmann.
-    each_member(in, i, [&](const std::string& key) {
-      if (key != "message") {
-        skip_value(in, i);
-        return;
-      }
+    ok = r.members([&](std::string_view key) {
+      if (key != "message")
+        return r.value();
       state = choice_state::no_content;
-      if (in[i] != '{') {
-        skip_value(in, i);
-        return;
-      }
-      each_member(in, i, [&](const std::string& key) {
-        if (key != "content") {
-          skip_value(in, i);
-        } else if (in[i] == '"') {
-          read_string(in, i, content);
-          state = choice_state::content;
-        } else {
-          skip_value(in, i);
+      if (!r.at('{'))
+        return r.value();
+      return r.members([&](std::string_view key) {
+        if (key != "content")
+          return r.value();
+        if (!r.at('"')) {
           state = choice_state::no_content;
+          return r.value();
         }
+        state = choice_state::content;
+        return json_scan::read_string(r.in, r.i, content);
       });
     });
   } else {
-    skip_value(in, i);
+    ok = r.value();
   }
+  if (!ok)
+    return false;
   // The other choices.
-  skip_space(in, i);
-  while (i < in.size() && in[i] == ',') {
-    ++i;
-    skip_space(in, i);
-    skip_value(in, i);
-    skip_space(in, i);
+  for (;;) {
+    r.space();
+    if (r.at(']')) {
+      ++r.i;
+      return true;
+    }
+    if (!r.at(','))
+      return false;
+    ++r.i;
+    r.space();
+    if (!r.value())
+      return false;
   }
-  if (i < in.size())
-    ++i; // ']'
-  return state;
 }
 
 } // namespace
 
 caf::expected<llm_answer> parse_chat_completion(const std::string& body) {
-  // One pass checks the syntax, one more picks the fields: nlohmann built
-  // a document of every token, a seventh of the client's CPU per request
-  // (perf, llm_concurrency). The fuzz target llm_reply holds the two to
-  // the same answers.
-  using namespace json_scan;
-  std::string_view in = body;
-  if (!is_json(in))
+  // One pass reads the fields and checks the syntax: nlohmann built a
+  // document of every token, a seventh of the client's CPU per request
+  // (perf, llm_concurrency), and a syntax check before the reading passed
+  // the content twice. The fuzz target llm_reply holds this to nlohmann's
+  // answers.
+  llm_answer out;
+  auto choices = choice_state::none;
+  reply_reader r{body};
+  r.space();
+  bool ok = true;
+  if (r.at('{'))
+    ok = r.members([&](std::string_view key) {
+      if (key == "choices")
+        return read_choices(r, choices, out.content);
+      if (key != "usage")
+        return r.value();
+      out.usage = llm_usage{};
+      if (!r.at('{'))
+        return r.value();
+      return r.members([&](std::string_view key) {
+        if (key == "prompt_tokens")
+          return r.token_count(out.usage.prompt_tokens);
+        if (key == "completion_tokens")
+          return r.token_count(out.usage.completion_tokens);
+        return r.value();
+      });
+    });
+  else
+    ok = r.value();
+  if (ok) {
+    r.space();
+    ok = r.i == r.in.size();
+  }
+  if (!ok)
     return caf::make_error(
       ec::unavailable, "model reply is not JSON: "
                          + body.substr(0, std::min<size_t>(80, body.size())));
-  llm_answer out;
-  auto choices = choice_state::none;
-  size_t i = 0;
-  skip_space(in, i);
-  if (in[i] == '{')
-    each_member(in, i, [&](const std::string& key) {
-      if (key == "choices") {
-        choices = read_choices(in, i, out.content);
-      } else if (key == "usage") {
-        out.usage = llm_usage{};
-        if (in[i] != '{') {
-          skip_value(in, i);
-          return;
-        }
-        each_member(in, i, [&](const std::string& key) {
-          if (key == "prompt_tokens")
-            out.usage.prompt_tokens = token_count(in, i);
-          else if (key == "completion_tokens")
-            out.usage.completion_tokens = token_count(in, i);
-          else
-            skip_value(in, i);
-        });
-      } else {
-        skip_value(in, i);
-      }
-    });
   if (choices == choice_state::none || choices == choice_state::not_array
       || choices == choice_state::empty)
     return caf::make_error(ec::unavailable, "model reply has no choices");
@@ -217,7 +259,7 @@ struct vllm_agent_state {
   agent_spec spec;
   vllm_settings cfg;
   llm_client_actor client;
-  double temperature = 0.7;
+  sampling_temperature temperature{0.7};
   uint64_t proposals = 0;
 };
 

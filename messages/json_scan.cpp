@@ -147,39 +147,7 @@ void skip_space(std::string_view in, size_t& i) {
     ++i;
 }
 
-void skip_value(std::string_view in, size_t& i) {
-  // Containers by their depth; strings are skipped whole, so that a
-  // bracket inside one does not count.
-  size_t depth = 0;
-  while (i < in.size()) {
-    auto c = in[i];
-    if (c == '"') {
-      ++i;
-      while (i < in.size() && in[i] != '"')
-        i += in[i] == '\\' ? 2 : 1;
-      i = std::min(i + 1, in.size());
-      if (depth == 0)
-        return;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-      ++i;
-    } else if (c == '}' || c == ']') {
-      if (depth == 0)
-        return; // the container around a number or literal ends
-      ++i;
-      if (--depth == 0)
-        return;
-    } else if (depth == 0
-               && (c == ',' || c == ' ' || c == '\t' || c == '\n'
-                   || c == '\r')) {
-      return;
-    } else {
-      ++i;
-    }
-  }
-}
-
-void read_string(std::string_view in, size_t& i, std::string& out) {
+bool read_string(std::string_view in, size_t& i, std::string& out) {
   out.clear();
   ++i;
   while (i < in.size()) {
@@ -188,19 +156,30 @@ void read_string(std::string_view in, size_t& i, std::string& out) {
     out.append(in.data() + i, run - i);
     i = run;
     if (i >= in.size())
-      return;
-    if (in[i] == '"') {
+      return false;
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c == '"') {
       ++i;
-      return;
+      return true;
     }
-    if (in[i] != '\\') {
-      out += in[i++]; // UTF-8, valid in a checked text
+    if (c < 0x20)
+      return false;
+    if (c >= 0x80) {
+      auto len = utf8_sequence(in, i);
+      if (len == 0)
+        return false;
+      out.append(in.data() + i, len);
+      i += len;
       continue;
     }
+    // A backslash: plain_run stops at nothing else.
     if (i + 1 >= in.size())
-      return;
+      return false;
     auto e = in[i + 1];
     switch (e) {
+      case '"':
+      case '\\':
+      case '/': out += e; break;
       case 'b': out += '\b'; break;
       case 'f': out += '\f'; break;
       case 'n': out += '\n'; break;
@@ -208,13 +187,14 @@ void read_string(std::string_view in, size_t& i, std::string& out) {
       case 't': out += '\t'; break;
       case 'u': {
         auto unit = unicode_escape(in, i);
-        if (unit < 0)
-          return;
+        if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+          return false;
         unsigned long cp = static_cast<unsigned long>(unit);
         if (unit >= 0xD800 && unit <= 0xDBFF) {
+          // A high surrogate needs its low one right after.
           auto low = unicode_escape(in, i + 6);
           if (low < 0xDC00 || low > 0xDFFF)
-            return;
+            return false;
           cp = 0x10000 + ((cp - 0xD800) << 10)
                + static_cast<unsigned long>(low - 0xDC00);
           i += 6;
@@ -237,28 +217,25 @@ void read_string(std::string_view in, size_t& i, std::string& out) {
         i += 6;
         continue;
       }
-      default: out += e; // " \ /
+      default: return false;
     }
     i += 2;
   }
+  return false;
 }
 
-} // namespace json_scan
-
-bool is_json(std::string_view in) {
-  using json_scan::skip_space;
-  // A byte order mark may lead, as nlohmann's parser allows (skip_space
-  // takes it at the start).
-  size_t i = 0;
+bool check_value(std::string_view in, size_t& i) {
   // The containers open around the current position: '{' or '['. No
   // recursion, so any depth is fine; a string holds the first 15 without
   // allocating (a vector allocated three times for a chat completion).
   std::string open;
   enum { value, key, after } state = value;
   for (;;) {
+    if (state == after && open.empty())
+      return true;
     skip_space(in, i);
     if (state == key) {
-      if (i == in.size() || in[i] != '"' || !json_scan::skip_string(in, i))
+      if (i == in.size() || in[i] != '"' || !skip_string(in, i))
         return false;
       skip_space(in, i);
       if (i == in.size() || in[i] != ':')
@@ -268,9 +245,6 @@ bool is_json(std::string_view in) {
       continue;
     }
     if (state == after) {
-      if (open.empty()) {
-        return i == in.size();
-      }
       if (i == in.size())
         return false;
       auto c = in[i++];
@@ -298,10 +272,10 @@ bool is_json(std::string_view in) {
       open.push_back(c);
       state = c == '{' ? key : value;
     } else if (c == '"') {
-      if (!json_scan::skip_string(in, i))
+      if (!skip_string(in, i))
         return false;
-    } else if (c == '-' || json_scan::is_digit(c)) {
-      if (!json_scan::skip_number(in, i))
+    } else if (c == '-' || is_digit(c)) {
+      if (!skip_number(in, i))
         return false;
     } else {
       bool literal = false;
@@ -315,6 +289,19 @@ bool is_json(std::string_view in) {
         return false;
     }
   }
+}
+
+} // namespace json_scan
+
+bool is_json(std::string_view in) {
+  // A byte order mark may lead, as nlohmann's parser allows (skip_space
+  // takes it at the start).
+  size_t i = 0;
+  json_scan::skip_space(in, i);
+  if (!json_scan::check_value(in, i))
+    return false;
+  json_scan::skip_space(in, i);
+  return i == in.size();
 }
 
 } // namespace orch

@@ -2,9 +2,9 @@
 
 // JSON read in one pass, without building a document: the syntax check
 // behind `is_json` (messages/json_codec.hpp), and the pieces with which a
-// reader picks a few fields out of a text that passed it (the LLM client's
-// chat completions, actors/vllm_agent.cpp), at a fraction of nlohmann's
-// cost per byte.
+// reader checks a text as it picks a few fields out of it (the LLM
+// client's chat completions, actors/vllm_agent.cpp), at a fraction of
+// nlohmann's cost per byte.
 
 #include <cstddef>
 #include <cstdint>
@@ -81,17 +81,18 @@ bool skip_string(std::string_view in, size_t& i);
 /// a valid one.
 bool skip_number(std::string_view in, size_t& i);
 
-// The rest reads a text that `is_json` accepted; on any other it may stop
-// early but never reads past the end.
+/// Moves `i` past the value that starts at `in[i]` (white space before it
+/// skipped); false when there is no valid one. The syntax check of
+/// `is_json`, for a part of a text: a reader that checks as it reads
+/// passes the values it does not want through this.
+bool check_value(std::string_view in, size_t& i);
 
 /// Moves `i` past white space (and a byte order mark at the start).
 void skip_space(std::string_view in, size_t& i);
 
-/// Moves `i` past the value that starts at `in[i]`.
-void skip_value(std::string_view in, size_t& i);
-
 /// Reads the string literal at `in[i]` (a quote) into `out`, escapes
-/// decoded, and moves `i` past it.
-void read_string(std::string_view in, size_t& i, std::string& out);
+/// decoded, and moves `i` past it; false when it is not a valid one (as
+/// `skip_string`), with `out` unspecified.
+bool read_string(std::string_view in, size_t& i, std::string& out);
 
 } // namespace orch::json_scan
