@@ -10,6 +10,7 @@
 #include "actors/process_runner.hpp"
 #include "actors/prompts.hpp"
 #include "actors/scorer.hpp"
+#include "messages/json_codec.hpp"
 #include "llm_fixture.hpp"
 
 using namespace orch;
@@ -227,6 +228,51 @@ BOOST_AUTO_TEST_CASE(replies_are_parsed_strictly) {
   BOOST_REQUIRE(!broken);
   BOOST_CHECK(code_of(broken.error()) == ec::unavailable);
   BOOST_CHECK(!parse_chat_completion(R"({"choices":{"message":{}}})"));
+}
+
+BOOST_AUTO_TEST_CASE(a_reply_is_read_only_when_all_of_it_is_json) {
+  // The reply is checked in the pass that reads it: a fault anywhere, in
+  // the content read, in a value skipped, in the punctuation between, or
+  // after the fields wanted, makes it "not JSON" (unavailable), as the
+  // whole document would have been rejected before any field was read.
+  const std::string good
+    = R"({"id":"x","choices":[{"index":0,"message":{"role":"assistant",)"
+      R"("content":"a\nb"},"finish_reason":"stop"},{"message":{}}],)"
+      R"("usage":{"prompt_tokens":3,"completion_tokens":1,"x":[1,{}]}})";
+  auto ok = parse_chat_completion(good);
+  BOOST_REQUIRE_MESSAGE(ok, why(ok));
+  BOOST_CHECK_EQUAL(ok->content, "a\nb");
+  struct fault {
+    std::string from, to;
+  };
+  for (auto& [from, to] : std::vector<fault>{
+         {R"("a\nb")", R"("a\qb")"},            // an unknown escape read
+         {R"("a\nb")", "\"a\x01" "b\""},         // a control character read
+         {R"("a\nb")", "\"a\xC3" "b\""},         // broken UTF-8 read
+         {R"("a\nb")", R"("a\udc00b")"},        // a lone low surrogate read
+         {R"("stop")", R"("st\op")"},           // in a value skipped
+         {R"([1,{}])", R"([1,{},])"},           // a trailing comma skipped
+         {R"("index":0)", R"("index":01)"},     // a number skipped
+         {R"("role":)", R"("role" )"},          // a missing colon
+         {R"("role":)", R"("role";)"},          // a wrong one
+         {R"("a\nb"},)", R"("a\nb"};)"},        // a wrong comma
+         {R"(,"finish_reason")", R"( "finish_reason")"}, // a missing comma
+         {R"({"message":{}}])", R"({"message":{}}})"},   // a wrong bracket
+         {R"("completion_tokens":1)", R"("completion_tokens":tru)"},
+         {R"(}})", "}"},                        // the end cut off
+       }) {
+    auto bad = good;
+    auto at = bad.rfind(from);
+    BOOST_REQUIRE(at != std::string::npos);
+    bad.replace(at, from.size(), to);
+    auto r = parse_chat_completion(bad);
+    BOOST_REQUIRE_MESSAGE(!r, bad);
+    BOOST_CHECK_MESSAGE(code_of(r.error()) == ec::unavailable, bad);
+    BOOST_CHECK_MESSAGE(render(r.error()).find("not JSON")
+                          != std::string::npos,
+                        bad << ": " << render(r.error()));
+    BOOST_CHECK_MESSAGE(!is_json(bad), bad);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(request_bodies_are_json_of_any_text) {
