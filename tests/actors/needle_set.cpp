@@ -67,6 +67,54 @@ BOOST_AUTO_TEST_CASE(finds_each_needle_first_like_a_plain_search) {
   BOOST_TEST(missing > 1000u);
 }
 
+BOOST_AUTO_TEST_CASE(many_needles_in_long_texts_like_a_plain_search) {
+  // Up to 40 needles (buckets of the 16-at-a-time filter hold several) in
+  // texts of up to 600 bytes (many blocks of 16, and a tail), over bytes
+  // that share a half with each other in every way: the same low half in
+  // both cases and outside letters (a A q Q ! 1), the same high half
+  // (a b c), bytes above ASCII with the low halves of letters.
+  std::mt19937_64 rng{20261203};
+  const std::string alphabet = "abcABCqQ!1 `\xe1\xc1\xa3";
+  auto pick = [&](size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i)
+      out += alphabet[rng() % alphabet.size()];
+    return out;
+  };
+  size_t found = 0;
+  size_t missing = 0;
+  size_t late = 0;
+  for (int round = 0; round < 1500; ++round) {
+    needles set;
+    std::vector<std::string> needles;
+    auto count = 1 + rng() % 40;
+    for (size_t k = 0; k < count; ++k) {
+      auto needle = pick(2 + rng() % 5);
+      needles.push_back(lower(needle));
+      set.add(needle);
+    }
+    set.build();
+    auto text = pick(rng() % 600);
+    auto lowered = lower(text);
+    std::vector<size_t> first;
+    set.scan(text, first);
+    BOOST_REQUIRE_EQUAL(first.size(), needles.size());
+    for (size_t k = 0; k < needles.size(); ++k) {
+      auto want = lowered.find(needles[k]);
+      BOOST_REQUIRE_MESSAGE(first[k] == want,
+                            "needle '" << needles[k] << "' in '" << text
+                                       << "': " << first[k] << " instead of "
+                                       << want);
+      (want == std::string::npos ? missing : found) += 1;
+      late += want != std::string::npos && want + 18 > text.size();
+    }
+  }
+  BOOST_TEST(found > 1000u);
+  BOOST_TEST(missing > 1000u);
+  // Needles found in the last 17 bytes, where blocks of 16 end.
+  BOOST_TEST(late > 100u);
+}
+
 BOOST_AUTO_TEST_CASE(an_empty_needle_never_matches) {
   needles set;
   set.add("");
