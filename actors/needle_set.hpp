@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -74,7 +75,7 @@ public:
     auto n = text.size();
     size_t i = 0;
 #if ORCH_NEEDLE_SSSE3
-    if (left > 0 && have_ssse3())
+    if (left > 0 && blocks_enabled())
       i = scan_blocks(text, first, left);
 #endif
     const auto* bits = bits_.data();
@@ -99,6 +100,19 @@ public:
 
   size_t size() const {
     return needles_.size();
+  }
+
+  /// Turns the filter of 16 positions at a time off (false) or back on
+  /// where the CPU has it; returns whether it runs now. For tests, which
+  /// hold both filters to a plain search on a machine that has SSSE3.
+  static bool use_blocks(bool on) {
+#if ORCH_NEEDLE_SSSE3
+    blocks_enabled() = on && __builtin_cpu_supports("ssse3") != 0;
+    return blocks_enabled();
+#else
+    static_cast<void>(on);
+    return false;
+#endif
   }
 
 private:
@@ -162,8 +176,9 @@ private:
   }
 
 #if ORCH_NEEDLE_SSSE3
-  static bool have_ssse3() {
-    static const bool yes = __builtin_cpu_supports("ssse3");
+  /// Whether scans filter 16 positions at a time: where the CPU has SSSE3.
+  static std::atomic<bool>& blocks_enabled() {
+    static std::atomic<bool> yes{__builtin_cpu_supports("ssse3") != 0};
     return yes;
   }
 
