@@ -34,6 +34,102 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
+/// Where scan_string puts a string's text when it is only checked.
+struct discard {
+  void append(const char*, size_t) {
+  }
+  void push_back(char) {
+  }
+};
+
+/// Appends code point `cp` to `out` as UTF-8.
+template<class Out>
+void append_utf8(Out& out, unsigned long cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+/// Checks the string literal at `in[i]` (a quote) and moves `i` past it,
+/// putting its text, escapes decoded, into `out` (a std::string, or
+/// `discard` to check only): skip_string and read_string are this with
+/// either. False when it is not a valid one (RFC 8259: no control
+/// characters, valid escapes with surrogates in pairs, valid UTF-8).
+template<class Out>
+bool scan_string(std::string_view in, size_t& i, Out& out) {
+  ++i;
+  while (i < in.size()) {
+    // A run without escapes, copied at once.
+    auto run = plain_run(in, i);
+    out.append(in.data() + i, run - i);
+    i = run;
+    if (i == in.size())
+      return false;
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c == '"') {
+      ++i;
+      return true;
+    }
+    if (c < 0x20)
+      return false;
+    if (c >= 0x80) {
+      auto len = utf8_sequence(in, i);
+      if (len == 0)
+        return false;
+      out.append(in.data() + i, len);
+      i += len;
+      continue;
+    }
+    // A backslash: plain_run stops at nothing else.
+    if (i + 1 >= in.size())
+      return false;
+    auto e = in[i + 1];
+    switch (e) {
+      case '"':
+      case '\\':
+      case '/': out.push_back(e); break;
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'u': {
+        auto unit = unicode_escape(in, i);
+        if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+          return false;
+        auto cp = static_cast<unsigned long>(unit);
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+          // A high surrogate needs its low one right after.
+          auto low = unicode_escape(in, i + 6);
+          if (low < 0xDC00 || low > 0xDFFF)
+            return false;
+          cp = 0x10000 + ((cp - 0xD800) << 10)
+               + static_cast<unsigned long>(low - 0xDC00);
+          i += 6;
+        }
+        append_utf8(out, cp);
+        i += 6;
+        continue;
+      }
+      default: return false;
+    }
+    i += 2;
+  }
+  return false;
+}
+
 } // namespace
 
 size_t utf8_sequence(std::string_view in, size_t i) {
@@ -62,53 +158,8 @@ size_t utf8_sequence(std::string_view in, size_t i) {
 }
 
 bool skip_string(std::string_view in, size_t& i) {
-  ++i;
-  while (i < in.size()) {
-    i = plain_run(in, i);
-    if (i == in.size())
-      break;
-    auto c = static_cast<unsigned char>(in[i]);
-    if (c == '"') {
-      ++i;
-      return true;
-    }
-    if (c < 0x20)
-      return false;
-    if (c >= 0x80) {
-      auto len = utf8_sequence(in, i);
-      if (len == 0)
-        return false;
-      i += len;
-      continue;
-    }
-    // A backslash: plain_run stops at nothing else.
-    if (i + 1 >= in.size())
-      return false;
-    switch (in[i + 1]) {
-      case '"':
-      case '\\':
-      case '/':
-      case 'b':
-      case 'f':
-      case 'n':
-      case 'r':
-      case 't': i += 2; continue;
-      case 'u': break;
-      default: return false;
-    }
-    auto unit = unicode_escape(in, i);
-    if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
-      return false;
-    i += 6;
-    if (unit >= 0xD800 && unit <= 0xDBFF) {
-      // A high surrogate needs its low one right after.
-      auto low = unicode_escape(in, i);
-      if (low < 0xDC00 || low > 0xDFFF)
-        return false;
-      i += 6;
-    }
-  }
-  return false;
+  discard nothing;
+  return scan_string(in, i, nothing);
 }
 
 bool skip_number(std::string_view in, size_t& i) {
@@ -149,79 +200,7 @@ void skip_space(std::string_view in, size_t& i) {
 
 bool read_string(std::string_view in, size_t& i, std::string& out) {
   out.clear();
-  ++i;
-  while (i < in.size()) {
-    // A run without escapes, copied at once.
-    auto run = plain_run(in, i);
-    out.append(in.data() + i, run - i);
-    i = run;
-    if (i >= in.size())
-      return false;
-    auto c = static_cast<unsigned char>(in[i]);
-    if (c == '"') {
-      ++i;
-      return true;
-    }
-    if (c < 0x20)
-      return false;
-    if (c >= 0x80) {
-      auto len = utf8_sequence(in, i);
-      if (len == 0)
-        return false;
-      out.append(in.data() + i, len);
-      i += len;
-      continue;
-    }
-    // A backslash: plain_run stops at nothing else.
-    if (i + 1 >= in.size())
-      return false;
-    auto e = in[i + 1];
-    switch (e) {
-      case '"':
-      case '\\':
-      case '/': out += e; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'u': {
-        auto unit = unicode_escape(in, i);
-        if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
-          return false;
-        unsigned long cp = static_cast<unsigned long>(unit);
-        if (unit >= 0xD800 && unit <= 0xDBFF) {
-          // A high surrogate needs its low one right after.
-          auto low = unicode_escape(in, i + 6);
-          if (low < 0xDC00 || low > 0xDFFF)
-            return false;
-          cp = 0x10000 + ((cp - 0xD800) << 10)
-               + static_cast<unsigned long>(low - 0xDC00);
-          i += 6;
-        }
-        if (cp < 0x80) {
-          out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-          out += static_cast<char>(0xC0 | (cp >> 6));
-          out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-          out += static_cast<char>(0xE0 | (cp >> 12));
-          out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-          out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-          out += static_cast<char>(0xF0 | (cp >> 18));
-          out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-          out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-          out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-        i += 6;
-        continue;
-      }
-      default: return false;
-    }
-    i += 2;
-  }
-  return false;
+  return scan_string(in, i, out);
 }
 
 bool check_value(std::string_view in, size_t& i) {
