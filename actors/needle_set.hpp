@@ -84,7 +84,7 @@ public:
     for (; i + 1 < n && left > 0; ++i) {
       uint16_t w;
       std::memcpy(&w, begin + i, 2);
-      if ((bits[w >> 6] & (uint64_t{1} << (w & 63))) != 0)
+      if (test_bit(bits, w))
         verify(text, i, first, left);
     }
     for (auto id : singles_) {
@@ -107,7 +107,7 @@ public:
   /// hold both filters to a plain search on a machine that has SSSE3.
   static bool use_blocks(bool on) {
 #if ORCH_NEEDLE_SSSE3
-    blocks_enabled() = on && __builtin_cpu_supports("ssse3") != 0;
+    blocks_enabled() = on && cpu_has_ssse3();
     return blocks_enabled();
 #else
     static_cast<void>(on);
@@ -176,9 +176,13 @@ private:
   }
 
 #if ORCH_NEEDLE_SSSE3
+  static bool cpu_has_ssse3() {
+    return __builtin_cpu_supports("ssse3") != 0;
+  }
+
   /// Whether scans filter 16 positions at a time: where the CPU has SSSE3.
   static std::atomic<bool>& blocks_enabled() {
-    static std::atomic<bool> yes{__builtin_cpu_supports("ssse3") != 0};
+    static std::atomic<bool> yes{cpu_has_ssse3()};
     return yes;
   }
 
