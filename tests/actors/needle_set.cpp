@@ -23,6 +23,65 @@ std::string lower(std::string x) {
   return x;
 }
 
+/// Random needle sets and texts over `alphabet`, in mixed case.
+struct random_search {
+  uint64_t seed;
+  std::string alphabet;
+  int rounds;
+  /// Needles per set: 1 to `max_needles`; each `min_length` to
+  /// `min_length + length_span - 1` characters; texts below `text_below`.
+  size_t max_needles;
+  size_t min_length;
+  size_t length_span;
+  size_t text_below;
+};
+
+/// How often a needle was found, found in a text's last 17 bytes, or not.
+struct search_outcomes {
+  size_t found = 0;
+  size_t missing = 0;
+  size_t late = 0;
+};
+
+/// Scans random texts for random needle sets and requires each needle's
+/// first position to be a plain search's in a lower-cased copy.
+search_outcomes compare_with_plain_search(const random_search& r) {
+  std::mt19937_64 rng{r.seed};
+  auto pick = [&](size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i)
+      out += r.alphabet[rng() % r.alphabet.size()];
+    return out;
+  };
+  search_outcomes seen;
+  for (int round = 0; round < r.rounds; ++round) {
+    needles set;
+    std::vector<std::string> needles;
+    auto count = 1 + rng() % r.max_needles;
+    for (size_t k = 0; k < count; ++k) {
+      auto needle = pick(r.min_length + rng() % r.length_span);
+      needles.push_back(lower(needle));
+      set.add(needle);
+    }
+    set.build();
+    auto text = pick(rng() % r.text_below);
+    auto lowered = lower(text);
+    std::vector<size_t> first;
+    set.scan(text, first);
+    BOOST_REQUIRE_EQUAL(first.size(), needles.size());
+    for (size_t k = 0; k < needles.size(); ++k) {
+      auto want = lowered.find(needles[k]);
+      BOOST_REQUIRE_MESSAGE(first[k] == want, "needle '"
+                                                << needles[k] << "' in '"
+                                                << text << "': " << first[k]
+                                                << " instead of " << want);
+      (want == std::string::npos ? seen.missing : seen.found) += 1;
+      seen.late += want != std::string::npos && want + 18 > text.size();
+    }
+  }
+  return seen;
+}
+
 /// Runs `f` with the filter of 16 positions at a time (where the CPU has
 /// SSSE3) and with the one of a position at a time, which CPUs without it
 /// run; restores the first.
@@ -42,44 +101,12 @@ BOOST_AUTO_TEST_SUITE(needle_set)
 
 BOOST_AUTO_TEST_CASE(finds_each_needle_first_like_a_plain_search) {
   with_each_filter([] {
-    std::mt19937_64 rng{20261202};
     // Letters in both cases, a space, a backtick, and two bytes above ASCII.
-    const std::string alphabet = "abcABC `\xc3\xa9";
-    auto pick = [&](size_t n) {
-      std::string out;
-      for (size_t i = 0; i < n; ++i)
-        out += alphabet[rng() % alphabet.size()];
-      return out;
-    };
-    size_t found = 0;
-    size_t missing = 0;
-    for (int round = 0; round < 3000; ++round) {
-      needles set;
-      std::vector<std::string> needles;
-      auto count = 1 + rng() % 8;
-      for (size_t k = 0; k < count; ++k) {
-        auto needle = pick(1 + rng() % 5);
-        needles.push_back(lower(needle));
-        set.add(needle);
-      }
-      set.build();
-      auto text = pick(rng() % 120);
-      auto lowered = lower(text);
-      std::vector<size_t> first;
-      set.scan(text, first);
-      BOOST_REQUIRE_EQUAL(first.size(), needles.size());
-      for (size_t k = 0; k < needles.size(); ++k) {
-        auto want = lowered.find(needles[k]);
-        BOOST_REQUIRE_MESSAGE(first[k] == want, "needle '"
-                                                  << needles[k] << "' in '"
-                                                  << text << "': " << first[k]
-                                                  << " instead of " << want);
-        (want == std::string::npos ? missing : found) += 1;
-      }
-    }
+    auto seen = compare_with_plain_search(
+      {20261202, "abcABC `\xc3\xa9", 3000, 8, 1, 5, 120});
     // Both outcomes were exercised many times.
-    BOOST_TEST(found > 1000u);
-    BOOST_TEST(missing > 1000u);
+    BOOST_TEST(seen.found > 1000u);
+    BOOST_TEST(seen.missing > 1000u);
   });
 }
 
@@ -90,46 +117,12 @@ BOOST_AUTO_TEST_CASE(many_needles_in_long_texts_like_a_plain_search) {
     // that share a half with each other in every way: the same low half in
     // both cases and outside letters (a A q Q ! 1), the same high half
     // (a b c), bytes above ASCII with the low halves of letters.
-    std::mt19937_64 rng{20261203};
-    const std::string alphabet = "abcABCqQ!1 `\xe1\xc1\xa3";
-    auto pick = [&](size_t n) {
-      std::string out;
-      for (size_t i = 0; i < n; ++i)
-        out += alphabet[rng() % alphabet.size()];
-      return out;
-    };
-    size_t found = 0;
-    size_t missing = 0;
-    size_t late = 0;
-    for (int round = 0; round < 1500; ++round) {
-      needles set;
-      std::vector<std::string> needles;
-      auto count = 1 + rng() % 40;
-      for (size_t k = 0; k < count; ++k) {
-        auto needle = pick(2 + rng() % 5);
-        needles.push_back(lower(needle));
-        set.add(needle);
-      }
-      set.build();
-      auto text = pick(rng() % 600);
-      auto lowered = lower(text);
-      std::vector<size_t> first;
-      set.scan(text, first);
-      BOOST_REQUIRE_EQUAL(first.size(), needles.size());
-      for (size_t k = 0; k < needles.size(); ++k) {
-        auto want = lowered.find(needles[k]);
-        BOOST_REQUIRE_MESSAGE(first[k] == want, "needle '"
-                                                  << needles[k] << "' in '"
-                                                  << text << "': " << first[k]
-                                                  << " instead of " << want);
-        (want == std::string::npos ? missing : found) += 1;
-        late += want != std::string::npos && want + 18 > text.size();
-      }
-    }
-    BOOST_TEST(found > 1000u);
-    BOOST_TEST(missing > 1000u);
+    auto seen = compare_with_plain_search(
+      {20261203, "abcABCqQ!1 `\xe1\xc1\xa3", 1500, 40, 2, 5, 600});
+    BOOST_TEST(seen.found > 1000u);
+    BOOST_TEST(seen.missing > 1000u);
     // Needles found in the last 17 bytes, where blocks of 16 end.
-    BOOST_TEST(late > 100u);
+    BOOST_TEST(seen.late > 100u);
   });
 }
 
