@@ -70,7 +70,10 @@ using architect_actor = caf::typed_actor<
 
 /// COUNCIL: the agents of one role and their deliberations.
 using council_actor = caf::typed_actor<
-  caf::replies_to<atom::deliberate, task_spec,
+  // Deliberates on a task the ORCHESTRATOR checked; the task is shared by
+  // every request of the deliberation and by the ORCHESTRATOR (for naming
+  // it in a failure).
+  caf::replies_to<atom::deliberate, task_ref,
                   progress_listener_actor>::with<deliberation_outcome>,
   caf::replies_to<atom::info>::with<council_info>,
   // Adds an already spawned agent.

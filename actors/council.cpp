@@ -595,7 +595,7 @@ council(council_ptr self,
     self->quit(msg.reason);
   });
   return {
-    [=](atom::deliberate, task_spec& task, progress_listener_actor& listener)
+    [=](atom::deliberate, task_ref& task, progress_listener_actor& listener)
       -> caf::result<deliberation_outcome> {
       auto& st = self->state;
       auto job = std::make_shared<deliberation_job>();
@@ -613,15 +613,15 @@ council(council_ptr self,
           deliberation_member{a.first.agent_id, a.second, true, {}, {}, {}});
       job->scorers = st.settings.scorers;
       job->quorum = st.settings.quorum;
-      job->rounds = task.constraints.rounds >= 0 ? task.constraints.rounds
-                                                 : st.settings.rounds;
-      job->call_timeout = task.constraints.timeout_seconds > 0
+      auto& cons = task->constraints;
+      job->rounds = cons.rounds >= 0 ? cons.rounds : st.settings.rounds;
+      job->call_timeout = cons.timeout_seconds > 0
                             ? caf::duration{std::chrono::seconds(
-                              task.constraints.timeout_seconds)}
+                              cons.timeout_seconds)}
                             : caf::duration{caf::infinite};
-      job->limit = st.limit_of(task);
+      job->limit = st.limit_of(*task);
       auto limit = job->limit;
-      job->task = task_ref{std::move(task)};
+      job->task = std::move(task);
       job->council = self;
       deliberation_actor worker;
       if (st.idle.empty()) {

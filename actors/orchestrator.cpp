@@ -206,27 +206,23 @@ deliberation_outcome failed_outcome(const task_spec& task,
 }
 
 /// Stores `out` for look-ups and answers `rp` with it: one message for both.
-void deliver_stored(orchestrator_ptr self, deliberation_outcome out,
+void deliver_stored(orchestrator_ptr self, deliberation_outcome&& out,
                     caf::typed_response_promise<deliberation_outcome>& rp) {
   auto msg = caf::make_message(std::move(out));
   self->state.store(msg);
   static_cast<caf::response_promise&>(rp).deliver(std::move(msg));
 }
 
-/// Runs one deliberation; `then` gets the outcome when it succeeded.
+/// Runs one deliberation; `then` gets the outcome when it succeeded. The
+/// task goes to the council shared: the reply handlers keep it only to name
+/// the task in a failed outcome.
 template<class OnOutcome>
 caf::typed_response_promise<deliberation_outcome>
-run_deliberation(orchestrator_ptr self, council_actor council, task_spec task,
+run_deliberation(orchestrator_ptr self, council_actor council, task_ref task,
                  progress_listener_actor listener, OnOutcome then) {
   auto rp = self->make_response_promise<deliberation_outcome>();
-  // What a failed outcome names of its task (not the whole task).
-  task_spec ids;
-  ids.task_id = task.task_id;
-  ids.role = task.role;
-  ids.story_id = task.story_id;
-  ids.plan_id = task.plan_id;
   self
-    ->request(council, caf::infinite, atom::deliberate_v, std::move(task),
+    ->request(council, caf::infinite, atom::deliberate_v, task,
               std::move(listener))
     .then(
       [=](deliberation_outcome& out) mutable {
@@ -236,14 +232,14 @@ run_deliberation(orchestrator_ptr self, council_actor council, task_spec task,
                       "dropped={}",
                       out.task_id, out.execution_id, out.role, out.winner_id,
                       out.duration_ms, out.failed_agents.size());
-        then(std::move(out), rp);
+        then(out, rp);
       },
       [=](caf::error& err) mutable {
         auto& st = self->state;
         spdlog::warn("orchestrator failed deliberation task_id={} role={}: {}",
-                     ids.task_id, ids.role, render(err));
+                     task->task_id, task->role, render(err));
         ++st.failures;
-        st.store(caf::make_message(failed_outcome(ids, err)));
+        st.store(caf::make_message(failed_outcome(*task, err)));
         rp.deliver(std::move(err));
       });
   return rp;
@@ -298,9 +294,9 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       auto council = prepare(self, task);
       if (!council)
         return std::move(council.error());
-      return run_deliberation(self, *council, std::move(task),
+      return run_deliberation(self, *council, task_ref{std::move(task)},
                               std::move(listener),
-                              [=](deliberation_outcome out, auto& rp) {
+                              [=](deliberation_outcome& out, auto& rp) {
                                 deliver_stored(self, std::move(out), rp);
                               });
     },
@@ -309,36 +305,36 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       auto council = prepare(self, task);
       if (!council)
         return std::move(council.error());
-      auto cons = task.constraints;
-      return run_deliberation(self, *council, std::move(task), listener,
-                              [=](deliberation_outcome out, auto& rp) {
-                                auto& st = self->state;
-                                if (listener) {
-                                  deliberation_update up;
-                                  up.task_id = out.task_id;
-                                  up.execution_id = out.execution_id;
-                                  up.status = "selecting";
-                                  up.progress_percent = 99;
-                                  up.current_step = "architect selection";
-                                  self->send(listener, up);
-                                }
-                                self
-                                  ->request(st.settings.architect,
-                                            caf::infinite, atom::select_v,
-                                            out.results, cons)
-                                  .then(
-                                    [=](selection& sel) mutable {
-                                      auto& st = self->state;
-                                      ++st.orchestrations;
-                                      out.winner_id = sel.winner_id;
-                                      out.rationale = sel.rationale;
-                                      deliver_stored(self, std::move(out), rp);
-                                    },
-                                    [=](caf::error& err) mutable {
-                                      ++self->state.failures;
-                                      rp.deliver(std::move(err));
-                                    });
-                              });
+      auto shared_task = task_ref{std::move(task)};
+      return run_deliberation(
+        self, *council, shared_task, listener,
+        [=](deliberation_outcome& out, auto& rp) {
+          auto& st = self->state;
+          if (listener) {
+            deliberation_update up;
+            up.task_id = out.task_id;
+            up.execution_id = out.execution_id;
+            up.status = "selecting";
+            up.progress_percent = 99;
+            up.current_step = "architect selection";
+            self->send(listener, up);
+          }
+          self
+            ->request(st.settings.architect, caf::infinite, atom::select_v,
+                      out.results, shared_task->constraints)
+            .then(
+              [=, out = std::move(out)](selection& sel) mutable {
+                auto& st = self->state;
+                ++st.orchestrations;
+                out.winner_id = sel.winner_id;
+                out.rationale = sel.rationale;
+                deliver_stored(self, std::move(out), rp);
+              },
+              [=](caf::error& err) mutable {
+                ++self->state.failures;
+                rp.deliver(std::move(err));
+              });
+        });
     },
     [=](atom::create, council_config& cfg) -> caf::result<council_info> {
       auto& st = self->state;

@@ -43,7 +43,8 @@ struct council_fixture : deterministic_fixture {
 
   caf::expected<deliberation_outcome> deliberate(council_actor c,
                                                  task_spec task) {
-    return ask<deliberation_outcome>(c, atom::deliberate_v, std::move(task),
+    return ask<deliberation_outcome>(c, atom::deliberate_v,
+                                     task_ref{std::move(task)},
                                      progress_listener_actor{});
   }
 };
@@ -207,15 +208,15 @@ BOOST_AUTO_TEST_CASE(a_limit_still_holds_after_many_deliberations_ended) {
   auto c = make_council(2, {fault{"generate", "late"}, fault{}}, 1,
                         std::chrono::seconds(5));
   auto first = self->request(c, caf::infinite, atom::deliberate_v,
-                             make_task("DEV", "Add OAuth login", 1),
+                             task_ref{make_task("DEV", "Add OAuth login", 1)},
                              progress_listener_actor{});
   sched.run();
   BOOST_REQUIRE_EQUAL(log->late.size(), 1u);
   for (int i = 0; i < 1500; ++i) {
     auto task = make_task("DEV", "Add SAML login", 0);
     task.task_id = "task-" + std::to_string(i + 2);
-    auto rh = self->request(c, caf::infinite, atom::deliberate_v, task,
-                            progress_listener_actor{});
+    auto rh = self->request(c, caf::infinite, atom::deliberate_v,
+                            task_ref{task}, progress_listener_actor{});
     sched.run(); // no clock: the first one's limit has not come
     std::move(rh).receive(
       [&](deliberation_outcome& out) {
@@ -261,8 +262,8 @@ BOOST_AUTO_TEST_CASE(a_worker_awaiting_a_reply_is_not_reused) {
   // must not count in the second (a reused worker would run its handler).
   auto second_task = make_task("DEV", "Add SAML login", 1);
   second_task.task_id = "task-2";
-  auto rh = self->request(c, caf::infinite, atom::deliberate_v, second_task,
-                          progress_listener_actor{});
+  auto rh = self->request(c, caf::infinite, atom::deliberate_v,
+                          task_ref{second_task}, progress_listener_actor{});
   proposal stale;
   stale.id = "stale/1";
   stale.author_id = "agent-dev-001";
@@ -287,7 +288,8 @@ BOOST_AUTO_TEST_CASE(progress_reaches_the_listener) {
   auto listener = sys.spawn(collecting_listener, sink);
   auto c = make_council(3);
   auto out = unbox(ask<deliberation_outcome>(
-    c, atom::deliberate_v, make_task("DEV", "Add OAuth login", 1), listener));
+    c, atom::deliberate_v, task_ref{make_task("DEV", "Add OAuth login", 1)},
+    listener));
   sched.run();
   BOOST_REQUIRE(!sink->empty());
   std::set<std::string> phases;

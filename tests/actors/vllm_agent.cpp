@@ -147,7 +147,8 @@ BOOST_AUTO_TEST_CASE(dead_endpoint_fails_the_deliberation_in_time) {
   cs.scorers = {spawn_scorer(sys, nullptr, process_runner_actor{})};
   auto council = spawn_council(sys, cs, agents);
   auto start = std::chrono::steady_clock::now();
-  auto out = ask<deliberation_outcome>(20s, council, atom::deliberate_v, task(),
+  auto out = ask<deliberation_outcome>(20s, council, atom::deliberate_v,
+                                       task_ref{task()},
                                        progress_listener_actor{});
   auto took = std::chrono::steady_clock::now() - start;
   BOOST_REQUIRE(!out);
