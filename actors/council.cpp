@@ -25,6 +25,8 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "messages/ascii.hpp"
+
 namespace orch {
 
 void rank_results(std::vector<deliberation_result>& xs) {
@@ -117,6 +119,9 @@ struct deliberation_run {
 
 struct deliberation_state : deliberation_job, deliberation_run {
   static inline const char* name = "deliberation";
+
+  /// Scratch of start_critique (kept to keep its memory).
+  std::vector<size_t> ring;
 
   /// Takes the next deliberation.
   void start(deliberation_job&& job) {
@@ -294,7 +299,8 @@ void start_critique(deliberation_ptr self) {
   st.phase = "reviewing";
   notify(self, "");
   // The ring over the agents still alive: critic k reviews k + 1 (mod n).
-  std::vector<size_t> ring;
+  auto& ring = st.ring;
+  ring.clear();
   for (size_t i = 0; i < st.members.size(); ++i) {
     st.members[i].feedback.clear();
     if (st.members[i].alive)
@@ -601,11 +607,12 @@ council(council_ptr self,
       auto job = std::make_shared<deliberation_job>();
       auto n = ++st.executions;
       job->execution = n;
-      char buf[40];
-      std::snprintf(buf, sizeof(buf), "exec-%08llx-%06llx",
-                    static_cast<unsigned long long>(st.salt & 0xffffffff),
-                    static_cast<unsigned long long>(n));
-      job->execution_id = buf;
+      auto& id = job->execution_id;
+      id.reserve(24);
+      id = "exec-";
+      append_hex(id, st.salt & 0xffffffff, 8);
+      id += '-';
+      append_hex(id, n, 6);
       job->listener = std::move(listener);
       job->members.reserve(st.agents.size());
       for (auto& a : st.agents)

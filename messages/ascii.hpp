@@ -1,9 +1,11 @@
 #pragma once
 
 // ASCII lower case, by table: the SCORER's and the `scripted` agent's
-// needle search, the plan parsers, configuration values and ids.
+// needle search, the plan parsers, configuration values and ids. And
+// lower-case hex digits for ids and hashes.
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,6 +32,21 @@ inline std::string to_lower(std::string_view x) {
   for (auto& c : out)
     c = lower_char(c);
   return out;
+}
+
+/// Appends `x` in lower-case hex with at least `min_digits` digits (as
+/// printf's `%0*llx`, without its cost).
+inline void append_hex(std::string& out, uint64_t x, int min_digits) {
+  char buf[16];
+  int n = 0;
+  do {
+    buf[n++] = "0123456789abcdef"[x & 15];
+    x >>= 4;
+  } while (x != 0);
+  for (; n < min_digits && n < 16; ++n)
+    buf[n] = '0';
+  while (n > 0)
+    out += buf[--n];
 }
 
 } // namespace orch

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/ascii.hpp"
 #include "messages/hash.hpp"
 #include "messages/json_codec.hpp"
 
@@ -743,10 +744,9 @@ std::string base64(const std::string& in) {
 }
 
 std::string stable_hash(const std::string& bytes) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>(fnv1a(bytes)));
-  return buf;
+  std::string out;
+  append_hex(out, fnv1a(bytes), 16);
+  return out;
 }
 
 } // namespace orch

@@ -1,10 +1,15 @@
 // The NATS contract: decoding consumed messages (envelope or bare, JSON or
 // msgpack) with errors that name the field, and the produced envelopes.
 
+#include <cstdio>
+#include <vector>
+
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "messages/ascii.hpp"
 #include "messages/events.hpp"
+#include "messages/hash.hpp"
 #include "test_util.hpp"
 
 using namespace orch;
@@ -231,6 +236,31 @@ BOOST_AUTO_TEST_CASE(dead_letters_keep_the_original) {
   BOOST_CHECK_EQUAL(base64("f"), "Zg==");
   BOOST_CHECK_EQUAL(base64("fo"), "Zm8=");
   BOOST_CHECK_EQUAL(base64("foo"), "Zm9v");
+}
+
+BOOST_AUTO_TEST_CASE(hex_ids_are_written_as_printf_writes_them) {
+  // Execution ids and the dead letters' message ids (stable_hash) keep the
+  // text printf gave them: the same value gives the same id across
+  // versions, so a redelivered dead letter is still recognized.
+  std::vector<uint64_t> xs{0, 1, 15, 16, 255, 0xabcdef, 0xffffff, 0x1000000,
+                           0xffffffff, 0x123456789abcdef0, ~uint64_t{0}};
+  for (uint64_t x = 1; x != 0 && xs.size() < 200; x = x * 7 + 3)
+    xs.push_back(x);
+  for (auto x : xs)
+    for (int width : {0, 1, 6, 8, 16}) {
+      char want[40];
+      std::snprintf(want, sizeof(want), "%0*llx", width,
+                    static_cast<unsigned long long>(x));
+      std::string got = "id-";
+      append_hex(got, x, width);
+      BOOST_CHECK_EQUAL(got, std::string{"id-"} + want);
+    }
+  for (std::string bytes : {"", "a", "dead letter payload"}) {
+    char want[17];
+    std::snprintf(want, sizeof(want), "%016llx",
+                  static_cast<unsigned long long>(fnv1a(bytes)));
+    BOOST_CHECK_EQUAL(stable_hash(bytes), want);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
