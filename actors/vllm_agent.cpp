@@ -81,6 +81,10 @@ struct reply_reader {
   }
 
   void space() {
+    // Mostly there is none: a call only when there may be (or a byte order
+    // mark at the start).
+    if (i != 0 && i < in.size() && static_cast<unsigned char>(in[i]) > ' ')
+      return;
     json_scan::skip_space(in, i);
   }
 
@@ -99,9 +103,11 @@ struct reply_reader {
       ++i;
       return true;
     }
-    std::string key;
+    // A key is a view of the reply unless it has escapes.
+    std::string buf;
+    std::string_view key;
     for (;;) {
-      if (!at('"') || !json_scan::read_string(in, i, key))
+      if (!at('"') || !json_scan::read_string_view(in, i, buf, key))
         return false;
       space();
       if (!at(':'))

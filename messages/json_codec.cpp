@@ -1,8 +1,10 @@
 #include "messages/json_codec.hpp"
 #include "messages/json_scan.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <map>
@@ -372,13 +374,26 @@ ORCH_WIRE_TYPES(ORCH_JSON_API)
 
 void append_json_string(std::string& out, std::string_view in) {
   static constexpr char hex[] = "0123456789abcdef";
-  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
-  out += '"';
+  // Written through a pointer into room made ahead: an append per run and
+  // a push per escaped character (a prompt has a new line every line) were
+  // most of what a model request cost to write (callgrind,
+  // llm_concurrency). `room(n)` makes n more bytes writable at `at`.
+  size_t at = out.size();
+  out.resize(at + in.size() + in.size() / 8 + 8);
+  auto room = [&](size_t n) {
+    if (at + n > out.size())
+      out.resize(std::max(at + n + in.size() / 8, 2 * out.size()));
+  };
+  out[at++] = '"';
   size_t i = 0;
   while (i < in.size()) {
-    // A run of characters that stay as they are, copied at once.
+    // A run of characters that stay as they are, copied at once, and room
+    // for what may follow it (an escape is at most 6 bytes).
     auto run = json_scan::plain_run(in, i);
-    out.append(in.data() + i, run - i);
+    room(run - i + 6);
+    char* d = out.data();
+    std::memcpy(d + at, in.data() + i, run - i);
+    at += run - i;
     i = run;
     if (i == in.size())
       break;
@@ -386,40 +401,48 @@ void append_json_string(std::string& out, std::string_view in) {
     if (c >= 0x80) {
       auto len = json_scan::utf8_sequence(in, i);
       if (len > 0) {
-        out.append(in.data() + i, len);
+        std::memcpy(d + at, in.data() + i, len);
+        at += len;
         i += len;
       } else {
-        out += replacement;
+        // U+FFFD for a byte that starts no valid UTF-8 sequence.
+        d[at] = '\xEF';
+        d[at + 1] = '\xBF';
+        d[at + 2] = '\xBD';
+        at += 3;
         ++i;
       }
       continue;
     }
-    // Two characters pushed: an append of a literal is a call each, and
-    // a prompt has an escape (a new line) every line.
-    auto escape = [&out](char e) {
-      out.push_back('\\');
-      out.push_back(e);
-    };
+    char e = 0;
     switch (c) {
-      case '"': escape('"'); break;
-      case '\\': escape('\\'); break;
-      case '\n': escape('n'); break;
-      case '\r': escape('r'); break;
-      case '\t': escape('t'); break;
-      case '\b': escape('b'); break;
-      case '\f': escape('f'); break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
+      case '"': e = '"'; break;
+      case '\\': e = '\\'; break;
+      case '\n': e = 'n'; break;
+      case '\r': e = 'r'; break;
+      case '\t': e = 't'; break;
+      case '\b': e = 'b'; break;
+      case '\f': e = 'f'; break;
+      default: break;
+    }
+    d[at] = '\\';
+    if (e != 0) {
+      d[at + 1] = e;
+      at += 2;
+    } else {
+      // Any other control character (plain_run stops only at these).
+      d[at + 1] = 'u';
+      d[at + 2] = '0';
+      d[at + 3] = '0';
+      d[at + 4] = hex[c >> 4];
+      d[at + 5] = hex[c & 0xF];
+      at += 6;
     }
     ++i;
   }
-  out += '"';
+  room(1);
+  out[at++] = '"';
+  out.resize(at);
 }
 
 } // namespace orch

@@ -203,6 +203,22 @@ bool read_string(std::string_view in, size_t& i, std::string& out) {
   return scan_string(in, i, out);
 }
 
+bool read_string_view(std::string_view in, size_t& i, std::string& buf,
+                      std::string_view& out) {
+  // A run of plain characters that ends at the closing quote is the text.
+  auto start = i + 1;
+  auto run = plain_run(in, start);
+  if (run < in.size() && in[run] == '"') {
+    out = in.substr(start, run - start);
+    i = run + 1;
+    return true;
+  }
+  if (!read_string(in, i, buf))
+    return false;
+  out = buf;
+  return true;
+}
+
 bool check_value(std::string_view in, size_t& i) {
   // The containers open around the current position: '{' or '['. No
   // recursion, so any depth is fine; a string holds the first 15 without

@@ -95,4 +95,10 @@ void skip_space(std::string_view in, size_t& i);
 /// `skip_string`), with `out` unspecified.
 bool read_string(std::string_view in, size_t& i, std::string& out);
 
+/// As `read_string`, without a copy when the literal has no escapes (an
+/// object's keys): `out` then views `in`; otherwise the decoded text goes
+/// into `buf` and `out` views that.
+bool read_string_view(std::string_view in, size_t& i, std::string& buf,
+                      std::string_view& out);
+
 } // namespace orch::json_scan
