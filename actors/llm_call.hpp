@@ -13,6 +13,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/actors.hpp"
+#include "actors/prompts.hpp"
 
 namespace orch {
 
@@ -36,6 +37,33 @@ struct sampling_temperature {
   double value;
   std::string json;
 };
+
+/// The parts of a request body around its two messages' texts: up to the
+/// system message's text, between it and the user message's, and after.
+void chat_body_head(std::string& out, const vllm_settings& cfg);
+void chat_body_next(std::string& out);
+void chat_body_tail(std::string& out, const vllm_settings& cfg,
+                    const sampling_temperature& temperature);
+
+/// The request body for a system and a user message that `system` and
+/// `user` write (functions of a prompt_writer) straight into it, escaped as
+/// they go: no prompt is built first and escaped after, and the prompts'
+/// fixed texts are escaped once. `room`: the prompts' size, about.
+template<class System, class User>
+std::string chat_completion_body(const vllm_settings& cfg,
+                                 const sampling_temperature& temperature,
+                                 size_t room, System system, User user) {
+  std::string out;
+  // With room for an escape every 8 bytes (a prompt's new lines).
+  out.reserve(room + room / 8 + cfg.model.size() + 160);
+  chat_body_head(out, cfg);
+  prompt_writer w{out, true};
+  system(w);
+  chat_body_next(out);
+  user(w);
+  chat_body_tail(out, cfg, temperature);
+  return out;
+}
 
 /// The request body for a system and a user message.
 std::string chat_completion_body(const vllm_settings& cfg,
@@ -79,19 +107,29 @@ void ask_attempt(Self* self, llm_client_actor client, int32_t reasks_left,
 /// or the final error. Usage counts every attempt, re-asks included.
 /// `cfg.url` is the chat-completions URL itself (chat_completions_url,
 /// made once by the caller: building it was ~2% of a request's work).
+/// `body`: a chat completion request (chat_completion_body).
+template<class Self>
+void ask_model(Self* self, const llm_client_actor& client,
+               const vllm_settings& cfg, std::string body,
+               std::function<void(caf::expected<llm_answer>)> done) {
+  auto req = std::make_shared<llm_request>();
+  req->url = cfg.url;
+  req->api_key = cfg.api_key;
+  req->timeout_ms = cfg.timeout_ms;
+  req->body = std::move(body);
+  detail::ask_attempt(self, client, cfg.max_reasks, std::move(req),
+                      std::make_shared<llm_usage>(), std::move(done));
+}
+
 template<class Self>
 void ask_model(Self* self, const llm_client_actor& client,
                const vllm_settings& cfg, const std::string& system,
                const std::string& user,
                const sampling_temperature& temperature,
                std::function<void(caf::expected<llm_answer>)> done) {
-  auto req = std::make_shared<llm_request>();
-  req->url = cfg.url;
-  req->api_key = cfg.api_key;
-  req->timeout_ms = cfg.timeout_ms;
-  req->body = chat_completion_body(cfg, system, user, temperature);
-  detail::ask_attempt(self, client, cfg.max_reasks, std::move(req),
-                      std::make_shared<llm_usage>(), std::move(done));
+  ask_model(self, client, cfg,
+            chat_completion_body(cfg, system, user, temperature),
+            std::move(done));
 }
 
 } // namespace orch

@@ -6,22 +6,62 @@
 // by agent index.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/actors.hpp"
 
 namespace orch {
 
+/// A fixed text of the prompts, with its JSON-escaped form made once.
+struct fixed_text {
+  explicit fixed_text(std::string_view text);
+  std::string plain;
+  std::string json;
+};
+
+/// Where a prompt is written: appended as it is, or escaped into the text of
+/// a JSON string (a model request's body is written in one pass; its fixed
+/// texts are escaped once, not per request).
+class prompt_writer {
+public:
+  prompt_writer(std::string& out, bool json) : out_(out), json_(json) {
+  }
+
+  /// A part that varies (the task's, the proposals').
+  void text(std::string_view x);
+
+  void fixed(const fixed_text& x) {
+    out_ += json_ ? x.json : x.plain;
+  }
+
+private:
+  std::string& out_;
+  bool json_;
+};
+
+/// Room a prompt about `task` takes besides `parts` (the sizes of the
+/// proposals and critiques it quotes), for reserving a request body once.
+size_t prompt_room(const task_spec& task, size_t parts);
+
 /// The system prompt of agent `spec` for `task`.
+void write_system_prompt(prompt_writer& out, const agent_spec& spec,
+                         const task_spec& task);
 std::string system_prompt(const agent_spec& spec, const task_spec& task);
 
 /// The user prompt that asks for a first proposal.
+void write_generate_prompt(prompt_writer& out, const task_spec& task);
 std::string generate_prompt(const task_spec& task);
 
 /// The user prompt that asks for a critique of `target`, one gap per line.
+void write_critique_prompt(prompt_writer& out, const task_spec& task,
+                           const proposal& target);
 std::string critique_prompt(const task_spec& task, const proposal& target);
 
 /// The user prompt that asks to revise `own` with `feedback`.
+void write_revise_prompt(prompt_writer& out, const task_spec& task,
+                         const proposal& own,
+                         const std::vector<critique>& feedback);
 std::string revise_prompt(const task_spec& task, const proposal& own,
                           const std::vector<critique>& feedback);
 

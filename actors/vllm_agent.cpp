@@ -41,29 +41,35 @@ sampling_temperature::sampling_temperature(double t)
   json.assign(num, ec == std::errc{} ? end : num);
 }
 
-std::string chat_completion_body(const vllm_settings& cfg,
-                                 const std::string& system,
-                                 const std::string& user,
-                                 const sampling_temperature& temperature) {
+void chat_body_head(std::string& out, const vllm_settings& cfg) {
   // Written directly: building a JSON document to dump it cost the client
   // more than the rest of the request's own code (perf, llm_concurrency).
-  std::string out;
-  // With room for an escape every 16 bytes (a prompt's new lines), so
-  // that the body is not moved as it grows.
-  auto text = system.size() + user.size();
-  out.reserve(text + text / 16 + cfg.model.size() + 160);
   out += "{\"model\":";
   append_json_string(out, cfg.model);
-  out += ",\"messages\":[{\"role\":\"system\",\"content\":";
-  append_json_string(out, system);
-  out += "},{\"role\":\"user\",\"content\":";
-  append_json_string(out, user);
-  out += "}],\"temperature\":";
+  out += ",\"messages\":[{\"role\":\"system\",\"content\":\"";
+}
+
+void chat_body_next(std::string& out) {
+  out += "\"},{\"role\":\"user\",\"content\":\"";
+}
+
+void chat_body_tail(std::string& out, const vllm_settings& cfg,
+                    const sampling_temperature& temperature) {
+  out += "\"}],\"temperature\":";
   out += temperature.json;
   out += ",\"max_tokens\":";
   out += std::to_string(cfg.max_tokens);
   out += '}';
-  return out;
+}
+
+std::string chat_completion_body(const vllm_settings& cfg,
+                                 const std::string& system,
+                                 const std::string& user,
+                                 const sampling_temperature& temperature) {
+  return chat_completion_body(
+    cfg, temperature, system.size() + user.size(),
+    [&](prompt_writer& w) { w.text(system); },
+    [&](prompt_writer& w) { w.text(user); });
 }
 
 namespace {
@@ -271,6 +277,17 @@ struct vllm_agent_state {
 
 using vllm_agent_ptr = agent_actor::stateful_pointer<vllm_agent_state>;
 
+/// A request body with the agent's system prompt for `task` and the user
+/// prompt `user` writes; `parts`: the sizes of what it quotes.
+template<class User>
+std::string agent_body(const vllm_agent_state& st, const task_spec& task,
+                       size_t parts, User user) {
+  return chat_completion_body(
+    st.cfg, st.temperature,
+    prompt_room(task, parts) + prompt_room(task, st.spec.agent_id.size()),
+    [&](prompt_writer& w) { write_system_prompt(w, st.spec, task); }, user);
+}
+
 
 agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
                                       vllm_settings cfg,
@@ -287,8 +304,11 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
       auto& st = self->state;
       auto rp = self->make_response_promise<proposal>();
       auto id = st.spec.agent_id + "/" + std::to_string(++st.proposals);
-      ask_model(self, st.client, st.cfg, system_prompt(st.spec, *task),
-                generate_prompt(*task), st.temperature,
+      ask_model(self, st.client, st.cfg,
+                agent_body(st, *task, 0,
+                           [&](prompt_writer& w) {
+                             write_generate_prompt(w, *task);
+                           }),
                 [=](caf::expected<llm_answer> answer) mutable {
                   if (!answer) {
                     rp.deliver(std::move(answer.error()));
@@ -315,8 +335,12 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
       base.proposal_id = target->id;
       base.target_author_id = target->author_id;
       base.round = round;
-      ask_model(self, st.client, st.cfg, system_prompt(st.spec, *task),
-                critique_prompt(*task, *target), st.temperature,
+      ask_model(self, st.client, st.cfg,
+                agent_body(st, *task,
+                           target->author_id.size() + target->content.size(),
+                           [&](prompt_writer& w) {
+                             write_critique_prompt(w, *task, *target);
+                           }),
                 [=](caf::expected<llm_answer> answer) mutable {
                   if (!answer) {
                     rp.deliver(std::move(answer.error()));
@@ -334,11 +358,15 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
         const std::vector<critique>& feedback) -> caf::result<proposal> {
       auto& st = self->state;
       auto rp = self->make_response_promise<proposal>();
-      auto prompt = revise_prompt(*task, *own, feedback);
+      size_t parts = own->content.size();
+      for (auto& c : feedback)
+        parts += c.critic_id.size() + c.content.size() + 8;
+      auto body = agent_body(st, *task, parts, [&](prompt_writer& w) {
+        write_revise_prompt(w, *task, *own, feedback);
+      });
       // The proposal waits for the answer in the callback, its only holder
       // once the request is gone (moved into the revision, not copied).
-      ask_model(self, st.client, st.cfg, system_prompt(st.spec, *task),
-                std::move(prompt), st.temperature,
+      ask_model(self, st.client, st.cfg, std::move(body),
                 [=, own = std::move(own)](
                   caf::expected<llm_answer> answer) mutable {
                   if (!answer) {

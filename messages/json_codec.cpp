@@ -373,6 +373,12 @@ ORCH_WIRE_TYPES(ORCH_JSON_API)
 #undef ORCH_WIRE_TYPES
 
 void append_json_string(std::string& out, std::string_view in) {
+  out += '"';
+  append_json_chars(out, in);
+  out += '"';
+}
+
+void append_json_chars(std::string& out, std::string_view in) {
   static constexpr char hex[] = "0123456789abcdef";
   // Written through a pointer into room made ahead: an append per run and
   // a push per escaped character (a prompt has a new line every line) were
@@ -384,7 +390,6 @@ void append_json_string(std::string& out, std::string_view in) {
     if (at + n > out.size())
       out.resize(std::max(at + n + in.size() / 8, 2 * out.size()));
   };
-  out[at++] = '"';
   size_t i = 0;
   while (i < in.size()) {
     // A run of characters that stay as they are, copied at once, and room
@@ -440,8 +445,6 @@ void append_json_string(std::string& out, std::string_view in) {
     }
     ++i;
   }
-  room(1);
-  out[at++] = '"';
   out.resize(at);
 }
 

@@ -31,6 +31,10 @@ namespace orch {
 /// hand, e.g. a model request or a scripted proposal's JSON block).
 void append_json_string(std::string& out, std::string_view in);
 
+/// As `append_json_string`, without the quotes: a part of a JSON string's
+/// text (a prompt written into a request body piece by piece).
+void append_json_chars(std::string& out, std::string_view in);
+
 /// Whether `in` is one JSON text (RFC 8259): one value with white space
 /// around it, strings of valid UTF-8 with valid escapes (surrogates in
 /// pairs), and nothing else; a leading byte order mark is allowed. Accepts

@@ -322,6 +322,73 @@ BOOST_AUTO_TEST_CASE(request_bodies_are_json_of_any_text) {
   }
 }
 
+// An agent writes its prompts into the request body as they are made,
+// with the fixed texts escaped once: the body must be the one made from
+// the plain prompts, for tasks, proposals and critiques holding quotes,
+// backslashes, new lines, control characters and UTF-8, valid or not.
+BOOST_AUTO_TEST_CASE(prompts_written_into_the_body_are_the_plain_prompts) {
+  vllm_settings cfg;
+  cfg.model = "model-1";
+  cfg.max_tokens = 300;
+  sampling_temperature temp{0.55};
+  std::vector<std::string> texts{
+    "", "plain", "quotes \" and \\ and / and \t tab\nnew line\r",
+    std::string{"nul \0 bell \x07 del \x7f", 18},
+    "caf\xC3\xA9 \xF0\x9F\x98\x80 bad \x80\xC3 \xFF end"};
+  size_t checked = 0;
+  for (size_t k = 0; k < texts.size(); ++k) {
+    auto& x = texts[k];
+    auto& y = texts[(k + 2) % texts.size()];
+    task_spec task;
+    task.task_id = "task-" + x;
+    task.role = k % 2 == 0 ? "QA" : "";
+    task.description = "Describe " + y;
+    task.constraints.rubric = k == 1 ? "" : x;
+    if (k != 3)
+      task.constraints.requirements = {x, y, "plain"};
+    agent_spec spec;
+    spec.agent_id = "agent-" + y;
+    spec.role = "DEVOPS";
+    spec.index = static_cast<int32_t>(k);
+    proposal target;
+    target.author_id = "agent-" + x;
+    target.content = "# Plan\n" + y + "\n- step " + x;
+    critique c;
+    c.critic_id = "agent-" + y;
+    c.content = "- gap " + x;
+    std::vector<critique> feedback;
+    for (size_t n = 0; n < k % 3; ++n)
+      feedback.push_back(c);
+    auto system = system_prompt(spec, task);
+    auto one_pass = [&](auto write_user) {
+      return chat_completion_body(
+        cfg, temp, 16,
+        [&](prompt_writer& w) { write_system_prompt(w, spec, task); },
+        write_user);
+    };
+    BOOST_CHECK_EQUAL(one_pass([&](prompt_writer& w) {
+                        write_generate_prompt(w, task);
+                      }),
+                      chat_completion_body(cfg, system,
+                                           generate_prompt(task), temp));
+    BOOST_CHECK_EQUAL(one_pass([&](prompt_writer& w) {
+                        write_critique_prompt(w, task, target);
+                      }),
+                      chat_completion_body(
+                        cfg, system, critique_prompt(task, target), temp));
+    auto body = one_pass([&](prompt_writer& w) {
+      write_revise_prompt(w, task, target, feedback);
+    });
+    BOOST_CHECK_EQUAL(body, chat_completion_body(
+                              cfg, system,
+                              revise_prompt(task, target, feedback), temp));
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    BOOST_REQUIRE_MESSAGE(!doc.is_discarded(), body);
+    checked += 3;
+  }
+  BOOST_CHECK_EQUAL(checked, 15u);
+}
+
 // A critique's issues are its lines that read like list items: random
 // texts of markers, spaces, digits and words against a plain reading of
 // that rule.
