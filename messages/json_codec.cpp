@@ -384,6 +384,13 @@ void append_json_chars(std::string& out, std::string_view in) {
   // a push per escaped character (a prompt has a new line every line) were
   // most of what a model request cost to write (callgrind,
   // llm_concurrency). `room(n)` makes n more bytes writable at `at`.
+  // Most parts of a prompt (ids, names, one-line texts) have nothing to
+  // escape: one append.
+  auto first = json_scan::plain_run(in, 0);
+  if (first == in.size()) {
+    out.append(in.data(), in.size());
+    return;
+  }
   size_t at = out.size();
   out.resize(at + in.size() + in.size() / 8 + 8);
   auto room = [&](size_t n) {
@@ -394,7 +401,7 @@ void append_json_chars(std::string& out, std::string_view in) {
   while (i < in.size()) {
     // A run of characters that stay as they are, copied at once, and room
     // for what may follow it (an escape is at most 6 bytes).
-    auto run = json_scan::plain_run(in, i);
+    auto run = i == 0 ? first : json_scan::plain_run(in, i);
     room(run - i + 6);
     char* d = out.data();
     std::memcpy(d + at, in.data() + i, run - i);

@@ -1,6 +1,7 @@
 #include "messages/json_scan.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "messages/json_codec.hpp"
@@ -39,6 +40,18 @@ struct discard {
   void append(const char*, size_t) {
   }
   void push_back(char) {
+  }
+};
+
+/// Writes through a pointer into room its user made.
+struct raw_sink {
+  char* at;
+  void append(const char* x, size_t n) {
+    std::memcpy(at, x, n);
+    at += n;
+  }
+  void push_back(char c) {
+    *at++ = c;
   }
 };
 
@@ -199,8 +212,18 @@ void skip_space(std::string_view in, size_t& i) {
 }
 
 bool read_string(std::string_view in, size_t& i, std::string& out) {
-  out.clear();
-  return scan_string(in, i, out);
+  // Checked and measured first, then decoded through a pointer into room
+  // made once: the decoded text is never longer than the literal (an
+  // append per run and the string's growth by doubling were a model
+  // reply's costliest part).
+  auto end = i;
+  if (!skip_string(in, end))
+    return false;
+  out.resize(end - i);
+  raw_sink sink{out.data()};
+  scan_string(in, i, sink);
+  out.resize(static_cast<size_t>(sink.at - out.data()));
+  return true;
 }
 
 bool read_string_view(std::string_view in, size_t& i, std::string& buf,
@@ -220,6 +243,14 @@ bool read_string_view(std::string_view in, size_t& i, std::string& buf,
 }
 
 bool check_value(std::string_view in, size_t& i) {
+  // A string or a number (most values a reader skips) without the
+  // machinery for containers.
+  if (i < in.size()) {
+    if (in[i] == '"')
+      return skip_string(in, i);
+    if (in[i] == '-' || is_digit(in[i]))
+      return skip_number(in, i);
+  }
   // The containers open around the current position: '{' or '['. No
   // recursion, so any depth is fine; a string holds the first 15 without
   // allocating (a vector allocated three times for a chat completion).
