@@ -120,13 +120,16 @@ int main(int argc, char** argv) {
   // measured wave ~0.3 s longer).
   if (warm > 0)
     run(sys, svc->orchestrator, task, warm, warm);
-  auto cpu0 = self_cpu_seconds();
+  auto cpu0 = self_cpu_split();
   auto stub_cpu0 = stub.pid > 0 ? cpu_seconds(stub.pid) : 0.0;
   auto start = clock_type::now();
   auto stats = run(sys, svc->orchestrator, task, deliberations, concurrency);
   auto wall = std::chrono::duration<double>(clock_type::now() - start).count();
   // Client: this whole process (prompts, JSON, curl, actors, the driver).
-  auto client_cpu = self_cpu_seconds() - cpu0;
+  auto cpu1 = self_cpu_split();
+  auto client_user = cpu1.user - cpu0.user;
+  auto client_system = cpu1.system - cpu0.system;
+  auto client_cpu = client_user + client_system;
   auto stub_cpu = stub.pid > 0 ? cpu_seconds(stub.pid) - stub_cpu0 : -1.0;
   auto ok = static_cast<int64_t>(stats.latencies_ns.size());
   auto waves = std::ceil(static_cast<double>(deliberations) / concurrency);
@@ -143,6 +146,8 @@ int main(int argc, char** argv) {
               "\"ideal_s\":%.3f,\"efficiency\":%.3f,\"requests_per_s\":%.0f,"
               "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"model_call_ms\":%.1f,"
               "\"client_cpu_us_per_request\":%.1f,"
+              "\"client_user_us_per_request\":%.1f,"
+              "\"client_system_us_per_request\":%.1f,"
               "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f}\n",
               cfg.vllm_http_client.c_str(), cfg.scheduler_policy.c_str(),
               stub.pid > 0 ? "stub" : url.c_str(),
@@ -156,7 +161,8 @@ int main(int argc, char** argv) {
               stats.model_calls > 0 ? static_cast<double>(stats.model_latency_ms)
                                         / stats.model_calls
                                     : 0.0,
-              client_cpu * 1e6 / requests,
+              client_cpu * 1e6 / requests, client_user * 1e6 / requests,
+              client_system * 1e6 / requests,
               stub_cpu >= 0 ? stub_cpu * 1e6 / requests : -1.0, peak_rss_mb());
   if (stats.failed > 0)
     std::fprintf(stderr, "llm_concurrency: %lld failed, first: %s\n",
