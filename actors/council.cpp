@@ -29,27 +29,39 @@
 
 namespace orch {
 
-void rank_results(std::vector<deliberation_result>& xs) {
-  // Sorts keys, not results: a result is a proposal and its checks, dozens
-  // of strings, and a sort moves its elements many times over.
-  struct key {
-    double score;
-    int passed;
-    const std::string* author;
-    size_t at;
-  };
-  std::vector<key> keys;
-  keys.reserve(xs.size());
-  for (size_t i = 0; i < xs.size(); ++i)
-    keys.push_back(key{xs[i].score, checks_passed(xs[i].checks),
-                       &xs[i].proposal.author_id, i});
-  std::sort(keys.begin(), keys.end(), [](const key& a, const key& b) {
+namespace {
+
+/// What ranks a result: its score (high first), then its checks passed,
+/// then its author id; `at` is where the result is.
+struct rank_key {
+  double score;
+  int passed;
+  const std::string* author;
+  size_t at;
+};
+
+/// Sorts keys, not results: a result is a proposal and its checks, dozens
+/// of strings, and a sort moves its elements many times over.
+void sort_ranks(std::vector<rank_key>& keys) {
+  std::sort(keys.begin(), keys.end(), [](const rank_key& a,
+                                         const rank_key& b) {
     if (a.score != b.score)
       return a.score > b.score;
     if (a.passed != b.passed)
       return a.passed > b.passed;
     return *a.author < *b.author;
   });
+}
+
+} // namespace
+
+void rank_results(std::vector<deliberation_result>& xs) {
+  std::vector<rank_key> keys;
+  keys.reserve(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i)
+    keys.push_back(rank_key{xs[i].score, checks_passed(xs[i].checks),
+                            &xs[i].proposal.author_id, i});
+  sort_ranks(keys);
   size_t in_place = 0;
   while (in_place < keys.size() && keys[in_place].at == in_place)
     ++in_place;
@@ -375,17 +387,26 @@ void finish(deliberation_ptr self) {
   out.role = st.task->role;
   out.story_id = st.task->story_id;
   out.plan_id = st.task->plan_id;
-  out.results.reserve(st.members.size());
-  for (auto& m : st.members) {
-    if (!m.alive)
-      continue;
-    deliberation_result r;
+  // The results are made in rank order (ranked after, each would move once
+  // more), as rank_results orders them.
+  std::vector<rank_key> keys;
+  keys.reserve(st.members.size());
+  for (size_t i = 0; i < st.members.size(); ++i) {
+    auto& m = st.members[i];
+    if (m.alive)
+      keys.push_back(rank_key{m.checks.score, checks_passed(m.checks),
+                              &m.current->author_id, i});
+  }
+  sort_ranks(keys);
+  out.results.resize(keys.size());
+  for (size_t k = 0; k < keys.size(); ++k) {
+    auto& m = st.members[keys[k].at];
+    auto& r = out.results[k];
     r.proposal = m.current.take();
     r.checks = std::move(m.checks);
     r.score = r.checks.score;
-    out.results.push_back(std::move(r));
+    r.rank = static_cast<int32_t>(k + 1);
   }
-  rank_results(out.results);
   out.winner_id = out.results.front().proposal.author_id;
   out.duration_ms = elapsed_ms(st);
   out.status = "completed";
@@ -615,9 +636,11 @@ council(council_ptr self,
       append_hex(id, n, 6);
       job->listener = std::move(listener);
       job->members.reserve(st.agents.size());
-      for (auto& a : st.agents)
-        job->members.push_back(
-          deliberation_member{a.first.agent_id, a.second, true, {}, {}, {}});
+      for (auto& a : st.agents) {
+        auto& m = job->members.emplace_back();
+        m.agent_id = a.first.agent_id;
+        m.handle = a.second;
+      }
       job->scorers = st.settings.scorers;
       job->quorum = st.settings.quorum;
       auto& cons = task->constraints;

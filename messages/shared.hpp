@@ -20,7 +20,12 @@ class shared {
 public:
   shared() = default;
 
-  explicit shared(T x) : ptr_(std::make_shared<T>(std::move(x))) {
+  // Made from the value directly: a by-value parameter moved on into
+  // make_shared moved a proposal twice (five strings each time).
+  explicit shared(T&& x) : ptr_(std::make_shared<T>(std::move(x))) {
+  }
+
+  explicit shared(const T& x) : ptr_(std::make_shared<T>(x)) {
   }
 
   const T& get() const {

@@ -78,6 +78,13 @@ BOOST_AUTO_TEST_CASE(results_are_sorted_by_score_with_ranks_1_to_n) {
   }
   BOOST_CHECK_EQUAL(out.winner_id, out.results.front().proposal.author_id);
   BOOST_CHECK_EQUAL(out.status, "completed");
+  // The deliberation makes its results in rank order: the order
+  // rank_results gives them, ties broken the same way.
+  auto again = out.results;
+  rank_results(again);
+  for (size_t i = 0; i < again.size(); ++i)
+    BOOST_CHECK_EQUAL(again[i].proposal.author_id,
+                      out.results[i].proposal.author_id);
   BOOST_CHECK(!out.execution_id.empty());
   BOOST_CHECK_EQUAL(out.task_id, "task-1");
   BOOST_CHECK(out.failed_agents.empty());
