@@ -357,7 +357,10 @@ scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
   self->state.brief = scripted_style(spec) == "brief";
   self->state.spec = std::move(spec);
   return {
-    [=](atom::generate, const task_ref& task) -> caf::result<proposal> {
+    // Handlers answer with the value itself: a caf::result<T> made from a
+    // T moves it twice on its way into the reply (a proposal is five
+    // strings).
+    [=](atom::generate, const task_ref& task) -> proposal {
       auto& st = self->state;
       proposal p;
       p.id = st.spec.agent_id;
@@ -371,13 +374,13 @@ scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
       return p;
     },
     [=](atom::critique, const task_ref& task, const proposal_ref& target,
-        int32_t round) -> caf::result<critique> {
+        int32_t round) -> critique {
       auto& st = self->state;
       return st.brief ? brief_critique(st.spec, *target, round)
                       : scripted_critique(st.spec, *task, *target, round);
     },
     [=](atom::revise, const task_ref& task, proposal_ref& own,
-        const std::vector<critique>& feedback) -> caf::result<proposal> {
+        const std::vector<critique>& feedback) -> proposal {
       // The deliberation hands its proposal over with the request: moved
       // out when nobody else holds it, copied otherwise.
       auto& st = self->state;
