@@ -68,6 +68,14 @@ size_t requirements_size(const constraints& c) {
 /// Room for a prompt's fixed text around its variable parts.
 constexpr size_t prompt_slack = 320;
 
+/// Room a prompt about `task` takes besides `parts` (the sizes of the
+/// proposals and critiques it quotes).
+size_t task_prompt_room(const task_spec& task, size_t parts) {
+  return prompt_slack + task.task_id.size() + task.role.size()
+         + task.description.size() + requirements_size(task.constraints)
+         + parts;
+}
+
 void append_requirements(prompt_writer& out, const constraints& c) {
   static const fixed_text rubric{"\n\nRubric (how proposals are judged):\n"};
   static const fixed_text requirements{
@@ -109,10 +117,26 @@ void prompt_writer::text(std::string_view x) {
     out_ += x;
 }
 
-size_t prompt_room(const task_spec& task, size_t parts) {
-  return prompt_slack + task.task_id.size() + task.role.size()
-         + task.description.size() + requirements_size(task.constraints)
-         + parts;
+size_t system_prompt_room(const agent_spec& spec, const task_spec& task) {
+  return prompt_slack + spec.agent_id.size()
+         + requirements_size(task.constraints);
+}
+
+size_t generate_prompt_room(const task_spec& task) {
+  return task_prompt_room(task, 0);
+}
+
+size_t critique_prompt_room(const task_spec& task, const proposal& target) {
+  return task_prompt_room(task,
+                          target.author_id.size() + target.content.size());
+}
+
+size_t revise_prompt_room(const task_spec& task, const proposal& own,
+                          const std::vector<critique>& feedback) {
+  size_t parts = own.content.size();
+  for (auto& c : feedback)
+    parts += c.critic_id.size() + c.content.size() + 8;
+  return task_prompt_room(task, parts);
 }
 
 double diverse_temperature(double base, int32_t index) {
@@ -136,11 +160,9 @@ void write_system_prompt(prompt_writer& out, const agent_spec& spec,
 }
 
 std::string system_prompt(const agent_spec& spec, const task_spec& task) {
-  return plain_prompt(prompt_slack + spec.agent_id.size()
-                        + requirements_size(task.constraints),
-                      [&](prompt_writer& w) {
-                        write_system_prompt(w, spec, task);
-                      });
+  return plain_prompt(system_prompt_room(spec, task), [&](prompt_writer& w) {
+    write_system_prompt(w, spec, task);
+  });
 }
 
 void write_generate_prompt(prompt_writer& out, const task_spec& task) {
@@ -162,7 +184,7 @@ void write_generate_prompt(prompt_writer& out, const task_spec& task) {
 }
 
 std::string generate_prompt(const task_spec& task) {
-  return plain_prompt(prompt_room(task, 0), [&](prompt_writer& w) {
+  return plain_prompt(generate_prompt_room(task), [&](prompt_writer& w) {
     write_generate_prompt(w, task);
   });
 }
@@ -188,9 +210,10 @@ void write_critique_prompt(prompt_writer& out, const task_spec& task,
 }
 
 std::string critique_prompt(const task_spec& task, const proposal& target) {
-  return plain_prompt(
-    prompt_room(task, target.author_id.size() + target.content.size()),
-    [&](prompt_writer& w) { write_critique_prompt(w, task, target); });
+  return plain_prompt(critique_prompt_room(task, target),
+                      [&](prompt_writer& w) {
+                        write_critique_prompt(w, task, target);
+                      });
 }
 
 void write_revise_prompt(prompt_writer& out, const task_spec& task,
@@ -226,10 +249,8 @@ void write_revise_prompt(prompt_writer& out, const task_spec& task,
 
 std::string revise_prompt(const task_spec& task, const proposal& own,
                           const std::vector<critique>& feedback) {
-  size_t parts = own.content.size();
-  for (auto& c : feedback)
-    parts += c.critic_id.size() + c.content.size() + 8;
-  return plain_prompt(prompt_room(task, parts), [&](prompt_writer& w) {
+  return plain_prompt(revise_prompt_room(task, own, feedback),
+                      [&](prompt_writer& w) {
     write_revise_prompt(w, task, own, feedback);
   });
 }

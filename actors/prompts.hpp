@@ -40,9 +40,13 @@ private:
   bool json_;
 };
 
-/// Room a prompt about `task` takes besides `parts` (the sizes of the
-/// proposals and critiques it quotes), for reserving a request body once.
-size_t prompt_room(const task_spec& task, size_t parts);
+/// About the size of each prompt below, at most, for reserving its string
+/// or a model request's body once.
+size_t system_prompt_room(const agent_spec& spec, const task_spec& task);
+size_t generate_prompt_room(const task_spec& task);
+size_t critique_prompt_room(const task_spec& task, const proposal& target);
+size_t revise_prompt_room(const task_spec& task, const proposal& own,
+                          const std::vector<critique>& feedback);
 
 /// The system prompt of agent `spec` for `task`.
 void write_system_prompt(prompt_writer& out, const agent_spec& spec,

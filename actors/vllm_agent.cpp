@@ -278,13 +278,12 @@ struct vllm_agent_state {
 using vllm_agent_ptr = agent_actor::stateful_pointer<vllm_agent_state>;
 
 /// A request body with the agent's system prompt for `task` and the user
-/// prompt `user` writes; `parts`: the sizes of what it quotes.
+/// prompt `user` writes, of about `user_room` bytes.
 template<class User>
 std::string agent_body(const vllm_agent_state& st, const task_spec& task,
-                       size_t parts, User user) {
+                       size_t user_room, User user) {
   return chat_completion_body(
-    st.cfg, st.temperature,
-    prompt_room(task, parts) + prompt_room(task, st.spec.agent_id.size()),
+    st.cfg, st.temperature, system_prompt_room(st.spec, task) + user_room,
     [&](prompt_writer& w) { write_system_prompt(w, st.spec, task); }, user);
 }
 
@@ -305,7 +304,7 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
       auto rp = self->make_response_promise<proposal>();
       auto id = st.spec.agent_id + "/" + std::to_string(++st.proposals);
       ask_model(self, st.client, st.cfg,
-                agent_body(st, *task, 0,
+                agent_body(st, *task, generate_prompt_room(*task),
                            [&](prompt_writer& w) {
                              write_generate_prompt(w, *task);
                            }),
@@ -336,8 +335,7 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
       base.target_author_id = target->author_id;
       base.round = round;
       ask_model(self, st.client, st.cfg,
-                agent_body(st, *task,
-                           target->author_id.size() + target->content.size(),
+                agent_body(st, *task, critique_prompt_room(*task, *target),
                            [&](prompt_writer& w) {
                              write_critique_prompt(w, *task, *target);
                            }),
@@ -358,12 +356,11 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
         const std::vector<critique>& feedback) -> caf::result<proposal> {
       auto& st = self->state;
       auto rp = self->make_response_promise<proposal>();
-      size_t parts = own->content.size();
-      for (auto& c : feedback)
-        parts += c.critic_id.size() + c.content.size() + 8;
-      auto body = agent_body(st, *task, parts, [&](prompt_writer& w) {
-        write_revise_prompt(w, *task, *own, feedback);
-      });
+      auto body = agent_body(st, *task,
+                             revise_prompt_room(*task, *own, feedback),
+                             [&](prompt_writer& w) {
+                               write_revise_prompt(w, *task, *own, feedback);
+                             });
       // The proposal waits for the answer in the callback, its only holder
       // once the request is gone (moved into the revision, not copied).
       ask_model(self, st.client, st.cfg, std::move(body),

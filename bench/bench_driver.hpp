@@ -115,16 +115,9 @@ inline task_spec bench_task(int32_t rounds) {
   return task;
 }
 
-/// CPU time (user + system) this process has used so far, in seconds.
-inline double self_cpu_seconds() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
-/// The same, user and system time apart: what the process's own code
-/// costs, and what the kernel does for it (system calls, wake-ups).
+/// CPU time this process has used so far, in seconds, user and system time
+/// apart: what the process's own code costs, and what the kernel does for it
+/// (system calls, wake-ups).
 struct cpu_split {
   double user = 0;
   double system = 0;
@@ -135,6 +128,12 @@ inline cpu_split self_cpu_split() {
   getrusage(RUSAGE_SELF, &ru);
   auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
   return {secs(ru.ru_utime), secs(ru.ru_stime)};
+}
+
+/// CPU time (user + system) this process has used so far, in seconds.
+inline double self_cpu_seconds() {
+  auto t = self_cpu_split();
+  return t.user + t.system;
 }
 
 /// Peak resident set size of this process in MiB.
