@@ -96,25 +96,26 @@ caf::error to_error(const redis_value& v) {
 /// attempts, max, owner, lease, nb, seq, result, error.
 constexpr size_t record_fields = 11;
 
+/// A number of a reply: Lua numbers arrive as integers, stored strings as
+/// strings.
+int64_t number(const redis_value& x) {
+  return x.type == REDIS_REPLY_INTEGER ? x.integer : std::atoll(x.str.c_str());
+}
+
 /// The record whose fields start at `e`.
 caf::expected<queued_task> to_task(const redis_value* e) {
   auto spec = from_msgpack<task_spec>(e[1].str.data(), e[1].str.size());
   if (!spec)
     return std::move(spec.error());
-  // Lua numbers arrive as integers, stored strings as strings.
-  auto num = [](const redis_value& x) -> int64_t {
-    return x.type == REDIS_REPLY_INTEGER ? x.integer
-                                         : std::atoll(x.str.c_str());
-  };
   queued_task q;
   q.task = std::move(*spec);
   q.state = e[2].str;
-  q.attempts = static_cast<int32_t>(num(e[3]));
-  q.max_attempts = static_cast<int32_t>(num(e[4]));
+  q.attempts = static_cast<int32_t>(number(e[3]));
+  q.max_attempts = static_cast<int32_t>(number(e[4]));
   q.lease_owner = e[5].str;
-  q.lease_expires_ms = num(e[6]);
-  q.not_before_ms = num(e[7]);
-  q.seq = num(e[8]);
+  q.lease_expires_ms = number(e[6]);
+  q.not_before_ms = number(e[7]);
+  q.seq = number(e[8]);
   q.result = e[9].str;
   q.error = e[10].str;
   return q;
@@ -137,6 +138,37 @@ caf::expected<std::vector<queued_task>> to_tasks(const redis_value& v) {
     if (!t)
       return std::move(t.error());
     out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+/// Fields of a leased task as the lease script returns it: id, spec,
+/// attempts, max, nb, seq, error.
+constexpr size_t leased_fields = 7;
+
+/// The tasks a lease by `worker` until `expires` took, from the lease
+/// script's reply (the fields all of them share are not sent).
+caf::expected<std::vector<queued_task>>
+to_leased(redis_value& v, const std::string& worker, int64_t expires) {
+  if (v.type != REDIS_REPLY_ARRAY || v.elements.size() % leased_fields != 0)
+    return caf::make_error(ec::internal, "redis: malformed leased tasks");
+  std::vector<queued_task> out;
+  out.reserve(v.elements.size() / leased_fields);
+  for (size_t i = 0; i < v.elements.size(); i += leased_fields) {
+    auto* e = v.elements.data() + i;
+    auto spec = from_msgpack<task_spec>(e[1].str.data(), e[1].str.size());
+    if (!spec)
+      return std::move(spec.error());
+    auto& q = out.emplace_back();
+    q.task = std::move(*spec);
+    q.state = "IN_PROGRESS";
+    q.attempts = static_cast<int32_t>(number(e[2]));
+    q.max_attempts = static_cast<int32_t>(number(e[3]));
+    q.lease_owner = worker;
+    q.lease_expires_ms = expires;
+    q.not_before_ms = number(e[4]);
+    q.seq = number(e[5]);
+    q.error = std::move(e[6].str);
   }
   return out;
 }
@@ -340,10 +372,14 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
                                "lease needs a worker id, a positive ttl and "
                                "a positive count");
       auto argv = script(self, redis_lua::lease);
+      auto expires = std::atoll(argv[4].c_str()) + ttl;
       argv.insert(argv.end(), {worker, std::to_string(ttl), std::to_string(n),
                                st.base(), st.maxb()});
       return call<std::vector<queued_task>>(
-        self, std::move(argv), [](redis_value& v) { return to_tasks(v); });
+        self, std::move(argv),
+        [worker = std::move(worker), expires](redis_value& v) {
+          return to_leased(v, worker, expires);
+        });
     },
     [=](atom::extend, std::string& id, std::string& worker,
         int32_t ttl) -> caf::result<queued_task> {

@@ -241,9 +241,11 @@ if seq ~= seq0 then redis.call('SET', P .. ':seq', seq) end
 return added
 )lua";
 
-/// ARGV: P, now, worker, ttl, n, base, maxb. Returns the leased records,
-/// flat (11 fields each). A hot path: whole columns, read and written once
-/// each for the batch.
+/// ARGV: P, now, worker, ttl, n, base, maxb. Returns the leased tasks,
+/// flat, 7 fields each: id, spec, attempts, max, nb, seq, error (their
+/// state, owner, lease and result are the same for all: IN_PROGRESS,
+/// worker, now + ttl, none). A hot path: whole columns, read and written
+/// once each for the batch.
 constexpr const char* lease = R"lua(
 local worker, ttl, n = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
@@ -262,9 +264,29 @@ redis.call('ZREMRANGEBYRANK', P .. ':ready', 0, m - 1)
 local expires = string.format('%d', NOW + ttl)
 local st, plan, att = column('state', ids), column('plan', ids),
                       column('attempts', ids)
-local max, nb, seq = column('max', ids), column('nb', ids), column('seq', ids)
+local max, seq = column('max', ids), column('seq', ids)
 -- No result: only a completion writes one, and nothing leaves COMPLETED.
-local err = column('error', ids)
+-- A not-before time and an error are only written by retry_or_fail, to a
+-- task that was leased (attempts counted, and a release takes back only
+-- its own lease's), so a task never attempted has neither: they are read
+-- for the tasks attempted before, usually none.
+local nb, err = {}, {}
+do
+  local again, at = {}, {}
+  for k = 1, m do
+    if att[k] then
+      again[#again + 1] = ids[k]
+      at[#at + 1] = k
+    end
+  end
+  if #again > 0 then
+    local n2, e2 = column('nb', again), column('error', again)
+    for x, k in ipairs(at) do
+      nb[k] = n2[x]
+      err[k] = e2[x]
+    end
+  end
+end
 local keys = {}
 for k = 1, m do keys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, keys)
@@ -290,16 +312,12 @@ for k = 1, m do
     zl[j] = id
     out[o + 1] = id
     out[o + 2] = specs[k] or ''
-    out[o + 3] = 'IN_PROGRESS'
-    out[o + 4] = a
-    out[o + 5] = max[k] or '0'
-    out[o + 6] = worker
-    out[o + 7] = expires
-    out[o + 8] = nb[k] or '0'
-    out[o + 9] = seq[k] or '0'
-    out[o + 10] = ''
-    out[o + 11] = err[k] or ''
-    o = o + 11
+    out[o + 3] = a
+    out[o + 4] = max[k] or '0'
+    out[o + 5] = nb[k] or '0'
+    out[o + 6] = seq[k] or '0'
+    out[o + 7] = err[k] or ''
+    o = o + 7
   end
 end
 write_column('state', hstate)

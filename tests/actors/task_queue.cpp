@@ -257,6 +257,29 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(failures_retry_with_backoff_then_block, B,
   BOOST_CHECK_EQUAL(f.status("d").state, "BLOCKED");
 }
 
+// A leased batch mixes tasks attempted before (their last error and the
+// end of their backoff travel with them) and first attempts (none).
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_retried_task_is_leased_with_its_last_error, B,
+                              backends) {
+  queue_fixture<B> f;
+  f.add({t("a"), t("b"), t("c"), t("d")});
+  auto first = f.lease("w", 2);
+  BOOST_REQUIRE_EQUAL(joined(ids(first)), "a,b");
+  f.fail("b", "w");
+  auto due = *f.now + 100;
+  *f.now += 100;
+  auto got = f.lease("w", 3);
+  BOOST_REQUIRE_EQUAL(joined(ids(got)), "b,c,d");
+  BOOST_CHECK_EQUAL(got[0].attempts, 2);
+  BOOST_CHECK_EQUAL(got[0].error, "boom");
+  BOOST_CHECK_EQUAL(got[0].not_before_ms, due);
+  for (size_t i = 1; i < got.size(); ++i) {
+    BOOST_CHECK_EQUAL(got[i].attempts, 1);
+    BOOST_CHECK_EQUAL(got[i].error, "");
+    BOOST_CHECK_EQUAL(got[i].not_before_ms, 0);
+  }
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(expired_leases_return_and_count, B, backends) {
   queue_fixture<B> f;
   f.add({t("a")});
