@@ -18,9 +18,14 @@ local function ready_rank(prio, seq)
   return -prio * 1e10 + seq
 end
 -- The same as the string ZADD takes; seq_s: seq formatted, which is the
--- score at priority 0 (the common case: no number to format).
+-- score at priority 0 (the common case: no number to format). A whole
+-- number, formatted as one (Lua turns a number into a string with
+-- '%.14g', several times the cost) while it fits a C long.
 local function ready_score(prio, seq, seq_s)
   if prio == 0 then return seq_s end
+  if prio > -1e8 and prio < 1e8 then
+    return string.format('%d', ready_rank(prio, seq))
+  end
   return ready_rank(prio, seq)
 end
 -- Every state change goes through setstate: a task of plan moves from
@@ -54,19 +59,27 @@ local function flush_counts()
   DELTA = {}
 end
 -- redis.call(cmd, [key,] args...) in pieces of at most 1000 args (Lua's
--- unpack has a limit); table replies joined, number replies added up.
+-- unpack has a limit); table replies joined, number replies added up. A
+-- call of one piece (every batch of up to 1000) returns Redis's own table:
+-- copying it cost a length look-up and an insert per value.
+local function call_piece(cmd, key, args, a, b)
+  if key then return redis.call(cmd, key, unpack(args, a, b)) end
+  return redis.call(cmd, unpack(args, a, b))
+end
 local function pieces(cmd, key, args)
-  local out, sum = {}, 0
-  for a = 1, #args, 1000 do
-    local b = math.min(a + 999, #args)
-    local r
-    if key then
-      r = redis.call(cmd, key, unpack(args, a, b))
-    else
-      r = redis.call(cmd, unpack(args, a, b))
-    end
+  local n = #args
+  if n == 0 then return {}, 0 end
+  if n <= 1000 then
+    local r = call_piece(cmd, key, args, 1, n)
+    if type(r) == 'table' then return r, 0 end
+    return {}, r
+  end
+  local out, m, sum = {}, 0, 0
+  for a = 1, n, 1000 do
+    local r = call_piece(cmd, key, args, a, math.min(a + 999, n))
     if type(r) == 'table' then
-      for k = 1, #r do out[#out + 1] = r[k] end
+      for k = 1, #r do out[m + k] = r[k] end
+      m = m + #r
     else
       sum = sum + r
     end

@@ -54,20 +54,31 @@ constexpr const char* enqueue = R"lua(
 local max_s = ARGV[3]
 local max = tonumber(max_s)
 local tasks, want, waitsets = {}, {}, {}
-local i = 4
-while i <= #ARGV do
-  local nd = tonumber(ARGV[i + 3])
-  local t = {id = ARGV[i], plan = ARGV[i + 1], prio_s = ARGV[i + 2],
-             deps = {}}
-  want[#want + 1] = t.id
-  for k = 1, nd do
-    t.deps[k] = ARGV[i + 3 + k]
-    want[#want + 1] = t.deps[k]
+local nt, nw = 0, 0
+-- The dependencies of every task without any (most).
+local NODEPS = {}
+local i, nargs = 4, #ARGV
+while i <= nargs do
+  local nd_s = ARGV[i + 3]
+  local nd = nd_s == '0' and 0 or tonumber(nd_s)
+  local id = ARGV[i]
+  local deps = NODEPS
+  nw = nw + 1
+  want[nw] = id
+  if nd > 0 then
+    deps = {}
+    for k = 1, nd do
+      local d = ARGV[i + 3 + k]
+      deps[k] = d
+      nw = nw + 1
+      want[nw] = d
+    end
   end
-  t.spec = ARGV[i + 4 + nd]
+  nt = nt + 1
+  tasks[nt] = {id = id, plan = ARGV[i + 1], prio_s = ARGV[i + 2],
+               deps = deps, spec = ARGV[i + 4 + nd]}
+  waitsets[nt] = P .. ':w:' .. id
   i = i + 5 + nd
-  tasks[#tasks + 1] = t
-  waitsets[#waitsets + 1] = P .. ':w:' .. t.id
 end
 local _, nwaiting = pieces('EXISTS', nil, waitsets)
 -- The states of the batch's tasks and dependencies, by id.
@@ -96,7 +107,7 @@ end
 if hot then
   local hstate, hplan, hprio, hseq, hmax, hunmet = {}, {}, {}, {}, {}, {}
   local specs, ranks, pkeys = {}, {}, {}
-  local added = 0
+  local added, nplan, nprio, nranks = 0, 0, 0, 0
   local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
   local seq = seq0
   for _, t in ipairs(tasks) do
@@ -135,17 +146,21 @@ if hot then
       specs[j - 1] = P .. ':s:' .. id
       specs[j] = t.spec
       if plan ~= '' then
-        hplan[#hplan + 1] = id
-        hplan[#hplan + 1] = plan
+        hplan[nplan + 1] = id
+        hplan[nplan + 2] = plan
+        nplan = nplan + 2
       end
-      local prio = tonumber(t.prio_s)
+      local prio_s = t.prio_s
+      local prio = prio_s == '0' and 0 or tonumber(prio_s)
       if prio ~= 0 then
-        hprio[#hprio + 1] = id
-        hprio[#hprio + 1] = t.prio_s
+        hprio[nprio + 1] = id
+        hprio[nprio + 2] = prio_s
+        nprio = nprio + 2
       end
       if state == 'READY' then
-        ranks[#ranks + 1] = ready_score(prio, seq, seq_s)
-        ranks[#ranks + 1] = id
+        ranks[nranks + 1] = ready_score(prio, seq, seq_s)
+        ranks[nranks + 2] = id
+        nranks = nranks + 2
       end
     end
   end
@@ -156,7 +171,7 @@ if hot then
   write_column('max', hmax)
   write_column('unmet', hunmet)
   pieces('MSET', nil, specs)
-  if #ranks > 0 then
+  if nranks > 0 then
     redis.call('ZADD', P .. ':ready', 'inf', ZKEEP)
     pieces('ZADD', P .. ':ready', ranks)
   end
@@ -358,16 +373,23 @@ return record(ARGV[3])
 constexpr const char* complete_many = R"lua(
 local out = {}
 -- Where each completion starts in ARGV and where its events end.
-local spans, ids, depsets = {}, {}, {}
+local starts, lasts, ids, depsets = {}, {}, {}, {}
+local n = 0
 local events = false
-local i = 3
-while i <= #ARGV do
-  local nev = tonumber(ARGV[i + 3])
-  local last = i + 3 + 3 * nev
-  if nev > 0 then events = true end
-  spans[#spans + 1] = {i, last}
-  ids[#ids + 1] = ARGV[i]
-  depsets[#depsets + 1] = P .. ':d:' .. ARGV[i]
+local i, nargs = 3, #ARGV
+while i <= nargs do
+  local nev_s = ARGV[i + 3]
+  local last = i + 3
+  if nev_s ~= '0' then
+    last = last + 3 * tonumber(nev_s)
+    events = true
+  end
+  n = n + 1
+  starts[n] = i
+  lasts[n] = last
+  local id = ARGV[i]
+  ids[n] = id
+  depsets[n] = P .. ':d:' .. id
   i = last + 1
 end
 local _, ndeps = pieces('EXISTS', nil, depsets)
@@ -375,8 +397,8 @@ if events then
   preload('state', ids)
   preload('owner', ids)
   preload('plan', ids)
-  for _, s in ipairs(spans) do
-    local at, last = s[1], s[2]
+  for k = 1, n do
+    local at, last = starts[k], lasts[k]
     local err = complete_one(ARGV[at], ARGV[at + 1], ARGV[at + 2], at + 4,
                              last, ndeps == 0)
     if err then table.insert(out, err.err) else table.insert(out, '') end
@@ -387,8 +409,8 @@ local st, owner, plan = column('state', ids), column('owner', ids),
                         column('plan', ids)
 local hstate, hres, done = {}, {}, {}
 local nstate, nres, ndone = 0, 0, 0
-for k, s in ipairs(spans) do
-  local at = s[1]
+for k = 1, n do
+  local at = starts[k]
   local id, worker, result = ARGV[at], ARGV[at + 1], ARGV[at + 2]
   local state, by = st[k], owner[k] or ''
   -- A task twice in one batch: the second finds it COMPLETED. The id ''

@@ -280,6 +280,74 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_retried_task_is_leased_with_its_last_error, B,
   }
 }
 
+// Batches of thousands: in Redis a command of more than 1,000 arguments
+// goes in pieces (Lua's unpack has a limit), whose replies must join in
+// order and whose counts must add up.
+BOOST_AUTO_TEST_CASE_TEMPLATE(batches_of_thousands_keep_their_order, B,
+                              backends) {
+  queue_fixture<B> f;
+  // n0..n1199 independent, n1200..n2399 each waiting for n(i - 1200).
+  std::vector<task_spec> xs;
+  for (int i = 0; i < 2400; ++i) {
+    std::vector<std::string> deps;
+    if (i >= 1200)
+      deps.push_back("n" + std::to_string(i - 1200));
+    xs.push_back(t("n" + std::to_string(i), i % 4, std::move(deps)));
+  }
+  BOOST_REQUIRE_EQUAL(f.add(std::move(xs)), 2400);
+  auto check = [](const std::vector<queued_task>& got) {
+    for (size_t i = 0; i < got.size(); ++i) {
+      auto& q = got[i];
+      BOOST_CHECK_EQUAL(q.state, "IN_PROGRESS");
+      BOOST_CHECK_EQUAL(q.lease_owner, "w");
+      BOOST_CHECK_EQUAL(q.attempts, 1);
+      BOOST_CHECK_EQUAL(q.task.description, "do " + q.task.task_id);
+      auto n = std::stoi(q.task.task_id.substr(1));
+      BOOST_CHECK_EQUAL(q.task.priority, n % 4);
+      if (i > 0) {
+        auto& p = got[i - 1];
+        BOOST_CHECK(p.task.priority > q.task.priority
+                    || (p.task.priority == q.task.priority && p.seq < q.seq));
+      }
+    }
+  };
+  auto settle = [&](const std::vector<queued_task>& got) {
+    std::vector<task_completion> done(got.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      done[i].task_id = got[i].task.task_id;
+      done[i].worker = "w";
+    }
+    auto errs = f.template must<std::vector<caf::error>>(atom::complete_v,
+                                                          std::move(done));
+    BOOST_REQUIRE_EQUAL(errs.size(), got.size());
+    for (auto& e : errs)
+      BOOST_CHECK(!e);
+  };
+  // 1,100 of the 1,200 READY ones; the 1,100 they free join the other 100.
+  auto first = f.lease("w", 1100);
+  BOOST_REQUIRE_EQUAL(first.size(), 1100u);
+  check(first);
+  for (auto& q : first)
+    BOOST_CHECK_LT(std::stoi(q.task.task_id.substr(1)), 1200);
+  settle(first);
+  auto counts = f.template must<std::map<std::string, int64_t>>(atom::counts_v);
+  BOOST_CHECK_EQUAL(counts["COMPLETED"], 1100);
+  BOOST_CHECK_EQUAL(counts["READY"], 1200);
+  BOOST_CHECK_EQUAL(counts["QUEUED"], 100);
+  auto second = f.lease("w", 2000);
+  BOOST_REQUIRE_EQUAL(second.size(), 1200u);
+  check(second);
+  settle(second);
+  auto last = f.lease("w", 2000);
+  BOOST_REQUIRE_EQUAL(last.size(), 100u);
+  check(last);
+  settle(last);
+  counts = f.template must<std::map<std::string, int64_t>>(atom::counts_v);
+  BOOST_CHECK_EQUAL(counts["COMPLETED"], 2400);
+  BOOST_CHECK_EQUAL(counts["READY"] + counts["QUEUED"] + counts["IN_PROGRESS"],
+                    0);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(expired_leases_return_and_count, B, backends) {
   queue_fixture<B> f;
   f.add({t("a")});
