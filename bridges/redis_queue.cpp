@@ -427,13 +427,23 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
                      std::move(c.result), std::to_string(c.events.size())});
         add_events(argv, c.events);
       }
+      // The script names only the completions that failed.
       return call<std::vector<caf::error>>(
-        self, std::move(argv), [](redis_value& v) {
-          std::vector<caf::error> out;
-          out.reserve(v.elements.size());
-          for (auto& x : v.elements)
-            out.push_back(x.str.empty() ? caf::error{} : to_error(x));
-          return caf::expected<std::vector<caf::error>>{std::move(out)};
+        self, std::move(argv), [n = xs.size()](redis_value& v) {
+          using result = caf::expected<std::vector<caf::error>>;
+          std::vector<caf::error> out(n);
+          auto& e = v.elements;
+          if (v.type != REDIS_REPLY_ARRAY || e.size() % 2 != 0)
+            return result{caf::make_error(ec::internal,
+                                          "redis: malformed completions")};
+          for (size_t i = 0; i < e.size(); i += 2) {
+            auto k = number(e[i]);
+            if (k < 1 || static_cast<size_t>(k) > n)
+              return result{caf::make_error(ec::internal,
+                                            "redis: malformed completions")};
+            out[static_cast<size_t>(k) - 1] = to_error(e[i + 1]);
+          }
+          return result{std::move(out)};
         });
     },
     [=](atom::release, std::string& id,

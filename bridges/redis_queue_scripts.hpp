@@ -53,7 +53,10 @@ namespace orch::redis_lua {
 constexpr const char* enqueue = R"lua(
 local max_s = ARGV[3]
 local max = tonumber(max_s)
-local tasks, want, waitsets = {}, {}, {}
+-- The batch's tasks as columns: ids, plans, priorities (as sent),
+-- dependencies and specs (no table per task).
+local tid, tplan, tprio, tdeps, tspec = {}, {}, {}, {}, {}
+local want, waitsets = {}, {}
 local nt, nw = 0, 0
 -- The dependencies of every task without any (most).
 local NODEPS = {}
@@ -75,8 +78,11 @@ while i <= nargs do
     end
   end
   nt = nt + 1
-  tasks[nt] = {id = id, plan = ARGV[i + 1], prio_s = ARGV[i + 2],
-               deps = deps, spec = ARGV[i + 4 + nd]}
+  tid[nt] = id
+  tplan[nt] = ARGV[i + 1]
+  tprio[nt] = ARGV[i + 2]
+  tdeps[nt] = deps
+  tspec[nt] = ARGV[i + 4 + nd]
   waitsets[nt] = P .. ':w:' .. id
   i = i + 5 + nd
 end
@@ -93,15 +99,15 @@ end
 local hot = nwaiting == 0
 if hot then
   local earlier = {}
-  for _, t in ipairs(tasks) do
-    for _, d in ipairs(t.deps) do
+  for x = 1, nt do
+    for _, d in ipairs(tdeps[x]) do
       local ds = known[d]
       if ds == 'FAILED' or ds == 'BLOCKED' or ds == 'CANCELLED'
          or (ds == '' and not earlier[d]) then
         hot = false
       end
     end
-    earlier[t.id] = true
+    earlier[tid[x]] = true
   end
 end
 if hot then
@@ -110,8 +116,8 @@ if hot then
   local added, nplan, nprio, nranks = 0, 0, 0, 0
   local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
   local seq = seq0
-  for _, t in ipairs(tasks) do
-    local id, plan = t.id, t.plan
+  for x = 1, nt do
+    local id, plan = tid[x], tplan[x]
     -- Known already (also earlier in this batch): enqueue is idempotent.
     if known[id] == '' then
       added = added + 1
@@ -124,7 +130,7 @@ if hot then
       end
       batch('SADD', pkey, id)
       local unmet = 0
-      for _, d in ipairs(t.deps) do
+      for _, d in ipairs(tdeps[x]) do
         batch('SADD', P .. ':d:' .. d, id)
         if known[d] ~= 'COMPLETED' then unmet = unmet + 1 end
       end
@@ -144,13 +150,13 @@ if hot then
       hmax[j - 1] = id
       hmax[j] = max_s
       specs[j - 1] = P .. ':s:' .. id
-      specs[j] = t.spec
+      specs[j] = tspec[x]
       if plan ~= '' then
         hplan[nplan + 1] = id
         hplan[nplan + 2] = plan
         nplan = nplan + 2
       end
-      local prio_s = t.prio_s
+      local prio_s = tprio[x]
       local prio = prio_s == '0' and 0 or tonumber(prio_s)
       if prio ~= 0 then
         hprio[nprio + 1] = id
@@ -190,8 +196,8 @@ local specs, pkeys = {}, {}
 local added = 0
 local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
 local seq = seq0
-for _, t in ipairs(tasks) do
-  local id, plan = t.id, t.plan
+for x = 1, nt do
+  local id, plan = tid[x], tplan[x]
   -- Known already (also earlier in this batch): enqueue is idempotent.
   if get('state', id) == '' then
     local pkey = pkeys[plan]
@@ -203,7 +209,7 @@ for _, t in ipairs(tasks) do
     added = added + 1
     seq = seq + 1
     local unmet, blocked = 0, nil
-    for _, d in ipairs(t.deps) do
+    for _, d in ipairs(tdeps[x]) do
       local ds = get('state', d)
       if ds == '' then
         unmet = unmet + 1
@@ -232,18 +238,19 @@ for _, t in ipairs(tasks) do
     count_move(plan, nil, state)
     -- Strings, not numbers: Redis formats every number it is given.
     local seq_s = string.format('%d', seq)
-    local prio = tonumber(t.prio_s)
+    local prio_s = tprio[x]
+    local prio = tonumber(prio_s)
     -- A new task's fields at their default are not written (nothing to
     -- delete), only remembered.
     set('state', id, state)
     if plan ~= '' then set('plan', id, plan) else cache_of('plan')[id] = '' end
-    if prio ~= 0 then set('prio', id, prio, t.prio_s)
+    if prio ~= 0 then set('prio', id, prio, prio_s)
     else cache_of('prio')[id] = 0 end
     set('seq', id, seq, seq_s)
     set('max', id, max, max_s)
     if unmet > 0 then set('unmet', id, unmet) end
     specs[#specs + 1] = P .. ':s:' .. id
-    specs[#specs + 1] = t.spec
+    specs[#specs + 1] = tspec[x]
     if blocked then
       block(id, 'dependency ' .. blocked .. ' did not complete')
     elseif state == 'READY' then
@@ -365,13 +372,18 @@ return record(ARGV[3])
 )lua";
 
 /// ARGV: P, now, then per completion: id, worker, result, the number of its
-/// events, the events (key, when, blob)... Returns one string per
-/// completion: '' when completed, else the error. Whether any of the tasks
+/// events, the events (key, when, blob)... Returns the completions that
+/// failed, flat: the completion's place in the batch (from 1), its error. Whether any of the tasks
 /// has dependents is asked with one EXISTS on their P:d sets. Unless a
 /// completion carries events (then each goes through complete_one), the
 /// batch reads and writes whole columns (a hot path), its dependents' too.
 constexpr const char* complete_many = R"lua(
-local out = {}
+local out, nout = {}, 0
+local function failed(k, why)
+  out[nout + 1] = k
+  out[nout + 2] = why
+  nout = nout + 2
+end
 -- Where each completion starts in ARGV and where its events end.
 local starts, lasts, ids, depsets = {}, {}, {}, {}
 local n = 0
@@ -401,7 +413,7 @@ if events then
     local at, last = starts[k], lasts[k]
     local err = complete_one(ARGV[at], ARGV[at + 1], ARGV[at + 2], at + 4,
                              last, ndeps == 0)
-    if err then table.insert(out, err.err) else table.insert(out, '') end
+    if err then failed(k, err.err) end
   end
   return out
 end
@@ -419,9 +431,8 @@ for k = 1, n do
   if id == '' then state = false end
   local why = not_leased(id, state, by, worker)
   if why then
-    out[k] = why
+    failed(k, why)
   else
-    out[k] = ''
     done[id] = true
     ndone = ndone + 1
     ids[ndone] = id
@@ -474,7 +485,9 @@ for k, d in ipairs(deps) do
       count_move(dplan[k] or '', 'QUEUED', 'READY')
       hready[#hready + 1] = d
       hready[#hready + 1] = 'READY'
-      RANKS[d] = ready_rank(tonumber(dprio[k]) or 0, tonumber(dseq[k]) or 0)
+      local seq_s = dseq[k] or '0'
+      local prio = tonumber(dprio[k]) or 0
+      RANKS[d] = ready_score(prio, prio ~= 0 and tonumber(seq_s), seq_s)
     end
   end
 end
