@@ -234,20 +234,37 @@ local function preload_specs(ids)
   local vals = pieces('MGET', nil, keys)
   for k, id in ipairs(need) do SPECS[id] = vals[k] or '' end
 end
--- The fields a record holds besides the spec.
-local RECORD = {'state', 'attempts', 'max', 'owner', 'lease', 'nb', 'seq',
-                'result', 'error'}
+-- The fields a record holds besides the spec and the lease.
+local RECORD = {'state', 'attempts', 'max', 'owner', 'nb', 'seq', 'result',
+                'error'}
 local function preload_records(ids)
   for _, f in ipairs(RECORD) do preload(f, ids) end
   preload_specs(ids)
+end
+-- When the lease of id ends (0: not leased): its score in P:leases, which
+-- every lease and extension writes. The column 'lease' is written only by
+-- the version before (a replica of it during a rolling update); every
+-- script that ends a lease clears it.
+local function lease_of(id)
+  if get('state', id) ~= 'IN_PROGRESS' then return 0 end
+  return tonumber(redis.call('ZSCORE', P .. ':leases', id)) or 0
 end
 -- Appends the record of id to out: id, spec, state, attempts, max, owner,
 -- lease, nb, seq, result, error.
 local function add_record(out, id)
   preload_specs({id})
-  out[#out + 1] = id
-  out[#out + 1] = SPECS[id]
-  for _, f in ipairs(RECORD) do out[#out + 1] = get(f, id) end
+  local n = #out
+  out[n + 1] = id
+  out[n + 2] = SPECS[id]
+  out[n + 3] = get('state', id)
+  out[n + 4] = get('attempts', id)
+  out[n + 5] = get('max', id)
+  out[n + 6] = get('owner', id)
+  out[n + 7] = lease_of(id)
+  out[n + 8] = get('nb', id)
+  out[n + 9] = get('seq', id)
+  out[n + 10] = get('result', id)
+  out[n + 11] = get('error', id)
   return out
 end
 local function record(id)

@@ -3,8 +3,11 @@
 // The Lua scripts of the Redis TASK QUEUE: every transition runs atomically
 // inside Redis. Keys (P = the configured prefix):
 //   P:c:<field> hash per field of a task ("columns"), task id -> value, for
-//              state, plan, prio, seq, max, attempts, unmet, owner, lease,
-//              nb, result and error; a field at its default ('' or 0) is
+//              state, plan, prio, seq, max, attempts, unmet, owner, nb,
+//              result and error (and lease, written by the version before
+//              only: a lease's expiry is its score in P:leases, and the
+//              scripts that end a lease clear the column's entry); a field
+//              at its default ('' or 0) is
 //              left out, and P:c:state holds every task; each column also
 //              holds an entry of its own under the id '' (KEEP, no task),
 //              and P:ready and P:leases a member of their own (ZKEEP,
@@ -312,7 +315,7 @@ end
 local keys = {}
 for k = 1, m do keys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, keys)
-local hstate, hatt, howner, hlease, zl, out = {}, {}, {}, {}, {}, {}
+local hstate, hatt, howner, zl, out = {}, {}, {}, {}, {}
 local o, j = 0, 0
 for k = 1, m do
   local id = ids[k]
@@ -328,8 +331,6 @@ for k = 1, m do
     hatt[j] = num_s(a)
     howner[j - 1] = id
     howner[j] = worker
-    hlease[j - 1] = id
-    hlease[j] = expires
     zl[j - 1] = expires
     zl[j] = id
     out[o + 1] = id
@@ -345,7 +346,6 @@ end
 write_column('state', hstate)
 write_column('attempts', hatt)
 write_column('owner', howner)
-write_column('lease', hlease)
 if j > 0 then
   redis.call('ZADD', P .. ':leases', 'inf', ZKEEP)
   pieces('ZADD', P .. ':leases', zl)
@@ -359,7 +359,6 @@ local id, worker, ttl = ARGV[3], ARGV[4], tonumber(ARGV[5])
 promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
 local err = owned(id, worker)
 if err then return err end
-set('lease', id, NOW + ttl)
 redis.call('ZADD', P .. ':leases', NOW + ttl, id)
 return record(id)
 )lua";
@@ -451,9 +450,12 @@ end
 for k = #ids, ndone + 1, -1 do ids[k] = nil end
 write_column('state', hstate)
 write_column('result', hres)
-write_column('error', nil, ids)
+-- A column that holds only its own entry (KEEP) has nothing to clear:
+-- no task of the queue has an error (none failed), or a lease written by
+-- the version before.
+if redis.call('HLEN', col('error')) > 1 then write_column('error', nil, ids) end
 write_column('owner', nil, ids)
-write_column('lease', nil, ids)
+if redis.call('HLEN', col('lease')) > 1 then write_column('lease', nil, ids) end
 if ndone > 0 then pieces('ZREM', P .. ':leases', ids) end
 if ndeps == 0 then return out end
 -- Dependents: one less unmet each; READY when none is left (and no

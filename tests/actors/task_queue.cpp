@@ -348,6 +348,49 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(batches_of_thousands_keep_their_order, B,
                     0);
 }
 
+// A lease's end travels with the task: in the lease, in its status, after
+// an extension; a settled task has none, nor an error of an attempt before.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_lease_ends_when_it_says, B, backends) {
+  queue_fixture<B> f;
+  f.add({t("a"), t("b")});
+  auto t0 = f.now->load();
+  auto got = f.lease("w", 2, 1000);
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  for (auto& q : got)
+    BOOST_CHECK_EQUAL(q.lease_expires_ms, t0 + 1000);
+  BOOST_CHECK_EQUAL(f.status("a").lease_expires_ms, t0 + 1000);
+  *f.now += 400;
+  auto ext = f.template must<queued_task>(atom::extend_v, std::string{"a"},
+                                          std::string{"w"}, int32_t{500});
+  BOOST_CHECK_EQUAL(ext.lease_expires_ms, t0 + 900);
+  BOOST_CHECK_EQUAL(f.status("a").lease_expires_ms, t0 + 900);
+  auto failed = f.fail("b", "w");
+  BOOST_CHECK_EQUAL(failed.lease_expires_ms, 0);
+  BOOST_CHECK_EQUAL(failed.lease_owner, "");
+  *f.now += 100; // the backoff
+  auto again = f.lease("w", 1, 1000);
+  BOOST_REQUIRE_EQUAL(joined(ids(again)), "b");
+  BOOST_CHECK_EQUAL(again[0].lease_expires_ms, t0 + 1500);
+  BOOST_CHECK_EQUAL(f.status("b").lease_expires_ms, t0 + 1500);
+  std::vector<task_completion> done(2);
+  done[0].task_id = "a";
+  done[1].task_id = "b";
+  for (auto& d : done)
+    d.worker = "w";
+  auto errs = f.template must<std::vector<caf::error>>(atom::complete_v,
+                                                        std::move(done));
+  BOOST_REQUIRE_EQUAL(errs.size(), 2u);
+  for (auto& e : errs)
+    BOOST_CHECK(!e);
+  for (auto id : {"a", "b"}) {
+    auto st = f.status(id);
+    BOOST_CHECK_EQUAL(st.state, "COMPLETED");
+    BOOST_CHECK_EQUAL(st.lease_expires_ms, 0);
+    BOOST_CHECK_EQUAL(st.lease_owner, "");
+    BOOST_CHECK_EQUAL(st.error, "");
+  }
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(expired_leases_return_and_count, B, backends) {
   queue_fixture<B> f;
   f.add({t("a")});

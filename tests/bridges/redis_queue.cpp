@@ -364,4 +364,51 @@ BOOST_FIXTURE_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing,
   BOOST_CHECK_EQUAL(rest[0].task.task_id, "b");
 }
 
+BOOST_FIXTURE_TEST_CASE(a_lease_column_of_the_version_before_is_cleared,
+                        redis_queue_fixture) {
+  // The version before also kept a lease's end in the column P:c:lease; a
+  // replica of it during a rolling update still writes it. This version
+  // reads a lease's end from P:leases, and a completion clears the column.
+  settings.prefix = "lc";
+  open();
+  BOOST_REQUIRE(await_queue(sys, q, 10s));
+  std::vector<task_spec> ts(3);
+  ts[0].task_id = "a";
+  ts[1].task_id = "b";
+  ts[2].task_id = "c";
+  for (auto& t : ts)
+    t.role = "DEV";
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 3);
+  auto got = lease(3);
+  BOOST_REQUIRE_EQUAL(got.size(), 3u);
+  auto cli = "redis-cli -p " + std::to_string(redis.port);
+  // What the old lease script writes besides, for a and b.
+  auto a_ends = std::to_string(got[0].lease_expires_ms);
+  BOOST_REQUIRE_EQUAL(
+    std::system((cli + " HSET lc:c:lease a " + a_ends + " b 7 > /dev/null")
+                  .c_str()),
+    0);
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"b"})
+                      .lease_expires_ms,
+                    got[1].lease_expires_ms);
+  std::vector<task_completion> done(2);
+  done[0].task_id = "a";
+  done[1].task_id = "b";
+  for (auto& d : done)
+    d.worker = "w";
+  auto errs = must<std::vector<caf::error>>(atom::complete_v, std::move(done));
+  BOOST_REQUIRE_EQUAL(errs.size(), 2u);
+  BOOST_CHECK(!errs[0] && !errs[1]);
+  BOOST_CHECK_EQUAL(
+    std::system((cli + " HEXISTS lc:c:lease a | grep -qx 0").c_str()), 0);
+  BOOST_CHECK_EQUAL(
+    std::system((cli + " HEXISTS lc:c:lease b | grep -qx 0").c_str()), 0);
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"b"})
+                      .lease_expires_ms,
+                    0);
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"c"})
+                      .lease_expires_ms,
+                    got[2].lease_expires_ms);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
