@@ -458,48 +458,56 @@ write_column('owner', nil, ids)
 if redis.call('HLEN', col('lease')) > 1 then write_column('lease', nil, ids) end
 if ndone > 0 then pieces('ZREM', P .. ':leases', ids) end
 if ndeps == 0 then return out end
--- Dependents: one less unmet each; READY when none is left (and no
--- backoff holds them).
-local deps = {}
+-- Dependents: one less unmet each; READY when none is left. A dependent
+-- still waiting (QUEUED, unmet) was never leased, so no backoff holds it
+-- (only a retry sets a not-before time, to a task that was leased).
+local deps, nd = {}, 0
 for k = 1, ndone do
   for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. ids[k])) do
-    deps[#deps + 1] = d
+    nd = nd + 1
+    deps[nd] = d
   end
 end
-if #deps == 0 then return out end
-local dst, dunmet, dnb = column('state', deps), column('unmet', deps),
-                         column('nb', deps)
+if nd == 0 then return out end
+local dst, dunmet = column('state', deps), column('unmet', deps)
 local dplan, dprio, dseq = column('plan', deps), column('prio', deps),
                            column('seq', deps)
 local left, order, readied = {}, {}, {}
-local hready = {}
-for k, d in ipairs(deps) do
+local hready, norder, nready = {}, 0, 0
+for k = 1, nd do
+  local d = deps[k]
   if dst[k] == 'QUEUED' and not readied[d] then
     local u = left[d]
     if u == nil then
       u = tonumber(dunmet[k]) or 0
-      order[#order + 1] = d
+      norder = norder + 1
+      order[norder] = d
     end
     u = u - 1
     left[d] = u
-    if u == 0 and (tonumber(dnb[k]) or 0) == 0 then
+    if u == 0 then
       readied[d] = true
       count_move(dplan[k] or '', 'QUEUED', 'READY')
-      hready[#hready + 1] = d
-      hready[#hready + 1] = 'READY'
+      hready[nready + 1] = d
+      hready[nready + 2] = 'READY'
+      nready = nready + 2
       local seq_s = dseq[k] or '0'
       local prio = tonumber(dprio[k]) or 0
       RANKS[d] = ready_score(prio, prio ~= 0 and tonumber(seq_s), seq_s)
     end
   end
 end
-local hunmet, gone = {}, {}
-for _, d in ipairs(order) do
-  if left[d] == 0 then
-    gone[#gone + 1] = d
+local hunmet, gone, nunmet, ngone = {}, {}, 0, 0
+for k = 1, norder do
+  local d = order[k]
+  local u = left[d]
+  if u == 0 then
+    ngone = ngone + 1
+    gone[ngone] = d
   else
-    hunmet[#hunmet + 1] = d
-    hunmet[#hunmet + 1] = num_s(left[d])
+    hunmet[nunmet + 1] = d
+    hunmet[nunmet + 2] = num_s(u)
+    nunmet = nunmet + 2
   end
 end
 write_column('state', hready)
