@@ -293,13 +293,14 @@ local function batch(cmd, key, a, b)
   if b ~= nil then args[#args + 1] = b end
 end
 local function flush_batches()
-  local r = {}
+  local r, n = {}, 0
   for id, score in pairs(RANKS) do
-    r[#r + 1] = score
-    r[#r + 1] = id
+    r[n + 1] = score
+    r[n + 2] = id
+    n = n + 2
   end
   RANKS = {}
-  if #r > 0 then
+  if n > 0 then
     redis.call('ZADD', P .. ':ready', 'inf', ZKEEP)
     pieces('ZADD', P .. ':ready', r)
   end

@@ -117,6 +117,9 @@ if hot then
   local hstate, hplan, hprio, hseq, hmax, hunmet = {}, {}, {}, {}, {}, {}
   local specs, ranks, pkeys = {}, {}, {}
   local added, nplan, nprio, nranks = 0, 0, 0, 0
+  -- The new dependents of each dependency (P:d:<dependency>), and the
+  -- dependencies in the order first named.
+  local dependents, waited, nwaited = {}, {}, 0
   local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
   local seq = seq0
   for x = 1, nt do
@@ -134,7 +137,14 @@ if hot then
       batch('SADD', pkey, id)
       local unmet = 0
       for _, d in ipairs(tdeps[x]) do
-        batch('SADD', P .. ':d:' .. d, id)
+        local ds = dependents[d]
+        if not ds then
+          ds = {}
+          dependents[d] = ds
+          nwaited = nwaited + 1
+          waited[nwaited] = d
+        end
+        ds[#ds + 1] = id
         if known[d] ~= 'COMPLETED' then unmet = unmet + 1 end
       end
       local state = 'READY'
@@ -183,6 +193,10 @@ if hot then
   if nranks > 0 then
     redis.call('ZADD', P .. ':ready', 'inf', ZKEEP)
     pieces('ZADD', P .. ':ready', ranks)
+  end
+  for k = 1, nwaited do
+    local d = waited[k]
+    pieces('SADD', P .. ':d:' .. d, dependents[d])
   end
   if seq ~= seq0 then redis.call('SET', P .. ':seq', seq) end
   return added
