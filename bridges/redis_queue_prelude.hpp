@@ -192,6 +192,12 @@ local function write_column(f, pairs_, gone)
   end
   if gone and #gone > 0 then pieces('HDEL', col(f), gone) end
 end
+-- HDEL of ids from column f, unless f holds only its own entry (KEEP):
+-- then none of them has a value there (no task has an error, say), and
+-- the ids need not go to Redis at all.
+local function clear_if_used(f, ids)
+  if redis.call('HLEN', col(f)) > 1 then write_column(f, nil, ids) end
+end
 -- Whole numbers as strings, each formatted once per script.
 local NUM_S = {}
 local function num_s(k)

@@ -386,8 +386,9 @@ return record(ARGV[3])
 
 /// ARGV: P, now, then per completion: id, worker, result, the number of its
 /// events, the events (key, when, blob)... Returns the completions that
-/// failed, flat: the completion's place in the batch (from 1), its error. Whether any of the tasks
-/// has dependents is asked with one EXISTS on their P:d sets. Unless a
+/// failed, flat: the completion's place in the batch (from 1), its error.
+/// Whether any of the tasks has dependents is asked with one EXISTS on
+/// their P:d sets. Unless a
 /// completion carries events (then each goes through complete_one), the
 /// batch reads and writes whole columns (a hot path), its dependents' too.
 constexpr const char* complete_many = R"lua(
@@ -464,12 +465,11 @@ end
 for k = #ids, ndone + 1, -1 do ids[k] = nil end
 write_column('state', hstate)
 write_column('result', hres)
--- A column that holds only its own entry (KEEP) has nothing to clear:
--- no task of the queue has an error (none failed), or a lease written by
--- the version before.
-if redis.call('HLEN', col('error')) > 1 then write_column('error', nil, ids) end
+-- Errors are rare (a task failed before), and leases in the column only
+-- come from a replica of the version before.
+clear_if_used('error', ids)
 write_column('owner', nil, ids)
-if redis.call('HLEN', col('lease')) > 1 then write_column('lease', nil, ids) end
+clear_if_used('lease', ids)
 if ndone > 0 then pieces('ZREM', P .. ':leases', ids) end
 if ndeps == 0 then return out end
 -- Dependents: one less unmet each; READY when none is left. A dependent

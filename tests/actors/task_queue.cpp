@@ -90,6 +90,17 @@ struct queue_fixture {
                              std::string{"{}"});
   }
 
+  /// Completes ids, all leased to `worker`, in one batch without results.
+  std::vector<caf::error> complete_all(const std::vector<std::string>& ids,
+                                       const std::string& worker) {
+    std::vector<task_completion> done(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      done[i].task_id = ids[i];
+      done[i].worker = worker;
+    }
+    return must<std::vector<caf::error>>(atom::complete_v, std::move(done));
+  }
+
   queued_task fail(std::string id, std::string worker) {
     return must<queued_task>(atom::fail_v, std::move(id), std::move(worker),
                              std::string{"boom"});
@@ -312,13 +323,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(batches_of_thousands_keep_their_order, B,
     }
   };
   auto settle = [&](const std::vector<queued_task>& got) {
-    std::vector<task_completion> done(got.size());
-    for (size_t i = 0; i < got.size(); ++i) {
-      done[i].task_id = got[i].task.task_id;
-      done[i].worker = "w";
-    }
-    auto errs = f.template must<std::vector<caf::error>>(atom::complete_v,
-                                                          std::move(done));
+    auto errs = f.complete_all(ids(got), "w");
     BOOST_REQUIRE_EQUAL(errs.size(), got.size());
     for (auto& e : errs)
       BOOST_CHECK(!e);
@@ -372,13 +377,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_lease_ends_when_it_says, B, backends) {
   BOOST_REQUIRE_EQUAL(joined(ids(again)), "b");
   BOOST_CHECK_EQUAL(again[0].lease_expires_ms, t0 + 1500);
   BOOST_CHECK_EQUAL(f.status("b").lease_expires_ms, t0 + 1500);
-  std::vector<task_completion> done(2);
-  done[0].task_id = "a";
-  done[1].task_id = "b";
-  for (auto& d : done)
-    d.worker = "w";
-  auto errs = f.template must<std::vector<caf::error>>(atom::complete_v,
-                                                        std::move(done));
+  auto errs = f.complete_all({"a", "b"}, "w");
   BOOST_REQUIRE_EQUAL(errs.size(), 2u);
   for (auto& e : errs)
     BOOST_CHECK(!e);

@@ -109,6 +109,26 @@ struct redis_queue_fixture {
     return test::must<T>(self, q, std::forward<Ts>(xs)...);
   }
 
+  /// Tasks of role DEV with these ids.
+  static std::vector<task_spec> tasks(const std::vector<std::string>& ids) {
+    std::vector<task_spec> ts(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ts[i].task_id = ids[i];
+      ts[i].role = "DEV";
+    }
+    return ts;
+  }
+
+  /// Completes ids, leased by lease(), in one batch without results.
+  std::vector<caf::error> complete_all(const std::vector<std::string>& ids) {
+    std::vector<task_completion> done(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      done[i].task_id = ids[i];
+      done[i].worker = "w";
+    }
+    return must<std::vector<caf::error>>(atom::complete_v, std::move(done));
+  }
+
   std::vector<queued_task> lease(int32_t n) {
     return must<std::vector<queued_task>>(atom::lease_v, std::string{"w"},
                                           int32_t{60000}, n);
@@ -232,17 +252,12 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_as_hashes_are_converted,
   settings.prefix = "old";
   open();
   BOOST_REQUIRE(await_queue(sys, q, 10s)); // connected
-  std::vector<task_spec> ts(3);
-  ts[0].task_id = "before";
+  auto ts = tasks({"before", "after", "next"});
   ts[0].description = "spec in the hash";
-  ts[1].task_id = "after";
   ts[1].description = "spec in its own key";
   ts[1].priority = -1; // leased second
-  ts[2].task_id = "next";
   ts[2].description = "waits for before";
   ts[2].dependencies = {"before"};
-  for (auto& t : ts)
-    t.role = "DEV";
   BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 3);
   // Back to the layout before, inside Redis: the columns become a hash per
   // task (with "before"'s spec in it, the others' in P:s), the zset P:all,
@@ -328,12 +343,8 @@ BOOST_FIXTURE_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing,
   settings.prefix = "dup";
   open();
   BOOST_REQUIRE(await_queue(sys, q, 10s));
-  std::vector<task_spec> ts(2);
-  ts[0].task_id = "a";
-  ts[1].task_id = "b";
+  auto ts = tasks({"a", "b"});
   ts[1].priority = -1;
-  for (auto& t : ts)
-    t.role = "DEV";
   BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 2);
   auto first = lease(1);
   BOOST_REQUIRE_EQUAL(first.size(), 1u);
@@ -372,13 +383,7 @@ BOOST_FIXTURE_TEST_CASE(a_lease_column_of_the_version_before_is_cleared,
   settings.prefix = "lc";
   open();
   BOOST_REQUIRE(await_queue(sys, q, 10s));
-  std::vector<task_spec> ts(3);
-  ts[0].task_id = "a";
-  ts[1].task_id = "b";
-  ts[2].task_id = "c";
-  for (auto& t : ts)
-    t.role = "DEV";
-  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 3);
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, tasks({"a", "b", "c"})), 3);
   auto got = lease(3);
   BOOST_REQUIRE_EQUAL(got.size(), 3u);
   auto cli = "redis-cli -p " + std::to_string(redis.port);
@@ -391,12 +396,7 @@ BOOST_FIXTURE_TEST_CASE(a_lease_column_of_the_version_before_is_cleared,
   BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"b"})
                       .lease_expires_ms,
                     got[1].lease_expires_ms);
-  std::vector<task_completion> done(2);
-  done[0].task_id = "a";
-  done[1].task_id = "b";
-  for (auto& d : done)
-    d.worker = "w";
-  auto errs = must<std::vector<caf::error>>(atom::complete_v, std::move(done));
+  auto errs = complete_all({"a", "b"});
   BOOST_REQUIRE_EQUAL(errs.size(), 2u);
   BOOST_CHECK(!errs[0] && !errs[1]);
   BOOST_CHECK_EQUAL(
