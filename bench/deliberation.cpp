@@ -41,7 +41,7 @@ struct options {
   int64_t warmup = 2'000;
   int32_t threads = 0;
   int32_t scorers = 0;
-  std::string scheduler_policy = "lean";
+  std::string scheduler_policy = "affine";
   /// CAF settings KEY=VALUE set after the service's own.
   std::vector<std::string> caf;
 };
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app
     .add_option("--scheduler-policy", opt.scheduler_policy,
-                "CAF scheduler: lean, sharing or stealing")
+                "CAF scheduler: affine, lean, sharing or stealing")
     ->check(CLI::IsMember(scheduler_policies))
     ->capture_default_str();
   app.add_option("--caf", opt.caf,

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app
     .add_option("--scheduler-policy", cfg.scheduler_policy,
-                "CAF scheduler: lean, sharing or stealing")
+                "CAF scheduler: affine, lean, sharing or stealing")
     ->check(CLI::IsMember(scheduler_policies))
     ->capture_default_str();
   app

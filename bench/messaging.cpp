@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app
     .add_option("--scheduler-policy", cfg.scheduler_policy,
-                "CAF scheduler policy: lean, sharing or stealing")
+                "CAF scheduler policy: affine, lean, sharing or stealing")
     ->check(CLI::IsMember(scheduler_policies))
     ->capture_default_str();
   bool one_way = false;

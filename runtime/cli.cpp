@@ -352,8 +352,9 @@ int run_cli(int argc, char** argv) {
   app.add_option("--threads", cfg.threads,
                  "scheduler threads, 0 = cores [env SCHEDULER_THREADS]");
   app.add_option("--scheduler-policy", cfg.scheduler_policy,
-                 "lean (one FIFO queue, ours), sharing (CAF's one FIFO queue) or "
-                 "stealing [env SCHEDULER_POLICY]");
+                 "affine (a queue per thread, ours), lean (one FIFO queue, "
+                 "ours), sharing (CAF's one FIFO queue) or stealing "
+                 "[env SCHEDULER_POLICY]");
   app.add_option("--scorers", cfg.scorers, "scorer actors, 0 = threads");
   app.add_option("--log-level", cfg.log_level, "log level [env LOG_LEVEL]");
   app.add_option("--log-format", cfg.log_format,

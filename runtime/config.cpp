@@ -323,7 +323,7 @@ caf::error validate(const config& cfg) {
                 cfg.scheduler_policy)
       == scheduler_policies.end())
     return bad("SCHEDULER_POLICY='" + cfg.scheduler_policy
-               + "' is unknown; use lean, sharing or stealing");
+               + "' is unknown; use affine, lean, sharing or stealing");
   if (cfg.threads < 0 || cfg.threads > 256)
     return bad("threads=" + std::to_string(cfg.threads)
                + " must be between 0 (= cores) and 256");

@@ -1,9 +1,10 @@
 #pragma once
 
-// The CAF scheduler the service runs on: CAF's own `sharing` or `stealing`,
-// or `lean` (runtime/scheduler.cpp): one FIFO queue like `sharing`, under a
-// spin lock, whose idle threads sleep and are woken outside any lock, and
-// only when no wake-up is under way for them.
+// The CAF scheduler the service runs on: `affine` (the default,
+// runtime/scheduler.cpp: a FIFO queue per thread, every actor queued at
+// the thread it last ran on, idle threads taking jobs from busy ones),
+// `lean` (one FIFO queue under a spin lock, idle threads woken only as
+// needed), or CAF's own `sharing` or `stealing`.
 
 #include <caf/fwd.hpp>
 

@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(bad_values_say_what_to_fix) {
     error_of({{"VLLM_HTTP_CLIENT", "wget"}}).find("use builtin"),
     std::string::npos);
   BOOST_CHECK_NE(
-    error_of({{"SCHEDULER_POLICY", "fifo"}}).find("use lean, sharing or stealing"),
+    error_of({{"SCHEDULER_POLICY", "fifo"}}).find("use affine, lean, sharing or stealing"),
     std::string::npos);
   BOOST_CHECK_NE(error_of({{"ENABLE_NATS", "maybe"}}).find("true or false"),
                  std::string::npos);

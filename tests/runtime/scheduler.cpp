@@ -1,11 +1,14 @@
-// The `lean` scheduler policy (runtime/scheduler.cpp): selected by
-// SCHEDULER_POLICY, it runs every message sent from scheduler threads and
-// from other threads, wakes a sleeping thread for a job while the other
-// one is busy, survives idle spells, and stops cleanly.
+// The scheduler policies `affine` (the default) and `lean`
+// (runtime/scheduler.cpp): selected by SCHEDULER_POLICY, each runs every
+// message sent from scheduler threads and from other threads, wakes a
+// sleeping thread for a job while the other one is busy, survives idle
+// spells, and stops cleanly; `affine` keeps an actor on one thread.
 
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 #include <typeinfo>
 #include <vector>
@@ -26,17 +29,43 @@ using std::chrono::seconds;
 
 namespace {
 
-struct lean_fixture {
+/// An actor system of two threads on `policy`.
+struct two_threads {
   config cfg;
   caf::actor_system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
 
-  lean_fixture() {
+  explicit two_threads(const std::string& policy) {
     cfg.threads = 2;
+    cfg.scheduler_policy = policy;
     configure_actor_system(sys_cfg, cfg);
     sys = std::make_unique<caf::actor_system>(sys_cfg);
   }
 };
+
+/// The policies of ours.
+const std::vector<std::string> ours{"affine", "lean"};
+
+/// Runs f on an actor system of two threads of each of our policies.
+template<class F>
+void for_each_policy(F f) {
+  for (auto& policy : ours) {
+    BOOST_TEST_CONTEXT(policy) {
+      two_threads t{policy};
+      f(*t.sys);
+    }
+  }
+}
+
+/// What `counter` c has counted.
+int ask_count(caf::actor_system& sys, const caf::actor& c) {
+  caf::scoped_actor self{sys};
+  int seen = -1;
+  self->request(c, seconds(30), caf::get_atom_v)
+    .receive([&](int x) { seen = x; },
+             [&](caf::error& err) { BOOST_FAIL(to_string(err)); });
+  return seen;
+}
 
 /// Counts `int` messages and answers `get_atom` with the count.
 caf::behavior counter(caf::event_based_actor*, std::shared_ptr<int> n) {
@@ -65,109 +94,150 @@ caf::behavior relay(caf::event_based_actor* self, caf::actor next) {
 
 BOOST_AUTO_TEST_SUITE(scheduler)
 
-BOOST_FIXTURE_TEST_CASE(lean_is_the_default_and_is_what_runs, lean_fixture) {
-  BOOST_CHECK_EQUAL(config{}.scheduler_policy, "lean");
-  std::string type = typeid(sys->scheduler()).name();
-  BOOST_CHECK_MESSAGE(type.find("lean_policy") != std::string::npos, type);
-  config sharing;
-  sharing.scheduler_policy = "sharing";
-  caf::actor_system_config other_cfg;
-  configure_actor_system(other_cfg, sharing);
-  caf::actor_system other{other_cfg};
-  std::string other_type = typeid(other.scheduler()).name();
-  BOOST_CHECK_MESSAGE(other_type.find("lean_policy") == std::string::npos,
-                      other_type);
+BOOST_AUTO_TEST_CASE(affine_is_the_default_and_each_policy_is_what_runs) {
+  BOOST_CHECK_EQUAL(config{}.scheduler_policy, "affine");
+  for (auto policy : {"affine", "lean", "sharing"}) {
+    two_threads f{policy};
+    std::string type = typeid(f.sys->scheduler()).name();
+    BOOST_TEST_CONTEXT(policy) {
+      BOOST_CHECK_EQUAL(type.find("affine_policy") != std::string::npos,
+                        policy == std::string{"affine"});
+      BOOST_CHECK_EQUAL(type.find("lean_policy") != std::string::npos,
+                        policy == std::string{"lean"});
+    }
+  }
 }
 
-BOOST_FIXTURE_TEST_CASE(messages_from_any_thread_all_arrive, lean_fixture) {
+BOOST_AUTO_TEST_CASE(messages_from_any_thread_all_arrive) {
   // Four threads that are not the scheduler's send in bursts with idle
   // spells between them (every scheduler thread falls asleep and must be
   // woken again).
-  auto n = std::make_shared<int>(0);
-  auto c = sys->spawn(counter, n);
-  std::vector<std::thread> senders;
-  for (int t = 0; t < 4; ++t)
-    senders.emplace_back([&] {
-      for (int burst = 0; burst < 5; ++burst) {
-        for (int i = 0; i < 2000; ++i)
-          caf::anon_send(c, i);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    });
-  for (auto& t : senders)
-    t.join();
-  caf::scoped_actor self{*sys};
-  int seen = -1;
-  self->request(c, seconds(30), caf::get_atom_v)
-    .receive([&](int x) { seen = x; },
-             [&](caf::error& err) { BOOST_FAIL(to_string(err)); });
-  BOOST_CHECK_EQUAL(seen, 4 * 5 * 2000);
+  for_each_policy([](caf::actor_system& sys) {
+    auto n = std::make_shared<int>(0);
+    auto c = sys.spawn(counter, n);
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 4; ++t)
+      senders.emplace_back([&] {
+        for (int burst = 0; burst < 5; ++burst) {
+          for (int i = 0; i < 2000; ++i)
+            caf::anon_send(c, i);
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      });
+    for (auto& t : senders)
+      t.join();
+    BOOST_CHECK_EQUAL(ask_count(sys, c), 4 * 5 * 2000);
+  });
 }
 
-BOOST_FIXTURE_TEST_CASE(chains_of_requests_between_actors_complete,
-                        lean_fixture) {
+BOOST_AUTO_TEST_CASE(chains_of_requests_between_actors_complete) {
   // 64 chains of 50 actors asking each other: every job but the first of
   // a chain is enqueued by a scheduler thread.
-  constexpr int chains = 64;
-  constexpr int length = 50;
-  std::vector<caf::actor> heads;
-  for (int c = 0; c < chains; ++c) {
-    caf::actor next = sys->spawn(relay, caf::actor{});
-    for (int i = 1; i < length; ++i)
-      next = sys->spawn(relay, next);
-    heads.push_back(next);
-  }
-  caf::scoped_actor self{*sys};
-  int done = 0;
-  for (auto& h : heads) {
-    self->request(h, seconds(30), length - 1)
-      .receive([&](int x) { done += x == length - 1; },
-               [&](caf::error& err) { BOOST_FAIL(to_string(err)); });
-  }
-  BOOST_CHECK_EQUAL(done, chains);
+  for_each_policy([](caf::actor_system& sys) {
+    constexpr int chains = 64;
+    constexpr int length = 50;
+    std::vector<caf::actor> heads;
+    for (int c = 0; c < chains; ++c) {
+      caf::actor next = sys.spawn(relay, caf::actor{});
+      for (int i = 1; i < length; ++i)
+        next = sys.spawn(relay, next);
+      heads.push_back(next);
+    }
+    caf::scoped_actor self{sys};
+    int done = 0;
+    for (auto& h : heads) {
+      self->request(h, seconds(30), length - 1)
+        .receive([&](int x) { done += x == length - 1; },
+                 [&](caf::error& err) { BOOST_FAIL(to_string(err)); });
+    }
+    BOOST_CHECK_EQUAL(done, chains);
+  });
 }
 
-BOOST_FIXTURE_TEST_CASE(a_sleeping_thread_takes_a_job_while_the_other_is_busy,
-                        lean_fixture) {
+BOOST_AUTO_TEST_CASE(a_sleeping_thread_takes_a_job_while_the_other_is_busy) {
   // `busy` holds its scheduler thread until `other` has run. With two
   // threads, `other` can only run on the second one, asleep until the
   // message to `other` wakes it: without that wake-up `busy` gives up
-  // after 10 s and reports it.
-  std::promise<void> other_ran;
-  auto ran = other_ran.get_future();
-  auto other = sys->spawn([&](caf::event_based_actor*) -> caf::behavior {
-    return {[&](int) { other_ran.set_value(); }};
+  // after 10 s and reports it. `busy` spawns `other` itself, so that with
+  // `affine` `other`'s home is the thread `busy` holds: the job is queued
+  // there, and the sleeping thread must take it from that queue.
+  for_each_policy([](caf::actor_system& sys) {
+    std::promise<void> other_ran;
+    auto ran = other_ran.get_future();
+    auto other_behavior = [&](caf::event_based_actor*) -> caf::behavior {
+      return {[&](int) { other_ran.set_value(); }};
+    };
+    auto busy = sys.spawn([&](caf::event_based_actor* self) -> caf::behavior {
+      return {[&, self](int) -> bool {
+        auto other = self->spawn(other_behavior);
+        self->send(other, 1);
+        return ran.wait_for(seconds(10)) == std::future_status::ready;
+      }};
+    });
+    // Both threads asleep first.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    caf::scoped_actor self{sys};
+    bool ok = false;
+    self->request(busy, seconds(30), 1)
+      .receive([&](bool x) { ok = x; },
+               [&](caf::error& err) { BOOST_FAIL(to_string(err)); });
+    BOOST_CHECK_MESSAGE(ok, "the second thread never took the job");
   });
-  auto busy = sys->spawn([&](caf::event_based_actor*) -> caf::behavior {
-    return {[&](int) -> bool {
-      caf::anon_send(other, 1);
-      return ran.wait_for(seconds(10)) == std::future_status::ready;
-    }};
+}
+
+BOOST_AUTO_TEST_CASE(an_actor_stays_on_the_thread_it_ran_on) {
+  // With `affine`, an actor woken again and again (from a thread that is
+  // not the scheduler's, with pauses that let it go idle) runs on one
+  // thread; `lean`'s one queue hands it to whichever thread wakes first.
+  two_threads f{"affine"};
+  std::mutex mtx;
+  std::map<std::thread::id, int> runs;
+  auto a = f.sys->spawn([&](caf::event_based_actor*) -> caf::behavior {
+    return {
+      [&](int) {
+        std::lock_guard<std::mutex> guard{mtx};
+        ++runs[std::this_thread::get_id()];
+      },
+      [&](caf::get_atom) {
+        std::lock_guard<std::mutex> guard{mtx};
+        return static_cast<int>(runs.size());
+      },
+    };
   });
-  // Both threads asleep first.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  caf::scoped_actor self{*sys};
-  bool ok = false;
-  self->request(busy, seconds(30), 1)
-    .receive([&](bool x) { ok = x; },
-             [&](caf::error& err) { BOOST_FAIL(to_string(err)); });
-  BOOST_CHECK_MESSAGE(ok, "the second thread never took the job");
+  for (int i = 0; i < 200; ++i) {
+    caf::anon_send(a, i);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  caf::scoped_actor self{*f.sys};
+  self->request(a, seconds(30), caf::get_atom_v)
+    .receive([&](int) {}, [&](caf::error& err) { BOOST_FAIL(to_string(err)); });
+  std::lock_guard<std::mutex> guard{mtx};
+  int most = 0;
+  int all = 0;
+  for (auto& [id, n] : runs) {
+    most = std::max(most, n);
+    all += n;
+  }
+  BOOST_CHECK_EQUAL(all, 200);
+  BOOST_CHECK_EQUAL(most, 200);
 }
 
 BOOST_AUTO_TEST_CASE(the_system_stops_with_work_still_queued) {
   // Actors with messages left when the system goes: the destructor
   // returns (every thread is told to stop and joins), and no actor
   // outlives it (the jobs still queued are released).
-  auto n = std::make_shared<int>(0);
-  {
-    lean_fixture f;
-    for (int a = 0; a < 100; ++a) {
-      auto c = f.sys->spawn(counter, n);
-      for (int i = 0; i < 100; ++i)
-        caf::anon_send(c, i);
+  for (auto& policy : ours) {
+    auto n = std::make_shared<int>(0);
+    {
+      two_threads f{policy};
+      for (int a = 0; a < 100; ++a) {
+        auto c = f.sys->spawn(counter, n);
+        for (int i = 0; i < 100; ++i)
+          caf::anon_send(c, i);
+      }
     }
+    BOOST_CHECK_MESSAGE(n.use_count() == 1, policy);
   }
-  BOOST_CHECK_EQUAL(n.use_count(), 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
