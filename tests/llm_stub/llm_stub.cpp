@@ -430,11 +430,17 @@ struct llm_stub_server::impl {
     // The latency is the server's one promise: timers on a timerfd (not
     // epoll's millisecond time-outs, up to 1 ms late) and measured from the
     // clock at the request, not the loop pass's cached time.
+    // evhttp turns a connection's reading and writing off and on around
+    // every request: with the changes to epoll collected per loop pass
+    // (changelist) those that cancel out never reach the kernel, 6 -> 3
+    // epoll_ctl calls per request and 61-64 -> 52-54 us of CPU per request
+    // (bench/llm_concurrency C=100 L=50, 3 pairs).
     auto* cfg = event_config_new();
     if (cfg == nullptr)
       return false;
     event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     if (base == nullptr)
