@@ -16,17 +16,28 @@
 #include "messages/ascii.hpp"
 
 #if defined(__x86_64__)
-#include <tmmintrin.h>
+#include <immintrin.h>
 #define ORCH_NEEDLE_SSSE3 1
 #endif
 
 namespace orch {
 
+/// How a scan picks the positions worth comparing.
+enum class needle_filter {
+  /// 32 positions at a time by their first three characters (AVX2).
+  avx2,
+  /// 16 at a time, the same way (SSSE3).
+  ssse3,
+  /// One at a time by a bitmap of their first two characters.
+  bigram,
+};
+
 /// Finds the first occurrence of many short needles in one pass over a text,
 /// ignoring ASCII case: a filter of the needles' first characters picks the
-/// positions worth comparing. Where the CPU has SSSE3 (checked at run time),
-/// sixteen positions at a time by their first three characters; else, and
-/// for the last few positions, one at a time by a bitmap of their first two.
+/// positions worth comparing. Where the CPU has AVX2 or SSSE3 (checked at
+/// run time), 32 or 16 positions at a time by their first three characters;
+/// else, and for the last few positions, one at a time by a bitmap of their
+/// first two.
 class needle_set {
 public:
   static constexpr size_t npos = std::string_view::npos;
@@ -75,8 +86,11 @@ public:
     auto n = text.size();
     size_t i = 0;
 #if ORCH_NEEDLE_SSSE3
-    if (left > 0 && blocks_enabled())
-      i = scan_blocks(text, first, left);
+    auto f = filter();
+    if (left > 0 && f == needle_filter::avx2)
+      i = scan_blocks32(text, first, left);
+    if (left > 0 && f != needle_filter::bigram)
+      i = scan_blocks(text, i, first, left);
 #endif
     const auto* bits = bits_.data();
     const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
@@ -102,17 +116,20 @@ public:
     return needles_.size();
   }
 
-  /// Turns the filter of 16 positions at a time off (false) or back on
-  /// where the CPU has it; returns whether it runs now. For tests, which
-  /// hold both filters to a plain search on a machine that has SSSE3.
-  static bool use_blocks(bool on) {
+  /// Scans with `want`, or the best the CPU has below it; returns the
+  /// filter scans use now. For tests, which hold every filter to a plain
+  /// search on a machine that has them; scans use the best by default.
+  static needle_filter use_filter(needle_filter want) {
 #if ORCH_NEEDLE_SSSE3
-    blocks_enabled() = on && cpu_has_ssse3();
-    return blocks_enabled();
+    if (want == needle_filter::avx2 && !cpu_has_avx2())
+      want = needle_filter::ssse3;
+    if (want == needle_filter::ssse3 && !cpu_has_ssse3())
+      want = needle_filter::bigram;
 #else
-    static_cast<void>(on);
-    return false;
+    want = needle_filter::bigram;
 #endif
+    filter_in_use() = want;
+    return want;
   }
 
 private:
@@ -175,21 +192,83 @@ private:
     }
   }
 
+  /// The filter scans use.
+  static needle_filter filter() {
+    return filter_in_use().load(std::memory_order_relaxed);
+  }
+
+  static std::atomic<needle_filter>& filter_in_use() {
+    static std::atomic<needle_filter> f{best_filter()};
+    return f;
+  }
+
+  static needle_filter best_filter() {
+#if ORCH_NEEDLE_SSSE3
+    if (cpu_has_avx2())
+      return needle_filter::avx2;
+    if (cpu_has_ssse3())
+      return needle_filter::ssse3;
+#endif
+    return needle_filter::bigram;
+  }
+
 #if ORCH_NEEDLE_SSSE3
   static bool cpu_has_ssse3() {
     return __builtin_cpu_supports("ssse3") != 0;
   }
 
-  /// Whether scans filter 16 positions at a time: where the CPU has SSSE3.
-  static std::atomic<bool>& blocks_enabled() {
-    static std::atomic<bool> yes{cpu_has_ssse3()};
-    return yes;
+  static bool cpu_has_avx2() {
+    return __builtin_cpu_supports("avx2") != 0;
   }
 
-  /// Verifies the candidates of the positions whose three bytes are in the
-  /// text, 16 at a time; returns where the one-at-a-time loop goes on.
+  /// The filter below, 32 positions at a time (AVX2 shuffles bytes within
+  /// each 16-byte half, so both halves get the same tables); returns where
+  /// the next filter goes on.
+  __attribute__((target("avx2"))) size_t
+  scan_blocks32(std::string_view text, std::vector<size_t>& first,
+                size_t& left) const {
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    auto n = text.size();
+    const auto nibble = _mm256_set1_epi8(0x0f);
+    const auto zero = _mm256_setzero_si256();
+    __m256i lo[3];
+    __m256i hi[3];
+    for (size_t k = 0; k < 3; ++k) {
+      lo[k] = _mm256_broadcastsi128_si256(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo_[k].data())));
+      hi[k] = _mm256_broadcastsi128_si256(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(hi_[k].data())));
+    }
+    size_t p = 0;
+    for (; p + 34 <= n; p += 32) {
+      auto m = _mm256_set1_epi8(-1);
+      for (size_t k = 0; k < 3; ++k) {
+        auto v = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(s + p + k));
+        auto l = _mm256_and_si256(v, nibble);
+        auto h = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+        m = _mm256_and_si256(m,
+                             _mm256_and_si256(_mm256_shuffle_epi8(lo[k], l),
+                                              _mm256_shuffle_epi8(hi[k], h)));
+      }
+      auto mask = ~static_cast<uint32_t>(
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero)));
+      while (mask != 0) {
+        verify(text, p + static_cast<size_t>(__builtin_ctz(mask)), first,
+               left);
+        if (left == 0)
+          return n;
+        mask &= mask - 1;
+      }
+    }
+    return p;
+  }
+
+  /// Verifies the candidates of the positions from `from` on whose three
+  /// bytes are in the text, 16 at a time; returns where the one-at-a-time
+  /// loop goes on.
   __attribute__((target("ssse3"))) size_t
-  scan_blocks(std::string_view text, std::vector<size_t>& first,
+  scan_blocks(std::string_view text, size_t from, std::vector<size_t>& first,
               size_t& left) const {
     const auto* s = reinterpret_cast<const unsigned char*>(text.data());
     auto n = text.size();
@@ -201,7 +280,7 @@ private:
       lo[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lo_[k].data()));
       hi[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hi_[k].data()));
     }
-    size_t p = 0;
+    size_t p = from;
     for (; p + 18 <= n; p += 16) {
       auto m = _mm_set1_epi8(-1);
       for (size_t k = 0; k < 3; ++k) {

@@ -36,11 +36,13 @@ struct random_search {
   size_t text_below;
 };
 
-/// How often a needle was found, found in a text's last 17 bytes, or not.
+/// How often a needle was found, found in a text's last 17 bytes, found
+/// in the 16 before them, or not.
 struct search_outcomes {
   size_t found = 0;
   size_t missing = 0;
   size_t late = 0;
+  size_t before_late = 0;
 };
 
 /// Scans random texts for random needle sets and requires each needle's
@@ -77,22 +79,28 @@ search_outcomes compare_with_plain_search(const random_search& r) {
                                                 << " instead of " << want);
       (want == std::string::npos ? seen.missing : seen.found) += 1;
       seen.late += want != std::string::npos && want + 18 > text.size();
+      seen.before_late += want != std::string::npos && want + 18 <= text.size()
+                          && want + 34 > text.size();
     }
   }
   return seen;
 }
 
-/// Runs `f` with the filter of 16 positions at a time (where the CPU has
-/// SSSE3) and with the one of a position at a time, which CPUs without it
-/// run; restores the first.
+/// Runs `f` with each filter: 32 positions at a time (where the CPU has
+/// AVX2), 16 (SSSE3), and one at a time, which CPUs without either run;
+/// then goes back to the best. Each context names the filter asked for and
+/// the one the CPU gave (the same where it has them).
 template<class F>
 void with_each_filter(F f) {
-  for (bool blocks : {true, false}) {
-    BOOST_TEST_CONTEXT("16 at a time: " << needles::use_blocks(blocks)) {
+  for (auto want : {orch::needle_filter::avx2, orch::needle_filter::ssse3,
+                    orch::needle_filter::bigram}) {
+    auto got = needles::use_filter(want);
+    BOOST_TEST_CONTEXT("filter " << static_cast<int>(want) << " runs as "
+                                 << static_cast<int>(got)) {
       f();
     }
   }
-  needles::use_blocks(true);
+  needles::use_filter(orch::needle_filter::avx2);
 }
 
 } // namespace
@@ -121,8 +129,10 @@ BOOST_AUTO_TEST_CASE(many_needles_in_long_texts_like_a_plain_search) {
       {20261203, "abcABCqQ!1 `\xe1\xc1\xa3", 1500, 40, 2, 5, 600});
     BOOST_TEST(seen.found > 1000u);
     BOOST_TEST(seen.missing > 1000u);
-    // Needles found in the last 17 bytes, where blocks of 16 end.
+    // Needles found in the last 17 bytes, where blocks of 16 end, and in
+    // the 16 before, where blocks of 32 end and one of 16 may follow.
     BOOST_TEST(seen.late > 100u);
+    BOOST_TEST(seen.before_late > 100u);
   });
 }
 
