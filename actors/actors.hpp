@@ -282,9 +282,26 @@ using placement_actor = caf::typed_actor<
 
 // -- spawn-time settings ------------------------------------------------------
 
+/// Engine lane `index` of `count` (actors/lanes.hpp): a deliberation's
+/// actors pinned to one scheduler thread. A count of 1: no lanes, nothing
+/// pinned.
+struct lane {
+  uint32_t index = 0;
+  uint32_t count = 1;
+};
+
+/// Lanes a council can have (what an actor's flags can hold).
+constexpr uint32_t max_lanes = 63;
+
 /// Creates the agent for a spec; chosen by the runtime per backend.
 using agent_factory = std::function<caf::expected<agent_actor>(
   caf::actor_system&, const agent_spec&)>;
+
+/// Spawns the copy of an agent that serves engine lane `in` (pinned to its
+/// thread); a null handle for backends whose agents are not interchangeable
+/// copies of one another (`remote` agents, agents placed on nodes).
+using agent_replicator = std::function<agent_actor(
+  caf::actor_system&, const agent_spec&, lane in)>;
 
 /// How a COUNCIL runs its deliberations.
 struct council_settings {
@@ -295,8 +312,15 @@ struct council_settings {
   int32_t quorum = 1;
   /// Limit of a whole deliberation.
   std::chrono::milliseconds deliberation_timeout{300'000};
-  /// The scorers the council spreads its proposals over.
+  /// The scorers the council spreads its proposals over; with lanes,
+  /// scorer i serves lane i % lanes (and is pinned there).
   std::vector<scorer_actor> scorers;
+  /// Engine lanes (1: none): each deliberation runs in one, on a worker, a
+  /// copy of every agent and a scorer pinned to the lane's thread.
+  uint32_t lanes = 1;
+  /// Makes the agents' copies for the lanes; unset: every lane calls the
+  /// agents themselves.
+  agent_replicator replicate;
 };
 
 /// How the ORCHESTRATOR is wired.
@@ -314,6 +338,9 @@ struct orchestrator_settings {
   std::vector<scorer_actor> scorers;
   architect_actor architect;
   agent_factory make_agent;
+  /// Engine lanes of every council (see council_settings).
+  uint32_t lanes = 1;
+  agent_replicator replicate;
 };
 
 /// How `vllm` agents and the `llm` architect reach their model.
@@ -336,17 +363,21 @@ std::string chat_completions_url(const std::string& base);
 
 // -- spawn functions ----------------------------------------------------------
 
-/// Spawns an agent with the deterministic `scripted` backend.
-agent_actor spawn_scripted_agent(caf::actor_system& sys, agent_spec spec);
+/// Spawns an agent with the deterministic `scripted` backend; pinned to
+/// engine lane `in` when it is one of several.
+agent_actor spawn_scripted_agent(caf::actor_system& sys, agent_spec spec,
+                                 lane in = {});
 
 /// Spawns a COUNCIL over the given agents.
 council_actor
 spawn_council(caf::actor_system& sys, council_settings settings,
               std::vector<std::pair<agent_spec, agent_actor>> agents);
 
-/// Spawns an agent with the `vllm` backend (any OpenAI-compatible server).
+/// Spawns an agent with the `vllm` backend (any OpenAI-compatible server);
+/// pinned to engine lane `in` when it is one of several.
 agent_actor spawn_vllm_agent(caf::actor_system& sys, agent_spec spec,
-                             vllm_settings settings, llm_client_actor client);
+                             vllm_settings settings, llm_client_actor client,
+                             lane in = {});
 
 /// Spawns the rule-based ARCHITECT.
 architect_actor spawn_architect(caf::actor_system& sys);

@@ -25,6 +25,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/lanes.hpp"
 #include "messages/ascii.hpp"
 
 namespace orch {
@@ -518,17 +519,39 @@ deliberation_actor::behavior_type deliberation(deliberation_ptr self) {
 
 // -- council ------------------------------------------------------------------
 
+/// One engine lane of a council (actors/lanes.hpp).
+struct council_lane {
+  /// Workers waiting for a deliberation, at most `max_idle` in all lanes.
+  std::vector<deliberation_actor> idle;
+  /// Deliberations in flight in this lane.
+  size_t running = 0;
+  /// The scorers pinned to this lane (all of them when there are fewer
+  /// scorers than lanes).
+  std::vector<scorer_actor> scorers;
+};
+
+/// A deliberation in flight.
+struct running_deliberation {
+  deliberation_actor worker;
+  uint32_t lane = 0;
+};
+
 struct council_state {
   static inline const char* name = "council";
   council_settings settings;
   std::vector<std::pair<agent_spec, agent_actor>> agents;
+  /// Per agent (same order): its copy for each lane, or none (the agent
+  /// itself serves every lane).
+  std::vector<std::vector<agent_actor>> copies;
+  std::vector<council_lane> lanes;
+  /// Where the search for the least busy lane starts (turns, so that
+  /// lanes with equal load take deliberations in turn).
+  uint32_t next_lane = 0;
   /// Deliberations started so far; the last one's number.
   uint64_t executions = 0;
   uint64_t salt = 0;
   /// Deliberations in flight: number -> worker.
-  std::unordered_map<uint64_t, deliberation_actor> running;
-  /// Workers waiting for a deliberation, at most `max_idle`.
-  std::vector<deliberation_actor> idle;
+  std::unordered_map<uint64_t, running_deliberation> running;
   static constexpr size_t max_idle = 256;
   /// Deadlines of the deliberations in flight, earliest on top (a request
   /// may shorten its own limit, so start order is not deadline order).
@@ -565,6 +588,27 @@ struct council_state {
     return council.count() > 0 ? std::min(own, council) : own;
   }
 
+  /// The lane with the fewest deliberations in flight: a faster lane ends
+  /// its deliberations sooner and so takes more.
+  uint32_t pick_lane() {
+    auto n = static_cast<uint32_t>(lanes.size());
+    auto best = next_lane % n;
+    for (uint32_t i = 1; i < n; ++i) {
+      auto k = (next_lane + i) % n;
+      if (lanes[k].running < lanes[best].running)
+        best = k;
+    }
+    next_lane = best + 1;
+    return best;
+  }
+
+  size_t idle_workers() const {
+    size_t n = 0;
+    for (auto& l : lanes)
+      n += l.idle.size();
+    return n;
+  }
+
   council_info info() const {
     council_info x;
     x.council_id = council_id_for(settings.role);
@@ -591,34 +635,86 @@ void arm(council_ptr self, std::chrono::steady_clock::time_point at) {
                      atom::tick_v);
 }
 
+/// Takes an agent in, with a copy of it for each lane when the council has
+/// lanes and the agent's backend makes copies; watches them all.
+void admit(council_ptr self, agent_spec spec, agent_actor handle) {
+  auto& st = self->state;
+  std::vector<agent_actor> copies;
+  if (st.settings.lanes > 1 && st.settings.replicate) {
+    for (uint32_t k = 0; k < st.settings.lanes; ++k) {
+      auto copy = st.settings.replicate(self->system(), spec,
+                                        lane{k, st.settings.lanes});
+      if (!copy) {
+        for (auto& c : copies)
+          self->send_exit(c, caf::exit_reason::user_shutdown);
+        copies.clear();
+        break;
+      }
+      copies.push_back(std::move(copy));
+    }
+  }
+  self->monitor(handle);
+  for (auto& c : copies)
+    self->monitor(c);
+  st.agents.emplace_back(std::move(spec), std::move(handle));
+  st.copies.push_back(std::move(copies));
+}
+
+/// Lets agent i go, with its copies.
+void dismiss(council_ptr self, size_t i, const caf::error& reason) {
+  auto& st = self->state;
+  auto bye = [&](const agent_actor& a) {
+    self->demonitor(a.address());
+    self->send_exit(a, reason);
+  };
+  bye(st.agents[i].second);
+  for (auto& c : st.copies[i])
+    bye(c);
+  st.agents.erase(st.agents.begin() + static_cast<ptrdiff_t>(i));
+  st.copies.erase(st.copies.begin() + static_cast<ptrdiff_t>(i));
+}
+
 council_actor::behavior_type
 council(council_ptr self,
         council_settings settings,
         std::vector<std::pair<agent_spec, agent_actor>> agents) {
   auto& st = self->state;
   st.settings = std::move(settings);
-  st.agents = std::move(agents);
+  st.settings.lanes = std::clamp(st.settings.lanes, 1u, max_lanes);
   st.salt = std::random_device{}();
-  // An agent that dies leaves the council; the council takes its agents
-  // along when it exits.
-  for (auto& a : st.agents)
-    self->monitor(a.second);
+  auto num_lanes = st.settings.lanes;
+  st.lanes.resize(num_lanes);
+  auto& scorers = st.settings.scorers;
+  for (size_t i = 0; i < scorers.size(); ++i)
+    if (scorers.size() < num_lanes)
+      for (auto& l : st.lanes)
+        l.scorers.push_back(scorers[i]);
+    else
+      st.lanes[i % num_lanes].scorers.push_back(scorers[i]);
+  // An agent that dies leaves the council (with its copies); the council
+  // takes its agents along when it exits.
+  for (auto& a : agents)
+    admit(self, std::move(a.first), std::move(a.second));
   // One watchdog per council enforces the deliberation limit: a timer per
   // deliberation would go through CAF's clock thread for every request and
   // keep finished deliberations alive until their timers fire.
   self->set_down_handler([=](caf::down_msg& msg) {
-    auto& agents = self->state.agents;
-    agents.erase(
-      std::remove_if(agents.begin(), agents.end(),
-                     [&](auto& a) { return a.second.address() == msg.source; }),
-      agents.end());
+    auto& st = self->state;
+    for (size_t i = 0; i < st.agents.size(); ++i) {
+      auto& copies = st.copies[i];
+      if (st.agents[i].second.address() == msg.source
+          || std::any_of(copies.begin(), copies.end(), [&](auto& c) {
+               return c.address() == msg.source;
+             })) {
+        dismiss(self, i, caf::exit_reason::user_shutdown);
+        return;
+      }
+    }
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& a : self->state.agents) {
-      self->demonitor(a.second.address());
-      self->send_exit(a.second, msg.reason);
-    }
-    self->state.agents.clear();
+    auto& st = self->state;
+    while (!st.agents.empty())
+      dismiss(self, st.agents.size() - 1, msg.reason);
     self->quit(msg.reason);
   });
   return {
@@ -635,13 +731,16 @@ council(council_ptr self,
       id += '-';
       append_hex(id, n, 6);
       job->listener = std::move(listener);
+      auto k = st.pick_lane();
+      auto& lane = st.lanes[k];
       job->members.reserve(st.agents.size());
-      for (auto& a : st.agents) {
+      for (size_t i = 0; i < st.agents.size(); ++i) {
         auto& m = job->members.emplace_back();
-        m.agent_id = a.first.agent_id;
-        m.handle = a.second;
+        m.agent_id = st.agents[i].first.agent_id;
+        m.handle = st.copies[i].empty() ? st.agents[i].second
+                                        : st.copies[i][k];
       }
-      job->scorers = st.settings.scorers;
+      job->scorers = lane.scorers;
       job->quorum = st.settings.quorum;
       auto& cons = task->constraints;
       job->rounds = cons.rounds >= 0 ? cons.rounds : st.settings.rounds;
@@ -654,13 +753,15 @@ council(council_ptr self,
       job->task = std::move(task);
       job->council = self;
       deliberation_actor worker;
-      if (st.idle.empty()) {
-        worker = self->system().spawn(deliberation);
+      if (lane.idle.empty()) {
+        worker = spawn_in_lane(self->system(),
+                               orch::lane{k, st.settings.lanes}, deliberation);
       } else {
-        worker = std::move(st.idle.back());
-        st.idle.pop_back();
+        worker = std::move(lane.idle.back());
+        lane.idle.pop_back();
       }
-      st.running.emplace(n, worker);
+      ++lane.running;
+      st.running.emplace(n, running_deliberation{worker, k});
       if (limit.count() > 0) {
         auto at = self->clock().now() + limit;
         st.deadlines.emplace(at, n);
@@ -673,11 +774,13 @@ council(council_ptr self,
       auto i = st.running.find(n);
       if (i == st.running.end())
         return;
+      auto& lane = st.lanes[i->second.lane];
+      --lane.running;
       if (reusable) {
-        if (st.idle.size() < council_state::max_idle)
-          st.idle.push_back(std::move(i->second));
+        if (st.idle_workers() < council_state::max_idle)
+          lane.idle.push_back(std::move(i->second.worker));
         else
-          self->send_exit(i->second, caf::exit_reason::user_shutdown);
+          self->send_exit(i->second.worker, caf::exit_reason::user_shutdown);
       }
       st.running.erase(i);
       if (st.deadlines.size() > 1024
@@ -691,7 +794,7 @@ council(council_ptr self,
         auto n = st.deadlines.top().second;
         auto i = st.running.find(n);
         if (i != st.running.end())
-          self->send(i->second, atom::expire_v, n);
+          self->send(i->second.worker, atom::expire_v, n);
         st.deadlines.pop();
       }
       // Drop entries of deliberations that already finished.
@@ -710,8 +813,7 @@ council(council_ptr self,
           return caf::make_error(ec::already_exists,
                                  "agent " + spec.agent_id + " is already in "
                                    + council_id_for(st.settings.role));
-      self->monitor(handle);
-      st.agents.emplace_back(std::move(spec), std::move(handle));
+      admit(self, std::move(spec), std::move(handle));
       return st.info();
     },
     [=](atom::remove,
@@ -724,9 +826,8 @@ council(council_ptr self,
         return caf::make_error(ec::not_found,
                                "no agent " + agent_id + " in "
                                  + council_id_for(st.settings.role));
-      self->demonitor(i->second.address());
-      self->send_exit(i->second, caf::exit_reason::user_shutdown);
-      st.agents.erase(i);
+      dismiss(self, static_cast<size_t>(i - st.agents.begin()),
+              caf::exit_reason::user_shutdown);
       return st.info();
     },
   };

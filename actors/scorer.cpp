@@ -3,6 +3,7 @@
 // its rules in scorer_rules.cpp.
 
 #include "actors/scorer.hpp"
+#include "actors/lanes.hpp"
 #include "actors/scorer_checks.hpp"
 
 #include <memory>
@@ -136,8 +137,8 @@ scorer(scorer_ptr self, std::shared_ptr<const scorer_rules> rules,
 
 scorer_actor spawn_scorer(caf::actor_system& sys,
                           std::shared_ptr<const scorer_rules> rules,
-                          process_runner_actor runner) {
-  return sys.spawn(scorer, std::move(rules), std::move(runner));
+                          process_runner_actor runner, lane in) {
+  return spawn_in_lane(sys, in, scorer, std::move(rules), std::move(runner));
 }
 
 } // namespace orch

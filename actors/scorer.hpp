@@ -160,10 +160,10 @@ scorer_actor::behavior_type
 scorer(scorer_actor::stateful_pointer<scorer_state> self,
        std::shared_ptr<const scorer_rules> rules, process_runner_actor runner);
 
-/// Spawns a SCORER using `runner` for external commands. A null `rules` means
-/// the defaults.
+/// Spawns a SCORER using `runner` for external commands, pinned to engine
+/// lane `in` when it is one of several. A null `rules` means the defaults.
 scorer_actor spawn_scorer(caf::actor_system& sys,
                           std::shared_ptr<const scorer_rules> rules,
-                          process_runner_actor runner);
+                          process_runner_actor runner, lane in = {});
 
 } // namespace orch

@@ -5,6 +5,7 @@
 
 #include "actors/scripted.hpp"
 #include "actors/constraints_cache.hpp"
+#include "actors/lanes.hpp"
 #include "actors/needle_set.hpp"
 #include "messages/hash.hpp"
 #include "messages/json_codec.hpp"
@@ -348,13 +349,16 @@ struct scripted_agent_state {
   agent_spec spec;
   /// Style `brief`: one-line texts, for measuring the engine's own cost.
   bool brief = false;
-  uint64_t proposals = 0;
+  /// Numbers the agent's proposals (one copy per engine lane numbers
+  /// every count-th, from its index: copies never repeat an id).
+  proposal_counter proposals;
 };
 
 agent_actor::behavior_type
 scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
-               agent_spec spec) {
+               agent_spec spec, lane in) {
   self->state.brief = scripted_style(spec) == "brief";
+  self->state.proposals = proposal_counter{in};
   self->state.spec = std::move(spec);
   return {
     // Handlers answer with the value itself: a caf::result<T> made from a
@@ -365,7 +369,7 @@ scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
       proposal p;
       p.id = st.spec.agent_id;
       p.id += '/';
-      p.id += std::to_string(++st.proposals);
+      p.id += std::to_string(st.proposals.next());
       p.author_id = st.spec.agent_id;
       p.author_role = st.spec.role;
       p.content = st.brief ? brief_generate(st.spec, *task)
@@ -393,9 +397,10 @@ scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
 
 } // namespace
 
-agent_actor spawn_scripted_agent(caf::actor_system& sys, agent_spec spec) {
+agent_actor spawn_scripted_agent(caf::actor_system& sys, agent_spec spec,
+                                 lane in) {
   spec.backend = "scripted";
-  return sys.spawn(scripted_agent, std::move(spec));
+  return spawn_in_lane(sys, in, scripted_agent, std::move(spec), in);
 }
 
 } // namespace orch

@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/lanes.hpp"
 #include "actors/llm_call.hpp"
 #include "actors/prompts.hpp"
 #include "messages/json_codec.hpp"
@@ -272,7 +273,8 @@ struct vllm_agent_state {
   vllm_settings cfg;
   llm_client_actor client;
   sampling_temperature temperature{0.7};
-  uint64_t proposals = 0;
+  /// Numbers the agent's proposals (see proposal_counter).
+  proposal_counter proposals;
 };
 
 using vllm_agent_ptr = agent_actor::stateful_pointer<vllm_agent_state>;
@@ -290,8 +292,9 @@ std::string agent_body(const vllm_agent_state& st, const task_spec& task,
 
 agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
                                       vllm_settings cfg,
-                                      llm_client_actor client) {
+                                      llm_client_actor client, lane in) {
   auto& st = self->state;
+  st.proposals = proposal_counter{in};
   st.spec = std::move(spec);
   st.cfg = std::move(cfg);
   // ask_model posts to cfg.url as it is: made once here, not per request.
@@ -302,7 +305,7 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
     [=](atom::generate, const task_ref& task) -> caf::result<proposal> {
       auto& st = self->state;
       auto rp = self->make_response_promise<proposal>();
-      auto id = st.spec.agent_id + "/" + std::to_string(++st.proposals);
+      auto id = st.spec.agent_id + "/" + std::to_string(st.proposals.next());
       ask_model(self, st.client, st.cfg,
                 agent_body(st, *task, generate_prompt_room(*task),
                            [&](prompt_writer& w) {
@@ -386,10 +389,11 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
 } // namespace
 
 agent_actor spawn_vllm_agent(caf::actor_system& sys, agent_spec spec,
-                             vllm_settings settings, llm_client_actor client) {
+                             vllm_settings settings, llm_client_actor client,
+                             lane in) {
   spec.backend = "vllm";
-  return sys.spawn(vllm_agent, std::move(spec), std::move(settings),
-                   std::move(client));
+  return spawn_in_lane(sys, in, vllm_agent, std::move(spec),
+                       std::move(settings), std::move(client), in);
 }
 
 } // namespace orch

@@ -41,6 +41,7 @@ struct options {
   int64_t warmup = 2'000;
   int32_t threads = 0;
   int32_t scorers = 0;
+  int32_t lanes = 0;
   std::string scheduler_policy = "affine";
   /// CAF settings KEY=VALUE set after the service's own.
   std::vector<std::string> caf;
@@ -52,6 +53,7 @@ bool measure(const options& opt, const std::string& rules_file) {
   config cfg;
   cfg.threads = opt.threads;
   cfg.scorers = opt.scorers;
+  cfg.engine_lanes = opt.lanes;
   cfg.scheduler_policy = opt.scheduler_policy;
   cfg.councils = {council_spec{"DEV", opt.agents, {}}};
   if (opt.mode == "engine") {
@@ -101,7 +103,7 @@ bool measure(const options& opt, const std::string& rules_file) {
     "{\"bench\":\"deliberation\",\"mode\":\"%s\",\"measures\":\"%s\","
     "\"agents\":%d,\"rounds\":%d,\"concurrency\":%lld,"
     "\"deliberations\":%lld,\"threads\":%d,\"policy\":\"%s\","
-    "\"scorers\":%d,"
+    "\"scorers\":%d,\"lanes\":%d,"
     "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
     "\"deliberations_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
     "\"agent_calls_per_s\":%.0f,\"cpu_us_per_deliberation\":%.2f,"
@@ -113,7 +115,7 @@ bool measure(const options& opt, const std::string& rules_file) {
     opt.agents, opt.rounds, static_cast<long long>(opt.concurrency),
     static_cast<long long>(opt.deliberations), scheduler_threads(cfg),
     cfg.scheduler_policy.c_str(),
-    cfg.scorers > 0 ? cfg.scorers : scheduler_threads(cfg),
+    cfg.scorers > 0 ? cfg.scorers : scheduler_threads(cfg), engine_lanes(cfg),
     static_cast<long long>(ok), static_cast<long long>(stats.failed), wall,
     ok / wall, p50, p99, ok * calls / wall, ok > 0 ? cpu * 1e6 / ok : 0.0,
     ok > 0 ? cpu * 1e6 / (ok * calls) : 0.0, peak_rss_mb());
@@ -153,6 +155,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", opt.threads, "scheduler threads, 0 = cores")
     ->capture_default_str();
   app.add_option("--scorers", opt.scorers, "scorer actors, 0 = threads")
+    ->capture_default_str();
+  app.add_option("--lanes", opt.lanes,
+                 "engine lanes, 0 = one per thread (affine), 1 = none")
     ->capture_default_str();
   app
     .add_option("--scheduler-policy", opt.scheduler_policy,

@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--threads", cfg.threads, "scheduler threads, 0 = cores")
     ->capture_default_str();
+  app.add_option("--lanes", cfg.engine_lanes,
+                 "engine lanes, 0 = one per thread (affine), 1 = none")
+    ->capture_default_str();
   app
     .add_option("--scheduler-policy", cfg.scheduler_policy,
                 "CAF scheduler: affine, lean, sharing or stealing")
@@ -139,7 +142,7 @@ int main(int argc, char** argv) {
   auto p50 = percentile_ms(stats.latencies_ns, 50);
   auto p99 = percentile_ms(stats.latencies_ns, 99);
   std::printf("{\"bench\":\"llm_concurrency\",\"backend\":\"vllm\","
-              "\"http_client\":\"%s\",\"scheduler_policy\":\"%s\",\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
+              "\"http_client\":\"%s\",\"scheduler_policy\":\"%s\",\"lanes\":%d,\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
               "\"concurrency\":%lld,\"deliberations\":%lld,"
               "\"latency_ms\":%d,\"warm\":%lld,\"requests_in_flight\":%lld,"
               "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
@@ -150,7 +153,7 @@ int main(int argc, char** argv) {
               "\"client_system_us_per_request\":%.1f,"
               "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f}\n",
               cfg.vllm_http_client.c_str(), cfg.scheduler_policy.c_str(),
-              stub.pid > 0 ? "stub" : url.c_str(),
+              engine_lanes(cfg), stub.pid > 0 ? "stub" : url.c_str(),
               agents, rounds,
               static_cast<long long>(concurrency),
               static_cast<long long>(deliberations), latency_ms,

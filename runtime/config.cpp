@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "actors/lanes.hpp"
 #include "messages/ascii.hpp"
 #include "messages/messages.hpp"
 
@@ -172,6 +173,8 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
   str("SCHEDULER_POLICY", cfg.scheduler_policy);
   if (auto err = num("SCORERS", cfg.scorers))
     return err;
+  if (auto err = num("ENGINE_LANES", cfg.engine_lanes))
+    return err;
   if (auto err = num("RESULT_STORE_MAX", cfg.max_stored_results))
     return err;
   str("NATS_CREDS", cfg.nats_creds);
@@ -330,6 +333,10 @@ caf::error validate(const config& cfg) {
   if (cfg.scorers < 0 || cfg.scorers > 256)
     return bad("scorers=" + std::to_string(cfg.scorers)
                + " must be between 0 (= threads) and 256");
+  if (cfg.engine_lanes < 0 || cfg.engine_lanes > static_cast<int32_t>(max_lanes))
+    return bad("ENGINE_LANES=" + std::to_string(cfg.engine_lanes)
+               + " must be between 0 (= one per scheduler thread) and "
+               + std::to_string(max_lanes));
   if (!cfg.redis_url.empty() && cfg.redis_url.rfind("redis://", 0) != 0)
     // Not echoed: a malformed URL may hold a password anywhere.
     return bad("REDIS_URL must look like redis://[:password@]host:port[/db]");
@@ -413,6 +420,14 @@ int32_t scheduler_threads(const config& cfg) {
     return cfg.threads;
   auto n = static_cast<int32_t>(std::thread::hardware_concurrency());
   return n > 0 ? n : 2;
+}
+
+int32_t engine_lanes(const config& cfg) {
+  if (cfg.engine_lanes > 0)
+    return cfg.engine_lanes;
+  if (cfg.scheduler_policy != "affine")
+    return 1;
+  return std::min(scheduler_threads(cfg), static_cast<int32_t>(max_lanes));
 }
 
 } // namespace orch

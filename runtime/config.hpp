@@ -85,6 +85,11 @@ struct config {
   std::string scheduler_policy = "affine";
   /// Scorer actors; 0: the number of scheduler threads.
   int32_t scorers = 0;
+  /// Engine lanes of each council (actors/lanes.hpp): a deliberation runs
+  /// in one lane, whose workers, agent copies and scorer are pinned to one
+  /// scheduler thread. 0: one per scheduler thread with the `affine`
+  /// policy, none (1) with the others, which do not pin; 1: none.
+  int32_t engine_lanes = 0;
   /// Upper bound on stored deliberation results.
   int32_t max_stored_results = 10000;
   // -- NATS (serve, submit) --
@@ -179,5 +184,8 @@ inline const std::vector<std::string> scheduler_policies{
 
 /// Number of scheduler threads `cfg` asks for (the core count by default).
 int32_t scheduler_threads(const config& cfg);
+
+/// Number of engine lanes `cfg` asks for (1: none).
+int32_t engine_lanes(const config& cfg);
 
 } // namespace orch

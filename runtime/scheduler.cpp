@@ -64,6 +64,7 @@
 #include <caf/scheduler/coordinator.hpp>
 #include <caf/scheduler/worker.hpp>
 
+#include "actors/lanes.hpp"
 #include "runtime/config.hpp"
 
 namespace orch {
@@ -260,14 +261,18 @@ public:
     }
   };
 
-  /// The thread job last ran on (an actor's context), or `otherwise`. An
+  /// The thread of an actor's engine lane (actors/lanes.hpp), else the
+  /// thread job last ran on (an actor's context), else `otherwise`. An
   /// actor is queued only while it does not run (its mailbox hands it to
   /// the scheduler once), so its context is not being written.
   template<class Coordinator>
   static size_t home(Coordinator* c, caf::resumable* job, size_t otherwise) {
     if (job->subtype() != caf::resumable::scheduled_actor)
       return otherwise;
-    auto* ctx = static_cast<caf::scheduled_actor*>(job)->context();
+    auto* actor = static_cast<caf::scheduled_actor*>(job);
+    if (auto lane = pinned_lane(actor))
+      return *lane % c->num_workers();
+    auto* ctx = actor->context();
     for (size_t i = 0; i < c->num_workers(); ++i)
       if (c->worker_by_id(i) == ctx)
         return i;

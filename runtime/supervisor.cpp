@@ -94,6 +94,22 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
   };
 }
 
+/// Copies of an agent for engine lanes: `scripted` and `vllm` agents keep
+/// nothing between calls but their proposal count, so copies serve like
+/// the agent; a `remote` agent stands for one worker and has none.
+agent_replicator make_agent_replicator(const config& cfg,
+                                       llm_client_actor llm) {
+  return [cfg, llm](caf::actor_system& sys, const agent_spec& spec,
+                    lane in) -> agent_actor {
+    if (spec.backend == "scripted" || spec.backend == "mock")
+      return spawn_scripted_agent(sys, spec, in);
+    if (spec.backend == "vllm")
+      return spawn_vllm_agent(sys, spec, vllm_settings_of(cfg, spec.params),
+                              llm, in);
+    return {};
+  };
+}
+
 caf::expected<hosting> start_hosting(caf::actor_system& sys,
                                      const config& cfg, agent_hub_actor hub) {
   auto rules = std::make_shared<scorer_rules>(default_scorer_rules());
@@ -112,9 +128,13 @@ caf::expected<hosting> start_hosting(caf::actor_system& sys,
   lcs.curl_for_http = cfg.vllm_http_client == "curl";
   h.llm = spawn_llm_client(sys, lcs);
   h.make_agent = make_agent_factory(cfg, h.llm, hub);
+  h.replicate = make_agent_replicator(cfg, h.llm);
   auto runner = h.runner;
-  h.make_scorer = [rules, runner](caf::actor_system& sys) {
-    return spawn_scorer(sys, rules, runner);
+  h.make_lane_scorer = [rules, runner](caf::actor_system& sys, lane in) {
+    return spawn_scorer(sys, rules, runner, in);
+  };
+  h.make_scorer = [f = h.make_lane_scorer](caf::actor_system& sys) {
+    return f(sys, lane{});
   };
   return h;
 }
@@ -131,6 +151,10 @@ caf::expected<service> start_service(caf::actor_system& sys,
   auto num_scorers = cfg.scorers > 0 ? static_cast<size_t>(cfg.scorers)
                                      : threads;
   auto make_agent = local->make_agent;
+  // Engine lanes need agents and scorers in this process: with nodes,
+  // deliberations run without (their calls leave the process anyway).
+  auto lanes = cfg.distributed() ? 1u : static_cast<uint32_t>(engine_lanes(cfg));
+  agent_replicator replicate;
   if (cfg.distributed()) {
     // Agents and scorers live on nodes; this process hosts them only while
     // no node is up. `remote` agents stay here: they talk to NATS.
@@ -149,8 +173,11 @@ caf::expected<service> start_service(caf::actor_system& sys,
       return spawn_placed_agent(sys, spec, placement, timeout);
     };
   } else {
+    // Scorer i serves engine lane i % lanes (council_settings::scorers).
     for (size_t i = 0; i < num_scorers; ++i)
-      svc.scorers.push_back(local->make_scorer(sys));
+      svc.scorers.push_back(local->make_lane_scorer(
+        sys, lane{static_cast<uint32_t>(i % lanes), lanes}));
+    replicate = local->replicate;
   }
   svc.architect = cfg.architect_mode == "llm"
                     ? spawn_llm_architect(sys, vllm_settings_of(cfg), svc.llm)
@@ -164,6 +191,8 @@ caf::expected<service> start_service(caf::actor_system& sys,
   os.scorers = svc.scorers;
   os.architect = svc.architect;
   os.make_agent = std::move(make_agent);
+  os.lanes = lanes;
+  os.replicate = std::move(replicate);
   svc.orchestrator = spawn_orchestrator(sys, std::move(os));
   caf::scoped_actor self{sys};
   caf::error failure;

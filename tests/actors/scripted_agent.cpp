@@ -41,6 +41,27 @@ BOOST_AUTO_TEST_CASE(proposals_are_deterministic_and_differ_per_agent) {
   BOOST_CHECK_EQUAL(texts.size(), 5u);
 }
 
+BOOST_AUTO_TEST_CASE(copies_in_lanes_never_repeat_a_proposal_id) {
+  // The copies of one agent in two engine lanes number their proposals
+  // apart (1, 3, ... and 2, 4, ...); without lanes: 1, 2, ...
+  auto task = task_ref{make_task("DEV", "Implement the login endpoint")};
+  std::set<std::string> ids;
+  for (uint32_t k = 0; k < 2; ++k) {
+    auto a = spawn_scripted_agent(sys, spec_for(0), lane{k, 2});
+    for (int i = 0; i < 3; ++i)
+      ids.insert(unbox(ask<proposal>(a, atom::generate_v, task)).id);
+  }
+  BOOST_CHECK_EQUAL(ids.size(), 6u);
+  for (auto n : {1, 2, 3, 4, 5, 6})
+    BOOST_CHECK_MESSAGE(ids.count("agent-dev-001/" + std::to_string(n)) == 1,
+                        "missing proposal " << n);
+  auto plain = spawn_scripted_agent(sys, spec_for(0));
+  BOOST_CHECK_EQUAL(unbox(ask<proposal>(plain, atom::generate_v, task)).id,
+                    "agent-dev-001/1");
+  BOOST_CHECK_EQUAL(unbox(ask<proposal>(plain, atom::generate_v, task)).id,
+                    "agent-dev-001/2");
+}
+
 BOOST_AUTO_TEST_CASE(proposals_follow_the_task_and_role) {
   auto dev = scripted_generate(spec_for(0), make_task("DEV", "Build X"));
   auto qa = scripted_generate(spec_for(0), make_task("QA", "Build X"));

@@ -84,6 +84,21 @@ BOOST_AUTO_TEST_CASE(bad_values_say_what_to_fix) {
     std::string::npos);
   BOOST_CHECK_NE(error_of({{"COUNCILS", "DEV-3"}}).find("orch.invalid_config"),
                  std::string::npos);
+  BOOST_CHECK_NE(error_of({{"ENGINE_LANES", "64"}}).find("ENGINE_LANES=64"),
+                 std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(engine_lanes_follow_the_threads_of_the_affine_policy) {
+  orch::config cfg;
+  cfg.threads = 3;
+  BOOST_CHECK_EQUAL(engine_lanes(cfg), 3);
+  // The other policies do not pin actors: no lanes unless asked for.
+  cfg.scheduler_policy = "lean";
+  BOOST_CHECK_EQUAL(engine_lanes(cfg), 1);
+  auto err = apply_environment(cfg, env({{"ENGINE_LANES", "2"}}));
+  BOOST_REQUIRE(!err);
+  BOOST_CHECK(!validate(cfg));
+  BOOST_CHECK_EQUAL(engine_lanes(cfg), 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -21,6 +21,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/lanes.hpp"
 #include "runtime/config.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -220,6 +221,64 @@ BOOST_AUTO_TEST_CASE(an_actor_stays_on_the_thread_it_ran_on) {
   }
   BOOST_CHECK_EQUAL(all, 200);
   BOOST_CHECK_EQUAL(most, 200);
+}
+
+BOOST_AUTO_TEST_CASE(actors_pinned_to_a_lane_run_on_its_thread) {
+  // Four actors spawned by one actor (which, unpinned, would keep them on
+  // its own thread), pinned to lanes 0, 1, 0, 1: asked again and again,
+  // the two of a lane run on one thread, and the lanes on two.
+  two_threads f{"affine"};
+  std::mutex mtx;
+  std::vector<std::map<std::thread::id, int>> runs(4);
+  auto pinned = [&](caf::event_based_actor*, size_t i) -> caf::behavior {
+    return {
+      [&, i](int x) {
+        std::lock_guard<std::mutex> guard{mtx};
+        ++runs[i][std::this_thread::get_id()];
+        return x;
+      },
+    };
+  };
+  std::promise<std::vector<caf::actor>> spawned;
+  f.sys->spawn([&](caf::event_based_actor* self) {
+    std::vector<caf::actor> xs;
+    for (uint32_t i = 0; i < 4; ++i)
+      xs.push_back(spawn_in_lane(self->system(), lane{i % 2, 2}, pinned,
+                                 size_t{i}));
+    spawned.set_value(xs);
+  });
+  auto actors = spawned.get_future().get();
+  caf::scoped_actor self{*f.sys};
+  for (int i = 0; i < 100; ++i)
+    for (auto& a : actors) {
+      self->request(a, seconds(30), i)
+        .receive([&](int x) { BOOST_CHECK_EQUAL(x, i); },
+                 [&](caf::error& err) { BOOST_FAIL(to_string(err)); });
+      // Lets the thread that answered go to sleep: an idle thread still
+      // awake may take a job queued at a sleeping one (it then runs there
+      // once, and goes home with its next message).
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  std::lock_guard<std::mutex> guard{mtx};
+  std::vector<std::thread::id> home(4);
+  for (size_t i = 0; i < 4; ++i) {
+    BOOST_TEST_CONTEXT("actor " << i) {
+      int most = 0;
+      int all = 0;
+      for (auto& [id, n] : runs[i]) {
+        all += n;
+        if (n > most) {
+          most = n;
+          home[i] = id;
+        }
+      }
+      BOOST_CHECK_EQUAL(all, 100);
+      BOOST_CHECK_GE(most, 95);
+    }
+  }
+  BOOST_CHECK(home[0] == home[2]);
+  BOOST_CHECK(home[1] == home[3]);
+  BOOST_CHECK(home[0] != home[1]);
 }
 
 BOOST_AUTO_TEST_CASE(the_system_stops_with_work_still_queued) {
