@@ -17,6 +17,10 @@
 // A sleeping thread is woken for a job queued at it, and also for a job
 // queued at a busy thread (also by that thread itself, whose handler may
 // have long to run): no job waits behind a handler while a thread sleeps.
+// An actor pinned to an engine lane (actors/lanes.hpp: a council's
+// deliberation actors, agent copies and scorers) has a fixed home instead,
+// thread `lane % threads`; a thread that steals it runs it once, and its
+// next message queues it at home again.
 //
 // `lean`: one FIFO queue for all threads. On CAF's `sharing` policy, `perf` counted about three futex calls per
 // model call of a deliberation, all at its one queue: threads blocking on
