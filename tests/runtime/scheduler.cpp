@@ -220,7 +220,10 @@ BOOST_AUTO_TEST_CASE(an_actor_stays_on_the_thread_it_ran_on) {
     all += n;
   }
   BOOST_CHECK_EQUAL(all, 200);
-  BOOST_CHECK_EQUAL(most, 200);
+  // A thread still awake from its last job may take one queued at the
+  // sleeping other before that wakes (seen twice in 200 under ASan); the
+  // actor then stays there. `lean` splits it about evenly (100 and 100).
+  BOOST_CHECK_GE(most, 190);
 }
 
 BOOST_AUTO_TEST_CASE(actors_pinned_to_a_lane_run_on_its_thread) {
