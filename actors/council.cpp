@@ -1,523 +1,26 @@
-// COUNCIL and its per-request deliberation actor.
+// COUNCIL: the agents of one role, and the deliberations they run.
 //
-// A COUNCIL holds the agents of one role. Each deliberate request goes to a
-// deliberation worker that drives the phases (generate, R rounds of critique
-// and revision, scoring, ranking) as concurrent requests and answers the
-// original requester directly (the council delegates to it), so that
-// deliberations of one council run in parallel on all scheduler threads.
-// A worker whose deliberation ended with every reply in goes back to the
-// council's idle workers and takes the next request: in CAF 0.17 every actor
-// that ends wakes the clock thread (local_actor::cleanup cancels its
-// timeouts), which cost more than a short deliberation itself.
-
-#include "actors/council.hpp"
+// Each deliberate request goes to a deliberation worker
+// (actors/deliberation.hpp) in one of the council's engine lanes; the
+// council keeps idle workers for reuse, the agents and their per-lane
+// copies, and one watchdog for the deliberations' limits.
 
 #include <algorithm>
-#include <deque>
 #include <queue>
 #include <random>
 #include <unordered_map>
 
 #include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/duration.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <caf/typed_response_promise.hpp>
 
-#include "actors/lanes.hpp"
+#include "actors/deliberation.hpp"
 #include "messages/ascii.hpp"
 
 namespace orch {
 
 namespace {
-
-/// What ranks a result: its score (high first), then its checks passed,
-/// then its author id; `at` is where the result is.
-struct rank_key {
-  double score;
-  int passed;
-  const std::string* author;
-  size_t at;
-};
-
-/// Sorts keys, not results: a result is a proposal and its checks, dozens
-/// of strings, and a sort moves its elements many times over.
-void sort_ranks(std::vector<rank_key>& keys) {
-  std::sort(keys.begin(), keys.end(), [](const rank_key& a,
-                                         const rank_key& b) {
-    if (a.score != b.score)
-      return a.score > b.score;
-    if (a.passed != b.passed)
-      return a.passed > b.passed;
-    return *a.author < *b.author;
-  });
-}
-
-} // namespace
-
-void rank_results(std::vector<deliberation_result>& xs) {
-  std::vector<rank_key> keys;
-  keys.reserve(xs.size());
-  for (size_t i = 0; i < xs.size(); ++i)
-    keys.push_back(rank_key{xs[i].score, checks_passed(xs[i].checks),
-                            &xs[i].proposal.author_id, i});
-  sort_ranks(keys);
-  size_t in_place = 0;
-  while (in_place < keys.size() && keys[in_place].at == in_place)
-    ++in_place;
-  if (in_place < keys.size()) {
-    std::vector<deliberation_result> ranked;
-    ranked.reserve(xs.size());
-    for (auto& k : keys)
-      ranked.push_back(std::move(xs[k.at]));
-    xs.swap(ranked);
-  }
-  for (size_t i = 0; i < xs.size(); ++i)
-    xs[i].rank = static_cast<int32_t>(i + 1);
-}
-
-// -- deliberation -------------------------------------------------------------
-
-/// One agent of a deliberation.
-struct deliberation_member {
-  std::string agent_id;
-  agent_actor handle;
-  bool alive = true;
-  /// The member's proposal, shared by the requests that carry it.
-  proposal_ref current;
-  std::vector<critique> feedback;
-  check_suite checks;
-};
-
-struct deliberation_job {
-  /// The council's number of this deliberation.
-  uint64_t execution = 0;
-  /// Shared by every request of the deliberation.
-  task_ref task;
-  std::string execution_id;
-  progress_listener_actor listener;
-  std::vector<deliberation_member> members;
-  std::vector<scorer_actor> scorers;
-  int32_t quorum = 1;
-  int32_t rounds = 1;
-  caf::duration call_timeout;
-  std::chrono::milliseconds limit{0};
-  /// Told when this deliberation ends.
-  council_actor council;
-};
-
-namespace {
-
-/// What a deliberation worker tracks while it runs one deliberation; starts
-/// from these defaults for every deliberation.
-struct deliberation_run {
-  std::chrono::steady_clock::time_point started;
-  caf::typed_response_promise<deliberation_outcome> promise;
-  std::vector<agent_failure> failures;
-  /// Members dropped because their model endpoint was unavailable.
-  size_t unavailable = 0;
-  /// Model usage of every call so far.
-  llm_usage usage;
-  /// Replies still expected in the current phase.
-  size_t pending = 0;
-  /// Steps finished so far and in total, for progress percentages.
-  int32_t steps_done = 0;
-  int32_t steps_total = 1;
-  int32_t round = 0;
-  std::string phase = "generating";
-  /// True between deliberations too.
-  bool finished = true;
-};
-
-struct deliberation_state : deliberation_job, deliberation_run {
-  static inline const char* name = "deliberation";
-
-  /// Scratch of start_critique (kept to keep its memory).
-  std::vector<size_t> ring;
-
-  /// Takes the next deliberation.
-  void start(deliberation_job&& job) {
-    static_cast<deliberation_job&>(*this) = std::move(job);
-    static_cast<deliberation_run&>(*this) = deliberation_run{};
-    started = std::chrono::steady_clock::now();
-    finished = false;
-  }
-
-  size_t alive_count() const {
-    return static_cast<size_t>(
-      std::count_if(members.begin(), members.end(),
-                    [](const deliberation_member& m) { return m.alive; }));
-  }
-};
-
-using deliberation_ptr
-  = deliberation_actor::stateful_pointer<deliberation_state>;
-
-void start_generate(deliberation_ptr self);
-void start_critique(deliberation_ptr self);
-void start_revise(deliberation_ptr self);
-void start_scoring(deliberation_ptr self);
-
-int64_t elapsed_ms(const deliberation_state& st) {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now() - st.started).count();
-}
-
-void notify(deliberation_ptr self, const std::string& agent_id) {
-  auto& st = self->state;
-  if (!st.listener)
-    return;
-  deliberation_update up;
-  up.task_id = st.task->task_id;
-  up.execution_id = st.execution_id;
-  up.status = st.phase;
-  up.progress_percent
-    = st.phase == "complete"
-        ? 100
-        : std::min(99, st.steps_done * 100 / std::max(1, st.steps_total));
-  up.current_step = st.phase;
-  if (st.round > 0 && (st.phase == "reviewing" || st.phase == "revising")) {
-    up.current_step += " round ";
-    up.current_step += std::to_string(st.round);
-  }
-  up.current_agent = agent_id;
-  up.round = st.round;
-  self->send(st.listener, std::move(up));
-}
-
-/// Ends the deliberation and tells the council. The worker stays for the
-/// next one when no reply of this one can still arrive (its handlers would
-/// run on the next one's state); otherwise it quits.
-void conclude(deliberation_ptr self) {
-  auto& st = self->state;
-  st.finished = true;
-  // A monitor stays attached to the listener until it is removed.
-  if (st.listener)
-    self->demonitor(st.listener.address());
-  auto reusable = st.pending == 0;
-  if (st.council)
-    self->send(st.council, atom::done_v, st.execution, reusable);
-  // Nothing of this deliberation is kept while the worker waits.
-  st.task = task_ref{};
-  st.listener = nullptr;
-  st.members.clear();
-  st.scorers.clear();
-  st.council = nullptr;
-  if (!reusable)
-    self->quit();
-}
-
-void fail(deliberation_ptr self, caf::error err) {
-  auto& st = self->state;
-  if (st.finished)
-    return;
-  st.promise.deliver(std::move(err));
-  conclude(self);
-}
-
-std::string failure_summary(const deliberation_state& st) {
-  std::string out;
-  for (auto& f : st.failures) {
-    out += "; ";
-    out += f.agent_id;
-    out += ' ';
-    out += f.phase;
-    out += ": ";
-    out += f.reason;
-  }
-  return out;
-}
-
-void drop(deliberation_ptr self, size_t i, const char* phase,
-          const caf::error& err) {
-  auto& st = self->state;
-  auto& m = st.members[i];
-  if (!m.alive)
-    return;
-  m.alive = false;
-  st.unavailable += code_of(err) == ec::unavailable;
-  auto reason
-    = code_of(err) == ec::timeout
-        ? std::string{"timed out"}
-            + (st.task->constraints.timeout_seconds > 0
-                 ? " after "
-                     + std::to_string(st.task->constraints.timeout_seconds)
-                     + " s"
-                 : std::string{})
-        : render(err);
-  st.failures.push_back(agent_failure{m.agent_id, phase, reason});
-}
-
-/// Called after every reply of a phase; starts the next phase when the last
-/// one arrived.
-void step_done(deliberation_ptr self, const std::string& agent_id,
-               void (*next)(deliberation_ptr)) {
-  auto& st = self->state;
-  ++st.steps_done;
-  notify(self, agent_id);
-  if (--st.pending > 0)
-    return;
-  if (st.alive_count() < static_cast<size_t>(st.quorum)) {
-    // When every member lost was lost to an unavailable endpoint, so is the
-    // deliberation: its task waits for the endpoint instead of failing.
-    auto lost = st.members.size() - st.alive_count();
-    fail(self, caf::make_error(st.unavailable == lost ? ec::unavailable
-                                                      : ec::quorum_not_reached,
-                               std::to_string(st.alive_count()) + " of "
-                                 + std::to_string(st.members.size())
-                                 + " proposals survived " + st.phase
-                                 + " (quorum " + std::to_string(st.quorum) + ")"
-                                 + failure_summary(st)));
-    return;
-  }
-  next(self);
-}
-
-void after_generate(deliberation_ptr self) {
-  auto& st = self->state;
-  if (st.rounds > 0 && st.alive_count() >= 2) {
-    st.round = 1;
-    start_critique(self);
-  } else {
-    start_scoring(self);
-  }
-}
-
-void start_generate(deliberation_ptr self) {
-  auto& st = self->state;
-  st.phase = "generating";
-  notify(self, "");
-  st.pending = st.members.size();
-  for (size_t i = 0; i < st.members.size(); ++i) {
-    self
-      ->request(st.members[i].handle, st.call_timeout, atom::generate_v,
-                st.task)
-      .then(
-        [=](proposal& p) {
-          add_usage(self->state.usage, p.usage);
-          auto& m = self->state.members[i];
-          m.current = proposal_ref{std::move(p)};
-          step_done(self, m.agent_id, after_generate);
-        },
-        [=](caf::error& err) {
-          drop(self, i, "generate", err);
-          step_done(self, self->state.members[i].agent_id, after_generate);
-        });
-  }
-}
-
-void start_critique(deliberation_ptr self) {
-  auto& st = self->state;
-  st.phase = "reviewing";
-  notify(self, "");
-  // The ring over the agents still alive: critic k reviews k + 1 (mod n).
-  auto& ring = st.ring;
-  ring.clear();
-  for (size_t i = 0; i < st.members.size(); ++i) {
-    st.members[i].feedback.clear();
-    if (st.members[i].alive)
-      ring.push_back(i);
-  }
-  st.pending = ring.size();
-  for (size_t k = 0; k < ring.size(); ++k) {
-    auto critic = ring[k];
-    auto target = ring[(k + 1) % ring.size()];
-    self
-      ->request(st.members[critic].handle, st.call_timeout, atom::critique_v,
-                st.task, st.members[target].current, st.round)
-      .then(
-        [=](critique& c) {
-          auto& s = self->state;
-          add_usage(s.usage, c.usage);
-          s.members[target].feedback.push_back(std::move(c));
-          step_done(self, s.members[critic].agent_id, start_revise);
-        },
-        [=](caf::error& err) {
-          drop(self, critic, "critique", err);
-          step_done(self, self->state.members[critic].agent_id,
-                    start_revise);
-        });
-  }
-}
-
-void after_revise(deliberation_ptr self) {
-  auto& st = self->state;
-  if (st.round < st.rounds && st.alive_count() >= 2) {
-    ++st.round;
-    start_critique(self);
-  } else {
-    start_scoring(self);
-  }
-}
-
-void start_revise(deliberation_ptr self) {
-  auto& st = self->state;
-  st.phase = "revising";
-  notify(self, "");
-  st.pending = st.alive_count();
-  for (size_t i = 0; i < st.members.size(); ++i) {
-    auto& m = st.members[i];
-    if (!m.alive)
-      continue;
-    // The proposal and its feedback go with the request: the revision
-    // replaces them, and a member whose revision fails is dropped.
-    self
-      ->request(m.handle, st.call_timeout, atom::revise_v, st.task,
-                std::move(m.current), std::move(m.feedback))
-      .then(
-        [=](proposal& p) {
-          add_usage(self->state.usage, p.usage);
-          auto& mm = self->state.members[i];
-          mm.current = proposal_ref{std::move(p)};
-          step_done(self, mm.agent_id, after_revise);
-        },
-        [=](caf::error& err) {
-          drop(self, i, "revise", err);
-          step_done(self, self->state.members[i].agent_id, after_revise);
-        });
-  }
-}
-
-void finish(deliberation_ptr self) {
-  auto& st = self->state;
-  st.phase = "complete";
-  deliberation_outcome out;
-  out.task_id = st.task->task_id;
-  out.execution_id = st.execution_id;
-  out.role = st.task->role;
-  out.story_id = st.task->story_id;
-  out.plan_id = st.task->plan_id;
-  // The results are made in rank order (ranked after, each would move once
-  // more), as rank_results orders them.
-  std::vector<rank_key> keys;
-  keys.reserve(st.members.size());
-  for (size_t i = 0; i < st.members.size(); ++i) {
-    auto& m = st.members[i];
-    if (m.alive)
-      keys.push_back(rank_key{m.checks.score, checks_passed(m.checks),
-                              &m.current->author_id, i});
-  }
-  sort_ranks(keys);
-  out.results.resize(keys.size());
-  for (size_t k = 0; k < keys.size(); ++k) {
-    auto& m = st.members[keys[k].at];
-    auto& r = out.results[k];
-    r.proposal = m.current.take();
-    r.checks = std::move(m.checks);
-    r.score = r.checks.score;
-    r.rank = static_cast<int32_t>(k + 1);
-  }
-  out.winner_id = out.results.front().proposal.author_id;
-  out.duration_ms = elapsed_ms(st);
-  out.status = "completed";
-  out.failed_agents = std::move(st.failures);
-  out.usage = st.usage;
-  notify(self, out.winner_id);
-  st.promise.deliver(std::move(out));
-  conclude(self);
-}
-
-void start_scoring(deliberation_ptr self) {
-  auto& st = self->state;
-  st.phase = "scoring";
-  notify(self, "");
-  st.pending = st.alive_count();
-  if (st.scorers.empty()) {
-    fail(self, caf::make_error(ec::internal, "council has no scorer"));
-    return;
-  }
-  // One request for all proposals, to the council's scorers in turn by
-  // deliberation (two messages per deliberation instead of two per
-  // proposal; deliberations in flight keep every scorer busy).
-  std::vector<size_t> scored;
-  std::vector<proposal_ref> props;
-  scored.reserve(st.members.size());
-  props.reserve(st.members.size());
-  for (size_t i = 0; i < st.members.size(); ++i)
-    if (st.members[i].alive) {
-      scored.push_back(i);
-      props.push_back(st.members[i].current);
-    }
-  auto& scorer = st.scorers[st.execution % st.scorers.size()];
-  self->request(scorer, caf::infinite, atom::score_v, std::move(props), st.task)
-    .then(
-      [=](std::vector<check_suite>& suites) {
-        for (size_t k = 0; k < scored.size(); ++k) {
-          auto i = scored[k];
-          if (k < suites.size())
-            self->state.members[i].checks = std::move(suites[k]);
-          else
-            drop(self, i, "score",
-                 caf::make_error(ec::internal, "the scorer answered "
-                                                 + std::to_string(suites.size())
-                                                 + " suites for "
-                                                 + std::to_string(scored.size())
-                                                 + " proposals"));
-          step_done(self, self->state.members[i].agent_id, finish);
-        }
-      },
-      [=](caf::error& err) {
-        for (auto i : scored) {
-          drop(self, i, "score", err);
-          step_done(self, self->state.members[i].agent_id, finish);
-        }
-      });
-}
-
-deliberation_actor::behavior_type deliberation(deliberation_ptr self) {
-  // The listener stands for the requester (a gRPC call, the DISPATCHER): when
-  // it goes away, nobody waits for the outcome and no further agent call
-  // starts. Calls in flight end by their own limits; their replies are
-  // dropped with this worker (it does not take another deliberation).
-  self->set_down_handler([=](caf::down_msg& msg) {
-    auto& st = self->state;
-    if (st.finished || !st.listener || msg.source != st.listener.address())
-      return;
-    st.listener = nullptr;
-    fail(self, caf::make_error(ec::cancelled,
-                               "deliberation of task " + st.task->task_id
-                                 + " cancelled while " + st.phase
-                                 + ": its requester went away"));
-  });
-  return {
-    [=](atom::run,
-        deliberation_job_ptr& job) -> caf::result<deliberation_outcome> {
-      auto& st = self->state;
-      st.start(std::move(*job));
-      job.reset();
-      if (st.listener)
-        self->monitor(st.listener);
-      st.promise = self->make_response_promise<deliberation_outcome>();
-      int32_t calls = static_cast<int32_t>(st.members.size());
-      st.steps_total = calls * (2 + 2 * std::max(0, st.rounds));
-      if (st.members.size() < static_cast<size_t>(std::max(1, st.quorum))) {
-        auto rp = st.promise;
-        fail(self, caf::make_error(
-                     ec::quorum_not_reached,
-                     "council " + council_id_for(st.task->role) + " has "
-                       + std::to_string(st.members.size())
-                       + " agent(s), quorum is " + std::to_string(st.quorum)));
-        return rp;
-      }
-      start_generate(self);
-      return st.promise;
-    },
-    [=](atom::expire, uint64_t execution) {
-      auto& st = self->state;
-      if (st.finished || execution != st.execution)
-        return;
-      fail(self,
-           caf::make_error(ec::timeout,
-                           "deliberation of task " + st.task->task_id
-                             + " exceeded its limit of "
-                             + std::to_string(st.limit.count()) + " ms while "
-                             + st.phase + failure_summary(st)));
-    },
-  };
-}
-
-// -- council ------------------------------------------------------------------
 
 /// One engine lane of a council (actors/lanes.hpp).
 struct council_lane {
@@ -530,6 +33,26 @@ struct council_lane {
   std::vector<scorer_actor> scorers;
 };
 
+/// An agent of the council.
+struct council_member {
+  agent_spec spec;
+  agent_actor handle;
+  /// Its copy for each lane, or none (the agent itself serves every lane).
+  std::vector<agent_actor> copies;
+
+  /// Who serves lane k.
+  const agent_actor& in_lane(uint32_t k) const {
+    return copies.empty() ? handle : copies[k];
+  }
+
+  /// True when `who` is the agent or one of its copies.
+  bool is(const caf::actor_addr& who) const {
+    return handle.address() == who
+           || std::any_of(copies.begin(), copies.end(),
+                          [&](auto& c) { return c.address() == who; });
+  }
+};
+
 /// A deliberation in flight.
 struct running_deliberation {
   deliberation_actor worker;
@@ -539,10 +62,7 @@ struct running_deliberation {
 struct council_state {
   static inline const char* name = "council";
   council_settings settings;
-  std::vector<std::pair<agent_spec, agent_actor>> agents;
-  /// Per agent (same order): its copy for each lane, or none (the agent
-  /// itself serves every lane).
-  std::vector<std::vector<agent_actor>> copies;
+  std::vector<council_member> agents;
   std::vector<council_lane> lanes;
   /// Where the search for the least busy lane starts (turns, so that
   /// lanes with equal load take deliberations in turn).
@@ -616,7 +136,7 @@ struct council_state {
     x.agent_type = settings.agent_type;
     x.rounds = settings.rounds;
     for (auto& a : agents)
-      x.agent_ids.push_back(a.first.agent_id);
+      x.agent_ids.push_back(a.spec.agent_id);
     return x;
   }
 };
@@ -656,8 +176,8 @@ void admit(council_ptr self, agent_spec spec, agent_actor handle) {
   self->monitor(handle);
   for (auto& c : copies)
     self->monitor(c);
-  st.agents.emplace_back(std::move(spec), std::move(handle));
-  st.copies.push_back(std::move(copies));
+  st.agents.push_back(
+    council_member{std::move(spec), std::move(handle), std::move(copies)});
 }
 
 /// Lets agent i go, with its copies.
@@ -667,11 +187,11 @@ void dismiss(council_ptr self, size_t i, const caf::error& reason) {
     self->demonitor(a.address());
     self->send_exit(a, reason);
   };
-  bye(st.agents[i].second);
-  for (auto& c : st.copies[i])
+  auto& a = st.agents[i];
+  bye(a.handle);
+  for (auto& c : a.copies)
     bye(c);
   st.agents.erase(st.agents.begin() + static_cast<ptrdiff_t>(i));
-  st.copies.erase(st.copies.begin() + static_cast<ptrdiff_t>(i));
 }
 
 council_actor::behavior_type
@@ -701,11 +221,7 @@ council(council_ptr self,
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     for (size_t i = 0; i < st.agents.size(); ++i) {
-      auto& copies = st.copies[i];
-      if (st.agents[i].second.address() == msg.source
-          || std::any_of(copies.begin(), copies.end(), [&](auto& c) {
-               return c.address() == msg.source;
-             })) {
+      if (st.agents[i].is(msg.source)) {
         dismiss(self, i, caf::exit_reason::user_shutdown);
         return;
       }
@@ -734,11 +250,10 @@ council(council_ptr self,
       auto k = st.pick_lane();
       auto& lane = st.lanes[k];
       job->members.reserve(st.agents.size());
-      for (size_t i = 0; i < st.agents.size(); ++i) {
+      for (auto& a : st.agents) {
         auto& m = job->members.emplace_back();
-        m.agent_id = st.agents[i].first.agent_id;
-        m.handle = st.copies[i].empty() ? st.agents[i].second
-                                        : st.copies[i][k];
+        m.agent_id = a.spec.agent_id;
+        m.handle = a.in_lane(k);
       }
       job->scorers = lane.scorers;
       job->quorum = st.settings.quorum;
@@ -754,8 +269,8 @@ council(council_ptr self,
       job->council = self;
       deliberation_actor worker;
       if (lane.idle.empty()) {
-        worker = spawn_in_lane(self->system(),
-                               orch::lane{k, st.settings.lanes}, deliberation);
+        worker = spawn_deliberation(self->system(),
+                                    orch::lane{k, st.settings.lanes});
       } else {
         worker = std::move(lane.idle.back());
         lane.idle.pop_back();
@@ -809,7 +324,7 @@ council(council_ptr self,
         agent_actor& handle) -> caf::result<council_info> {
       auto& st = self->state;
       for (auto& a : st.agents)
-        if (a.first.agent_id == spec.agent_id)
+        if (a.spec.agent_id == spec.agent_id)
           return caf::make_error(ec::already_exists,
                                  "agent " + spec.agent_id + " is already in "
                                    + council_id_for(st.settings.role));
@@ -820,7 +335,7 @@ council(council_ptr self,
         const std::string& agent_id) -> caf::result<council_info> {
       auto& st = self->state;
       auto i = std::find_if(st.agents.begin(), st.agents.end(), [&](auto& a) {
-        return a.first.agent_id == agent_id;
+        return a.spec.agent_id == agent_id;
       });
       if (i == st.agents.end())
         return caf::make_error(ec::not_found,

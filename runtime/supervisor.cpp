@@ -55,6 +55,24 @@ vllm_settings_of(const config& cfg,
   return out;
 }
 
+namespace {
+
+/// Spawns an agent that runs in this process (`scripted` or `vllm`), in
+/// lane `in`; any other backend gives an invalid handle. Both the factory
+/// and the replicator spawn through here, so a copy is made like its agent.
+agent_actor spawn_local_agent(const config& cfg, const llm_client_actor& llm,
+                              caf::actor_system& sys, const agent_spec& spec,
+                              lane in) {
+  if (spec.backend == "scripted" || spec.backend == "mock")
+    return spawn_scripted_agent(sys, spec, in);
+  if (spec.backend == "vllm")
+    return spawn_vllm_agent(sys, spec, vllm_settings_of(cfg, spec.params),
+                            llm, in);
+  return {};
+}
+
+} // namespace
+
 agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
                                  agent_hub_actor hub) {
   return [cfg, llm, hub](caf::actor_system& sys,
@@ -66,7 +84,7 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
                                "style '" + style
                                  + "' of a scripted agent is not available; "
                                    "use full or brief");
-      return spawn_scripted_agent(sys, spec);
+      return spawn_local_agent(cfg, llm, sys, spec, {});
     }
     if (spec.backend == "remote") {
       if (!hub)
@@ -85,7 +103,7 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
       if (settings.temperature < 0 || settings.temperature > 2)
         return caf::make_error(ec::invalid_argument,
                                "temperature must be between 0 and 2");
-      return spawn_vllm_agent(sys, spec, std::move(settings), llm);
+      return spawn_local_agent(cfg, llm, sys, spec, {});
     }
     return caf::make_error(ec::invalid_argument,
                            "agent type '" + spec.backend
@@ -101,12 +119,7 @@ agent_replicator make_agent_replicator(const config& cfg,
                                        llm_client_actor llm) {
   return [cfg, llm](caf::actor_system& sys, const agent_spec& spec,
                     lane in) -> agent_actor {
-    if (spec.backend == "scripted" || spec.backend == "mock")
-      return spawn_scripted_agent(sys, spec, in);
-    if (spec.backend == "vllm")
-      return spawn_vllm_agent(sys, spec, vllm_settings_of(cfg, spec.params),
-                              llm, in);
-    return {};
+    return spawn_local_agent(cfg, llm, sys, spec, in);
   };
 }
 

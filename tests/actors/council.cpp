@@ -5,7 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actors/council.hpp"
+#include "actors/deliberation.hpp"
 #include "fixture.hpp"
 #include "test_agents.hpp"
 

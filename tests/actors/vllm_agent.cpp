@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/architect.hpp"
-#include "actors/council.hpp"
+#include "actors/deliberation.hpp"
 #include "actors/llm_call.hpp"
 #include "actors/process_runner.hpp"
 #include "actors/prompts.hpp"
