@@ -87,7 +87,7 @@ using council_actor = caf::typed_actor<
   caf::reacts_to<atom::done, uint64_t, bool>>;
 
 /// Everything a COUNCIL hands to a deliberation worker for one deliberation
-/// (defined in council.cpp; never leaves the process).
+/// (defined in actors/deliberation.hpp; never leaves the process).
 struct deliberation_job;
 using deliberation_job_ptr = std::shared_ptr<deliberation_job>;
 
