@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench/bench_driver.hpp"
+#include "bench/cpu_speed.hpp"
 #include "runtime/supervisor.hpp"
 
 using namespace orch;
@@ -107,7 +108,7 @@ bool measure(const options& opt, const std::string& rules_file) {
     "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
     "\"deliberations_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
     "\"agent_calls_per_s\":%.0f,\"cpu_us_per_deliberation\":%.2f,"
-    "\"cpu_us_per_agent_call\":%.3f,\"peak_rss_mb\":%.1f}\n",
+    "\"cpu_us_per_agent_call\":%.3f,\"peak_rss_mb\":%.1f,%s}\n",
     opt.mode.c_str(),
     opt.mode == "engine"
       ? "the engine's own cost: brief scripted agents, trivial checks"
@@ -118,7 +119,8 @@ bool measure(const options& opt, const std::string& rules_file) {
     cfg.scorers > 0 ? cfg.scorers : scheduler_threads(cfg), engine_lanes(cfg),
     static_cast<long long>(ok), static_cast<long long>(stats.failed), wall,
     ok / wall, p50, p99, ok * calls / wall, ok > 0 ? cpu * 1e6 / ok : 0.0,
-    ok > 0 ? cpu * 1e6 / (ok * calls) : 0.0, peak_rss_mb());
+    ok > 0 ? cpu * 1e6 / (ok * calls) : 0.0, peak_rss_mb(),
+              cpu_speed_json().c_str());
   std::fflush(stdout);
   if (stats.failed > 0)
     std::fprintf(stderr, "deliberation: %lld failed, first: %s\n",

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench/bench_driver.hpp"
+#include "bench/cpu_speed.hpp"
 #include "bench/nats_load.hpp"
 #include "bench/stub_process.hpp"
 #include "runtime/supervisor.hpp"
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
               "\"client_cpu_us_per_request\":%.1f,"
               "\"client_user_us_per_request\":%.1f,"
               "\"client_system_us_per_request\":%.1f,"
-              "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f}\n",
+              "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f,%s}\n",
               cfg.vllm_http_client.c_str(), cfg.scheduler_policy.c_str(),
               engine_lanes(cfg), stub.pid > 0 ? "stub" : url.c_str(),
               agents, rounds,
@@ -166,7 +167,8 @@ int main(int argc, char** argv) {
                                     : 0.0,
               client_cpu * 1e6 / requests, client_user * 1e6 / requests,
               client_system * 1e6 / requests,
-              stub_cpu >= 0 ? stub_cpu * 1e6 / requests : -1.0, peak_rss_mb());
+              stub_cpu >= 0 ? stub_cpu * 1e6 / requests : -1.0, peak_rss_mb(),
+              cpu_speed_json().c_str());
   if (stats.failed > 0)
     std::fprintf(stderr, "llm_concurrency: %lld failed, first: %s\n",
                  static_cast<long long>(stats.failed),

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bench/bench_driver.hpp"
+#include "bench/cpu_speed.hpp"
 #include "bridges/redis_queue.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -309,10 +310,11 @@ int main(int argc, char** argv) {
                   "\"complete\":\"%s\",\"lease_window\":%d,"
                   "\"tasks\":%lld,\"wall_s\":%.3f,"
                   "\"enqueue_s\":%.3f,\"tasks_per_s\":%.0f,"
-                  "\"peak_rss_mb\":%.1f}\n",
+                  "\"peak_rss_mb\":%.1f,%s}\n",
                   b.c_str(), s.c_str(), complete.c_str(), lease_window,
                   static_cast<long long>(n), wall, enqueue_s,
-                  n / wall, peak_rss_mb());
+                  n / wall, peak_rss_mb(),
+              cpu_speed_json().c_str());
       // The next shape starts when this queue is gone: freeing its tasks
       // takes a core for a while and would be charged to the next run.
       caf::scoped_actor self{sys};
