@@ -96,18 +96,20 @@ inline cpu_speed measure_cpu(int cpu) {
 }
 
 /// Nanoseconds for a cache line to go from CPU a to CPU b and back: each
-/// thread waits for the other's write before it writes (0 when the threads
-/// cannot be pinned).
+/// thread waits for the other's write before it writes; 100,000 trips or
+/// 200 ms, whichever ends first (0 when the threads cannot be pinned).
 inline double line_round_trip_ns(int a, int b) {
   alignas(64) std::atomic<uint32_t> ball{0};
   std::atomic<bool> pinned{true};
+  std::atomic<bool> stop{false};
   constexpr uint32_t trips = 100'000;
   auto other = std::thread{[&] {
     if (!detail::pin_to(b))
       pinned = false;
     for (uint32_t i = 0; i < trips; ++i) {
-      while (ball.load(std::memory_order_acquire) != 2 * i + 1) {
-      }
+      while (ball.load(std::memory_order_acquire) != 2 * i + 1)
+        if (stop.load(std::memory_order_relaxed))
+          return;
       ball.store(2 * i + 2, std::memory_order_release);
     }
   }};
@@ -115,15 +117,21 @@ inline double line_round_trip_ns(int a, int b) {
   std::thread{[&] {
     if (!detail::pin_to(a))
       pinned = false;
-    auto start = std::chrono::steady_clock::now();
-    for (uint32_t i = 0; i < trips; ++i) {
-      ball.store(2 * i + 1, std::memory_order_release);
-      while (ball.load(std::memory_order_acquire) != 2 * i + 2) {
+    using clock = std::chrono::steady_clock;
+    auto start = clock::now();
+    uint32_t done = 0;
+    while (done < trips) {
+      ball.store(2 * done + 1, std::memory_order_release);
+      while (ball.load(std::memory_order_acquire) != 2 * done + 2) {
       }
+      ++done;
+      if (done % 1024 == 0
+          && clock::now() - start > std::chrono::milliseconds(200))
+        break;
     }
-    std::chrono::duration<double, std::nano> took
-      = std::chrono::steady_clock::now() - start;
-    out = took.count() / trips;
+    std::chrono::duration<double, std::nano> took = clock::now() - start;
+    out = took.count() / done;
+    stop = true;
   }}.join();
   other.join();
   return pinned ? out : 0;
@@ -155,9 +163,8 @@ inline std::string cpu_speed_json() {
   if (cpus.size() >= 2)
     std::snprintf(trip, sizeof(trip), "%.0f",
                   line_round_trip_ns(cpus[0], cpus[1]));
-  return "\"cpu_speed\":{\"alu_steps_per_us\":[" + alu
-         + "],\"chase_1mib_ns\":[" + chase
-         + "],\"line_round_trip_ns\":" + trip + "}";
+  return "\"cpu_speed\":{\"alu_steps_per_us\":[" + alu + "],\"chase_1mib_ns\":["
+         + chase + "],\"line_round_trip_ns\":" + trip + "}";
 }
 
 } // namespace orch::bench
