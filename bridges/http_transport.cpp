@@ -879,9 +879,10 @@ struct http_transport::impl {
     for (int i = 0; i < n; ++i) {
       auto* ptr = events[i].data.ptr;
       if (ptr == nullptr) {
+        // One read takes the whole count and sets it to zero.
         uint64_t count;
-        while (read(resolver->wakeup, &count, sizeof(count)) > 0) {
-        }
+        auto got = read(resolver->wakeup, &count, sizeof(count));
+        (void) got;
         continue;
       }
       if (ptr == &extra_marker)

@@ -1,6 +1,7 @@
 #include "bridges/llm_client.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
@@ -135,7 +136,10 @@ public:
       first = incoming_.empty();
       incoming_.push_back(std::move(c));
     }
-    if (first)
+    // The engine thread looks at `incoming_` after it says it may wait and
+    // before it waits (run): either it sees this request, or this sees
+    // that it may wait. A busy engine thread is not woken (a system call).
+    if (first && may_wait_.load(std::memory_order_seq_cst))
       http_.wake();
   }
 
@@ -168,7 +172,14 @@ private:
       auto wait = wait_ms();
       if (curl_)
         wait = curl_->due_in_ms(wait);
+      may_wait_.store(true, std::memory_order_seq_cst);
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        if (!incoming_.empty() || stopping_)
+          wait = 0;
+      }
       http_.poll(wait, done);
+      may_wait_.store(false, std::memory_order_relaxed);
       if (curl_)
         curl_->poll(0, done);
       for (auto& out : done)
@@ -436,6 +447,9 @@ private:
   std::map<std::string, std::string> failing_;
   bool stopping_ = false;
   std::deque<std::unique_ptr<call>> incoming_;
+  /// True from just before the engine thread's last look at `incoming_`
+  /// until its wait for the transport ended (see submit).
+  std::atomic<bool> may_wait_{false};
   // -- engine thread only --
   std::map<std::string, endpoint_state> endpoints_;
   std::unordered_map<uint64_t, std::unique_ptr<call>> running_;

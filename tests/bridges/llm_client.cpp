@@ -163,6 +163,23 @@ BOOST_AUTO_TEST_CASE(requests_run_concurrently_up_to_the_cap) {
   self->send_exit(capped, caf::exit_reason::user_shutdown);
 }
 
+BOOST_AUTO_TEST_CASE(a_request_to_an_idle_client_goes_out_at_once) {
+  // With nothing to do, the client's engine thread waits for its sockets
+  // for up to a second; a request must end that wait, not the timeout. Ten
+  // requests in turn, each once the client is idle again, to a server that
+  // answers at once: woken every time they take a few ms, with the wake-up
+  // lost about a second each.
+  stub.set_latency_ms(0);
+  auto start = clock_type::now();
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(20ms);
+    auto reply = ask<llm_reply>(5s, client, atom::complete_v, chat(stub.url()));
+    BOOST_REQUIRE_MESSAGE(reply, why(reply));
+    BOOST_CHECK_EQUAL(reply->status, 200);
+  }
+  BOOST_CHECK_LT(ms_since(start), 5000);
+}
+
 BOOST_AUTO_TEST_CASE(kept_alive_connections_survive_endpoint_restarts) {
   // The client keeps idle connections in its epoll set. When the endpoint
   // restarts on the same port, the server closes them while they are idle:
