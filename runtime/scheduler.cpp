@@ -60,6 +60,10 @@
 #include <deque>
 #include <mutex>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
 #include <caf/policy/unprofiled.hpp>
@@ -245,23 +249,36 @@ public:
     // CAF makes each thread's data as a copy of one made first.
     worker_data(const worker_data&) {}
     spin_queue queue;
-    /// The thread sleeps on `cv` while `asleep`, until `woken` (under
-    /// `sleep_mtx`).
-    std::mutex sleep_mtx;
-    std::condition_variable cv;
+    /// The thread sleeps while `asleep`, in a futex wait on `bell` until a
+    /// waker rings it (sets it to 1). A futex, not a condition variable:
+    /// glibc's pthread_cond_wait takes its mutex back marked as contended,
+    /// so every sleep cost one more system call (a futex wake at the
+    /// unlock that nobody waited for), a third of the scheduler's futex
+    /// calls with model calls in flight.
     std::atomic<bool> asleep{false};
-    bool woken = false;
+    std::atomic<uint32_t> bell{0};
 
-    /// Wakes the thread if it sleeps and nobody woke it yet.
+    /// Wakes the thread if it sleeps and nobody woke it yet (the first to
+    /// ring makes the system call).
     bool wake() {
-      {
-        std::lock_guard<std::mutex> guard{sleep_mtx};
-        if (!asleep.load(std::memory_order_relaxed) || woken)
-          return false;
-        woken = true;
-      }
-      cv.notify_one();
+      if (!asleep.load(std::memory_order_seq_cst)
+          || bell.exchange(1, std::memory_order_seq_cst) != 0)
+        return false;
+      futex(FUTEX_WAKE_PRIVATE, 1);
       return true;
+    }
+
+    /// Sleeps until the bell rings (returns at once if it rang already).
+    void sleep() {
+      while (bell.load(std::memory_order_acquire) == 0)
+        futex(FUTEX_WAIT_PRIVATE, 0);
+    }
+
+  private:
+    void futex(int op, uint32_t val) {
+      static_assert(sizeof(bell) == sizeof(uint32_t));
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&bell), op, val, nullptr,
+              nullptr, 0);
     }
   };
 
@@ -338,7 +355,9 @@ public:
       for (size_t i = 1; i < n; ++i)
         if (auto* job = c->worker_by_id((self->id() + i) % n)->data().queue.pop())
           return job;
-      std::unique_lock<std::mutex> guard{mine.sleep_mtx};
+      // A waker that sees `asleep` sees the bell silent; a ring meant for
+      // a sleep before this one at worst wakes this one for nothing.
+      mine.bell.store(0, std::memory_order_relaxed);
       mine.asleep.store(true, std::memory_order_seq_cst);
       c->data().sleeping.fetch_add(1, std::memory_order_seq_cst);
       bool any = false;
@@ -347,8 +366,7 @@ public:
                 std::memory_order_seq_cst)
               > 0;
       if (!any)
-        mine.cv.wait(guard, [&] { return mine.woken; });
-      mine.woken = false;
+        mine.sleep();
       mine.asleep.store(false, std::memory_order_relaxed);
       c->data().sleeping.fetch_sub(1, std::memory_order_relaxed);
     }
