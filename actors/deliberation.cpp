@@ -236,6 +236,23 @@ void step_done(deliberation_ptr self, const std::string& agent_id,
   next(self);
 }
 
+/// Member i answered its generate or revise request with `p`.
+void took_proposal(deliberation_ptr self, size_t i, proposal& p,
+                   void (*next)(deliberation_ptr)) {
+  auto& st = self->state;
+  add_usage(st.usage, p.usage);
+  auto& m = st.members[i];
+  m.current = proposal_ref{std::move(p)};
+  step_done(self, m.agent_id, next);
+}
+
+/// Member i's request of `phase` failed: the member leaves.
+void call_failed(deliberation_ptr self, size_t i, const char* phase,
+                 const caf::error& err, void (*next)(deliberation_ptr)) {
+  drop(self, i, phase, err);
+  step_done(self, self->state.members[i].agent_id, next);
+}
+
 void after_generate(deliberation_ptr self) {
   auto& st = self->state;
   if (st.rounds > 0 && st.alive_count() >= 2) {
@@ -256,15 +273,9 @@ void start_generate(deliberation_ptr self) {
       ->request(st.members[i].handle, st.call_timeout, atom::generate_v,
                 st.task)
       .then(
-        [=](proposal& p) {
-          add_usage(self->state.usage, p.usage);
-          auto& m = self->state.members[i];
-          m.current = proposal_ref{std::move(p)};
-          step_done(self, m.agent_id, after_generate);
-        },
+        [=](proposal& p) { took_proposal(self, i, p, after_generate); },
         [=](caf::error& err) {
-          drop(self, i, "generate", err);
-          step_done(self, self->state.members[i].agent_id, after_generate);
+          call_failed(self, i, "generate", err, after_generate);
         });
   }
 }
@@ -296,9 +307,7 @@ void start_critique(deliberation_ptr self) {
           step_done(self, s.members[critic].agent_id, start_revise);
         },
         [=](caf::error& err) {
-          drop(self, critic, "critique", err);
-          step_done(self, self->state.members[critic].agent_id,
-                    start_revise);
+          call_failed(self, critic, "critique", err, start_revise);
         });
   }
 }
@@ -328,15 +337,9 @@ void start_revise(deliberation_ptr self) {
       ->request(m.handle, st.call_timeout, atom::revise_v, st.task,
                 std::move(m.current), std::move(m.feedback))
       .then(
-        [=](proposal& p) {
-          add_usage(self->state.usage, p.usage);
-          auto& mm = self->state.members[i];
-          mm.current = proposal_ref{std::move(p)};
-          step_done(self, mm.agent_id, after_revise);
-        },
+        [=](proposal& p) { took_proposal(self, i, p, after_revise); },
         [=](caf::error& err) {
-          drop(self, i, "revise", err);
-          step_done(self, self->state.members[i].agent_id, after_revise);
+          call_failed(self, i, "revise", err, after_revise);
         });
   }
 }
