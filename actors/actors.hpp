@@ -126,7 +126,14 @@ using orchestrator_actor = caf::typed_actor<
   caf::replies_to<atom::list, std::string>::with<
     std::vector<deliberation_outcome>>,
   // Drops stored results older than the clean-up age.
-  caf::reacts_to<atom::expire>>;
+  caf::reacts_to<atom::expire>,
+  // For merging look-ups over engine lanes (orchestrator_group): the stored
+  // outcome of a task (none or one) with the time it was stored ...
+  caf::replies_to<atom::result, std::string, atom::get>::with<stored_outcomes>,
+  // ... the stored outcomes of a story with their times, oldest first ...
+  caf::replies_to<atom::list, std::string, atom::get>::with<stored_outcomes>,
+  // ... and the durations (ms) of the most recent deliberations.
+  caf::replies_to<atom::stats, atom::list>::with<std::vector<int64_t>>>;
 
 /// TASK QUEUE: tasks with dependencies, priorities and leases. One contract
 /// for every backend (memory; Redis).
@@ -321,6 +328,9 @@ struct council_settings {
   /// Makes the agents' copies for the lanes; unset: every lane calls the
   /// agents themselves.
   agent_replicator replicate;
+  /// Without lanes of its own: the engine lane the council, its workers and
+  /// its agents run in (the council of one lane's ORCHESTRATOR).
+  lane home;
 };
 
 /// How the ORCHESTRATOR is wired.
@@ -341,6 +351,10 @@ struct orchestrator_settings {
   /// Engine lanes of every council (see council_settings).
   uint32_t lanes = 1;
   agent_replicator replicate;
+  /// The engine lane this ORCHESTRATOR and its councils run in, when it is
+  /// the one of several lanes (spawn_orchestrator_group); `make_agent` then
+  /// makes agents in this lane, and the scorers are the lane's.
+  lane home;
 };
 
 /// How `vllm` agents and the `llm` architect reach their model.
@@ -469,6 +483,16 @@ agent_actor spawn_remote_agent(caf::actor_system& sys, agent_spec spec,
 /// Spawns the ORCHESTRATOR.
 orchestrator_actor spawn_orchestrator(caf::actor_system& sys,
                                       orchestrator_settings settings);
+
+/// The ORCHESTRATOR of several engine lanes, one orchestrator per lane
+/// (spawned with `home` set; actors/orchestrator_group.cpp): deliberate and
+/// orchestrate requests go, without a hop, to the sender's lane when the
+/// sender is pinned to one, else to the lanes in turn; everything else goes
+/// to a control actor that applies changes to every lane and merges
+/// look-ups and stats.
+orchestrator_actor
+spawn_orchestrator_group(caf::actor_system& sys,
+                         std::vector<orchestrator_actor> lanes);
 
 } // namespace orch
 

@@ -16,6 +16,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/deliberation.hpp"
+#include "actors/lanes.hpp"
 #include "messages/ascii.hpp"
 
 namespace orch {
@@ -67,6 +68,11 @@ struct council_state {
   /// Where the search for the least busy lane starts (turns, so that
   /// lanes with equal load take deliberations in turn).
   uint32_t next_lane = 0;
+
+  /// The engine lane of lane k's workers: its own lanes', else the home.
+  lane lane_of(uint32_t k) const {
+    return settings.lanes > 1 ? lane{k, settings.lanes} : settings.home;
+  }
   /// Deliberations started so far; the last one's number.
   uint64_t executions = 0;
   uint64_t salt = 0;
@@ -269,8 +275,7 @@ council(council_ptr self,
       job->council = self;
       deliberation_actor worker;
       if (lane.idle.empty()) {
-        worker = spawn_deliberation(self->system(),
-                                    orch::lane{k, st.settings.lanes});
+        worker = spawn_deliberation(self->system(), st.lane_of(k));
       } else {
         worker = std::move(lane.idle.back());
         lane.idle.pop_back();
@@ -353,7 +358,9 @@ council(council_ptr self,
 council_actor
 spawn_council(caf::actor_system& sys, council_settings settings,
               std::vector<std::pair<agent_spec, agent_actor>> agents) {
-  return sys.spawn(council, std::move(settings), std::move(agents));
+  auto home = settings.lanes > 1 ? lane{} : settings.home;
+  return spawn_in_lane(sys, home, council, std::move(settings),
+                       std::move(agents));
 }
 
 } // namespace orch

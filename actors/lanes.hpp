@@ -66,13 +66,13 @@ auto spawn_in_lane(caf::actor_system& sys, lane l, F fun, Ts&&... xs) {
   return hdl;
 }
 
-/// Numbers an agent's proposals: 1, 2, 3, ... without lanes; the copy in
-/// lane i of n numbers i+1, i+1+n, ...: copies of one agent never repeat
-/// an id.
-class proposal_counter {
+/// Numbers what the actors of several lanes make alike (an agent's
+/// proposals, the ids an ORCHESTRATOR gives tasks): 1, 2, 3, ... without
+/// lanes; in lane i of n: i+1, i+1+n, ...: two lanes never repeat a number.
+class lane_counter {
 public:
-  proposal_counter() = default;
-  explicit proposal_counter(lane in) : first_(in.index + 1), step_(in.count) {}
+  lane_counter() = default;
+  explicit lane_counter(lane in) : first_(in.index + 1), step_(in.count) {}
 
   uint64_t next() {
     return first_ + step_ * made_++;

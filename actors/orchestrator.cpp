@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/lanes.hpp"
 
 namespace orch {
 
@@ -29,12 +30,29 @@ struct stored_outcome {
   /// Holds one deliberation_outcome: the same message that answered the
   /// request, shared instead of copied.
   caf::message outcome;
-  int64_t stored_at_ms = 0;
+  /// When it was stored (us since the epoch: outcomes of several lanes are
+  /// merged by it) and its number among everything stored here.
+  int64_t stored_at_us = 0;
+  uint64_t seq = 0;
 
   const deliberation_outcome& get() const {
     return outcome.get_as<deliberation_outcome>(0);
   }
 };
+
+/// An entry of the store's order: which task, when, which store of it.
+struct stored_entry {
+  std::string task_id;
+  int64_t stored_at_us = 0;
+  uint64_t seq = 0;
+};
+
+/// Microseconds since the epoch.
+int64_t now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
 
 /// Durations of the most recent deliberations, for percentiles.
 class duration_window {
@@ -51,12 +69,12 @@ public:
 
   /// Percentile `p` in [0, 100] by nearest rank.
   double percentile(double p) const {
-    if (xs_.empty())
-      return 0;
-    auto sorted = xs_;
-    std::sort(sorted.begin(), sorted.end());
-    auto rank = static_cast<size_t>(p / 100.0 * (sorted.size() - 1) + 0.5);
-    return static_cast<double>(sorted[std::min(rank, sorted.size() - 1)]);
+    return percentile_of(xs_, p);
+  }
+
+  /// The durations held, in no particular order.
+  const std::vector<int64_t>& recent() const {
+    return xs_;
   }
 
 private:
@@ -70,25 +88,29 @@ struct orchestrator_state {
   orchestrator_settings settings;
   std::map<std::string, council_entry> councils;
   std::unordered_map<std::string, stored_outcome> results;
-  /// Task ids in the order they were stored, for expiry.
-  std::deque<std::pair<std::string, int64_t>> result_order;
+  /// Task ids in the order they were stored, for expiry; an entry whose
+  /// task was stored again since matches its result no more.
+  std::deque<stored_entry> result_order;
+  uint64_t stored = 0;
   int64_t deliberations = 0;
   int64_t orchestrations = 0;
   int64_t failures = 0;
   int64_t duration_sum = 0;
-  int64_t generated_ids = 0;
+  /// Numbers the ids of tasks that come without one (apart per lane).
+  lane_counter generated_ids;
   duration_window durations;
   std::map<std::string, int64_t> role_counts;
   llm_usage usage;
 
   /// Keeps `out`, a message holding one deliberation_outcome.
   void store(caf::message out) {
-    auto now = now_ms();
+    auto now = now_us();
     auto id = out.get_as<deliberation_outcome>(0).task_id;
     auto [i, added] = results.try_emplace(id);
     i->second.outcome = std::move(out);
-    i->second.stored_at_ms = now;
-    result_order.emplace_back(std::move(id), now);
+    i->second.stored_at_us = now;
+    i->second.seq = ++stored;
+    result_order.push_back(stored_entry{std::move(id), now, stored});
     if (added || result_order.size() > 2 * settings.max_stored_results)
       trim();
   }
@@ -104,16 +126,37 @@ struct orchestrator_state {
   }
 
   void drop_front() {
-    auto& [id, at] = result_order.front();
-    auto i = results.find(id);
-    if (i != results.end() && i->second.stored_at_ms == at)
+    auto& e = result_order.front();
+    auto i = results.find(e.task_id);
+    if (i != results.end() && i->second.seq == e.seq)
       results.erase(i);
     result_order.pop_front();
   }
 
-  void expire(int64_t now) {
-    auto limit = settings.cleanup_after.count();
-    while (!result_order.empty() && now - result_order.front().second >= limit)
+  /// Adds a stored outcome with its time.
+  void collect(const stored_outcome& x, stored_outcomes& out) const {
+    out.outcomes.push_back(x.get());
+    out.stored_at_us.push_back(x.stored_at_us);
+  }
+
+  /// The stored outcomes of a story, oldest first.
+  stored_outcomes of_story(const std::string& story_id) const {
+    stored_outcomes out;
+    for (auto& e : result_order) {
+      auto i = results.find(e.task_id);
+      if (i != results.end() && i->second.seq == e.seq
+          && i->second.get().story_id == story_id)
+        collect(i->second, out);
+    }
+    return out;
+  }
+
+  void expire(int64_t now_us) {
+    auto limit = std::chrono::duration_cast<std::chrono::microseconds>(
+                   settings.cleanup_after)
+                   .count();
+    while (!result_order.empty()
+           && now_us - result_order.front().stored_at_us >= limit)
       drop_front();
   }
 
@@ -176,7 +219,7 @@ caf::expected<council_actor> prepare(orchestrator_ptr self, task_spec& task) {
     return caf::make_error(ec::invalid_argument, "task role must not be blank");
   task.role = normalize_role(task.role);
   if (is_blank(task.task_id))
-    task.task_id = "task-" + std::to_string(++st.generated_ids);
+    task.task_id = "task-" + std::to_string(st.generated_ids.next());
   if (task.constraints.k < 0)
     return caf::make_error(ec::invalid_argument,
                            "constraints.k must not be negative");
@@ -280,6 +323,7 @@ std::chrono::milliseconds cleanup_tick(const orchestrator_settings& s) {
 orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
                                                orchestrator_settings settings) {
   self->state.settings = std::move(settings);
+  self->state.generated_ids = lane_counter{self->state.settings.home};
   if (self->state.settings.cleanup_timer)
     self->delayed_send(self, cleanup_tick(self->state.settings),
                        atom::expire_v);
@@ -376,6 +420,7 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       for (auto& a : *agents)
         entry.info.agent_ids.push_back(a.first.agent_id);
       entry.next_agent = cfg.num_agents + 1;
+      cs.home = st.settings.home;
       entry.handle = spawn_council(self->system(), std::move(cs),
                                    std::move(*agents));
       auto info = entry.info;
@@ -491,19 +536,27 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
     },
     [=](atom::list, const std::string& story_id)
       -> caf::result<std::vector<deliberation_outcome>> {
+      return std::move(self->state.of_story(story_id).outcomes);
+    },
+    [=](atom::result, const std::string& task_id,
+        atom::get) -> caf::result<stored_outcomes> {
       auto& st = self->state;
-      std::vector<deliberation_outcome> out;
-      for (auto& [id, at] : st.result_order) {
-        auto i = st.results.find(id);
-        if (i != st.results.end() && i->second.get().story_id == story_id
-            && i->second.stored_at_ms == at)
-          out.push_back(i->second.get());
-      }
+      stored_outcomes out;
+      auto i = st.results.find(task_id);
+      if (i != st.results.end())
+        st.collect(i->second, out);
       return out;
+    },
+    [=](atom::list, const std::string& story_id,
+        atom::get) -> caf::result<stored_outcomes> {
+      return self->state.of_story(story_id);
+    },
+    [=](atom::stats, atom::list) -> caf::result<std::vector<int64_t>> {
+      return self->state.durations.recent();
     },
     [=](atom::expire) {
       auto& st = self->state;
-      st.expire(now_ms());
+      st.expire(now_us());
       if (st.settings.cleanup_timer)
         self->delayed_send(self, cleanup_tick(st.settings), atom::expire_v);
     },
@@ -514,7 +567,8 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
 
 orchestrator_actor spawn_orchestrator(caf::actor_system& sys,
                                       orchestrator_settings settings) {
-  return sys.spawn(orchestrator, std::move(settings));
+  auto home = settings.home;
+  return spawn_in_lane(sys, home, orchestrator, std::move(settings));
 }
 
 } // namespace orch

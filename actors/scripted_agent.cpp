@@ -351,14 +351,14 @@ struct scripted_agent_state {
   bool brief = false;
   /// Numbers the agent's proposals (one copy per engine lane numbers
   /// every count-th, from its index: copies never repeat an id).
-  proposal_counter proposals;
+  lane_counter proposals;
 };
 
 agent_actor::behavior_type
 scripted_agent(agent_actor::stateful_pointer<scripted_agent_state> self,
                agent_spec spec, lane in) {
   self->state.brief = scripted_style(spec) == "brief";
-  self->state.proposals = proposal_counter{in};
+  self->state.proposals = lane_counter{in};
   self->state.spec = std::move(spec);
   return {
     // Handlers answer with the value itself: a caf::result<T> made from a

@@ -273,8 +273,8 @@ struct vllm_agent_state {
   vllm_settings cfg;
   llm_client_actor client;
   sampling_temperature temperature{0.7};
-  /// Numbers the agent's proposals (see proposal_counter).
-  proposal_counter proposals;
+  /// Numbers the agent's proposals (see lane_counter).
+  lane_counter proposals;
 };
 
 using vllm_agent_ptr = agent_actor::stateful_pointer<vllm_agent_state>;
@@ -294,7 +294,7 @@ agent_actor::behavior_type vllm_agent(vllm_agent_ptr self, agent_spec spec,
                                       vllm_settings cfg,
                                       llm_client_actor client, lane in) {
   auto& st = self->state;
-  st.proposals = proposal_counter{in};
+  st.proposals = lane_counter{in};
   st.spec = std::move(spec);
   st.cfg = std::move(cfg);
   // ask_model posts to cfg.url as it is: made once here, not per request.

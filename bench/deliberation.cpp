@@ -43,6 +43,8 @@ struct options {
   int32_t threads = 0;
   int32_t scorers = 0;
   int32_t lanes = 0;
+  /// Clients sharing the deliberations; more than one: pinned to lanes.
+  int32_t clients = 1;
   std::string scheduler_policy = "affine";
   /// CAF settings KEY=VALUE set after the service's own.
   std::vector<std::string> caf;
@@ -89,11 +91,12 @@ bool measure(const options& opt, const std::string& rules_file) {
   }
   auto task = bench_task(opt.rounds);
   if (opt.warmup > 0)
-    run(sys, svc->orchestrator, task, opt.warmup, opt.concurrency);
+    run(sys, svc->orchestrator, task, opt.warmup, opt.concurrency,
+        opt.clients);
   auto cpu0 = self_cpu_seconds();
   auto start = clock_type::now();
   auto stats = run(sys, svc->orchestrator, task, opt.deliberations,
-                   opt.concurrency);
+                   opt.concurrency, opt.clients);
   auto wall = std::chrono::duration<double>(clock_type::now() - start).count();
   auto cpu = self_cpu_seconds() - cpu0;
   auto ok = static_cast<int64_t>(stats.latencies_ns.size());
@@ -104,7 +107,7 @@ bool measure(const options& opt, const std::string& rules_file) {
     "{\"bench\":\"deliberation\",\"mode\":\"%s\",\"measures\":\"%s\","
     "\"agents\":%d,\"rounds\":%d,\"concurrency\":%lld,"
     "\"deliberations\":%lld,\"threads\":%d,\"policy\":\"%s\","
-    "\"scorers\":%d,\"lanes\":%d,"
+    "\"scorers\":%d,\"lanes\":%d,\"clients\":%d,"
     "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
     "\"deliberations_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
     "\"agent_calls_per_s\":%.0f,\"cpu_us_per_deliberation\":%.2f,"
@@ -117,6 +120,7 @@ bool measure(const options& opt, const std::string& rules_file) {
     static_cast<long long>(opt.deliberations), scheduler_threads(cfg),
     cfg.scheduler_policy.c_str(),
     cfg.scorers > 0 ? cfg.scorers : scheduler_threads(cfg), engine_lanes(cfg),
+    opt.clients,
     static_cast<long long>(ok), static_cast<long long>(stats.failed), wall,
     ok / wall, p50, p99, ok * calls / wall, ok > 0 ? cpu * 1e6 / ok : 0.0,
     ok > 0 ? cpu * 1e6 / (ok * calls) : 0.0, peak_rss_mb(),
@@ -157,6 +161,10 @@ int main(int argc, char** argv) {
   app.add_option("--threads", opt.threads, "scheduler threads, 0 = cores")
     ->capture_default_str();
   app.add_option("--scorers", opt.scorers, "scorer actors, 0 = threads")
+    ->capture_default_str();
+  app.add_option("--clients", opt.clients,
+                 "clients sharing the deliberations; more than one: client "
+                 "i pinned to engine lane i")
     ->capture_default_str();
   app.add_option("--lanes", opt.lanes,
                  "engine lanes, 0 = one per thread (affine), 1 = none")

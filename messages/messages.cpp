@@ -1,6 +1,7 @@
 #include "messages/messages.hpp"
 
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -147,6 +148,16 @@ bool is_blank(std::string_view x) {
     if (!std::isspace(static_cast<unsigned char>(c)))
       return false;
   return true;
+}
+
+double percentile_of(std::vector<int64_t> xs, double p) {
+  if (xs.empty())
+    return 0;
+  auto rank = std::min(static_cast<size_t>(p / 100.0 * (xs.size() - 1) + 0.5),
+                       xs.size() - 1);
+  std::nth_element(xs.begin(), xs.begin() + static_cast<ptrdiff_t>(rank),
+                   xs.end());
+  return static_cast<double>(xs[rank]);
 }
 
 int64_t now_ms() {

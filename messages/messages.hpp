@@ -357,6 +357,20 @@ typename Inspector::result_type inspect(Inspector& f, deliberation_outcome& x) {
            x.failed_agents, x.usage);
 }
 
+/// Stored outcomes with the times they were stored (us since the epoch),
+/// oldest first: how the ORCHESTRATOR of one engine lane answers when the
+/// look-ups of several lanes are merged (actors/orchestrator_group.cpp).
+struct stored_outcomes {
+  std::vector<deliberation_outcome> outcomes;
+  std::vector<int64_t> stored_at_us;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_outcomes& x) {
+  return f(caf::meta::type_name("orch.stored_outcomes"), x.outcomes,
+           x.stored_at_us);
+}
+
 /// Progress of a running deliberation.
 struct deliberation_update {
   std::string task_id;
@@ -737,6 +751,9 @@ std::string agent_id_for(const std::string& role, int number);
 /// True when `x` is empty or only white space.
 bool is_blank(std::string_view x);
 
+/// Percentile `p` in [0, 100] of `xs` by nearest rank (0 for none).
+double percentile_of(std::vector<int64_t> xs, double p);
+
 /// Milliseconds since the epoch.
 int64_t now_ms();
 
@@ -794,6 +811,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(orch, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(orch, (orch::shared<orch::task_spec>))
   CAF_ADD_TYPE_ID(orch, (orch::shared<orch::proposal>))
   CAF_ADD_TYPE_ID(orch, (std::vector<orch::shared<orch::proposal>>))
+  CAF_ADD_TYPE_ID(orch, (orch::stored_outcomes))
+  CAF_ADD_TYPE_ID(orch, (std::vector<int64_t>))
 
   CAF_ADD_ATOM(orch, orch::atom, generate, "generate")
   CAF_ADD_ATOM(orch, orch::atom, critique, "critique")

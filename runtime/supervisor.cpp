@@ -74,8 +74,8 @@ agent_actor spawn_local_agent(const config& cfg, const llm_client_actor& llm,
 } // namespace
 
 agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
-                                 agent_hub_actor hub) {
-  return [cfg, llm, hub](caf::actor_system& sys,
+                                 agent_hub_actor hub, lane in) {
+  return [cfg, llm, hub, in](caf::actor_system& sys,
                          const agent_spec& spec) -> caf::expected<agent_actor> {
     if (spec.backend == "scripted" || spec.backend == "mock") {
       auto style = scripted_style(spec);
@@ -84,7 +84,7 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
                                "style '" + style
                                  + "' of a scripted agent is not available; "
                                    "use full or brief");
-      return spawn_local_agent(cfg, llm, sys, spec, {});
+      return spawn_local_agent(cfg, llm, sys, spec, in);
     }
     if (spec.backend == "remote") {
       if (!hub)
@@ -103,7 +103,7 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
       if (settings.temperature < 0 || settings.temperature > 2)
         return caf::make_error(ec::invalid_argument,
                                "temperature must be between 0 and 2");
-      return spawn_local_agent(cfg, llm, sys, spec, {});
+      return spawn_local_agent(cfg, llm, sys, spec, in);
     }
     return caf::make_error(ec::invalid_argument,
                            "agent type '" + spec.backend
@@ -167,7 +167,6 @@ caf::expected<service> start_service(caf::actor_system& sys,
   // Engine lanes need agents and scorers in this process: with nodes,
   // deliberations run without (their calls leave the process anyway).
   auto lanes = cfg.distributed() ? 1u : static_cast<uint32_t>(engine_lanes(cfg));
-  agent_replicator replicate;
   if (cfg.distributed()) {
     // Agents and scorers live on nodes; this process hosts them only while
     // no node is up. `remote` agents stay here: they talk to NATS.
@@ -190,7 +189,6 @@ caf::expected<service> start_service(caf::actor_system& sys,
     for (size_t i = 0; i < num_scorers; ++i)
       svc.scorers.push_back(local->make_lane_scorer(
         sys, lane{static_cast<uint32_t>(i % lanes), lanes}));
-    replicate = local->replicate;
   }
   svc.architect = cfg.architect_mode == "llm"
                     ? spawn_llm_architect(sys, vllm_settings_of(cfg), svc.llm)
@@ -204,9 +202,26 @@ caf::expected<service> start_service(caf::actor_system& sys,
   os.scorers = svc.scorers;
   os.architect = svc.architect;
   os.make_agent = std::move(make_agent);
-  os.lanes = lanes;
-  os.replicate = std::move(replicate);
-  svc.orchestrator = spawn_orchestrator(sys, std::move(os));
+  if (lanes > 1) {
+    // One ORCHESTRATOR per lane, with its councils, agents and scorers
+    // pinned there; each keeps its share of the stored results.
+    std::vector<orchestrator_actor> per_lane;
+    for (uint32_t k = 0; k < lanes; ++k) {
+      auto lo = os;
+      lo.home = lane{k, lanes};
+      lo.make_agent = make_agent_factory(cfg, svc.llm, hub, lo.home);
+      lo.max_stored_results = (os.max_stored_results + lanes - 1) / lanes;
+      if (svc.scorers.size() >= lanes) {
+        lo.scorers.clear();
+        for (size_t i = k; i < svc.scorers.size(); i += lanes)
+          lo.scorers.push_back(svc.scorers[i]);
+      }
+      per_lane.push_back(spawn_orchestrator(sys, std::move(lo)));
+    }
+    svc.orchestrator = spawn_orchestrator_group(sys, std::move(per_lane));
+  } else {
+    svc.orchestrator = spawn_orchestrator(sys, std::move(os));
+  }
   caf::scoped_actor self{sys};
   caf::error failure;
   for (auto& c : cfg.councils) {

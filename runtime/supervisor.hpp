@@ -59,9 +59,10 @@ vllm_settings_of(const config& cfg,
                  const std::map<std::string, std::string>& params = {});
 
 /// The agent factory for the backends this build has: `scripted` (alias
-/// `mock`), `vllm` (through `llm`) and `remote` (through `hub`, when given).
+/// `mock`), `vllm` (through `llm`) and `remote` (through `hub`, when given);
+/// `scripted` and `vllm` agents run in engine lane `in`.
 agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
-                                 agent_hub_actor hub = {});
+                                 agent_hub_actor hub = {}, lane in = {});
 
 /// Spawns and wires every actor and creates the councils of `cfg.councils`.
 /// `hub` links `remote` agents to their workers (serve only).
