@@ -297,18 +297,12 @@ struct lane {
   uint32_t count = 1;
 };
 
-/// Lanes a council can have (what an actor's flags can hold).
+/// Engine lanes a process can have (what an actor's flags can hold).
 constexpr uint32_t max_lanes = 63;
 
 /// Creates the agent for a spec; chosen by the runtime per backend.
 using agent_factory = std::function<caf::expected<agent_actor>(
   caf::actor_system&, const agent_spec&)>;
-
-/// Spawns the copy of an agent that serves engine lane `in` (pinned to its
-/// thread); a null handle for backends whose agents are not interchangeable
-/// copies of one another (`remote` agents, agents placed on nodes).
-using agent_replicator = std::function<agent_actor(
-  caf::actor_system&, const agent_spec&, lane in)>;
 
 /// How a COUNCIL runs its deliberations.
 struct council_settings {
@@ -319,17 +313,10 @@ struct council_settings {
   int32_t quorum = 1;
   /// Limit of a whole deliberation.
   std::chrono::milliseconds deliberation_timeout{300'000};
-  /// The scorers the council spreads its proposals over; with lanes,
-  /// scorer i serves lane i % lanes (and is pinned there).
+  /// The scorers the council spreads its proposals over.
   std::vector<scorer_actor> scorers;
-  /// Engine lanes (1: none): each deliberation runs in one, on a worker, a
-  /// copy of every agent and a scorer pinned to the lane's thread.
-  uint32_t lanes = 1;
-  /// Makes the agents' copies for the lanes; unset: every lane calls the
-  /// agents themselves.
-  agent_replicator replicate;
-  /// Without lanes of its own: the engine lane the council, its workers and
-  /// its agents run in (the council of one lane's ORCHESTRATOR).
+  /// The engine lane the council and its deliberation workers run in (the
+  /// council of one lane's ORCHESTRATOR); default: not pinned.
   lane home;
 };
 
@@ -348,9 +335,6 @@ struct orchestrator_settings {
   std::vector<scorer_actor> scorers;
   architect_actor architect;
   agent_factory make_agent;
-  /// Engine lanes of every council (see council_settings).
-  uint32_t lanes = 1;
-  agent_replicator replicate;
   /// The engine lane this ORCHESTRATOR and its councils run in, when it is
   /// the one of several lanes (spawn_orchestrator_group); `make_agent` then
   /// makes agents in this lane, and the scorers are the lane's.

@@ -1,9 +1,10 @@
 // COUNCIL: the agents of one role, and the deliberations they run.
 //
 // Each deliberate request goes to a deliberation worker
-// (actors/deliberation.hpp) in one of the council's engine lanes; the
-// council keeps idle workers for reuse, the agents and their per-lane
-// copies, and one watchdog for the deliberations' limits.
+// (actors/deliberation.hpp); the council keeps idle workers for reuse, its
+// agents, and one watchdog for the deliberations' limits. The council of an
+// engine lane's ORCHESTRATOR runs, with its workers, in that lane
+// (council_settings::home).
 
 #include <algorithm>
 #include <queue>
@@ -23,61 +24,23 @@ namespace orch {
 
 namespace {
 
-/// One engine lane of a council (actors/lanes.hpp).
-struct council_lane {
-  /// Workers waiting for a deliberation, at most `max_idle` in all lanes.
-  std::vector<deliberation_actor> idle;
-  /// Deliberations in flight in this lane.
-  size_t running = 0;
-  /// The scorers pinned to this lane (all of them when there are fewer
-  /// scorers than lanes).
-  std::vector<scorer_actor> scorers;
-};
-
 /// An agent of the council.
 struct council_member {
   agent_spec spec;
   agent_actor handle;
-  /// Its copy for each lane, or none (the agent itself serves every lane).
-  std::vector<agent_actor> copies;
-
-  /// Who serves lane k.
-  const agent_actor& in_lane(uint32_t k) const {
-    return copies.empty() ? handle : copies[k];
-  }
-
-  /// True when `who` is the agent or one of its copies.
-  bool is(const caf::actor_addr& who) const {
-    return handle.address() == who
-           || std::any_of(copies.begin(), copies.end(),
-                          [&](auto& c) { return c.address() == who; });
-  }
-};
-
-/// A deliberation in flight.
-struct running_deliberation {
-  deliberation_actor worker;
-  uint32_t lane = 0;
 };
 
 struct council_state {
   static inline const char* name = "council";
   council_settings settings;
   std::vector<council_member> agents;
-  std::vector<council_lane> lanes;
-  /// Where the search for the least busy lane starts (turns, so that
-  /// lanes with equal load take deliberations in turn).
-  uint32_t next_lane = 0;
-
-  /// The engine lane of lane k's workers: its own lanes', else the home.
-  lane lane_of(uint32_t k) const {
-    return settings.lanes > 1 ? lane{k, settings.lanes} : settings.home;
-  }
+  /// Workers waiting for a deliberation.
+  std::vector<deliberation_actor> idle;
   /// Deliberations started so far; the last one's number.
   uint64_t executions = 0;
   uint64_t salt = 0;
   /// Deliberations in flight: number -> worker.
-  std::unordered_map<uint64_t, running_deliberation> running;
+  std::unordered_map<uint64_t, deliberation_actor> running;
   static constexpr size_t max_idle = 256;
   /// Deadlines of the deliberations in flight, earliest on top (a request
   /// may shorten its own limit, so start order is not deadline order).
@@ -114,27 +77,6 @@ struct council_state {
     return council.count() > 0 ? std::min(own, council) : own;
   }
 
-  /// The lane with the fewest deliberations in flight: a faster lane ends
-  /// its deliberations sooner and so takes more.
-  uint32_t pick_lane() {
-    auto n = static_cast<uint32_t>(lanes.size());
-    auto best = next_lane % n;
-    for (uint32_t i = 1; i < n; ++i) {
-      auto k = (next_lane + i) % n;
-      if (lanes[k].running < lanes[best].running)
-        best = k;
-    }
-    next_lane = best + 1;
-    return best;
-  }
-
-  size_t idle_workers() const {
-    size_t n = 0;
-    for (auto& l : lanes)
-      n += l.idle.size();
-    return n;
-  }
-
   council_info info() const {
     council_info x;
     x.council_id = council_id_for(settings.role);
@@ -161,42 +103,19 @@ void arm(council_ptr self, std::chrono::steady_clock::time_point at) {
                      atom::tick_v);
 }
 
-/// Takes an agent in, with a copy of it for each lane when the council has
-/// lanes and the agent's backend makes copies; watches them all.
+/// Takes an agent in and watches it.
 void admit(council_ptr self, agent_spec spec, agent_actor handle) {
-  auto& st = self->state;
-  std::vector<agent_actor> copies;
-  if (st.settings.lanes > 1 && st.settings.replicate) {
-    for (uint32_t k = 0; k < st.settings.lanes; ++k) {
-      auto copy = st.settings.replicate(self->system(), spec,
-                                        lane{k, st.settings.lanes});
-      if (!copy) {
-        for (auto& c : copies)
-          self->send_exit(c, caf::exit_reason::user_shutdown);
-        copies.clear();
-        break;
-      }
-      copies.push_back(std::move(copy));
-    }
-  }
   self->monitor(handle);
-  for (auto& c : copies)
-    self->monitor(c);
-  st.agents.push_back(
-    council_member{std::move(spec), std::move(handle), std::move(copies)});
+  self->state.agents.push_back(
+    council_member{std::move(spec), std::move(handle)});
 }
 
-/// Lets agent i go, with its copies.
+/// Lets agent i go.
 void dismiss(council_ptr self, size_t i, const caf::error& reason) {
   auto& st = self->state;
-  auto bye = [&](const agent_actor& a) {
-    self->demonitor(a.address());
-    self->send_exit(a, reason);
-  };
   auto& a = st.agents[i];
-  bye(a.handle);
-  for (auto& c : a.copies)
-    bye(c);
+  self->demonitor(a.handle.address());
+  self->send_exit(a.handle, reason);
   st.agents.erase(st.agents.begin() + static_cast<ptrdiff_t>(i));
 }
 
@@ -206,19 +125,9 @@ council(council_ptr self,
         std::vector<std::pair<agent_spec, agent_actor>> agents) {
   auto& st = self->state;
   st.settings = std::move(settings);
-  st.settings.lanes = std::clamp(st.settings.lanes, 1u, max_lanes);
   st.salt = std::random_device{}();
-  auto num_lanes = st.settings.lanes;
-  st.lanes.resize(num_lanes);
-  auto& scorers = st.settings.scorers;
-  for (size_t i = 0; i < scorers.size(); ++i)
-    if (scorers.size() < num_lanes)
-      for (auto& l : st.lanes)
-        l.scorers.push_back(scorers[i]);
-    else
-      st.lanes[i % num_lanes].scorers.push_back(scorers[i]);
-  // An agent that dies leaves the council (with its copies); the council
-  // takes its agents along when it exits.
+  // An agent that dies leaves the council; the council takes its agents
+  // along when it exits.
   for (auto& a : agents)
     admit(self, std::move(a.first), std::move(a.second));
   // One watchdog per council enforces the deliberation limit: a timer per
@@ -227,7 +136,7 @@ council(council_ptr self,
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     for (size_t i = 0; i < st.agents.size(); ++i) {
-      if (st.agents[i].is(msg.source)) {
+      if (st.agents[i].handle.address() == msg.source) {
         dismiss(self, i, caf::exit_reason::user_shutdown);
         return;
       }
@@ -253,15 +162,13 @@ council(council_ptr self,
       id += '-';
       append_hex(id, n, 6);
       job->listener = std::move(listener);
-      auto k = st.pick_lane();
-      auto& lane = st.lanes[k];
       job->members.reserve(st.agents.size());
       for (auto& a : st.agents) {
         auto& m = job->members.emplace_back();
         m.agent_id = a.spec.agent_id;
-        m.handle = a.in_lane(k);
+        m.handle = a.handle;
       }
-      job->scorers = lane.scorers;
+      job->scorers = st.settings.scorers;
       job->quorum = st.settings.quorum;
       auto& cons = task->constraints;
       job->rounds = cons.rounds >= 0 ? cons.rounds : st.settings.rounds;
@@ -274,14 +181,13 @@ council(council_ptr self,
       job->task = std::move(task);
       job->council = self;
       deliberation_actor worker;
-      if (lane.idle.empty()) {
-        worker = spawn_deliberation(self->system(), st.lane_of(k));
+      if (st.idle.empty()) {
+        worker = spawn_deliberation(self->system(), st.settings.home);
       } else {
-        worker = std::move(lane.idle.back());
-        lane.idle.pop_back();
+        worker = std::move(st.idle.back());
+        st.idle.pop_back();
       }
-      ++lane.running;
-      st.running.emplace(n, running_deliberation{worker, k});
+      st.running.emplace(n, worker);
       if (limit.count() > 0) {
         auto at = self->clock().now() + limit;
         st.deadlines.emplace(at, n);
@@ -294,13 +200,11 @@ council(council_ptr self,
       auto i = st.running.find(n);
       if (i == st.running.end())
         return;
-      auto& lane = st.lanes[i->second.lane];
-      --lane.running;
       if (reusable) {
-        if (st.idle_workers() < council_state::max_idle)
-          lane.idle.push_back(std::move(i->second.worker));
+        if (st.idle.size() < council_state::max_idle)
+          st.idle.push_back(std::move(i->second));
         else
-          self->send_exit(i->second.worker, caf::exit_reason::user_shutdown);
+          self->send_exit(i->second, caf::exit_reason::user_shutdown);
       }
       st.running.erase(i);
       if (st.deadlines.size() > 1024
@@ -314,7 +218,7 @@ council(council_ptr self,
         auto n = st.deadlines.top().second;
         auto i = st.running.find(n);
         if (i != st.running.end())
-          self->send(i->second.worker, atom::expire_v, n);
+          self->send(i->second, atom::expire_v, n);
         st.deadlines.pop();
       }
       // Drop entries of deliberations that already finished.
@@ -358,7 +262,7 @@ council(council_ptr self,
 council_actor
 spawn_council(caf::actor_system& sys, council_settings settings,
               std::vector<std::pair<agent_spec, agent_actor>> agents) {
-  auto home = settings.lanes > 1 ? lane{} : settings.home;
+  auto home = settings.home;
   return spawn_in_lane(sys, home, council, std::move(settings),
                        std::move(agents));
 }

@@ -410,8 +410,6 @@ orchestrator_actor::behavior_type orchestrator(orchestrator_ptr self,
       cs.quorum = st.settings.quorum;
       cs.deliberation_timeout = st.settings.deliberation_timeout;
       cs.scorers = st.settings.scorers;
-      cs.lanes = st.settings.lanes;
-      cs.replicate = st.settings.replicate;
       council_entry entry;
       entry.info.council_id = council_id_for(role);
       entry.info.role = role;

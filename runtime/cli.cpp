@@ -357,7 +357,7 @@ int run_cli(int argc, char** argv) {
                  "[env SCHEDULER_POLICY]");
   app.add_option("--scorers", cfg.scorers, "scorer actors, 0 = threads");
   app.add_option("--engine-lanes", cfg.engine_lanes,
-                 "engine lanes per council, 0 = one per scheduler thread "
+                 "engine lanes (an orchestrator each), 0 = one per scheduler thread "
                  "(affine policy), 1 = none [env ENGINE_LANES]");
   app.add_option("--log-level", cfg.log_level, "log level [env LOG_LEVEL]");
   app.add_option("--log-format", cfg.log_format,

@@ -85,10 +85,10 @@ struct config {
   std::string scheduler_policy = "affine";
   /// Scorer actors; 0: the number of scheduler threads.
   int32_t scorers = 0;
-  /// Engine lanes of each council (actors/lanes.hpp): a deliberation runs
-  /// in one lane, whose workers, agent copies and scorer are pinned to one
-  /// scheduler thread. 0: one per scheduler thread with the `affine`
-  /// policy, none (1) with the others, which do not pin; 1: none.
+  /// Engine lanes (actors/lanes.hpp): each an ORCHESTRATOR with its
+  /// councils, workers, agents and scorer pinned to one scheduler thread; a
+  /// deliberation runs in one. 0: one per scheduler thread with the
+  /// `affine` policy, none (1) with the others, which do not pin; 1: none.
   int32_t engine_lanes = 0;
   /// Upper bound on stored deliberation results.
   int32_t max_stored_results = 10000;

@@ -58,8 +58,7 @@ vllm_settings_of(const config& cfg,
 namespace {
 
 /// Spawns an agent that runs in this process (`scripted` or `vllm`), in
-/// lane `in`; any other backend gives an invalid handle. Both the factory
-/// and the replicator spawn through here, so a copy is made like its agent.
+/// lane `in`; any other backend gives an invalid handle.
 agent_actor spawn_local_agent(const config& cfg, const llm_client_actor& llm,
                               caf::actor_system& sys, const agent_spec& spec,
                               lane in) {
@@ -112,17 +111,6 @@ agent_factory make_agent_factory(const config& cfg, llm_client_actor llm,
   };
 }
 
-/// Copies of an agent for engine lanes: `scripted` and `vllm` agents keep
-/// nothing between calls but their proposal count, so copies serve like
-/// the agent; a `remote` agent stands for one worker and has none.
-agent_replicator make_agent_replicator(const config& cfg,
-                                       llm_client_actor llm) {
-  return [cfg, llm](caf::actor_system& sys, const agent_spec& spec,
-                    lane in) -> agent_actor {
-    return spawn_local_agent(cfg, llm, sys, spec, in);
-  };
-}
-
 caf::expected<hosting> start_hosting(caf::actor_system& sys,
                                      const config& cfg, agent_hub_actor hub) {
   auto rules = std::make_shared<scorer_rules>(default_scorer_rules());
@@ -141,7 +129,6 @@ caf::expected<hosting> start_hosting(caf::actor_system& sys,
   lcs.curl_for_http = cfg.vllm_http_client == "curl";
   h.llm = spawn_llm_client(sys, lcs);
   h.make_agent = make_agent_factory(cfg, h.llm, hub);
-  h.replicate = make_agent_replicator(cfg, h.llm);
   auto runner = h.runner;
   h.make_lane_scorer = [rules, runner](caf::actor_system& sys, lane in) {
     return spawn_scorer(sys, rules, runner, in);

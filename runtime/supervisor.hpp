@@ -22,8 +22,6 @@ struct hosting {
   process_runner_actor runner;
   llm_client_actor llm;
   agent_factory make_agent;
-  /// Copies of `scripted` and `vllm` agents for engine lanes.
-  agent_replicator replicate;
   std::function<scorer_actor(caf::actor_system&)> make_scorer;
   /// A scorer pinned to an engine lane.
   std::function<scorer_actor(caf::actor_system&, lane)> make_lane_scorer;

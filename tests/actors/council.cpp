@@ -41,40 +41,6 @@ struct council_fixture : deterministic_fixture {
     return councils.back();
   }
 
-  /// The copies made for engine lanes: which agent, which lane, its log.
-  struct made_copy {
-    std::string agent_id;
-    lane in;
-    agent_actor handle;
-  };
-  std::vector<made_copy> made;
-  /// Calls to the copies of lane k land in lane_logs[k].
-  std::vector<std::shared_ptr<call_log>> lane_logs;
-
-  /// A council of n test agents with `lanes` engine lanes, whose copies
-  /// are test agents too (none when `copies` is false).
-  council_actor make_laned_council(int n, uint32_t lanes, bool copies = true) {
-    for (uint32_t k = 0; k < lanes; ++k)
-      lane_logs.push_back(std::make_shared<call_log>());
-    council_settings cs;
-    cs.role = "DEV";
-    cs.rounds = 1;
-    cs.scorers = {scorer};
-    cs.lanes = lanes;
-    cs.replicate = [this, copies](caf::actor_system& sys,
-                                  const agent_spec& spec,
-                                  lane in) -> agent_actor {
-      if (!copies)
-        return {};
-      auto h = sys.spawn(test_agent, spec, fault{}, lane_logs.at(in.index));
-      made.push_back(made_copy{spec.agent_id, in, h});
-      return h;
-    };
-    councils.push_back(
-      spawn_council(sys, cs, make_test_agents(sys, "DEV", n, log)));
-    return councils.back();
-  }
-
   caf::expected<deliberation_outcome> deliberate(council_actor c,
                                                  task_spec task) {
     return ask<deliberation_outcome>(c, atom::deliberate_v,
@@ -362,84 +328,6 @@ BOOST_AUTO_TEST_CASE(agents_can_be_added_and_removed) {
                                 std::string{"agent-dev-001"});
   BOOST_REQUIRE(!gone);
   BOOST_CHECK(code_of(gone.error()) == ec::not_found);
-}
-
-BOOST_AUTO_TEST_CASE(lanes_call_the_agents_copies_in_turn) {
-  // Two lanes: a copy of each agent per lane, made when the council starts;
-  // deliberations that find both lanes idle take them in turn, and every
-  // call goes to the copies of the deliberation's lane, none to the agents
-  // the council was given.
-  auto c = make_laned_council(3, 2);
-  for (int i = 0; i < 4; ++i) {
-    auto out = unbox(deliberate(c, make_task("DEV", "Add OAuth login", 1)));
-    BOOST_CHECK_EQUAL(out.results.size(), 3u);
-    for (auto& r : out.results)
-      BOOST_CHECK_EQUAL(r.proposal.author_id.rfind("agent-dev-00", 0), 0u);
-  }
-  BOOST_REQUIRE_EQUAL(made.size(), 6u);
-  for (auto& m : made)
-    BOOST_CHECK_EQUAL(m.in.count, 2u);
-  for (auto id : {"agent-dev-001", "agent-dev-002", "agent-dev-003"}) {
-    BOOST_CHECK_EQUAL(log->count(log->generates, id), 0u);
-    for (auto& lane_log : lane_logs) {
-      BOOST_CHECK_EQUAL(lane_log->count(lane_log->generates, id), 2u);
-      BOOST_CHECK_EQUAL(lane_log->count(lane_log->revises, id), 2u);
-    }
-  }
-}
-
-BOOST_AUTO_TEST_CASE(without_copies_every_lane_calls_the_agents) {
-  // A backend that makes no copies (remote agents, agents on nodes): the
-  // lanes share the agents themselves.
-  auto c = make_laned_council(2, 2, false);
-  for (int i = 0; i < 2; ++i)
-    unbox(deliberate(c, make_task("DEV", "Add OAuth login", 1)));
-  BOOST_CHECK(made.empty());
-  BOOST_CHECK_EQUAL(log->count(log->generates, "agent-dev-001"), 2u);
-  BOOST_CHECK_EQUAL(log->count(log->generates, "agent-dev-002"), 2u);
-}
-
-BOOST_AUTO_TEST_CASE(an_agent_leaves_with_its_copies) {
-  auto c = make_laned_council(2, 2);
-  unbox(deliberate(c, make_task("DEV", "Add OAuth login", 1)));
-  sched.run();
-  auto before = sys.registry().running();
-  // Removed: the agent and both its copies go.
-  auto info
-    = unbox(ask<council_info>(c, atom::remove_v, std::string{"agent-dev-001"}));
-  BOOST_CHECK_EQUAL(info.agent_ids.size(), 1u);
-  sched.run();
-  BOOST_CHECK_EQUAL(sys.registry().running(), before - 3);
-  // A copy that dies takes its agent (and the other copy) out of the
-  // council: deliberations go on without it.
-  auto copy = std::find_if(made.begin(), made.end(), [](auto& m) {
-    return m.agent_id == "agent-dev-002" && m.in.index == 1;
-  });
-  BOOST_REQUIRE(copy != made.end());
-  self->send_exit(copy->handle, caf::exit_reason::kill);
-  sched.run();
-  BOOST_CHECK_EQUAL(sys.registry().running(), before - 6);
-  info = unbox(ask<council_info>(c, atom::info_v));
-  BOOST_CHECK(info.agent_ids.empty());
-  auto out = deliberate(c, make_task("DEV", "Add OAuth login", 1));
-  BOOST_REQUIRE(!out);
-  BOOST_CHECK(code_of(out.error()) == ec::quorum_not_reached);
-}
-
-BOOST_AUTO_TEST_CASE(an_added_agent_gets_a_copy_per_lane) {
-  auto c = make_laned_council(1, 2);
-  auto extra = make_test_agents(sys, "DEV", 2, log).back();
-  unbox(ask<council_info>(c, atom::add_v, extra.first, extra.second));
-  BOOST_CHECK_EQUAL(std::count_if(made.begin(), made.end(), [](auto& m) {
-                      return m.agent_id == "agent-dev-002";
-                    }),
-                    2);
-  for (int i = 0; i < 2; ++i)
-    unbox(deliberate(c, make_task("DEV", "Add OAuth login", 1)));
-  BOOST_CHECK_EQUAL(log->count(log->generates, "agent-dev-002"), 0u);
-  for (auto& lane_log : lane_logs)
-    BOOST_CHECK_EQUAL(lane_log->count(lane_log->generates, "agent-dev-002"),
-                      1u);
 }
 
 BOOST_AUTO_TEST_CASE(ranking_breaks_ties_deterministically) {
