@@ -95,6 +95,8 @@ bench: build
 	  --deliberations 200000
 	./$(BUILD_DIR)/bench/deliberation --mode engine --agents 3 --rounds 1 \
 	  --concurrency 64 --deliberations 200000
+	./$(BUILD_DIR)/bench/deliberation --mode engine --agents 3 --rounds 1 \
+	  --concurrency 64 --deliberations 200000 --clients 2
 	./$(BUILD_DIR)/bench/messaging --pairs 2000000 --concurrency 64
 	./$(BUILD_DIR)/bench/messaging --pairs 2000000 --concurrency 64 --task
 	./$(BUILD_DIR)/bench/llm_concurrency --agents 3 --rounds 1 \
