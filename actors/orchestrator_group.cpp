@@ -135,6 +135,28 @@ stored_outcomes merge(gathered<stored_outcomes>& acc) {
   return out;
 }
 
+/// The lanes' recent durations together.
+std::vector<int64_t> joined(gathered<std::vector<int64_t>>& acc) {
+  std::vector<int64_t> all;
+  for (auto& w : acc.replies)
+    if (w)
+      all.insert(all.end(), w->begin(), w->end());
+  return all;
+}
+
+/// Asks every lane a look-up with times (`result` or `list` and `get`) and
+/// answers their merge.
+template<class... Ts>
+caf::typed_response_promise<stored_outcomes> merged(group_ptr self,
+                                                    Ts... xs) {
+  auto rp = self->make_response_promise<stored_outcomes>();
+  ask_lanes<stored_outcomes>(
+    self,
+    [=](gathered<stored_outcomes>& acc) mutable { rp.deliver(merge(acc)); },
+    xs...);
+  return rp;
+}
+
 /// Answers `rp` with the first lane's reply when every lane succeeded; else
 /// undoes the change in the lanes where it succeeded (`undo(lane, reply)`)
 /// and answers the first error.
@@ -250,10 +272,7 @@ orchestrator_group(group_ptr self, std::vector<orchestrator_actor> lanes) {
           ask_lanes<std::vector<int64_t>>(
             self,
             [=](gathered<std::vector<int64_t>>& windows) mutable {
-              std::vector<int64_t> all;
-              for (auto& w : windows.replies)
-                if (w)
-                  all.insert(all.end(), w->begin(), w->end());
+              auto all = joined(windows);
               out.p50_ms = percentile_of(all, 50);
               out.p95_ms = percentile_of(all, 95);
               out.p99_ms = percentile_of(std::move(all), 99);
@@ -323,32 +342,18 @@ orchestrator_group(group_ptr self, std::vector<orchestrator_actor> lanes) {
     },
     [=](atom::result, const std::string& task_id,
         atom::get) -> caf::result<stored_outcomes> {
-      auto rp = self->make_response_promise<stored_outcomes>();
-      ask_lanes<stored_outcomes>(
-        self,
-        [=](gathered<stored_outcomes>& acc) mutable { rp.deliver(merge(acc)); },
-        atom::result_v, task_id, atom::get_v);
-      return rp;
+      return merged(self, atom::result_v, task_id, atom::get_v);
     },
     [=](atom::list, const std::string& story_id,
         atom::get) -> caf::result<stored_outcomes> {
-      auto rp = self->make_response_promise<stored_outcomes>();
-      ask_lanes<stored_outcomes>(
-        self,
-        [=](gathered<stored_outcomes>& acc) mutable { rp.deliver(merge(acc)); },
-        atom::list_v, story_id, atom::get_v);
-      return rp;
+      return merged(self, atom::list_v, story_id, atom::get_v);
     },
     [=](atom::stats, atom::list) -> caf::result<std::vector<int64_t>> {
       auto rp = self->make_response_promise<std::vector<int64_t>>();
       ask_lanes<std::vector<int64_t>>(
         self,
         [=](gathered<std::vector<int64_t>>& acc) mutable {
-          std::vector<int64_t> all;
-          for (auto& w : acc.replies)
-            if (w)
-              all.insert(all.end(), w->begin(), w->end());
-          rp.deliver(std::move(all));
+          rp.deliver(joined(acc));
         },
         atom::stats_v, atom::list_v);
       return rp;

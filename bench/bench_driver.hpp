@@ -132,12 +132,8 @@ inline run_stats run(caf::actor_system& sys, orchestrator_actor orchestrator,
   return all;
 }
 
-inline double percentile_ms(std::vector<int64_t>& xs, double p) {
-  if (xs.empty())
-    return 0;
-  auto rank = static_cast<size_t>(p / 100.0 * (xs.size() - 1) + 0.5);
-  std::nth_element(xs.begin(), xs.begin() + rank, xs.end());
-  return xs[rank] / 1e6;
+inline double percentile_ms(const std::vector<int64_t>& xs_ns, double p) {
+  return percentile_of(xs_ns, p) / 1e6;
 }
 
 /// The DEV task every benchmark deliberates.
