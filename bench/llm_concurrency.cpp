@@ -73,6 +73,11 @@ int main(int argc, char** argv) {
                 "cap of requests in flight per endpoint")
     ->capture_default_str();
   app
+    .add_option("--gather-us", cfg.vllm_gather_us,
+                "longest wait between reads of replies (as VLLM_GATHER_US; 0: "
+                "at once)")
+    ->capture_default_str();
+  app
     .add_option("--http-client", cfg.vllm_http_client,
                 "builtin (the client's own HTTP/1.1) or curl (libcurl)")
     ->capture_default_str();
@@ -143,7 +148,7 @@ int main(int argc, char** argv) {
   auto p50 = percentile_ms(stats.latencies_ns, 50);
   auto p99 = percentile_ms(stats.latencies_ns, 99);
   std::printf("{\"bench\":\"llm_concurrency\",\"backend\":\"vllm\","
-              "\"http_client\":\"%s\",\"scheduler_policy\":\"%s\",\"lanes\":%d,\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
+              "\"http_client\":\"%s\",\"gather_us\":%d,\"scheduler_policy\":\"%s\",\"lanes\":%d,\"endpoint\":\"%s\",\"agents\":%d,\"rounds\":%d,"
               "\"concurrency\":%lld,\"deliberations\":%lld,"
               "\"latency_ms\":%d,\"warm\":%lld,\"requests_in_flight\":%lld,"
               "\"completed\":%lld,\"failed\":%lld,\"wall_s\":%.3f,"
@@ -153,8 +158,8 @@ int main(int argc, char** argv) {
               "\"client_user_us_per_request\":%.1f,"
               "\"client_system_us_per_request\":%.1f,"
               "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f,%s}\n",
-              cfg.vllm_http_client.c_str(), cfg.scheduler_policy.c_str(),
-              engine_lanes(cfg), stub.pid > 0 ? "stub" : url.c_str(),
+              cfg.vllm_http_client.c_str(), cfg.vllm_gather_us,
+              cfg.scheduler_policy.c_str(), engine_lanes(cfg), stub.pid > 0 ? "stub" : url.c_str(),
               agents, rounds,
               static_cast<long long>(concurrency),
               static_cast<long long>(deliberations), latency_ms,

@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -927,6 +928,20 @@ void http_transport::poll(int wait_ms, std::vector<http_outcome>& done) {
 
 void http_transport::wake() {
   impl_->resolver->signal();
+}
+
+bool http_transport::wait_for_wake(int64_t timeout_us) {
+  auto fd = impl_->resolver->wakeup;
+  pollfd pfd{fd, POLLIN, 0};
+  timespec ts{static_cast<time_t>(timeout_us / 1'000'000),
+              static_cast<long>(timeout_us % 1'000'000) * 1000};
+  if (ppoll(&pfd, 1, &ts, nullptr) <= 0)
+    return false;
+  // One read takes the whole count, as in poll().
+  uint64_t count;
+  auto got = read(fd, &count, sizeof(count));
+  (void) got;
+  return true;
 }
 
 void http_transport::watch_also(int fd) {

@@ -47,6 +47,10 @@ public:
   /// Ends a poll() that waits; the one call that is thread-safe.
   void wake();
 
+  /// Waits at most `timeout_us` for wake() alone (sockets are left for the
+  /// next poll()); true when woken.
+  bool wait_for_wake(int64_t timeout_us);
+
   /// Also ends a wait of poll() while `fd` is readable (the epoll set of
   /// the https transport, which the caller then polls).
   void watch_also(int fd);

@@ -62,6 +62,8 @@ struct call {
   std::string endpoint;
   int32_t attempt = 0;
   steady::time_point first_start;
+  /// When this attempt went out.
+  steady::time_point sent;
   bool probe = false;
 };
 
@@ -169,6 +171,12 @@ private:
         admit(std::move(c));
       batch.clear();
       fire_due_retries();
+      if (auto now = steady::now(); now < next_read_) {
+        // Gathering replies (llm_client_settings::gather_max_us): the
+        // requests that come meanwhile go out at once.
+        wait_for_requests(next_read_ - now);
+        continue;
+      }
       auto wait = wait_ms();
       if (curl_)
         wait = curl_->due_in_ms(wait);
@@ -182,11 +190,41 @@ private:
       may_wait_.store(false, std::memory_order_relaxed);
       if (curl_)
         curl_->poll(0, done);
+      if (!done.empty())
+        next_read_ = steady::now() + gather_window();
       for (auto& out : done)
         finished(out);
       done.clear();
     }
     shutdown();
+  }
+
+  /// How long after reading replies the engine waits before it reads
+  /// again: a share of a model call's mean time while enough calls are in
+  /// flight, else none.
+  steady::duration gather_window() const {
+    if (settings_.gather_max_us <= 0 || settings_.gather_share <= 0
+        || running_.size()
+             < static_cast<size_t>(std::max(settings_.gather_min_in_flight, 0)))
+      return {};
+    return std::min<steady::duration>(
+      mean_call_ / settings_.gather_share,
+      std::chrono::microseconds(settings_.gather_max_us));
+  }
+
+  /// Waits at most `d` for a request, not for the sockets (see submit for
+  /// `may_wait_`).
+  void wait_for_requests(steady::duration d) {
+    may_wait_.store(true, std::memory_order_seq_cst);
+    bool idle;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      idle = incoming_.empty() && !stopping_;
+    }
+    if (idle)
+      http_.wait_for_wake(
+        std::chrono::duration_cast<std::chrono::microseconds>(d).count() + 1);
+    may_wait_.store(false, std::memory_order_relaxed);
   }
 
   /// How long the transport may wait: until the next retry is due.
@@ -229,6 +267,7 @@ private:
 
   void start(std::unique_ptr<call> c, endpoint_state& ep) {
     ++ep.in_flight;
+    c->sent = steady::now();
     auto id = c->id;
     auto& req = c->req;
     if (settings_.curl_for_http || req.url.rfind("https://", 0) == 0)
@@ -259,6 +298,10 @@ private:
     auto server_error = replied && out.status >= 500;
     auto throttled = replied && out.status == 429;
     if (ok) {
+      // A moving mean over about the last 16 calls, from the first.
+      auto took = steady::now() - c->sent;
+      mean_call_ = mean_call_.count() == 0 ? took
+                                           : mean_call_ + (took - mean_call_) / 16;
       ep.consecutive_failures = 0;
       if (ep.state != endpoint_state::breaker::closed) {
         std::lock_guard<std::mutex> guard{health_mtx_};
@@ -457,6 +500,10 @@ private:
                       std::greater<retry_entry>>
     retries_;
   std::mt19937_64 rng_;
+  /// Mean time of a successful call (see gather_window).
+  steady::duration mean_call_{};
+  /// Replies are not read before this (see gather_window).
+  steady::time_point next_read_{};
 };
 
 // -- the front actor ----------------------------------------------------------

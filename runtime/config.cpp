@@ -149,6 +149,8 @@ caf::error apply_environment(config& cfg, const env_lookup& getenv) {
     return err;
   if (auto err = num("VLLM_MAX_RETRIES", cfg.vllm_max_retries))
     return err;
+  if (auto err = num("VLLM_GATHER_US", cfg.vllm_gather_us))
+    return err;
   str("VLLM_HTTP_CLIENT", cfg.vllm_http_client);
   str("ARCHITECT_MODE", cfg.architect_mode);
   if (auto v = getenv("COUNCILS")) {
@@ -293,6 +295,9 @@ caf::error validate(const config& cfg) {
     return bad("VLLM_MAX_CONCURRENCY must be at least 1");
   if (cfg.vllm_max_retries < 0 || cfg.vllm_max_retries > 10)
     return bad("VLLM_MAX_RETRIES must be between 0 and 10");
+  if (cfg.vllm_gather_us < 0 || cfg.vllm_gather_us > 100'000)
+    return bad("VLLM_GATHER_US=" + std::to_string(cfg.vllm_gather_us)
+               + " must be between 0 (replies read at once) and 100000 us");
   if (cfg.vllm_http_client != "builtin" && cfg.vllm_http_client != "curl")
     return bad("VLLM_HTTP_CLIENT='" + cfg.vllm_http_client
                + "' is unknown; use builtin (the client's own HTTP/1.1) or "

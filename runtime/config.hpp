@@ -51,6 +51,9 @@ struct config {
   int32_t vllm_max_concurrency = 4096;
   /// HTTP retries on connection errors, 429 and 5xx.
   int32_t vllm_max_retries = 3;
+  /// Longest wait, in us, between reading model replies while many calls
+  /// are in flight (llm_client_settings::gather_max_us); 0 reads at once.
+  int32_t vllm_gather_us = 2000;
   /// Who POSTs to http:// endpoints: builtin (the client's own HTTP/1.1
   /// connections) or curl; https:// always goes through libcurl.
   std::string vllm_http_client = "builtin";

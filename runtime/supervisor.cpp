@@ -126,6 +126,7 @@ caf::expected<hosting> start_hosting(caf::actor_system& sys,
   llm_client_settings lcs;
   lcs.max_per_endpoint = cfg.vllm_max_concurrency;
   lcs.max_retries = cfg.vllm_max_retries;
+  lcs.gather_max_us = cfg.vllm_gather_us;
   lcs.curl_for_http = cfg.vllm_http_client == "curl";
   h.llm = spawn_llm_client(sys, lcs);
   h.make_agent = make_agent_factory(cfg, h.llm, hub);

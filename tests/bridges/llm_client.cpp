@@ -180,6 +180,56 @@ BOOST_AUTO_TEST_CASE(a_request_to_an_idle_client_goes_out_at_once) {
   BOOST_CHECK_LT(ms_since(start), 5000);
 }
 
+BOOST_AUTO_TEST_CASE(replies_are_gathered_and_requests_go_out_at_once) {
+  // A window of one call's mean time (gather_share 1) from one call in
+  // flight: after the client reads a reply, it reads the next no sooner
+  // than ~400 ms later, while a request still goes out at once.
+  llm_client_settings s = test_client_settings();
+  s.gather_share = 1;
+  s.gather_min_in_flight = 1;
+  s.gather_max_us = 5'000'000;
+  auto gathering = spawn_llm_client(sys, s);
+  stub.set_latency_ms(400);
+  auto first = ask<llm_reply>(5s, gathering, atom::complete_v,
+                              chat(stub.url(), 5000, "first"));
+  BOOST_REQUIRE_MESSAGE(first, why(first));
+  auto body_of = [&](const char* what) {
+    std::string body;
+    self->receive(
+      [&](llm_reply& r) { body = r.body; },
+      [&](caf::error& e) { BOOST_FAIL(what << ": " << render(e)); },
+      caf::after(5s) >> [&] { BOOST_FAIL(what << ": no reply in 5 s"); });
+    return body;
+  };
+  auto t0 = clock_type::now();
+  self->send(gathering, atom::complete_v, chat(stub.url(), 5000, "x"));
+  std::this_thread::sleep_for(100ms);
+  auto y_sent = clock_type::now();
+  self->send(gathering, atom::complete_v, chat(stub.url(), 5000, "y"));
+  // x is read at ~400 ms and opens a window until ~800 ms.
+  BOOST_CHECK_NE(body_of("x").find("Response to: x"), std::string::npos);
+  BOOST_CHECK_LT(ms_since(t0), 750);
+  auto z_sent = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  clock_type::now().time_since_epoch())
+                  .count();
+  self->send(gathering, atom::complete_v, chat(stub.url(), 5000, "z"));
+  int64_t y_ms = -1;
+  for (int i = 0; i < 2; ++i)
+    if (body_of("y or z").find("Response to: y") != std::string::npos)
+      y_ms = ms_since(y_sent);
+  // y's reply came at ~500 ms, inside the window: read at its end, ~700 ms
+  // after y went out (~400 if read at once).
+  BOOST_CHECK_GE(y_ms, 600);
+  // z went out at once, not at the window's end (~400 ms later).
+  int64_t z_arrived = -1;
+  for (auto& rec : stub.requests())
+    if (rec.body.find(R"("content":"z")") != std::string::npos)
+      z_arrived = rec.received_ms;
+  BOOST_REQUIRE_GE(z_arrived, 0);
+  BOOST_CHECK_LT(z_arrived - z_sent, 200);
+  self->send_exit(gathering, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(kept_alive_connections_survive_endpoint_restarts) {
   // The client keeps idle connections in its epoll set. When the endpoint
   // restarts on the same port, the server closes them while they are idle:

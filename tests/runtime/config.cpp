@@ -75,6 +75,9 @@ BOOST_AUTO_TEST_CASE(bad_values_say_what_to_fix) {
     error_of({{"VLLM_HTTP_CLIENT", "wget"}}).find("use builtin"),
     std::string::npos);
   BOOST_CHECK_NE(
+    error_of({{"VLLM_GATHER_US", "-1"}}).find("VLLM_GATHER_US=-1 must be"),
+    std::string::npos);
+  BOOST_CHECK_NE(
     error_of({{"SCHEDULER_POLICY", "fifo"}}).find("use affine, lean, sharing or stealing"),
     std::string::npos);
   BOOST_CHECK_NE(error_of({{"ENABLE_NATS", "maybe"}}).find("true or false"),
