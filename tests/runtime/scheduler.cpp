@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <typeinfo>
 #include <vector>
@@ -282,6 +283,56 @@ BOOST_AUTO_TEST_CASE(actors_pinned_to_a_lane_run_on_its_thread) {
   BOOST_CHECK(home[0] == home[2]);
   BOOST_CHECK(home[1] == home[3]);
   BOOST_CHECK(home[0] != home[1]);
+}
+
+BOOST_AUTO_TEST_CASE(a_lane_s_own_jobs_wake_no_other_thread) {
+  // Two actors of lane 0 pass a count back and forth, each busy for 50 us
+  // after it sent: the job it queued waits for the lane's thread, which is
+  // busy. The other thread sleeps throughout and is not woken for it
+  // (before, it was woken, took the job and ran it on the other core).
+  two_threads f{"affine"};
+  std::mutex mtx;
+  std::vector<std::map<std::thread::id, int>> runs(2);
+  std::promise<void> finished;
+  auto player = [&](caf::event_based_actor* self, size_t i) -> caf::behavior {
+    return {
+      [&, self, i](int n, caf::actor& peer) {
+        {
+          std::lock_guard<std::mutex> guard{mtx};
+          ++runs[i][std::this_thread::get_id()];
+        }
+        if (n == 0) {
+          finished.set_value();
+          return;
+        }
+        self->send(peer, n - 1, caf::actor_cast<caf::actor>(self));
+        auto until = std::chrono::steady_clock::now()
+                     + std::chrono::microseconds(50);
+        while (std::chrono::steady_clock::now() < until) {
+        }
+      },
+    };
+  };
+  auto a = spawn_in_lane(*f.sys, lane{0, 2}, player, size_t{0});
+  auto b = spawn_in_lane(*f.sys, lane{0, 2}, player, size_t{1});
+  // Both threads asleep first.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  caf::anon_send(a, 399, b);
+  BOOST_REQUIRE(finished.get_future().wait_for(seconds(30))
+                == std::future_status::ready);
+  std::lock_guard<std::mutex> guard{mtx};
+  std::set<std::thread::id> threads;
+  for (size_t i = 0; i < 2; ++i) {
+    BOOST_TEST_CONTEXT("actor " << i) {
+      int all = 0;
+      for (auto& [id, n] : runs[i]) {
+        all += n;
+        threads.insert(id);
+      }
+      BOOST_CHECK_EQUAL(all, 200);
+    }
+  }
+  BOOST_CHECK_EQUAL(threads.size(), 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_system_stops_with_work_still_queued) {
