@@ -22,9 +22,9 @@
 // thread `lane % threads`; a thread that steals it runs it once, and its
 // next message queues it at home again. A lane's job queued by the lane's
 // own thread wakes no other thread (it was woken to steal it before):
-// `deliberation --mode engine --clients 2`, 5 interleaved pairs, median
-// 181,800 -> 191,400/s, every pair faster; one client and model calls at
-// C=100 the same within the noise.
+// `deliberation --mode engine --clients 2`, medians 181,800 -> 191,416/s
+// in 5 interleaved pairs of a fast hour, 2 of 4 pairs faster in a slow
+// one; one client and model calls at C=100 the same within the noise.
 //
 // `lean`: one FIFO queue for all threads. On CAF's `sharing` policy, `perf` counted about three futex calls per
 // model call of a deliberation, all at its one queue: threads blocking on
