@@ -159,7 +159,8 @@ int main(int argc, char** argv) {
               "\"client_system_us_per_request\":%.1f,"
               "\"stub_cpu_us_per_request\":%.1f,\"peak_rss_mb\":%.1f,%s}\n",
               cfg.vllm_http_client.c_str(), cfg.vllm_gather_us,
-              cfg.scheduler_policy.c_str(), engine_lanes(cfg), stub.pid > 0 ? "stub" : url.c_str(),
+              cfg.scheduler_policy.c_str(), engine_lanes(cfg),
+              stub.pid > 0 ? "stub" : url.c_str(),
               agents, rounds,
               static_cast<long long>(concurrency),
               static_cast<long long>(deliberations), latency_ms,

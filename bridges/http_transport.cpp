@@ -171,6 +171,14 @@ struct resolver_shared {
     (void) n;
   }
 
+  /// Takes every signal() so far: one read takes the whole count and sets
+  /// it to zero.
+  void drain() {
+    uint64_t count;
+    auto got = read(wakeup, &count, sizeof(count));
+    (void) got;
+  }
+
   static void run(std::shared_ptr<resolver_shared> self) {
     for (;;) {
       job j;
@@ -880,10 +888,7 @@ struct http_transport::impl {
     for (int i = 0; i < n; ++i) {
       auto* ptr = events[i].data.ptr;
       if (ptr == nullptr) {
-        // One read takes the whole count and sets it to zero.
-        uint64_t count;
-        auto got = read(resolver->wakeup, &count, sizeof(count));
-        (void) got;
+        resolver->drain();
         continue;
       }
       if (ptr == &extra_marker)
@@ -931,16 +936,12 @@ void http_transport::wake() {
 }
 
 bool http_transport::wait_for_wake(int64_t timeout_us) {
-  auto fd = impl_->resolver->wakeup;
-  pollfd pfd{fd, POLLIN, 0};
+  pollfd pfd{impl_->resolver->wakeup, POLLIN, 0};
   timespec ts{static_cast<time_t>(timeout_us / 1'000'000),
               static_cast<long>(timeout_us % 1'000'000) * 1000};
   if (ppoll(&pfd, 1, &ts, nullptr) <= 0)
     return false;
-  // One read takes the whole count, as in poll().
-  uint64_t count;
-  auto got = read(fd, &count, sizeof(count));
-  (void) got;
+  impl_->resolver->drain();
   return true;
 }
 

@@ -180,21 +180,19 @@ private:
       auto wait = wait_ms();
       if (curl_)
         wait = curl_->due_in_ms(wait);
-      may_wait_.store(true, std::memory_order_seq_cst);
-      {
-        std::lock_guard<std::mutex> guard{mtx_};
-        if (!incoming_.empty() || stopping_)
-          wait = 0;
-      }
+      if (!may_wait())
+        wait = 0;
       http_.poll(wait, done);
       may_wait_.store(false, std::memory_order_relaxed);
       if (curl_)
         curl_->poll(0, done);
-      if (!done.empty())
-        next_read_ = steady::now() + gather_window();
-      for (auto& out : done)
-        finished(out);
-      done.clear();
+      if (!done.empty()) {
+        auto read_at = steady::now();
+        next_read_ = read_at + gather_window();
+        for (auto& out : done)
+          finished(out, read_at);
+        done.clear();
+      }
     }
     shutdown();
   }
@@ -212,16 +210,18 @@ private:
       std::chrono::microseconds(settings_.gather_max_us));
   }
 
-  /// Waits at most `d` for a request, not for the sockets (see submit for
-  /// `may_wait_`).
-  void wait_for_requests(steady::duration d) {
+  /// Says that the engine thread may wait (see submit), then looks at
+  /// `incoming_` once more: false when a request or the stop came first
+  /// (then it must not wait). The caller clears `may_wait_` after its wait.
+  bool may_wait() {
     may_wait_.store(true, std::memory_order_seq_cst);
-    bool idle;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      idle = incoming_.empty() && !stopping_;
-    }
-    if (idle)
+    std::lock_guard<std::mutex> guard{mtx_};
+    return incoming_.empty() && !stopping_;
+  }
+
+  /// Waits at most `d` for a request, not for the sockets.
+  void wait_for_requests(steady::duration d) {
+    if (may_wait())
       http_.wait_for_wake(
         std::chrono::duration_cast<std::chrono::microseconds>(d).count() + 1);
     may_wait_.store(false, std::memory_order_relaxed);
@@ -277,7 +277,8 @@ private:
     running_.emplace(id, std::move(c));
   }
 
-  void finished(http_outcome& out) {
+  /// A POST ended; `read_at` is when its outcome was read.
+  void finished(http_outcome& out, steady::time_point read_at) {
     auto i = running_.find(out.tag);
     if (i == running_.end())
       return;
@@ -299,7 +300,7 @@ private:
     auto throttled = replied && out.status == 429;
     if (ok) {
       // A moving mean over about the last 16 calls, from the first.
-      auto took = steady::now() - c->sent;
+      auto took = read_at - c->sent;
       mean_call_ = mean_call_.count() == 0 ? took
                                            : mean_call_ + (took - mean_call_) / 16;
       ep.consecutive_failures = 0;

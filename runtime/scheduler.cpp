@@ -286,29 +286,41 @@ public:
     }
   };
 
+  /// Where a job is queued: its thread, and whether that is an engine
+  /// lane's (fixed) or only where it last ran.
+  struct place {
+    size_t thread;
+    bool lane;
+  };
+
   /// The thread of an actor's engine lane (actors/lanes.hpp), else the
   /// thread job last ran on (an actor's context), else `otherwise`. An
   /// actor is queued only while it does not run (its mailbox hands it to
   /// the scheduler once), so its context is not being written.
   template<class Coordinator>
-  static size_t home(Coordinator* c, caf::resumable* job, size_t otherwise) {
+  static place home(Coordinator* c, caf::resumable* job, size_t otherwise) {
     if (job->subtype() != caf::resumable::scheduled_actor)
-      return otherwise;
+      return {otherwise, false};
     auto* actor = static_cast<caf::scheduled_actor*>(job);
     if (auto lane = pinned_lane(actor))
-      return *lane % c->num_workers();
+      return {*lane % c->num_workers(), true};
     auto* ctx = actor->context();
     for (size_t i = 0; i < c->num_workers(); ++i)
       if (c->worker_by_id(i) == ctx)
-        return i;
-    return otherwise;
+        return {i, false};
+    return {otherwise, false};
   }
 
-  /// Queues job at thread w.
+  /// Queues job at thread w. `by_w` says thread w queues a job of its own
+  /// engine lane: it waits for w, and no thread is woken for it (another
+  /// would take it to the other core).
   template<class Coordinator>
-  void push(Coordinator* c, size_t w, caf::resumable* job) {
+  void push(Coordinator* c, size_t w, caf::resumable* job,
+            bool by_w = false) {
     auto& q = c->worker_by_id(w)->data();
     q.queue.push(job);
+    if (by_w)
+      return;
     // Pairs with a sleeper's store of `asleep` and `sleeping` and its look
     // at every queue's length after them: one of the two sees the other's
     // write.
@@ -328,7 +340,7 @@ public:
   template<class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
     auto rr = self->data().next.fetch_add(1, std::memory_order_relaxed);
-    push(self, home(self, job, rr % self->num_workers()), job);
+    push(self, home(self, job, rr % self->num_workers()).thread, job);
   }
 
   template<class Worker>
@@ -339,15 +351,8 @@ public:
   template<class Worker>
   void internal_enqueue(Worker* self, caf::resumable* job) {
     auto* c = self->parent();
-    auto w = home(c, job, self->id());
-    if (w == self->id() && job->subtype() == caf::resumable::scheduled_actor
-        && pinned_lane(static_cast<caf::scheduled_actor*>(job))) {
-      // A lane's job queued by the lane's own thread waits for it: the
-      // lane stays on its core, and no other thread is woken for it.
-      c->worker_by_id(w)->data().queue.push(job);
-      return;
-    }
-    push(c, w, job);
+    auto at = home(c, job, self->id());
+    push(c, at.thread, job, at.lane && at.thread == self->id());
   }
 
   template<class Worker>
