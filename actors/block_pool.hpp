@@ -7,7 +7,9 @@
 // Here memory comes in 2 MiB blocks from map_huge (actors/huge_pages.hpp:
 // one huge page per block where the kernel has one to give, and one TLB
 // entry for ~3,400 entries); an object freed goes to a free list that the
-// next one takes.
+// next one takes. Blocks come from the process's page_reserve
+// (actors/page_reserve.hpp), which makes the next ones ready on a thread of
+// its own while this pool fills the current one.
 
 #pragma once
 
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "actors/huge_pages.hpp"
+#include "actors/page_reserve.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #  include <sanitizer/asan_interface.h>
@@ -99,7 +102,7 @@ private:
   }
 
   void add_block() {
-    auto* block = static_cast<char*>(map_huge(block_size));
+    auto* block = static_cast<char*>(page_reserve::instance().take());
     try {
       blocks_.push_back(block);
     } catch (...) {
