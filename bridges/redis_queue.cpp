@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bridges/redis_engine.hpp"
+#include "bridges/redis_queue_migrations.hpp"
 #include "bridges/redis_queue_scripts.hpp"
 #include "messages/msgpack_codec.hpp"
 
@@ -143,8 +144,18 @@ caf::expected<std::vector<queued_task>> to_tasks(const redis_value& v) {
 }
 
 /// Fields of a leased task as the lease script returns it: id, spec,
-/// attempts, max, nb, seq, error.
-constexpr size_t leased_fields = 7;
+/// attempts, m, nb, error.
+constexpr size_t leased_fields = 6;
+
+/// The seq and max attempts of a task's column m: "<rank> <seq> <max>".
+std::pair<int64_t, int32_t> seq_and_max(const std::string& m) {
+  auto a = m.find(' ');
+  auto b = a == std::string::npos ? a : m.find(' ', a + 1);
+  if (b == std::string::npos)
+    return {0, 0};
+  return {std::atoll(m.c_str() + a + 1),
+          static_cast<int32_t>(std::atoi(m.c_str() + b + 1))};
+}
 
 /// The tasks a lease by `worker` until `expires` took, from the lease
 /// script's reply (the fields all of them share are not sent).
@@ -163,12 +174,11 @@ to_leased(redis_value& v, const std::string& worker, int64_t expires) {
     q.task = std::move(*spec);
     q.state = "IN_PROGRESS";
     q.attempts = static_cast<int32_t>(number(e[2]));
-    q.max_attempts = static_cast<int32_t>(number(e[3]));
+    std::tie(q.seq, q.max_attempts) = seq_and_max(e[3].str);
     q.lease_owner = worker;
     q.lease_expires_ms = expires;
     q.not_before_ms = number(e[4]);
-    q.seq = number(e[5]);
-    q.error = std::move(e[6].str);
+    q.error = std::move(e[5].str);
   }
   return out;
 }
@@ -245,7 +255,8 @@ struct redis_front_state {
   /// (`main`), and the epilogue that writes what the body changed however
   /// it returns.
   static std::string text(const char* body) {
-    return std::string{redis_lua::prelude} + "local function main()\n" + body
+    return std::string{redis_lua::prelude} + redis_lua::migrations
+           + "local function main()\n" + body
            + "\nend\n" + redis_lua::epilogue;
   }
 
@@ -351,6 +362,8 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
         if (is_blank(t.task_id))
           return caf::make_error(ec::invalid_argument,
                                  "a task without task_id cannot be queued");
+        if (auto why = unqueueable_ids(t))
+          return caf::make_error(ec::invalid_argument, std::move(*why));
         argv.push_back(t.task_id);
         argv.push_back(t.plan_id);
         argv.push_back(std::to_string(t.priority));

@@ -2,9 +2,10 @@
 
 // The shared part of the Redis TASK QUEUE's Lua scripts (the scripts and
 // the stored layout: redis_queue_scripts.hpp): the columns and the sets as
-// a script sees them, the counts, the transitions of one task (ready,
-// block, retry, complete) and the move from the layout before. Every
-// script is `prelude`, its body as the function `main`, and `epilogue`.
+// a script sees them, the counts and the transitions of one task (ready,
+// block, retry, complete). Every script is `prelude`, the moves from the
+// layouts before (redis_queue_migrations.hpp), its body as the function
+// `main`, and `epilogue`.
 
 namespace orch::redis_lua {
 
@@ -13,7 +14,11 @@ namespace orch::redis_lua {
 constexpr const char* prelude = R"lua(
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
--- The score of a READY task in P:r: priority first, then enqueue order.
+-- The zsets of READY, IN_PROGRESS and backing-off tasks (layout 2: the
+-- names before are the previous layout's, see redis_queue_migrations.hpp).
+local READY, LEASES, BACKOFF = P .. ':ready2', P .. ':leases2',
+                               P .. ':backoff2'
+-- The score of a READY task in READY: priority first, then enqueue order.
 local function ready_rank(prio, seq)
   return -prio * 1e10 + seq
 end
@@ -91,8 +96,7 @@ end
 -- no such task). Writes wait in PEND[field][id] (the string to store, or
 -- false for the default) and reach Redis in one HSET and one HDEL per
 -- field (flush_columns, at every script's end).
-local NUMERIC = {prio = true, seq = true, max = true, attempts = true,
-                 unmet = true, lease = true, nb = true}
+local NUMERIC = {attempts = true, unmet = true, nb = true}
 -- Every column holds this value under the id '' (never a task's: ids
 -- must not be blank). Redis keeps a hash of up to 512 short fields as a
 -- listpack, searched field by field; a value over 64 bytes makes it a
@@ -104,7 +108,7 @@ local KEEP = 'a column of the task queue: this value, over 64 bytes, keeps it a 
 -- them skip lists; a listpack zset parses every score it passes.
 local ZKEEP = '\0the task queue: this member, over 64 bytes, keeps the set a skip list'
 local CACHE, PEND, PEND_IDS = {}, {}, {}
-local function col(f) return P .. ':c:' .. f end
+local function col(f) return P .. ':c2:' .. f end
 local function cache_of(f)
   local c = CACHE[f]
   if not c then
@@ -240,35 +244,71 @@ local function preload_specs(ids)
   local vals = pieces('MGET', nil, keys)
   for k, id in ipairs(need) do SPECS[id] = vals[k] or '' end
 end
+-- A task's column m, written once at its enqueue: "<rank> <seq> <max>",
+-- its score in READY (priority first, then enqueue order), its enqueue
+-- order and its attempts allowed. One column for the three: a field of a
+-- column read or written costs Redis a look-up in a hash table of every
+-- task (a few cache misses), and a task's hot paths need the three
+-- together or not at all (the bridge reads seq and max out of a lease).
+local function meta_of(rank, seq_s, max_s)
+  return rank .. ' ' .. seq_s .. ' ' .. max_s
+end
+-- The rank (a string, as ZADD takes it), seq and max of task id.
+local function meta(id)
+  local r, s, x = string.match(get('m', id), '^(%S+) (%S+) (%S+)$')
+  return r or '0', tonumber(s) or 0, tonumber(x) or 0
+end
+-- The dependents of a task are its value in the column d, their ids
+-- joined by NUL (ids hold none: the bridge refuses them). For a chain, the
+-- value is the one dependent's id itself.
+local function split_ids(v)
+  local out = {}
+  if not v or v == '' then return out end
+  if not string.find(v, '\0', 1, true) then
+    out[1] = v
+    return out
+  end
+  for d in string.gmatch(v, '%Z+') do out[#out + 1] = d end
+  return out
+end
+local function dependents_of(id)
+  return split_ids(get('d', id))
+end
+-- Adds the ids in ds to the dependents of id.
+local function add_dependents(id, ds)
+  if #ds == 0 then return end
+  local v = get('d', id)
+  local add = table.concat(ds, '\0')
+  if v ~= '' then add = v .. '\0' .. add end
+  set('d', id, add)
+end
 -- The fields a record holds besides the spec and the lease.
-local RECORD = {'state', 'attempts', 'max', 'owner', 'nb', 'seq', 'result',
-                'error'}
+local RECORD = {'state', 'attempts', 'm', 'owner', 'nb', 'result', 'error'}
 local function preload_records(ids)
   for _, f in ipairs(RECORD) do preload(f, ids) end
   preload_specs(ids)
 end
--- When the lease of id ends (0: not leased): its score in P:leases, which
--- every lease and extension writes. The column 'lease' is written only by
--- the version before (a replica of it during a rolling update); every
--- script that ends a lease clears it.
+-- When the lease of id ends (0: not leased): its score in LEASES, which
+-- every lease and extension writes.
 local function lease_of(id)
   if get('state', id) ~= 'IN_PROGRESS' then return 0 end
-  return tonumber(redis.call('ZSCORE', P .. ':leases', id)) or 0
+  return tonumber(redis.call('ZSCORE', LEASES, id)) or 0
 end
 -- Appends the record of id to out: id, spec, state, attempts, max, owner,
 -- lease, nb, seq, result, error.
 local function add_record(out, id)
   preload_specs({id})
+  local _, seq, max = meta(id)
   local n = #out
   out[n + 1] = id
   out[n + 2] = SPECS[id]
   out[n + 3] = get('state', id)
   out[n + 4] = get('attempts', id)
-  out[n + 5] = get('max', id)
+  out[n + 5] = max
   out[n + 6] = get('owner', id)
   out[n + 7] = lease_of(id)
   out[n + 8] = get('nb', id)
-  out[n + 9] = get('seq', id)
+  out[n + 9] = seq
   out[n + 10] = get('result', id)
   out[n + 11] = get('error', id)
   return out
@@ -280,7 +320,7 @@ end
 -- written once per set at the script's end (flush_batches), so a batch of
 -- tasks costs a few ZADD, SADD and ZREM, not one each per task. READY
 -- scores wait in RANKS, from which a task blocked or cancelled in the same
--- script leaves again; a script flushes before it reads P:r or a P:d set.
+-- script leaves again; a script flushes before it reads READY.
 -- BATCHES: command -> key -> args (two levels: no string built per call).
 local BATCHES, BATCH_ORDER, RANKS = {}, {}, {}
 local function batch(cmd, key, a, b)
@@ -307,8 +347,8 @@ local function flush_batches()
   end
   RANKS = {}
   if n > 0 then
-    redis.call('ZADD', P .. ':ready', 'inf', ZKEEP)
-    pieces('ZADD', P .. ':ready', r)
+    redis.call('ZADD', READY, 'inf', ZKEEP)
+    pieces('ZADD', READY, r)
   end
   for _, b in ipairs(BATCH_ORDER) do pieces(b[1], b[2], b[3]) end
   BATCHES, BATCH_ORDER = {}, {}
@@ -316,7 +356,7 @@ end
 -- Out of the ready set, also when it was made READY earlier in this script.
 local function unready(id)
   RANKS[id] = nil
-  redis.call('ZREM', P .. ':ready', id)
+  redis.call('ZREM', READY, id)
 end
 local function setstate(id, st)
   count_move(get('plan', id), get('state', id), st)
@@ -355,10 +395,10 @@ end
 -- Into the ready set, by priority and then enqueue order.
 local function ready(id)
   setstate(id, 'READY')
-  RANKS[id] = ready_rank(get('prio', id), get('seq', id))
+  RANKS[id] = (meta(id))
 end
 local function block(id, why)
-  flush_batches() -- the P:d sets read below
+  flush_batches() -- READY, left below
   local todo = {{id, why}}
   while #todo > 0 do
     local item = table.remove(todo)
@@ -366,10 +406,10 @@ local function block(id, why)
     local st = get('state', x)
     if st == 'QUEUED' or st == 'READY' then
       unready(x)
-      redis.call('ZREM', P .. ':backoff', x)
+      redis.call('ZREM', BACKOFF, x)
       setstate(x, 'BLOCKED')
       set('error', x, w)
-      for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. x)) do
+      for _, d in ipairs(dependents_of(x)) do
         table.insert(todo, {d, 'dependency ' .. x .. ' is blocked: ' .. w})
       end
     end
@@ -378,11 +418,11 @@ end
 local function retry_or_fail(id, why, base, maxb)
   local attempts = get('attempts', id)
   set('owner', id, '')
-  set('lease', id, 0)
   set('error', id, why)
-  if attempts >= get('max', id) then
+  local _, _, max = meta(id)
+  if attempts >= max then
     setstate(id, 'FAILED')
-    for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
+    for _, d in ipairs(dependents_of(id)) do
       block(d, 'dependency ' .. id .. ' failed: ' .. why)
     end
     return
@@ -394,19 +434,19 @@ local function retry_or_fail(id, why, base, maxb)
   end
   setstate(id, 'QUEUED')
   set('nb', id, NOW + delay)
-  redis.call('ZADD', P .. ':backoff', NOW + delay, id)
+  redis.call('ZADD', BACKOFF, NOW + delay, id)
 end
 local function promote(base, maxb)
-  local due = redis.call('ZRANGEBYSCORE', P .. ':backoff', '-inf', NOW)
+  local due = redis.call('ZRANGEBYSCORE', BACKOFF, '-inf', NOW)
   if #due > 0 then
-    pieces('ZREM', P .. ':backoff', due)
+    pieces('ZREM', BACKOFF, due)
     for _, id in ipairs(due) do
       if get('state', id) == 'QUEUED' then ready(id) end
     end
   end
-  local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', NOW)
+  local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', NOW)
   if #expired > 0 then
-    pieces('ZREM', P .. ':leases', expired)
+    pieces('ZREM', LEASES, expired)
     for _, id in ipairs(expired) do
       if get('state', id) == 'IN_PROGRESS' then
         -- Counts an attempt; back to READY at once (no backoff).
@@ -440,15 +480,14 @@ end
 local function complete_one(id, worker, result, first, last, no_dependents)
   local err = owned(id, worker)
   if err then return err end
-  batch('ZREM', P .. ':leases', id)
+  batch('ZREM', LEASES, id)
   setstate(id, 'COMPLETED')
   set('result', id, result)
   set('error', id, '')
   set('owner', id, '')
-  set('lease', id, 0)
   if not no_dependents then
-    local dependents = redis.call('SMEMBERS', P .. ':d:' .. id)
-    for _, f in ipairs({'state', 'unmet', 'nb', 'plan', 'prio', 'seq'}) do
+    local dependents = dependents_of(id)
+    for _, f in ipairs({'state', 'unmet', 'nb', 'plan', 'm'}) do
       preload(f, dependents)
     end
     for _, d in ipairs(dependents) do
@@ -471,55 +510,13 @@ local function by_seq(ids, want)
     if st ~= '' and (want == '' or st == want) then keep[#keep + 1] = id end
   end
   preload_records(keep)
-  table.sort(keep, function(a, b) return get('seq', a) < get('seq', b) end)
+  local seq = {}
+  for _, id in ipairs(keep) do seq[id] = select(2, meta(id)) end
+  table.sort(keep, function(a, b) return seq[a] < seq[b] end)
   local out = {}
   for _, id in ipairs(keep) do add_record(out, id) end
   return out
 end
--- The layout before: a hash per task, the zset P:all and the zsets P:r,
--- P:l and P:b. Moves every task into the columns and the zsets' members
--- into P:ready, P:leases and P:backoff, in one script, so that no script
--- sees both layouts.
-local function migrate_hashes()
-  local fields = {'state', 'plan', 'prio', 'seq', 'max', 'attempts', 'unmet',
-                  'owner', 'lease', 'nb', 'result', 'error'}
-  -- A task the columns know already was enqueued again by a replica of
-  -- the version before (it no longer finds P:all): the columns' record
-  -- stays, the hash goes, and the count that replica added is taken back.
-  local moved = {}
-  for _, id in ipairs(redis.call('ZRANGE', P .. ':all', 0, -1)) do
-    local key = P .. ':t:' .. id
-    local h = redis.call('HMGET', key, 'spec', unpack(fields))
-    if h[2] and get('state', id) ~= '' then
-      count_move(h[3] or '', h[2], nil)
-      redis.call('DEL', key)
-    elseif h[2] then
-      moved[id] = true
-      for k, f in ipairs(fields) do
-        local v = h[k + 1]
-        if v and v ~= '' and v ~= '0' then set(f, id, convert(f, v), v) end
-      end
-      if h[1] then redis.call('SET', P .. ':s:' .. id, h[1]) end
-      redis.call('DEL', key)
-    end
-  end
-  flush_columns()
-  flush_counts()
-  for old, new in pairs({r = 'ready', l = 'leases', b = 'backoff'}) do
-    local xs = redis.call('ZRANGE', P .. ':' .. old, 0, -1, 'WITHSCORES')
-    local args = {}
-    for k = 1, #xs, 2 do
-      if moved[xs[k]] then
-        args[#args + 1] = xs[k + 1]
-        args[#args + 1] = xs[k]
-      end
-    end
-    pieces('ZADD', P .. ':' .. new, args)
-    redis.call('DEL', P .. ':' .. old)
-  end
-  redis.call('DEL', P .. ':all')
-end
-if redis.call('EXISTS', P .. ':all') == 1 then migrate_hashes() end
 )lua";
 
 /// What every script runs after its body (`main`): changed fields, set

@@ -1,29 +1,31 @@
 #pragma once
 
 // The Lua scripts of the Redis TASK QUEUE: every transition runs atomically
-// inside Redis. Keys (P = the configured prefix):
-//   P:c:<field> hash per field of a task ("columns"), task id -> value, for
-//              state, plan, prio, seq, max, attempts, unmet, owner, nb,
-//              result and error (and lease, written by the version before
-//              only: a lease's expiry is its score in P:leases, and the
-//              scripts that end a lease clear the column's entry); a field
-//              at its default ('' or 0) is
-//              left out, and P:c:state holds every task; each column also
+// inside Redis. Keys (P = the configured prefix), layout 2:
+//   P:c2:<field> hash per field of a task ("columns"), task id -> value,
+//              for state, plan, attempts, unmet, owner, nb, result and
+//              error; m ("<rank> <seq> <max>", written once at enqueue:
+//              the task's score in P:ready2, its enqueue order, its
+//              attempts allowed); d (the task's dependents, their ids
+//              joined by NUL). A field at its default ('' or 0) is left
+//              out, and P:c2:state holds every task; each column also
 //              holds an entry of its own under the id '' (KEEP, no task),
-//              and P:ready and P:leases a member of their own (ZKEEP,
+//              and P:ready2 and P:leases2 a member of their own (ZKEEP,
 //              score +inf), which keep them hash tables and skip lists
-//              (redis_queue_prelude.hpp). A script reads one
-//              field of a whole batch with one HMGET and writes it with one
-//              HSET: with a hash per task every read and write of a task
-//              was a command of its own, and Redis's cost per command run
-//              from Lua (~3,000 instructions before any work) was most of
-//              the queue's time.
+//              (redis_queue_prelude.hpp). A script reads one field of a
+//              whole batch with one HMGET and writes it with one HSET: with
+//              a hash per task every read and write of a task was a command
+//              of its own, and Redis's cost per command run from Lua
+//              (~3,000 instructions before any work) was most of the
+//              queue's time. Each field a batch touches is a look-up per
+//              task in a hash of every task, so a task's fields that go
+//              together share a column (m), and a task's dependents are a
+//              field, not a key of their own.
 //   P:s:<id>   string: the spec (msgpack task_spec), read with MGET
-//   P:d:<id>   set: dependents of <id>
 //   P:w:<id>   set: dependents waiting for <id> to be enqueued
-//   P:ready    zset: READY tasks, by -priority * 1e10 + seq
-//   P:leases   zset: IN_PROGRESS tasks, by lease expiry (ms)
-//   P:backoff  zset: tasks waiting for a retry backoff, by due time (ms)
+//   P:ready2   zset: READY tasks, by -priority * 1e10 + seq
+//   P:leases2  zset: IN_PROGRESS tasks, by lease expiry (ms)
+//   P:backoff2 zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan (list of one plan)
 //   P:pc:<plan> hash: tasks of a plan by state, kept by count_move
@@ -32,15 +34,13 @@
 //              with the completion or failure that causes the event
 //   P:op:<plan> set: outbox keys of a plan
 //   P:ok       hash: outbox key -> its plan (to leave P:op when dropped)
-// The layout before kept a hash per task (P:t:<id>, its spec in P:s:<id>
-// or in the hash), the zset P:all of every task and the zsets P:r, P:l and
-// P:b; the first script that finds P:all moves every task into the columns
-// and the zsets' members into theirs (migrate_hashes). The zsets have new
-// names so that a replica of the version before, during a rolling update,
-// finds nothing to lease, and its other calls on a moved task answer "no
-// task" instead of writing half a hash. A task record, as scripts return
-// it: id, spec, state, attempts, max, owner, lease, nb, seq, result, error. Errors come back as "<code>: <text>" with
-// code not_found or invalid_argument.
+//   P:c:state  string: says the queue moved to layout 2; every script of
+//              layout 1 fails on it (redis_queue_migrations.hpp)
+// The layouts before (a hash per task; columns P:c:<field> with sets
+// P:d:<id>) are moved into this one by the first script that finds them
+// (redis_queue_migrations.hpp). A task record, as scripts return it: id,
+// spec, state, attempts, max, owner, lease, nb, seq, result, error. Errors
+// come back as "<code>: <text>" with code not_found or invalid_argument.
 
 #include "bridges/redis_queue_prelude.hpp"
 
@@ -50,12 +50,11 @@ namespace orch::redis_lua {
 /// deps..., spec. Returns the number of new tasks. The states of the
 /// batch's tasks (which exist already) and of their dependencies are read
 /// with one HMGET, and whether any has dependents waiting for it with one
-/// EXISTS on the P:w sets; a task costs one command per dependency. A
-/// batch whose dependencies exist or come earlier in it (none awaited or
-/// blocked) takes a hot path that writes each column once.
+/// EXISTS on the P:w sets. A batch whose dependencies exist or come
+/// earlier in it (none awaited or blocked) takes a hot path that writes
+/// each column once, the dependencies' column d too.
 constexpr const char* enqueue = R"lua(
 local max_s = ARGV[3]
-local max = tonumber(max_s)
 -- The batch's tasks as columns: ids, plans, priorities (as sent),
 -- dependencies and specs (no table per task).
 local tid, tplan, tprio, tdeps, tspec = {}, {}, {}, {}, {}
@@ -114,10 +113,10 @@ if hot then
   end
 end
 if hot then
-  local hstate, hplan, hprio, hseq, hmax, hunmet = {}, {}, {}, {}, {}, {}
+  local hstate, hplan, hm, hunmet = {}, {}, {}, {}
   local specs, ranks, pkeys = {}, {}, {}
-  local added, nplan, nprio, nranks = 0, 0, 0, 0
-  -- The new dependents of each dependency (P:d:<dependency>), and the
+  local added, nplan, nranks = 0, 0, 0
+  -- The new dependents of each dependency (its column d), and the
   -- dependencies in the order first named.
   local dependents, waited, nwaited = {}, {}, 0
   local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
@@ -158,10 +157,6 @@ if hot then
       local j = added + added
       hstate[j - 1] = id
       hstate[j] = state
-      hseq[j - 1] = id
-      hseq[j] = seq_s
-      hmax[j - 1] = id
-      hmax[j] = max_s
       specs[j - 1] = P .. ':s:' .. id
       specs[j] = tspec[x]
       if plan ~= '' then
@@ -170,14 +165,12 @@ if hot then
         nplan = nplan + 2
       end
       local prio_s = tprio[x]
-      local prio = prio_s == '0' and 0 or tonumber(prio_s)
-      if prio ~= 0 then
-        hprio[nprio + 1] = id
-        hprio[nprio + 2] = prio_s
-        nprio = nprio + 2
-      end
+      local rank = ready_score(prio_s == '0' and 0 or tonumber(prio_s), seq,
+                               seq_s)
+      hm[j - 1] = id
+      hm[j] = meta_of(rank, seq_s, max_s)
       if state == 'READY' then
-        ranks[nranks + 1] = ready_score(prio, seq, seq_s)
+        ranks[nranks + 1] = rank
         ranks[nranks + 2] = id
         nranks = nranks + 2
       end
@@ -185,18 +178,25 @@ if hot then
   end
   write_column('state', hstate)
   write_column('plan', hplan)
-  write_column('prio', hprio)
-  write_column('seq', hseq)
-  write_column('max', hmax)
+  write_column('m', hm)
   write_column('unmet', hunmet)
   pieces('MSET', nil, specs)
   if nranks > 0 then
-    redis.call('ZADD', P .. ':ready', 'inf', ZKEEP)
-    pieces('ZADD', P .. ':ready', ranks)
+    redis.call('ZADD', READY, 'inf', ZKEEP)
+    pieces('ZADD', READY, ranks)
   end
-  for k = 1, nwaited do
-    local d = waited[k]
-    pieces('SADD', P .. ':d:' .. d, dependents[d])
+  if nwaited > 0 then
+    -- Appended to what each dependency's column d holds (for a dependency
+    -- new in this batch: nothing).
+    local had, hd = column('d', waited), {}
+    for k = 1, nwaited do
+      local d = waited[k]
+      local v = table.concat(dependents[d], '\0')
+      if had[k] then v = had[k] .. '\0' .. v end
+      hd[k + k - 1] = d
+      hd[k + k] = v
+    end
+    write_column('d', hd)
   end
   if seq ~= seq0 then redis.call('SET', P .. ':seq', seq) end
   return added
@@ -233,7 +233,7 @@ for x = 1, nt do
         redis.call('SADD', P .. ':w:' .. d, id)
         awaited[d] = true
       else
-        batch('SADD', P .. ':d:' .. d, id)
+        add_dependents(d, {id})
         if ds ~= 'COMPLETED' then
           unmet = unmet + 1
           if ds == 'FAILED' or ds == 'BLOCKED' or ds == 'CANCELLED' then
@@ -245,7 +245,7 @@ for x = 1, nt do
     if nwaiting > 0 or awaited[id] then
       local waiting = redis.call('SMEMBERS', P .. ':w:' .. id)
       if #waiting > 0 then
-        redis.call('SADD', P .. ':d:' .. id, unpack(waiting))
+        add_dependents(id, waiting)
         redis.call('DEL', P .. ':w:' .. id)
       end
     end
@@ -255,23 +255,19 @@ for x = 1, nt do
     count_move(plan, nil, state)
     -- Strings, not numbers: Redis formats every number it is given.
     local seq_s = string.format('%d', seq)
-    local prio_s = tprio[x]
-    local prio = tonumber(prio_s)
+    local rank = ready_score(tonumber(tprio[x]), seq, seq_s)
     -- A new task's fields at their default are not written (nothing to
     -- delete), only remembered.
     set('state', id, state)
     if plan ~= '' then set('plan', id, plan) else cache_of('plan')[id] = '' end
-    if prio ~= 0 then set('prio', id, prio, prio_s)
-    else cache_of('prio')[id] = 0 end
-    set('seq', id, seq, seq_s)
-    set('max', id, max, max_s)
+    set('m', id, meta_of(rank, seq_s, max_s))
     if unmet > 0 then set('unmet', id, unmet) end
     specs[#specs + 1] = P .. ':s:' .. id
     specs[#specs + 1] = tspec[x]
     if blocked then
       block(id, 'dependency ' .. blocked .. ' did not complete')
     elseif state == 'READY' then
-      RANKS[id] = ready_score(prio, seq, seq_s)
+      RANKS[id] = rank
     end
   end
 end
@@ -281,10 +277,10 @@ return added
 )lua";
 
 /// ARGV: P, now, worker, ttl, n, base, maxb. Returns the leased tasks,
-/// flat, 7 fields each: id, spec, attempts, max, nb, seq, error (their
-/// state, owner, lease and result are the same for all: IN_PROGRESS,
-/// worker, now + ttl, none). A hot path: whole columns, read and written
-/// once each for the batch.
+/// flat, 6 fields each: id, spec, attempts, m (whose seq and max the
+/// bridge reads), nb, error (their state, owner, lease and result are the
+/// same for all: IN_PROGRESS, worker, now + ttl, none). A hot path: whole
+/// columns, read and written once each for the batch.
 constexpr const char* lease = R"lua(
 local worker, ttl, n = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
@@ -292,18 +288,18 @@ flush_batches() -- tasks promote made READY
 flush_columns() -- and their states, before the columns are read
 -- The first n by rank, then out of the set: ZPOPMIN would send each score
 -- as a formatted double, only for the script to parse it.
-local ids = redis.call('ZRANGE', P .. ':ready', 0, n - 1)
+local ids = redis.call('ZRANGE', READY, 0, n - 1)
 local m = #ids
 if m > 0 and ids[m] == ZKEEP then
   ids[m] = nil
   m = m - 1
 end
 if m == 0 then return {} end
-redis.call('ZREMRANGEBYRANK', P .. ':ready', 0, m - 1)
+redis.call('ZREMRANGEBYRANK', READY, 0, m - 1)
 local expires = string.format('%d', NOW + ttl)
 local st, plan, att = column('state', ids), column('plan', ids),
                       column('attempts', ids)
-local max, seq = column('max', ids), column('seq', ids)
+local meta = column('m', ids)
 -- No result: only a completion writes one, and nothing leaves COMPLETED.
 -- A not-before time and an error are only written by retry_or_fail, to a
 -- task that was leased (attempts counted, and a release takes back only
@@ -350,19 +346,18 @@ for k = 1, m do
     out[o + 1] = id
     out[o + 2] = specs[k] or ''
     out[o + 3] = a
-    out[o + 4] = max[k] or '0'
+    out[o + 4] = meta[k] or ''
     out[o + 5] = nb[k] or '0'
-    out[o + 6] = seq[k] or '0'
-    out[o + 7] = err[k] or ''
-    o = o + 7
+    out[o + 6] = err[k] or ''
+    o = o + 6
   end
 end
 write_column('state', hstate)
 write_column('attempts', hatt)
 write_column('owner', howner)
 if j > 0 then
-  redis.call('ZADD', P .. ':leases', 'inf', ZKEEP)
-  pieces('ZADD', P .. ':leases', zl)
+  redis.call('ZADD', LEASES, 'inf', ZKEEP)
+  pieces('ZADD', LEASES, zl)
 end
 return out
 )lua";
@@ -373,7 +368,7 @@ local id, worker, ttl = ARGV[3], ARGV[4], tonumber(ARGV[5])
 promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
 local err = owned(id, worker)
 if err then return err end
-redis.call('ZADD', P .. ':leases', NOW + ttl, id)
+redis.call('ZADD', LEASES, NOW + ttl, id)
 return record(id)
 )lua";
 
@@ -387,8 +382,7 @@ return record(ARGV[3])
 /// ARGV: P, now, then per completion: id, worker, result, the number of its
 /// events, the events (key, when, blob)... Returns the completions that
 /// failed, flat: the completion's place in the batch (from 1), its error.
-/// Whether any of the tasks has dependents is asked with one EXISTS on
-/// their P:d sets. Unless a
+/// The tasks' dependents are read with one HMGET of the column d. Unless a
 /// completion carries events (then each goes through complete_one), the
 /// batch reads and writes whole columns (a hot path), its dependents' too.
 constexpr const char* complete_many = R"lua(
@@ -399,7 +393,7 @@ local function failed(k, why)
   nout = nout + 2
 end
 -- Where each completion starts in ARGV and where its events end.
-local starts, lasts, ids, depsets = {}, {}, {}, {}
+local starts, lasts, ids = {}, {}, {}
 local n = 0
 local events = false
 local i, nargs = 3, #ARGV
@@ -415,10 +409,14 @@ while i <= nargs do
   lasts[n] = last
   local id = ARGV[i]
   ids[n] = id
-  depsets[n] = P .. ':d:' .. id
   i = last + 1
 end
-local _, ndeps = pieces('EXISTS', nil, depsets)
+-- Each task's dependents (false: none), and whether any has some.
+local dv = column('d', ids)
+local ndeps = 0
+for k = 1, n do
+  if dv[k] then ndeps = ndeps + 1 end
+end
 if events then
   preload('state', ids)
   preload('owner', ids)
@@ -426,14 +424,14 @@ if events then
   for k = 1, n do
     local at, last = starts[k], lasts[k]
     local err = complete_one(ARGV[at], ARGV[at + 1], ARGV[at + 2], at + 4,
-                             last, ndeps == 0)
+                             last, not dv[k])
     if err then failed(k, err.err) end
   end
   return out
 end
 local st, owner, plan = column('state', ids), column('owner', ids),
                         column('plan', ids)
-local hstate, hres, done = {}, {}, {}
+local hstate, hres, done, ddone = {}, {}, {}, {}
 local nstate, nres, ndone = 0, 0, 0
 for k = 1, n do
   local at = starts[k]
@@ -450,6 +448,7 @@ for k = 1, n do
     done[id] = true
     ndone = ndone + 1
     ids[ndone] = id
+    ddone[ndone] = dv[k]
     count_move(plan[k] or '', 'IN_PROGRESS', 'COMPLETED')
     hstate[nstate + 1] = id
     hstate[nstate + 2] = 'COMPLETED'
@@ -465,27 +464,27 @@ end
 for k = #ids, ndone + 1, -1 do ids[k] = nil end
 write_column('state', hstate)
 write_column('result', hres)
--- Errors are rare (a task failed before), and leases in the column only
--- come from a replica of the version before.
+-- Errors are rare (a task failed before).
 clear_if_used('error', ids)
 write_column('owner', nil, ids)
-clear_if_used('lease', ids)
-if ndone > 0 then pieces('ZREM', P .. ':leases', ids) end
+if ndone > 0 then pieces('ZREM', LEASES, ids) end
 if ndeps == 0 then return out end
 -- Dependents: one less unmet each; READY when none is left. A dependent
 -- still waiting (QUEUED, unmet) was never leased, so no backoff holds it
 -- (only a retry sets a not-before time, to a task that was leased).
 local deps, nd = {}, 0
 for k = 1, ndone do
-  for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. ids[k])) do
-    nd = nd + 1
-    deps[nd] = d
+  local v = ddone[k]
+  if v then
+    for _, d in ipairs(split_ids(v)) do
+      nd = nd + 1
+      deps[nd] = d
+    end
   end
 end
 if nd == 0 then return out end
 local dst, dunmet = column('state', deps), column('unmet', deps)
-local dplan, dprio, dseq = column('plan', deps), column('prio', deps),
-                           column('seq', deps)
+local dplan, dmeta = column('plan', deps), column('m', deps)
 local left, order, readied = {}, {}, {}
 local hready, norder, nready = {}, 0, 0
 for k = 1, nd do
@@ -505,9 +504,7 @@ for k = 1, nd do
       hready[nready + 1] = d
       hready[nready + 2] = 'READY'
       nready = nready + 2
-      local seq_s = dseq[k] or '0'
-      local prio = tonumber(dprio[k]) or 0
-      RANKS[d] = ready_score(prio, prio ~= 0 and tonumber(seq_s), seq_s)
+      RANKS[d] = string.match(dmeta[k] or '0', '^%S+')
     end
   end
 end
@@ -535,7 +532,7 @@ constexpr const char* fail = R"lua(
 local id, worker, why = ARGV[3], ARGV[4], ARGV[5]
 local err = owned(id, worker)
 if err then return err end
-redis.call('ZREM', P .. ':leases', id)
+redis.call('ZREM', LEASES, id)
 retry_or_fail(id, why, tonumber(ARGV[6]), tonumber(ARGV[7]))
 record_events(id, 8, #ARGV)
 return record(id)
@@ -546,9 +543,8 @@ constexpr const char* release = R"lua(
 local id, worker = ARGV[3], ARGV[4]
 local err = owned(id, worker)
 if err then return err end
-redis.call('ZREM', P .. ':leases', id)
+redis.call('ZREM', LEASES, id)
 set('owner', id, '')
-set('lease', id, 0)
 local a = get('attempts', id)
 if a > 0 then set('attempts', id, a - 1) end
 ready(id)
@@ -612,11 +608,11 @@ if st == 'COMPLETED' or st == 'FAILED' or st == 'CANCELLED' then
                            .. ' is already ' .. st)
 end
 unready(id)
-redis.call('ZREM', P .. ':leases', id)
-redis.call('ZREM', P .. ':backoff', id)
+redis.call('ZREM', LEASES, id)
+redis.call('ZREM', BACKOFF, id)
 setstate(id, 'CANCELLED')
 set('owner', id, '')
-for _, d in ipairs(redis.call('SMEMBERS', P .. ':d:' .. id)) do
+for _, d in ipairs(dependents_of(id)) do
   block(d, 'dependency ' .. id .. ' was cancelled')
 end
 return record(id)
@@ -640,13 +636,13 @@ promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 flush_batches() -- tasks promote made READY
 local want = ARGV[3]
 if want == 'READY' then
-  return by_seq(redis.call('ZRANGE', P .. ':ready', 0, -1), want)
+  return by_seq(redis.call('ZRANGE', READY, 0, -1), want)
 end
 if want == 'IN_PROGRESS' then
-  return by_seq(redis.call('ZRANGE', P .. ':leases', 0, -1), want)
+  return by_seq(redis.call('ZRANGE', LEASES, 0, -1), want)
 end
 local ids = {}
-local h = redis.call('HGETALL', P .. ':c:state')
+local h = redis.call('HGETALL', col('state'))
 for k = 1, #h, 2 do
   if h[k] ~= '' then ids[#ids + 1] = h[k] end
 end

@@ -150,6 +150,20 @@ bool is_blank(std::string_view x) {
   return true;
 }
 
+std::optional<std::string> unqueueable_ids(const task_spec& t) {
+  auto nul = [](const std::string& id) {
+    return id.find('\0') != std::string::npos;
+  };
+  if (nul(t.task_id))
+    return "task id '" + std::string{t.task_id.c_str()}
+           + "...' holds a NUL byte";
+  for (auto& d : t.dependencies)
+    if (nul(d))
+      return "dependency '" + std::string{d.c_str()} + "...' of task "
+             + t.task_id + " holds a NUL byte";
+  return std::nullopt;
+}
+
 double percentile_of(std::vector<int64_t> xs, double p) {
   if (xs.empty())
     return 0;

@@ -614,6 +614,29 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_blank_id_is_no_task, B, backends) {
                     "a");
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(an_id_with_a_nul_byte_is_refused, B, backends) {
+  // The Redis queue keeps a task's dependents as their ids joined by NUL.
+  queue_fixture<B> f;
+  auto refused = [&](std::vector<task_spec> xs) {
+    bool is = false;
+    f.self->request(f.q, 5s, atom::add_v, std::move(xs))
+      .receive([](int32_t) {},
+               [&](caf::error& e) {
+                 is = code_of(e) == ec::invalid_argument
+                      && render(e).find("NUL") != std::string::npos;
+               });
+    return is;
+  };
+  BOOST_CHECK(refused({t("ok"), t(std::string{"a\0b", 3})}));
+  BOOST_CHECK(refused({t("c", 0, {std::string{"x\0y", 3}})}));
+  // Nothing of a refused batch was queued.
+  f.add({t("d", 0, {"ok"})});
+  BOOST_CHECK_EQUAL(f.status("d").state, "QUEUED");
+  BOOST_CHECK_EQUAL(joined(ids(f.template must<std::vector<queued_task>>(
+                      atom::list_v, std::string{}))),
+                    "d");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_outbox_of_one_plan, B, backends) {
   queue_fixture<B> f;
   f.add({planned("p/a"), planned("p/b"), planned("q/c")});

@@ -246,9 +246,10 @@ BOOST_FIXTURE_TEST_CASE(a_refused_auth_is_reported_and_tried_again,
 
 BOOST_FIXTURE_TEST_CASE(tasks_stored_as_hashes_are_converted,
                         redis_queue_fixture) {
-  // The layout before kept a hash per task (its spec in P:s:<id>, or in
-  // the hash for the oldest tasks) and the zset P:all; the first script
-  // after an upgrade moves every task into the columns (P:c:<field>).
+  // Layout 0 kept a hash per task (its spec in P:s:<id>, or in the hash for
+  // the oldest tasks), the zset P:all and the dependents of a task in the
+  // set P:d:<id>; the first script after an upgrade moves every task into
+  // the columns (P:c2:<field>).
   settings.prefix = "old";
   open();
   BOOST_REQUIRE(await_queue(sys, q, 10s)); // connected
@@ -259,41 +260,43 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_as_hashes_are_converted,
   ts[2].description = "waits for before";
   ts[2].dependencies = {"before"};
   BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 3);
-  // Back to the layout before, inside Redis: the columns become a hash per
-  // task (with "before"'s spec in it, the others' in P:s), the zset P:all,
-  // and the READY tasks go into P:r.
+  // Back to layout 0, inside Redis: the columns become a hash per task
+  // (with "before"'s spec in it, the others' in P:s), the zset P:all, the
+  // dependents sets, and the READY tasks go into P:r.
   scratch_dir dir;
   auto lua = dir.path + "/to-hashes.lua";
   std::ofstream{lua} << R"lua(
 local P = ARGV[1]
-local fields = {'state', 'plan', 'prio', 'seq', 'max', 'attempts', 'unmet',
-                'owner', 'lease', 'nb', 'result', 'error'}
-local function col(f, id) return redis.call('HGET', P .. ':c:' .. f, id) end
-for _, id in ipairs(redis.call('HKEYS', P .. ':c:state')) do
+local fields = {'state', 'plan', 'attempts', 'unmet', 'owner', 'nb', 'result',
+                'error', 'm', 'd'}
+local function col(f, id) return redis.call('HGET', P .. ':c2:' .. f, id) end
+for _, id in ipairs(redis.call('HKEYS', P .. ':c2:state')) do
   if id ~= '' then -- not the column's own field
   local key = P .. ':t:' .. id
+  local rank, seq, max = string.match(col('m', id), '^(%S+) (%S+) (%S+)$')
+  local prio = (tonumber(seq) - tonumber(rank)) / 1e10
   redis.call('HSET', key, 'state', col('state', id), 'plan',
-             col('plan', id) or '', 'prio', col('prio', id) or '0', 'seq',
-             col('seq', id), 'max', col('max', id), 'attempts',
-             col('attempts', id) or '0', 'owner', col('owner', id) or '',
-             'nb', col('nb', id) or '0')
+             col('plan', id) or '', 'prio', string.format('%d', prio), 'seq',
+             seq, 'max', max, 'attempts', col('attempts', id) or '0',
+             'owner', col('owner', id) or '', 'nb', col('nb', id) or '0')
   if col('unmet', id) then redis.call('HSET', key, 'unmet', col('unmet', id)) end
+  if col('d', id) then redis.call('SADD', P .. ':d:' .. id, col('d', id)) end
   if id == 'before' then
     redis.call('HSET', key, 'spec', redis.call('GET', P .. ':s:' .. id),
                'lease', '0', 'result', '', 'error', '')
     redis.call('DEL', P .. ':s:' .. id)
   end
-  redis.call('ZADD', P .. ':all', col('seq', id), id)
+  redis.call('ZADD', P .. ':all', seq, id)
   end
 end
-for _, f in ipairs(fields) do redis.call('DEL', P .. ':c:' .. f) end
-local ready = redis.call('ZRANGE', P .. ':ready', 0, -1, 'WITHSCORES')
+for _, f in ipairs(fields) do redis.call('DEL', P .. ':c2:' .. f) end
+local ready = redis.call('ZRANGE', P .. ':ready2', 0, -1, 'WITHSCORES')
 for k = 1, #ready, 2 do
   if ready[k]:sub(1, 1) ~= '\0' then -- not the set's own member
     redis.call('ZADD', P .. ':r', ready[k + 1], ready[k])
   end
 end
-redis.call('DEL', P .. ':ready')
+redis.call('DEL', P .. ':ready2')
 return redis.call('ZCARD', P .. ':all')
 )lua";
   auto cli = "redis-cli -p " + std::to_string(redis.port);
@@ -304,14 +307,15 @@ return redis.call('ZCARD', P .. ':all')
   auto before = must<queued_task>(atom::status_v, std::string{"before"});
   BOOST_CHECK_EQUAL(before.task.description, "spec in the hash");
   BOOST_CHECK_EQUAL(before.state, "READY");
-  // Converted: the hashes, P:all and P:r are gone, the columns hold all
-  // three, and "before"'s spec has its own key.
+  // Converted: the hashes, P:all, P:r and the dependents' set are gone,
+  // the columns hold all three, and "before"'s spec has its own key.
   BOOST_CHECK_EQUAL(std::system((cli + " EXISTS old:all old:r old:t:before "
-                                       "old:t:after old:t:next | grep -qx 0")
+                                       "old:t:after old:t:next old:d:before"
+                                       " | grep -qx 0")
                                   .c_str()),
                     0);
   BOOST_CHECK_EQUAL( // the three and the column's own field ''
-    std::system((cli + " HLEN old:c:state | grep -qx 4").c_str()), 0);
+    std::system((cli + " HLEN old:c2:state | grep -qx 4").c_str()), 0);
   BOOST_CHECK_EQUAL(
     std::system((cli + " EXISTS old:s:before | grep -qx 1").c_str()), 0);
   auto leased = lease(5);
@@ -375,40 +379,106 @@ BOOST_FIXTURE_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing,
   BOOST_CHECK_EQUAL(rest[0].task.task_id, "b");
 }
 
-BOOST_FIXTURE_TEST_CASE(a_lease_column_of_the_version_before_is_cleared,
+BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_1_are_converted,
                         redis_queue_fixture) {
-  // The version before also kept a lease's end in the column P:c:lease; a
-  // replica of it during a rolling update still writes it. This version
-  // reads a lease's end from P:leases, and a completion clears the column.
-  settings.prefix = "lc";
+  // Layout 1 kept the columns under P:c:, a task's seq, max and priority in
+  // columns of their own, its dependents in the set P:d:<id>, the zsets
+  // P:ready, P:leases and P:backoff, and (from the version before it) a
+  // lease's end in the column P:c:lease. The first script of layout 2 moves
+  // all of it, and P:c:state then holds a string on which every script of
+  // layout 1 fails.
+  settings.prefix = "l1";
   open();
   BOOST_REQUIRE(await_queue(sys, q, 10s));
-  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, tasks({"a", "b", "c"})), 3);
-  auto got = lease(3);
-  BOOST_REQUIRE_EQUAL(got.size(), 3u);
+  auto ts = tasks({"a", "b", "c", "d"});
+  ts[1].priority = 5;   // leased first
+  ts[2].dependencies = {"a"};
+  ts[3].dependencies = {"a", "b"};
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 4);
+  auto got = lease(1);
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  BOOST_CHECK_EQUAL(got[0].task.task_id, "b");
+  auto b_seq = got[0].seq;
+  BOOST_CHECK_EQUAL(b_seq, 2);
+  BOOST_CHECK_EQUAL(got[0].max_attempts, settings.queue.max_attempts);
+  // Back to layout 1, inside Redis.
+  scratch_dir dir;
+  auto lua = dir.path + "/to-layout-1.lua";
+  std::ofstream{lua} << R"lua(
+local P = ARGV[1]
+redis.call('DEL', P .. ':c:state')
+for _, f in ipairs({'state', 'plan', 'attempts', 'unmet', 'owner', 'nb',
+                    'result', 'error'}) do
+  if redis.call('EXISTS', P .. ':c2:' .. f) == 1 then
+    redis.call('RENAME', P .. ':c2:' .. f, P .. ':c:' .. f)
+  end
+end
+local m = redis.call('HGETALL', P .. ':c2:m')
+for k = 1, #m, 2 do
+  local id = m[k]
+  local rank, seq, max = string.match(m[k + 1], '^(%S+) (%S+) (%S+)$')
+  if rank then
+    local prio = (tonumber(seq) - tonumber(rank)) / 1e10
+    redis.call('HSET', P .. ':c:seq', id, seq)
+    redis.call('HSET', P .. ':c:max', id, max)
+    if prio ~= 0 then
+      redis.call('HSET', P .. ':c:prio', id, string.format('%d', prio))
+    end
+  end
+end
+local d = redis.call('HGETALL', P .. ':c2:d')
+for k = 1, #d, 2 do
+  if d[k] ~= '' then
+    for x in string.gmatch(d[k + 1], '%Z+') do
+      redis.call('SADD', P .. ':d:' .. d[k], x)
+    end
+  end
+end
+redis.call('DEL', P .. ':c2:m', P .. ':c2:d')
+redis.call('HSET', P .. ':c:lease', 'b', '12345')
+redis.call('RENAME', P .. ':ready2', P .. ':ready')
+redis.call('RENAME', P .. ':leases2', P .. ':leases')
+return redis.call('HLEN', P .. ':c:seq')
+)lua";
   auto cli = "redis-cli -p " + std::to_string(redis.port);
-  // What the old lease script writes besides, for a and b.
-  auto a_ends = std::to_string(got[0].lease_expires_ms);
   BOOST_REQUIRE_EQUAL(
-    std::system((cli + " HSET lc:c:lease a " + a_ends + " b 7 > /dev/null")
-                  .c_str()),
-    0);
-  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"b"})
-                      .lease_expires_ms,
-                    got[1].lease_expires_ms);
-  auto errs = complete_all({"a", "b"});
-  BOOST_REQUIRE_EQUAL(errs.size(), 2u);
-  BOOST_CHECK(!errs[0] && !errs[1]);
-  BOOST_CHECK_EQUAL(
-    std::system((cli + " HEXISTS lc:c:lease a | grep -qx 0").c_str()), 0);
-  BOOST_CHECK_EQUAL(
-    std::system((cli + " HEXISTS lc:c:lease b | grep -qx 0").c_str()), 0);
-  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"b"})
-                      .lease_expires_ms,
+    std::system((cli + " --eval " + lua + " , l1 | grep -qx 4").c_str()), 0);
+  // The next call converts: the lease, seq, max and priorities came along.
+  auto b = must<queued_task>(atom::status_v, std::string{"b"});
+  BOOST_CHECK_EQUAL(b.state, "IN_PROGRESS");
+  BOOST_CHECK_EQUAL(b.seq, b_seq);
+  BOOST_CHECK_EQUAL(b.max_attempts, settings.queue.max_attempts);
+  BOOST_CHECK_EQUAL(b.lease_expires_ms, got[0].lease_expires_ms);
+  BOOST_CHECK_EQUAL(std::system((cli + " EXISTS l1:c:seq l1:c:max l1:c:prio "
+                                       "l1:c:lease l1:d:a l1:d:b l1:ready "
+                                       "l1:leases | grep -qx 0")
+                                  .c_str()),
                     0);
-  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"c"})
-                      .lease_expires_ms,
-                    got[2].lease_expires_ms);
+  // A script of layout 1 reads P:c:state first, and fails on it.
+  BOOST_CHECK_EQUAL(
+    std::system((cli + " TYPE l1:c:state | grep -qx string").c_str()), 0);
+  BOOST_CHECK_EQUAL(
+    std::system((cli + " HMGET l1:c:state a 2>&1 | grep -q WRONGTYPE").c_str()),
+    0);
+  // The dependents came along: a frees c, and d once b is done too.
+  auto next = lease(5);
+  BOOST_REQUIRE_EQUAL(next.size(), 1u);
+  BOOST_CHECK_EQUAL(next[0].task.task_id, "a");
+  BOOST_CHECK_EQUAL(next[0].seq, 1);
+  auto errs = complete_all({"a"});
+  BOOST_REQUIRE_EQUAL(errs.size(), 1u);
+  BOOST_CHECK(!errs[0]);
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"c"}).state,
+                    "READY");
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"d"}).state,
+                    "QUEUED");
+  errs = complete_all({"b"});
+  BOOST_REQUIRE_EQUAL(errs.size(), 1u);
+  BOOST_CHECK(!errs[0]);
+  auto rest = lease(5);
+  BOOST_REQUIRE_EQUAL(rest.size(), 2u);
+  BOOST_CHECK_EQUAL(rest[0].task.task_id, "c");
+  BOOST_CHECK_EQUAL(rest[1].task.task_id, "d");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

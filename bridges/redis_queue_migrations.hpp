@@ -1,0 +1,142 @@
+#pragma once
+
+// The moves of the Redis TASK QUEUE from the layouts before into the one the
+// scripts use (redis_queue_scripts.hpp), run at the start of every script
+// after the prelude (redis_queue_prelude.hpp), whose helpers they use. Each
+// moves everything in one script, so that no script sees two layouts.
+
+namespace orch::redis_lua {
+
+/// Run after `prelude`, before a script's body.
+constexpr const char* migrations = R"lua(
+-- Layout 1: columns P:c:<field> with seq, max and prio each a column of its
+-- own, the dependents of a task in a set P:d:<id>, and the zsets P:ready,
+-- P:leases and P:backoff. Layout 2 keeps the columns under P:c2:, the three
+-- in the column m, the dependents in the column d, and the zsets under
+-- READY, LEASES and BACKOFF. The column 'lease' of layout 1 goes: only the
+-- version before layout 1 wrote it, and LEASES holds every lease's end.
+local function migrate_columns()
+  local function old(f) return P .. ':c:' .. f end
+  -- Moves a hash or zset; merges it into one there already.
+  local function move(src, dst, zset)
+    if redis.call('EXISTS', src) == 0 then return end
+    if redis.call('EXISTS', dst) == 0 then
+      redis.call('RENAME', src, dst)
+      return
+    end
+    if zset then
+      local xs = redis.call('ZRANGE', src, 0, -1, 'WITHSCORES')
+      local args = {}
+      for k = 1, #xs, 2 do
+        args[#args + 1] = xs[k + 1]
+        args[#args + 1] = xs[k]
+      end
+      pieces('ZADD', dst, args)
+    else
+      pieces('HSET', dst, redis.call('HGETALL', src))
+    end
+    redis.call('DEL', src)
+  end
+  local seqs = redis.call('HGETALL', old('seq'))
+  local ids, seq_s = {}, {}
+  for k = 1, #seqs, 2 do
+    if seqs[k] ~= '' then -- not the column's own entry (KEEP)
+      ids[#ids + 1] = seqs[k]
+      seq_s[#seq_s + 1] = seqs[k + 1]
+    end
+  end
+  local prio = (pieces('HMGET', old('prio'), ids))
+  local max = (pieces('HMGET', old('max'), ids))
+  local m, d, gone = {}, {}, {}
+  for k, id in ipairs(ids) do
+    local s = seq_s[k]
+    m[#m + 1] = id
+    m[#m + 1] = meta_of(ready_score(tonumber(prio[k]) or 0, tonumber(s), s),
+                        s, max[k] or '0')
+    local key = P .. ':d:' .. id
+    local ds = redis.call('SMEMBERS', key)
+    if #ds > 0 then
+      d[#d + 1] = id
+      d[#d + 1] = table.concat(ds, '\0')
+      gone[#gone + 1] = key
+    end
+  end
+  for _, f in ipairs({'state', 'plan', 'attempts', 'unmet', 'owner', 'nb',
+                      'result', 'error'}) do
+    move(old(f), col(f), false)
+  end
+  write_column('m', m)
+  write_column('d', d)
+  pieces('DEL', nil, gone)
+  redis.call('DEL', old('seq'), old('max'), old('prio'), old('lease'))
+  move(P .. ':ready', READY, true)
+  move(P .. ':leases', LEASES, true)
+  move(P .. ':backoff', BACKOFF, true)
+end
+-- Layout 0: a hash per task, the zset P:all and the zsets P:r, P:l and P:b.
+local function migrate_hashes()
+  local fields = {'state', 'plan', 'prio', 'seq', 'max', 'attempts', 'unmet',
+                  'owner', 'nb', 'result', 'error'}
+  local kept = {state = true, plan = true, attempts = true, unmet = true,
+                owner = true, nb = true, result = true, error = true}
+  -- A task the columns know already was enqueued again by a replica of
+  -- layout 0 (it no longer finds P:all): the columns' record stays, the
+  -- hash goes, and the count that replica added is taken back.
+  local moved = {}
+  for _, id in ipairs(redis.call('ZRANGE', P .. ':all', 0, -1)) do
+    local key = P .. ':t:' .. id
+    local h = redis.call('HMGET', key, 'spec', unpack(fields))
+    if h[2] and get('state', id) ~= '' then
+      count_move(h[3] or '', h[2], nil)
+      redis.call('DEL', key)
+    elseif h[2] then
+      moved[id] = true
+      for k, f in ipairs(fields) do
+        local v = h[k + 1]
+        if kept[f] and v and v ~= '' and v ~= '0' then
+          set(f, id, convert(f, v), v)
+        end
+      end
+      local s = h[5] or '0'
+      set('m', id, meta_of(ready_score(tonumber(h[4]) or 0, tonumber(s), s),
+                           s, h[6] or '0'))
+      add_dependents(id, redis.call('SMEMBERS', P .. ':d:' .. id))
+      redis.call('DEL', P .. ':d:' .. id)
+      if h[1] then redis.call('SET', P .. ':s:' .. id, h[1]) end
+      redis.call('DEL', key)
+    end
+  end
+  flush_columns()
+  flush_counts()
+  for old, new in pairs({r = READY, l = LEASES, b = BACKOFF}) do
+    local xs = redis.call('ZRANGE', P .. ':' .. old, 0, -1, 'WITHSCORES')
+    local args = {}
+    for k = 1, #xs, 2 do
+      if moved[xs[k]] then
+        args[#args + 1] = xs[k + 1]
+        args[#args + 1] = xs[k]
+      end
+    end
+    pieces('ZADD', new, args)
+    redis.call('DEL', P .. ':' .. old)
+  end
+  redis.call('DEL', P .. ':all')
+end
+-- P:c:state, layout 1's column of states, holds this string from the first
+-- script of layout 2 on: every script of layout 1 reads that key before it
+-- writes anything (or, for a lease, finds its zsets empty first), and fails
+-- on it. A replica of layout 1 during a rolling update then answers errors
+-- instead of writing a task half in each layout; a task it had leased
+-- comes back when its lease ends.
+do
+  local t = redis.call('TYPE', P .. ':c:state')['ok']
+  if t == 'hash' then migrate_columns() end
+  if t ~= 'string' then
+    redis.call('SET', P .. ':c:state', 'the task queue moved to layout 2 '
+               .. '(columns ' .. P .. ':c2:<field>): this replica is too old')
+  end
+end
+if redis.call('EXISTS', P .. ':all') == 1 then migrate_hashes() end
+)lua";
+
+} // namespace orch::redis_lua
