@@ -12,7 +12,8 @@ constexpr const char* migrations = R"lua(
 -- Layout 1: columns P:c:<field> with seq, max and prio each a column of its
 -- own, the dependents of a task in a set P:d:<id>, and the zsets P:ready,
 -- P:leases and P:backoff. Layout 2 keeps the columns under P:c2:, the three
--- in the column m, the dependents in the column d, and the zsets under
+-- in the column m, the dependents in the column d, only the unmet
+-- dependencies beyond the first in the column unmet, and the zsets under
 -- READY, LEASES and BACKOFF. The column 'lease' of layout 1 goes: only the
 -- version before layout 1 wrote it, and LEASES holds every lease's end.
 local function migrate_columns()
@@ -61,14 +62,24 @@ local function migrate_columns()
       gone[#gone + 1] = key
     end
   end
-  for _, f in ipairs({'state', 'plan', 'attempts', 'unmet', 'owner', 'nb',
-                      'result', 'error'}) do
+  for _, f in ipairs({'state', 'plan', 'attempts', 'owner', 'nb', 'result',
+                      'error'}) do
     move(old(f), col(f), false)
   end
+  local unmet, more = redis.call('HGETALL', old('unmet')), {}
+  for k = 1, #unmet, 2 do
+    local u = tonumber(unmet[k + 1]) or 0
+    if unmet[k] ~= '' and u > 1 then
+      more[#more + 1] = unmet[k]
+      more[#more + 1] = num_s(u - 1)
+    end
+  end
+  write_column('unmet', more)
   write_column('m', m)
   write_column('d', d)
   pieces('DEL', nil, gone)
-  redis.call('DEL', old('seq'), old('max'), old('prio'), old('lease'))
+  redis.call('DEL', old('seq'), old('max'), old('prio'), old('lease'),
+             old('unmet'))
   move(P .. ':ready', READY, true)
   move(P .. ':leases', LEASES, true)
   move(P .. ':backoff', BACKOFF, true)
@@ -93,7 +104,10 @@ local function migrate_hashes()
       moved[id] = true
       for k, f in ipairs(fields) do
         local v = h[k + 1]
-        if kept[f] and v and v ~= '' and v ~= '0' then
+        if f == 'unmet' then
+          local u = tonumber(v) or 0
+          if u > 1 then set(f, id, u - 1) end
+        elseif kept[f] and v and v ~= '' and v ~= '0' then
           set(f, id, convert(f, v), v)
         end
       end

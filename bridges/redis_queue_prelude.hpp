@@ -492,9 +492,13 @@ local function complete_one(id, worker, result, first, last, no_dependents)
     end
     for _, d in ipairs(dependents) do
       if get('state', d) == 'QUEUED' then
-        local left = get('unmet', d) - 1
-        set('unmet', d, left)
-        if left == 0 and get('nb', d) == 0 then ready(d) end
+        -- The column holds its unmet dependencies beyond the first.
+        local more = get('unmet', d)
+        if more > 0 then
+          set('unmet', d, more - 1)
+        elseif get('nb', d) == 0 then
+          ready(d)
+        end
       end
     end
   end

@@ -3,8 +3,9 @@
 // The Lua scripts of the Redis TASK QUEUE: every transition runs atomically
 // inside Redis. Keys (P = the configured prefix), layout 2:
 //   P:c2:<field> hash per field of a task ("columns"), task id -> value,
-//              for state, plan, attempts, unmet, owner, nb, result and
-//              error; m ("<rank> <seq> <max>", written once at enqueue:
+//              for state, plan, attempts, unmet (a QUEUED task's unmet
+//              dependencies beyond the first: one waiting for one has no
+//              entry), owner, nb, result and error; m ("<rank> <seq> <max>", written once at enqueue:
 //              the task's score in P:ready2, its enqueue order, its
 //              attempts allowed); d (the task's dependents, their ids
 //              joined by NUL). A field at its default ('' or 0) is left
@@ -147,10 +148,10 @@ if hot then
         if known[d] ~= 'COMPLETED' then unmet = unmet + 1 end
       end
       local state = 'READY'
-      if unmet > 0 then
-        state = 'QUEUED'
+      if unmet > 0 then state = 'QUEUED' end
+      if unmet > 1 then
         hunmet[#hunmet + 1] = id
-        hunmet[#hunmet + 1] = num_s(unmet)
+        hunmet[#hunmet + 1] = num_s(unmet - 1)
       end
       known[id] = state
       count_move(plan, nil, state)
@@ -261,7 +262,7 @@ for x = 1, nt do
     set('state', id, state)
     if plan ~= '' then set('plan', id, plan) else cache_of('plan')[id] = '' end
     set('m', id, meta_of(rank, seq_s, max_s))
-    if unmet > 0 then set('unmet', id, unmet) end
+    if unmet > 1 then set('unmet', id, unmet - 1) end
     specs[#specs + 1] = P .. ':s:' .. id
     specs[#specs + 1] = tspec[x]
     if blocked then
@@ -485,14 +486,17 @@ end
 if nd == 0 then return out end
 local dst, dunmet = column('state', deps), column('unmet', deps)
 local dplan, dmeta = column('plan', deps), column('m', deps)
-local left, order, readied = {}, {}, {}
+-- left: a dependent's unmet dependencies (the column holds those beyond
+-- the first); had: whether the column had an entry to delete.
+local left, had, order, readied = {}, {}, {}, {}
 local hready, norder, nready = {}, 0, 0
 for k = 1, nd do
   local d = deps[k]
   if dst[k] == 'QUEUED' and not readied[d] then
     local u = left[d]
     if u == nil then
-      u = tonumber(dunmet[k]) or 0
+      u = (tonumber(dunmet[k]) or 0) + 1
+      had[d] = dunmet[k] and true or false
       norder = norder + 1
       order[norder] = d
     end
@@ -512,13 +516,13 @@ local hunmet, gone, nunmet, ngone = {}, {}, 0, 0
 for k = 1, norder do
   local d = order[k]
   local u = left[d]
-  if u == 0 then
+  if u > 1 then
+    hunmet[nunmet + 1] = d
+    hunmet[nunmet + 2] = num_s(u - 1)
+    nunmet = nunmet + 2
+  elseif had[d] then
     ngone = ngone + 1
     gone[ngone] = d
-  else
-    hunmet[nunmet + 1] = d
-    hunmet[nunmet + 2] = num_s(u)
-    nunmet = nunmet + 2
   end
 end
 write_column('state', hready)

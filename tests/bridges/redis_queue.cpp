@@ -279,7 +279,9 @@ for _, id in ipairs(redis.call('HKEYS', P .. ':c2:state')) do
              col('plan', id) or '', 'prio', string.format('%d', prio), 'seq',
              seq, 'max', max, 'attempts', col('attempts', id) or '0',
              'owner', col('owner', id) or '', 'nb', col('nb', id) or '0')
-  if col('unmet', id) then redis.call('HSET', key, 'unmet', col('unmet', id)) end
+  if col('state', id) == 'QUEUED' then -- the column: unmet beyond the first
+    redis.call('HSET', key, 'unmet', (tonumber(col('unmet', id)) or 0) + 1)
+  end
   if col('d', id) then redis.call('SADD', P .. ':d:' .. id, col('d', id)) end
   if id == 'before' then
     redis.call('HSET', key, 'spec', redis.call('GET', P .. ':s:' .. id),
@@ -407,12 +409,22 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_1_are_converted,
   std::ofstream{lua} << R"lua(
 local P = ARGV[1]
 redis.call('DEL', P .. ':c:state')
-for _, f in ipairs({'state', 'plan', 'attempts', 'unmet', 'owner', 'nb',
-                    'result', 'error'}) do
+for _, f in ipairs({'state', 'plan', 'attempts', 'owner', 'nb', 'result',
+                    'error'}) do
   if redis.call('EXISTS', P .. ':c2:' .. f) == 1 then
     redis.call('RENAME', P .. ':c2:' .. f, P .. ':c:' .. f)
   end
 end
+-- Layout 1 counted every unmet dependency (layout 2: those beyond the
+-- first).
+local st = redis.call('HGETALL', P .. ':c:state')
+for k = 1, #st, 2 do
+  if st[k + 1] == 'QUEUED' then
+    local u = tonumber(redis.call('HGET', P .. ':c2:unmet', st[k])) or 0
+    redis.call('HSET', P .. ':c:unmet', st[k], u + 1)
+  end
+end
+redis.call('DEL', P .. ':c2:unmet')
 local m = redis.call('HGETALL', P .. ':c2:m')
 for k = 1, #m, 2 do
   local id = m[k]
