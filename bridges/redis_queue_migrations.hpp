@@ -9,8 +9,30 @@ namespace orch::redis_lua {
 
 /// Run after `prelude`, before a script's body.
 constexpr const char* migrations = R"lua(
+-- Layouts 0 and 1 kept the tasks waiting for a task not yet enqueued in a
+-- set P:w:<id>; layout 2 in the column w. Found by SCAN (one time).
+local function migrate_waiting()
+  local pattern = string.gsub(P, '[%*%?%[%]\\]', '\\%0') .. ':w:*'
+  local w, keys = {}, {}
+  local cursor = '0'
+  repeat
+    local r = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = r[1]
+    for _, key in ipairs(r[2]) do
+      local ids = redis.call('SMEMBERS', key)
+      if #ids > 0 then
+        w[#w + 1] = string.sub(key, #P + 4)
+        w[#w + 1] = table.concat(ids, '\0')
+      end
+      keys[#keys + 1] = key
+    end
+  until cursor == '0'
+  write_column('w', w)
+  pieces('DEL', nil, keys)
+end
 -- Layout 1: columns P:c:<field> with seq, max and prio each a column of its
--- own, the dependents of a task in a set P:d:<id>, and the zsets P:ready,
+-- own, the dependents of a task in a set P:d:<id> (and those waiting for a
+-- task not yet enqueued in P:w:<id>), and the zsets P:ready,
 -- P:leases and P:backoff. Layout 2 keeps the columns under P:c2:, the three
 -- in the column m, the dependents in the column d, only the unmet
 -- dependencies beyond the first in the column unmet, and the zsets under
@@ -83,6 +105,7 @@ local function migrate_columns()
   move(P .. ':ready', READY, true)
   move(P .. ':leases', LEASES, true)
   move(P .. ':backoff', BACKOFF, true)
+  migrate_waiting()
 end
 -- Layout 0: a hash per task, the zset P:all and the zsets P:r, P:l and P:b.
 local function migrate_hashes()
@@ -135,6 +158,7 @@ local function migrate_hashes()
     redis.call('DEL', P .. ':' .. old)
   end
   redis.call('DEL', P .. ':all')
+  migrate_waiting()
 end
 -- P:c:state, layout 1's column of states, holds this string from the first
 -- script of layout 2 on: every script of layout 1 reads that key before it

@@ -8,7 +8,9 @@
 //              entry), owner, nb, result and error; m ("<rank> <seq> <max>", written once at enqueue:
 //              the task's score in P:ready2, its enqueue order, its
 //              attempts allowed); d (the task's dependents, their ids
-//              joined by NUL). A field at its default ('' or 0) is left
+//              joined by NUL); w (the tasks waiting for a task not yet
+//              enqueued, by its id: ids joined by NUL, moved into its d
+//              when it comes). A field at its default ('' or 0) is left
 //              out, and P:c2:state holds every task; each column also
 //              holds an entry of its own under the id '' (KEEP, no task),
 //              and P:ready2 and P:leases2 a member of their own (ZKEEP,
@@ -23,7 +25,6 @@
 //              together share a column (m), and a task's dependents are a
 //              field, not a key of their own.
 //   P:s:<id>   string: the spec (msgpack task_spec), read with MGET
-//   P:w:<id>   set: dependents waiting for <id> to be enqueued
 //   P:ready2   zset: READY tasks, by -priority * 1e10 + seq
 //   P:leases2  zset: IN_PROGRESS tasks, by lease expiry (ms)
 //   P:backoff2 zset: tasks waiting for a retry backoff, by due time (ms)
@@ -51,7 +52,8 @@ namespace orch::redis_lua {
 /// deps..., spec. Returns the number of new tasks. The states of the
 /// batch's tasks (which exist already) and of their dependencies are read
 /// with one HMGET, and whether any has dependents waiting for it with one
-/// EXISTS on the P:w sets. A batch whose dependencies exist or come
+/// HMGET of the column w (only when w holds any). A batch whose
+/// dependencies exist or come
 /// earlier in it (none awaited or blocked) takes a hot path that writes
 /// each column once, the dependencies' column d too.
 constexpr const char* enqueue = R"lua(
@@ -59,7 +61,7 @@ local max_s = ARGV[3]
 -- The batch's tasks as columns: ids, plans, priorities (as sent),
 -- dependencies and specs (no table per task).
 local tid, tplan, tprio, tdeps, tspec = {}, {}, {}, {}, {}
-local want, waitsets = {}, {}
+local want = {}
 local nt, nw = 0, 0
 -- The dependencies of every task without any (most).
 local NODEPS = {}
@@ -86,10 +88,17 @@ while i <= nargs do
   tprio[nt] = ARGV[i + 2]
   tdeps[nt] = deps
   tspec[nt] = ARGV[i + 4 + nd]
-  waitsets[nt] = P .. ':w:' .. id
   i = i + 5 + nd
 end
-local _, nwaiting = pieces('EXISTS', nil, waitsets)
+-- Tasks waiting for the batch's tasks (the column w), read only when w
+-- holds more than its own entry: usually nothing waits.
+local waits, nwaiting = nil, 0
+if redis.call('HLEN', col('w')) > 1 then
+  waits = column('w', tid)
+  for k = 1, nt do
+    if waits[k] then nwaiting = nwaiting + 1 end
+  end
+end
 -- The states of the batch's tasks and dependencies, by id.
 local known = {}
 do
@@ -206,9 +215,9 @@ end
 do
   local c = cache_of('state')
   for id, st in pairs(known) do c[id] = st end
+  local w = cache_of('w')
+  for k = 1, nt do w[tid[k]] = waits and waits[k] or '' end
 end
--- Tasks of this batch that a task before them in it waits for.
-local awaited = {}
 -- P:s:<id>, spec, ... for one MSET; P:p:<plan> by plan.
 local specs, pkeys = {}, {}
 local added = 0
@@ -231,8 +240,8 @@ for x = 1, nt do
       local ds = get('state', d)
       if ds == '' then
         unmet = unmet + 1
-        redis.call('SADD', P .. ':w:' .. d, id)
-        awaited[d] = true
+        local w = get('w', d)
+        set('w', d, w == '' and id or w .. '\0' .. id)
       else
         add_dependents(d, {id})
         if ds ~= 'COMPLETED' then
@@ -243,12 +252,10 @@ for x = 1, nt do
         end
       end
     end
-    if nwaiting > 0 or awaited[id] then
-      local waiting = redis.call('SMEMBERS', P .. ':w:' .. id)
-      if #waiting > 0 then
-        add_dependents(id, waiting)
-        redis.call('DEL', P .. ':w:' .. id)
-      end
+    local waiting = split_ids(get('w', id))
+    if #waiting > 0 then
+      add_dependents(id, waiting)
+      set('w', id, '')
     end
     -- Ready at once when nothing is unmet (no second state change).
     local state = 'QUEUED'

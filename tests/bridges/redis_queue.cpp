@@ -392,11 +392,12 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_1_are_converted,
   settings.prefix = "l1";
   open();
   BOOST_REQUIRE(await_queue(sys, q, 10s));
-  auto ts = tasks({"a", "b", "c", "d"});
+  auto ts = tasks({"a", "b", "c", "d", "e"});
   ts[1].priority = 5;   // leased first
   ts[2].dependencies = {"a"};
   ts[3].dependencies = {"a", "b"};
-  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 4);
+  ts[4].dependencies = {"z"}; // not enqueued yet
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 5);
   auto got = lease(1);
   BOOST_REQUIRE_EQUAL(got.size(), 1u);
   BOOST_CHECK_EQUAL(got[0].task.task_id, "b");
@@ -446,7 +447,15 @@ for k = 1, #d, 2 do
     end
   end
 end
-redis.call('DEL', P .. ':c2:m', P .. ':c2:d')
+local w = redis.call('HGETALL', P .. ':c2:w')
+for k = 1, #w, 2 do
+  if w[k] ~= '' then
+    for x in string.gmatch(w[k + 1], '%Z+') do
+      redis.call('SADD', P .. ':w:' .. w[k], x)
+    end
+  end
+end
+redis.call('DEL', P .. ':c2:m', P .. ':c2:d', P .. ':c2:w')
 redis.call('HSET', P .. ':c:lease', 'b', '12345')
 redis.call('RENAME', P .. ':ready2', P .. ':ready')
 redis.call('RENAME', P .. ':leases2', P .. ':leases')
@@ -454,7 +463,7 @@ return redis.call('HLEN', P .. ':c:seq')
 )lua";
   auto cli = "redis-cli -p " + std::to_string(redis.port);
   BOOST_REQUIRE_EQUAL(
-    std::system((cli + " --eval " + lua + " , l1 | grep -qx 4").c_str()), 0);
+    std::system((cli + " --eval " + lua + " , l1 | grep -qx 5").c_str()), 0);
   // The next call converts: the lease, seq, max and priorities came along.
   auto b = must<queued_task>(atom::status_v, std::string{"b"});
   BOOST_CHECK_EQUAL(b.state, "IN_PROGRESS");
@@ -463,7 +472,7 @@ return redis.call('HLEN', P .. ':c:seq')
   BOOST_CHECK_EQUAL(b.lease_expires_ms, got[0].lease_expires_ms);
   BOOST_CHECK_EQUAL(std::system((cli + " EXISTS l1:c:seq l1:c:max l1:c:prio "
                                        "l1:c:lease l1:d:a l1:d:b l1:ready "
-                                       "l1:leases | grep -qx 0")
+                                       "l1:leases l1:w:z | grep -qx 0")
                                   .c_str()),
                     0);
   // A script of layout 1 reads P:c:state first, and fails on it.
@@ -491,6 +500,18 @@ return redis.call('HLEN', P .. ':c:seq')
   BOOST_REQUIRE_EQUAL(rest.size(), 2u);
   BOOST_CHECK_EQUAL(rest[0].task.task_id, "c");
   BOOST_CHECK_EQUAL(rest[1].task.task_id, "d");
+  // So did e, waiting for z: z comes, and its completion frees e.
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"e"}).state,
+                    "QUEUED");
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, tasks({"z"})), 1);
+  auto z = lease(5);
+  BOOST_REQUIRE_EQUAL(z.size(), 1u);
+  BOOST_CHECK_EQUAL(z[0].task.task_id, "z");
+  errs = complete_all({"z"});
+  BOOST_REQUIRE_EQUAL(errs.size(), 1u);
+  BOOST_CHECK(!errs[0]);
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"e"}).state,
+                    "READY");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
