@@ -29,13 +29,9 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
     self->delayed_send(self, std::chrono::milliseconds(sweep), atom::tick_v);
   return {
     [=](atom::add, std::vector<task_spec>& xs) -> caf::result<int32_t> {
-      for (auto& t : xs) {
-        if (is_blank(t.task_id))
-          return caf::make_error(ec::invalid_argument,
-                                 "a task without task_id cannot be queued");
-        if (auto why = unqueueable_ids(t))
+      for (auto& t : xs)
+        if (auto why = unqueueable(t))
           return caf::make_error(ec::invalid_argument, std::move(*why));
-      }
       int32_t added = 0;
       auto& tasks = self->state.tasks;
       for (size_t i = 0; i < xs.size(); ++i) {

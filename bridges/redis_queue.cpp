@@ -360,10 +360,7 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
       auto argv = script(self, redis_lua::enqueue);
       argv.push_back(std::to_string(st.settings.queue.max_attempts));
       for (auto& t : xs) {
-        if (is_blank(t.task_id))
-          return caf::make_error(ec::invalid_argument,
-                                 "a task without task_id cannot be queued");
-        if (auto why = unqueueable_ids(t))
+        if (auto why = unqueueable(t))
           return caf::make_error(ec::invalid_argument, std::move(*why));
         argv.push_back(t.task_id);
         argv.push_back(t.plan_id);

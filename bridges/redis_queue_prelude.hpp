@@ -274,13 +274,17 @@ end
 local function dependents_of(id)
   return split_ids(get('d', id))
 end
--- Adds the ids in ds to the dependents of id.
-local function add_dependents(id, ds)
+-- Adds the ids in ds to what column f (d, w) holds for id.
+local function append_ids(f, id, ds)
   if #ds == 0 then return end
-  local v = get('d', id)
+  local v = get(f, id)
   local add = table.concat(ds, '\0')
   if v ~= '' then add = v .. '\0' .. add end
-  set('d', id, add)
+  set(f, id, add)
+end
+-- Adds the ids in ds to the dependents of id.
+local function add_dependents(id, ds)
+  append_ids('d', id, ds)
 end
 -- The fields a record holds besides the spec and the lease.
 local RECORD = {'state', 'attempts', 'm', 'owner', 'nb', 'result', 'error'}

@@ -5,9 +5,9 @@
 //   P:c2:<field> hash per field of a task ("columns"), task id -> value,
 //              for state, plan, attempts, unmet (a QUEUED task's unmet
 //              dependencies beyond the first: one waiting for one has no
-//              entry), owner, nb, result and error; m ("<rank> <seq> <max>", written once at enqueue:
-//              the task's score in P:ready2, its enqueue order, its
-//              attempts allowed); d (the task's dependents, their ids
+//              entry), owner, nb, result and error; m ("<rank> <seq>
+//              <max>", written once at enqueue: the task's score in
+//              P:ready2, its enqueue order, its attempts allowed); d (the task's dependents, their ids
 //              joined by NUL); w (the tasks waiting for a task not yet
 //              enqueued, by its id: ids joined by NUL, moved into its d
 //              when it comes). A field at its default ('' or 0) is left
@@ -243,8 +243,7 @@ for x = 1, nt do
       local ds = get('state', d)
       if ds == '' then
         unmet = unmet + 1
-        local w = get('w', d)
-        set('w', d, w == '' and id or w .. '\0' .. id)
+        append_ids('w', d, {id})
       else
         add_dependents(d, {id})
         if ds ~= 'COMPLETED' then

@@ -150,7 +150,9 @@ bool is_blank(std::string_view x) {
   return true;
 }
 
-std::optional<std::string> unqueueable_ids(const task_spec& t) {
+std::optional<std::string> unqueueable(const task_spec& t) {
+  if (is_blank(t.task_id))
+    return "a task without task_id cannot be queued";
   auto nul = [](const std::string& id) {
     return id.find('\0') != std::string::npos;
   };

@@ -752,9 +752,9 @@ std::string agent_id_for(const std::string& role, int number);
 /// True when `x` is empty or only white space.
 bool is_blank(std::string_view x);
 
-/// Why the TASK QUEUE refuses the ids of `t` (a NUL byte in its own id or a
-/// dependency's: the Redis queue joins ids with NUL), or nothing.
-std::optional<std::string> unqueueable_ids(const task_spec& t);
+/// Why the TASK QUEUE refuses `t` (no task_id, or a NUL byte in its own id
+/// or a dependency's: the Redis queue joins ids with NUL), or nothing.
+std::optional<std::string> unqueueable(const task_spec& t);
 
 /// Percentile `p` in [0, 100] of `xs` by nearest rank (0 for none).
 double percentile_of(std::vector<int64_t> xs, double p);

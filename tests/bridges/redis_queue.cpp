@@ -439,19 +439,14 @@ for k = 1, #m, 2 do
     end
   end
 end
-local d = redis.call('HGETALL', P .. ':c2:d')
-for k = 1, #d, 2 do
-  if d[k] ~= '' then
-    for x in string.gmatch(d[k + 1], '%Z+') do
-      redis.call('SADD', P .. ':d:' .. d[k], x)
-    end
-  end
-end
-local w = redis.call('HGETALL', P .. ':c2:w')
-for k = 1, #w, 2 do
-  if w[k] ~= '' then
-    for x in string.gmatch(w[k + 1], '%Z+') do
-      redis.call('SADD', P .. ':w:' .. w[k], x)
+-- The columns d and w become sets P:d:<id> and P:w:<id>.
+for _, f in ipairs({'d', 'w'}) do
+  local h = redis.call('HGETALL', P .. ':c2:' .. f)
+  for k = 1, #h, 2 do
+    if h[k] ~= '' then
+      for x in string.gmatch(h[k + 1], '%Z+') do
+        redis.call('SADD', P .. ':' .. f .. ':' .. h[k], x)
+      end
     end
   end
 end
