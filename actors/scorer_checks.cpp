@@ -72,7 +72,7 @@ const scorer_matcher& matcher_for(scorer_state& st,
     for (auto& rule : rules.deny)
       m.deny_ids.push_back(rule.needle.empty() ? npos : m.set.add(rule.needle));
     for (auto& req : cons.requirements) {
-      auto needle = trim(req);
+      auto needle = trim_space(req);
       m.req_ids.push_back(needle.empty() ? npos : m.set.add(needle));
     }
     m.kw_base = m.set.size();
@@ -155,7 +155,7 @@ void check_policy(const compiled_scorer_rules& rules, const scorer_matcher& m,
       ++covered;
     } else {
       std::string violation = "missing requirement: ";
-      violation.append(trim(cons.requirements[i]));
+      violation.append(trim_space(cons.requirements[i]));
       policy.violations.push_back(std::move(violation));
     }
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actors/needle_set.hpp"
+#include "messages/ascii.hpp"
 
 namespace orch::scorer_detail {
 
@@ -28,20 +29,11 @@ std::regex compile_regex(const std::string& pattern);
 /// True for the languages checked built-in: JSON and YAML.
 bool is_builtin_lang(std::string_view lang);
 
-/// ASCII white space (what std::isspace means in the C locale).
-inline bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'
-         || c == '\v';
-}
-
 /// ASCII letter or digit.
 inline bool is_alnum(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
          || (c >= 'A' && c <= 'Z');
 }
-
-/// `x` without leading and trailing white space.
-std::string_view trim(std::string_view x);
 
 /// Whether `x` is empty or white space only.
 bool is_blank_view(std::string_view x);
@@ -95,7 +87,7 @@ void scan_blocks(std::string_view content, size_t first_fence, F&& f) {
       while (j < line.size() && line[j] == c)
         ++j;
       auto run = j - i;
-      auto rest = trim(line.substr(j));
+      auto rest = trim_space(line.substr(j));
       if (!in_block && run >= 3
           && (c == '~' || rest.find('`') == std::string_view::npos)) {
         in_block = true;

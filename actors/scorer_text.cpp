@@ -1,4 +1,4 @@
-// The SCORER's text analysis: trimming, the literal prefix of a deny
+// The SCORER's text analysis: blank texts, the literal prefix of a deny
 // pattern, redaction of matched text, rubric keywords, fenced code blocks
 // and summaries of a linter's output.
 
@@ -57,16 +57,8 @@ std::string_view find_line_ref(std::string_view x) {
 
 } // namespace
 
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && is_space(x.front()))
-    x.remove_prefix(1);
-  while (!x.empty() && is_space(x.back()))
-    x.remove_suffix(1);
-  return x;
-}
-
 bool is_blank_view(std::string_view x) {
-  return trim(x).empty();
+  return trim_space(x).empty();
 }
 
 std::string literal_prefix(const std::string& pattern) {
@@ -133,7 +125,7 @@ std::string summarize_output(const std::string& output) {
   while (pos < all.size()) {
     auto eol = all.find('\n', pos);
     auto next = eol == std::string_view::npos ? all.size() : eol + 1;
-    auto line = trim(all.substr(pos, next - pos));
+    auto line = trim_space(all.substr(pos, next - pos));
     if (!line.empty())
       lines.push_back(line);
     pos = next;

@@ -2,9 +2,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 
+#include "bridges/nats_creds.hpp"
 #include "bridges/nats_link_impl.hpp"
 #include "messages/events.hpp"
+#include "messages/messages.hpp"
 
 namespace orch {
 
@@ -61,6 +64,57 @@ natsMsg* make_msg(const std::string& subject, const std::string& data,
 
 using nats_detail::status_text;
 
+namespace {
+
+// Credentials files. nats.c 3.4.1 base64-encodes the signature of the
+// server's nonce with a function that takes a first byte of zero for an
+// empty string, so one signature in 256 is left out of CONNECT and the
+// server answers "Authorization Violation" (fixed upstream after 3.4.1,
+// nats.c pull request 705). At a first connection attempt nats.c then closes
+// the connection for good; on a reconnect a second such answer does. Serve
+// stayed not ready, a test client failed (both seen in CI). So the link
+// reads the file and signs the nonce itself, with nats.c's own nats_Sign,
+// and fails an attempt whose signature starts with a zero byte with an
+// error that is not an authorization error: nats.c tries again, and the
+// server sends a new nonce. The file is read at every attempt, as nats.c
+// does, so a rotated file is picked up on reconnection.
+
+natsStatus creds_jwt(char** jwt, char** err, void* closure) {
+  auto* link = static_cast<nats_link*>(closure);
+  auto creds = read_nats_creds(link->settings.creds_file);
+  if (!creds) {
+    *err = strdup(detail_of(creds.error()).c_str());
+    return NATS_ERR;
+  }
+  *jwt = strdup(creds->jwt.c_str());
+  return *jwt != nullptr ? NATS_OK : NATS_NO_MEMORY;
+}
+
+natsStatus creds_sign(char** err, unsigned char** sig, int* len,
+                      const char* nonce, void* closure) {
+  auto* link = static_cast<nats_link*>(closure);
+  auto creds = read_nats_creds(link->settings.creds_file);
+  if (!creds) {
+    *err = strdup(detail_of(creds.error()).c_str());
+    return NATS_ERR;
+  }
+  auto st = nats_Sign(creds->seed.c_str(), nonce, sig, len);
+  if (st != NATS_OK)
+    return st;
+  if (*len > 0 && (*sig)[0] == 0) {
+    free(*sig);
+    *sig = nullptr;
+    *len = 0;
+    ++link->zero_signatures;
+    *err = strdup("the nonce's signature starts with a zero byte, which "
+                  "nats.c 3.4.1 would not send; trying again");
+    return NATS_ERR;
+  }
+  return NATS_OK;
+}
+
+} // namespace
+
 caf::expected<nats_link_ptr> nats_connect(const nats_settings& s) {
   auto link = std::make_shared<nats_link>(s);
   auto fail = [&](const std::string& what, natsStatus st) {
@@ -80,11 +134,14 @@ caf::expected<nats_link_ptr> nats_connect(const nats_settings& s) {
   natsOptions_SetDisconnectedCB(o, nats_link::on_disconnected, link.get());
   natsOptions_SetReconnectedCB(o, nats_link::on_reconnected, link.get());
   natsOptions_SetClosedCB(o, nats_link::on_closed, link.get());
-  if (!s.creds_file.empty()
-      && (st = natsOptions_SetUserCredentialsFromFiles(o, s.creds_file.c_str(),
-                                                       nullptr))
-           != NATS_OK)
-    return fail("NATS_CREDS file " + s.creds_file, st);
+  if (!s.creds_file.empty()) {
+    if (auto creds = read_nats_creds(s.creds_file); !creds)
+      return creds.error();
+    if ((st = natsOptions_SetUserCredentialsCallbacks(o, creds_jwt, link.get(),
+                                                      creds_sign, link.get()))
+        != NATS_OK)
+      return fail("NATS_CREDS file " + s.creds_file, st);
+  }
   if (!s.token.empty())
     natsOptions_SetToken(o, s.token.c_str());
   if (!s.user.empty())
@@ -104,7 +161,20 @@ caf::expected<nats_link_ptr> nats_connect(const nats_settings& s) {
   if (s.retry_forever)
     natsOptions_SetRetryOnFailedConnect(o, true, nats_link::on_reconnected,
                                         link.get());
-  st = natsConnection_Connect(&link->nc, o);
+  // A first attempt refused by creds_sign is made again here: nats.c 3.4.1
+  // retries a failed first attempt only when no server answered (after a
+  // failed handshake it finds no server to retry and closes the connection).
+  // Later attempts, and reconnections, nats.c makes itself.
+  for (int attempt = 1;; ++attempt) {
+    auto zeros = link->zero_signatures.load();
+    st = natsConnection_Connect(&link->nc, o);
+    if (link->zero_signatures.load() == zeros || attempt == 8
+        || st == NATS_OK)
+      break;
+    link->drop_connection();
+    spdlog::debug("nats bridge connects to {} again (a signature nats.c "
+                  "could not send)", redact_url(s.url));
+  }
   if (st == NATS_OK) {
     link->connected = true;
     link->set_reason("");

@@ -48,20 +48,27 @@ public:
     closing = true;
     if (js)
       jsCtx_Destroy(js);
-    if (nc) {
-      natsConnection_Close(nc);
-      // nats.c runs the connection callbacks on its own thread, the closed
-      // callback last: this object must outlive it (a callback writing
-      // into a freed link corrupted the heap now and then).
-      {
-        std::unique_lock<std::mutex> guard{closed_mtx};
-        closed_cv.wait_for(guard, std::chrono::seconds(5),
-                           [this] { return closed_seen; });
-      }
-      natsConnection_Destroy(nc);
-    }
+    drop_connection();
     if (opts)
       natsOptions_Destroy(opts);
+  }
+
+  /// Closes and destroys the connection, if any, once nats.c has run its
+  /// last callback for it.
+  void drop_connection() {
+    if (!nc)
+      return;
+    natsConnection_Close(nc);
+    // nats.c runs the connection callbacks on its own thread, the closed
+    // callback last: this object must outlive it (a callback writing into
+    // a freed link corrupted the heap now and then).
+    std::unique_lock<std::mutex> guard{closed_mtx};
+    closed_cv.wait_for(guard, std::chrono::seconds(5),
+                       [this] { return closed_seen; });
+    closed_seen = false;
+    guard.unlock();
+    natsConnection_Destroy(nc);
+    nc = nullptr;
   }
 
   nats_settings settings;
@@ -73,6 +80,9 @@ public:
   std::atomic<bool> streams_ready{false};
   mutable std::mutex mtx;
   std::string reason = "connecting";
+  /// Nonce signatures that nats.c could not have sent (see
+  /// nats_link.cpp), each turned into a failed attempt and tried again.
+  std::atomic<int64_t> zero_signatures{0};
   /// Where the ack handler reports (the sink actor).
   caf::actor sink;
   /// Set by the closed callback, the last one nats.c runs.

@@ -1,8 +1,9 @@
 #pragma once
 
 // ASCII lower case, by table: the SCORER's and the `scripted` agent's
-// needle search, the plan parsers, configuration values and ids. And
-// lower-case hex digits for ids and hashes.
+// needle search, the plan parsers, configuration values and ids. ASCII white
+// space and trimming (the SCORER's texts, credentials files). And lower-case
+// hex digits for ids and hashes.
 
 #include <array>
 #include <cstdint>
@@ -32,6 +33,21 @@ inline std::string to_lower(std::string_view x) {
   for (auto& c : out)
     c = lower_char(c);
   return out;
+}
+
+/// ASCII white space (what std::isspace means in the C locale).
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'
+         || c == '\v';
+}
+
+/// `x` without leading and trailing white space.
+inline std::string_view trim_space(std::string_view x) {
+  while (!x.empty() && is_space(x.front()))
+    x.remove_prefix(1);
+  while (!x.empty() && is_space(x.back()))
+    x.remove_suffix(1);
+  return x;
 }
 
 /// Appends `x` in lower-case hex with at least `min_digits` digits (as
