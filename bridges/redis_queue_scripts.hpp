@@ -76,7 +76,12 @@ while i <= nargs do
   local deps = NODEPS
   nw = nw + 1
   want[nw] = id
-  if nd > 0 then
+  if nd == 1 then
+    local d = ARGV[i + 4]
+    deps = {d}
+    nw = nw + 1
+    want[nw] = d
+  elseif nd > 0 then
     deps = {}
     for k = 1, nd do
       local d = ARGV[i + 3 + k]
@@ -106,7 +111,10 @@ end
 local known = {}
 do
   local st = column('state', want)
-  for k, id in ipairs(want) do known[id] = id ~= '' and st[k] or '' end
+  for k = 1, nw do
+    local id = want[k]
+    known[id] = id ~= '' and st[k] or ''
+  end
 end
 -- The hot path serves a batch whose dependencies all exist and are not
 -- blocked or come earlier in the batch, with no task waiting for one of
@@ -115,7 +123,9 @@ local hot = nwaiting == 0
 if hot then
   local earlier = {}
   for x = 1, nt do
-    for _, d in ipairs(tdeps[x]) do
+    local deps = tdeps[x]
+    for k = 1, #deps do
+      local d = deps[k]
       local ds = known[d]
       if ds == 'FAILED' or ds == 'BLOCKED' or ds == 'CANCELLED'
          or (ds == '' and not earlier[d]) then
@@ -126,11 +136,25 @@ if hot then
   end
 end
 if hot then
+  local NEW = '\0new'
+  -- Column m's value is meta_of(rank, seq, max), written out here.
+  local max_tail = ' ' .. max_s
   local hstate, hplan, hm, hunmet = {}, {}, {}, {}
-  local specs, ranks, pkeys = {}, {}, {}
+  local specs, ranks = {}, {}
   local added, nplan, nranks = 0, 0, 0
-  -- The new dependents of each dependency (its column d), and the
-  -- dependencies in the order first named.
+  -- A run of new tasks of one plan: their ids (for P:p:<plan>) and how
+  -- many are READY; written when the plan changes and at the end.
+  local run_plan, run_ids, run_n, run_ready = nil, {}, 0, 0
+  local function end_run()
+    if run_n == 0 then return end
+    pieces('SADD', P .. ':p:' .. run_plan, run_ids)
+    count_runs(run_plan, nil, 'READY', run_ready)
+    count_runs(run_plan, nil, 'QUEUED', run_n - run_ready)
+    run_ids, run_n, run_ready = {}, 0, 0
+  end
+  -- The new dependents of each dependency (its column d: the one id, or a
+  -- table of them when there are more), and the dependencies in the order
+  -- first named.
   local dependents, waited, nwaited = {}, {}, 0
   local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
   local seq = seq0
@@ -141,32 +165,40 @@ if hot then
       added = added + 1
       seq = seq + 1
       local seq_s = string.format('%d', seq)
-      local pkey = pkeys[plan]
-      if not pkey then
-        pkey = P .. ':p:' .. plan
-        pkeys[plan] = pkey
+      if plan ~= run_plan then
+        end_run()
+        run_plan = plan
       end
-      batch('SADD', pkey, id)
+      run_n = run_n + 1
+      run_ids[run_n] = id
       local unmet = 0
-      for _, d in ipairs(tdeps[x]) do
+      local deps = tdeps[x]
+      for k = 1, #deps do
+        local d = deps[k]
         local ds = dependents[d]
         if not ds then
-          ds = {}
-          dependents[d] = ds
+          dependents[d] = id
           nwaited = nwaited + 1
           waited[nwaited] = d
+        elseif type(ds) == 'string' then
+          dependents[d] = {ds, id}
+        else
+          ds[#ds + 1] = id
         end
-        ds[#ds + 1] = id
         if known[d] ~= 'COMPLETED' then unmet = unmet + 1 end
       end
       local state = 'READY'
-      if unmet > 0 then state = 'QUEUED' end
+      if unmet > 0 then
+        state = 'QUEUED'
+      else
+        run_ready = run_ready + 1
+      end
       if unmet > 1 then
         hunmet[#hunmet + 1] = id
         hunmet[#hunmet + 1] = num_s(unmet - 1)
       end
-      known[id] = state
-      count_move(plan, nil, state)
+      -- New in this batch: not COMPLETED, and no dependents stored yet.
+      known[id] = NEW
       local j = added + added
       hstate[j - 1] = id
       hstate[j] = state
@@ -178,10 +210,10 @@ if hot then
         nplan = nplan + 2
       end
       local prio_s = tprio[x]
-      local rank = ready_score(prio_s == '0' and 0 or tonumber(prio_s), seq,
-                               seq_s)
+      local rank = seq_s
+      if prio_s ~= '0' then rank = ready_score(tonumber(prio_s), seq, seq_s) end
       hm[j - 1] = id
-      hm[j] = meta_of(rank, seq_s, max_s)
+      hm[j] = rank .. ' ' .. seq_s .. max_tail
       if state == 'READY' then
         ranks[nranks + 1] = rank
         ranks[nranks + 2] = id
@@ -189,6 +221,7 @@ if hot then
       end
     end
   end
+  end_run()
   write_column('state', hstate)
   write_column('plan', hplan)
   write_column('m', hm)
@@ -199,13 +232,28 @@ if hot then
     pieces('ZADD', READY, ranks)
   end
   if nwaited > 0 then
-    -- Appended to what each dependency's column d holds (for a dependency
-    -- new in this batch: nothing).
-    local had, hd = column('d', waited), {}
+    -- Appended to what each dependency's column d holds, read only for the
+    -- dependencies enqueued before this batch (one new in it has nothing
+    -- there yet: a chain enqueued whole reads nothing).
+    local old, nold = {}, 0
     for k = 1, nwaited do
       local d = waited[k]
-      local v = table.concat(dependents[d], '\0')
-      if had[k] then v = had[k] .. '\0' .. v end
+      if known[d] ~= NEW then
+        nold = nold + 1
+        old[nold] = d
+      end
+    end
+    local had, hd = {}, {}
+    if nold > 0 then
+      local v = column('d', old)
+      for k = 1, nold do had[old[k]] = v[k] end
+    end
+    for k = 1, nwaited do
+      local d = waited[k]
+      local v = dependents[d]
+      if type(v) ~= 'string' then v = table.concat(v, '\0') end
+      local h = had[d]
+      if h then v = h .. '\0' .. v end
       hd[k + k - 1] = d
       hd[k + k] = v
     end
@@ -337,13 +385,20 @@ for k = 1, m do keys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, keys)
 local hstate, hatt, howner, zl, out = {}, {}, {}, {}, {}
 local o, j = 0, 0
+-- Leased tasks counted in runs of one plan (count_runs).
+local run_plan, run_n = '', 0
 for k = 1, m do
   local id = ids[k]
   -- Only a READY task is leased (a member left behind by anything else
   -- just leaves the set).
   if st[k] == 'READY' then
     local a = (tonumber(att[k]) or 0) + 1
-    count_move(plan[k] or '', 'READY', 'IN_PROGRESS')
+    local p = plan[k] or ''
+    if p ~= run_plan then
+      count_runs(run_plan, 'READY', 'IN_PROGRESS', run_n)
+      run_plan, run_n = p, 0
+    end
+    run_n = run_n + 1
     j = j + 2
     hstate[j - 1] = id
     hstate[j] = 'IN_PROGRESS'
@@ -362,6 +417,7 @@ for k = 1, m do
     o = o + 6
   end
 end
+count_runs(run_plan, 'READY', 'IN_PROGRESS', run_n)
 write_column('state', hstate)
 write_column('attempts', hatt)
 write_column('owner', howner)
@@ -426,6 +482,8 @@ local st, owner, plan = column('state', ids), column('owner', ids),
                         column('plan', ids)
 local hstate, hres, done, ddone = {}, {}, {}, {}
 local nstate, nres, ndone = 0, 0, 0
+-- Completions counted in runs of one plan (count_runs).
+local run_plan, run_n = '', 0
 for k = 1, n do
   local at = starts[k]
   local id, worker, result = ARGV[at], ARGV[at + 1], ARGV[at + 2]
@@ -442,7 +500,12 @@ for k = 1, n do
     ndone = ndone + 1
     ids[ndone] = id
     ddone[ndone] = dv[k]
-    count_move(plan[k] or '', 'IN_PROGRESS', 'COMPLETED')
+    local p = plan[k] or ''
+    if p ~= run_plan then
+      count_runs(run_plan, 'IN_PROGRESS', 'COMPLETED', run_n)
+      run_plan, run_n = p, 0
+    end
+    run_n = run_n + 1
     hstate[nstate + 1] = id
     hstate[nstate + 2] = 'COMPLETED'
     nstate = nstate + 2
@@ -453,6 +516,7 @@ for k = 1, n do
     end
   end
 end
+count_runs(run_plan, 'IN_PROGRESS', 'COMPLETED', run_n)
 -- ids now holds the completed ones (in their first ndone places).
 for k = #ids, ndone + 1, -1 do ids[k] = nil end
 write_column('state', hstate)
@@ -468,20 +532,45 @@ if ndeps == 0 then return out end
 local deps, nd = {}, 0
 for k = 1, ndone do
   local v = ddone[k]
-  if v then
-    for _, d in ipairs(split_ids(v)) do
+  if not v then
+  elseif not string.find(v, '\0', 1, true) then
+    -- One dependent (a chain): the value is its id.
+    nd = nd + 1
+    deps[nd] = v
+  else
+    for d in string.gmatch(v, '%Z+') do
       nd = nd + 1
       deps[nd] = d
     end
   end
 end
 if nd == 0 then return out end
-local dst, dunmet = column('state', deps), column('unmet', deps)
-local dplan, dmeta = column('plan', deps), column('m', deps)
+local dst, dplan, dmeta = column('state', deps), column('plan', deps),
+                          column('m', deps)
+local hready, nready, readied = {}, 0, {}
+local function make_ready(k, d)
+  readied[d] = true
+  count_move(dplan[k] or '', 'QUEUED', 'READY')
+  hready[nready + 1] = d
+  hready[nready + 2] = 'READY'
+  nready = nready + 2
+  RANKS[d] = string.match(dmeta[k] or '0', '^%S+')
+end
+-- The column unmet holds only dependents waiting for more than one: when
+-- it holds nothing but its own entry (chains, fan-out), each QUEUED
+-- dependent is READY now.
+if redis.call('HLEN', col('unmet')) <= 1 then
+  for k = 1, nd do
+    local d = deps[k]
+    if dst[k] == 'QUEUED' and not readied[d] then make_ready(k, d) end
+  end
+  write_column('state', hready)
+  return out
+end
+local dunmet = column('unmet', deps)
 -- left: a dependent's unmet dependencies (the column holds those beyond
 -- the first); had: whether the column had an entry to delete.
-local left, had, order, readied = {}, {}, {}, {}
-local hready, norder, nready = {}, 0, 0
+local left, had, order, norder = {}, {}, {}, 0
 for k = 1, nd do
   local d = deps[k]
   if dst[k] == 'QUEUED' and not readied[d] then
@@ -494,14 +583,7 @@ for k = 1, nd do
     end
     u = u - 1
     left[d] = u
-    if u == 0 then
-      readied[d] = true
-      count_move(dplan[k] or '', 'QUEUED', 'READY')
-      hready[nready + 1] = d
-      hready[nready + 2] = 'READY'
-      nready = nready + 2
-      RANKS[d] = string.match(dmeta[k] or '0', '^%S+')
-    end
+    if u == 0 then make_ready(k, d) end
   end
 end
 local hunmet, gone, nunmet, ngone = {}, {}, 0, 0

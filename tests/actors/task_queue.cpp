@@ -778,6 +778,43 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(counts_by_plan, B, backends) {
   for (auto& [k, v] : n)
     total += v;
   BOOST_CHECK_EQUAL(total, 0);
+  // Batches whose plans alternate (the queues count runs of one plan): an
+  // enqueue, a lease and a completion of several tasks each.
+  std::vector<task_spec> mixed;
+  for (auto [id, plan] : {std::pair{"m1", "p3"}, {"m2", "p4"}, {"m3", "p3"},
+                          {"m4", "p4"}, {"m5", "p4"}, {"m6", "p3"}}) {
+    auto x = t(id);
+    x.plan_id = plan;
+    mixed.push_back(x);
+  }
+  mixed.push_back(t("m7", 0, {"m1"}));
+  mixed.back().plan_id = "p4";
+  f.add(mixed);
+  auto of = [&](const char* plan) {
+    return f.template must<counts>(atom::counts_v, std::string{plan});
+  };
+  BOOST_CHECK_EQUAL(of("p3")["READY"], 3);
+  BOOST_CHECK_EQUAL(of("p4")["READY"], 3);
+  BOOST_CHECK_EQUAL(of("p4")["QUEUED"], 1);
+  auto got = f.lease("w", 10);
+  BOOST_CHECK_EQUAL(got.size(), 8u); // p1/b, p2/c and the six
+  BOOST_CHECK_EQUAL(of("p3")["IN_PROGRESS"], 3);
+  BOOST_CHECK_EQUAL(of("p4")["IN_PROGRESS"], 3);
+  BOOST_CHECK_EQUAL(of("p1")["IN_PROGRESS"], 1);
+  BOOST_CHECK_EQUAL(of("p3")["READY"], 0);
+  auto errs = f.complete_all(ids(got), "w");
+  for (auto& e : errs)
+    BOOST_CHECK(!e);
+  BOOST_CHECK_EQUAL(of("p3")["COMPLETED"], 3);
+  BOOST_CHECK_EQUAL(of("p4")["COMPLETED"], 3);
+  BOOST_CHECK_EQUAL(of("p4")["READY"], 1); // m7, its dependency done
+  BOOST_CHECK_EQUAL(of("p4")["QUEUED"], 0);
+  BOOST_CHECK_EQUAL(of("p2")["COMPLETED"], 1);
+  auto all = f.template must<counts>(atom::counts_v);
+  BOOST_CHECK_EQUAL(all["COMPLETED"], 9);
+  BOOST_CHECK_EQUAL(all["READY"], 1);
+  BOOST_CHECK_EQUAL(all["IN_PROGRESS"], 0);
+  BOOST_CHECK_EQUAL(all["QUEUED"], 0);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(lists_of_one_state_and_of_one_plan, B,
