@@ -1,7 +1,7 @@
 // Benchmark: enqueue + lease + complete per second through the TASK QUEUE,
 // for independent tasks, dependency chains and fan-out.
 //
-//   queue --tasks 200000 --shape chains
+//   queue --tasks 200000 --shape chains [--plan-size 10]
 //
 // Prints one JSON line per shape.
 
@@ -39,8 +39,10 @@ extern char** environ;
 namespace {
 
 /// Tasks of one shape: independent, chains of 10, or fan-out (1 root, 99
-/// children).
-std::vector<task_spec> make_tasks(const std::string& shape, int64_t n) {
+/// children); with `plan_size`, in plans of that many tasks each (as a
+/// planner's tasks are), else in none.
+std::vector<task_spec> make_tasks(const std::string& shape, int64_t n,
+                                  int64_t plan_size) {
   std::vector<task_spec> out;
   out.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
@@ -49,6 +51,8 @@ std::vector<task_spec> make_tasks(const std::string& shape, int64_t n) {
     t.role = "DEV";
     t.description = "task";
     t.priority = static_cast<int32_t>(i % 7);
+    if (plan_size > 0)
+      t.plan_id = "p" + std::to_string(i / plan_size);
     if (shape == "chains" && i % 10 != 0)
       t.dependencies.push_back("t" + std::to_string(i - 1));
     if (shape == "fanout" && i % 100 != 0)
@@ -228,6 +232,11 @@ int main(int argc, char** argv) {
   std::string complete = "batch";
   int enqueue_window = 4;
   int lease_window = 1;
+  int64_t plan_size = 0;
+  app.add_option("--plan-size", plan_size,
+                 "tasks per plan (0: tasks without a plan)")
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str();
   app.add_option("--lease-window", lease_window,
                  "lease requests of 512 tasks unanswered at once")
     ->check(CLI::PositiveNumber)
@@ -294,7 +303,7 @@ int main(int argc, char** argv) {
       }
       auto st = std::make_shared<drive_state>();
       st->q = q;
-      st->tasks = make_tasks(s, tasks);
+      st->tasks = make_tasks(s, tasks, plan_size);
       st->batch_complete = complete == "batch";
       st->enqueue_window = enqueue_window;
       st->lease_window = lease_window;
@@ -308,11 +317,12 @@ int main(int argc, char** argv) {
         = std::chrono::duration<double>(st->enqueued - start).count();
       std::printf("{\"bench\":\"queue\",\"backend\":\"%s\",\"shape\":\"%s\","
                   "\"complete\":\"%s\",\"lease_window\":%d,"
+                  "\"plan_size\":%lld,"
                   "\"tasks\":%lld,\"wall_s\":%.3f,"
                   "\"enqueue_s\":%.3f,\"tasks_per_s\":%.0f,"
                   "\"peak_rss_mb\":%.1f,%s}\n",
                   b.c_str(), s.c_str(), complete.c_str(), lease_window,
-                  static_cast<long long>(n), wall, enqueue_s,
+                  static_cast<long long>(plan_size), static_cast<long long>(n), wall, enqueue_s,
                   n / wall, peak_rss_mb(),
               cpu_speed_json().c_str());
       // The next shape starts when this queue is gone: freeing its tasks
