@@ -79,13 +79,20 @@ namespace {
 // server sends a new nonce. The file is read at every attempt, as nats.c
 // does, so a rotated file is picked up on reconnection.
 
-natsStatus creds_jwt(char** jwt, char** err, void* closure) {
-  auto* link = static_cast<nats_link*>(closure);
-  auto creds = read_nats_creds(link->settings.creds_file);
-  if (!creds) {
+/// The link's credentials file, read now; on failure the reason goes to
+/// `err` (nats.c's custom error text, which it frees).
+caf::expected<nats_creds> creds_now(void* closure, char** err) {
+  auto creds = read_nats_creds(
+    static_cast<nats_link*>(closure)->settings.creds_file);
+  if (!creds)
     *err = strdup(detail_of(creds.error()).c_str());
+  return creds;
+}
+
+natsStatus creds_jwt(char** jwt, char** err, void* closure) {
+  auto creds = creds_now(closure, err);
+  if (!creds)
     return NATS_ERR;
-  }
   *jwt = strdup(creds->jwt.c_str());
   return *jwt != nullptr ? NATS_OK : NATS_NO_MEMORY;
 }
@@ -93,11 +100,9 @@ natsStatus creds_jwt(char** jwt, char** err, void* closure) {
 natsStatus creds_sign(char** err, unsigned char** sig, int* len,
                       const char* nonce, void* closure) {
   auto* link = static_cast<nats_link*>(closure);
-  auto creds = read_nats_creds(link->settings.creds_file);
-  if (!creds) {
-    *err = strdup(detail_of(creds.error()).c_str());
+  auto creds = creds_now(closure, err);
+  if (!creds)
     return NATS_ERR;
-  }
   auto st = nats_Sign(creds->seed.c_str(), nonce, sig, len);
   if (st != NATS_OK)
     return st;

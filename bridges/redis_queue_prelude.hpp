@@ -61,6 +61,23 @@ local function count_runs(plan, from, to, n)
   if from then d[from] = (d[from] or 0) - n end
   d[to] = (d[to] or 0) + n
 end
+-- A loop's transitions from `from` to `to`, counted by runs of one plan:
+-- step(plan) for each task, done() after the loop.
+local function plan_runs(from, to)
+  local cur, n = '', 0
+  local function step(plan)
+    if plan ~= cur then
+      count_runs(cur, from, to, n)
+      cur, n = plan, 0
+    end
+    n = n + 1
+  end
+  local function done()
+    count_runs(cur, from, to, n)
+    n = 0
+  end
+  return step, done
+end
 local function flush_counts()
   local all = {}
   for plan, d in pairs(DELTA) do
@@ -274,14 +291,24 @@ end
 -- The dependents of a task are its value in the column d, their ids
 -- joined by NUL (ids hold none: the bridge refuses them). For a chain, the
 -- value is the one dependent's id itself.
+-- add_ids puts the ids of such a value into out after its first n and
+-- returns the new count (no table of its own: a batch gathers all of its
+-- tasks' dependents in one).
+local function add_ids(out, n, v)
+  if not v or v == '' then return n end
+  if not string.find(v, '\0', 1, true) then
+    out[n + 1] = v
+    return n + 1
+  end
+  for d in string.gmatch(v, '%Z+') do
+    n = n + 1
+    out[n] = d
+  end
+  return n
+end
 local function split_ids(v)
   local out = {}
-  if not v or v == '' then return out end
-  if not string.find(v, '\0', 1, true) then
-    out[1] = v
-    return out
-  end
-  for d in string.gmatch(v, '%Z+') do out[#out + 1] = d end
+  add_ids(out, 0, v)
   return out
 end
 local function dependents_of(id)

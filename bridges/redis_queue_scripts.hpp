@@ -137,8 +137,6 @@ if hot then
 end
 if hot then
   local NEW = '\0new'
-  -- Column m's value is meta_of(rank, seq, max), written out here.
-  local max_tail = ' ' .. max_s
   local hstate, hplan, hm, hunmet = {}, {}, {}, {}
   local specs, ranks = {}, {}
   local added, nplan, nranks = 0, 0, 0
@@ -213,7 +211,7 @@ if hot then
       local rank = seq_s
       if prio_s ~= '0' then rank = ready_score(tonumber(prio_s), seq, seq_s) end
       hm[j - 1] = id
-      hm[j] = rank .. ' ' .. seq_s .. max_tail
+      hm[j] = meta_of(rank, seq_s, max_s)
       if state == 'READY' then
         ranks[nranks + 1] = rank
         ranks[nranks + 2] = id
@@ -385,20 +383,14 @@ for k = 1, m do keys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, keys)
 local hstate, hatt, howner, zl, out = {}, {}, {}, {}, {}
 local o, j = 0, 0
--- Leased tasks counted in runs of one plan (count_runs).
-local run_plan, run_n = '', 0
+local leased, leased_done = plan_runs('READY', 'IN_PROGRESS')
 for k = 1, m do
   local id = ids[k]
   -- Only a READY task is leased (a member left behind by anything else
   -- just leaves the set).
   if st[k] == 'READY' then
     local a = (tonumber(att[k]) or 0) + 1
-    local p = plan[k] or ''
-    if p ~= run_plan then
-      count_runs(run_plan, 'READY', 'IN_PROGRESS', run_n)
-      run_plan, run_n = p, 0
-    end
-    run_n = run_n + 1
+    leased(plan[k] or '')
     j = j + 2
     hstate[j - 1] = id
     hstate[j] = 'IN_PROGRESS'
@@ -417,7 +409,7 @@ for k = 1, m do
     o = o + 6
   end
 end
-count_runs(run_plan, 'READY', 'IN_PROGRESS', run_n)
+leased_done()
 write_column('state', hstate)
 write_column('attempts', hatt)
 write_column('owner', howner)
@@ -482,8 +474,7 @@ local st, owner, plan = column('state', ids), column('owner', ids),
                         column('plan', ids)
 local hstate, hres, done, ddone = {}, {}, {}, {}
 local nstate, nres, ndone = 0, 0, 0
--- Completions counted in runs of one plan (count_runs).
-local run_plan, run_n = '', 0
+local completed, completed_done = plan_runs('IN_PROGRESS', 'COMPLETED')
 for k = 1, n do
   local at = starts[k]
   local id, worker, result = ARGV[at], ARGV[at + 1], ARGV[at + 2]
@@ -500,12 +491,7 @@ for k = 1, n do
     ndone = ndone + 1
     ids[ndone] = id
     ddone[ndone] = dv[k]
-    local p = plan[k] or ''
-    if p ~= run_plan then
-      count_runs(run_plan, 'IN_PROGRESS', 'COMPLETED', run_n)
-      run_plan, run_n = p, 0
-    end
-    run_n = run_n + 1
+    completed(plan[k] or '')
     hstate[nstate + 1] = id
     hstate[nstate + 2] = 'COMPLETED'
     nstate = nstate + 2
@@ -516,7 +502,7 @@ for k = 1, n do
     end
   end
 end
-count_runs(run_plan, 'IN_PROGRESS', 'COMPLETED', run_n)
+completed_done()
 -- ids now holds the completed ones (in their first ndone places).
 for k = #ids, ndone + 1, -1 do ids[k] = nil end
 write_column('state', hstate)
@@ -530,20 +516,7 @@ if ndeps == 0 then return out end
 -- still waiting (QUEUED, unmet) was never leased, so no backoff holds it
 -- (only a retry sets a not-before time, to a task that was leased).
 local deps, nd = {}, 0
-for k = 1, ndone do
-  local v = ddone[k]
-  if not v then
-  elseif not string.find(v, '\0', 1, true) then
-    -- One dependent (a chain): the value is its id.
-    nd = nd + 1
-    deps[nd] = v
-  else
-    for d in string.gmatch(v, '%Z+') do
-      nd = nd + 1
-      deps[nd] = d
-    end
-  end
-end
+for k = 1, ndone do nd = add_ids(deps, nd, ddone[k]) end
 if nd == 0 then return out end
 local dst, dplan, dmeta = column('state', deps), column('plan', deps),
                           column('m', deps)
