@@ -7,16 +7,19 @@
 # by a third from run to run; this count does not, so use it to compare two
 # versions of the queue's scripts.
 #
-#   bench/redis-instructions.sh QUEUE_BINARY SHAPE SMALL LARGE
+#   bench/redis-instructions.sh QUEUE_BINARY SHAPE SMALL LARGE [QUEUE_ARGS...]
 #   e.g. bench/redis-instructions.sh build/bench/queue independent 2000 6000
+#        bench/redis-instructions.sh build/bench/queue chains 2000 6000 --plan-size 10
 #
 # Prints one JSON line. Needs valgrind (apt-get install valgrind).
 set -euo pipefail
-if [[ $# -ne 4 ]]; then
-  sed -n '2,13p' "$0" >&2
+if [[ $# -lt 4 ]]; then
+  sed -n '2,14p' "$0" >&2
   exit 2
 fi
 bin=$1 shape=$2 small=$3 large=$4
+shift 4
+extra=("$@")
 command -v valgrind >/dev/null || {
   echo "redis-instructions.sh: valgrind is missing (apt-get install valgrind)" >&2
   exit 2
@@ -37,7 +40,7 @@ count() {
     sleep 0.2
   done
   "$bin" --backend redis --redis-url "redis://127.0.0.1:$port" --tasks "$n" \
-    --shape "$shape" >/dev/null
+    --shape "$shape" "${extra[@]}" >/dev/null
   redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
   wait "$pid" || true
   sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' "$log"
@@ -46,5 +49,5 @@ a=$(count "$small")
 b=$(count "$large")
 [[ -n $a && -n $b ]] || { echo "redis-instructions.sh: no count from callgrind" >&2; exit 1; }
 per=$(( (b - a) / (large - small) ))
-printf '{"bench":"redis-instructions","shape":"%s","small":%s,"large":%s,"instructions_small":%s,"instructions_large":%s,"server_instructions_per_task":%s}\n' \
-  "$shape" "$small" "$large" "$a" "$b" "$per"
+printf '{"bench":"redis-instructions","shape":"%s","queue_args":"%s","small":%s,"large":%s,"instructions_small":%s,"instructions_large":%s,"server_instructions_per_task":%s}\n' \
+  "$shape" "${extra[*]}" "$small" "$large" "$a" "$b" "$per"
