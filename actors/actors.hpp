@@ -165,6 +165,10 @@ using task_queue_actor = caf::typed_actor<
   caf::replies_to<atom::counts>::with<std::map<std::string, int64_t>>,
   // Counts of the tasks of one plan (by plan_id).
   caf::replies_to<atom::counts, std::string>::with<std::map<std::string, int64_t>>,
+  // Whether a plan (by plan_id) has tasks and none of them open (QUEUED,
+  // READY, IN_PROGRESS): from a count kept by every transition, so a
+  // caller may ask after each task it finishes (counts may walk the plan).
+  caf::replies_to<atom::finished, std::string>::with<bool>,
   // Completes (task, worker) with a result and records the events it causes
   // in the outbox, atomically.
   caf::replies_to<atom::complete, std::string, std::string, std::string,

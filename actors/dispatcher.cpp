@@ -123,11 +123,23 @@ void deliver(dispatcher_ptr self, std::vector<outbound_event> evs) {
     .then([](int32_t) {}, [](caf::error&) {});
 }
 
-/// Publishes the plan's completion event when it has no open task left.
-/// The event replaces the plan's marker in the outbox (plan_done_marker),
-/// which JetStream's acknowledgement drops; a marker found open again (the
-/// plan got new tasks) is dropped here.
-void check_plan(dispatcher_ptr self, task_spec task, bool from_outbox = false) {
+/// Drops the plan's marker (plan_done_marker) from the outbox: the plan
+/// is open again (it got new tasks).
+void drop_marker(dispatcher_ptr self, const task_spec& task) {
+  self
+    ->request(self->state.queue, queue_timeout, atom::outbox_v,
+              std::vector<std::string>{plan_done_marker(task).idempotency_key})
+    .then([](int32_t) {}, [](caf::error&) {});
+}
+
+void warn_uncounted(const task_spec& task, const caf::error& err) {
+  spdlog::warn("dispatcher cannot count plan plan_id={}: {}", task.plan_id,
+               render(err));
+}
+
+/// Publishes the completion event of a plan found finished, with its counts
+/// by state (asked again: the plan may have got new tasks since).
+void publish_plan_done(dispatcher_ptr self, task_spec task, bool from_outbox) {
   auto& st = self->state;
   self->request(st.queue, queue_timeout, atom::counts_v, task.plan_id)
     .then(
@@ -135,11 +147,7 @@ void check_plan(dispatcher_ptr self, task_spec task, bool from_outbox = false) {
         auto& st = self->state;
         if (open_tasks(n) > 0 || n.empty()) {
           if (from_outbox)
-            self
-              ->request(st.queue, queue_timeout, atom::outbox_v,
-                        std::vector<std::string>{
-                          plan_done_marker(task).idempotency_key})
-              .then([](int32_t) {}, [](caf::error&) {});
+            drop_marker(self, task);
           return;
         }
         spdlog::info("dispatcher finished plan plan_id={}", task.plan_id);
@@ -162,10 +170,28 @@ void check_plan(dispatcher_ptr self, task_spec task, bool from_outbox = false) {
               deliver(self, {std::move(done)});
             });
       },
-      [=](caf::error& err) {
-        spdlog::warn("dispatcher cannot count plan plan_id={}: {}",
-                     task.plan_id, render(err));
-      });
+      [=](caf::error& err) { warn_uncounted(task, err); });
+}
+
+/// Publishes the plan's completion event when it has no open task left.
+/// The event replaces the plan's marker in the outbox (plan_done_marker),
+/// which JetStream's acknowledgement drops; a marker found open again (the
+/// plan got new tasks) is dropped here. Whether the plan is finished comes
+/// from a count the queue keeps (asked after every task); its counts by
+/// state, which may walk the plan, only once it is.
+void check_plan(dispatcher_ptr self, task_spec task, bool from_outbox = false) {
+  if (task.plan_id.empty()) // a task without a plan finishes none
+    return;
+  self->request(self->state.queue, queue_timeout, atom::finished_v,
+                task.plan_id)
+    .then(
+      [=](bool finished) {
+        if (finished)
+          publish_plan_done(self, task, from_outbox);
+        else if (from_outbox)
+          drop_marker(self, task);
+      },
+      [=](caf::error& err) { warn_uncounted(task, err); });
 }
 
 bool transient(const caf::error& err) {

@@ -100,6 +100,11 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       st.promote_due(st.now());
       return st.plan_counts(plan);
     },
+    [=](atom::finished, const std::string& plan) -> caf::result<bool> {
+      auto& st = self->state;
+      st.promote_due(st.now());
+      return st.plans.count(plan) > 0 && st.open_in_plan(plan) == 0;
+    },
     [=](atom::outbox) -> caf::result<std::vector<outbound_event>> {
       std::vector<outbound_event> out;
       for (auto& [k, b] : self->state.outbox)

@@ -471,6 +471,14 @@ redis_front_actor::behavior_type redis_front(redis_front_ptr self,
       return call<std::map<std::string, int64_t>>(
         self, std::move(argv), [](redis_value& v) { return to_counts(v); });
     },
+    [=](atom::finished, std::string& plan) -> caf::result<bool> {
+      auto& st = self->state;
+      auto argv = script(self, redis_lua::plan_finished);
+      argv.insert(argv.end(), {plan, st.base(), st.maxb()});
+      return call<bool>(self, std::move(argv), [](redis_value& v) {
+        return caf::expected<bool>{v.integer == 1};
+      });
+    },
     [=](atom::outbox) -> caf::result<std::vector<outbound_event>> {
       return call<std::vector<outbound_event>>(
         self, script(self, redis_lua::outbox), events_of);

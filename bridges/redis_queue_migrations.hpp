@@ -174,7 +174,24 @@ do
                .. '(columns ' .. P .. ':c2:<field>): this replica is too old')
   end
 end
-if redis.call('EXISTS', P .. ':all') == 1 then migrate_hashes() end
+-- P:all, layout 0's zset of every task, holds this string from the first
+-- script of layout 3 on, which counts only the open tasks of a plan (in
+-- the field OPEN). Every script of layout 2 asks whether P:all exists
+-- before it writes anything and then reads it as a zset, to move layout
+-- 0's tasks: that fails on a string, and so does layout 0's enqueue, which
+-- looks its ids up in P:all first. A replica of those layouts during a
+-- rolling update answers errors instead of reading a plan's counts by
+-- state, which layout 3 no longer keeps (it would see plans done that
+-- are not).
+do
+  local t = redis.call('TYPE', P .. ':all')['ok']
+  if t == 'zset' then migrate_hashes() end
+  if t ~= 'string' then
+    redis.call('SET', P .. ':all', 'the task queue moved to layout 3 '
+               .. '(open tasks of a plan counted in ' .. P
+               .. ':pc:<plan> OPEN): this replica is too old')
+  end
+end
 )lua";
 
 } // namespace orch::redis_lua

@@ -34,35 +34,34 @@ local function ready_score(prio, seq, seq_s)
   return ready_rank(prio, seq)
 end
 -- Every state change goes through setstate: a task of plan moves from
--- state `from` (nil: a new task) to `to` in the counts by plan and of all
--- tasks. The changes add up in DELTA and reach Redis once, in flush_counts
--- (which every script runs at its end and before it reads a count): a
--- batch of transitions costs a few HINCRBY, not four per task.
-local DELTA = {}
-local function count_move(plan, from, to)
-  local d = DELTA[plan]
-  if not d then
-    d = {}
-    DELTA[plan] = d
-  end
-  if from then d[from] = (d[from] or 0) - 1 end
-  if to then d[to] = (d[to] or 0) + 1 end
-end
--- count_move for n tasks of plan at once. The batch scripts' loops count
--- runs of one plan (a batch is mostly of one plan) and hand each run over
--- here: a comparison per task instead of a call and four table updates.
+-- state `from` (nil: a new task) to `to`. The counts of all tasks by state
+-- (P:sc) follow every move; of a plan, only the tasks open (QUEUED, READY
+-- or IN_PROGRESS: the field OPEN of P:pc:<plan>) are counted, so a move
+-- between open states (a lease, a dependent made READY, a retry) costs no
+-- count of its plan, and a plan's other counts come from its index
+-- (plan_counts). The changes add up in TOTAL and OPEN and reach Redis
+-- once, in flush_counts (which every script runs at its end and before it
+-- reads a count): a batch costs an HINCRBY per state and per plan whose
+-- open tasks changed, not one per task.
+local IS_OPEN = {QUEUED = true, READY = true, IN_PROGRESS = true}
+local TOTAL, OPEN = {}, {}
+-- n tasks of plan move from `from` to `to`; plan may be nil for a move
+-- between open states.
 local function count_runs(plan, from, to, n)
   if n == 0 then return end
-  local d = DELTA[plan]
-  if not d then
-    d = {}
-    DELTA[plan] = d
-  end
-  if from then d[from] = (d[from] or 0) - n end
-  d[to] = (d[to] or 0) + n
+  if from then TOTAL[from] = (TOTAL[from] or 0) - n end
+  if to then TOTAL[to] = (TOTAL[to] or 0) + n end
+  local d = 0
+  if from and IS_OPEN[from] then d = d - n end
+  if to and IS_OPEN[to] then d = d + n end
+  if d ~= 0 then OPEN[plan] = (OPEN[plan] or 0) + d end
 end
--- A loop's transitions from `from` to `to`, counted by runs of one plan:
--- step(plan) for each task, done() after the loop.
+local function count_move(plan, from, to)
+  count_runs(plan, from, to, 1)
+end
+-- A loop's transitions from `from` to `to`, counted by runs of one plan
+-- (a batch is mostly of one plan): step(plan) for each task, done() after
+-- the loop.
 local function plan_runs(from, to)
   local cur, n = '', 0
   local function step(plan)
@@ -79,19 +78,22 @@ local function plan_runs(from, to)
   return step, done
 end
 local function flush_counts()
-  local all = {}
-  for plan, d in pairs(DELTA) do
-    for st, n in pairs(d) do
-      if n ~= 0 then
-        redis.call('HINCRBY', P .. ':pc:' .. plan, st, n)
-        all[st] = (all[st] or 0) + n
-      end
-    end
+  for plan, n in pairs(OPEN) do
+    if n ~= 0 then redis.call('HINCRBY', P .. ':pc:' .. plan, 'OPEN', n) end
   end
-  for st, n in pairs(all) do
+  for st, n in pairs(TOTAL) do
     if n ~= 0 then redis.call('HINCRBY', P .. ':sc', st, n) end
   end
-  DELTA = {}
+  TOTAL, OPEN = {}, {}
+end
+-- The open tasks of a plan: OPEN, and what the layouts before 3 counted
+-- by state (their fields stay as they were when the queue moved on).
+local function plan_open(plan)
+  flush_counts()
+  local h = redis.call('HMGET', P .. ':pc:' .. plan, 'OPEN', 'QUEUED',
+                       'READY', 'IN_PROGRESS')
+  return (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
+         + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0)
 end
 -- redis.call(cmd, [key,] args...) in pieces of at most 1000 args (Lua's
 -- unpack has a limit); table replies joined, number replies added up. A
@@ -403,16 +405,17 @@ local function unready(id)
   redis.call('ZREM', READY, id)
 end
 local function setstate(id, st)
-  count_move(get('plan', id), get('state', id), st)
+  local from, plan = get('state', id), nil
+  -- The plan only counts a task that opens or closes.
+  if (IS_OPEN[from] or false) ~= (IS_OPEN[st] or false) then
+    plan = get('plan', id)
+  end
+  count_move(plan, from, st)
   set('state', id, st)
 end
 -- Whether the plan has no open task (QUEUED, READY, IN_PROGRESS).
 local function plan_done(plan)
-  flush_counts()
-  local h = redis.call('HMGET', P .. ':pc:' .. plan, 'QUEUED', 'READY',
-                       'IN_PROGRESS')
-  return (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
-         + (tonumber(h[3]) or 0) == 0
+  return plan_open(plan) == 0
 end
 -- Records outbox events given as (key, when, blob) in ARGV[first..last]:
 -- when '' always, 'final' if the task FAILED, 'plan_done' if its plan has
@@ -531,7 +534,7 @@ local function complete_one(id, worker, result, first, last, no_dependents)
   set('owner', id, '')
   if not no_dependents then
     local dependents = dependents_of(id)
-    for _, f in ipairs({'state', 'unmet', 'nb', 'plan', 'm'}) do
+    for _, f in ipairs({'state', 'unmet', 'nb', 'm'}) do
       preload(f, dependents)
     end
     for _, d in ipairs(dependents) do

@@ -30,7 +30,10 @@
 //   P:backoff2 zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan (list of one plan)
-//   P:pc:<plan> hash: tasks of a plan by state, kept by count_move
+//   P:pc:<plan> hash: the open tasks (QUEUED, READY, IN_PROGRESS) of a
+//              plan in the field OPEN, kept by count_move (layouts before
+//              3 counted each state in a field of its own: those of the
+//              open states still count, as they were left)
 //   P:sc       hash: all tasks by state, kept by count_move
 //   P:o        hash: the outbox, idempotency key -> event (JSON), written
 //              with the completion or failure that causes the event
@@ -353,8 +356,7 @@ end
 if m == 0 then return {} end
 redis.call('ZREMRANGEBYRANK', READY, 0, m - 1)
 local expires = string.format('%d', NOW + ttl)
-local st, plan, att = column('state', ids), column('plan', ids),
-                      column('attempts', ids)
+local st, att = column('state', ids), column('attempts', ids)
 local meta = column('m', ids)
 -- No result: only a completion writes one, and nothing leaves COMPLETED.
 -- A not-before time and an error are only written by retry_or_fail, to a
@@ -383,14 +385,12 @@ for k = 1, m do keys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, keys)
 local hstate, hatt, howner, zl, out = {}, {}, {}, {}, {}
 local o, j = 0, 0
-local leased, leased_done = plan_runs('READY', 'IN_PROGRESS')
 for k = 1, m do
   local id = ids[k]
   -- Only a READY task is leased (a member left behind by anything else
   -- just leaves the set).
   if st[k] == 'READY' then
     local a = (tonumber(att[k]) or 0) + 1
-    leased(plan[k] or '')
     j = j + 2
     hstate[j - 1] = id
     hstate[j] = 'IN_PROGRESS'
@@ -409,7 +409,8 @@ for k = 1, m do
     o = o + 6
   end
 end
-leased_done()
+-- Open before and after: no count of their plans changes.
+count_runs(nil, 'READY', 'IN_PROGRESS', j / 2)
 write_column('state', hstate)
 write_column('attempts', hatt)
 write_column('owner', howner)
@@ -518,16 +519,20 @@ if ndeps == 0 then return out end
 local deps, nd = {}, 0
 for k = 1, ndone do nd = add_ids(deps, nd, ddone[k]) end
 if nd == 0 then return out end
-local dst, dplan, dmeta = column('state', deps), column('plan', deps),
-                          column('m', deps)
+local dst, dmeta = column('state', deps), column('m', deps)
 local hready, nready, readied = {}, 0, {}
 local function make_ready(k, d)
   readied[d] = true
-  count_move(dplan[k] or '', 'QUEUED', 'READY')
   hready[nready + 1] = d
   hready[nready + 2] = 'READY'
   nready = nready + 2
   RANKS[d] = string.match(dmeta[k] or '0', '^%S+')
+end
+-- Writes the states of the dependents made READY and counts them (open
+-- before and after: no count of their plans changes).
+local function ready_counted()
+  count_runs(nil, 'QUEUED', 'READY', nready / 2)
+  write_column('state', hready)
 end
 -- The column unmet holds only dependents waiting for more than one: when
 -- it holds nothing but its own entry (chains, fan-out), each QUEUED
@@ -537,7 +542,7 @@ if redis.call('HLEN', col('unmet')) <= 1 then
     local d = deps[k]
     if dst[k] == 'QUEUED' and not readied[d] then make_ready(k, d) end
   end
-  write_column('state', hready)
+  ready_counted()
   return out
 end
 local dunmet = column('unmet', deps)
@@ -572,7 +577,7 @@ for k = 1, norder do
     gone[ngone] = d
   end
 end
-write_column('state', hready)
+ready_counted()
 write_column('unmet', hunmet, gone)
 return out
 )lua";

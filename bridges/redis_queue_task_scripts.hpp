@@ -50,18 +50,34 @@ ready(id)
 return record(id)
 )lua";
 
-/// ARGV: P, now, plan, base, maxb. Flat list state, count, ... of a plan,
-/// from the counters every state change keeps (no walk over the tasks).
+/// ARGV: P, now, plan, base, maxb. Flat list state, count, ... of a plan:
+/// the states of the tasks in its index, P:p:<plan> (a walk over the plan,
+/// not over the queue; a caller that asks after each task it finishes asks
+/// plan_finished first).
 constexpr const char* plan_counts = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
-flush_counts()
+flush_columns()
+local ids = redis.call('SMEMBERS', P .. ':p:' .. ARGV[3])
+local n = {}
+for _, st in ipairs(column('state', ids)) do
+  if st then n[st] = (n[st] or 0) + 1 end
+end
 local out = {}
-local h = redis.call('HGETALL', P .. ':pc:' .. ARGV[3])
-for k = 1, #h, 2 do
-  local n = tonumber(h[k + 1])
-  if n > 0 then table.insert(out, h[k]) table.insert(out, n) end
+for st, k in pairs(n) do
+  out[#out + 1] = st
+  out[#out + 1] = k
 end
 return out
+)lua";
+
+/// ARGV: P, now, plan, base, maxb. 1 when the plan has tasks and none of
+/// them is open, else 0: from the count of its open tasks.
+constexpr const char* plan_finished = R"lua(
+promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
+local plan = ARGV[3]
+if redis.call('EXISTS', P .. ':p:' .. plan) == 0 then return 0 end
+if plan_open(plan) ~= 0 then return 0 end
+return 1
 )lua";
 
 /// ARGV: P, now. The outbox as a flat list key, blob, ...

@@ -101,8 +101,15 @@ http_response settle(const work_context& c, const http_request& req,
     ev.outbox = true;
   if (c.sink)
     caf::anon_send(c.sink, atom::publish_v, evs);
-  // The plan may be done now.
-  if (after->state == "COMPLETED" || after->state == "FAILED")
+  // The plan may be done now: asked of the queue's count of its open
+  // tasks (after every task); its counts by state, which may walk the
+  // plan, only once it is done.
+  bool finished = false;
+  if ((after->state == "COMPLETED" || after->state == "FAILED") && c.sink
+      && !task->task.plan_id.empty())
+    self->request(c.queue, seconds(10), atom::finished_v, task->task.plan_id)
+      .receive([&](bool f) { finished = f; }, [](caf::error&) {});
+  if (finished)
     self->request(c.queue, seconds(10), atom::counts_v, task->task.plan_id)
       .receive(
         [&](std::map<std::string, int64_t>& n) {

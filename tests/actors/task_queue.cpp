@@ -817,6 +817,63 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(counts_by_plan, B, backends) {
   BOOST_CHECK_EQUAL(all["QUEUED"], 0);
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_plan_is_finished_when_none_of_its_tasks_is_open,
+                              B, backends) {
+  queue_fixture<B> f;
+  auto finished = [&](const char* plan) {
+    return f.template must<bool>(atom::finished_v, std::string{plan});
+  };
+  BOOST_CHECK(!finished("p1")); // no such plan
+  auto a = t("p1/a");
+  auto b = t("p1/b", 0, {"p1/a"});
+  auto c = t("p1/c", 0, {"p1/a"}); // blocked when a fails for good
+  auto d = t("p2/d");
+  a.plan_id = b.plan_id = c.plan_id = "p1";
+  d.plan_id = "p2";
+  f.add({a, b, c, d});
+  BOOST_CHECK(!finished("p1"));
+  BOOST_REQUIRE_EQUAL(f.lease("w", 10).size(), 2u); // a and d
+  BOOST_CHECK(!finished("p1"));
+  // Retried (back to QUEUED, then READY): still open.
+  BOOST_CHECK_EQUAL(f.fail("p1/a", "w").state, "QUEUED");
+  BOOST_CHECK(!finished("p1"));
+  BOOST_CHECK_EQUAL(f.complete("p2/d", "w").state, "COMPLETED");
+  BOOST_CHECK(finished("p2"));
+  BOOST_CHECK(!finished("p1"));
+  // Cancelled: b is closed, c still waits for a.
+  BOOST_CHECK_EQUAL(
+    f.template must<queued_task>(atom::cancel_v, std::string{"p1/b"}).state,
+    "CANCELLED");
+  BOOST_CHECK(!finished("p1"));
+  // a fails for good (each retry due once the clock passes its backoff)
+  // and c, its dependent, is BLOCKED: nothing of p1 is open.
+  for (int i = 0; i < 2; ++i) {
+    *f.now += 1000;
+    auto got = f.lease("w", 10);
+    BOOST_REQUIRE_EQUAL(got.size(), 1u);
+    f.fail("p1/a", "w");
+    if (i == 0)
+      BOOST_CHECK(!finished("p1"));
+  }
+  BOOST_CHECK_EQUAL(f.status("p1/a").state, "FAILED");
+  BOOST_CHECK_EQUAL(f.status("p1/c").state, "BLOCKED");
+  BOOST_CHECK(finished("p1"));
+  using counts = std::map<std::string, int64_t>;
+  auto n = f.template must<counts>(atom::counts_v, std::string{"p1"});
+  BOOST_CHECK_EQUAL(n["FAILED"], 1);
+  BOOST_CHECK_EQUAL(n["CANCELLED"], 1);
+  BOOST_CHECK_EQUAL(n["BLOCKED"], 1);
+  BOOST_CHECK_EQUAL(open_tasks(n), 0);
+  // A new task opens the plan again.
+  auto e = t("p2/e");
+  e.plan_id = "p2";
+  f.add({e});
+  BOOST_CHECK(!finished("p2"));
+  BOOST_REQUIRE_EQUAL(f.lease("w", 10).size(), 1u);
+  f.complete_all({"p2/e"}, "w");
+  BOOST_CHECK(finished("p2"));
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(lists_of_one_state_and_of_one_plan, B,
                               backends) {
   queue_fixture<B> f;

@@ -133,6 +133,19 @@ struct redis_queue_fixture {
     return must<std::vector<queued_task>>(atom::lease_v, std::string{"w"},
                                           int32_t{60000}, n);
   }
+
+  using counts_map = std::map<std::string, int64_t>;
+
+  bool finished(const std::string& plan) {
+    return must<bool>(atom::finished_v, plan);
+  }
+
+  /// Whether `redis-cli ARGS 2>&1 | grep -q PATTERN` succeeds.
+  bool cli_says(const std::string& args, const std::string& pattern) {
+    auto cmd = "redis-cli -p " + std::to_string(redis.port) + " " + args
+               + " 2>&1 | grep -q " + pattern;
+    return std::system(cmd.c_str()) == 0;
+  }
 };
 
 } // namespace
@@ -267,6 +280,7 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_as_hashes_are_converted,
   auto lua = dir.path + "/to-hashes.lua";
   std::ofstream{lua} << R"lua(
 local P = ARGV[1]
+redis.call('DEL', P .. ':all') -- layout 3's string: layout 0 had the zset
 local fields = {'state', 'plan', 'attempts', 'unmet', 'owner', 'nb', 'result',
                 'error', 'm', 'd'}
 local function col(f, id) return redis.call('HGET', P .. ':c2:' .. f, id) end
@@ -309,9 +323,11 @@ return redis.call('ZCARD', P .. ':all')
   auto before = must<queued_task>(atom::status_v, std::string{"before"});
   BOOST_CHECK_EQUAL(before.task.description, "spec in the hash");
   BOOST_CHECK_EQUAL(before.state, "READY");
-  // Converted: the hashes, P:all, P:r and the dependents' set are gone,
-  // the columns hold all three, and "before"'s spec has its own key.
-  BOOST_CHECK_EQUAL(std::system((cli + " EXISTS old:all old:r old:t:before "
+  // Converted: the hashes, P:r and the dependents' set are gone, P:all is
+  // layout 3's string, the columns hold all three, and "before"'s spec has
+  // its own key.
+  BOOST_CHECK(cli_says("TYPE old:all", "-x string"));
+  BOOST_CHECK_EQUAL(std::system((cli + " EXISTS old:r old:t:before "
                                        "old:t:after old:t:next old:d:before"
                                        " | grep -qx 0")
                                   .c_str()),
@@ -359,9 +375,11 @@ BOOST_FIXTURE_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing,
                                       std::string{"w"}, std::string{"done"})
                       .state,
                     "COMPLETED");
-  // What the old enqueue script writes for "a".
+  // What the old enqueue script writes for "a", before layout 3 (which
+  // leaves a string at P:all).
   auto old = "redis-cli -p " + std::to_string(redis.port)
-             + " EVAL \"redis.call('HSET', 'dup:t:a', 'state', 'READY', "
+             + " EVAL \"redis.call('DEL', 'dup:all') "
+               "redis.call('HSET', 'dup:t:a', 'state', 'READY', "
                "'plan', '', 'prio', '0', 'seq', '9', 'max', '3', "
                "'attempts', '0', 'owner', '', 'nb', '0') "
                "redis.call('ZADD', 'dup:all', 9, 'a') "
@@ -379,6 +397,74 @@ BOOST_FIXTURE_TEST_CASE(an_old_replicas_enqueue_of_a_known_task_changes_nothing,
   auto rest = lease(5);
   BOOST_REQUIRE_EQUAL(rest.size(), 1u);
   BOOST_CHECK_EQUAL(rest[0].task.task_id, "b");
+  // From layout 3 on, layout 0's enqueue fails at its first step, the
+  // look-up of the batch's ids in P:all.
+  BOOST_CHECK(cli_says("ZMSCORE dup:all a", "WRONGTYPE"));
+}
+
+BOOST_FIXTURE_TEST_CASE(plans_counted_by_state_are_finished_by_their_open_tasks,
+                        redis_queue_fixture) {
+  // Layouts before 3 counted a plan's tasks in each state (fields QUEUED,
+  // READY, IN_PROGRESS, ... of P:pc:<plan>); layout 3 counts only the open
+  // ones, in the field OPEN, and adds the open fields the layouts before
+  // left. It leaves P:all a string, on which every script of layout 2
+  // fails before it writes anything: such a replica would read counts by
+  // state that no longer change, and see plans done that are not.
+  settings.prefix = "l2";
+  open();
+  BOOST_REQUIRE(await_queue(sys, q, 10s));
+  auto ts = tasks({"a", "b", "c", "d"});
+  ts[0].plan_id = ts[1].plan_id = ts[2].plan_id = "p1";
+  ts[3].plan_id = "p2";
+  ts[1].dependencies = {"a"};
+  ts[0].priority = 2; // leased first
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 4);
+  auto first = lease(1);
+  BOOST_REQUIRE_EQUAL(first.size(), 1u);
+  BOOST_CHECK_EQUAL(first[0].task.task_id, "a");
+  // Back to layout 2: p1's counts by state (from its tasks' states), no
+  // OPEN, no string at P:all.
+  scratch_dir dir;
+  auto lua = dir.path + "/to-layout-2.lua";
+  std::ofstream{lua} << R"lua(
+local P = ARGV[1]
+for _, plan in ipairs({'p1', 'p2'}) do
+  local key = P .. ':pc:' .. plan
+  redis.call('DEL', key)
+  for _, id in ipairs(redis.call('SMEMBERS', P .. ':p:' .. plan)) do
+    redis.call('HINCRBY', key, redis.call('HGET', P .. ':c2:state', id), 1)
+  end
+end
+redis.call('DEL', P .. ':all')
+return redis.call('HGET', P .. ':pc:p1', 'IN_PROGRESS')
+)lua";
+  BOOST_REQUIRE(cli_says("--eval " + lua + " , l2", "-x 1"));
+  BOOST_CHECK(!finished("p1"));
+  BOOST_CHECK(!finished("p2"));
+  // The next script left the string: layout 2's first look at P:all
+  // (EXISTS, then ZRANGE) fails.
+  BOOST_CHECK(cli_says("TYPE l2:all", "-x string"));
+  BOOST_CHECK(cli_says("ZRANGE l2:all 0 -1", "WRONGTYPE"));
+  // Layout 3's moves go on from the counts left: OPEN falls below 0 as
+  // the tasks counted by state close.
+  auto errs = complete_all({"a"});
+  BOOST_REQUIRE_EQUAL(errs.size(), 1u);
+  BOOST_CHECK(!errs[0]);
+  BOOST_CHECK(!finished("p1"));
+  auto next = lease(5);
+  BOOST_REQUIRE_EQUAL(next.size(), 3u); // b, c and d
+  std::vector<std::string> ids;
+  for (auto& x : next)
+    if (x.task.plan_id == "p1")
+      ids.push_back(x.task.task_id);
+  BOOST_REQUIRE_EQUAL(ids.size(), 2u);
+  errs = complete_all(ids);
+  BOOST_REQUIRE_EQUAL(errs.size(), 2u);
+  BOOST_CHECK(finished("p1"));
+  BOOST_CHECK(!finished("p2"));
+  BOOST_CHECK(cli_says("HGET l2:pc:p1 OPEN", "-x -- -3"));
+  auto n = must<counts_map>(atom::counts_v, std::string{"p1"});
+  BOOST_CHECK(n == (counts_map{{"COMPLETED", 3}}));
 }
 
 BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_1_are_converted,
