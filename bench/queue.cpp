@@ -322,8 +322,9 @@ int main(int argc, char** argv) {
                   "\"enqueue_s\":%.3f,\"tasks_per_s\":%.0f,"
                   "\"peak_rss_mb\":%.1f,%s}\n",
                   b.c_str(), s.c_str(), complete.c_str(), lease_window,
-                  static_cast<long long>(plan_size), static_cast<long long>(n), wall, enqueue_s,
-                  n / wall, peak_rss_mb(),
+                  static_cast<long long>(plan_size),
+                  static_cast<long long>(n), wall, enqueue_s, n / wall,
+                  peak_rss_mb(),
               cpu_speed_json().c_str());
       // The next shape starts when this queue is gone: freeing its tasks
       // takes a core for a while and would be charged to the next run.

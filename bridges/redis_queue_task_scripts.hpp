@@ -76,8 +76,7 @@ constexpr const char* plan_finished = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 local plan = ARGV[3]
 if redis.call('EXISTS', P .. ':p:' .. plan) == 0 then return 0 end
-if plan_open(plan) ~= 0 then return 0 end
-return 1
+return plan_done(plan) and 1 or 0
 )lua";
 
 /// ARGV: P, now. The outbox as a flat list key, blob, ...
