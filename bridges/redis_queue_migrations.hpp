@@ -174,6 +174,65 @@ do
                .. '(columns ' .. P .. ':c2:<field>): this replica is too old')
   end
 end
+-- Layouts 2 and 3 kept a task's state and owner in columns of their own
+-- (P:c2:state, P:c2:owner) and the tasks backing off in P:backoff2;
+-- layout 4 keeps the two in the column st (a leased task's state with its
+-- owner: leased_to) and those tasks in BACKOFF.
+local function migrate_states()
+  local h = redis.call('HGETALL', col('state'))
+  local ids, sts = {}, {}
+  for k = 1, #h, 2 do
+    if h[k] ~= '' then -- not the column's own entry (KEEP)
+      ids[#ids + 1] = h[k]
+      sts[#sts + 1] = h[k + 1]
+    end
+  end
+  local own = (pieces('HMGET', col('owner'), ids))
+  local st = {}
+  for k, id in ipairs(ids) do
+    local v = sts[k]
+    if v == 'IN_PROGRESS' and own[k] and own[k] ~= '' then
+      v = leased_to(own[k])
+    end
+    st[#st + 1] = id
+    st[#st + 1] = v
+  end
+  write_column('st', st)
+  redis.call('DEL', col('state'), col('owner'))
+end
+local function migrate_backoff()
+  local old = P .. ':backoff2'
+  local xs = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
+  local args = {}
+  for k = 1, #xs, 2 do
+    args[#args + 1] = xs[k + 1]
+    args[#args + 1] = xs[k]
+  end
+  pieces('ZADD', BACKOFF, args)
+  redis.call('DEL', old)
+end
+-- P:c2:state and P:backoff2 hold these strings from the first script of
+-- layout 4 on. Every script of layout 3 reads P:c2:state (or, where it
+-- first promotes, P:backoff2) before it writes anything, and fails on
+-- them: such a replica during a rolling update answers errors instead of
+-- reading columns that no longer change (it would take every task for
+-- one not enqueued yet).
+do
+  local t = redis.call('TYPE', col('state'))['ok']
+  if t == 'hash' then migrate_states() end
+  if t ~= 'string' then
+    redis.call('SET', col('state'), 'the task queue moved to layout 4 '
+               .. '(states and owners in ' .. col('st') .. '): this replica '
+               .. 'is too old')
+  end
+  t = redis.call('TYPE', P .. ':backoff2')['ok']
+  if t == 'zset' then migrate_backoff() end
+  if t ~= 'string' then
+    redis.call('SET', P .. ':backoff2', 'the task queue moved to layout 4 '
+               .. '(tasks backing off in ' .. BACKOFF .. '): this replica '
+               .. 'is too old')
+  end
+end
 -- P:all, layout 0's zset of every task, holds this string from the first
 -- script of layout 3 on, which counts only the open tasks of a plan (in
 -- the field OPEN). Every script of layout 2 asks whether P:all exists

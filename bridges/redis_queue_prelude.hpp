@@ -14,10 +14,10 @@ namespace orch::redis_lua {
 constexpr const char* prelude = R"lua(
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
--- The zsets of READY, IN_PROGRESS and backing-off tasks (layout 2: the
--- names before are the previous layout's, see redis_queue_migrations.hpp).
+-- The zsets of READY, IN_PROGRESS and backing-off tasks (the names before
+-- are the previous layouts', see redis_queue_migrations.hpp).
 local READY, LEASES, BACKOFF = P .. ':ready2', P .. ':leases2',
-                               P .. ':backoff2'
+                               P .. ':backoff4'
 -- The score of a READY task in READY: priority first, then enqueue order.
 local function ready_rank(prio, seq)
   return -prio * 1e10 + seq
@@ -153,9 +153,55 @@ local function convert(f, v)
   if NUMERIC[f] then return tonumber(v) or 0 end
   return v or ''
 end
+-- Layout 4: a task's state and owner are one field of the column st: a
+-- leased task's is "IN_PROGRESS\0<owner>" (leased_to), any other's its
+-- state's name. A lease writes that one field where it wrote two (state,
+-- owner), and a completion compares it with what it expects where it read
+-- two, and writes "COMPLETED" where it also deleted the owner: every field
+-- costs Redis a look-up in a hash of every task, plus its way into and out
+-- of Lua. The helpers keep the two as fields of their own (CACHE.state,
+-- CACHE.owner): get, set and preload of either read or write st.
+local REC = {state = true, owner = true}
+local function leased_to(worker)
+  return 'IN_PROGRESS\0' .. worker
+end
+-- Caches the value v of id in st (false or nil: no task).
+local function rec_fill(id, v)
+  local s, o = v or '', ''
+  if v then
+    local k = string.find(v, '\0', 1, true)
+    if k then s, o = string.sub(v, 1, k - 1), string.sub(v, k + 1) end
+  end
+  cache_of('state')[id] = s
+  cache_of('owner')[id] = o
+end
+-- The state in a value of st.
+local function state_of(v)
+  if not v then return '' end
+  local k = string.find(v, '\0', 1, true)
+  if k then return string.sub(v, 1, k - 1) end
+  return v
+end
+-- Ids whose state or owner changed, written by flush_columns.
+local REC_DIRTY, REC_IDS = {}, {}
+local function rec_preload(ids)
+  local c = cache_of('state')
+  if c[''] == nil then rec_fill('', false) end
+  local need, seen = {}, {}
+  for _, id in ipairs(ids) do
+    if c[id] == nil and not seen[id] then
+      seen[id] = true
+      need[#need + 1] = id
+    end
+  end
+  if #need == 0 then return end
+  local vals = pieces('HMGET', col('st'), need)
+  for k, id in ipairs(need) do rec_fill(id, vals[k]) end
+end
 -- Reads field f of the ids not read yet, with one HMGET. The id '' is
 -- no task (its entry is the column's own, KEEP).
 local function preload(f, ids)
+  if REC[f] then return rec_preload(ids) end
   local c = cache_of(f)
   if c[''] == nil then c[''] = convert(f, nil) end
   local need, seen = {}, {}
@@ -172,6 +218,10 @@ end
 local function get(f, id)
   local c = cache_of(f)
   local v = c[id]
+  if v == nil and REC[f] then
+    rec_fill(id, id ~= '' and redis.call('HGET', col('st'), id))
+    return c[id]
+  end
   if v == nil then
     if id == '' then
       v = convert(f, nil)
@@ -184,6 +234,15 @@ local function get(f, id)
 end
 -- Sets field f of id to v; `s`: v as the string to store, when known.
 local function set(f, id, v, s)
+  if REC[f] then
+    get(f, id) -- the other one
+    cache_of(f)[id] = v
+    if not REC_DIRTY[id] then
+      REC_DIRTY[id] = true
+      REC_IDS[#REC_IDS + 1] = id
+    end
+    return
+  end
   cache_of(f)[id] = v
   local p = PEND[f]
   if not p then
@@ -260,6 +319,18 @@ local function flush_columns()
     write_column(f, hset, hdel)
   end
   PEND, PEND_IDS = {}, {}
+  if #REC_IDS > 0 then
+    local st, own = CACHE.state, CACHE.owner
+    local hset = {}
+    for k, id in ipairs(REC_IDS) do
+      local v = st[id]
+      if v == 'IN_PROGRESS' and own[id] ~= '' then v = leased_to(own[id]) end
+      hset[k + k - 1] = id
+      hset[k + k] = v
+    end
+    write_column('st', hset)
+    REC_DIRTY, REC_IDS = {}, {}
+  end
 end
 -- Specs by id, read with one MGET per batch.
 local SPECS = {}

@@ -110,10 +110,12 @@ if redis.call('HLEN', col('w')) > 1 then
     if waits[k] then nwaiting = nwaiting + 1 end
   end
 end
--- The states of the batch's tasks and dependencies, by id.
+-- The states of the batch's tasks and dependencies, by id, as the column
+-- st holds them (a leased task's with its owner: the checks below ask for
+-- other states).
 local known = {}
 do
-  local st = column('state', want)
+  local st = column('st', want)
   for k = 1, nw do
     local id = want[k]
     known[id] = id ~= '' and st[k] or ''
@@ -223,7 +225,7 @@ if hot then
     end
   end
   end_run()
-  write_column('state', hstate)
+  write_column('st', hstate)
   write_column('plan', hplan)
   write_column('m', hm)
   write_column('unmet', hunmet)
@@ -265,8 +267,7 @@ if hot then
 end
 -- The states read above serve the helpers too.
 do
-  local c = cache_of('state')
-  for id, st in pairs(known) do c[id] = st end
+  for id, st in pairs(known) do rec_fill(id, st ~= '' and st) end
   local w = cache_of('w')
   for k = 1, nt do w[tid[k]] = waits and waits[k] or '' end
 end
@@ -356,7 +357,7 @@ end
 if m == 0 then return {} end
 redis.call('ZREMRANGEBYRANK', READY, 0, m - 1)
 local expires = string.format('%d', NOW + ttl)
-local st, att = column('state', ids), column('attempts', ids)
+local st, att = column('st', ids), column('attempts', ids)
 local meta = column('m', ids)
 -- No result: only a completion writes one, and nothing leaves COMPLETED.
 -- A not-before time and an error are only written by retry_or_fail, to a
@@ -383,7 +384,8 @@ end
 local keys = {}
 for k = 1, m do keys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, keys)
-local hstate, hatt, howner, zl, out = {}, {}, {}, {}, {}
+local hstate, hatt, zl, out = {}, {}, {}, {}
+local leased = leased_to(worker)
 local o, j = 0, 0
 for k = 1, m do
   local id = ids[k]
@@ -393,11 +395,9 @@ for k = 1, m do
     local a = (tonumber(att[k]) or 0) + 1
     j = j + 2
     hstate[j - 1] = id
-    hstate[j] = 'IN_PROGRESS'
+    hstate[j] = leased
     hatt[j - 1] = id
     hatt[j] = num_s(a)
-    howner[j - 1] = id
-    howner[j] = worker
     zl[j - 1] = expires
     zl[j] = id
     out[o + 1] = id
@@ -411,9 +411,8 @@ for k = 1, m do
 end
 -- Open before and after: no count of their plans changes.
 count_runs(nil, 'READY', 'IN_PROGRESS', j / 2)
-write_column('state', hstate)
+write_column('st', hstate)
 write_column('attempts', hatt)
-write_column('owner', howner)
 if j > 0 then
   redis.call('ZADD', LEASES, 'inf', ZKEEP)
   pieces('ZADD', LEASES, zl)
@@ -471,20 +470,30 @@ if events then
   end
   return out
 end
-local st, owner, plan = column('state', ids), column('owner', ids),
-                        column('plan', ids)
+local st, plan = column('st', ids), column('plan', ids)
+-- What st holds for a task leased to a worker, by worker.
+local leased = {}
 local hstate, hres, done, ddone = {}, {}, {}, {}
 local nstate, nres, ndone = 0, 0, 0
 local completed, completed_done = plan_runs('IN_PROGRESS', 'COMPLETED')
 for k = 1, n do
   local at = starts[k]
   local id, worker, result = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-  local state, by = st[k], owner[k] or ''
+  local want = leased[worker]
+  if not want then
+    want = leased_to(worker)
+    leased[worker] = want
+  end
+  local v, why = st[k], nil
   -- A task twice in one batch: the second finds it COMPLETED. The id ''
   -- is no task (its entry is the column's own).
-  if done[id] then state, by = 'COMPLETED', '' end
-  if id == '' then state = false end
-  local why = not_leased(id, state, by, worker)
+  if done[id] then v = 'COMPLETED' end
+  if id == '' then v = false end
+  if v ~= want then
+    local state, by = state_of(v), ''
+    if v and state ~= v then by = string.sub(v, #state + 2) end
+    why = not_leased(id, v and state, by, worker)
+  end
   if why then
     failed(k, why)
   else
@@ -506,11 +515,10 @@ end
 completed_done()
 -- ids now holds the completed ones (in their first ndone places).
 for k = #ids, ndone + 1, -1 do ids[k] = nil end
-write_column('state', hstate)
+write_column('st', hstate)
 write_column('result', hres)
 -- Errors are rare (a task failed before).
 clear_if_used('error', ids)
-write_column('owner', nil, ids)
 if ndone > 0 then pieces('ZREM', LEASES, ids) end
 if ndeps == 0 then return out end
 -- Dependents: one less unmet each; READY when none is left. A dependent
@@ -519,7 +527,7 @@ if ndeps == 0 then return out end
 local deps, nd = {}, 0
 for k = 1, ndone do nd = add_ids(deps, nd, ddone[k]) end
 if nd == 0 then return out end
-local dst, dmeta = column('state', deps), column('m', deps)
+local dst, dmeta = column('st', deps), column('m', deps)
 local hready, nready, readied = {}, 0, {}
 local function make_ready(k, d)
   readied[d] = true
@@ -532,7 +540,7 @@ end
 -- before and after: no count of their plans changes).
 local function ready_counted()
   count_runs(nil, 'QUEUED', 'READY', nready / 2)
-  write_column('state', hready)
+  write_column('st', hready)
 end
 -- The column unmet holds only dependents waiting for more than one: when
 -- it holds nothing but its own entry (chains, fan-out), each QUEUED

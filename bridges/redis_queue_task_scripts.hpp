@@ -59,8 +59,11 @@ promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 flush_columns()
 local ids = redis.call('SMEMBERS', P .. ':p:' .. ARGV[3])
 local n = {}
-for _, st in ipairs(column('state', ids)) do
-  if st then n[st] = (n[st] or 0) + 1 end
+for _, v in ipairs(column('st', ids)) do
+  if v then
+    local st = state_of(v)
+    n[st] = (n[st] or 0) + 1
+  end
 end
 local out = {}
 for st, k in pairs(n) do
@@ -144,7 +147,7 @@ return record(id)
 
 /// ARGV: P, now, state ('' = all), base, maxb. Flat records (11 fields
 /// each) in enqueue order. READY and IN_PROGRESS tasks are found by their
-/// own sets, other states by walking P:c2:state.
+/// own sets, other states by walking P:c2:st.
 constexpr const char* list = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 flush_batches() -- tasks promote made READY
@@ -156,9 +159,8 @@ if want == 'IN_PROGRESS' then
   return by_seq(redis.call('ZRANGE', LEASES, 0, -1), want)
 end
 local ids = {}
-local h = redis.call('HGETALL', col('state'))
-for k = 1, #h, 2 do
-  if h[k] ~= '' then ids[#ids + 1] = h[k] end
+for _, id in ipairs(redis.call('HKEYS', col('st'))) do
+  if id ~= '' then ids[#ids + 1] = id end
 end
 return by_seq(ids, want)
 )lua";

@@ -140,6 +140,39 @@ struct redis_queue_fixture {
     return must<bool>(atom::finished_v, plan);
   }
 
+  /// Takes the queue at `prefix` back to layout 3 inside Redis, and says
+  /// whether it moved `n` tasks: the column st (a leased task's state with
+  /// its owner) becomes the columns state and owner, P:backoff4 becomes
+  /// P:backoff2, and layout 4's strings there go.
+  bool to_layout_3(const std::string& prefix, int n) {
+    scratch_dir dir;
+    auto lua = dir.path + "/to-layout-3.lua";
+    std::ofstream{lua} << R"lua(
+local P = ARGV[1]
+local function col(f) return P .. ':c2:' .. f end
+redis.call('DEL', col('state'), P .. ':backoff2')
+local n = 0
+local h = redis.call('HGETALL', col('st'))
+for k = 1, #h, 2 do
+  if h[k] ~= '' then -- not the column's own entry
+    local id, s, o = h[k], h[k + 1], nil
+    local z = string.find(s, '\0', 1, true)
+    if z then s, o = string.sub(s, 1, z - 1), string.sub(s, z + 1) end
+    redis.call('HSET', col('state'), id, s)
+    if o then redis.call('HSET', col('owner'), id, o) end
+    n = n + 1
+  end
+end
+redis.call('DEL', col('st'))
+if redis.call('EXISTS', P .. ':backoff4') == 1 then
+  redis.call('RENAME', P .. ':backoff4', P .. ':backoff2')
+end
+return n
+)lua";
+    return cli_says("--eval " + lua + " , " + prefix,
+                    "-x " + std::to_string(n));
+  }
+
   /// Whether `redis-cli ARGS 2>&1 | grep -q PATTERN` succeeds.
   bool cli_says(const std::string& args, const std::string& pattern) {
     auto cmd = "redis-cli -p " + std::to_string(redis.port) + " " + args
@@ -273,6 +306,7 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_as_hashes_are_converted,
   ts[2].description = "waits for before";
   ts[2].dependencies = {"before"};
   BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 3);
+  BOOST_REQUIRE(to_layout_3("old", 3));
   // Back to layout 0, inside Redis: the columns become a hash per task
   // (with "before"'s spec in it, the others' in P:s), the zset P:all, the
   // dependents sets, and the READY tasks go into P:r.
@@ -333,7 +367,7 @@ return redis.call('ZCARD', P .. ':all')
                                   .c_str()),
                     0);
   BOOST_CHECK_EQUAL( // the three and the column's own field ''
-    std::system((cli + " HLEN old:c2:state | grep -qx 4").c_str()), 0);
+    std::system((cli + " HLEN old:c2:st | grep -qx 4").c_str()), 0);
   BOOST_CHECK_EQUAL(
     std::system((cli + " EXISTS old:s:before | grep -qx 1").c_str()), 0);
   auto leased = lease(5);
@@ -424,6 +458,7 @@ BOOST_FIXTURE_TEST_CASE(plans_counted_by_state_are_finished_by_their_open_tasks,
   BOOST_CHECK_EQUAL(first[0].task.task_id, "a");
   // Back to layout 2: p1's counts by state (from its tasks' states), no
   // OPEN, no string at P:all.
+  BOOST_REQUIRE(to_layout_3("l2", 4));
   scratch_dir dir;
   auto lua = dir.path + "/to-layout-2.lua";
   std::ofstream{lua} << R"lua(
@@ -467,6 +502,96 @@ return redis.call('HGET', P .. ':pc:p1', 'IN_PROGRESS')
   BOOST_CHECK(n == (counts_map{{"COMPLETED", 3}}));
 }
 
+BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_3_are_converted,
+                        redis_queue_fixture) {
+  // Layouts 2 and 3 kept a task's state and owner in columns of their own
+  // and the tasks backing off in P:backoff2; layout 4 keeps the two in one
+  // field (the column st: a leased task's state with its owner) and those
+  // tasks in P:backoff4. Its first script moves them and leaves strings at
+  // P:c2:state and P:backoff2, on which every script of layout 3 fails
+  // before it writes anything.
+  settings.prefix = "l3";
+  auto now = std::make_shared<int64_t>(1'000'000);
+  settings.queue.clock = [now] { return *now; };
+  settings.queue.backoff_base_ms = 5000;
+  open();
+  BOOST_REQUIRE(await_queue(sys, q, 10s));
+  auto ts = tasks({"a", "b", "c", "d", "e"});
+  ts[3].dependencies = {"a"};
+  ts[4].priority = -1; // leased last
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 5);
+  auto got = lease(3);
+  BOOST_REQUIRE_EQUAL(got.size(), 3u); // a, b and c
+  // c COMPLETED with a result; b failed once: QUEUED, backing off with an
+  // error and an attempt counted; a leased; d waits for a; e READY.
+  BOOST_REQUIRE_EQUAL(must<queued_task>(atom::complete_v, std::string{"c"},
+                                        std::string{"w"}, std::string{"rc"})
+                        .state,
+                      "COMPLETED");
+  BOOST_REQUIRE_EQUAL(must<queued_task>(atom::fail_v, std::string{"b"},
+                                        std::string{"w"}, std::string{"boom"})
+                        .state,
+                      "QUEUED");
+  std::vector<queued_task> before;
+  for (auto id : {"a", "b", "c", "d", "e"})
+    before.push_back(must<queued_task>(atom::status_v, std::string{id}));
+  BOOST_REQUIRE(to_layout_3("l3", 5));
+  BOOST_REQUIRE(cli_says("HGET l3:c2:state a", "-x IN_PROGRESS"));
+  BOOST_REQUIRE(cli_says("ZCARD l3:backoff2", "-x 1"));
+  // The next call converts: every task reads as it did.
+  for (auto& x : before) {
+    auto y = must<queued_task>(atom::status_v, x.task.task_id);
+    BOOST_TEST_CONTEXT(x.task.task_id) {
+      BOOST_CHECK_EQUAL(y.state, x.state);
+      BOOST_CHECK_EQUAL(y.attempts, x.attempts);
+      BOOST_CHECK_EQUAL(y.max_attempts, x.max_attempts);
+      BOOST_CHECK_EQUAL(y.lease_owner, x.lease_owner);
+      BOOST_CHECK_EQUAL(y.lease_expires_ms, x.lease_expires_ms);
+      BOOST_CHECK_EQUAL(y.not_before_ms, x.not_before_ms);
+      BOOST_CHECK_EQUAL(y.seq, x.seq);
+      BOOST_CHECK_EQUAL(y.result, x.result);
+      BOOST_CHECK_EQUAL(y.error, x.error);
+    }
+  }
+  BOOST_CHECK_EQUAL(before[0].lease_owner, "w");
+  BOOST_CHECK_EQUAL(before[1].attempts, 1);
+  BOOST_CHECK_EQUAL(before[1].error, "boom");
+  // The columns are gone, layout 4's strings are there, and layout 3's
+  // first reads (a task's state; a promotion's look at P:backoff2) fail.
+  BOOST_CHECK(cli_says("EXISTS l3:c2:owner", "-x 0"));
+  BOOST_CHECK(cli_says("HGET l3:c2:st a", "IN_PROGRESS"));
+  BOOST_CHECK(cli_says("TYPE l3:c2:state", "-x string"));
+  BOOST_CHECK(cli_says("HGET l3:c2:state a", "WRONGTYPE"));
+  BOOST_CHECK(cli_says("ZRANGEBYSCORE l3:backoff2 -inf 0", "WRONGTYPE"));
+  BOOST_CHECK(cli_says("ZCARD l3:backoff4", "-x 1"));
+  // And the tasks go on: a's completion makes d READY; b comes back after
+  // its backoff with its attempt counted; a stranger's completion of e
+  // is refused.
+  auto errs = complete_all({"a"});
+  BOOST_REQUIRE_EQUAL(errs.size(), 1u);
+  BOOST_CHECK(!errs[0]);
+  auto next = lease(5);
+  BOOST_REQUIRE_EQUAL(next.size(), 2u);
+  BOOST_CHECK_EQUAL(next[0].task.task_id, "d");
+  BOOST_CHECK_EQUAL(next[1].task.task_id, "e");
+  auto stranger = must<std::vector<caf::error>>(
+    atom::complete_v,
+    std::vector<task_completion>{task_completion{"e", "x", "", {}}});
+  BOOST_REQUIRE_EQUAL(stranger.size(), 1u);
+  BOOST_CHECK(stranger[0]);
+  *now += 60'000;
+  auto again = lease(5);
+  BOOST_REQUIRE_EQUAL(again.size(), 3u); // b, and d and e, whose leases ended
+  std::map<std::string, int32_t> attempts;
+  for (auto& x : again)
+    attempts[x.task.task_id] = x.attempts;
+  BOOST_CHECK_EQUAL(attempts["b"], 2);
+  BOOST_CHECK_EQUAL(attempts["d"], 2);
+  auto n = must<counts_map>(atom::counts_v);
+  BOOST_CHECK_EQUAL(n["COMPLETED"], 2);
+  BOOST_CHECK_EQUAL(n["IN_PROGRESS"], 3);
+}
+
 BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_1_are_converted,
                         redis_queue_fixture) {
   // Layout 1 kept the columns under P:c:, a task's seq, max and priority in
@@ -491,6 +616,7 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_1_are_converted,
   BOOST_CHECK_EQUAL(b_seq, 2);
   BOOST_CHECK_EQUAL(got[0].max_attempts, settings.queue.max_attempts);
   // Back to layout 1, inside Redis.
+  BOOST_REQUIRE(to_layout_3("l1", 5));
   scratch_dir dir;
   auto lua = dir.path + "/to-layout-1.lua";
   std::ofstream{lua} << R"lua(
