@@ -67,8 +67,14 @@ local max_s = ARGV[3]
 -- The batch's tasks as columns: ids, plans, priorities (as sent),
 -- dependencies and specs (no table per task).
 local tid, tplan, tprio, tdeps, tspec = {}, {}, {}, {}, {}
+-- want: the ids whose states the batch reads. A task's one dependency is
+-- left out when it is the task before it in the batch (a chain) or the
+-- dependency asked for last (a fan-out's root): asking Redis for it again
+-- cost a look-up and a value into Lua per task. (A table of the ids asked
+-- for cost more than it saved, for tasks without dependencies.)
 local want = {}
 local nt, nw = 0, 0
+local prev, last_dep = nil, nil
 -- The dependencies of every task without any (most).
 local NODEPS = {}
 local i, nargs = 4, #ARGV
@@ -82,8 +88,11 @@ while i <= nargs do
   if nd == 1 then
     local d = ARGV[i + 4]
     deps = {d}
-    nw = nw + 1
-    want[nw] = d
+    if d ~= prev and d ~= last_dep then
+      nw = nw + 1
+      want[nw] = d
+      last_dep = d
+    end
   elseif nd > 0 then
     deps = {}
     for k = 1, nd do
@@ -93,6 +102,7 @@ while i <= nargs do
       want[nw] = d
     end
   end
+  prev = id
   nt = nt + 1
   tid[nt] = id
   tplan[nt] = ARGV[i + 1]
