@@ -252,11 +252,12 @@ struct redis_front_state {
   /// Scripts with a SCRIPT LOAD under way.
   std::set<const char*> loading;
 
-  /// The full text of a script: the prelude, the body as a function
-  /// (`main`), and the epilogue that writes what the body changed however
-  /// it returns.
+  /// The full text of a script: the prelude and the transitions, the moves
+  /// from the layouts before, the body as a function (`main`), and the
+  /// epilogue that writes what the body changed however it returns.
   static std::string text(const char* body) {
-    return std::string{redis_lua::prelude} + redis_lua::migrations
+    return std::string{redis_lua::prelude} + redis_lua::transitions
+           + redis_lua::migrations
            + "local function main()\n" + body
            + "\nend\n" + redis_lua::epilogue;
   }

@@ -50,7 +50,7 @@
 // The scripts of a batch (enqueue, lease, completions) are here, those of
 // one task and the queries in redis_queue_task_scripts.hpp.
 
-#include "bridges/redis_queue_prelude.hpp"
+#include "bridges/redis_queue_transitions.hpp"
 
 namespace orch::redis_lua {
 

@@ -4,7 +4,7 @@
 // release, cancel, status) and its queries (lists, counts, the outbox);
 // the stored layout and the scripts of a batch: redis_queue_scripts.hpp.
 
-#include "bridges/redis_queue_prelude.hpp"
+#include "bridges/redis_queue_transitions.hpp"
 
 namespace orch::redis_lua {
 
