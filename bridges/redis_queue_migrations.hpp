@@ -200,6 +200,30 @@ local function migrate_states()
   write_column('st', st)
   redis.call('DEL', col('state'), col('owner'))
 end
+-- Layouts 0 to 3 kept a plan's counts in a hash of its own, P:pc:<plan>:
+-- by state (QUEUED, READY, IN_PROGRESS, ...) before layout 3, which added
+-- the field OPEN beside those left; layout 4 keeps every plan's open tasks
+-- in one hash, P:open. Found by SCAN (one time).
+local function migrate_plan_counts()
+  local pattern = string.gsub(P, '[%*%?%[%]\\]', '\\%0') .. ':pc:*'
+  local open, keys = {}, {}
+  local cursor = '0'
+  repeat
+    local r = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = r[1]
+    for _, key in ipairs(r[2]) do
+      local h = redis.call('HMGET', key, 'OPEN', 'QUEUED', 'READY',
+                           'IN_PROGRESS')
+      local n = (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
+                + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0)
+      open[#open + 1] = string.sub(key, #P + 5)
+      open[#open + 1] = num_s(n)
+      keys[#keys + 1] = key
+    end
+  until cursor == '0'
+  pieces('HSET', OPEN_KEY, open)
+  pieces('DEL', nil, keys)
+end
 local function migrate_backoff()
   local old = P .. ':backoff2'
   local xs = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
@@ -221,6 +245,7 @@ do
   local t = redis.call('TYPE', col('state'))['ok']
   if t == 'hash' then migrate_states() end
   if t ~= 'string' then
+    migrate_plan_counts()
     redis.call('SET', col('state'), 'the task queue moved to layout 4 '
                .. '(states and owners in ' .. col('st') .. '): this replica '
                .. 'is too old')

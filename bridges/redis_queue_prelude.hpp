@@ -36,15 +36,18 @@ end
 -- Every state change goes through setstate: a task of plan moves from
 -- state `from` (nil: a new task) to `to`. The counts of all tasks by state
 -- (P:sc) follow every move; of a plan, only the tasks open (QUEUED, READY
--- or IN_PROGRESS: the field OPEN of P:pc:<plan>) are counted, so a move
+-- or IN_PROGRESS: its field in the hash P:open) are counted, so a move
 -- between open states (a lease, a dependent made READY, a retry) costs no
 -- count of its plan, and a plan's other counts come from its index
 -- (plan_counts). The changes add up in TOTAL and OPEN and reach Redis
 -- once, in flush_counts (which every script runs at its end and before it
--- reads a count): a batch costs an HINCRBY per state and per plan whose
--- open tasks changed, not one per task.
+-- reads a count): a batch costs an HINCRBY per state, and one HMGET and
+-- one HSET of P:open for all the plans whose open tasks changed (a batch
+-- of chain tasks in plans of their own changes as many plans as tasks:
+-- an HINCRBY of a key per plan cost each a command).
 local IS_OPEN = {QUEUED = true, READY = true, IN_PROGRESS = true}
 local TOTAL, OPEN = {}, {}
+local OPEN_KEY = P .. ':open'
 -- n tasks of plan move from `from` to `to`; plan may be nil for a move
 -- between open states.
 local function count_runs(plan, from, to, n)
@@ -76,24 +79,6 @@ local function plan_runs(from, to)
     n = 0
   end
   return step, done
-end
-local function flush_counts()
-  for plan, n in pairs(OPEN) do
-    if n ~= 0 then redis.call('HINCRBY', P .. ':pc:' .. plan, 'OPEN', n) end
-  end
-  for st, n in pairs(TOTAL) do
-    if n ~= 0 then redis.call('HINCRBY', P .. ':sc', st, n) end
-  end
-  TOTAL, OPEN = {}, {}
-end
--- The open tasks of a plan: OPEN, and what the layouts before 3 counted
--- by state (their fields stay as they were when the queue moved on).
-local function plan_open(plan)
-  flush_counts()
-  local h = redis.call('HMGET', P .. ':pc:' .. plan, 'OPEN', 'QUEUED',
-                       'READY', 'IN_PROGRESS')
-  return (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
-         + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0)
 end
 -- redis.call(cmd, [key,] args...) in pieces of at most 1000 args (Lua's
 -- unpack has a limit); table replies joined, number replies added up. A
@@ -302,6 +287,37 @@ local function num_s(k)
     NUM_S[k] = v
   end
   return v
+end
+-- Writes the counts gathered in TOTAL and OPEN (see count_runs).
+local function flush_counts()
+  local plans, n = {}, 0
+  for plan, d in pairs(OPEN) do
+    if d ~= 0 then
+      n = n + 1
+      plans[n] = plan
+    end
+  end
+  if n == 1 then
+    redis.call('HINCRBY', OPEN_KEY, plans[1], OPEN[plans[1]])
+  elseif n > 1 then
+    local was = pieces('HMGET', OPEN_KEY, plans)
+    local now = {}
+    for k = 1, n do
+      local plan = plans[k]
+      now[k + k - 1] = plan
+      now[k + k] = num_s((tonumber(was[k]) or 0) + OPEN[plan])
+    end
+    pieces('HSET', OPEN_KEY, now)
+  end
+  for st, d in pairs(TOTAL) do
+    if d ~= 0 then redis.call('HINCRBY', P .. ':sc', st, d) end
+  end
+  TOTAL, OPEN = {}, {}
+end
+-- The open tasks of a plan.
+local function plan_open(plan)
+  flush_counts()
+  return tonumber(redis.call('HGET', OPEN_KEY, plan)) or 0
 end
 local function flush_columns()
   for f, ids in pairs(PEND_IDS) do

@@ -30,10 +30,9 @@
 //   P:backoff2 zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan (list of one plan)
-//   P:pc:<plan> hash: the open tasks (QUEUED, READY, IN_PROGRESS) of a
-//              plan in the field OPEN, kept by count_move (layouts before
-//              3 counted each state in a field of its own: those of the
-//              open states still count, as they were left)
+//   P:open     hash: plan -> its open tasks (QUEUED, READY, IN_PROGRESS),
+//              kept by count_move (the layouts before kept a hash per plan,
+//              P:pc:<plan>: redis_queue_migrations.hpp)
 //   P:sc       hash: all tasks by state, kept by count_move
 //   P:o        hash: the outbox, idempotency key -> event (JSON), written
 //              with the completion or failure that causes the event

@@ -874,6 +874,40 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_plan_is_finished_when_none_of_its_tasks_is_open,
   BOOST_CHECK(finished("p2"));
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(plans_changed_in_one_batch_are_counted_each,
+                              B, backends) {
+  // Batches that open and close tasks of several plans at once (Redis
+  // counts them with one read and one write for all the plans a batch
+  // changed): each plan is finished when its own tasks are.
+  queue_fixture<B> f;
+  auto finished = [&](const char* plan) {
+    return f.template must<bool>(atom::finished_v, std::string{plan});
+  };
+  auto done = [&](const std::vector<std::string>& ids) {
+    for (auto& err : f.complete_all(ids, "w"))
+      BOOST_CHECK(!err);
+  };
+  f.add({planned("p1/a"), planned("p1/b"), planned("p2/c"), planned("p2/d"),
+         planned("p3/e")});
+  BOOST_REQUIRE_EQUAL(f.lease("w", 10).size(), 5u);
+  done({"p1/a", "p2/c"});
+  BOOST_CHECK(!finished("p1"));
+  BOOST_CHECK(!finished("p2"));
+  done({"p1/b", "p2/d"});
+  BOOST_CHECK(finished("p1"));
+  BOOST_CHECK(finished("p2"));
+  BOOST_CHECK(!finished("p3"));
+  // A new task of p1 and one of p2 in one batch open both again.
+  f.add({planned("p1/x"), planned("p2/y")});
+  BOOST_CHECK(!finished("p1"));
+  BOOST_CHECK(!finished("p2"));
+  BOOST_REQUIRE_EQUAL(f.lease("w", 10).size(), 2u);
+  done({"p1/x", "p2/y", "p3/e"});
+  BOOST_CHECK(finished("p1"));
+  BOOST_CHECK(finished("p2"));
+  BOOST_CHECK(finished("p3"));
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(lists_of_one_state_and_of_one_plan, B,
                               backends) {
   queue_fixture<B> f;

@@ -143,7 +143,8 @@ struct redis_queue_fixture {
   /// Takes the queue at `prefix` back to layout 3 inside Redis, and says
   /// whether it moved `n` tasks: the column st (a leased task's state with
   /// its owner) becomes the columns state and owner, P:backoff4 becomes
-  /// P:backoff2, and layout 4's strings there go.
+  /// P:backoff2, each plan's field in P:open the field OPEN of its own
+  /// P:pc:<plan>, and layout 4's strings go.
   bool to_layout_3(const std::string& prefix, int n) {
     scratch_dir dir;
     auto lua = dir.path + "/to-layout-3.lua";
@@ -164,6 +165,9 @@ for k = 1, #h, 2 do
   end
 end
 redis.call('DEL', col('st'))
+local o = redis.call('HGETALL', P .. ':open')
+for k = 1, #o, 2 do redis.call('HSET', P .. ':pc:' .. o[k], 'OPEN', o[k + 1]) end
+redis.call('DEL', P .. ':open')
 if redis.call('EXISTS', P .. ':backoff4') == 1 then
   redis.call('RENAME', P .. ':backoff4', P .. ':backoff2')
 end
@@ -441,7 +445,7 @@ BOOST_FIXTURE_TEST_CASE(plans_counted_by_state_are_finished_by_their_open_tasks,
   // Layouts before 3 counted a plan's tasks in each state (fields QUEUED,
   // READY, IN_PROGRESS, ... of P:pc:<plan>); layout 3 counts only the open
   // ones, in the field OPEN, and adds the open fields the layouts before
-  // left. It leaves P:all a string, on which every script of layout 2
+  // left (layout 4 moves the sum into P:open). It leaves P:all a string, on which every script of layout 2
   // fails before it writes anything: such a replica would read counts by
   // state that no longer change, and see plans done that are not.
   settings.prefix = "l2";
@@ -480,8 +484,8 @@ return redis.call('HGET', P .. ':pc:p1', 'IN_PROGRESS')
   // (EXISTS, then ZRANGE) fails.
   BOOST_CHECK(cli_says("TYPE l2:all", "-x string"));
   BOOST_CHECK(cli_says("ZRANGE l2:all 0 -1", "WRONGTYPE"));
-  // Layout 3's moves go on from the counts left: OPEN falls below 0 as
-  // the tasks counted by state close.
+  // The counts left (by state, and OPEN) became p1's open tasks in
+  // P:open, which fall to 0 as they close.
   auto errs = complete_all({"a"});
   BOOST_REQUIRE_EQUAL(errs.size(), 1u);
   BOOST_CHECK(!errs[0]);
@@ -497,7 +501,8 @@ return redis.call('HGET', P .. ':pc:p1', 'IN_PROGRESS')
   BOOST_REQUIRE_EQUAL(errs.size(), 2u);
   BOOST_CHECK(finished("p1"));
   BOOST_CHECK(!finished("p2"));
-  BOOST_CHECK(cli_says("HGET l2:pc:p1 OPEN", "-x -- -3"));
+  BOOST_CHECK(cli_says("HGET l2:open p1", "-x 0"));
+  BOOST_CHECK(cli_says("EXISTS l2:pc:p1 l2:pc:p2", "-x 0"));
   auto n = must<counts_map>(atom::counts_v, std::string{"p1"});
   BOOST_CHECK(n == (counts_map{{"COMPLETED", 3}}));
 }
@@ -558,7 +563,10 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_3_are_converted,
   BOOST_CHECK_EQUAL(before[1].error, "boom");
   // The columns are gone, layout 4's strings are there, and layout 3's
   // first reads (a task's state; a promotion's look at P:backoff2) fail.
-  BOOST_CHECK(cli_says("EXISTS l3:c2:owner", "-x 0"));
+  BOOST_CHECK(cli_says("EXISTS l3:c2:owner l3:pc:", "-x 0"));
+  // The plan's (none: '') open tasks, moved from its own P:pc:<plan>:
+  // a, b, d and e.
+  BOOST_CHECK(cli_says("HGET l3:open ''", "-x 4"));
   BOOST_CHECK(cli_says("HGET l3:c2:st a", "IN_PROGRESS"));
   BOOST_CHECK(cli_says("TYPE l3:c2:state", "-x string"));
   BOOST_CHECK(cli_says("HGET l3:c2:state a", "WRONGTYPE"));
