@@ -146,12 +146,13 @@ end
 -- costs Redis a look-up in a hash of every task, plus its way into and out
 -- of Lua. The helpers keep the two as fields of their own (CACHE.state,
 -- CACHE.owner): get, set and preload of either read or write st.
-local REC = {state = true, owner = true}
+-- The fields kept in st.
+local IN_ST = {state = true, owner = true}
 local function leased_to(worker)
   return 'IN_PROGRESS\0' .. worker
 end
 -- Caches the value v of id in st (false or nil: no task).
-local function rec_fill(id, v)
+local function st_fill(id, v)
   local s, o = v or '', ''
   if v then
     local k = string.find(v, '\0', 1, true)
@@ -168,10 +169,10 @@ local function state_of(v)
   return v
 end
 -- Ids whose state or owner changed, written by flush_columns.
-local REC_DIRTY, REC_IDS = {}, {}
-local function rec_preload(ids)
+local ST_DIRTY, ST_IDS = {}, {}
+local function st_preload(ids)
   local c = cache_of('state')
-  if c[''] == nil then rec_fill('', false) end
+  if c[''] == nil then st_fill('', false) end
   local need, seen = {}, {}
   for _, id in ipairs(ids) do
     if c[id] == nil and not seen[id] then
@@ -181,12 +182,12 @@ local function rec_preload(ids)
   end
   if #need == 0 then return end
   local vals = pieces('HMGET', col('st'), need)
-  for k, id in ipairs(need) do rec_fill(id, vals[k]) end
+  for k, id in ipairs(need) do st_fill(id, vals[k]) end
 end
 -- Reads field f of the ids not read yet, with one HMGET. The id '' is
 -- no task (its entry is the column's own, KEEP).
 local function preload(f, ids)
-  if REC[f] then return rec_preload(ids) end
+  if IN_ST[f] then return st_preload(ids) end
   local c = cache_of(f)
   if c[''] == nil then c[''] = convert(f, nil) end
   local need, seen = {}, {}
@@ -203,8 +204,8 @@ end
 local function get(f, id)
   local c = cache_of(f)
   local v = c[id]
-  if v == nil and REC[f] then
-    rec_fill(id, id ~= '' and redis.call('HGET', col('st'), id))
+  if v == nil and IN_ST[f] then
+    st_fill(id, id ~= '' and redis.call('HGET', col('st'), id))
     return c[id]
   end
   if v == nil then
@@ -219,12 +220,12 @@ local function get(f, id)
 end
 -- Sets field f of id to v; `s`: v as the string to store, when known.
 local function set(f, id, v, s)
-  if REC[f] then
+  if IN_ST[f] then
     get(f, id) -- the other one
     cache_of(f)[id] = v
-    if not REC_DIRTY[id] then
-      REC_DIRTY[id] = true
-      REC_IDS[#REC_IDS + 1] = id
+    if not ST_DIRTY[id] then
+      ST_DIRTY[id] = true
+      ST_IDS[#ST_IDS + 1] = id
     end
     return
   end
@@ -300,14 +301,14 @@ local function flush_counts()
   if n == 1 then
     redis.call('HINCRBY', OPEN_KEY, plans[1], OPEN[plans[1]])
   elseif n > 1 then
-    local was = pieces('HMGET', OPEN_KEY, plans)
-    local now = {}
+    local before = pieces('HMGET', OPEN_KEY, plans)
+    local after = {}
     for k = 1, n do
       local plan = plans[k]
-      now[k + k - 1] = plan
-      now[k + k] = num_s((tonumber(was[k]) or 0) + OPEN[plan])
+      after[k + k - 1] = plan
+      after[k + k] = num_s((tonumber(before[k]) or 0) + OPEN[plan])
     end
-    pieces('HSET', OPEN_KEY, now)
+    pieces('HSET', OPEN_KEY, after)
   end
   for st, d in pairs(TOTAL) do
     if d ~= 0 then redis.call('HINCRBY', P .. ':sc', st, d) end
@@ -335,17 +336,17 @@ local function flush_columns()
     write_column(f, hset, hdel)
   end
   PEND, PEND_IDS = {}, {}
-  if #REC_IDS > 0 then
+  if #ST_IDS > 0 then
     local st, own = CACHE.state, CACHE.owner
     local hset = {}
-    for k, id in ipairs(REC_IDS) do
+    for k, id in ipairs(ST_IDS) do
       local v = st[id]
       if v == 'IN_PROGRESS' and own[id] ~= '' then v = leased_to(own[id]) end
       hset[k + k - 1] = id
       hset[k + k] = v
     end
     write_column('st', hset)
-    REC_DIRTY, REC_IDS = {}, {}
+    ST_DIRTY, ST_IDS = {}, {}
   end
 end
 -- Specs by id, read with one MGET per batch.

@@ -276,7 +276,7 @@ if hot then
 end
 -- The states read above serve the helpers too.
 do
-  for id, st in pairs(known) do rec_fill(id, st ~= '' and st) end
+  for id, st in pairs(known) do st_fill(id, st ~= '' and st) end
   local w = cache_of('w')
   for k = 1, nt do w[tid[k]] = waits and waits[k] or '' end
 end
