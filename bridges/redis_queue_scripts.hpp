@@ -1,33 +1,34 @@
 #pragma once
 
 // The Lua scripts of the Redis TASK QUEUE: every transition runs atomically
-// inside Redis. Keys (P = the configured prefix), layout 2:
+// inside Redis. Keys (P = the configured prefix), layout 4:
 //   P:c2:<field> hash per field of a task ("columns"), task id -> value,
-//              for state, plan, attempts, unmet (a QUEUED task's unmet
-//              dependencies beyond the first: one waiting for one has no
-//              entry), owner, nb, result and error; m ("<rank> <seq>
+//              for st (the task's state; a leased task's is
+//              "IN_PROGRESS\0<owner>"), plan, attempts, unmet (a QUEUED
+//              task's unmet dependencies beyond the first: one waiting for
+//              one has no entry), nb, result and error; m ("<rank> <seq>
 //              <max>", written once at enqueue: the task's score in
-//              P:ready2, its enqueue order, its attempts allowed); d (the task's dependents, their ids
-//              joined by NUL); w (the tasks waiting for a task not yet
-//              enqueued, by its id: ids joined by NUL, moved into its d
-//              when it comes). A field at its default ('' or 0) is left
-//              out, and P:c2:state holds every task; each column also
-//              holds an entry of its own under the id '' (KEEP, no task),
-//              and P:ready2 and P:leases2 a member of their own (ZKEEP,
-//              score +inf), which keep them hash tables and skip lists
-//              (redis_queue_prelude.hpp). A script reads one field of a
-//              whole batch with one HMGET and writes it with one HSET: with
-//              a hash per task every read and write of a task was a command
-//              of its own, and Redis's cost per command run from Lua
-//              (~3,000 instructions before any work) was most of the
-//              queue's time. Each field a batch touches is a look-up per
-//              task in a hash of every task, so a task's fields that go
-//              together share a column (m), and a task's dependents are a
-//              field, not a key of their own.
+//              P:ready2, its enqueue order, its attempts allowed); d (the
+//              task's dependents, their ids joined by NUL); w (the tasks
+//              waiting for a task not yet enqueued, by its id: ids joined
+//              by NUL, moved into its d when it comes). A field at its
+//              default ('' or 0) is left out, and P:c2:st holds every task;
+//              each column also holds an entry of its own under the id ''
+//              (KEEP, no task), and P:ready2 and P:leases2 a member of
+//              their own (ZKEEP, score +inf), which keep them hash tables
+//              and skip lists (redis_queue_prelude.hpp). A script reads one
+//              field of a whole batch with one HMGET and writes it with one
+//              HSET: with a hash per task every read and write of a task
+//              was a command of its own, and Redis's cost per command run
+//              from Lua (~3,000 instructions before any work) was most of
+//              the queue's time. Each field a batch touches is a look-up
+//              per task in a hash of every task, so a task's fields that go
+//              together share a value (m; the state and the owner in st),
+//              and a task's dependents are a field, not a key of their own.
 //   P:s:<id>   string: the spec (msgpack task_spec), read with MGET
 //   P:ready2   zset: READY tasks, by -priority * 1e10 + seq
 //   P:leases2  zset: IN_PROGRESS tasks, by lease expiry (ms)
-//   P:backoff2 zset: tasks waiting for a retry backoff, by due time (ms)
+//   P:backoff4 zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan (list of one plan)
 //   P:open     hash: plan -> its open tasks (QUEUED, READY, IN_PROGRESS),
@@ -40,8 +41,12 @@
 //   P:ok       hash: outbox key -> its plan (to leave P:op when dropped)
 //   P:c:state  string: says the queue moved to layout 2; every script of
 //              layout 1 fails on it (redis_queue_migrations.hpp)
+//   P:all      string: the same for layout 3 (scripts of layouts 0 to 2)
+//   P:c2:state, P:backoff2 strings: the same for layout 4 (scripts of
+//              layout 3)
 // The layouts before (a hash per task; columns P:c:<field> with sets
-// P:d:<id> and P:w:<id>) are moved into this one by the first script that
+// P:d:<id> and P:w:<id>; the columns P:c2:state and P:c2:owner, a hash
+// P:pc:<plan> per plan) are moved into this one by the first script that
 // finds them (redis_queue_migrations.hpp). A task record, as scripts
 // return it: id, spec, state, attempts, max, owner, lease, nb, seq, result,
 // error. Errors come back as "<code>: <text>" with code not_found or
