@@ -151,28 +151,24 @@ local IN_ST = {state = true, owner = true}
 local function leased_to(worker)
   return 'IN_PROGRESS\0' .. worker
 end
+-- The state and the owner in a value v of st ('' and '': no task, v
+-- false or nil).
+local function split_st(v)
+  if not v then return '', '' end
+  local k = string.find(v, '\0', 1, true)
+  if not k then return v, '' end
+  return string.sub(v, 1, k - 1), string.sub(v, k + 1)
+end
 -- Caches the value v of id in st (false or nil: no task).
 local function st_fill(id, v)
-  local s, o = v or '', ''
-  if v then
-    local k = string.find(v, '\0', 1, true)
-    if k then s, o = string.sub(v, 1, k - 1), string.sub(v, k + 1) end
-  end
+  local s, o = split_st(v)
   cache_of('state')[id] = s
   cache_of('owner')[id] = o
 end
--- The state in a value of st.
-local function state_of(v)
-  if not v then return '' end
-  local k = string.find(v, '\0', 1, true)
-  if k then return string.sub(v, 1, k - 1) end
-  return v
-end
 -- Ids whose state or owner changed, written by flush_columns.
 local ST_DIRTY, ST_IDS = {}, {}
-local function st_preload(ids)
-  local c = cache_of('state')
-  if c[''] == nil then st_fill('', false) end
+-- The ids of `ids` that cache c has no value for, each once.
+local function unread(c, ids)
   local need, seen = {}, {}
   for _, id in ipairs(ids) do
     if c[id] == nil and not seen[id] then
@@ -180,23 +176,23 @@ local function st_preload(ids)
       need[#need + 1] = id
     end
   end
-  if #need == 0 then return end
-  local vals = pieces('HMGET', col('st'), need)
-  for k, id in ipairs(need) do st_fill(id, vals[k]) end
+  return need
 end
--- Reads field f of the ids not read yet, with one HMGET. The id '' is
--- no task (its entry is the column's own, KEEP).
+-- Reads field f of the ids not read yet, with one HMGET (state and owner:
+-- of st). The id '' is no task (its entry is the column's own, KEEP).
 local function preload(f, ids)
-  if IN_ST[f] then return st_preload(ids) end
+  if IN_ST[f] then
+    local c = cache_of('state')
+    if c[''] == nil then st_fill('', false) end
+    local need = unread(c, ids)
+    if #need == 0 then return end
+    local vals = pieces('HMGET', col('st'), need)
+    for k, id in ipairs(need) do st_fill(id, vals[k]) end
+    return
+  end
   local c = cache_of(f)
   if c[''] == nil then c[''] = convert(f, nil) end
-  local need, seen = {}, {}
-  for _, id in ipairs(ids) do
-    if c[id] == nil and not seen[id] then
-      seen[id] = true
-      need[#need + 1] = id
-    end
-  end
+  local need = unread(c, ids)
   if #need == 0 then return end
   local vals = pieces('HMGET', col(f), need)
   for k, id in ipairs(need) do c[id] = convert(f, vals[k]) end
@@ -352,15 +348,10 @@ end
 -- Specs by id, read with one MGET per batch.
 local SPECS = {}
 local function preload_specs(ids)
-  local need, keys = {}, {}
-  for _, id in ipairs(ids) do
-    if SPECS[id] == nil then
-      SPECS[id] = ''
-      need[#need + 1] = id
-      keys[#keys + 1] = P .. ':s:' .. id
-    end
-  end
-  if #keys == 0 then return end
+  local need = unread(SPECS, ids)
+  if #need == 0 then return end
+  local keys = {}
+  for k, id in ipairs(need) do keys[k] = P .. ':s:' .. id end
   local vals = pieces('MGET', nil, keys)
   for k, id in ipairs(need) do SPECS[id] = vals[k] or '' end
 end

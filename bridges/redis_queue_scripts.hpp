@@ -504,8 +504,7 @@ for k = 1, n do
   if done[id] then v = 'COMPLETED' end
   if id == '' then v = false end
   if v ~= want then
-    local state, by = state_of(v), ''
-    if v and state ~= v then by = string.sub(v, #state + 2) end
+    local state, by = split_st(v)
     why = not_leased(id, v and state, by, worker)
   end
   if why then

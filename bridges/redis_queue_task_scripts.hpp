@@ -61,7 +61,7 @@ local ids = redis.call('SMEMBERS', P .. ':p:' .. ARGV[3])
 local n = {}
 for _, v in ipairs(column('st', ids)) do
   if v then
-    local st = state_of(v)
+    local st = split_st(v)
     n[st] = (n[st] or 0) + 1
   end
 end
