@@ -9,24 +9,62 @@ namespace orch::redis_lua {
 
 /// Run after `prelude`, before a script's body.
 constexpr const char* migrations = R"lua(
--- Layouts 0 and 1 kept the tasks waiting for a task not yet enqueued in a
--- set P:w:<id>; layout 2 in the column w. Found by SCAN (one time).
-local function migrate_waiting()
-  local pattern = string.gsub(P, '[%*%?%[%]\\]', '\\%0') .. ':w:*'
-  local w, keys = {}, {}
-  local cursor = '0'
+-- Every key P .. infix .. '*', found by SCAN (for a move that runs once).
+local function keys_like(infix)
+  local pattern = string.gsub(P, '[%*%?%[%]\\]', '\\%0') .. infix .. '*'
+  local keys, cursor = {}, '0'
   repeat
     local r = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
     cursor = r[1]
-    for _, key in ipairs(r[2]) do
-      local ids = redis.call('SMEMBERS', key)
-      if #ids > 0 then
-        w[#w + 1] = string.sub(key, #P + 4)
-        w[#w + 1] = table.concat(ids, '\0')
-      end
-      keys[#keys + 1] = key
-    end
+    for _, key in ipairs(r[2]) do keys[#keys + 1] = key end
   until cursor == '0'
+  return keys
+end
+-- The ids and values of a column (hash) key, without its own entry (KEEP,
+-- under the id '').
+local function entries(key)
+  local h = redis.call('HGETALL', key)
+  local ids, vals = {}, {}
+  for k = 1, #h, 2 do
+    if h[k] ~= '' then
+      ids[#ids + 1] = h[k]
+      vals[#vals + 1] = h[k + 1]
+    end
+  end
+  return ids, vals
+end
+-- Moves a hash or zset; merges it into one there already.
+local function move(src, dst, zset)
+  if redis.call('EXISTS', src) == 0 then return end
+  if redis.call('EXISTS', dst) == 0 then
+    redis.call('RENAME', src, dst)
+    return
+  end
+  if zset then
+    local xs = redis.call('ZRANGE', src, 0, -1, 'WITHSCORES')
+    local args = {}
+    for k = 1, #xs, 2 do
+      args[#args + 1] = xs[k + 1]
+      args[#args + 1] = xs[k]
+    end
+    pieces('ZADD', dst, args)
+  else
+    pieces('HSET', dst, redis.call('HGETALL', src))
+  end
+  redis.call('DEL', src)
+end
+-- Layouts 0 and 1 kept the tasks waiting for a task not yet enqueued in a
+-- set P:w:<id>; layout 2 in the column w. Found by SCAN (one time).
+local function migrate_waiting()
+  local keys = keys_like(':w:')
+  local w = {}
+  for _, key in ipairs(keys) do
+    local ids = redis.call('SMEMBERS', key)
+    if #ids > 0 then
+      w[#w + 1] = string.sub(key, #P + 4)
+      w[#w + 1] = table.concat(ids, '\0')
+    end
+  end
   write_column('w', w)
   pieces('DEL', nil, keys)
 end
@@ -40,34 +78,7 @@ end
 -- version before layout 1 wrote it, and LEASES holds every lease's end.
 local function migrate_columns()
   local function old(f) return P .. ':c:' .. f end
-  -- Moves a hash or zset; merges it into one there already.
-  local function move(src, dst, zset)
-    if redis.call('EXISTS', src) == 0 then return end
-    if redis.call('EXISTS', dst) == 0 then
-      redis.call('RENAME', src, dst)
-      return
-    end
-    if zset then
-      local xs = redis.call('ZRANGE', src, 0, -1, 'WITHSCORES')
-      local args = {}
-      for k = 1, #xs, 2 do
-        args[#args + 1] = xs[k + 1]
-        args[#args + 1] = xs[k]
-      end
-      pieces('ZADD', dst, args)
-    else
-      pieces('HSET', dst, redis.call('HGETALL', src))
-    end
-    redis.call('DEL', src)
-  end
-  local seqs = redis.call('HGETALL', old('seq'))
-  local ids, seq_s = {}, {}
-  for k = 1, #seqs, 2 do
-    if seqs[k] ~= '' then -- not the column's own entry (KEEP)
-      ids[#ids + 1] = seqs[k]
-      seq_s[#seq_s + 1] = seqs[k + 1]
-    end
-  end
+  local ids, seq_s = entries(old('seq'))
   local prio = (pieces('HMGET', old('prio'), ids))
   local max = (pieces('HMGET', old('max'), ids))
   local m, d, gone = {}, {}, {}
@@ -179,14 +190,7 @@ end
 -- layout 4 keeps the two in the column st (a leased task's state with its
 -- owner: leased_to) and those tasks in BACKOFF.
 local function migrate_states()
-  local h = redis.call('HGETALL', col('state'))
-  local ids, sts = {}, {}
-  for k = 1, #h, 2 do
-    if h[k] ~= '' then -- not the column's own entry (KEEP)
-      ids[#ids + 1] = h[k]
-      sts[#sts + 1] = h[k + 1]
-    end
-  end
+  local ids, sts = entries(col('state'))
   local own = (pieces('HMGET', col('owner'), ids))
   local st = {}
   for k, id in ipairs(ids) do
@@ -205,35 +209,18 @@ end
 -- the field OPEN beside those left; layout 4 keeps every plan's open tasks
 -- in one hash, P:open. Found by SCAN (one time).
 local function migrate_plan_counts()
-  local pattern = string.gsub(P, '[%*%?%[%]\\]', '\\%0') .. ':pc:*'
-  local open, keys = {}, {}
-  local cursor = '0'
-  repeat
-    local r = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
-    cursor = r[1]
-    for _, key in ipairs(r[2]) do
-      local h = redis.call('HMGET', key, 'OPEN', 'QUEUED', 'READY',
-                           'IN_PROGRESS')
-      local n = (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
-                + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0)
-      open[#open + 1] = string.sub(key, #P + 5)
-      open[#open + 1] = num_s(n)
-      keys[#keys + 1] = key
-    end
-  until cursor == '0'
+  local keys = keys_like(':pc:')
+  local open = {}
+  for _, key in ipairs(keys) do
+    local h = redis.call('HMGET', key, 'OPEN', 'QUEUED', 'READY',
+                         'IN_PROGRESS')
+    local n = (tonumber(h[1]) or 0) + (tonumber(h[2]) or 0)
+              + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0)
+    open[#open + 1] = string.sub(key, #P + 5)
+    open[#open + 1] = num_s(n)
+  end
   pieces('HSET', OPEN_KEY, open)
   pieces('DEL', nil, keys)
-end
-local function migrate_backoff()
-  local old = P .. ':backoff2'
-  local xs = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
-  local args = {}
-  for k = 1, #xs, 2 do
-    args[#args + 1] = xs[k + 1]
-    args[#args + 1] = xs[k]
-  end
-  pieces('ZADD', BACKOFF, args)
-  redis.call('DEL', old)
 end
 -- P:c2:state and P:backoff2 hold these strings from the first script of
 -- layout 4 on. Every script of layout 3 reads P:c2:state (or, where it
@@ -251,7 +238,7 @@ do
                .. 'is too old')
   end
   t = redis.call('TYPE', P .. ':backoff2')['ok']
-  if t == 'zset' then migrate_backoff() end
+  if t == 'zset' then move(P .. ':backoff2', BACKOFF, true) end
   if t ~= 'string' then
     redis.call('SET', P .. ':backoff2', 'the task queue moved to layout 4 '
                .. '(tasks backing off in ' .. BACKOFF .. '): this replica '
