@@ -140,7 +140,8 @@ public:
     }
     // The engine thread looks at `incoming_` after it says it may wait and
     // before it waits (run): either it sees this request, or this sees
-    // that it may wait. A busy engine thread is not woken (a system call).
+    // that it may wait. A busy engine thread is not woken (a system call),
+    // nor one waiting out a window of gathered replies (run).
     if (first && may_wait_.load(std::memory_order_seq_cst))
       http_.wake();
   }
@@ -172,9 +173,14 @@ private:
       batch.clear();
       fire_due_retries();
       if (auto now = steady::now(); now < next_read_) {
-        // Gathering replies (llm_client_settings::gather_max_us): the
-        // requests that come meanwhile go out at once.
-        wait_for_requests(next_read_ - now);
+        // Gathering replies (llm_client_settings::gather_max_us): requests
+        // that come meanwhile wait too (submit does not wake this thread
+        // while `may_wait_` is false) and go out with the next read.
+        http_.wait_for_wake(
+          std::chrono::duration_cast<std::chrono::microseconds>(next_read_
+                                                                - now)
+            .count()
+          + 1);
         continue;
       }
       auto wait = wait_ms();
@@ -217,14 +223,6 @@ private:
     may_wait_.store(true, std::memory_order_seq_cst);
     std::lock_guard<std::mutex> guard{mtx_};
     return incoming_.empty() && !stopping_;
-  }
-
-  /// Waits at most `d` for a request, not for the sockets.
-  void wait_for_requests(steady::duration d) {
-    if (may_wait())
-      http_.wait_for_wake(
-        std::chrono::duration_cast<std::chrono::microseconds>(d).count() + 1);
-    may_wait_.store(false, std::memory_order_relaxed);
   }
 
   /// How long the transport may wait: until the next retry is due.
@@ -492,7 +490,8 @@ private:
   bool stopping_ = false;
   std::deque<std::unique_ptr<call>> incoming_;
   /// True from just before the engine thread's last look at `incoming_`
-  /// until its wait for the transport ended (see submit).
+  /// until its wait for the transport ended (see submit); false while it
+  /// waits out a window of gathered replies.
   std::atomic<bool> may_wait_{false};
   // -- engine thread only --
   std::map<std::string, endpoint_state> endpoints_;

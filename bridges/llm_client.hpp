@@ -33,17 +33,19 @@ struct llm_client_settings {
   /// own HTTP/1.1 transport (for comparing the two; https:// always goes
   /// through libcurl).
   bool curl_for_http = false;
-  /// Replies gathered: after the client reads replies, it reads again no
-  /// sooner than 1/`gather_share` of a model call's mean time later and at
-  /// most `gather_max_us` later (0: at once, as before), while at least
-  /// `gather_min_in_flight` calls are in flight. Requests still go out at
-  /// once. Replies that come close together then wake the process once
-  /// instead of once each: a wake-up costs a context switch per thread it
-  /// reaches, which on this project's VMs is the client's largest cost at
-  /// hundreds of calls in flight (README, benchmarks). It adds at most that
-  /// share to a call's time.
+  /// Replies and requests gathered: after the client reads replies, it
+  /// reads again no sooner than 1/`gather_share` of a model call's mean
+  /// time later and at most `gather_max_us` later (0: at once, as before),
+  /// while at least `gather_min_in_flight` calls are in flight. Requests
+  /// made meanwhile go out at that read too: the client's thread sleeps
+  /// through the window. Replies that come close together, and the
+  /// requests their answers lead to, then wake the process once instead
+  /// of once each: a wake-up costs a context switch per thread it reaches,
+  /// which on this project's VMs is the client's largest cost at hundreds
+  /// of calls in flight (README, benchmarks). It adds at most twice that
+  /// share to a call's time (its request held, its reply held).
   int32_t gather_max_us = 2000;
-  int32_t gather_share = 64;
+  int32_t gather_share = 128;
   int32_t gather_min_in_flight = 32;
 };
 
