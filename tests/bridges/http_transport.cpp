@@ -93,6 +93,7 @@ public:
   }
 
   size_t requests() const {
+    std::lock_guard<std::mutex> guard{mtx_};
     return requests_;
   }
 
