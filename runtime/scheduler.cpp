@@ -423,22 +423,26 @@ public:
   /// under a load that needs every thread.
   template<class Coordinator>
   static bool takes_soon(Coordinator* c) {
-    auto now = clock_ns();
     bool taker = false;
     bool rescuer = false;
+    // The clock is read only for an awake, lightly loaded thread (none
+    // under load).
+    int64_t now = 0;
     for (size_t i = 0; i < c->num_workers(); ++i) {
       auto& d = c->worker_by_id(i)->data();
+      auto light = d.busy.load(std::memory_order_relaxed) < light_share;
       // Pairs like `push`'s look at `asleep`: a thread seen awake here
       // looks at every queue before it sleeps.
       if (d.asleep.load(std::memory_order_seq_cst)) {
         if (d.bell.load(std::memory_order_relaxed) != 0)
-          taker = taker || d.busy.load(std::memory_order_relaxed) < light_share;
+          taker = taker || light;
         else
           rescuer = rescuer || d.timed.load(std::memory_order_relaxed);
-      } else if (d.busy.load(std::memory_order_relaxed) < light_share
-                 && now - d.awake_since.load(std::memory_order_relaxed)
-                      < lazy_ns) {
-        taker = true;
+      } else if (light) {
+        if (now == 0)
+          now = clock_ns();
+        taker = taker
+                || now - d.awake_since.load(std::memory_order_relaxed) < lazy_ns;
       }
     }
     return taker && rescuer;
