@@ -160,6 +160,23 @@ private:
     std::vector<std::unique_ptr<call>> batch;
     std::vector<http_outcome> done;
     for (;;) {
+      if (auto now = steady::now(); now < next_read_) {
+        // Gathering replies (llm_client_settings::gather_max_us): requests
+        // that come meanwhile wait too (submit does not wake this thread
+        // while `may_wait_` is false, and `incoming_` is taken only after
+        // the window) and go out with the next read.
+        {
+          std::lock_guard<std::mutex> guard{mtx_};
+          if (stopping_)
+            break;
+        }
+        http_.wait_for_wake(
+          std::chrono::duration_cast<std::chrono::microseconds>(next_read_
+                                                                - now)
+            .count()
+          + 1);
+        continue;
+      }
       {
         std::lock_guard<std::mutex> guard{mtx_};
         if (stopping_)
@@ -172,17 +189,6 @@ private:
         admit(std::move(c));
       batch.clear();
       fire_due_retries();
-      if (auto now = steady::now(); now < next_read_) {
-        // Gathering replies (llm_client_settings::gather_max_us): requests
-        // that come meanwhile wait too (submit does not wake this thread
-        // while `may_wait_` is false) and go out with the next read.
-        http_.wait_for_wake(
-          std::chrono::duration_cast<std::chrono::microseconds>(next_read_
-                                                                - now)
-            .count()
-          + 1);
-        continue;
-      }
       auto wait = wait_ms();
       if (curl_)
         wait = curl_->due_in_ms(wait);
