@@ -6,7 +6,7 @@
 // each on the VMs this runs on, more than everything else an enqueue does.
 // Here memory comes in 2 MiB blocks from map_huge (actors/huge_pages.hpp:
 // one huge page per block where the kernel has one to give, and one TLB
-// entry for ~3,400 entries); an object freed goes to a free list that the
+// entry for ~5,300 entries); an object freed goes to a free list that the
 // next one takes. Blocks come from the process's page_reserve
 // (actors/page_reserve.hpp), which makes the next ones ready on a thread of
 // its own while this pool fills the current one.

@@ -1,14 +1,14 @@
 // A table of heap entries by string id: the in-memory TASK QUEUE's tasks.
 //
-// std::unordered_map<std::string, entry> put each ~600-byte entry in its own
-// node with the cached hash at the node's end, so a look-up missed the cache
-// on the bucket, on the node before it and on each node's hash, and a rehash
-// read every node. Here the table is a flat array of (hash, entry) slots
-// with linear probing: a look-up reads one slot's cache line and then the
-// entry it wants, and a rehash touches only the array. Entries live in a
-// block_pool (2 MiB blocks, see there) instead of one malloc each, and an
-// array of 1 MiB or more in huge pages too (actors/huge_pages.hpp): its
-// look-ups land anywhere in it, and with 4 KiB pages nearly each one
+// std::unordered_map<std::string, entry> put each entry (then ~600 bytes) in
+// its own node with the cached hash at the node's end, so a look-up missed
+// the cache on the bucket, on the node before it and on each node's hash,
+// and a rehash read every node. Here the table is a flat array of (hash,
+// entry) slots with linear probing: a look-up reads one slot's cache line
+// and then the entry it wants, and a rehash touches only the array. Entries
+// live in a block_pool (2 MiB blocks, see there) instead of one malloc each,
+// and an array of 1 MiB or more in huge pages too (actors/huge_pages.hpp):
+// its look-ups land anywhere in it, and with 4 KiB pages nearly each one
 // missed the TLB.
 
 #pragma once

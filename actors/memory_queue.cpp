@@ -56,9 +56,9 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       auto e = st.owned(id, worker);
       if (!e)
         return std::move(e.error());
-      auto& q = (*e)->q;
-      q.lease_expires_ms = st.now() + ttl_ms;
-      st.leases.insert(q.lease_expires_ms, *e); // moves the lease
+      auto& x = **e;
+      x.lease_expires_ms = st.now() + ttl_ms;
+      st.leases.insert(x.lease_expires_ms, &x); // moves the lease
       return memory_queue_state::snapshot(**e);
     },
     [=](atom::complete, const std::string& id, const std::string& worker,
@@ -86,11 +86,11 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       auto e = st.owned(id, worker);
       if (!e)
         return std::move(e.error());
-      auto& q = (*e)->q;
-      st.leases.erase(*e);
-      q.lease_owner.clear();
-      q.lease_expires_ms = 0;
-      q.attempts = std::max(0, q.attempts - 1);
+      auto& x = **e;
+      st.leases.erase(&x);
+      st.drop_owner(x);
+      x.lease_expires_ms = 0;
+      x.attempts = std::max(0, x.attempts - 1);
       st.make_ready(**e);
       return memory_queue_state::snapshot(**e);
     },
@@ -139,7 +139,6 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (found == nullptr)
         return caf::make_error(ec::not_found, "no task " + id);
       auto& e = *found;
-      auto& q = e.q;
       if (e.state == task_state::completed || e.state == task_state::failed
           || e.state == task_state::cancelled)
         return caf::make_error(ec::invalid_argument,
@@ -151,7 +150,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       st.delayed.erase(&e);
       auto was_finished = e.state == task_state::blocked;
       st.set_state(e, task_state::cancelled);
-      q.lease_owner.clear();
+      st.drop_owner(e);
       if (!was_finished)
         st.finish(e);
       for (auto* dep : e.dependents)

@@ -10,6 +10,7 @@
 #include <array>
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -59,20 +60,77 @@ struct entry_list {
   void unlink(entry& e);
 };
 
+/// Leases by holder: a lease's owner is kept once, with how many tasks
+/// it holds, and each leased entry points at it (node-based: the address
+/// stays while the count is above 0).
+using owner_table = std::unordered_map<std::string, int64_t>;
+using owner_ref = owner_table::value_type;
+
+/// Whether `c` is a default-made constraints (most tasks' are): an entry
+/// then keeps none of its own.
+inline bool is_default(const constraints& c) {
+  static_assert(sizeof(constraints) == 128,
+                "constraints changed: compare its new fields here too");
+  static const constraints d;
+  return c.rubric.empty() && c.requirements.empty() && c.metadata.empty()
+         && c.max_iterations == d.max_iterations
+         && c.timeout_seconds == d.timeout_seconds && c.k == d.k
+         && c.rounds == d.rounds && c.limit_ms == d.limit_ms;
+}
+
+/// A task as the queue keeps it: the fields of its task_spec and of a
+/// queued_task, without what a queued_task spends on fields most tasks
+/// leave empty. Every new entry is fresh memory, and the kernel zeroes it
+/// at the first touch at a cost that varies by the hour on the VMs this
+/// runs on; an entry here is 392 bytes, a queued_task and the links took
+/// 600. A queued_task is made from it when the queue hands one out
+/// (`memory_queue_state::snapshot`).
 struct entry {
-  /// A new QUEUED task: the task moves in, no default-made one is
-  /// overwritten.
-  explicit entry(task_spec&& t) : q(std::move(t)) {
+  /// A new QUEUED task: the spec's fields move in.
+  explicit entry(task_spec&& t)
+    : task_id(std::move(t.task_id)),
+      story_id(std::move(t.story_id)),
+      plan_id(std::move(t.plan_id)),
+      case_id(std::move(t.case_id)),
+      role(std::move(t.role)),
+      description(std::move(t.description)),
+      dependencies(std::move(t.dependencies)),
+      priority(t.priority) {
+    if (!is_default(t.constraints))
+      limits = std::make_unique<constraints>(std::move(t.constraints));
   }
 
-  queued_task q;
-  /// The counts of its plan (`plans` is node-based: the address stays).
-  plan_tally* tally = nullptr;
-  /// The task's state; `q.state` is filled in only in the copies handed
-  /// out (`snapshot`), so that a transition assigns no string.
-  task_state state = task_state::queued;
+  /// The task's spec: task_spec's fields, its constraints only when they
+  /// are not the defaults.
+  std::string task_id;
+  std::string story_id;
+  std::string plan_id;
+  std::string case_id;
+  std::string role;
+  std::string description;
+  std::vector<std::string> dependencies;
+  std::unique_ptr<orch::constraints> limits;
+  int32_t priority = 0;
+  /// Leases taken (queued_task::attempts) and allowed.
+  int32_t attempts = 0;
+  int32_t max_attempts = 3;
   /// Dependencies not yet COMPLETED.
   int32_t unmet = 0;
+  /// The task's state (its name is filled in only in the copies handed
+  /// out, so that a transition assigns no string).
+  task_state state = task_state::queued;
+  /// Who holds its lease: set while IN_PROGRESS, else null.
+  owner_ref* owner = nullptr;
+  int64_t lease_expires_ms = 0;
+  /// Not leased again before this time (retry backoff).
+  int64_t not_before_ms = 0;
+  /// Enqueue order, for FIFO within a priority.
+  int64_t seq = 0;
+  /// The result when COMPLETED, else the last error: a task that completed
+  /// has no error (its completion clears it), one that did not no result.
+  std::string outcome;
+  /// The counts of its plan (`plans` is node-based: the address stays).
+  plan_tally* tally = nullptr;
   /// Tasks that depend on this one, by address (found without a look-up
   /// by id). An entry is in these lists while it is in `tasks`: `purge`
   /// takes it out of its dependencies' lists before it leaves.
@@ -86,6 +144,12 @@ struct entry {
   /// Its places in `leases` and `delayed` (timer_heap<entry>::npos: none).
   size_t lease_slot = static_cast<size_t>(-1);
   size_t delay_slot = static_cast<size_t>(-1);
+
+  /// The name of the lease's holder; empty when none.
+  const std::string& owner_name() const {
+    static const std::string none;
+    return owner != nullptr ? owner->first : none;
+  }
 };
 
 template<entry* entry::*Prev, entry* entry::*Next>
@@ -114,7 +178,7 @@ using plan_list = entry_list<&entry::plan_prev, &entry::plan_next>;
 /// The id an entry is found by.
 struct entry_id {
   std::string_view operator()(const entry& e) const {
-    return e.q.task.task_id;
+    return e.task_id;
   }
 };
 
@@ -172,18 +236,59 @@ struct memory_queue_state {
     return task_state_names[index(s)];
   }
 
-  /// Appends the task as the queue answers with it: a copy with its
-  /// state's name (an entry's `q.state` is not kept up to date; `state`
-  /// is).
-  static void append(std::vector<queued_task>& out, const entry& e) {
-    out.emplace_back(e.q).state = task_state_strings()[index(e.state)];
+  /// Fills `out` (a default-made queued_task) with the task as the queue
+  /// answers with it.
+  static void fill(queued_task& out, const entry& e) {
+    auto& t = out.task;
+    t.task_id = e.task_id;
+    t.story_id = e.story_id;
+    t.plan_id = e.plan_id;
+    t.case_id = e.case_id;
+    t.role = e.role;
+    t.description = e.description;
+    if (e.limits)
+      t.constraints = *e.limits;
+    t.dependencies = e.dependencies;
+    t.priority = e.priority;
+    out.state = task_state_strings()[index(e.state)];
+    out.attempts = e.attempts;
+    out.max_attempts = e.max_attempts;
+    if (e.owner != nullptr)
+      out.lease_owner = e.owner->first;
+    out.lease_expires_ms = e.lease_expires_ms;
+    out.not_before_ms = e.not_before_ms;
+    out.seq = e.seq;
+    (e.state == task_state::completed ? out.result : out.error) = e.outcome;
   }
 
-  /// One task as the queue answers with it (see `append`).
+  /// Appends the task as the queue answers with it (see `fill`).
+  static void append(std::vector<queued_task>& out, const entry& e) {
+    fill(out.emplace_back(), e);
+  }
+
+  /// One task as the queue answers with it (see `fill`).
   static queued_task snapshot(const entry& e) {
-    queued_task out = e.q;
-    out.state = task_state_strings()[index(e.state)];
+    queued_task out;
+    fill(out, e);
     return out;
+  }
+
+  /// Leases held, by holder (see `entry::owner`).
+  owner_table owners;
+
+  /// The holder `worker` in `owners`, for leases about to be counted.
+  owner_ref* holder_of(const std::string& worker) {
+    return &*owners.try_emplace(worker, 0).first;
+  }
+
+  /// Takes the lease's holder off `e` (a holder of no more leases leaves
+  /// `owners`).
+  void drop_owner(entry& e) {
+    if (e.owner == nullptr)
+      return;
+    if (--e.owner->second == 0)
+      owners.erase(owners.find(e.owner->first));
+    e.owner = nullptr;
   }
 
   /// `task_state_names` as strings: a state string is copied, not built
@@ -222,7 +327,7 @@ struct memory_queue_state {
 
   void finish(const entry& e) {
     if (settings.retain_ms > 0 || settings.retain_max > 0)
-      finished.emplace_back(now(), e.q.task.task_id);
+      finished.emplace_back(now(), e.task_id);
   }
 
   /// Drops finished tasks past the retention limits.
@@ -242,13 +347,13 @@ struct memory_queue_state {
       --state_counts[index(e->state)];
       state_lists[index(e->state)].unlink(*e);
       e->tally->tasks.unlink(*e);
-      for (auto& dep : e->q.task.dependencies)
+      for (auto& dep : e->dependencies)
         if (auto* d = tasks.find(dep)) {
           auto& xs = d->dependents;
           xs.erase(std::remove(xs.begin(), xs.end(), e), xs.end());
         }
       if (--e->tally->resident <= 0) // the whole plan left memory:
-        plans.erase(e->q.task.plan_id); // so do its counts
+        plans.erase(e->plan_id); // so do its counts
       tasks.erase(e);
     }
   }
@@ -289,7 +394,7 @@ struct memory_queue_state {
       retry_or_fail(**e, error);
     }
     if (!events.empty()) {
-      auto& plan = (*e)->q.task.plan_id;
+      auto& plan = (*e)->plan_id;
       record(plan, events, (*e)->state == task_state::failed,
              open_in_plan(plan) == 0);
     }
@@ -359,11 +464,11 @@ struct memory_queue_state {
 
   void make_ready(entry& e) {
     set_state(e, task_state::ready);
-    ready.push(e.q.task.priority, e.q.seq, &e);
+    ready.push(e.priority, e.seq, &e);
   }
 
   void unready(entry& e) {
-    ready.remove(e.q.seq);
+    ready.remove(e.seq);
   }
 
   bool enqueue(task_spec&& t) {
@@ -373,11 +478,11 @@ struct memory_queue_state {
     if (!added)
       return false;
     auto& stored = *at;
-    auto& id = stored.q.task.task_id;
-    stored.q.max_attempts = settings.max_attempts;
-    stored.q.seq = ++seq;
+    auto& id = stored.task_id;
+    stored.max_attempts = settings.max_attempts;
+    stored.seq = ++seq;
     std::string blocked_by;
-    for (auto& dep : stored.q.task.dependencies) {
+    for (auto& dep : stored.dependencies) {
       auto* d = tasks.find(dep);
       if (d == nullptr) {
         if (auto g = gone.find(dep)) {
@@ -407,7 +512,7 @@ struct memory_queue_state {
         waiting_for.erase(w);
       }
     // A new entry is QUEUED (`state` starts so).
-    stored.tally = &plans[stored.q.task.plan_id];
+    stored.tally = &plans[stored.plan_id];
     stored.tally->tasks.link(stored);
     ++stored.tally->resident;
     ++stored.tally->by_state[index(task_state::queued)];
@@ -426,17 +531,16 @@ struct memory_queue_state {
     while (!todo.empty()) {
       auto [x, why] = std::move(todo.back());
       todo.pop_back();
-      auto& q = x->q;
       if (x->state != task_state::queued && x->state != task_state::ready)
         continue;
       if (x->state == task_state::ready)
         unready(*x);
       delayed.erase(x);
       set_state(*x, task_state::blocked);
-      q.error = why;
+      x->outcome = why;
       finish(*x);
       for (auto* dep : x->dependents)
-        todo.emplace_back(dep, "dependency " + q.task.task_id
+        todo.emplace_back(dep, "dependency " + x->task_id
                                  + " is blocked: " + why);
     }
   }
@@ -455,33 +559,32 @@ struct memory_queue_state {
         continue;
       // An expired lease counts as an attempt and returns the task to
       // READY at once (no backoff: the worker died, the task did not fail).
-      retry_or_fail(*e, "lease of " + e->q.lease_owner + " expired", false);
+      retry_or_fail(*e, "lease of " + e->owner_name() + " expired", false);
     }
   }
 
   void retry_or_fail(entry& e, const std::string& why, bool backoff = true) {
-    auto& q = e.q;
-    q.lease_owner.clear();
-    q.lease_expires_ms = 0;
-    q.error = why;
-    if (q.attempts >= q.max_attempts) {
+    drop_owner(e);
+    e.lease_expires_ms = 0;
+    e.outcome = why;
+    if (e.attempts >= e.max_attempts) {
       set_state(e, task_state::failed);
       finish(e);
       for (auto* dep : e.dependents)
-        block(*dep, "dependency " + q.task.task_id + " failed: " + why);
+        block(*dep, "dependency " + e.task_id + " failed: " + why);
       return;
     }
     auto delay = std::min<int64_t>(
       static_cast<int64_t>(settings.backoff_base_ms)
-        << std::min(q.attempts - 1, 20),
+        << std::min(e.attempts - 1, 20),
       settings.backoff_max_ms);
     if (delay <= 0 || !backoff) {
       make_ready(e);
       return;
     }
     set_state(e, task_state::queued);
-    q.not_before_ms = now() + delay;
-    delayed.insert(q.not_before_ms, &e);
+    e.not_before_ms = now() + delay;
+    delayed.insert(e.not_before_ms, &e);
   }
 
   std::vector<queued_task> lease(const std::string& worker, int32_t ttl,
@@ -490,14 +593,19 @@ struct memory_queue_state {
     promote_due(t);
     std::vector<queued_task> out;
     out.reserve(std::min(static_cast<size_t>(n), ready.size()));
+    // Looked up once per lease, and only when a task is there to hold (a
+    // holder of none would stay in `owners`).
+    owner_ref* holder = nullptr;
     while (n-- > 0 && !ready.empty()) {
       auto& e = *ready.pop();
-      auto& q = e.q;
+      if (holder == nullptr)
+        holder = holder_of(worker);
       set_state(e, task_state::in_progress);
-      q.lease_owner = worker;
-      q.lease_expires_ms = t + ttl;
-      ++q.attempts;
-      leases.insert(q.lease_expires_ms, &e);
+      e.owner = holder;
+      ++holder->second;
+      e.lease_expires_ms = t + ttl;
+      ++e.attempts;
+      leases.insert(e.lease_expires_ms, &e);
       append(out, e);
     }
     return out;
@@ -508,30 +616,28 @@ struct memory_queue_state {
     auto* e = tasks.find(id);
     if (e == nullptr)
       return caf::make_error(ec::not_found, "no task " + id);
-    auto& q = e->q;
-    if (e->state != task_state::in_progress || q.lease_owner != worker)
+    auto& owner = e->owner_name();
+    if (e->state != task_state::in_progress || owner != worker)
       return caf::make_error(ec::invalid_argument,
                              "task " + id + " is " + name_of(e->state)
-                               + (q.lease_owner.empty()
+                               + (owner.empty()
                                     ? std::string{}
-                                    : " (leased to " + q.lease_owner + ")")
+                                    : " (leased to " + owner + ")")
                                + ", not leased to " + worker);
     return e;
   }
 
   void complete(entry& e, std::string result) {
-    auto& q = e.q;
     leases.erase(&e);
     set_state(e, task_state::completed);
-    q.result = std::move(result);
-    q.error.clear();
-    q.lease_owner.clear();
-    q.lease_expires_ms = 0;
+    e.outcome = std::move(result);
+    drop_owner(e);
+    e.lease_expires_ms = 0;
     finish(e);
     for (auto* x : e.dependents) {
       auto& dep = *x;
       if (dep.state == task_state::queued && --dep.unmet == 0
-          && dep.q.not_before_ms == 0)
+          && dep.not_before_ms == 0)
         make_ready(dep);
     }
   }

@@ -1,7 +1,7 @@
 // Blocks of 2 MiB made ready ahead of need, on a thread of their own.
 //
 // The in-memory TASK QUEUE takes a fresh 2 MiB block (actors/block_pool.hpp)
-// every ~3,400 tasks, and the kernel zeroes it before the first write. On
+// every ~5,300 tasks, and the kernel zeroes it before the first write. On
 // the VMs this runs on that zeroing is not steady: the host backs guest
 // memory at its first touch, and `perf` put 40-60% of a slow run's time in
 // `clear_page_erms` under the queue's own `madvise`, against 3% in a fast

@@ -183,6 +183,70 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(enqueue_is_idempotent, B, backends) {
   BOOST_CHECK_EQUAL(all.size(), 3u);
 }
 
+// A task comes back (leased, by status, in a list, completed) with every
+// field of its spec as it was queued. The memory queue keeps a task's
+// constraints only when they are not the defaults: each of their fields
+// alone makes them so.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_task_comes_back_as_it_was_queued, B,
+                              backends) {
+  queue_fixture<B> f;
+  auto full = t("full", 4);
+  full.story_id = "s1";
+  full.plan_id = "p1";
+  full.case_id = "c1";
+  full.role = "QA";
+  full.description = std::string(100, 'd'); // longer than a short string
+  auto& c = full.constraints;
+  c.rubric = "correct first";
+  c.requirements = {"r1", "r2"};
+  c.metadata = {{"k1", "v1"}, {"k2", "v2"}};
+  c.max_iterations = 4;
+  c.timeout_seconds = 7;
+  c.k = 2;
+  c.rounds = 0;
+  c.limit_ms = 900;
+  std::vector<task_spec> sent{full, t("plain")};
+  auto one = [&](std::string id, std::function<void(constraints&)> set) {
+    auto x = t(std::move(id));
+    set(x.constraints);
+    sent.push_back(std::move(x));
+  };
+  one("rubric", [](constraints& x) { x.rubric = "r"; });
+  one("requirements", [](constraints& x) { x.requirements = {"r"}; });
+  one("metadata", [](constraints& x) { x.metadata = {{"k", "v"}}; });
+  one("iterations", [](constraints& x) { x.max_iterations = 11; });
+  one("timeout", [](constraints& x) { x.timeout_seconds = 1; });
+  one("k", [](constraints& x) { x.k = 1; });
+  one("rounds", [](constraints& x) { x.rounds = 2; });
+  one("limit", [](constraints& x) { x.limit_ms = 1; });
+  sent.push_back(t("after", 0, {"full", "plain"}));
+  BOOST_REQUIRE_EQUAL(f.add(sent), static_cast<int32_t>(sent.size()));
+  std::map<std::string, std::string> want;
+  for (auto& x : sent)
+    want[x.task_id] = caf::deep_to_string(x);
+  auto check = [&](const queued_task& got) {
+    BOOST_CHECK_EQUAL(caf::deep_to_string(got.task), want[got.task.task_id]);
+  };
+  for (auto& x : f.template must<std::vector<queued_task>>(atom::list_v,
+                                                           std::string{}))
+    check(x);
+  auto leased = f.lease("w", 100);
+  BOOST_REQUIRE_EQUAL(leased.size(), sent.size() - 1); // not "after" yet
+  for (auto& x : leased) {
+    check(x);
+    BOOST_CHECK_EQUAL(x.lease_owner, "w");
+    check(f.status(x.task.task_id));
+    auto done = f.complete(x.task.task_id, "w");
+    check(done);
+    BOOST_CHECK_EQUAL(done.lease_owner, "");
+    BOOST_CHECK_EQUAL(done.result, "{}");
+  }
+  auto last = f.lease("w2", 100);
+  BOOST_REQUIRE_EQUAL(last.size(), 1u);
+  check(last[0]);
+  BOOST_CHECK_EQUAL(f.status("after").lease_owner, "w2");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(priority_then_fifo, B, backends) {
   queue_fixture<B> f;
   f.add({t("low1", 1), t("high1", 5), t("low2", 1), t("high2", 5)});
