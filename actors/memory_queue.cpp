@@ -151,6 +151,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       auto was_finished = e.state == task_state::blocked;
       st.set_state(e, task_state::cancelled);
       st.drop_owner(e);
+      e.lease_expires_ms = 0;
       if (!was_finished)
         st.finish(e);
       for (auto* dep : e.dependents)
