@@ -107,7 +107,6 @@ struct memory_queue_state {
     e.owner = nullptr;
   }
 
-
   void set_state(entry& e, task_state to) {
     auto& n = e.tally->by_state;
     --n[index(e.state)];
