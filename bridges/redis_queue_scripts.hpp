@@ -489,6 +489,9 @@ local st, plan = column('st', ids), column('plan', ids)
 local leased = {}
 local hstate, hres, done, ddone = {}, {}, {}, {}
 local nstate, nres, ndone = 0, 0, 0
+-- Completions refused while their task was QUEUED: a completion before
+-- them in the batch may have made it READY (see reword).
+local queued_fails = nil
 local completed, completed_done = plan_runs('IN_PROGRESS', 'COMPLETED')
 for k = 1, n do
   local at = starts[k]
@@ -509,6 +512,10 @@ for k = 1, n do
   end
   if why then
     failed(k, why)
+    if v == 'QUEUED' then
+      queued_fails = queued_fails or {}
+      queued_fails[k] = true
+    end
   else
     done[id] = true
     ndone = ndone + 1
@@ -538,12 +545,31 @@ if ndeps == 0 then return out end
 -- still waiting (QUEUED, unmet) was never leased, so no backoff holds it
 -- (only a retry sets a not-before time, to a task that was leased).
 local deps, nd = {}, 0
-for k = 1, ndone do nd = add_ids(deps, nd, ddone[k]) end
+-- dfrom: the place in the batch of the completion each dependent came
+-- from (only when a refusal may need it: the completions done are the
+-- batch's places not refused, in order).
+local dfrom, dpos = nil, nil
+if queued_fails then
+  local refused = {}
+  for x = 1, nout, 2 do refused[out[x]] = true end
+  dfrom, dpos = {}, {}
+  for k = 1, n do
+    if not refused[k] then dpos[#dpos + 1] = k end
+  end
+end
+for k = 1, ndone do
+  local n0 = nd
+  nd = add_ids(deps, nd, ddone[k])
+  if dfrom then
+    for j = n0 + 1, nd do dfrom[j] = dpos[k] end
+  end
+end
 if nd == 0 then return out end
 local dst, dmeta = column('st', deps), column('m', deps)
+-- readied: a dependent made READY, and where in deps that happened.
 local hready, nready, readied = {}, 0, {}
 local function make_ready(k, d)
-  readied[d] = true
+  readied[d] = k
   hready[nready + 1] = d
   hready[nready + 2] = 'READY'
   nready = nready + 2
@@ -555,6 +581,22 @@ local function ready_counted()
   count_runs(nil, 'QUEUED', 'READY', nready / 2)
   write_column('st', hready)
 end
+-- A refusal names the state the task had at its place in the batch, as
+-- completions one by one would: READY when a completion before it made
+-- it so.
+local function reword()
+  if not queued_fails then return end
+  for x = 1, nout, 2 do
+    local k = out[x]
+    if queued_fails[k] then
+      local id = ARGV[starts[k]]
+      local j = readied[id]
+      if j and dfrom[j] < k then
+        out[x + 1] = not_leased(id, 'READY', '', ARGV[starts[k] + 1])
+      end
+    end
+  end
+end
 -- The column unmet holds only dependents waiting for more than one: when
 -- it holds nothing but its own entry (chains, fan-out), each QUEUED
 -- dependent is READY now.
@@ -564,6 +606,7 @@ if redis.call('HLEN', col('unmet')) <= 1 then
     if dst[k] == 'QUEUED' and not readied[d] then make_ready(k, d) end
   end
   ready_counted()
+  reword()
   return out
 end
 local dunmet = column('unmet', deps)
@@ -600,6 +643,7 @@ for k = 1, norder do
 end
 ready_counted()
 write_column('unmet', hunmet, gone)
+reword()
 return out
 )lua";
 

@@ -39,15 +39,10 @@ std::string show(const caf::error& e) {
   return e ? render(e) : std::string{"ok"};
 }
 
-/// A batch of completions' answers: each error's code. (Its text names the
-/// task's state: Redis names the state at the batch's start, where a task
-/// made READY by a completion before it in the batch is QUEUED still.)
 std::string show(const std::vector<caf::error>& xs) {
   std::string out;
-  for (auto& x : xs) {
-    auto text = show(x);
-    out += text.substr(0, text.find(':')) + '\n';
-  }
+  for (auto& x : xs)
+    out += show(x) + '\n';
   return out;
 }
 
