@@ -239,7 +239,9 @@ struct memory_queue_state {
       if ((ev.when == "final" && !final_failure)
           || (ev.when == "plan_done" && !plan_done))
         continue;
+      // Recorded: unconditional from now on (as the Redis queue keeps it).
       ev.outbox = true;
+      ev.when.clear();
       auto key = ev.idempotency_key;
       outbox_by_plan[plan].insert(key);
       outbox[key] = boxed_event{plan, std::move(ev)};

@@ -1,8 +1,9 @@
 // The two TASK QUEUE backends side by side. Random operations (enqueues
-// with dependencies, leases, completions one by one and in batches,
-// failures, cancels, releases, extensions, time passing) go to a memory
-// queue and a Redis queue at once, and every answer, and every task's
-// record between them, must be the same in both. The contract's cases
+// with dependencies, leases, completions one by one and in batches, with
+// outbox events or without, failures, cancels, releases, extensions,
+// deliveries of events, time passing) go to a memory queue and a Redis
+// queue at once, and every answer, and every task's record, the counts of
+// each plan and the outbox between them, must be the same in both. The contract's cases
 // (task_queue.cpp) check chosen paths; this walks the paths between them.
 
 #include <algorithm>
@@ -43,6 +44,23 @@ std::string show(const std::vector<caf::error>& xs) {
   std::string out;
   for (auto& x : xs)
     out += show(x) + '\n';
+  return out;
+}
+
+std::string show(bool x) {
+  return x ? "true" : "false";
+}
+
+/// Events of the outbox, in the order of their keys (the queue promises
+/// none).
+std::string show(const std::vector<outbound_event>& xs) {
+  std::vector<std::string> each;
+  for (auto& x : xs)
+    each.push_back(caf::deep_to_string(x));
+  std::sort(each.begin(), each.end());
+  std::string out;
+  for (auto& x : each)
+    out += x + '\n';
   return out;
 }
 
@@ -101,6 +119,42 @@ std::string id_of(int k) {
   return "k" + std::to_string(k);
 }
 
+/// Task k's plan: three plans share the tasks.
+std::string plan_of(int k) {
+  return "p" + std::to_string(k % 3);
+}
+
+/// Events a completion or failure of `id` in `plan` may carry: none, or
+/// one always recorded, one only when a failure is final and the plan's
+/// marker (recorded when no task of the plan is open after it).
+std::vector<outbound_event> events_for(const std::string& id,
+                                       const std::string& plan, int step,
+                                       int pick) {
+  if (pick != 0)
+    return {};
+  std::vector<outbound_event> out;
+  for (auto when : {"", "final"}) {
+    outbound_event e;
+    e.subject = "orchestration.test";
+    e.idempotency_key = std::string{"e-"} + when + id + "-"
+                        + std::to_string(step);
+    e.payload = "{\"k\":1}";
+    e.correlation_id = "corr";
+    e.when = when;
+    out.push_back(std::move(e));
+  }
+  task_spec any;
+  any.plan_id = plan;
+  any.story_id = "s-" + plan;
+  out.push_back(plan_done_marker(any));
+  return out;
+}
+
+/// The plan of a task id "k<n>".
+std::string plan_of(const std::string& id) {
+  return plan_of(std::stoi(id.substr(1)));
+}
+
 /// `steps` random operations on tasks k0..k(universe - 1); every few steps
 /// (and at the end) each task's record, the counts and the list are
 /// compared as well.
@@ -124,6 +178,21 @@ void walk(uint32_t seed, int steps, int universe) {
       q.ask<queued_task>(atom::status_v, id_of(k));
     q.ask<std::map<std::string, int64_t>>(atom::counts_v);
     q.ask<std::vector<queued_task>>(atom::list_v, std::string{});
+    for (int p = 0; p < 3; ++p) {
+      q.ask<std::map<std::string, int64_t>>(atom::counts_v, plan_of(p));
+      q.ask<bool>(atom::finished_v, plan_of(p));
+      q.ask<std::vector<outbound_event>>(atom::outbox_v, plan_of(p));
+    }
+    auto box = q.ask<std::vector<outbound_event>>(atom::outbox_v);
+    // Events delivered now and then leave the outbox.
+    if (box && !box->empty() && pick(2) == 0) {
+      std::vector<std::string> keys;
+      for (auto& e : *box)
+        if (pick(2) == 0)
+          keys.push_back(e.idempotency_key);
+      keys.push_back("no-such-key");
+      q.ask<int32_t>(atom::outbox_v, keys);
+    }
   };
   for (int step = 0; step < steps; ++step) {
     auto op = pick(12);
@@ -139,6 +208,7 @@ void walk(uint32_t seed, int steps, int universe) {
           for (int d = k == 0 ? 0 : pick(3); d > 0; --d)
             deps.insert(id_of(pick(k)));
           xs.push_back(t(id_of(k), pick(3), {deps.begin(), deps.end()}));
+          xs.back().plan_id = plan_of(k);
         }
         q.ask<int32_t>(atom::add_v, xs);
         break;
@@ -158,14 +228,19 @@ void walk(uint32_t seed, int steps, int universe) {
         auto [id, w] = any_leased();
         if (pick(5) == 0)
           w = workers[pick(3)];
-        q.ask<queued_task>(atom::complete_v, id, w, "r-" + id);
+        auto evs = events_for(id, plan_of(id), step, pick(3));
+        if (evs.empty())
+          q.ask<queued_task>(atom::complete_v, id, w, "r-" + id);
+        else
+          q.ask<queued_task>(atom::complete_v, id, w, "r-" + id, evs);
         leased.erase(id);
         break;
       }
       case 5: { // fail one
         auto [id, w] = any_leased();
         q.ask<queued_task>(atom::fail_v, id, w,
-                           "boom " + std::to_string(step));
+                           "boom " + std::to_string(step),
+                           events_for(id, plan_of(id), step, pick(3)));
         leased.erase(id);
         break;
       }
@@ -173,7 +248,8 @@ void walk(uint32_t seed, int steps, int universe) {
         std::vector<task_completion> xs;
         for (int n = 1 + pick(3); n > 0; --n) {
           auto [id, w] = any_leased();
-          xs.push_back(task_completion{id, w, "b-" + id, {}});
+          xs.push_back(task_completion{
+            id, w, "b-" + id, events_for(id, plan_of(id), step, pick(4))});
           leased.erase(id);
         }
         if (pick(4) == 0)
