@@ -59,7 +59,7 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       auto& x = **e;
       x.lease_expires_ms = st.now() + ttl_ms;
       st.leases.insert(x.lease_expires_ms, &x); // moves the lease
-      return memory_queue_state::snapshot(**e);
+      return memory_queue_state::snapshot(x);
     },
     [=](atom::complete, const std::string& id, const std::string& worker,
         std::string& result) -> caf::result<queued_task> {
@@ -87,12 +87,10 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
       if (!e)
         return std::move(e.error());
       auto& x = **e;
-      st.leases.erase(&x);
-      st.drop_owner(x);
-      x.lease_expires_ms = 0;
+      st.end_lease(x);
       x.attempts = std::max(0, x.attempts - 1);
-      st.make_ready(**e);
-      return memory_queue_state::snapshot(**e);
+      st.make_ready(x);
+      return memory_queue_state::snapshot(x);
     },
     [=](atom::counts,
         const std::string& plan) -> caf::result<std::map<std::string, int64_t>> {
@@ -146,12 +144,10 @@ task_queue_actor::behavior_type memory_queue(memory_queue_ptr self,
                                  + memory_queue_state::name_of(e.state));
       if (e.state == task_state::ready)
         st.unready(e);
-      st.leases.erase(&e);
+      st.end_lease(e);
       st.delayed.erase(&e);
       auto was_finished = e.state == task_state::blocked;
       st.set_state(e, task_state::cancelled);
-      st.drop_owner(e);
-      e.lease_expires_ms = 0;
       if (!was_finished)
         st.finish(e);
       for (auto* dep : e.dependents)

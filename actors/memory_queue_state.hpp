@@ -11,7 +11,6 @@
 #include <array>
 #include <deque>
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -69,10 +68,6 @@ struct memory_queue_state {
   std::array<int64_t, task_state_count> state_counts{};
   std::array<state_list, task_state_count> state_lists{};
 
-  static size_t index(task_state s) {
-    return memq::index(s);
-  }
-
   static const char* name_of(task_state s) {
     return task_state_names[index(s)];
   }
@@ -97,9 +92,11 @@ struct memory_queue_state {
     return &*owners.try_emplace(worker, 0).first;
   }
 
-  /// Takes the lease's holder off `e` (a holder of no more leases leaves
-  /// `owners`).
-  void drop_owner(entry& e) {
+  /// Ends `e`'s lease, if it has one: out of `leases`, no holder (a
+  /// holder of no more leases leaves `owners`), no expiry.
+  void end_lease(entry& e) {
+    leases.erase(&e);
+    e.lease_expires_ms = 0;
     if (e.owner == nullptr)
       return;
     if (--e.owner->second == 0)
@@ -193,7 +190,6 @@ struct memory_queue_state {
     if (result) {
       complete(**e, std::move(*result));
     } else {
-      leases.erase(*e);
       retry_or_fail(**e, error);
     }
     if (!events.empty()) {
@@ -369,8 +365,7 @@ struct memory_queue_state {
   }
 
   void retry_or_fail(entry& e, const std::string& why, bool backoff = true) {
-    drop_owner(e);
-    e.lease_expires_ms = 0;
+    end_lease(e);
     e.outcome = why;
     if (e.attempts >= e.max_attempts) {
       set_state(e, task_state::failed);
@@ -433,11 +428,9 @@ struct memory_queue_state {
   }
 
   void complete(entry& e, std::string result) {
-    leases.erase(&e);
+    end_lease(e);
     set_state(e, task_state::completed);
     e.outcome = std::move(result);
-    drop_owner(e);
-    e.lease_expires_ms = 0;
     finish(e);
     for (auto* x : e.dependents) {
       auto& dep = *x;

@@ -29,7 +29,8 @@
 // rule applies only while a sleeper sleeps so. (With 10 ms, the time-outs
 // under sparse traffic cost more than the rule saved: `llm_concurrency`
 // C=1 2,240 context switches against 965 before, C=4 2,780 against 1,300;
-// with 2 ms 1,210-1,250 and 1,730-1,810, and C=100 kept its gain.) `llm_concurrency` C=100, 5 interleaved
+// with 2 ms 1,210-1,250 and 1,730-1,810, and C=100 kept its gain.)
+// `llm_concurrency` C=100, 5 interleaved
 // rounds: context switches 0.69 -> 0.48 and futex calls 0.81 -> 0.41 per
 // model call, client CPU per call 31.9 -> 29.4 us by median; engine and
 // scripted deliberations/s unchanged (a busy thread is awake over half
