@@ -1,6 +1,6 @@
 // Where an http:// POST goes: the parts of its URL, and the addresses of
 // its host, looked up on a thread of their own. Used by the HTTP
-// transport (bridges/http_transport.cpp) alone.
+// transport (bridges/http_transport_impl.hpp and its two files) alone.
 
 #pragma once
 
