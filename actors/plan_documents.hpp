@@ -2,8 +2,10 @@
 
 // The PLANNER's document parsers: the text of a plan document (YAML, JSON or a
 // markdown checklist) read into a plan_doc. Internal to the planner
-// (planner.cpp, plan_documents.cpp).
+// (planner.cpp, plan_documents.cpp, plan_markdown.cpp).
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,12 @@ std::string trim(std::string_view x);
 /// `xs` joined with `sep` between them.
 std::string join(const std::vector<std::string>& xs, const char* sep);
 
+/// The parts of `x` between `sep`s, trimmed, without empty ones.
+std::vector<std::string> split(const std::string& x, char sep);
+
+/// `x` as a whole decimal integer (an optional '+' first), or nothing.
+std::optional<int64_t> parse_int(const std::string& x);
+
 // -- documents ----------------------------------------------------------------
 
 /// What a plan document says.
@@ -43,6 +51,18 @@ struct plan_doc {
   std::vector<std::string> roles;
   std::vector<task_spec> tasks;
 };
+
+/// Reads a YAML text with a plan's story_id, plan_id, approved_by and roles
+/// (an empty one says nothing) into `out`: the front matter of a markdown
+/// plan.
+problem read_yaml_header(const std::string& yaml, plan_doc& out);
+
+/// Reads a markdown plan (plan_markdown.cpp).
+problem parse_markdown(const std::string& text, plan_doc& out);
+
+/// True when `line` of a text is a "## <ROLE> Tasks" heading: the text is
+/// a markdown plan.
+bool is_task_section_line(const std::string& line);
 
 /// "json", "markdown" or "yaml" for the content of a plan document.
 std::string detect_format(const std::string& text);
