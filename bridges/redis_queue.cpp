@@ -16,6 +16,7 @@
 
 #include "bridges/redis_engine.hpp"
 #include "bridges/redis_queue_migrations.hpp"
+#include "bridges/redis_queue_enqueue_script.hpp"
 #include "bridges/redis_queue_scripts.hpp"
 #include "bridges/redis_queue_task_scripts.hpp"
 #include "messages/msgpack_codec.hpp"
