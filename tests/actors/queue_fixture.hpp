@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -136,6 +137,27 @@ inline std::string joined(const std::vector<std::string>& xs) {
   std::string out;
   for (auto& x : xs)
     out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+/// An outbox event with key `key` (and condition `when`).
+inline outbound_event ev(std::string key, std::string when = "") {
+  outbound_event e;
+  e.subject = "orchestration.test";
+  e.idempotency_key = std::move(key);
+  e.payload = "{\"k\":1}";
+  e.correlation_id = "corr";
+  e.traceparent = "00-tp";
+  e.when = std::move(when);
+  return e;
+}
+
+/// The events' keys, sorted.
+inline std::vector<std::string> keys_of(const std::vector<outbound_event>& xs) {
+  std::vector<std::string> out;
+  for (auto& x : xs)
+    out.push_back(x.idempotency_key);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
