@@ -7,13 +7,13 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "messages/json_codec.hpp"
 #include "messages/messages.hpp"
 
 namespace orch {
 
 std::string json_error(const std::string& text) {
-  return nlohmann::json{{"error", text}}.dump(
-    -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return compact_json(nlohmann::json{{"error", text}});
 }
 
 namespace {

@@ -15,10 +15,11 @@
 #include <spdlog/spdlog.h>
 
 #include "bridges/redis_engine.hpp"
-#include "bridges/redis_queue_migrations.hpp"
 #include "bridges/redis_queue_enqueue_script.hpp"
+#include "bridges/redis_queue_migrations.hpp"
 #include "bridges/redis_queue_scripts.hpp"
 #include "bridges/redis_queue_task_scripts.hpp"
+#include "messages/json_codec.hpp"
 #include "messages/msgpack_codec.hpp"
 
 namespace orch {
@@ -200,7 +201,7 @@ std::string event_blob(const outbound_event& ev) {
                    {"correlation_id", ev.correlation_id},
                    {"causation_id", ev.causation_id},
                    {"traceparent", ev.traceparent}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return compact_json(j);
 }
 
 caf::expected<outbound_event> event_from_blob(const std::string& blob) {

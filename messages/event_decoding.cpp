@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/json_codec.hpp"
+
 namespace orch {
 
 namespace {
@@ -16,10 +18,6 @@ using json = nlohmann::ordered_json;
 
 /// Deepest nesting accepted in a consumed message.
 constexpr int max_depth = 64;
-
-std::string dump(const json& doc) {
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 caf::error bad(const std::string& path, const std::string& what) {
   return caf::make_error(ec::decode_failed, path + ": " + what);
@@ -144,7 +142,7 @@ struct reader {
     if (!v)
       return;
     for (auto& [k, x] : v->items())
-      out[k] = x.is_string() ? x.get<std::string>() : dump(x);
+      out[k] = x.is_string() ? x.get<std::string>() : compact_json(x);
   }
 
   /// A timestamp: epoch seconds (number) or ISO 8601 text.

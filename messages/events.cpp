@@ -23,10 +23,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string dump(const json& doc) {
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 json decisions_of(const deliberation_outcome& out) {
   auto arr = json::array();
   for (auto& r : out.results) {
@@ -51,7 +47,7 @@ outbound_event make(std::string subj, std::string key, const json& payload,
   outbound_event ev;
   ev.subject = std::move(subj);
   ev.idempotency_key = std::move(key);
-  ev.payload = dump(payload);
+  ev.payload = compact_json(payload);
   ev.correlation_id = trace.correlation_id;
   ev.causation_id = trace.causation_id;
   ev.traceparent = trace.traceparent;
@@ -327,7 +323,7 @@ std::string encode_envelope(const outbound_event& ev, bool msgpack) {
              {"producer", "orchestrator-service"},
              {"metadata", json::object()},
              {"causation_id", ev.causation_id}};
-    auto text = dump(env);
+    auto text = compact_json(env);
     static constexpr std::string_view hole = "\"payload\":null";
     auto at = text.find(hole);
     return text.substr(0, at) + "\"payload\":" + ev.payload
@@ -348,7 +344,7 @@ std::string encode_envelope(const outbound_event& ev, bool msgpack) {
     auto bytes = json::to_msgpack(env);
     return std::string{bytes.begin(), bytes.end()};
   }
-  return dump(env);
+  return compact_json(env);
 }
 
 std::map<std::string, std::string> event_headers(const outbound_event& ev,

@@ -34,11 +34,6 @@ using namespace wire;
 
 // -- helpers ------------------------------------------------------------------
 
-/// Renders `doc` compactly; invalid UTF-8 becomes U+FFFD instead of throwing.
-std::string dump(const json& doc) {
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 /// Returns whether arrays and objects in `text` nest deeper than `limit`.
 /// Brackets inside strings do not count; unbalanced input is left to the
 /// parser. Runs before parsing so that no deep document is ever built.
@@ -168,7 +163,7 @@ constexpr const char* int_name() {
 
 template<class Int>
 [[noreturn]] void out_of_range(const json& x, const where& at) {
-  fail(at, "number " + clip(dump(x)) + " out of " + int_name<Int>() + " range");
+  fail(at, "number " + clip(compact_json(x)) + " out of " + int_name<Int>() + " range");
 }
 
 /// Reads an integer; integral floats such as 3.0 are accepted.
@@ -192,7 +187,7 @@ Int to_integer(const json& x, const where& at) {
   if (x.is_number_float()) {
     auto val = x.get<double>();
     if (!std::isfinite(val) || val != std::trunc(val))
-      fail(at, "expected integer, got " + clip(dump(x)));
+      fail(at, "expected integer, got " + clip(compact_json(x)));
     // -min() is a power of two and therefore exact as a double.
     auto bound = -static_cast<double>(limits::min());
     if (val < -bound || val >= bound)
@@ -262,7 +257,7 @@ void read_payload(const json& x, const where& at, std::string& out) {
   if (x.is_string())
     out = x.get_ref<const std::string&>();
   else if (x.is_object() || x.is_array())
-    out = dump(x);
+    out = compact_json(x);
   else
     fail(at, "expected object, array or string, " + got(x));
 }
@@ -363,7 +358,7 @@ caf::expected<T> from_json(std::string_view text) {
 
 #define ORCH_JSON_API(type)                                                    \
   std::string to_json(const type& x) {                                         \
-    return dump(to_value(x));                                                  \
+    return compact_json(to_value(x));                                          \
   }                                                                            \
   template caf::expected<type> from_json<type>(std::string_view);
 

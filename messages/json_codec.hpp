@@ -44,6 +44,13 @@ void append_json_chars(std::string& out, std::string_view in);
 /// nlohmann rejects them).
 bool is_json(std::string_view in);
 
+/// `doc` (an nlohmann::json or ordered_json) rendered compactly; invalid
+/// UTF-8 in its strings becomes U+FFFD instead of throwing.
+template<class Json>
+std::string compact_json(const Json& doc) {
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 /// Encodes `x` as a JSON object.
 std::string to_json(const llm_usage& x);
 

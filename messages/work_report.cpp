@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/json_codec.hpp"
 #include "messages/messages.hpp"
 
 namespace orch {
@@ -23,7 +24,7 @@ caf::expected<work_report> decode_work_report(std::string_view body) {
     return caf::make_error(ec::invalid_argument,
                            "task_id and worker_id are required strings");
   if (auto r = doc.find("result"); r != doc.end())
-    out.result = r->dump(-1, ' ', false, json::error_handler_t::replace);
+    out.result = compact_json(*r);
   if (auto e = doc.find("error"); e != doc.end()) {
     if (!e->is_string())
       return caf::make_error(ec::invalid_argument, "error must be a string");

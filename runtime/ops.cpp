@@ -128,8 +128,7 @@ snapshot take(const ops_context& ctx) {
 }
 
 http_response json_response(int status, const nlohmann::json& doc) {
-  return {status, "application/json",
-          doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+  return {status, "application/json", compact_json(doc)};
 }
 
 std::string metrics(const ops_context& ctx) {

@@ -18,8 +18,7 @@ using json = nlohmann::json;
 using std::chrono::seconds;
 
 http_response reply(int status, const json& doc) {
-  return {status, "application/json",
-          doc.dump(-1, ' ', false, json::error_handler_t::replace)};
+  return {status, "application/json", compact_json(doc)};
 }
 
 http_response error(int status, const std::string& text) {
