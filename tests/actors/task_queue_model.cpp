@@ -133,16 +133,9 @@ std::vector<outbound_event> events_for(const std::string& id,
   if (pick != 0)
     return {};
   std::vector<outbound_event> out;
-  for (auto when : {"", "final"}) {
-    outbound_event e;
-    e.subject = "orchestration.test";
-    e.idempotency_key = std::string{"e-"} + when + id + "-"
-                        + std::to_string(step);
-    e.payload = "{\"k\":1}";
-    e.correlation_id = "corr";
-    e.when = when;
-    out.push_back(std::move(e));
-  }
+  for (auto when : {"", "final"})
+    out.push_back(
+      ev(std::string{"e-"} + when + id + "-" + std::to_string(step), when));
   task_spec any;
   any.plan_id = plan;
   any.story_id = "s-" + plan;
