@@ -14,7 +14,16 @@
 // - alu_steps_per_us: a chain of dependent integer operations (no memory);
 // - chase_1mib_ns: one step of a random walk through 1 MiB of memory;
 // - line_round_trip_ns: a cache line written by the first CPU, then the
-//   second, and back (two threads pinned to the first two CPUs allowed).
+//   second, and back (two threads pinned to the first two CPUs allowed);
+// - syscall_ns: one system call that does nothing (getppid), which the
+//   kernel's entry and exit cost: on the VM of 2026-12-05 (a paravirtual
+//   KVM guest) 1,070-1,210 ns, several times a bare machine's, and every
+//   socket call, wake-up and page fault pays it: it is what the client's
+//   system time per model call follows;
+// - sleep_2ms_late_us: how late a 2 ms sleep wakes, on average: what a
+//   timer of the model stub (and so every model call of llm_concurrency)
+//   is late by, beside the queueing (86-110 us for short sleeps on that
+//   VM, 0.23 ms mean and up to 1.1 ms for 50 ms).
 
 #include <algorithm>
 #include <atomic>
@@ -29,6 +38,8 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace orch::bench {
 
@@ -137,8 +148,35 @@ inline double line_round_trip_ns(int a, int b) {
   return pinned ? out : 0;
 }
 
-/// `"cpu_speed":{"alu_steps_per_us":[...],"chase_1mib_ns":[...]}` for every
-/// CPU this process may use, one after the other (the others idle).
+/// Nanoseconds of one getppid system call, the mean of 20,000.
+inline double syscall_ns() {
+  using clock = std::chrono::steady_clock;
+  constexpr int calls = 20'000;
+  auto start = clock::now();
+  for (int i = 0; i < calls; ++i)
+    syscall(SYS_getppid);
+  std::chrono::duration<double, std::nano> took = clock::now() - start;
+  return took.count() / calls;
+}
+
+/// Microseconds a sleep of 2 ms wakes late, the mean of 10.
+inline double sleep_late_us() {
+  using clock = std::chrono::steady_clock;
+  constexpr int sleeps = 10;
+  constexpr auto nap = std::chrono::milliseconds(2);
+  double late = 0;
+  for (int i = 0; i < sleeps; ++i) {
+    auto start = clock::now();
+    std::this_thread::sleep_for(nap);
+    std::chrono::duration<double, std::micro> took = clock::now() - start;
+    late += took.count() - 2000.0;
+  }
+  return late / sleeps;
+}
+
+/// `"cpu_speed":{"alu_steps_per_us":[...],"chase_1mib_ns":[...],...}` for
+/// every CPU this process may use, one after the other (the others idle),
+/// and the kernel's figures.
 inline std::string cpu_speed_json() {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
@@ -163,8 +201,12 @@ inline std::string cpu_speed_json() {
   if (cpus.size() >= 2)
     std::snprintf(trip, sizeof(trip), "%.0f",
                   line_round_trip_ns(cpus[0], cpus[1]));
+  char kernel[96];
+  std::snprintf(kernel, sizeof(kernel),
+                ",\"syscall_ns\":%.0f,\"sleep_2ms_late_us\":%.0f",
+                syscall_ns(), sleep_late_us());
   return "\"cpu_speed\":{\"alu_steps_per_us\":[" + alu + "],\"chase_1mib_ns\":["
-         + chase + "],\"line_round_trip_ns\":" + trip + "}";
+         + chase + "],\"line_round_trip_ns\":" + trip + kernel + "}";
 }
 
 } // namespace orch::bench

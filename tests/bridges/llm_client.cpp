@@ -180,6 +180,29 @@ BOOST_AUTO_TEST_CASE(a_request_to_an_idle_client_goes_out_at_once) {
   BOOST_CHECK_LT(ms_since(start), 5000);
 }
 
+BOOST_AUTO_TEST_CASE(no_reply_comes_before_the_stubs_latency) {
+  // The stub sets a reply's timer early by what its timers were late of
+  // late, and sets it again for the rest when it fires early. Here it
+  // starts 20 ms early at a latency of 30 ms, so the first replies would
+  // come after about 10 ms if it answered when the timer fired, and it
+  // learns a smaller lead from each. Each reply must still take the whole
+  // latency.
+  llm_stub_server::options opts;
+  opts.latency_ms = 30;
+  opts.timer_lead_us = 20'000;
+  llm_stub_server early{opts};
+  BOOST_REQUIRE(early.start());
+  for (int i = 0; i < 15; ++i) {
+    auto start = clock_type::now();
+    auto reply = ask<llm_reply>(5s, client, atom::complete_v,
+                                chat(early.url()));
+    auto took = ms_since(start);
+    BOOST_REQUIRE_MESSAGE(reply, why(reply));
+    BOOST_CHECK_EQUAL(reply->status, 200);
+    BOOST_CHECK_GE(took, 30);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(replies_and_requests_wait_for_the_gathering_window) {
   // A window of one call's mean time (gather_share 1) from one call in
   // flight: after the client reads a reply, it reads the next, and sends

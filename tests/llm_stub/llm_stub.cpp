@@ -316,6 +316,12 @@ struct pending_request {
   event* watch = nullptr;
   action act = action::reply;
   response resp;
+  /// A delayed reply: when it is due, the time its timer was set for, and
+  /// whether that timer came early (see impl::timer_lead) and was set again
+  /// for the rest.
+  std::chrono::steady_clock::time_point due{};
+  std::chrono::steady_clock::time_point armed_for{};
+  bool again = false;
 };
 
 } // namespace
@@ -338,7 +344,10 @@ int64_t raise_fd_limit() {
 }
 
 struct llm_stub_server::impl {
-  explicit impl(options o) : opts(std::move(o)), latency_ms(opts.latency_ms) {}
+  explicit impl(options o)
+      : opts(std::move(o)),
+        latency_ms(opts.latency_ms),
+        timer_lead(std::chrono::microseconds{opts.timer_lead_us}) {}
 
   options opts;
 
@@ -363,6 +372,15 @@ struct llm_stub_server::impl {
   event* stop_ev = nullptr;
   std::unordered_set<pending_request*> pending;
   uint64_t next_id = 0;
+  /// How much earlier than due a delayed reply's timer is set: what timers
+  /// fired late lately (a moving average). The latency is the server's one
+  /// promise, and a VM's timers can keep it badly: measured on one of this
+  /// project's VMs (KVM clock), a 50 ms sleep woke 0.12-1.1 ms late and the
+  /// stub's replies came 0.8-3 ms late (p50 1.26), which the LLM client's
+  /// efficiency (bench/llm_concurrency) counted as its own. A timer that
+  /// fires before the reply is due is set again for the rest, so no reply
+  /// goes out early.
+  std::chrono::nanoseconds timer_lead;
 
   // -- setup / teardown (caller thread) -------------------------------------
 
@@ -515,9 +533,37 @@ struct llm_stub_server::impl {
     --in_flight;
   }
 
+  /// Sets p's timer for `when` (at once when that has passed).
+  static void arm(pending_request* p,
+                  std::chrono::steady_clock::time_point when) {
+    using namespace std::chrono;
+    auto wait = duration_cast<microseconds>(when - steady_clock::now());
+    auto us = std::max<int64_t>(0, wait.count());
+    p->armed_for = when;
+    timeval tv{static_cast<time_t>(us / 1'000'000),
+               static_cast<suseconds_t>(us % 1'000'000)};
+    evtimer_add(p->timer, &tv);
+  }
+
+  /// Takes a first timer's lateness into timer_lead (each sample at most
+  /// 5 ms: one stall of the loop should not move it far).
+  void learn(std::chrono::nanoseconds late) {
+    late = std::clamp(late, std::chrono::nanoseconds{0},
+                      std::chrono::nanoseconds{std::chrono::milliseconds{5}});
+    timer_lead += (late - timer_lead) / 16;
+  }
+
   static void on_timer(evutil_socket_t, short, void* arg) {
     auto* p = static_cast<pending_request*>(arg);
     auto* self = p->owner;
+    auto now = std::chrono::steady_clock::now();
+    if (!p->again)
+      self->learn(now - p->armed_for);
+    if (now < p->due) {
+      p->again = true;
+      arm(p, p->due);
+      return;
+    }
     auto* req = p->req;
     auto* conn = p->conn;
     auto act = p->act;
@@ -592,6 +638,7 @@ struct llm_stub_server::impl {
   }
 
   void handle_chat(evhttp_request* req) {
+    auto arrived = std::chrono::steady_clock::now();
     auto now = steady_ms();
     auto* input = evhttp_request_get_input_buffer(req);
     std::string body(evbuffer_get_length(input), '\0');
@@ -682,8 +729,8 @@ struct llm_stub_server::impl {
     evhttp_connection_set_closecb(p->conn, &impl::on_close, p);
     if (act != action::hold) {
       p->timer = evtimer_new(base, &impl::on_timer, p);
-      timeval tv{delay_ms / 1000, (delay_ms % 1000) * 1000};
-      evtimer_add(p->timer, &tv);
+      p->due = arrived + std::chrono::milliseconds{delay_ms};
+      arm(p, std::max(arrived, p->due - timer_lead));
     }
     if (act == action::hold || delay_ms > 0) {
       auto fd = bufferevent_getfd(evhttp_connection_get_bufferevent(p->conn));

@@ -81,6 +81,10 @@ public:
     int latency_ms = 0;
     /// Model name reported when a request names none, and by /v1/models.
     std::string model = "stub-model";
+    /// How much earlier than due the first delayed reply's timer is set;
+    /// from then on the server learns it from how late its timers fire
+    /// (a test sets it to make timers fire early).
+    int timer_lead_us = 0;
   };
 
   /// Creates a stopped server.
