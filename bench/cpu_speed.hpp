@@ -203,8 +203,8 @@ inline std::string cpu_speed_json() {
                   line_round_trip_ns(cpus[0], cpus[1]));
   char kernel[96];
   std::snprintf(kernel, sizeof(kernel),
-                ",\"syscall_ns\":%.0f,\"sleep_2ms_late_us\":%.0f",
-                syscall_ns(), sleep_late_us());
+                ",\"syscall_ns\":%.0f,\"sleep_2ms_late_us\":%.0f", syscall_ns(),
+                sleep_late_us());
   return "\"cpu_speed\":{\"alu_steps_per_us\":[" + alu + "],\"chase_1mib_ns\":["
          + chase + "],\"line_round_trip_ns\":" + trip + kernel + "}";
 }
