@@ -164,14 +164,13 @@ inline double sleep_late_us() {
   using clock = std::chrono::steady_clock;
   constexpr int sleeps = 10;
   constexpr auto nap = std::chrono::milliseconds(2);
-  double late = 0;
+  std::chrono::duration<double, std::micro> late{0};
   for (int i = 0; i < sleeps; ++i) {
     auto start = clock::now();
     std::this_thread::sleep_for(nap);
-    std::chrono::duration<double, std::micro> took = clock::now() - start;
-    late += took.count() - 2000.0;
+    late += clock::now() - start - nap;
   }
-  return late / sleeps;
+  return late.count() / sleeps;
 }
 
 /// `"cpu_speed":{"alu_steps_per_us":[...],"chase_1mib_ns":[...],...}` for

@@ -33,12 +33,6 @@ namespace {
 /// Listen backlog; Linux caps it at net.core.somaxconn.
 constexpr int listen_backlog = 4096;
 
-int64_t steady_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch())
-    .count();
-}
-
 /// What the loop does with a request once its delay has passed.
 enum class action { reply, drop, hold };
 
@@ -405,7 +399,6 @@ struct llm_stub_server::impl {
 
   void handle_chat(evhttp_request* req) {
     auto arrived = std::chrono::steady_clock::now();
-    auto now = steady_ms();
     auto* input = evhttp_request_get_input_buffer(req);
     std::string body(evbuffer_get_length(input), '\0');
     if (!body.empty())
@@ -421,7 +414,9 @@ struct llm_stub_server::impl {
       rec.path = evhttp_request_get_uri(req);
       rec.body = body;
       rec.authorization = auth != nullptr ? auth : "";
-      rec.received_ms = now;
+      rec.received_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          arrived.time_since_epoch())
+                          .count();
       records.push_back(std::move(rec));
       delay_ms = std::max(0, latency_ms);
       if (parsed.error.empty()) {
