@@ -4,11 +4,37 @@
 
 #include "tests/actors/planner_fixture.hpp"
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
 using namespace orch;
 using namespace orch::planner_test;
 
-BOOST_AUTO_TEST_SUITE(planner)
+namespace {
 
+task_spec task(std::string id, std::string role, std::string text,
+               std::vector<std::string> deps = {}, int32_t priority = 0) {
+  task_spec t;
+  t.task_id = std::move(id);
+  t.role = std::move(role);
+  t.description = std::move(text);
+  t.dependencies = std::move(deps);
+  t.priority = priority;
+  return t;
+}
+
+plan_input explicit_plan(std::vector<task_spec> tasks) {
+  plan_input p;
+  p.story_id = "STORY-1";
+  p.plan_id = "PLAN-1";
+  p.tasks = std::move(tasks);
+  return p;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(planner)
 
 // -- ids ----------------------------------------------------------------------
 
@@ -18,7 +44,6 @@ BOOST_AUTO_TEST_CASE(task_ids_are_scoped_by_plan) {
   BOOST_CHECK_EQUAL(scoped_task_id("PLAN-1", "PLAN-2/TASK-1"),
                     "PLAN-1/PLAN-2/TASK-1");
 }
-
 
 // -- sources ------------------------------------------------------------------
 
@@ -55,7 +80,6 @@ BOOST_AUTO_TEST_CASE(explicit_task_list) {
                == std::vector<std::string>{"PLAN-1/TASK-2", "PLAN-1/TASK-1"}));
 }
 
-
 BOOST_AUTO_TEST_CASE(one_task_per_role_without_tasks_or_document) {
   plan_input plan;
   plan.story_id = "STORY-1";
@@ -83,7 +107,6 @@ BOOST_AUTO_TEST_CASE(one_task_per_role_without_tasks_or_document) {
                                  "PLAN-1/TASK-DEVOPS", "PLAN-1/TASK-QA"}));
 }
 
-
 BOOST_AUTO_TEST_CASE(order_is_topological_by_priority_then_source) {
   // A and D tie on priority: source order. Then C and B are ready with D:
   // C has the highest priority, then B; E (9) overtakes D once ready.
@@ -96,7 +119,6 @@ BOOST_AUTO_TEST_CASE(order_is_topological_by_priority_then_source) {
               == (std::vector<std::string>{"PLAN-1/A", "PLAN-1/C", "PLAN-1/B",
                                            "PLAN-1/E", "PLAN-1/D"}));
 }
-
 
 BOOST_AUTO_TEST_CASE(a_plan_delivered_twice_yields_the_same_ids) {
   auto plan = explicit_plan(
@@ -115,7 +137,6 @@ BOOST_AUTO_TEST_CASE(a_plan_delivered_twice_yields_the_same_ids) {
   BOOST_CHECK_EQUAL(xs[1].dependencies.at(0), "PLAN-2/TASK-1");
 }
 
-
 // -- errors -------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(blank_plan_id) {
@@ -125,7 +146,6 @@ BOOST_AUTO_TEST_CASE(blank_plan_id) {
                     "orch.invalid_argument: plan_id must not be blank");
 }
 
-
 BOOST_AUTO_TEST_CASE(empty_description) {
   auto plan = explicit_plan(
     {task("LOGIN-1", "DEV", "a"), task("LOGIN-3", "DEV", " \n")});
@@ -133,7 +153,6 @@ BOOST_AUTO_TEST_CASE(empty_description) {
                     "orch.invalid_argument: task LOGIN-3: description is "
                     "empty");
 }
-
 
 BOOST_AUTO_TEST_CASE(duplicate_id) {
   auto plan
@@ -143,7 +162,6 @@ BOOST_AUTO_TEST_CASE(duplicate_id) {
                     "orch.invalid_argument: duplicate task id TASK-002");
 }
 
-
 BOOST_AUTO_TEST_CASE(unknown_dependency) {
   auto plan
     = explicit_plan({task("TASK-001", "DEV", "a"),
@@ -152,7 +170,6 @@ BOOST_AUTO_TEST_CASE(unknown_dependency) {
                     "orch.invalid_argument: task TASK-004 depends on "
                     "unknown task TASK-099");
 }
-
 
 BOOST_AUTO_TEST_CASE(cycle_members_in_order_from_the_smallest_id) {
   // TASK-002 -> TASK-001 -> TASK-003 -> TASK-002, found from TASK-000.
@@ -165,7 +182,6 @@ BOOST_AUTO_TEST_CASE(cycle_members_in_order_from_the_smallest_id) {
                     "TASK-003 -> TASK-002 -> TASK-001");
 }
 
-
 BOOST_AUTO_TEST_CASE(self_dependency_is_a_cycle) {
   auto plan = explicit_plan(
     {task("TASK-001", "DEV", "a"), task("TASK-007", "DEV", "b", {"TASK-007"})});
@@ -173,7 +189,6 @@ BOOST_AUTO_TEST_CASE(self_dependency_is_a_cycle) {
                     "orch.invalid_argument: dependency cycle: TASK-007 -> "
                     "TASK-007");
 }
-
 
 BOOST_AUTO_TEST_CASE(role_without_council) {
   auto plan = explicit_plan(
@@ -191,14 +206,12 @@ BOOST_AUTO_TEST_CASE(role_without_council) {
                     "role DATA (councils: ARCHITECT, DEV, QA)");
 }
 
-
 BOOST_AUTO_TEST_CASE(first_problem_wins_in_a_fixed_order) {
   // Both an unknown dependency and an unknown role: dependencies first.
   auto plan = explicit_plan({task("A", "SECURITY", "a", {"B"})});
   BOOST_CHECK_EQUAL(failure(derive_tasks(plan, councils)),
                     "orch.invalid_argument: task A depends on unknown task B");
 }
-
 
 // -- actor --------------------------------------------------------------------
 

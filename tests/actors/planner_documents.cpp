@@ -3,11 +3,165 @@
 
 #include "tests/actors/planner_fixture.hpp"
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
 using namespace orch;
 using namespace orch::planner_test;
 
-BOOST_AUTO_TEST_SUITE(planner_documents)
+namespace {
 
+plan_input document(std::string text, std::string format = "auto") {
+  plan_input p;
+  p.story_id = "STORY-1";
+  p.plan_id = "PLAN-1";
+  p.text = std::move(text);
+  p.format = std::move(format);
+  return p;
+}
+
+/// A file in the temporary directory, removed at the end of the scope.
+struct temp_file {
+  std::string path;
+
+  temp_file(const std::string& name, const std::string& content)
+      : path((std::filesystem::temp_directory_path()
+              / ("planner-test-" + std::to_string(::getpid()) + "-" + name))
+               .string()) {
+    std::ofstream out{path};
+    out << content;
+  }
+
+  ~temp_file() {
+    std::remove(path.c_str());
+  }
+};
+
+const char* const yaml_plan = R"(
+story_id: STORY-9
+plan_id: PLAN-9
+tasks:
+  - task_id: T-1
+    role: architect
+    description: Design the schema
+    priority: 2
+    constraints:
+      rubric: Normalized schema
+      requirements: [indexes, "foreign keys"]
+      metadata: {owner: team-a, ticket: 1234}
+      max_iterations: 4
+      timeout_seconds: 30
+      k: 2
+      rounds: 3
+  - task_id: T-2
+    role: dev
+    description: Write the migration
+    dependencies: [T-1]
+    priority: 1
+  - task_id: T-3
+    role: QA
+    description: Test the migration
+    dependencies:
+      - T-2
+      - T-1
+)";
+
+const char* const json_plan = R"({
+  "story_id": "STORY-9",
+  "plan_id": "PLAN-9",
+  "tasks": [
+    {"task_id": "T-1", "role": "architect", "description": "Design the schema",
+     "priority": 2,
+     "constraints": {"rubric": "Normalized schema",
+                     "requirements": ["indexes", "foreign keys"],
+                     "metadata": {"owner": "team-a", "ticket": "1234"},
+                     "max_iterations": 4, "timeout_seconds": 30, "k": 2,
+                     "rounds": 3}},
+    {"task_id": "T-2", "role": "dev", "description": "Write the migration",
+     "dependencies": ["T-1"], "priority": 1},
+    {"task_id": "T-3", "role": "QA", "description": "Test the migration",
+     "dependencies": ["T-2", "T-1"]}
+  ]
+})";
+
+const char* const markdown_plan = R"(# Schema change
+
+Some prose that the planner ignores.
+
+## Architect Tasks
+
+- [x] T-1: Design the schema
+  - Priority: 2
+  - Rubric: Normalized schema
+  - Requirements: indexes; foreign keys
+  - a note under the task, ignored
+
+## DEV Tasks
+
+- [ ] T-2: Write the migration
+  - Depends on: T-1
+  - Priority: 1
+
+## QA Tasks
+
+- [ ] T-3: Test the migration
+  - Depends on: T-2, T-1
+)";
+
+/// What the three documents above derive (the markdown has no metadata and
+/// no limits).
+void check_schema_tasks(const std::vector<task_spec>& xs, bool full) {
+  BOOST_REQUIRE_EQUAL(xs.size(), 3u);
+  BOOST_CHECK_EQUAL(xs[0].task_id, "PLAN-9/T-1");
+  BOOST_CHECK_EQUAL(xs[1].task_id, "PLAN-9/T-2");
+  BOOST_CHECK_EQUAL(xs[2].task_id, "PLAN-9/T-3");
+  BOOST_CHECK_EQUAL(xs[0].role, "ARCHITECT");
+  BOOST_CHECK_EQUAL(xs[1].role, "DEV");
+  BOOST_CHECK_EQUAL(xs[2].role, "QA");
+  BOOST_CHECK_EQUAL(xs[0].description, "Design the schema");
+  BOOST_CHECK_EQUAL(xs[2].description, "Test the migration");
+  BOOST_CHECK_EQUAL(xs[0].priority, 2);
+  BOOST_CHECK_EQUAL(xs[1].priority, 1);
+  BOOST_CHECK_EQUAL(xs[2].priority, 0);
+  BOOST_CHECK(xs[0].dependencies.empty());
+  BOOST_CHECK(xs[1].dependencies == std::vector<std::string>{"PLAN-9/T-1"});
+  BOOST_CHECK((xs[2].dependencies
+               == std::vector<std::string>{"PLAN-9/T-2", "PLAN-9/T-1"}));
+  for (const auto& x : xs) {
+    BOOST_CHECK_EQUAL(x.plan_id, "PLAN-9");
+    BOOST_CHECK_EQUAL(x.story_id, "STORY-9");
+  }
+  const auto& c = xs[0].constraints;
+  BOOST_CHECK_EQUAL(c.rubric, "Normalized schema");
+  BOOST_CHECK(
+    (c.requirements == std::vector<std::string>{"indexes", "foreign keys"}));
+  if (full) {
+    BOOST_CHECK_EQUAL(c.metadata.size(), 2u);
+    BOOST_CHECK_EQUAL(c.metadata.at("owner"), "team-a");
+    BOOST_CHECK_EQUAL(c.metadata.at("ticket"), "1234");
+    BOOST_CHECK_EQUAL(c.max_iterations, 4);
+    BOOST_CHECK_EQUAL(c.timeout_seconds, 30);
+    BOOST_CHECK_EQUAL(c.k, 2);
+    BOOST_CHECK_EQUAL(c.rounds, 3);
+  }
+  // Unset constraints keep their defaults.
+  BOOST_CHECK_EQUAL(xs[1].constraints.k, 3);
+  BOOST_CHECK_EQUAL(xs[1].constraints.rounds, -1);
+  BOOST_CHECK_EQUAL(xs[1].constraints.max_iterations, 10);
+}
+
+plan_input without_ids(std::string text) {
+  plan_input p;
+  p.text = std::move(text);
+  return p;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(planner_documents)
 
 // -- documents ----------------------------------------------------------------
 
@@ -24,7 +178,6 @@ BOOST_AUTO_TEST_CASE(yaml_document) {
   BOOST_CHECK_EQUAL(zs[0].story_id, "STORY-1");
 }
 
-
 BOOST_AUTO_TEST_CASE(json_document) {
   auto xs = unbox(derive_tasks(without_ids(json_plan), councils));
   check_schema_tasks(xs, true);
@@ -35,7 +188,6 @@ BOOST_AUTO_TEST_CASE(json_document) {
   BOOST_CHECK(describe(unbox(derive_tasks(plan, councils))) == describe(xs));
 }
 
-
 BOOST_AUTO_TEST_CASE(markdown_document) {
   auto plan = without_ids(markdown_plan);
   plan.story_id = "STORY-9";
@@ -45,7 +197,6 @@ BOOST_AUTO_TEST_CASE(markdown_document) {
   plan.format = "markdown";
   BOOST_CHECK(describe(unbox(derive_tasks(plan, councils))) == describe(xs));
 }
-
 
 BOOST_AUTO_TEST_CASE(yaml_top_level_list_is_the_task_list) {
   auto plan = document("- task_id: A\n"
@@ -58,7 +209,6 @@ BOOST_AUTO_TEST_CASE(yaml_top_level_list_is_the_task_list) {
   auto xs = unbox(derive_tasks(plan, councils));
   BOOST_CHECK(ids(xs) == (std::vector<std::string>{"PLAN-1/A", "PLAN-1/B"}));
 }
-
 
 // -- example files ------------------------------------------------------------
 
@@ -113,7 +263,6 @@ BOOST_AUTO_TEST_CASE(example_files_derive_the_same_tasks) {
   BOOST_CHECK(roles == councils);
 }
 
-
 BOOST_AUTO_TEST_CASE(plan_files_without_extension_or_ids) {
   // Detected by content; plan_id from the file stem.
   temp_file md{"sprint-7", "## DEV Tasks\n- [ ] A: do it\n"};
@@ -138,7 +287,6 @@ BOOST_AUTO_TEST_CASE(plan_files_without_extension_or_ids) {
                       + ": tasks[0]: expected a map");
 }
 
-
 // -- errors in documents ------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(malformed_yaml) {
@@ -150,7 +298,6 @@ BOOST_AUTO_TEST_CASE(malformed_yaml) {
                     "orch.decode_failed: malformed YAML plan: line 3, column "
                     "9: end of sequence flow not found");
 }
-
 
 BOOST_AUTO_TEST_CASE(yaml_aliases_cannot_expand_without_end) {
   // Found by the plan_documents fuzz target: an alias to its own ancestor
@@ -183,7 +330,6 @@ BOOST_AUTO_TEST_CASE(yaml_aliases_cannot_expand_without_end) {
                     "than 64 levels");
 }
 
-
 BOOST_AUTO_TEST_CASE(size_and_count_limits) {
   plan_input many;
   many.plan_id = "p";
@@ -209,7 +355,6 @@ BOOST_AUTO_TEST_CASE(size_and_count_limits) {
                     "is larger than 4194304");
 }
 
-
 BOOST_AUTO_TEST_CASE(malformed_json) {
   auto res = derive_tasks(document("{\"tasks\": [}"), councils);
   BOOST_REQUIRE(!res);
@@ -221,7 +366,6 @@ BOOST_AUTO_TEST_CASE(malformed_json) {
                         == 0,
                       text);
 }
-
 
 BOOST_AUTO_TEST_CASE(malformed_markdown) {
   auto outside = document("# Plan\n"
@@ -254,7 +398,6 @@ BOOST_AUTO_TEST_CASE(malformed_markdown) {
                     "orch.invalid_argument: markdown plan line 2: 'Depends "
                     "on' does not belong to a task");
 }
-
 
 BOOST_AUTO_TEST_CASE(wrong_field_types) {
   auto priority = document("tasks:\n"
