@@ -74,16 +74,12 @@ if redis.call('HLEN', col('w')) > 1 then
     if waits[k] then nwaiting = nwaiting + 1 end
   end
 end
--- The states of the batch's tasks and dependencies, by id, as the column
--- st holds them (a leased task's with its owner: the checks below ask for
--- other states).
-local known = {}
-do
-  local st = column('st', want)
-  for k = 1, nw do
-    local id = want[k]
-    known[id] = id ~= '' and st[k] or ''
-  end
+-- The states of the batch's tasks and dependencies, by id ('': no task),
+-- from their records (kept for the helpers, should the hot path not do).
+local known, recs = {}, column(TASK, want)
+for k = 1, nw do
+  local id = want[k]
+  known[id] = id ~= '' and state_of(recs[k]) or ''
 end
 -- The hot path serves a batch whose dependencies all exist and are not
 -- blocked or come earlier in the batch, with no task waiting for one of
@@ -106,9 +102,9 @@ if hot then
 end
 if hot then
   local NEW = '\0new'
-  local hstate, hplan, hm, hunmet = {}, {}, {}, {}
+  local hrec, hunmet = {}, {}
   local specs, ranks = {}, {}
-  local added, nplan, nranks = 0, 0, 0
+  local added, nranks = 0, 0
   -- A run of new tasks of one plan: their ids (for P:p:<plan>) and how
   -- many are READY; written when the plan changes and at the end.
   local run_plan, run_ids, run_n, run_ready = nil, {}, 0, 0
@@ -167,20 +163,16 @@ if hot then
       -- New in this batch: not COMPLETED, and no dependents stored yet.
       known[id] = NEW
       local j = added + added
-      hstate[j - 1] = id
-      hstate[j] = state
       specs[j - 1] = P .. ':s:' .. id
       specs[j] = tspec[x]
-      if plan ~= '' then
-        hplan[nplan + 1] = id
-        hplan[nplan + 2] = plan
-        nplan = nplan + 2
-      end
       local prio_s = tprio[x]
       local rank = seq_s
       if prio_s ~= '0' then rank = ready_score(tonumber(prio_s), seq, seq_s) end
-      hm[j - 1] = id
-      hm[j] = meta_of(rank, seq_s, max_s)
+      hrec[j - 1] = id
+      -- rec_of(state, '0', meta_of(rank, seq_s, max_s), plan, ''), in one
+      -- concatenation.
+      hrec[j] = state .. ' 0 ' .. rank .. ' ' .. seq_s .. ' ' .. max_s .. ' '
+                .. num_s(#plan) .. ':' .. plan
       if state == 'READY' then
         ranks[nranks + 1] = rank
         ranks[nranks + 2] = id
@@ -189,9 +181,7 @@ if hot then
     end
   end
   end_run()
-  write_column('st', hstate)
-  write_column('plan', hplan)
-  write_column('m', hm)
+  write_column(TASK, hrec)
   write_column('unmet', hunmet)
   pieces('MSET', nil, specs)
   if nranks > 0 then
@@ -231,7 +221,10 @@ if hot then
 end
 -- The states read above serve the helpers too.
 do
-  for id, st in pairs(known) do st_fill(id, st ~= '' and st) end
+  for k = 1, nw do
+    local id = want[k]
+    if id ~= '' then rec_fill(id, recs[k]) end
+  end
   local w = cache_of('w')
   for k = 1, nt do w[tid[k]] = waits and waits[k] or '' end
 end
@@ -280,10 +273,10 @@ for x = 1, nt do
     -- Strings, not numbers: Redis formats every number it is given.
     local seq_s = string.format('%d', seq)
     local rank = ready_score(tonumber(tprio[x]), seq, seq_s)
-    -- A new task's fields at their default are not written (nothing to
-    -- delete), only remembered.
+    -- Its record; unmet only when over one (a field at its default is
+    -- not written: nothing to delete).
     set('state', id, state)
-    if plan ~= '' then set('plan', id, plan) else cache_of('plan')[id] = '' end
+    set('plan', id, plan)
     set('m', id, meta_of(rank, seq_s, max_s))
     if unmet > 1 then set('unmet', id, unmet - 1) end
     specs[#specs + 1] = P .. ':s:' .. id

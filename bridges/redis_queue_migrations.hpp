@@ -185,6 +185,11 @@ do
                .. '(columns ' .. P .. ':c2:<field>): this replica is too old')
   end
 end
+-- Layout 4's value of a task's state and owner in the column st: a leased
+-- task's is "IN_PROGRESS\0<owner>", any other's its state's name.
+local function leased_to(worker)
+  return 'IN_PROGRESS\0' .. worker
+end
 -- Layouts 2 and 3 kept a task's state and owner in columns of their own
 -- (P:c2:state, P:c2:owner) and the tasks backing off in P:backoff2;
 -- layout 4 keeps the two in the column st (a leased task's state with its
@@ -241,6 +246,51 @@ do
   if t == 'zset' then move(P .. ':backoff2', BACKOFF, true) end
   if t ~= 'string' then
     redis.call('SET', P .. ':backoff2', 'the task queue moved to layout 4 '
+               .. '(tasks backing off in ' .. BACKOFF .. '): this replica '
+               .. 'is too old')
+  end
+end
+-- Layout 4 kept a task's state with its owner (the column st, see
+-- leased_to), its attempts, m and plan in four columns, and the tasks
+-- backing off in P:backoff4; layout 5 keeps the four in its record (the
+-- column task, see rec_of) and those tasks in BACKOFF.
+local function migrate_records()
+  local ids, sts = entries(col('st'))
+  local att = (pieces('HMGET', col('attempts'), ids))
+  local m = (pieces('HMGET', col('m'), ids))
+  local plan = (pieces('HMGET', col('plan'), ids))
+  local recs = {}
+  for k, id in ipairs(ids) do
+    local s, o = sts[k], ''
+    local z = string.find(s, '\0', 1, true)
+    if z then s, o = string.sub(s, 1, z - 1), string.sub(s, z + 1) end
+    if s ~= 'IN_PROGRESS' then o = '' end
+    local mk = m[k]
+    if not mk or not string.find(mk, '^%S+ %S+ %S+$') then mk = '0 0 0' end
+    recs[#recs + 1] = id
+    recs[#recs + 1] = rec_of(s, num_s(tonumber(att[k]) or 0), mk,
+                             plan[k] or '', o)
+  end
+  write_column(TASK, recs)
+  redis.call('DEL', col('st'), col('attempts'), col('m'), col('plan'))
+end
+-- P:c2:st and P:backoff4 hold these strings from the first script of
+-- layout 5 on. Every script of layout 4 reads P:c2:st (or, where it first
+-- promotes, P:backoff4) before it writes anything, and fails on them: such
+-- a replica during a rolling update answers errors instead of reading
+-- columns that no longer change (it would take every task for one not
+-- enqueued yet). Runs after layout 4's move, whose column st it reads.
+do
+  local t = redis.call('TYPE', col('st'))['ok']
+  if t == 'hash' then migrate_records() end
+  if t ~= 'string' then
+    redis.call('SET', col('st'), 'the task queue moved to layout 5 '
+               .. '(records in ' .. col(TASK) .. '): this replica is too old')
+  end
+  t = redis.call('TYPE', P .. ':backoff4')['ok']
+  if t == 'zset' then move(P .. ':backoff4', BACKOFF, true) end
+  if t ~= 'string' then
+    redis.call('SET', P .. ':backoff4', 'the task queue moved to layout 5 '
                .. '(tasks backing off in ' .. BACKOFF .. '): this replica '
                .. 'is too old')
   end

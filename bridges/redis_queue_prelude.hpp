@@ -17,7 +17,7 @@ local NOW = tonumber(ARGV[2])
 -- The zsets of READY, IN_PROGRESS and backing-off tasks (the names before
 -- are the previous layouts', see redis_queue_migrations.hpp).
 local READY, LEASES, BACKOFF = P .. ':ready2', P .. ':leases2',
-                               P .. ':backoff4'
+                               P .. ':backoff5'
 -- The score of a READY task in READY: priority first, then enqueue order.
 local function ready_rank(prio, seq)
   return -prio * 1e10 + seq
@@ -138,35 +138,66 @@ local function convert(f, v)
   if NUMERIC[f] then return tonumber(v) or 0 end
   return v or ''
 end
--- Layout 4: a task's state and owner are one field of the column st: a
--- leased task's is "IN_PROGRESS\0<owner>" (leased_to), any other's its
--- state's name. A lease writes that one field where it wrote two (state,
--- owner), and a completion compares it with what it expects where it read
--- two, and writes "COMPLETED" where it also deleted the owner: every field
--- costs Redis a look-up in a hash of every task, plus its way into and out
--- of Lua. The helpers keep the two as fields of their own (CACHE.state,
--- CACHE.owner): get, set and preload of either read or write st.
--- The fields kept in st.
-local IN_ST = {state = true, owner = true}
-local function leased_to(worker)
-  return 'IN_PROGRESS\0' .. worker
+-- Layout 5: a task's state, attempts, m (see meta_of), plan and owner are
+-- one field of the column task, its record:
+--   "<state> <attempts> <rank> <seq> <max> <#plan>:<plan><owner>"
+-- the plan length-prefixed (a plan's id may hold any byte) and the owner
+-- last, only while the task is IN_PROGRESS (it may hold any byte too). A
+-- lease reads one field where layout 4 read three (the state with the
+-- owner, attempts, m) and writes one where it wrote two; a completion reads
+-- and writes one for itself and one per dependent where it read three and
+-- wrote two; an enqueue writes one where it wrote three. Every field costs
+-- Redis a look-up in a hash of every task (a few cache misses) plus its way
+-- into and out of Lua, which was the most of the server's time; parsing and
+-- rebuilding a record in Lua costs less (bench/redis_layout_synthetic.py).
+-- The helpers keep the five as fields of their own (CACHE.state, ...): get,
+-- set and preload of any of them read or write the record.
+local TASK = 'task'
+local IN_REC = {state = true, attempts = true, m = true, plan = true,
+                owner = true}
+-- Whole numbers as strings, each formatted once per script.
+local NUM_S = {}
+local function num_s(k)
+  local v = NUM_S[k]
+  if not v then
+    v = string.format('%d', k)
+    NUM_S[k] = v
+  end
+  return v
 end
--- The state and the owner in a value v of st ('' and '': no task, v
--- false or nil).
-local function split_st(v)
-  if not v then return '', '' end
-  local k = string.find(v, '\0', 1, true)
-  if not k then return v, '' end
-  return string.sub(v, 1, k - 1), string.sub(v, k + 1)
+-- The record of a task (att_s: its attempts as a string).
+local function rec_of(state, att_s, m, plan, owner)
+  return state .. ' ' .. att_s .. ' ' .. m .. ' ' .. num_s(#plan) .. ':'
+         .. plan .. owner
 end
--- Caches the value v of id in st (false or nil: no task).
-local function st_fill(id, v)
-  local s, o = split_st(v)
+-- The state, attempts (a number), m, plan and owner in a record v (nil
+-- or false: no task, '' for each).
+local function parse_rec(v)
+  if v then
+    local s, a, m, pl, at = string.match(
+      v, '^(%S+) (%d+) (%S+ %S+ %S+) (%d+):()')
+    if s then
+      local e = at + tonumber(pl)
+      return s, tonumber(a), m, string.sub(v, at, e - 1), string.sub(v, e)
+    end
+  end
+  return '', 0, '', '', ''
+end
+-- The state in a record v ('': none).
+local function state_of(v)
+  return v and string.match(v, '^%S+') or ''
+end
+-- Caches the record v of id (false or nil: no task).
+local function rec_fill(id, v)
+  local s, a, m, plan, owner = parse_rec(v)
   cache_of('state')[id] = s
-  cache_of('owner')[id] = o
+  cache_of('attempts')[id] = a
+  cache_of('m')[id] = m
+  cache_of('plan')[id] = plan
+  cache_of('owner')[id] = owner
 end
--- Ids whose state or owner changed, written by flush_columns.
-local ST_DIRTY, ST_IDS = {}, {}
+-- Ids whose record changed, written by flush_columns.
+local REC_DIRTY, REC_IDS = {}, {}
 -- The ids of `ids` that cache c has no value for, each once.
 local function unread(c, ids)
   local need, seen = {}, {}
@@ -178,16 +209,17 @@ local function unread(c, ids)
   end
   return need
 end
--- Reads field f of the ids not read yet, with one HMGET (state and owner:
--- of st). The id '' is no task (its entry is the column's own, KEEP).
+-- Reads field f of the ids not read yet, with one HMGET (the fields of a
+-- record: of the column task). The id '' is no task (its entry is the
+-- column's own, KEEP).
 local function preload(f, ids)
-  if IN_ST[f] then
+  if IN_REC[f] then
     local c = cache_of('state')
-    if c[''] == nil then st_fill('', false) end
+    if c[''] == nil then rec_fill('', false) end
     local need = unread(c, ids)
     if #need == 0 then return end
-    local vals = pieces('HMGET', col('st'), need)
-    for k, id in ipairs(need) do st_fill(id, vals[k]) end
+    local vals = pieces('HMGET', col(TASK), need)
+    for k, id in ipairs(need) do rec_fill(id, vals[k]) end
     return
   end
   local c = cache_of(f)
@@ -200,8 +232,8 @@ end
 local function get(f, id)
   local c = cache_of(f)
   local v = c[id]
-  if v == nil and IN_ST[f] then
-    st_fill(id, id ~= '' and redis.call('HGET', col('st'), id))
+  if v == nil and IN_REC[f] then
+    rec_fill(id, id ~= '' and redis.call('HGET', col(TASK), id))
     return c[id]
   end
   if v == nil then
@@ -216,12 +248,12 @@ local function get(f, id)
 end
 -- Sets field f of id to v; `s`: v as the string to store, when known.
 local function set(f, id, v, s)
-  if IN_ST[f] then
-    get(f, id) -- the other one
+  if IN_REC[f] then
+    get(f, id) -- the record's other fields
     cache_of(f)[id] = v
-    if not ST_DIRTY[id] then
-      ST_DIRTY[id] = true
-      ST_IDS[#ST_IDS + 1] = id
+    if not REC_DIRTY[id] then
+      REC_DIRTY[id] = true
+      REC_IDS[#REC_IDS + 1] = id
     end
     return
   end
@@ -275,16 +307,6 @@ end
 local function clear_if_used(f, ids)
   if redis.call('HLEN', col(f)) > 1 then write_column(f, nil, ids) end
 end
--- Whole numbers as strings, each formatted once per script.
-local NUM_S = {}
-local function num_s(k)
-  local v = NUM_S[k]
-  if not v then
-    v = string.format('%d', k)
-    NUM_S[k] = v
-  end
-  return v
-end
 -- Writes the counts gathered in TOTAL and OPEN (see count_runs).
 local function flush_counts()
   local plans, n = {}, 0
@@ -332,17 +354,24 @@ local function flush_columns()
     write_column(f, hset, hdel)
   end
   PEND, PEND_IDS = {}, {}
-  if #ST_IDS > 0 then
-    local st, own = CACHE.state, CACHE.owner
-    local hset = {}
-    for k, id in ipairs(ST_IDS) do
-      local v = st[id]
-      if v == 'IN_PROGRESS' and own[id] ~= '' then v = leased_to(own[id]) end
-      hset[k + k - 1] = id
-      hset[k + k] = v
+  if #REC_IDS > 0 then
+    local st, att, m = CACHE.state, CACHE.attempts, CACHE.m
+    local plan, own = CACHE.plan, CACHE.owner
+    local hset, hdel = {}, {}
+    for _, id in ipairs(REC_IDS) do
+      local s = st[id]
+      if s == '' then
+        hdel[#hdel + 1] = id
+      else
+        local o = s == 'IN_PROGRESS' and own[id] or ''
+        local mv = m[id]
+        if mv == '' then mv = '0 0 0' end
+        hset[#hset + 1] = id
+        hset[#hset + 1] = rec_of(s, num_s(att[id]), mv, plan[id], o)
+      end
     end
-    write_column('st', hset)
-    ST_DIRTY, ST_IDS = {}, {}
+    write_column(TASK, hset, hdel)
+    REC_DIRTY, REC_IDS = {}, {}
   end
 end
 -- Specs by id, read with one MGET per batch.
@@ -355,12 +384,10 @@ local function preload_specs(ids)
   local vals = pieces('MGET', nil, keys)
   for k, id in ipairs(need) do SPECS[id] = vals[k] or '' end
 end
--- A task's column m, written once at its enqueue: "<rank> <seq> <max>",
--- its score in READY (priority first, then enqueue order), its enqueue
--- order and its attempts allowed. One column for the three: a field of a
--- column read or written costs Redis a look-up in a hash table of every
--- task (a few cache misses), and a task's hot paths need the three
--- together or not at all (the bridge reads seq and max out of a lease).
+-- A task's m, part of its record, written once at its enqueue: "<rank>
+-- <seq> <max>", its score in READY (priority first, then enqueue order),
+-- its enqueue order and its attempts allowed (the bridge reads seq and max
+-- out of a lease).
 local function meta_of(rank, seq_s, max_s)
   return rank .. ' ' .. seq_s .. ' ' .. max_s
 end

@@ -1,34 +1,35 @@
 #pragma once
 
 // The Lua scripts of the Redis TASK QUEUE: every transition runs atomically
-// inside Redis. Keys (P = the configured prefix), layout 4:
+// inside Redis. Keys (P = the configured prefix), layout 5:
 //   P:c2:<field> hash per field of a task ("columns"), task id -> value,
-//              for st (the task's state; a leased task's is
-//              "IN_PROGRESS\0<owner>"), plan, attempts, unmet (a QUEUED
-//              task's unmet dependencies beyond the first: one waiting for
-//              one has no entry), nb, result and error; m ("<rank> <seq>
-//              <max>", written once at enqueue: the task's score in
-//              P:ready2, its enqueue order, its attempts allowed); d (the
+//              for task (its record: "<state> <attempts> <rank> <seq>
+//              <max> <#plan>:<plan><owner>", rank, seq and max written
+//              once at enqueue: the task's score in P:ready2, its enqueue
+//              order, its attempts allowed; the owner only while
+//              IN_PROGRESS; rec_of in redis_queue_prelude.hpp), unmet (a
+//              QUEUED task's unmet dependencies beyond the first: one
+//              waiting for one has no entry), nb, result and error; d (the
 //              task's dependents, their ids joined by NUL); w (the tasks
 //              waiting for a task not yet enqueued, by its id: ids joined
 //              by NUL, moved into its d when it comes). A field at its
-//              default ('' or 0) is left out, and P:c2:st holds every task;
-//              each column also holds an entry of its own under the id ''
-//              (KEEP, no task), and P:ready2 and P:leases2 a member of
-//              their own (ZKEEP, score +inf), which keep them hash tables
-//              and skip lists (redis_queue_prelude.hpp). A script reads one
-//              field of a whole batch with one HMGET and writes it with one
-//              HSET: with a hash per task every read and write of a task
-//              was a command of its own, and Redis's cost per command run
-//              from Lua (~3,000 instructions before any work) was most of
-//              the queue's time. Each field a batch touches is a look-up
-//              per task in a hash of every task, so a task's fields that go
-//              together share a value (m; the state and the owner in st),
-//              and a task's dependents are a field, not a key of their own.
+//              default ('' or 0) is left out, and P:c2:task holds every
+//              task; each column also holds an entry of its own under the
+//              id '' (KEEP, no task), and P:ready2 and P:leases2 a member
+//              of their own (ZKEEP, score +inf), which keep them hash
+//              tables and skip lists (redis_queue_prelude.hpp). A script
+//              reads one field of a whole batch with one HMGET and writes
+//              it with one HSET: with a hash per task every read and write
+//              of a task was a command of its own, and Redis's cost per
+//              command run from Lua (~3,000 instructions before any work)
+//              was most of the queue's time. Each field a batch touches is
+//              a look-up per task in a hash of every task, so the fields a
+//              hot path needs together share a value (the record), and a
+//              task's dependents are a field, not a key of their own.
 //   P:s:<id>   string: the spec (msgpack task_spec), read with MGET
 //   P:ready2   zset: READY tasks, by -priority * 1e10 + seq
 //   P:leases2  zset: IN_PROGRESS tasks, by lease expiry (ms)
-//   P:backoff4 zset: tasks waiting for a retry backoff, by due time (ms)
+//   P:backoff5 zset: tasks waiting for a retry backoff, by due time (ms)
 //   P:seq      counter
 //   P:p:<plan> set: task ids of a plan (list of one plan)
 //   P:open     hash: plan -> its open tasks (QUEUED, READY, IN_PROGRESS),
@@ -44,11 +45,13 @@
 //   P:all      string: the same for layout 3 (scripts of layouts 0 to 2)
 //   P:c2:state, P:backoff2 strings: the same for layout 4 (scripts of
 //              layout 3)
+//   P:c2:st, P:backoff4 strings: the same for layout 5 (scripts of
+//              layout 4)
 // The layouts before (a hash per task; columns P:c:<field> with sets
 // P:d:<id> and P:w:<id>; the columns P:c2:state and P:c2:owner, a hash
-// P:pc:<plan> per plan) are moved into this one by the first script that
-// finds them (redis_queue_migrations.hpp). A task record, as scripts
-// return it: id, spec, state, attempts, max, owner, lease, nb, seq, result,
+// P:pc:<plan> per plan; the columns st, attempts, m and plan) are moved
+// into this one by the first script that finds them
+// (redis_queue_migrations.hpp). A task record, as scripts return it: id, spec, state, attempts, max, owner, lease, nb, seq, result,
 // error. Errors come back as "<code>: <text>" with code not_found or
 // invalid_argument.
 // The scripts of a batch: the leases and completions here, the enqueue in
@@ -80,8 +83,10 @@ end
 if m == 0 then return {} end
 redis.call('ZREMRANGEBYRANK', READY, 0, m - 1)
 local expires = string.format('%d', NOW + ttl)
-local st, att = column('st', ids), column('attempts', ids)
-local meta = column('m', ids)
+local rec = column(TASK, ids)
+-- Each READY task's attempts, m and the rest of its record after m (its
+-- plan: a READY task has no owner); false for any other.
+local att, meta, tail = {}, {}, {}
 -- No result: only a completion writes one, and nothing leaves COMPLETED.
 -- A not-before time and an error are only written by retry_or_fail, to a
 -- task that was leased (attempts counted, and a release takes back only
@@ -91,7 +96,11 @@ local nb, err = {}, {}
 do
   local again, at = {}, {}
   for k = 1, m do
-    if att[k] then
+    local v = rec[k]
+    local a, mk, t = false, false, false
+    if v then a, mk, t = string.match(v, '^READY (%d+) (%S+ %S+ %S+)( .*)$') end
+    att[k], meta[k], tail[k] = a, mk, t
+    if a and a ~= '0' then
       again[#again + 1] = ids[k]
       at[#at + 1] = k
     end
@@ -107,26 +116,24 @@ end
 local keys = {}
 for k = 1, m do keys[k] = P .. ':s:' .. ids[k] end
 local specs = pieces('MGET', nil, keys)
-local hstate, hatt, zl, out = {}, {}, {}, {}
-local leased = leased_to(worker)
+local hrec, zl, out = {}, {}, {}
 local o, j = 0, 0
 for k = 1, m do
   local id = ids[k]
   -- Only a READY task is leased (a member left behind by anything else
   -- just leaves the set).
-  if st[k] == 'READY' then
-    local a = (tonumber(att[k]) or 0) + 1
+  if att[k] then
+    local a = tonumber(att[k]) + 1
+    local mk = meta[k]
     j = j + 2
-    hstate[j - 1] = id
-    hstate[j] = leased
-    hatt[j - 1] = id
-    hatt[j] = num_s(a)
+    hrec[j - 1] = id
+    hrec[j] = 'IN_PROGRESS ' .. num_s(a) .. ' ' .. mk .. tail[k] .. worker
     zl[j - 1] = expires
     zl[j] = id
     out[o + 1] = id
     out[o + 2] = specs[k] or ''
     out[o + 3] = a
-    out[o + 4] = meta[k] or ''
+    out[o + 4] = mk
     out[o + 5] = nb[k] or '0'
     out[o + 6] = err[k] or ''
     o = o + 6
@@ -134,8 +141,7 @@ for k = 1, m do
 end
 -- Open before and after: no count of their plans changes.
 count_runs(nil, 'READY', 'IN_PROGRESS', j / 2)
-write_column('st', hstate)
-write_column('attempts', hatt)
+write_column(TASK, hrec)
 if j > 0 then
   redis.call('ZADD', LEASES, 'inf', ZKEEP)
   pieces('ZADD', LEASES, zl)
@@ -182,9 +188,7 @@ for k = 1, n do
   if dv[k] then ndeps = ndeps + 1 end
 end
 if events then
-  preload('state', ids)
-  preload('owner', ids)
-  preload('plan', ids)
+  preload('state', ids) -- the records: the owners and plans too
   for k = 1, n do
     local at, last = starts[k], lasts[k]
     local err = complete_one(ARGV[at], ARGV[at + 1], ARGV[at + 2], at + 4,
@@ -193,11 +197,9 @@ if events then
   end
   return out
 end
-local st, plan = column('st', ids), column('plan', ids)
--- What st holds for a task leased to a worker, by worker.
-local leased = {}
-local hstate, hres, done, ddone = {}, {}, {}, {}
-local nstate, nres, ndone = 0, 0, 0
+local rec = column(TASK, ids)
+local hrec, hres, done, ddone = {}, {}, {}, {}
+local nrec, nres, ndone = 0, 0, 0
 -- Completions refused while their task was QUEUED: a completion before
 -- them in the batch may have made it READY (see reword).
 local queued_fails = nil
@@ -205,23 +207,27 @@ local completed, completed_done = plan_runs('IN_PROGRESS', 'COMPLETED')
 for k = 1, n do
   local at = starts[k]
   local id, worker, result = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-  local want = leased[worker]
-  if not want then
-    want = leased_to(worker)
-    leased[worker] = want
-  end
-  local v, why = st[k], nil
+  local v = rec[k]
   -- A task twice in one batch: the second finds it COMPLETED. The id ''
   -- is no task (its entry is the column's own).
-  if done[id] then v = 'COMPLETED' end
-  if id == '' then v = false end
-  if v ~= want then
-    local state, by = split_st(v)
-    why = not_leased(id, v and state, by, worker)
+  if done[id] or id == '' then v = false end
+  -- The record of a task leased to worker: its attempts and m after the
+  -- state, its plan (length first) and then its owner.
+  local head, pl, pos = nil, nil, nil
+  if v then
+    head, pl, pos = string.match(v, '^IN_PROGRESS( %d+ %S+ %S+ %S+ )(%d+):()')
   end
-  if why then
-    failed(k, why)
-    if v == 'QUEUED' then
+  local plan, ok = nil, false
+  if head then
+    local e = pos + tonumber(pl)
+    plan = string.sub(v, pos, e - 1)
+    ok = string.sub(v, e) == worker
+  end
+  if not ok then
+    local state, _, _, _, by = parse_rec(v)
+    if done[id] then state = 'COMPLETED' end
+    failed(k, not_leased(id, state, by, worker))
+    if state == 'QUEUED' then
       queued_fails = queued_fails or {}
       queued_fails[k] = true
     end
@@ -230,10 +236,10 @@ for k = 1, n do
     ndone = ndone + 1
     ids[ndone] = id
     ddone[ndone] = dv[k]
-    completed(plan[k] or '')
-    hstate[nstate + 1] = id
-    hstate[nstate + 2] = 'COMPLETED'
-    nstate = nstate + 2
+    completed(plan)
+    hrec[nrec + 1] = id
+    hrec[nrec + 2] = 'COMPLETED' .. head .. pl .. ':' .. plan
+    nrec = nrec + 2
     if result ~= '' then
       hres[nres + 1] = id
       hres[nres + 2] = result
@@ -244,7 +250,7 @@ end
 completed_done()
 -- ids now holds the completed ones (in their first ndone places).
 for k = #ids, ndone + 1, -1 do ids[k] = nil end
-write_column('st', hstate)
+write_column(TASK, hrec)
 write_column('result', hres)
 -- Errors are rare (a task failed before).
 clear_if_used('error', ids)
@@ -274,21 +280,32 @@ for k = 1, ndone do
   end
 end
 if nd == 0 then return out end
-local dst, dmeta = column('st', deps), column('m', deps)
+local drec = column(TASK, deps)
+-- A QUEUED dependent's record after its state (the same when READY: a
+-- QUEUED task has no owner) and its rank, by place in deps (false: not
+-- QUEUED).
+local after, drank = {}, {}
+for k = 1, nd do
+  local v = drec[k]
+  if v then after[k], drank[k] = string.match(v, '^QUEUED( %d+ (%S+).*)$') end
+end
 -- readied: a dependent made READY, and where in deps that happened.
 local hready, nready, readied = {}, 0, {}
+local function queued(k)
+  return after[k]
+end
 local function make_ready(k, d)
   readied[d] = k
   hready[nready + 1] = d
-  hready[nready + 2] = 'READY'
+  hready[nready + 2] = 'READY' .. after[k]
   nready = nready + 2
-  RANKS[d] = string.match(dmeta[k] or '0', '^%S+')
+  RANKS[d] = drank[k]
 end
--- Writes the states of the dependents made READY and counts them (open
+-- Writes the records of the dependents made READY and counts them (open
 -- before and after: no count of their plans changes).
 local function ready_counted()
   count_runs(nil, 'QUEUED', 'READY', nready / 2)
-  write_column('st', hready)
+  write_column(TASK, hready)
 end
 -- A refusal names the state the task had at its place in the batch, as
 -- completions one by one would: READY when a completion before it made
@@ -312,7 +329,7 @@ end
 if redis.call('HLEN', col('unmet')) <= 1 then
   for k = 1, nd do
     local d = deps[k]
-    if dst[k] == 'QUEUED' and not readied[d] then make_ready(k, d) end
+    if queued(k) and not readied[d] then make_ready(k, d) end
   end
   ready_counted()
   reword()
@@ -324,7 +341,7 @@ local dunmet = column('unmet', deps)
 local left, had, order, norder = {}, {}, {}, 0
 for k = 1, nd do
   local d = deps[k]
-  if dst[k] == 'QUEUED' and not readied[d] then
+  if queued(k) and not readied[d] then
     local u = left[d]
     if u == nil then
       u = (tonumber(dunmet[k]) or 0) + 1

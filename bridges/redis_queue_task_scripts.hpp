@@ -59,9 +59,9 @@ promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 flush_columns()
 local ids = redis.call('SMEMBERS', P .. ':p:' .. ARGV[3])
 local n = {}
-for _, v in ipairs(column('st', ids)) do
+for _, v in ipairs(column(TASK, ids)) do
   if v then
-    local st = split_st(v)
+    local st = state_of(v)
     n[st] = (n[st] or 0) + 1
   end
 end
@@ -147,7 +147,7 @@ return record(id)
 
 /// ARGV: P, now, state ('' = all), base, maxb. Flat records (11 fields
 /// each) in enqueue order. READY and IN_PROGRESS tasks are found by their
-/// own sets, other states by walking P:c2:st.
+/// own sets, other states by walking P:c2:task.
 constexpr const char* list = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 flush_batches() -- tasks promote made READY
@@ -159,7 +159,7 @@ if want == 'IN_PROGRESS' then
   return by_seq(redis.call('ZRANGE', LEASES, 0, -1), want)
 end
 local ids = {}
-for _, id in ipairs(redis.call('HKEYS', col('st'))) do
+for _, id in ipairs(redis.call('HKEYS', col(TASK))) do
   if id ~= '' then ids[#ids + 1] = id end
 end
 return by_seq(ids, want)
