@@ -316,17 +316,29 @@ local function flush_counts()
       plans[n] = plan
     end
   end
+  -- A plan with no open task left leaves the hash (its count reads 0), so
+  -- that the hash holds the plans under way, not every plan ever run.
   if n == 1 then
-    redis.call('HINCRBY', OPEN_KEY, plans[1], OPEN[plans[1]])
+    local plan = plans[1]
+    if redis.call('HINCRBY', OPEN_KEY, plan, OPEN[plan]) == 0 then
+      redis.call('HDEL', OPEN_KEY, plan)
+    end
   elseif n > 1 then
     local before = pieces('HMGET', OPEN_KEY, plans)
-    local after = {}
+    local after, gone, m = {}, {}, 0
     for k = 1, n do
       local plan = plans[k]
-      after[k + k - 1] = plan
-      after[k + k] = num_s((tonumber(before[k]) or 0) + OPEN[plan])
+      local v = (tonumber(before[k]) or 0) + OPEN[plan]
+      if v == 0 then
+        gone[#gone + 1] = plan
+      else
+        after[m + 1] = plan
+        after[m + 2] = num_s(v)
+        m = m + 2
+      end
     end
     pieces('HSET', OPEN_KEY, after)
+    pieces('HDEL', OPEN_KEY, gone)
   end
   for st, d in pairs(TOTAL) do
     if d ~= 0 then redis.call('HINCRBY', P .. ':sc', st, d) end
