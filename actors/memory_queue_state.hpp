@@ -151,6 +151,14 @@ struct memory_queue_state {
         if (auto* d = tasks.find(dep)) {
           auto& xs = d->dependents;
           xs.erase(std::remove(xs.begin(), xs.end(), e), xs.end());
+        } else if (auto w = waiting_for.find(dep); w != waiting_for.end()) {
+          // Still waiting for one not enqueued yet: the wait goes too, or
+          // a task of the same id enqueued later (after its tombstone went)
+          // would be taken for a dependent of it.
+          auto& xs = w->second;
+          xs.erase(std::remove(xs.begin(), xs.end(), id), xs.end());
+          if (xs.empty())
+            waiting_for.erase(w);
         }
       if (--e->tally->resident <= 0) // the whole plan left memory:
         plans.erase(e->plan_id); // so do its counts
@@ -306,7 +314,7 @@ struct memory_queue_state {
     }
     if (!waiting_for.empty())
       if (auto w = waiting_for.find(id); w != waiting_for.end()) {
-        // Those purged since they began to wait are gone from `tasks`.
+        // A task purged since it began to wait left this list (purge).
         for (auto& waiting : w->second)
           if (auto* x = tasks.find(waiting))
             stored.dependents.push_back(x);
@@ -353,9 +361,21 @@ struct memory_queue_state {
       if (e->state == task_state::queued)
         make_ready(*e);
     }
+    if (leases.empty() || leases.top().first > t)
+      return;
+    // By expiry, then by id (as the Redis queue takes them): which of two
+    // tasks that fail at once blocks a dependent first names the cause,
+    // and finishes first (retention).
+    std::vector<std::pair<int64_t, entry*>> expired;
     while (!leases.empty() && leases.top().first <= t) {
-      auto* e = leases.top().second;
+      expired.push_back(leases.top());
       leases.pop();
+    }
+    std::sort(expired.begin(), expired.end(), [](auto& a, auto& b) {
+      return a.first != b.first ? a.first < b.first
+                                : a.second->task_id < b.second->task_id;
+    });
+    for (auto& [at, e] : expired) {
       if (e->state != task_state::in_progress)
         continue;
       // An expired lease counts as an attempt and returns the task to

@@ -233,6 +233,11 @@ int main(int argc, char** argv) {
   int enqueue_window = 4;
   int lease_window = 1;
   int64_t plan_size = 0;
+  size_t retain_max = 0;
+  app.add_option("--retain-max", retain_max,
+                 "finished tasks kept, oldest leave first (0: all, as "
+                 "without RESULT_STORE_MAX)")
+    ->capture_default_str();
   app.add_option("--plan-size", plan_size,
                  "tasks per plan (0: tasks without a plan)")
     ->check(CLI::NonNegativeNumber)
@@ -284,6 +289,7 @@ int main(int argc, char** argv) {
     for (auto& s : shapes) {
       task_queue_settings qs;
       qs.sweep_interval_ms = 0;
+      qs.retain_max = retain_max;
       task_queue_actor q;
       if (b == "memory") {
         q = spawn_memory_queue(sys, qs);
@@ -317,12 +323,12 @@ int main(int argc, char** argv) {
         = std::chrono::duration<double>(st->enqueued - start).count();
       std::printf("{\"bench\":\"queue\",\"backend\":\"%s\",\"shape\":\"%s\","
                   "\"complete\":\"%s\",\"lease_window\":%d,"
-                  "\"plan_size\":%lld,"
+                  "\"plan_size\":%lld,\"retain_max\":%zu,"
                   "\"tasks\":%lld,\"wall_s\":%.3f,"
                   "\"enqueue_s\":%.3f,\"tasks_per_s\":%.0f,"
                   "\"peak_rss_mb\":%.1f,%s}\n",
                   b.c_str(), s.c_str(), complete.c_str(), lease_window,
-                  static_cast<long long>(plan_size),
+                  static_cast<long long>(plan_size), retain_max,
                   static_cast<long long>(n), wall, enqueue_s, n / wall,
                   peak_rss_mb(),
               cpu_speed_json().c_str());

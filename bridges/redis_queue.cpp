@@ -17,6 +17,7 @@
 #include "bridges/redis_engine.hpp"
 #include "bridges/redis_queue_enqueue_script.hpp"
 #include "bridges/redis_queue_migrations.hpp"
+#include "bridges/redis_queue_retention.hpp"
 #include "bridges/redis_queue_scripts.hpp"
 #include "bridges/redis_queue_task_scripts.hpp"
 #include "messages/json_codec.hpp"
@@ -254,12 +255,16 @@ struct redis_front_state {
   /// Scripts with a SCRIPT LOAD under way.
   std::set<const char*> loading;
 
-  /// The full text of a script: the prelude and the transitions, the moves
-  /// from the layouts before, the body as a function (`main`), and the
-  /// epilogue that writes what the body changed however it returns.
-  static std::string text(const char* body) {
-    return std::string{redis_lua::prelude} + redis_lua::transitions
-           + redis_lua::migrations
+  /// The full text of a script: the limits of retention, the prelude, the
+  /// transitions and retention, the moves from the layouts before, the body
+  /// as a function (`main`), and the epilogue that writes what the body
+  /// changed however it returns.
+  std::string text(const char* body) const {
+    auto& q = settings.queue;
+    return redis_lua::retention_config(q.retain_ms, q.retain_max,
+                                       q.tombstones_max)
+           + redis_lua::prelude + redis_lua::transitions
+           + redis_lua::retention + redis_lua::migrations
            + "local function main()\n" + body
            + "\nend\n" + redis_lua::epilogue;
   }
@@ -298,7 +303,7 @@ std::vector<std::string> script(redis_front_ptr self, const char* body) {
     st.engine->submit(
       pending_command{id,
                       caf::actor_cast<caf::actor>(self),
-                      {"SCRIPT", "LOAD", redis_front_state::text(body)}});
+                      {"SCRIPT", "LOAD", st.text(body)}});
   }
   return st.script(body);
 }
@@ -333,7 +338,7 @@ call(redis_front_ptr self, std::vector<std::string> argv, Convert convert) {
       for (auto i = st.shas.begin(); i != st.shas.end(); ++i)
         if (i->second == (*retry)[1]) {
           (*retry)[0] = "EVAL";
-          (*retry)[1] = redis_front_state::text(i->first);
+          (*retry)[1] = st.text(i->first);
           st.shas.erase(i);
           break;
         }

@@ -81,6 +81,21 @@ for k = 1, nw do
   local id = want[k]
   known[id] = id ~= '' and state_of(recs[k]) or ''
 end
+-- With retention (redis_queue_retention.hpp), the tombstones of the ids
+-- not kept: a task that left is not enqueued again, a dependency that left
+-- COMPLETED is met, one that left otherwise blocks (as if FAILED).
+local GONE_OF = {}
+if RETAIN then
+  local unknown = {}
+  for k = 1, nw do
+    local id = want[k]
+    if id ~= '' and known[id] == '' then unknown[#unknown + 1] = id end
+  end
+  GONE_OF = tombstones(unknown)
+  for id, bit in pairs(GONE_OF) do
+    known[id] = bit == 1 and 'COMPLETED' or 'FAILED'
+  end
+end
 -- The hot path serves a batch whose dependencies all exist and are not
 -- blocked or come earlier in the batch, with no task waiting for one of
 -- it: each column is written once.
@@ -102,7 +117,8 @@ if hot then
 end
 if hot then
   local NEW = '\0new'
-  local hrec, hunmet = {}, {}
+  -- hdeps: each task's dependencies, kept only with retention.
+  local hrec, hunmet, hdeps = {}, {}, {}
   local specs, ranks = {}, {}
   local added, nranks = 0, 0
   -- A run of new tasks of one plan: their ids (for P:p:<plan>) and how
@@ -113,6 +129,7 @@ if hot then
     pieces('SADD', P .. ':p:' .. run_plan, run_ids)
     count_runs(run_plan, nil, 'READY', run_ready)
     count_runs(run_plan, nil, 'QUEUED', run_n - run_ready)
+    kept(run_plan, run_n)
     run_ids, run_n, run_ready = {}, 0, 0
   end
   -- The new dependents of each dependency (its column d: the one id, or a
@@ -139,7 +156,9 @@ if hot then
       for k = 1, #deps do
         local d = deps[k]
         local ds = dependents[d]
-        if not ds then
+        if GONE_OF[d] then
+          -- Left COMPLETED (else the batch is not hot): no dependents kept.
+        elseif not ds then
           dependents[d] = id
           nwaited = nwaited + 1
           waited[nwaited] = d
@@ -173,6 +192,10 @@ if hot then
       -- concatenation.
       hrec[j] = state .. ' 0 ' .. rank .. ' ' .. seq_s .. ' ' .. max_s .. ' '
                 .. num_s(#plan) .. ':' .. plan
+      if RETAIN and #deps > 0 then
+        hdeps[#hdeps + 1] = id
+        hdeps[#hdeps + 1] = table.concat(deps, '\0')
+      end
       if state == 'READY' then
         ranks[nranks + 1] = rank
         ranks[nranks + 2] = id
@@ -183,6 +206,7 @@ if hot then
   end_run()
   write_column(TASK, hrec)
   write_column('unmet', hunmet)
+  write_column('deps', hdeps)
   pieces('MSET', nil, specs)
   if nranks > 0 then
     redis.call('ZADD', READY, 'inf', ZKEEP)
@@ -236,19 +260,26 @@ local seq = seq0
 for x = 1, nt do
   local id, plan = tid[x], tplan[x]
   -- Known already (also earlier in this batch): enqueue is idempotent.
-  if get('state', id) == '' then
+  if get('state', id) == '' and not GONE_OF[id] then
     local pkey = pkeys[plan]
     if not pkey then
       pkey = P .. ':p:' .. plan
       pkeys[plan] = pkey
     end
     batch('SADD', pkey, id)
+    kept(plan, 1)
     added = added + 1
     seq = seq + 1
     local unmet, blocked = 0, nil
     for _, d in ipairs(tdeps[x]) do
-      local ds = get('state', d)
-      if ds == '' then
+      local ds, g = get('state', d), GONE_OF[d]
+      if g then
+        -- Left: met when it COMPLETED, else it never will be.
+        if g == 0 then
+          unmet = unmet + 1
+          blocked = d
+        end
+      elseif ds == '' then
         unmet = unmet + 1
         append_ids('w', d, {id})
       else
@@ -261,6 +292,7 @@ for x = 1, nt do
         end
       end
     end
+    -- (A task that left, retention, left this list too.)
     local waiting = split_ids(get('w', id))
     if #waiting > 0 then
       add_dependents(id, waiting)
@@ -279,6 +311,9 @@ for x = 1, nt do
     set('plan', id, plan)
     set('m', id, meta_of(rank, seq_s, max_s))
     if unmet > 1 then set('unmet', id, unmet - 1) end
+    if RETAIN and #tdeps[x] > 0 then
+      set('deps', id, table.concat(tdeps[x], '\0'))
+    end
     specs[#specs + 1] = P .. ':s:' .. id
     specs[#specs + 1] = tspec[x]
     if blocked then

@@ -14,6 +14,12 @@ namespace orch::redis_lua {
 constexpr const char* prelude = R"lua(
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
+-- Retention (redis_queue_retention.hpp): note_finish(id) notes a task
+-- that finished; a script that sets PURGE has finished tasks past the
+-- limits leave at its end.
+local note_finish, PURGE = nil, false
+-- kept(plan, n): n more tasks of plan kept (retention only).
+local kept
 -- The zsets of READY, IN_PROGRESS and backing-off tasks (the names before
 -- are the previous layouts', see redis_queue_migrations.hpp).
 local READY, LEASES, BACKOFF = P .. ':ready2', P .. ':leases2',
@@ -452,8 +458,11 @@ end
 /// members and counts reach Redis however the body returns.
 constexpr const char* epilogue = R"lua(
 local result = main()
+if PURGE then purge() end
 flush_columns()
 flush_batches()
+flush_finished()
+flush_kept()
 flush_counts()
 return result
 )lua";

@@ -156,6 +156,7 @@ return out
 /// completion carries events (then each goes through complete_one), the
 /// batch reads and writes whole columns (a hot path), its dependents' too.
 constexpr const char* complete_many = R"lua(
+PURGE = true
 local out, nout = {}, 0
 local function failed(k, why)
   out[nout + 1] = k
@@ -233,6 +234,7 @@ for k = 1, n do
     end
   else
     done[id] = true
+    note_finish(id)
     ndone = ndone + 1
     ids[ndone] = id
     ddone[ndone] = dv[k]

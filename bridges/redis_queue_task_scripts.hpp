@@ -22,6 +22,7 @@ return record(id)
 constexpr const char* complete = R"lua(
 local err = complete_one(ARGV[3], ARGV[4], ARGV[5], 6, #ARGV)
 if err then return err end
+PURGE = true
 return record(ARGV[3])
 )lua";
 
@@ -34,6 +35,7 @@ if err then return err end
 redis.call('ZREM', LEASES, id)
 retry_or_fail(id, why, tonumber(ARGV[6]), tonumber(ARGV[7]))
 record_events(id, 8, #ARGV)
+PURGE = true
 return record(id)
 )lua";
 
@@ -58,7 +60,8 @@ constexpr const char* plan_counts = R"lua(
 promote(tonumber(ARGV[4]), tonumber(ARGV[5]))
 flush_columns()
 local ids = redis.call('SMEMBERS', P .. ':p:' .. ARGV[3])
-local n = {}
+-- With the tasks that left while any of the plan's is kept.
+local n = gone_counts(ARGV[3])
 for _, v in ipairs(column(TASK, ids)) do
   if v then
     local st = state_of(v)

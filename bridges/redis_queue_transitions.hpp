@@ -88,6 +88,8 @@ local function unready(id)
   RANKS[id] = nil
   redis.call('ZREM', READY, id)
 end
+local IS_FINAL = {COMPLETED = true, FAILED = true, BLOCKED = true,
+                  CANCELLED = true}
 local function setstate(id, st)
   local from, plan = get('state', id), nil
   -- The plan only counts a task that opens or closes.
@@ -96,6 +98,9 @@ local function setstate(id, st)
   end
   count_move(plan, from, st)
   set('state', id, st)
+  -- A task finishes once (a BLOCKED task cancelled stays finished since
+  -- it was blocked).
+  if IS_FINAL[st] and not IS_FINAL[from] then note_finish(id) end
 end
 -- Whether the plan has no open task (QUEUED, READY, IN_PROGRESS).
 local function plan_done(plan)

@@ -239,13 +239,12 @@ caf::expected<task_queue_actor> start_queue(caf::actor_system& sys,
                                             bool bounded) {
   task_queue_settings qs;
   qs.max_attempts = max_attempts;
-  if (cfg.redis_url.empty() && !bounded)
-    return spawn_memory_queue(sys, qs);
-  if (cfg.redis_url.empty()) {
+  if (bounded) {
     qs.retain_ms = static_cast<int64_t>(cfg.deliberation_cleanup) * 1000;
     qs.retain_max = static_cast<size_t>(cfg.max_stored_results);
-    return spawn_memory_queue(sys, qs);
   }
+  if (cfg.redis_url.empty())
+    return spawn_memory_queue(sys, qs);
   redis_queue_settings rs;
   rs.url = cfg.redis_url;
   rs.prefix = cfg.redis_prefix;

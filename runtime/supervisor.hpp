@@ -68,9 +68,9 @@ caf::expected<service> start_service(caf::actor_system& sys, const config& cfg,
                                      agent_hub_actor hub = {});
 
 /// The TASK QUEUE `cfg` asks for: in Redis when REDIS_URL is set, else in
-/// memory. With `bounded` (the service), finished tasks leave memory after
-/// DELIBERATION_CLEANUP or past RESULT_STORE_MAX; without (`run`, which
-/// reports every task at the end), they stay.
+/// memory. With `bounded` (the service), finished tasks leave the queue
+/// (memory or Redis) after DELIBERATION_CLEANUP or past RESULT_STORE_MAX;
+/// without (`run`, which reports every task at the end), they stay.
 caf::expected<task_queue_actor> start_queue(caf::actor_system& sys,
                                             const config& cfg,
                                             int32_t max_attempts = 3,

@@ -534,4 +534,31 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(release_returns_a_task_without_an_attempt, B,
   BOOST_CHECK_EQUAL(got[0].lease_owner, "w2");
 }
 
+// With retention a task that left (and whose tombstone went) may be
+// enqueued again: one that left while it waited for a task not enqueued
+// yet is no dependent of it, and neither is the new task of its id. Here b
+// waits for x, is cancelled and leaves; b comes again without
+// dependencies, then x comes and is cancelled: b stays READY (taken for a
+// dependent of x, it was BLOCKED).
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_task_that_left_waits_no_more, B, backends) {
+  queue_fixture<B> f{[](task_queue_settings& s) {
+    s.retain_max = 1;
+    s.tombstones_max = 1;
+  }};
+  BOOST_REQUIRE_EQUAL(f.add({t("b", 0, {"x"}), t("c"), t("d")}), 3);
+  f.template must<queued_task>(atom::cancel_v, std::string{"b"});
+  BOOST_REQUIRE_EQUAL(ids(f.lease("w", 2)).size(), 2u);
+  // b, c and d finished in that order: b and c leave, c's tombstone stays.
+  BOOST_REQUIRE(f.complete_all({"c", "d"}, "w") == std::vector<caf::error>(2));
+  BOOST_CHECK(code_of(f.template must_fail<queued_task>(
+                atom::status_v, std::string{"b"}))
+              == ec::not_found);
+  BOOST_CHECK_EQUAL(f.add({t("c")}), 0);
+  BOOST_REQUIRE_EQUAL(f.add({t("b")}), 1);
+  BOOST_CHECK_EQUAL(f.status("b").state, "READY");
+  BOOST_REQUIRE_EQUAL(f.add({t("x")}), 1);
+  f.template must<queued_task>(atom::cancel_v, std::string{"x"});
+  BOOST_CHECK_EQUAL(f.status("b").state, "READY");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 // (task_queue.cpp) check chosen paths; this walks the paths between them.
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -91,8 +92,14 @@ answer<T> ask_one(Fixture& f, const Ts&... xs) {
   return out;
 }
 
+/// Settings both queues of a walk start with.
+using adjust_fn = std::function<void(task_queue_settings&)>;
+
 /// A memory queue and a Redis queue with clocks that move together.
 struct twin {
+  explicit twin(const adjust_fn& adjust) : m{adjust}, r{adjust} {
+  }
+
   queue_fixture<memory_backend> m;
   queue_fixture<redis_backend> r;
   /// Where the walk is, for the message of a difference.
@@ -151,8 +158,9 @@ std::string plan_of(const std::string& id) {
 /// `steps` random operations on tasks k0..k(universe - 1); every few steps
 /// (and at the end) each task's record, the counts and the list are
 /// compared as well.
-void walk(uint32_t seed, int steps, int universe) {
-  twin q;
+void walk(uint32_t seed, int steps, int universe,
+          const adjust_fn& adjust = {}) {
+  twin q{adjust};
   std::mt19937 rng{seed};
   auto pick = [&](int n) { return static_cast<int>(rng() % n); };
   const std::vector<std::string> workers{"w1", "w2", "w3"};
@@ -292,6 +300,23 @@ BOOST_AUTO_TEST_CASE(both_backends_answer_alike) {
   int u = getenv("WALK_U") ? atoi(getenv("WALK_U")) : 12;
   for (int seed = from; seed <= to; ++seed)
     walk(static_cast<uint32_t>(seed), 150, u);
+}
+
+// The same with retention: finished tasks leave both queues past 3 or
+// after 600 ms, and only the latest 4 tombstones stay, so that tasks are
+// enqueued again after they left, dependencies meet tombstones of both
+// kinds (COMPLETED, and not), a plan counts tasks that left while any of
+// its own is kept, and a dependency outlives dependents that left.
+BOOST_AUTO_TEST_CASE(both_backends_answer_alike_with_retention) {
+  int from = getenv("WALK_FROM") ? atoi(getenv("WALK_FROM")) : 1;
+  int to = getenv("WALK_TO") ? atoi(getenv("WALK_TO")) : 40;
+  int u = getenv("WALK_U") ? atoi(getenv("WALK_U")) : 12;
+  for (int seed = from; seed <= to; ++seed)
+    walk(static_cast<uint32_t>(seed), 150, u, [](task_queue_settings& s) {
+      s.retain_ms = 600;
+      s.retain_max = 3;
+      s.tombstones_max = 4;
+    });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

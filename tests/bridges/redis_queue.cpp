@@ -122,4 +122,88 @@ BOOST_FIXTURE_TEST_CASE(a_refused_auth_is_reported_and_tried_again,
   BOOST_CHECK(added);
 }
 
+BOOST_FIXTURE_TEST_CASE(finished_tasks_leave_redis_past_the_limits,
+                        redis_queue_fixture) {
+  // With retention, what a finished task kept in Redis goes with it: its
+  // record and other fields, its spec, its place in its plan's set and in
+  // its dependencies' dependents; a tombstone stays (the latest
+  // tombstones_max), and a plan counts the tasks that left until its last
+  // one leaves. (Both queues answering alike with retention:
+  // task_queue_model/both_backends_answer_alike_with_retention.)
+  settings.prefix = "rt";
+  auto now = std::make_shared<int64_t>(1'000'000);
+  settings.queue.clock = [now] { return *now; };
+  settings.queue.retain_ms = 60'000;
+  settings.queue.retain_max = 2;
+  settings.queue.tombstones_max = 3;
+  open();
+  BOOST_REQUIRE(await_queue(sys, q, 10s));
+  auto ts = tasks({"a", "b", "c", "d", "x"});
+  for (auto& t : ts)
+    t.plan_id = "p";
+  ts[1].dependencies = {"a"};
+  ts[4].plan_id = "other";
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, ts), 5);
+  auto first = lease(10);
+  BOOST_REQUIRE_EQUAL(first.size(), 4u); // a, c, d, x
+  // x is cancelled: it finished first, so it leaves first.
+  must<queued_task>(atom::cancel_v, std::string{"x"});
+  BOOST_REQUIRE(complete_all({"a", "c"}) == std::vector<caf::error>(2));
+  // Three finished, two kept: x left, with its spec and its plan's set.
+  BOOST_CHECK(cli_says("ZCARD rt:fin", "-x 2"));
+  BOOST_CHECK(cli_says("HEXISTS rt:c2:task x", "-x 0"));
+  BOOST_CHECK(cli_says("EXISTS rt:s:x rt:p:other", "-x 0"));
+  BOOST_CHECK(cli_says("ZSCORE rt:gone x", "-x 2")); // not COMPLETED: even
+  caf::error gone;
+  self->request(q, 5s, atom::status_v, std::string{"x"})
+    .receive([](queued_task&) {}, [&](caf::error& e) { gone = e; });
+  BOOST_CHECK(code_of(gone) == ec::not_found);
+  BOOST_REQUIRE(complete_all({"d"}) == std::vector<caf::error>(1));
+  // a left too (COMPLETED): its tombstone is odd, b (READY since a
+  // completed) no longer lists it... and a's dependents went with it.
+  BOOST_CHECK(cli_says("HEXISTS rt:c2:task a", "-x 0"));
+  BOOST_CHECK(cli_says("HEXISTS rt:c2:d a", "-x 0"));
+  BOOST_CHECK(cli_says("ZSCORE rt:gone a", "-x 5"));
+  auto n = must<counts_map>(atom::counts_v, std::string{"p"});
+  BOOST_CHECK(n == (counts_map{{"COMPLETED", 3}, {"READY", 1}}));
+  // Enqueued again: a left COMPLETED, so nothing is added; a task that
+  // depends on it is READY at once, one on x is BLOCKED.
+  BOOST_CHECK_EQUAL(must<int32_t>(atom::add_v, tasks({"a"})), 0);
+  auto more = tasks({"e", "f"});
+  more[0].dependencies = {"a"};
+  more[1].dependencies = {"x"};
+  for (auto& t : more)
+    t.plan_id = "p";
+  BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, more), 2);
+  BOOST_CHECK_EQUAL(must<queued_task>(atom::status_v, std::string{"e"}).state,
+                    "READY");
+  auto f = must<queued_task>(atom::status_v, std::string{"f"});
+  BOOST_CHECK_EQUAL(f.state, "BLOCKED");
+  BOOST_CHECK_EQUAL(f.error, "dependency x did not complete");
+  // After retain_ms every finished task leaves at the next completion
+  // (c, d and f here; b and e are the two kept), and only the latest three
+  // tombstones stay (x's went).
+  auto rest = lease(10);
+  BOOST_REQUIRE_EQUAL(rest.size(), 2u); // b and e
+  *now += 120'000;
+  BOOST_REQUIRE(complete_all({"b", "e"}) == std::vector<caf::error>(2));
+  BOOST_CHECK(cli_says("ZCARD rt:fin", "-x 2"));
+  BOOST_CHECK(cli_says("ZCARD rt:gone", "-x 3"));
+  BOOST_CHECK(cli_says("ZSCORE rt:gone x", "-vq ."));
+  // The plan's last task gone, its counts go too.
+  *now += 120'000;
+  BOOST_REQUIRE(complete_all({"zz"}).size() == 1u); // not found: still purges
+  BOOST_CHECK(cli_says("HLEN rt:c2:task", "-x 1")); // its own entry only
+  BOOST_CHECK(cli_says("EXISTS rt:p:p rt:fin", "-x 0"));
+  BOOST_CHECK(cli_says("HLEN rt:pg", "-x 0"));
+  BOOST_CHECK(must<counts_map>(atom::counts_v, std::string{"p"}).empty());
+  BOOST_CHECK(!finished("p"));
+  auto all = must<counts_map>(atom::counts_v);
+  int64_t kept = 0;
+  for (auto& [state, k] : all)
+    kept += k;
+  BOOST_CHECK_EQUAL(kept, 0);
+  BOOST_CHECK(cli_says("--scan --pattern 'rt:s:*' | wc -l", "-x 0"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,271 @@
+#pragma once
+
+// The Redis TASK QUEUE's retention: finished tasks (COMPLETED, FAILED,
+// BLOCKED, CANCELLED) leave Redis after `retain_ms` or past `retain_max`,
+// oldest first, as they leave the memory queue (task_queue_settings), and
+// the latest `tombstones_max` of them stay as tombstones, so that an
+// enqueue again adds nothing and a dependency on one resolves. Built on the
+// prelude (redis_queue_prelude.hpp) and the transitions
+// (redis_queue_transitions.hpp); every script has it after them. The
+// limits come first in every script's text, as RETAIN_MS, RETAIN_MAX and
+// TOMBSTONES_MAX (retention_config), so that scripts without retention
+// (both 0) do none of it.
+//
+// Keys (P = the configured prefix):
+//   P:fin      zset: the finished tasks still kept, in the order they
+//              finished (score: P:finseq's count), member "<id>\0<ms>",
+//              its finish time
+//   P:gone     zset: the tombstones, member the id, score 2 * (P:goneseq's
+//              count) + 1 when it COMPLETED, + 0 otherwise
+//   P:res      hash: plan -> its tasks kept (enqueued and not left yet);
+//              when it falls to 0 the plan leaves: its set P:p:<plan>
+//              (which keeps the ids of its tasks that left until then: an
+//              SREM per plan per batch cost a command each) and its P:pg
+//              fields go
+//   P:pg       hash: "<plan>\0<state>" -> the plan's tasks that left in
+//              that state: a plan counts them while any of its tasks is
+//              kept (as the memory queue's plan does), and forgets them
+//              with its last one
+//   P:c2:deps  column: a task's dependencies, ids joined by NUL (written
+//              only with retention on), so that a task that leaves also
+//              leaves its dependencies' dependents (column d) or their
+//              waiting lists (column w)
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace orch::redis_lua {
+
+/// The first line of every script: the limits of retention.
+inline std::string retention_config(int64_t retain_ms, size_t retain_max,
+                                    size_t tombstones_max) {
+  return "local RETAIN_MS, RETAIN_MAX, TOMBSTONES_MAX = "
+         + std::to_string(retain_ms) + ", " + std::to_string(retain_max)
+         + ", " + std::to_string(tombstones_max) + "\n";
+}
+
+/// Shared functions, after `transitions` in every script.
+constexpr const char* retention = R"lua(
+local RETAIN = RETAIN_MS > 0 or RETAIN_MAX > 0
+local FIN, GONE = P .. ':fin', P .. ':gone'
+local FINAL = {'COMPLETED', 'FAILED', 'BLOCKED', 'CANCELLED'}
+-- Tasks finished by this script, in order; written by flush_finished.
+local FIN_NEW, FIN_N = {}, 0
+note_finish = function(id)
+  if not RETAIN then return end
+  FIN_N = FIN_N + 1
+  FIN_NEW[FIN_N] = id .. '\0' .. ARGV[2]
+end
+-- Tasks kept by plan, gathered for flush_kept.
+local KEPT = {}
+kept = function(plan, n)
+  if not RETAIN or n == 0 then return end
+  KEPT[plan] = (KEPT[plan] or 0) + n
+end
+-- Adds KEPT to P:res (one HMGET and one HSET for all its plans); returns
+-- the plans that have none kept now.
+local function flush_kept()
+  local add, plans = KEPT, {}
+  KEPT = {}
+  for plan, d in pairs(add) do
+    if d ~= 0 then plans[#plans + 1] = plan end
+  end
+  local left = {}
+  if #plans == 0 then return left end
+  local before = pieces('HMGET', P .. ':res', plans)
+  local after, gone = {}, {}
+  for k, plan in ipairs(plans) do
+    local v = (tonumber(before[k]) or 0) + add[plan]
+    if v > 0 then
+      after[#after + 1] = plan
+      after[#after + 1] = num_s(v)
+    else
+      gone[#gone + 1] = plan
+      left[#left + 1] = plan
+    end
+  end
+  pieces('HSET', P .. ':res', after)
+  pieces('HDEL', P .. ':res', gone)
+  return left
+end
+local function flush_finished()
+  if FIN_N == 0 then return end
+  local base = redis.call('INCRBY', P .. ':finseq', FIN_N) - FIN_N
+  local args = {}
+  for k = 1, FIN_N do
+    args[k + k - 1] = num_s(base + k)
+    args[k + k] = FIN_NEW[k]
+  end
+  pieces('ZADD', FIN, args)
+  FIN_NEW, FIN_N = {}, 0
+end
+-- The tombstones of ids, by id: 1 (it COMPLETED) or 0; none when
+-- retention is off.
+local function tombstones(ids)
+  local out = {}
+  if not RETAIN or #ids == 0 then return out end
+  local s = pieces('ZMSCORE', GONE, ids)
+  for k, id in ipairs(ids) do
+    if s[k] then out[id] = tonumber(s[k]) % 2 end
+  end
+  return out
+end
+-- Takes the tasks that leave out of their dependencies' lists: pairs_ is
+-- dependency, id, ...; each id leaves what column d holds for a dependency
+-- kept (its dependents) and what column w holds for one not enqueued yet
+-- (those waiting for it), so that a task of the same id enqueued later
+-- (after its tombstone went) is not taken for a dependent of either.
+local function leave_dependents(pairs_)
+  if #pairs_ == 0 then return end
+  -- Each dependency once, with all the ids that leave it.
+  local drop, order = {}, {}
+  for k = 1, #pairs_, 2 do
+    local d = pairs_[k]
+    if not drop[d] then
+      drop[d] = {}
+      order[#order + 1] = d
+    end
+    drop[d][pairs_[k + 1]] = true
+  end
+  for _, f in ipairs({'d', 'w'}) do
+    -- w holds only its own entry unless a task waits (usually none).
+    local now = {}
+    if f == 'd' or redis.call('HLEN', col('w')) > 1 then now = column(f, order) end
+    local keep_, gone = {}, {}
+    for k, d in ipairs(order) do
+      if now[k] then
+        local keep = {}
+        for _, x in ipairs(split_ids(now[k])) do
+          if not drop[d][x] then keep[#keep + 1] = x end
+        end
+        if #keep > 0 then
+          keep_[#keep_ + 1] = d
+          keep_[#keep_ + 1] = table.concat(keep, '\0')
+        else
+          gone[#gone + 1] = d
+        end
+      end
+    end
+    write_column(f, keep_, gone)
+  end
+end
+-- Finished tasks ids leave: their fields and specs; their tombstones stay
+-- (the latest TOMBSTONES_MAX), and their plans count them until the
+-- plan's last task leaves (then the plan goes: its set, its counts).
+local function forget(ids)
+  local recs = column(TASK, ids)
+  local deps = column('deps', ids)
+  local n0 = redis.call('INCRBY', P .. ':goneseq', #ids) - #ids
+  local tomb, specs, leave = {}, {}, {}
+  local plans, order = {}, {}
+  for k, id in ipairs(ids) do
+    local s, _, _, plan = parse_rec(recs[k])
+    if s ~= '' then
+      tomb[#tomb + 1] = num_s(2 * (n0 + k) + (s == 'COMPLETED' and 1 or 0))
+      tomb[#tomb + 1] = id
+      specs[#specs + 1] = P .. ':s:' .. id
+      count_runs(nil, s, nil, 1)
+      kept(plan, -1)
+      local n = plans[plan]
+      if not n then
+        n = {}
+        plans[plan] = n
+        order[#order + 1] = plan
+      end
+      n[s] = (n[s] or 0) + 1
+      for _, d in ipairs(split_ids(deps[k] or '')) do
+        leave[#leave + 1] = d
+        leave[#leave + 1] = id
+      end
+    end
+  end
+  for _, f in ipairs({TASK, 'd', 'deps', 'unmet', 'nb', 'result', 'error'}) do
+    clear_if_used(f, ids)
+  end
+  pieces('DEL', nil, specs)
+  pieces('ZADD', GONE, tomb)
+  if TOMBSTONES_MAX > 0 then
+    local over = redis.call('ZCARD', GONE) - TOMBSTONES_MAX
+    if over > 0 then redis.call('ZREMRANGEBYRANK', GONE, 0, over - 1) end
+  end
+  -- A plan with none kept leaves; the others count what left, by state.
+  local left = {}
+  for _, plan in ipairs(flush_kept()) do left[plan] = true end
+  local sets, dels, fields, adds = {}, {}, {}, {}
+  for _, plan in ipairs(order) do
+    local n = plans[plan]
+    for _, s in ipairs(FINAL) do
+      local f = plan .. '\0' .. s
+      if left[plan] then
+        dels[#dels + 1] = f
+      elseif n[s] then
+        fields[#fields + 1] = f
+        adds[#adds + 1] = n[s]
+      end
+    end
+    if left[plan] then sets[#sets + 1] = P .. ':p:' .. plan end
+  end
+  pieces('DEL', nil, sets)
+  pieces('HDEL', P .. ':pg', dels)
+  if #fields > 0 then
+    local before = pieces('HMGET', P .. ':pg', fields)
+    local hset = {}
+    for k, f in ipairs(fields) do
+      hset[k + k - 1] = f
+      hset[k + k] = num_s((tonumber(before[k]) or 0) + adds[k])
+    end
+    pieces('HSET', P .. ':pg', hset)
+  end
+  leave_dependents(leave)
+  flush_counts()
+  -- Nothing cached of the tasks that left may be written back.
+  CACHE, SPECS = {}, {}
+end
+-- Finished tasks past the limits leave, oldest first; run by the scripts
+-- that complete or fail tasks (PURGE), at their end.
+local function purge()
+  if not RETAIN then return end
+  flush_columns()
+  flush_batches()
+  flush_finished()
+  flush_counts()
+  local n = redis.call('ZCARD', FIN)
+  local over = RETAIN_MAX > 0 and n - RETAIN_MAX or 0
+  local ids, m, at = {}, 0, 0
+  while at < n do
+    local xs = redis.call('ZRANGE', FIN, at, at + 99)
+    local stop = #xs < 100
+    for _, x in ipairs(xs) do
+      local z = string.find(x, '\0', 1, true)
+      local t = tonumber(string.sub(x, z + 1))
+      if m < over or (RETAIN_MS > 0 and t + RETAIN_MS <= NOW) then
+        m = m + 1
+        ids[m] = string.sub(x, 1, z - 1)
+      else
+        stop = true
+        break
+      end
+    end
+    if stop then break end
+    at = at + 100
+  end
+  if m == 0 then return end
+  redis.call('ZREMRANGEBYRANK', FIN, 0, m - 1)
+  forget(ids)
+end
+-- The counts of a plan's tasks that left, by state (while any is kept).
+local function gone_counts(plan)
+  local out = {}
+  if not RETAIN then return out end
+  local fields = {}
+  for _, s in ipairs(FINAL) do fields[#fields + 1] = plan .. '\0' .. s end
+  local v = redis.call('HMGET', P .. ':pg', unpack(fields))
+  for k, s in ipairs(FINAL) do
+    if v[k] then out[s] = tonumber(v[k]) end
+  end
+  return out
+end
+)lua";
+
+} // namespace orch::redis_lua
