@@ -190,8 +190,16 @@ local function forget(ids)
     if over > 0 then redis.call('ZREMRANGEBYRANK', GONE, 0, over - 1) end
   end
   -- A plan with none kept leaves; the others count what left, by state.
-  local left = {}
-  for _, plan in ipairs(flush_kept()) do left[plan] = true end
+  -- (Not while any task of it is open: one enqueued before retention was
+  -- on is in no count of P:res.)
+  flush_counts()
+  local left, maybe = {}, flush_kept()
+  if #maybe > 0 then
+    local open = pieces('HMGET', OPEN_KEY, maybe)
+    for k, plan in ipairs(maybe) do
+      if (tonumber(open[k]) or 0) <= 0 then left[plan] = true end
+    end
+  end
   local sets, dels, fields, adds = {}, {}, {}, {}
   for _, plan in ipairs(order) do
     local n = plans[plan]
