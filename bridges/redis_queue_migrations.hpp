@@ -68,6 +68,18 @@ local function migrate_waiting()
   write_column('w', w)
   pieces('DEL', nil, keys)
 end
+-- The zset of tasks backing off that layouts before `layout` kept at key
+-- old: moved into BACKOFF, and a string left there, on which their
+-- promote (a script's first read of it) fails.
+local function retire_backoff(old, layout)
+  local t = redis.call('TYPE', old)['ok']
+  if t == 'zset' then move(old, BACKOFF, true) end
+  if t ~= 'string' then
+    redis.call('SET', old, 'the task queue moved to layout ' .. layout
+               .. ' (tasks backing off in ' .. BACKOFF .. '): this replica '
+               .. 'is too old')
+  end
+end
 -- Layout 1: columns P:c:<field> with seq, max and prio each a column of its
 -- own, the dependents of a task in a set P:d:<id> (and those waiting for a
 -- task not yet enqueued in P:w:<id>), and the zsets P:ready,
@@ -242,13 +254,7 @@ do
                .. '(states and owners in ' .. col('st') .. '): this replica '
                .. 'is too old')
   end
-  t = redis.call('TYPE', P .. ':backoff2')['ok']
-  if t == 'zset' then move(P .. ':backoff2', BACKOFF, true) end
-  if t ~= 'string' then
-    redis.call('SET', P .. ':backoff2', 'the task queue moved to layout 4 '
-               .. '(tasks backing off in ' .. BACKOFF .. '): this replica '
-               .. 'is too old')
-  end
+  retire_backoff(P .. ':backoff2', 4)
 end
 -- Layout 4 kept a task's state with its owner (the column st, see
 -- leased_to), its attempts, m and plan in four columns, and the tasks
@@ -287,13 +293,7 @@ do
     redis.call('SET', col('st'), 'the task queue moved to layout 5 '
                .. '(records in ' .. col(TASK) .. '): this replica is too old')
   end
-  t = redis.call('TYPE', P .. ':backoff4')['ok']
-  if t == 'zset' then move(P .. ':backoff4', BACKOFF, true) end
-  if t ~= 'string' then
-    redis.call('SET', P .. ':backoff4', 'the task queue moved to layout 5 '
-               .. '(tasks backing off in ' .. BACKOFF .. '): this replica '
-               .. 'is too old')
-  end
+  retire_backoff(P .. ':backoff4', 5)
 end
 -- P:all, layout 0's zset of every task, holds this string from the first
 -- script of layout 3 on, which counts only the open tasks of a plan (in

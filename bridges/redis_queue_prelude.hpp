@@ -313,6 +313,28 @@ end
 local function clear_if_used(f, ids)
   if redis.call('HLEN', col(f)) > 1 then write_column(f, nil, ids) end
 end
+-- Adds add[f] to field f of the hash key, for each f of fields, with one
+-- HMGET and one HSET; a field whose sum keep(sum) refuses leaves the hash
+-- (HDEL). Returns the fields that left.
+local function hash_add(key, fields, add, keep)
+  local gone = {}
+  if #fields == 0 then return gone end
+  local before = pieces('HMGET', key, fields)
+  local after = {}
+  for k, f in ipairs(fields) do
+    local v = (tonumber(before[k]) or 0) + add[f]
+    if keep(v) then
+      after[#after + 1] = f
+      after[#after + 1] = num_s(v)
+    else
+      gone[#gone + 1] = f
+    end
+  end
+  pieces('HSET', key, after)
+  pieces('HDEL', key, gone)
+  return gone
+end
+local function nonzero(v) return v ~= 0 end
 -- Writes the counts gathered in TOTAL and OPEN (see count_runs).
 local function flush_counts()
   local plans, n = {}, 0
@@ -330,21 +352,7 @@ local function flush_counts()
       redis.call('HDEL', OPEN_KEY, plan)
     end
   elseif n > 1 then
-    local before = pieces('HMGET', OPEN_KEY, plans)
-    local after, gone, m = {}, {}, 0
-    for k = 1, n do
-      local plan = plans[k]
-      local v = (tonumber(before[k]) or 0) + OPEN[plan]
-      if v == 0 then
-        gone[#gone + 1] = plan
-      else
-        after[m + 1] = plan
-        after[m + 2] = num_s(v)
-        m = m + 2
-      end
-    end
-    pieces('HSET', OPEN_KEY, after)
-    pieces('HDEL', OPEN_KEY, gone)
+    hash_add(OPEN_KEY, plans, OPEN, nonzero)
   end
   for st, d in pairs(TOTAL) do
     if d ~= 0 then redis.call('HINCRBY', P .. ':sc', st, d) end

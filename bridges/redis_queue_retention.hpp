@@ -63,31 +63,14 @@ kept = function(plan, n)
   if not RETAIN or n == 0 then return end
   KEPT[plan] = (KEPT[plan] or 0) + n
 end
--- Adds KEPT to P:res (one HMGET and one HSET for all its plans); returns
--- the plans that have none kept now.
+-- Adds KEPT to P:res; returns the plans that have none kept now.
 local function flush_kept()
   local add, plans = KEPT, {}
   KEPT = {}
   for plan, d in pairs(add) do
     if d ~= 0 then plans[#plans + 1] = plan end
   end
-  local left = {}
-  if #plans == 0 then return left end
-  local before = pieces('HMGET', P .. ':res', plans)
-  local after, gone = {}, {}
-  for k, plan in ipairs(plans) do
-    local v = (tonumber(before[k]) or 0) + add[plan]
-    if v > 0 then
-      after[#after + 1] = plan
-      after[#after + 1] = num_s(v)
-    else
-      gone[#gone + 1] = plan
-      left[#left + 1] = plan
-    end
-  end
-  pieces('HSET', P .. ':res', after)
-  pieces('HDEL', P .. ':res', gone)
-  return left
+  return hash_add(P .. ':res', plans, add, function(v) return v > 0 end)
 end
 local function flush_finished()
   if FIN_N == 0 then return end
@@ -209,24 +192,15 @@ local function forget(ids)
         dels[#dels + 1] = f
       elseif n[s] then
         fields[#fields + 1] = f
-        adds[#adds + 1] = n[s]
+        adds[f] = n[s]
       end
     end
     if left[plan] then sets[#sets + 1] = P .. ':p:' .. plan end
   end
   pieces('DEL', nil, sets)
   pieces('HDEL', P .. ':pg', dels)
-  if #fields > 0 then
-    local before = pieces('HMGET', P .. ':pg', fields)
-    local hset = {}
-    for k, f in ipairs(fields) do
-      hset[k + k - 1] = f
-      hset[k + k] = num_s((tonumber(before[k]) or 0) + adds[k])
-    end
-    pieces('HSET', P .. ':pg', hset)
-  end
+  hash_add(P .. ':pg', fields, adds, nonzero)
   leave_dependents(leave)
-  flush_counts()
   -- Nothing cached of the tasks that left may be written back.
   CACHE, SPECS = {}, {}
 end
