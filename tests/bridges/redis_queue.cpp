@@ -131,8 +131,7 @@ BOOST_FIXTURE_TEST_CASE(finished_tasks_leave_redis_past_the_limits,
   // one leaves. (Both queues answering alike with retention:
   // task_queue_model/both_backends_answer_alike_with_retention.)
   settings.prefix = "rt";
-  auto now = std::make_shared<int64_t>(1'000'000);
-  settings.queue.clock = [now] { return *now; };
+  auto now = test_clock();
   settings.queue.retain_ms = 60'000;
   settings.queue.retain_max = 2;
   settings.queue.tombstones_max = 3;

@@ -145,9 +145,7 @@ struct redis_queue_fixture {
   /// columns st (the state, a leased task's with its owner), attempts, m
   /// and plan, P:backoff5 becomes P:backoff4, and layout 5's strings go.
   bool to_layout_4(const std::string& prefix, int n) {
-    scratch_dir dir;
-    auto lua = dir.path + "/to-layout-4.lua";
-    std::ofstream{lua} << R"lua(
+    return eval_says(R"lua(
 local P = ARGV[1]
 local function col(f) return P .. ':c2:' .. f end
 redis.call('DEL', col('st'), P .. ':backoff4')
@@ -173,9 +171,8 @@ if redis.call('EXISTS', P .. ':backoff5') == 1 then
   redis.call('RENAME', P .. ':backoff5', P .. ':backoff4')
 end
 return n
-)lua";
-    return cli_says("--eval " + lua + " , " + prefix,
-                    "-x " + std::to_string(n));
+)lua",
+                     prefix, "-x " + std::to_string(n));
   }
 
   /// Takes the queue at `prefix` back to layout 3 inside Redis, and says
@@ -186,9 +183,7 @@ return n
   bool to_layout_3(const std::string& prefix, int n) {
     if (!to_layout_4(prefix, n))
       return false;
-    scratch_dir dir;
-    auto lua = dir.path + "/to-layout-3.lua";
-    std::ofstream{lua} << R"lua(
+    return eval_says(R"lua(
 local P = ARGV[1]
 local function col(f) return P .. ':c2:' .. f end
 redis.call('DEL', col('state'), P .. ':backoff2')
@@ -212,9 +207,51 @@ if redis.call('EXISTS', P .. ':backoff4') == 1 then
   redis.call('RENAME', P .. ':backoff4', P .. ':backoff2')
 end
 return n
-)lua";
-    return cli_says("--eval " + lua + " , " + prefix,
-                    "-x " + std::to_string(n));
+)lua",
+                     prefix, "-x " + std::to_string(n));
+  }
+
+  /// Runs the Lua script `lua` with `redis-cli --eval` (ARGV[1]: `prefix`)
+  /// and says whether its output matches `pattern` (as cli_says).
+  bool eval_says(const std::string& lua, const std::string& prefix,
+                 const std::string& pattern) {
+    scratch_dir dir;
+    auto file = dir.path + "/script.lua";
+    std::ofstream{file} << lua;
+    return cli_says("--eval " + file + " , " + prefix, pattern);
+  }
+
+  /// A clock the test moves (ms, from 1,000,000), for the queue to open.
+  std::shared_ptr<int64_t> test_clock() {
+    auto now = std::make_shared<int64_t>(1'000'000);
+    settings.queue.clock = [now] { return *now; };
+    return now;
+  }
+
+  /// Each task's record now.
+  std::vector<queued_task> statuses(const std::vector<std::string>& ids) {
+    std::vector<queued_task> out;
+    for (auto& id : ids)
+      out.push_back(must<queued_task>(atom::status_v, id));
+    return out;
+  }
+
+  /// Checks that each task of `before` reads as it did.
+  void check_reads_as(const std::vector<queued_task>& before) {
+    for (auto& x : before) {
+      auto y = must<queued_task>(atom::status_v, x.task.task_id);
+      BOOST_TEST_CONTEXT(x.task.task_id) {
+        BOOST_CHECK_EQUAL(y.state, x.state);
+        BOOST_CHECK_EQUAL(y.attempts, x.attempts);
+        BOOST_CHECK_EQUAL(y.max_attempts, x.max_attempts);
+        BOOST_CHECK_EQUAL(y.lease_owner, x.lease_owner);
+        BOOST_CHECK_EQUAL(y.lease_expires_ms, x.lease_expires_ms);
+        BOOST_CHECK_EQUAL(y.not_before_ms, x.not_before_ms);
+        BOOST_CHECK_EQUAL(y.seq, x.seq);
+        BOOST_CHECK_EQUAL(y.result, x.result);
+        BOOST_CHECK_EQUAL(y.error, x.error);
+      }
+    }
   }
 
   /// Whether `redis-cli ARGS 2>&1 | grep -q PATTERN` succeeds.

@@ -4,9 +4,7 @@
 // left in its keys instead of writing a task half in each layout.
 
 #include <cstdlib>
-#include <fstream>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,8 +30,7 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_4_are_converted,
   // writes anything. Plan and worker names hold spaces, colons and NUL,
   // which the record must keep apart from its other fields.
   settings.prefix = "l4";
-  auto now = std::make_shared<int64_t>(1'000'000);
-  settings.queue.clock = [now] { return *now; };
+  auto now = test_clock();
   settings.queue.backoff_base_ms = 5000;
   open();
   BOOST_REQUIRE(await_queue(sys, q, 10s));
@@ -57,33 +54,18 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_4_are_converted,
                                         worker, std::string{"rc"})
                         .state,
                       "COMPLETED");
-  BOOST_REQUIRE_EQUAL(must<queued_task>(atom::fail_v, std::string{"b"},
-                                        worker, std::string{"boom"})
+  BOOST_REQUIRE_EQUAL(must<queued_task>(atom::fail_v, std::string{"b"}, worker,
+                                        std::string{"boom"})
                         .state,
                       "QUEUED");
-  std::vector<queued_task> before;
-  for (auto id : {"a", "b", "c", "d", "e", "f"})
-    before.push_back(must<queued_task>(atom::status_v, std::string{id}));
+  auto before = statuses({"a", "b", "c", "d", "e", "f"});
   auto plan_counts = must<counts_map>(atom::counts_v, plan);
   BOOST_REQUIRE(to_layout_4("l4", 6));
   BOOST_REQUIRE(cli_says("HGET l4:c2:st a", "-a ^IN_PROGRESS"));
   BOOST_REQUIRE(cli_says("HGET l4:c2:attempts b", "-x 1"));
   BOOST_REQUIRE(cli_says("ZCARD l4:backoff4", "-x 1"));
   // The next call converts: every task reads as it did.
-  for (auto& x : before) {
-    auto y = must<queued_task>(atom::status_v, x.task.task_id);
-    BOOST_TEST_CONTEXT(x.task.task_id) {
-      BOOST_CHECK_EQUAL(y.state, x.state);
-      BOOST_CHECK_EQUAL(y.attempts, x.attempts);
-      BOOST_CHECK_EQUAL(y.max_attempts, x.max_attempts);
-      BOOST_CHECK_EQUAL(y.lease_owner, x.lease_owner);
-      BOOST_CHECK_EQUAL(y.lease_expires_ms, x.lease_expires_ms);
-      BOOST_CHECK_EQUAL(y.not_before_ms, x.not_before_ms);
-      BOOST_CHECK_EQUAL(y.seq, x.seq);
-      BOOST_CHECK_EQUAL(y.result, x.result);
-      BOOST_CHECK_EQUAL(y.error, x.error);
-    }
-  }
+  check_reads_as(before);
   BOOST_CHECK_EQUAL(before[0].lease_owner, worker);
   BOOST_CHECK_EQUAL(before[1].attempts, 1);
   BOOST_CHECK_EQUAL(before[1].error, "boom");
@@ -159,9 +141,7 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_as_hashes_are_converted,
   // Back to layout 0, inside Redis: the columns become a hash per task
   // (with "before"'s spec in it, the others' in P:s), the zset P:all, the
   // dependents sets, and the READY tasks go into P:r.
-  scratch_dir dir;
-  auto lua = dir.path + "/to-hashes.lua";
-  std::ofstream{lua} << R"lua(
+  BOOST_REQUIRE(eval_says(R"lua(
 local P = ARGV[1]
 redis.call('DEL', P .. ':all') -- layout 3's string: layout 0 had the zset
 local fields = {'state', 'plan', 'attempts', 'unmet', 'owner', 'nb', 'result',
@@ -197,12 +177,9 @@ for k = 1, #ready, 2 do
 end
 redis.call('DEL', P .. ':ready2')
 return redis.call('ZCARD', P .. ':all')
-)lua";
+)lua",
+                          "old", "-x 3"));
   auto cli = "redis-cli -p " + std::to_string(redis.port);
-  BOOST_REQUIRE_EQUAL(std::system((cli + " --eval " + lua + " , old"
-                                   + " | grep -qx 3")
-                                    .c_str()),
-                      0);
   auto before = must<queued_task>(atom::status_v, std::string{"before"});
   BOOST_CHECK_EQUAL(before.task.description, "spec in the hash");
   BOOST_CHECK_EQUAL(before.state, "READY");
@@ -308,9 +285,7 @@ BOOST_FIXTURE_TEST_CASE(plans_counted_by_state_are_finished_by_their_open_tasks,
   // Back to layout 2: p1's counts by state (from its tasks' states), no
   // OPEN, no string at P:all.
   BOOST_REQUIRE(to_layout_3("l2", 4));
-  scratch_dir dir;
-  auto lua = dir.path + "/to-layout-2.lua";
-  std::ofstream{lua} << R"lua(
+  BOOST_REQUIRE(eval_says(R"lua(
 local P = ARGV[1]
 for _, plan in ipairs({'p1', 'p2'}) do
   local key = P .. ':pc:' .. plan
@@ -321,8 +296,8 @@ for _, plan in ipairs({'p1', 'p2'}) do
 end
 redis.call('DEL', P .. ':all')
 return redis.call('HGET', P .. ':pc:p1', 'IN_PROGRESS')
-)lua";
-  BOOST_REQUIRE(cli_says("--eval " + lua + " , l2", "-x 1"));
+)lua",
+                          "l2", "-x 1"));
   BOOST_CHECK(!finished("p1"));
   BOOST_CHECK(!finished("p2"));
   // The next script left the string: layout 2's first look at P:all
@@ -363,8 +338,7 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_3_are_converted,
   // P:c2:state and P:backoff2, on which every script of layout 3 fails
   // before it writes anything.
   settings.prefix = "l3";
-  auto now = std::make_shared<int64_t>(1'000'000);
-  settings.queue.clock = [now] { return *now; };
+  auto now = test_clock();
   settings.queue.backoff_base_ms = 5000;
   open();
   BOOST_REQUIRE(await_queue(sys, q, 10s));
@@ -384,27 +358,12 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_3_are_converted,
                                         std::string{"w"}, std::string{"boom"})
                         .state,
                       "QUEUED");
-  std::vector<queued_task> before;
-  for (auto id : {"a", "b", "c", "d", "e"})
-    before.push_back(must<queued_task>(atom::status_v, std::string{id}));
+  auto before = statuses({"a", "b", "c", "d", "e"});
   BOOST_REQUIRE(to_layout_3("l3", 5));
   BOOST_REQUIRE(cli_says("HGET l3:c2:state a", "-x IN_PROGRESS"));
   BOOST_REQUIRE(cli_says("ZCARD l3:backoff2", "-x 1"));
   // The next call converts: every task reads as it did.
-  for (auto& x : before) {
-    auto y = must<queued_task>(atom::status_v, x.task.task_id);
-    BOOST_TEST_CONTEXT(x.task.task_id) {
-      BOOST_CHECK_EQUAL(y.state, x.state);
-      BOOST_CHECK_EQUAL(y.attempts, x.attempts);
-      BOOST_CHECK_EQUAL(y.max_attempts, x.max_attempts);
-      BOOST_CHECK_EQUAL(y.lease_owner, x.lease_owner);
-      BOOST_CHECK_EQUAL(y.lease_expires_ms, x.lease_expires_ms);
-      BOOST_CHECK_EQUAL(y.not_before_ms, x.not_before_ms);
-      BOOST_CHECK_EQUAL(y.seq, x.seq);
-      BOOST_CHECK_EQUAL(y.result, x.result);
-      BOOST_CHECK_EQUAL(y.error, x.error);
-    }
-  }
+  check_reads_as(before);
   BOOST_CHECK_EQUAL(before[0].lease_owner, "w");
   BOOST_CHECK_EQUAL(before[1].attempts, 1);
   BOOST_CHECK_EQUAL(before[1].error, "boom");
@@ -473,9 +432,7 @@ BOOST_FIXTURE_TEST_CASE(tasks_stored_in_layout_1_are_converted,
   BOOST_CHECK_EQUAL(got[0].max_attempts, settings.queue.max_attempts);
   // Back to layout 1, inside Redis.
   BOOST_REQUIRE(to_layout_3("l1", 5));
-  scratch_dir dir;
-  auto lua = dir.path + "/to-layout-1.lua";
-  std::ofstream{lua} << R"lua(
+  BOOST_REQUIRE(eval_says(R"lua(
 local P = ARGV[1]
 redis.call('DEL', P .. ':c:state')
 for _, f in ipairs({'state', 'plan', 'attempts', 'owner', 'nb', 'result',
@@ -523,10 +480,9 @@ redis.call('HSET', P .. ':c:lease', 'b', '12345')
 redis.call('RENAME', P .. ':ready2', P .. ':ready')
 redis.call('RENAME', P .. ':leases2', P .. ':leases')
 return redis.call('HLEN', P .. ':c:seq')
-)lua";
+)lua",
+                          "l1", "-x 5"));
   auto cli = "redis-cli -p " + std::to_string(redis.port);
-  BOOST_REQUIRE_EQUAL(
-    std::system((cli + " --eval " + lua + " , l1 | grep -qx 5").c_str()), 0);
   // The next call converts: the lease, seq, max and priorities came along.
   auto b = must<queued_task>(atom::status_v, std::string{"b"});
   BOOST_CHECK_EQUAL(b.state, "IN_PROGRESS");
