@@ -117,8 +117,7 @@ if hot then
 end
 if hot then
   local NEW = '\0new'
-  -- hdeps: each task's dependencies, kept only with retention.
-  local hrec, hunmet, hdeps = {}, {}, {}
+  local hrec, hunmet = {}, {}
   local specs, ranks = {}, {}
   local added, nranks = 0, 0
   -- A run of new tasks of one plan: their ids (for P:p:<plan>) and how
@@ -192,10 +191,6 @@ if hot then
       -- concatenation.
       hrec[j] = state .. ' 0 ' .. rank .. ' ' .. seq_s .. ' ' .. max_s .. ' '
                 .. num_s(#plan) .. ':' .. plan
-      if RETAIN and #deps > 0 then
-        hdeps[#hdeps + 1] = id
-        hdeps[#hdeps + 1] = table.concat(deps, '\0')
-      end
       if state == 'READY' then
         ranks[nranks + 1] = rank
         ranks[nranks + 2] = id
@@ -206,7 +201,6 @@ if hot then
   end_run()
   write_column(TASK, hrec)
   write_column('unmet', hunmet)
-  write_column('deps', hdeps)
   pieces('MSET', nil, specs)
   if nranks > 0 then
     redis.call('ZADD', READY, 'inf', ZKEEP)
@@ -311,9 +305,6 @@ for x = 1, nt do
     set('plan', id, plan)
     set('m', id, meta_of(rank, seq_s, max_s))
     if unmet > 1 then set('unmet', id, unmet - 1) end
-    if RETAIN and #tdeps[x] > 0 then
-      set('deps', id, table.concat(tdeps[x], '\0'))
-    end
     specs[#specs + 1] = P .. ':s:' .. id
     specs[#specs + 1] = tspec[x]
     if blocked then

@@ -26,10 +26,10 @@
 //              that state: a plan counts them while any of its tasks is
 //              kept (as the memory queue's plan does), and forgets them
 //              with its last one
-//   P:c2:deps  column: a task's dependencies, ids joined by NUL (written
-//              only with retention on), so that a task that leaves also
-//              leaves its dependencies' dependents (column d) or their
-//              waiting lists (column w)
+//   P:c2:deps  column: a task's dependencies, ids joined by NUL, which
+//              the scripts before this version wrote with retention on;
+//              now read for a task that leaves BLOCKED or CANCELLED and
+//              cleared (a task's dependencies are in its spec)
 
 #include <cstddef>
 #include <cstdint>
@@ -133,23 +133,61 @@ local function leave_dependents(pairs_)
     write_column(f, keep_, gone)
   end
 end
+-- The dependencies of the tasks `ids` (BLOCKED or CANCELLED ones), from
+-- their specs (msgpack maps, specs[k] of ids[k]), as dependency, id pairs
+-- appended to out. Tasks enqueued by the scripts before this version also
+-- named them in the column deps, read while it holds any.
+local function dependencies_of(ids, specs, out)
+  if #ids == 0 then return end
+  for k, id in ipairs(ids) do
+    local ok, t = pcall(cmsgpack.unpack, specs[k] or '')
+    if ok and type(t) == 'table' and type(t.dependencies) == 'table' then
+      for _, d in ipairs(t.dependencies) do
+        out[#out + 1] = d
+        out[#out + 1] = id
+      end
+    end
+  end
+  if redis.call('HLEN', col('deps')) > 1 then
+    local v = column('deps', ids)
+    for k, id in ipairs(ids) do
+      for _, d in ipairs(split_ids(v[k] or '')) do
+        out[#out + 1] = d
+        out[#out + 1] = id
+      end
+    end
+  end
+end
 -- Finished tasks ids leave: their fields and specs; their tombstones stay
 -- (the latest TOMBSTONES_MAX), and their plans count them until the
 -- plan's last task leaves (then the plan goes: its set, its counts).
+-- Only a task that never ran (BLOCKED, CANCELLED) leaves its
+-- dependencies' lists (leave_dependents): one that COMPLETED or FAILED was
+-- leased, so each of its dependencies COMPLETED before it, finished before
+-- it and leaves before it or with it (or finished before retention was
+-- on: then it is final and its dependents are never read again).
 local function forget(ids)
   local recs = column(TASK, ids)
-  local deps = column('deps', ids)
   local n0 = redis.call('INCRBY', P .. ':goneseq', #ids) - #ids
-  local tomb, specs, leave = {}, {}, {}
+  local tomb, specs, nt = {}, {}, 0
+  local leaving, unrun, unrun_at = {}, {}, {}
   local plans, order = {}, {}
   for k, id in ipairs(ids) do
-    local s, _, _, plan = parse_rec(recs[k])
-    if s ~= '' then
-      tomb[#tomb + 1] = num_s(2 * (n0 + k) + (s == 'COMPLETED' and 1 or 0))
-      tomb[#tomb + 1] = id
-      specs[#specs + 1] = P .. ':s:' .. id
-      count_runs(nil, s, nil, 1)
-      kept(plan, -1)
+    local v = recs[k]
+    local s, pl, at = nil, nil, nil
+    if v then s, pl, at = string.match(v, '^(%S+) %d+ %S+ %S+ %S+ (%d+):()') end
+    if s then
+      local plan = string.sub(v, at, at + tonumber(pl) - 1)
+      local bit = s == 'COMPLETED' and 1 or 0
+      nt = nt + 2
+      tomb[nt - 1] = string.format('%d', 2 * (n0 + k) + bit)
+      tomb[nt] = id
+      specs[nt / 2] = P .. ':s:' .. id
+      leaving[id] = true
+      if s == 'BLOCKED' or s == 'CANCELLED' then
+        unrun[#unrun + 1] = id
+        unrun_at[#unrun_at + 1] = nt / 2
+      end
       local n = plans[plan]
       if not n then
         n = {}
@@ -157,11 +195,29 @@ local function forget(ids)
         order[#order + 1] = plan
       end
       n[s] = (n[s] or 0) + 1
-      for _, d in ipairs(split_ids(deps[k] or '')) do
-        leave[#leave + 1] = d
-        leave[#leave + 1] = id
+    end
+  end
+  local leave = {}
+  if #unrun > 0 then
+    local keys = {}
+    for k, at in ipairs(unrun_at) do keys[k] = specs[at] end
+    local pairs_ = {}
+    dependencies_of(unrun, (pieces('MGET', nil, keys)), pairs_)
+    -- A dependency that leaves with them leaves its lists whole.
+    for k = 1, #pairs_, 2 do
+      if not leaving[pairs_[k]] then
+        leave[#leave + 1] = pairs_[k]
+        leave[#leave + 1] = pairs_[k + 1]
       end
     end
+  end
+  for _, plan in ipairs(order) do
+    local m = 0
+    for s, c in pairs(plans[plan]) do
+      count_runs(nil, s, nil, c)
+      m = m + c
+    end
+    kept(plan, -m)
   end
   for _, f in ipairs({TASK, 'd', 'deps', 'unmet', 'nb', 'result', 'error'}) do
     clear_if_used(f, ids)
