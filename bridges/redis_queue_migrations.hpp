@@ -183,19 +183,22 @@ local function migrate_hashes()
   redis.call('DEL', P .. ':all')
   migrate_waiting()
 end
--- P:c:state, layout 1's column of states, holds this string from the first
--- script of layout 2 on: every script of layout 1 reads that key before it
--- writes anything (or, for a lease, finds its zsets empty first), and fails
--- on it. A replica of layout 1 during a rolling update then answers errors
--- instead of writing a task half in each layout; a task it had leased
--- comes back when its lease ends.
+-- P:c:state, layout 1's column of states, held a string from the first
+-- script of layout 2 on, and holds layout 6's mark from the first script
+-- of layout 6 on (a hash with the field LAYOUT6, below): every script of
+-- layout 1 reads that key before it writes anything (or, for a lease,
+-- finds its zsets empty first), and failed on the string; on the mark it
+-- finds no task, and its enqueue fails writing P:c:seq (a string), after
+-- writing only keys of layout 1 that no script reads any more. A replica
+-- of layout 1 during a rolling update then answers errors instead of
+-- writing a task half in each layout; a task it had leased comes back
+-- when its lease ends.
+local LAYOUT6 = '\0layout 6'
+local MARKED6 = false
 do
   local t = redis.call('TYPE', P .. ':c:state')['ok']
-  if t == 'hash' then migrate_columns() end
-  if t ~= 'string' then
-    redis.call('SET', P .. ':c:state', 'the task queue moved to layout 2 '
-               .. '(columns ' .. P .. ':c2:<field>): this replica is too old')
-  end
+  MARKED6 = t == 'hash' and redis.call('HEXISTS', P .. ':c:state', LAYOUT6) == 1
+  if t == 'hash' and not MARKED6 then migrate_columns() end
 end
 -- Layout 4's value of a task's state and owner in the column st: a leased
 -- task's is "IN_PROGRESS\0<owner>", any other's its state's name.
@@ -312,6 +315,50 @@ do
                .. '(open tasks of a plan counted in ' .. P
                .. ':pc:<plan> OPEN): this replica is too old')
   end
+end
+-- Layout 5 kept retention's finished tasks and tombstones in zsets (P:fin,
+-- scored by P:finseq's count; P:gone, by 2 * P:goneseq's count + 1 for a
+-- task that COMPLETED); layout 6 in lists and a hash (FIN, GONE, GONE_Q:
+-- redis_queue_retention.hpp), in the same order.
+local function migrate_retention()
+  local old_fin, old_gone = P .. ':fin', P .. ':gone'
+  if redis.call('TYPE', old_fin)['ok'] == 'zset' then
+    local n = redis.call('ZCARD', old_fin)
+    for a = 0, n - 1, 1000 do
+      pieces('RPUSH', FIN, redis.call('ZRANGE', old_fin, a, a + 999))
+    end
+  end
+  if redis.call('TYPE', old_gone)['ok'] == 'zset' then
+    local n = redis.call('ZCARD', old_gone)
+    redis.call('HSET', GONE, '', KEEP)
+    for a = 0, n - 1, 1000 do
+      local xs = redis.call('ZRANGE', old_gone, a, a + 999, 'WITHSCORES')
+      local h, q = {}, {}
+      for k = 1, #xs, 2 do
+        q[#q + 1] = xs[k]
+        h[#h + 1] = xs[k]
+        h[#h + 1] = tonumber(xs[k + 1]) % 2 == 1 and '1' or '0'
+      end
+      pieces('HSET', GONE, h)
+      pieces('RPUSH', GONE_Q, q)
+    end
+  end
+  redis.call('DEL', old_fin, P .. ':finseq', old_gone, P .. ':goneseq')
+end
+-- Layout 6's mark: P:c:state a hash with the field LAYOUT6 (no task's id:
+-- ids hold no NUL) and P:c:seq a string. Every script of layout 5 (and
+-- of layouts 2 to 4) takes a hash at P:c:state for layout 1's columns and
+-- first reads P:c:seq as a hash (migrate_columns: entries), which fails
+-- before it writes anything: such a replica during a rolling update
+-- answers errors instead of noting finished tasks and tombstones where
+-- this one no longer reads them (it would enqueue again a task that left).
+if not MARKED6 then
+  migrate_retention()
+  local why = 'the task queue moved to layout 6 (finished tasks in '
+              .. FIN .. ', tombstones in ' .. GONE .. '): this replica is too old'
+  redis.call('DEL', P .. ':c:state')
+  redis.call('HSET', P .. ':c:state', LAYOUT6, why)
+  redis.call('SET', P .. ':c:seq', why)
 end
 )lua";
 

@@ -11,12 +11,18 @@
 // TOMBSTONES_MAX (retention_config), so that scripts without retention
 // (both 0) do none of it.
 //
-// Keys (P = the configured prefix):
-//   P:fin      zset: the finished tasks still kept, in the order they
-//              finished (score: P:finseq's count), member "<id>\0<ms>",
-//              its finish time
-//   P:gone     zset: the tombstones, member the id, score 2 * (P:goneseq's
-//              count) + 1 when it COMPLETED, + 0 otherwise
+// Keys (P = the configured prefix), since layout 6:
+//   P:fin6     list: the finished tasks still kept, in the order they
+//              finished, "<id>\0<ms>" (its finish time); appended to,
+//              and taken from the front
+//   P:gone6    hash: the tombstones, id -> 1 when it COMPLETED, 0
+//              otherwise (and the entry KEEP under '', as the columns)
+//   P:goneq    list: the ids of the tombstones, oldest first
+// Layout 5 kept the two in zsets (P:fin and P:gone, scored by a count of
+// their own): each insert walked a skip list (a few cache misses per
+// level), ~3.5 and ~4 µs of the server per task (tombstones: with their
+// look-up at enqueue). Layout 6's first script moves them
+// (redis_queue_migrations.hpp).
 //   P:res      hash: plan -> its tasks kept (enqueued and not left yet);
 //              when it falls to 0 the plan leaves: its set P:p:<plan>
 //              (which keeps the ids of its tasks that left until then: an
@@ -48,7 +54,7 @@ inline std::string retention_config(int64_t retain_ms, size_t retain_max,
 /// Shared functions, after `transitions` in every script.
 constexpr const char* retention = R"lua(
 local RETAIN = RETAIN_MS > 0 or RETAIN_MAX > 0
-local FIN, GONE = P .. ':fin', P .. ':gone'
+local FIN, GONE, GONE_Q = P .. ':fin6', P .. ':gone6', P .. ':goneq'
 local FINAL = {'COMPLETED', 'FAILED', 'BLOCKED', 'CANCELLED'}
 -- Tasks finished by this script, in order; written by flush_finished.
 local FIN_NEW, FIN_N = {}, 0
@@ -74,13 +80,7 @@ local function flush_kept()
 end
 local function flush_finished()
   if FIN_N == 0 then return end
-  local base = redis.call('INCRBY', P .. ':finseq', FIN_N) - FIN_N
-  local args = {}
-  for k = 1, FIN_N do
-    args[k + k - 1] = num_s(base + k)
-    args[k + k] = FIN_NEW[k]
-  end
-  pieces('ZADD', FIN, args)
+  pieces('RPUSH', FIN, FIN_NEW)
   FIN_NEW, FIN_N = {}, 0
 end
 -- The tombstones of ids, by id: 1 (it COMPLETED) or 0; none when
@@ -88,9 +88,9 @@ end
 local function tombstones(ids)
   local out = {}
   if not RETAIN or #ids == 0 then return out end
-  local s = pieces('ZMSCORE', GONE, ids)
+  local v = pieces('HMGET', GONE, ids)
   for k, id in ipairs(ids) do
-    if s[k] then out[id] = tonumber(s[k]) % 2 end
+    if v[k] then out[id] = v[k] == '1' and 1 or 0 end
   end
   return out
 end
@@ -168,7 +168,6 @@ end
 -- on: then it is final and its dependents are never read again).
 local function forget(ids)
   local recs = column(TASK, ids)
-  local n0 = redis.call('INCRBY', P .. ':goneseq', #ids) - #ids
   local tomb, specs, nt = {}, {}, 0
   local leaving, unrun, unrun_at = {}, {}, {}
   local plans, order = {}, {}
@@ -178,10 +177,9 @@ local function forget(ids)
     if v then s, pl, at = string.match(v, '^(%S+) %d+ %S+ %S+ %S+ (%d+):()') end
     if s then
       local plan = string.sub(v, at, at + tonumber(pl) - 1)
-      local bit = s == 'COMPLETED' and 1 or 0
       nt = nt + 2
-      tomb[nt - 1] = string.format('%d', 2 * (n0 + k) + bit)
-      tomb[nt] = id
+      tomb[nt - 1] = id
+      tomb[nt] = s == 'COMPLETED' and '1' or '0'
       specs[nt / 2] = P .. ':s:' .. id
       leaving[id] = true
       if s == 'BLOCKED' or s == 'CANCELLED' then
@@ -223,10 +221,18 @@ local function forget(ids)
     clear_if_used(f, ids)
   end
   pieces('DEL', nil, specs)
-  pieces('ZADD', GONE, tomb)
+  if nt > 0 then
+    local q = {}
+    for k = 1, nt, 2 do q[#q + 1] = tomb[k] end
+    tomb[nt + 1], tomb[nt + 2] = '', KEEP
+    pieces('HSET', GONE, tomb)
+    pieces('RPUSH', GONE_Q, q)
+  end
   if TOMBSTONES_MAX > 0 then
-    local over = redis.call('ZCARD', GONE) - TOMBSTONES_MAX
-    if over > 0 then redis.call('ZREMRANGEBYRANK', GONE, 0, over - 1) end
+    local over = redis.call('LLEN', GONE_Q) - TOMBSTONES_MAX
+    if over > 0 then
+      pieces('HDEL', GONE, redis.call('LPOP', GONE_Q, over))
+    end
   end
   -- A plan with none kept leaves; the others count what left, by state.
   -- (Not while any task of it is open: one enqueued before retention was
@@ -268,11 +274,11 @@ local function purge()
   flush_batches()
   flush_finished()
   flush_counts()
-  local n = redis.call('ZCARD', FIN)
+  local n = redis.call('LLEN', FIN)
   local over = RETAIN_MAX > 0 and n - RETAIN_MAX or 0
   local ids, m, at = {}, 0, 0
   while at < n do
-    local xs = redis.call('ZRANGE', FIN, at, at + 99)
+    local xs = redis.call('LRANGE', FIN, at, at + 99)
     local stop = #xs < 100
     for _, x in ipairs(xs) do
       local z = string.find(x, '\0', 1, true)
@@ -289,7 +295,7 @@ local function purge()
     at = at + 100
   end
   if m == 0 then return end
-  redis.call('ZREMRANGEBYRANK', FIN, 0, m - 1)
+  redis.call('LTRIM', FIN, m, -1)
   forget(ids)
 end
 -- The counts of a plan's tasks that left, by state (while any is kept).

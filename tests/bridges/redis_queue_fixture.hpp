@@ -140,11 +140,38 @@ struct redis_queue_fixture {
     return must<bool>(atom::finished_v, plan);
   }
 
+  /// Takes the queue at `prefix` back to layout 5 inside Redis, and says
+  /// whether it moved `n` tombstones: retention's list of finished tasks
+  /// becomes the zset P:fin (scored by P:finseq's count), its tombstones
+  /// the zset P:gone (2 * P:goneseq's count + 1 for a task that
+  /// COMPLETED), and layout 6's mark goes (P:c:state a string again).
+  bool to_layout_5(const std::string& prefix, int n) {
+    return eval_says(R"lua(
+local P = ARGV[1]
+local fin = redis.call('LRANGE', P .. ':fin6', 0, -1)
+for k, x in ipairs(fin) do redis.call('ZADD', P .. ':fin', k, x) end
+if #fin > 0 then redis.call('SET', P .. ':finseq', #fin) end
+local q = redis.call('LRANGE', P .. ':goneq', 0, -1)
+for k, id in ipairs(q) do
+  local bit = redis.call('HGET', P .. ':gone6', id) == '1' and 1 or 0
+  redis.call('ZADD', P .. ':gone', 2 * k + bit, id)
+end
+if #q > 0 then redis.call('SET', P .. ':goneseq', #q) end
+redis.call('DEL', P .. ':fin6', P .. ':gone6', P .. ':goneq', P .. ':c:seq')
+redis.call('SET', P .. ':c:state', 'layout 2 and after')
+return #q
+)lua",
+                     prefix, "-x " + std::to_string(n));
+  }
+
   /// Takes the queue at `prefix` back to layout 4 inside Redis, and says
   /// whether it moved `n` tasks: each record in the column task becomes the
   /// columns st (the state, a leased task's with its owner), attempts, m
-  /// and plan, P:backoff5 becomes P:backoff4, and layout 5's strings go.
+  /// and plan, P:backoff5 becomes P:backoff4, and layout 5's strings go
+  /// (after layout 6's mark: to_layout_5).
   bool to_layout_4(const std::string& prefix, int n) {
+    if (!to_layout_5(prefix, 0))
+      return false;
     return eval_says(R"lua(
 local P = ARGV[1]
 local function col(f) return P .. ':c2:' .. f end
