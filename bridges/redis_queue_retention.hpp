@@ -275,21 +275,26 @@ local function purge()
   flush_finished()
   flush_counts()
   local n = redis.call('LLEN', FIN)
-  local over = RETAIN_MAX > 0 and n - RETAIN_MAX or 0
-  local ids, m, at = {}, 0, 0
-  while at < n do
+  local ids, m = {}, 0
+  -- Those past RETAIN_MAX, in one read; then, by RETAIN_MS, those due.
+  if RETAIN_MAX > 0 and n > RETAIN_MAX then
+    for _, x in ipairs(redis.call('LRANGE', FIN, 0, n - RETAIN_MAX - 1)) do
+      m = m + 1
+      ids[m] = string.sub(x, 1, string.find(x, '\0', 1, true) - 1)
+    end
+  end
+  local at = m
+  while RETAIN_MS > 0 and at < n do
     local xs = redis.call('LRANGE', FIN, at, at + 99)
     local stop = #xs < 100
     for _, x in ipairs(xs) do
       local z = string.find(x, '\0', 1, true)
-      local t = tonumber(string.sub(x, z + 1))
-      if m < over or (RETAIN_MS > 0 and t + RETAIN_MS <= NOW) then
-        m = m + 1
-        ids[m] = string.sub(x, 1, z - 1)
-      else
+      if tonumber(string.sub(x, z + 1)) + RETAIN_MS > NOW then
         stop = true
         break
       end
+      m = m + 1
+      ids[m] = string.sub(x, 1, z - 1)
     end
     if stop then break end
     at = at + 100
