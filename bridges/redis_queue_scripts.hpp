@@ -41,12 +41,17 @@
 //   P:op:<plan> set: outbox keys of a plan
 //   P:ok       hash: outbox key -> its plan (to leave P:op when dropped)
 //   P:c:state  string: says the queue moved to layout 2; every script of
-//              layout 1 fails on it (redis_queue_migrations.hpp)
+//              layout 1 fails on it (redis_queue_migrations.hpp); since
+//              layout 6 its mark (below)
 //   P:all      string: the same for layout 3 (scripts of layouts 0 to 2)
 //   P:c2:state, P:backoff2 strings: the same for layout 4 (scripts of
 //              layout 3)
 //   P:c2:st, P:backoff4 strings: the same for layout 5 (scripts of
 //              layout 4)
+//   P:c:state, P:c:seq  a hash with the field "\0layout 6" and a string:
+//              the same for layout 6 (scripts of layouts 2 to 5), whose
+//              retention keys are lists and a hash
+//              (redis_queue_retention.hpp)
 // The layouts before (a hash per task; columns P:c:<field> with sets
 // P:d:<id> and P:w:<id>; the columns P:c2:state and P:c2:owner, a hash
 // P:pc:<plan> per plan; the columns st, attempts, m and plan) are moved
