@@ -42,6 +42,29 @@ void fill(pb::DeliberationResult* out, const deliberation_result& r);
 
 void fill(pb::OrchestratorMetadata* m, const std::string& execution_id);
 
+/// The result of task `id` from the result store (which keeps failures
+/// too: status "timeout" or "failed").
+void fill(pb::GetDeliberationResultResponse* resp, const std::string& id,
+          const deliberation_outcome& out);
+
+/// The result of task `id` not in the result store, by its state in the
+/// TASK QUEUE (pending, in progress, completed or failed).
+void fill(pb::GetDeliberationResultResponse* resp, const std::string& id,
+          const queued_task& q);
+
+/// The derived tasks, at most `cap` per role (0: all).
+void fill(pb::DeriveSubtasksResponse* resp, const std::vector<task_spec>& ts,
+          int cap);
+
+/// The councils of role `filter` ("" for all), with their agents when
+/// `agents`.
+void fill(pb::ListCouncilsResponse* resp, const std::vector<council_info>& xs,
+          const std::string& filter, bool agents);
+
+void fill(pb::OrchestratorStats* x, const orchestrator_stats& s);
+
+void fill(pb::GetMetricsResponse* resp, const orchestrator_stats& s);
+
 // -- counting -----------------------------------------------------------------
 
 /// Calls by "method code" (e.g. "Deliberate OK"), for /metrics.

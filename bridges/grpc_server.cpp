@@ -108,20 +108,7 @@ public:
       self->request(orch, admin_timeout, atom::result_v, id)
         .then(
           [=](const deliberation_outcome& out) {
-            resp->set_task_id(id);
-            // The result store keeps failures too: status "timeout" or
-            // "failed" (ORCHESTRATOR's failed_outcome).
-            resp->set_status(out.status == "timeout"
-                               ? pb::DELIBERATION_STATUS_TIMEOUT
-                             : out.status == "failed"
-                               ? pb::DELIBERATION_STATUS_FAILED
-                               : pb::DELIBERATION_STATUS_COMPLETED);
-            for (auto& x : out.results)
-              fill(resp->add_results(), x);
-            resp->set_winner_id(out.winner_id);
-            resp->set_duration_ms(out.duration_ms);
-            resp->set_error_message(out.error);
-            fill(resp->mutable_metadata(), out.execution_id);
+            fill(resp, id, out);
             r->finish(Status::OK);
           },
           [=](caf::error& err) {
@@ -134,15 +121,7 @@ public:
             self->request(queue, admin_timeout, atom::status_v, id)
               .then(
                 [=](queued_task& q) {
-                  resp->set_task_id(id);
-                  auto& s = q.state;
-                  resp->set_status(
-                    s == "QUEUED" || s == "READY"
-                      ? pb::DELIBERATION_STATUS_PENDING
-                    : s == "IN_PROGRESS" ? pb::DELIBERATION_STATUS_IN_PROGRESS
-                    : s == "COMPLETED"   ? pb::DELIBERATION_STATUS_COMPLETED
-                                         : pb::DELIBERATION_STATUS_FAILED);
-                  resp->set_error_message(q.error);
+                  fill(resp, id, q);
                   r->finish(Status::OK);
                 },
                 [=](caf::error& e2) { r->finish(to_status(e2)); });
@@ -161,30 +140,8 @@ public:
       return r;
     auto dispatch = req->strategy().auto_publish_to_nats();
     auto cap = plan->second;
-    derive(r, std::move(plan->first), dispatch, [resp, cap](std::vector<task_spec>& ts) {
-      std::map<std::string, int> per_role;
-      for (auto& t : ts) {
-        if (cap > 0 && ++per_role[t.role] > cap)
-          continue;
-        auto* x = resp->add_tasks();
-        x->set_task_id(t.task_id);
-        x->set_role(t.role);
-        x->set_description(t.description);
-        for (auto& d : t.dependencies)
-          x->add_dependencies(d);
-        auto* c = x->mutable_constraints();
-        c->set_rubric(t.constraints.rubric);
-        for (auto& q : t.constraints.requirements)
-          c->add_requirements(q);
-        c->set_max_iterations(t.constraints.max_iterations);
-        c->set_timeout_seconds(t.constraints.timeout_seconds);
-        x->set_case_id(t.story_id);
-        x->set_plan_id(t.plan_id);
-        x->set_priority(t.priority);
-      }
-      resp->set_total_tasks(resp->tasks_size());
-      resp->set_derivation_id("derivation-" + std::to_string(now_ms()));
-    });
+    derive(r, std::move(plan->first), dispatch,
+           [resp, cap](std::vector<task_spec>& ts) { fill(resp, ts, cap); });
     return r;
   }
 
@@ -258,25 +215,12 @@ public:
     auto* r = counted("ListCouncils");
     auto filter = normalize_role(req->role_filter());
     auto agents = req->include_agents();
-    admin<std::vector<council_info>>(r, [resp, filter, agents](std::vector<council_info>& xs) {
-        for (auto& c : xs) {
-          if (!filter.empty() && c.role != filter)
-            continue;
-          auto* x = resp->add_councils();
-          x->set_council_id(c.council_id);
-          x->set_role(c.role);
-          x->set_num_agents(static_cast<int32_t>(c.agent_ids.size()));
-          x->set_status("active");
-          x->set_model(c.agent_type);
-          if (agents)
-            for (auto& id : c.agent_ids) {
-              auto* a = x->add_agents();
-              a->set_agent_id(id);
-              a->set_role(c.role);
-              a->set_status("ready");
-            }
-        }
-      }, atom::list_v);
+    admin<std::vector<council_info>>(
+      r,
+      [resp, filter, agents](std::vector<council_info>& xs) {
+        fill(resp, xs, filter, agents);
+      },
+      atom::list_v);
     return r;
   }
 
@@ -349,15 +293,10 @@ public:
         r->finish(Status::OK);
         return;
       }
-      admin<orchestrator_stats>(r, [resp](orchestrator_stats& s) {
-        auto* x = resp->mutable_stats();
-        x->set_total_deliberations(s.total_deliberations);
-        x->set_total_orchestrations(s.total_orchestrations);
-        x->set_avg_deliberation_time_ms(s.avg_ms);
-        x->set_active_councils(s.active_councils);
-        for (auto& [role, n] : s.role_counts)
-          (*x->mutable_role_counts())[role] = n;
-      }, atom::stats_v);
+      admin<orchestrator_stats>(
+        r,
+        [resp](orchestrator_stats& s) { fill(resp->mutable_stats(), s); },
+        atom::stats_v);
     };
     if (!b_.placement) {
       rest();
@@ -388,17 +327,8 @@ public:
                                        const pb::GetMetricsRequest*,
                                        pb::GetMetricsResponse* resp) override {
     auto* r = counted("GetMetrics");
-    admin<orchestrator_stats>(r, [resp](orchestrator_stats& s) {
-      auto* p = resp->mutable_performance();
-      p->set_avg_deliberation_ms(s.avg_ms);
-      p->set_avg_orchestration_ms(s.avg_ms);
-      p->set_p50_latency_ms(s.p50_ms);
-      p->set_p95_latency_ms(s.p95_ms);
-      p->set_p99_latency_ms(s.p99_ms);
-      auto* c = resp->mutable_councils();
-      c->set_total_councils(static_cast<int32_t>(s.active_councils));
-      c->set_active_councils(static_cast<int32_t>(s.active_councils));
-    }, atom::stats_v);
+    admin<orchestrator_stats>(
+      r, [resp](orchestrator_stats& s) { fill(resp, s); }, atom::stats_v);
     return r;
   }
 
