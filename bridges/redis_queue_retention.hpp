@@ -246,18 +246,19 @@ local function forget(ids)
     end
   end
   local sets, dels, fields, adds = {}, {}, {}, {}
+  -- (A field's name is built only where it is used: a batch of chains
+  -- finishes a task of as many plans as tasks.)
   for _, plan in ipairs(order) do
-    local n = plans[plan]
-    for _, s in ipairs(FINAL) do
-      local f = plan .. '\0' .. s
-      if left[plan] then
-        dels[#dels + 1] = f
-      elseif n[s] then
+    if left[plan] then
+      for _, s in ipairs(FINAL) do dels[#dels + 1] = plan .. '\0' .. s end
+      sets[#sets + 1] = P .. ':p:' .. plan
+    else
+      for s, c in pairs(plans[plan]) do
+        local f = plan .. '\0' .. s
         fields[#fields + 1] = f
-        adds[f] = n[s]
+        adds[f] = c
       end
     end
-    if left[plan] then sets[#sets + 1] = P .. ':p:' .. plan end
   end
   pieces('DEL', nil, sets)
   pieces('HDEL', P .. ':pg', dels)
