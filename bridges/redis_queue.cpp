@@ -147,9 +147,9 @@ caf::expected<std::vector<queued_task>> to_tasks(const redis_value& v) {
   return out;
 }
 
-/// Fields of a leased task as the lease script returns it: id, spec,
-/// attempts, m, nb, error.
-constexpr size_t leased_fields = 6;
+/// Fields of a leased task as the lease script returns it: spec,
+/// attempts, m, and nb and error only after attempts over 1.
+constexpr size_t leased_fields = 3;
 
 /// The seq and max attempts of a task's column m: "<rank> <seq> <max>".
 std::pair<int64_t, int32_t> seq_and_max(const std::string& m) {
@@ -165,24 +165,36 @@ std::pair<int64_t, int32_t> seq_and_max(const std::string& m) {
 /// script's reply (the fields all of them share are not sent).
 caf::expected<std::vector<queued_task>>
 to_leased(redis_value& v, const std::string& worker, int64_t expires) {
-  if (v.type != REDIS_REPLY_ARRAY || v.elements.size() % leased_fields != 0)
+  auto malformed = [] {
     return caf::make_error(ec::internal, "redis: malformed leased tasks");
+  };
+  if (v.type != REDIS_REPLY_ARRAY)
+    return malformed();
   std::vector<queued_task> out;
   out.reserve(v.elements.size() / leased_fields);
-  for (size_t i = 0; i < v.elements.size(); i += leased_fields) {
+  auto n = v.elements.size();
+  for (size_t i = 0; i < n;) {
+    if (n - i < leased_fields)
+      return malformed();
     auto* e = v.elements.data() + i;
-    auto spec = from_msgpack<task_spec>(e[1].str.data(), e[1].str.size());
+    auto spec = from_msgpack<task_spec>(e[0].str.data(), e[0].str.size());
     if (!spec)
       return std::move(spec.error());
     auto& q = out.emplace_back();
     q.task = std::move(*spec);
     q.state = "IN_PROGRESS";
-    q.attempts = static_cast<int32_t>(number(e[2]));
-    std::tie(q.seq, q.max_attempts) = seq_and_max(e[3].str);
+    q.attempts = static_cast<int32_t>(number(e[1]));
+    std::tie(q.seq, q.max_attempts) = seq_and_max(e[2].str);
     q.lease_owner = worker;
     q.lease_expires_ms = expires;
-    q.not_before_ms = number(e[4]);
-    q.error = std::move(e[5].str);
+    i += leased_fields;
+    if (q.attempts > 1) {
+      if (n - i < 2)
+        return malformed();
+      q.not_before_ms = number(e[3]);
+      q.error = std::move(e[4].str);
+      i += 2;
+    }
   }
   return out;
 }

@@ -68,10 +68,11 @@
 namespace orch::redis_lua {
 
 /// ARGV: P, now, worker, ttl, n, base, maxb. Returns the leased tasks,
-/// flat, 6 fields each: id, spec, attempts, m (whose seq and max the
-/// bridge reads), nb, error (their state, owner, lease and result are the
-/// same for all: IN_PROGRESS, worker, now + ttl, none). A hot path: whole
-/// columns, read and written once each for the batch.
+/// flat: spec (which holds the id), attempts, m (whose seq and max the
+/// bridge reads), and only when attempts is over 1 (a task tried before)
+/// nb and error, which no other task has (their state, owner, lease and
+/// result are the same for all: IN_PROGRESS, worker, now + ttl, none). A
+/// hot path: whole columns, read and written once each for the batch.
 constexpr const char* lease = R"lua(
 local worker, ttl, n = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 promote(tonumber(ARGV[6]), tonumber(ARGV[7]))
@@ -135,13 +136,15 @@ for k = 1, m do
     hrec[j] = 'IN_PROGRESS ' .. num_s(a) .. ' ' .. mk .. tail[k] .. worker
     zl[j - 1] = expires
     zl[j] = id
-    out[o + 1] = id
-    out[o + 2] = specs[k] or ''
-    out[o + 3] = a
-    out[o + 4] = mk
-    out[o + 5] = nb[k] or '0'
-    out[o + 6] = err[k] or ''
-    o = o + 6
+    out[o + 1] = specs[k] or ''
+    out[o + 2] = a
+    out[o + 3] = mk
+    o = o + 3
+    if a > 1 then
+      out[o + 1] = nb[k] or '0'
+      out[o + 2] = err[k] or ''
+      o = o + 2
+    end
   end
 end
 -- Open before and after: no count of their plans changes.
