@@ -168,8 +168,10 @@ end
 -- on: then it is final and its dependents are never read again).
 local function forget(ids)
   local recs = column(TASK, ids)
-  local tomb, specs, nt = {}, {}, 0
-  local leaving, unrun, unrun_at = {}, {}, {}
+  -- tomb: id, bit pairs for GONE; gone: the ids for GONE_Q; unrun and
+  -- unrun_keys: the BLOCKED or CANCELLED ones and their specs' keys.
+  local tomb, gone, specs = {}, {}, {}
+  local leaving, unrun, unrun_keys = {}, {}, {}
   local plans, order = {}, {}
   for k, id in ipairs(ids) do
     local v = recs[k]
@@ -177,14 +179,15 @@ local function forget(ids)
     if v then s, pl, at = string.match(v, '^(%S+) %d+ %S+ %S+ %S+ (%d+):()') end
     if s then
       local plan = string.sub(v, at, at + tonumber(pl) - 1)
-      nt = nt + 2
-      tomb[nt - 1] = id
-      tomb[nt] = s == 'COMPLETED' and '1' or '0'
-      specs[nt / 2] = P .. ':s:' .. id
+      local key = P .. ':s:' .. id
+      gone[#gone + 1] = id
+      tomb[#tomb + 1] = id
+      tomb[#tomb + 1] = s == 'COMPLETED' and '1' or '0'
+      specs[#specs + 1] = key
       leaving[id] = true
       if s == 'BLOCKED' or s == 'CANCELLED' then
         unrun[#unrun + 1] = id
-        unrun_at[#unrun_at + 1] = nt / 2
+        unrun_keys[#unrun_keys + 1] = key
       end
       local n = plans[plan]
       if not n then
@@ -197,10 +200,8 @@ local function forget(ids)
   end
   local leave = {}
   if #unrun > 0 then
-    local keys = {}
-    for k, at in ipairs(unrun_at) do keys[k] = specs[at] end
     local pairs_ = {}
-    dependencies_of(unrun, (pieces('MGET', nil, keys)), pairs_)
+    dependencies_of(unrun, (pieces('MGET', nil, unrun_keys)), pairs_)
     -- A dependency that leaves with them leaves its lists whole.
     for k = 1, #pairs_, 2 do
       if not leaving[pairs_[k]] then
@@ -221,12 +222,11 @@ local function forget(ids)
     clear_if_used(f, ids)
   end
   pieces('DEL', nil, specs)
-  if nt > 0 then
-    local q = {}
-    for k = 1, nt, 2 do q[#q + 1] = tomb[k] end
-    tomb[nt + 1], tomb[nt + 2] = '', KEEP
+  if #gone > 0 then
+    tomb[#tomb + 1] = ''
+    tomb[#tomb + 1] = KEEP
     pieces('HSET', GONE, tomb)
-    pieces('RPUSH', GONE_Q, q)
+    pieces('RPUSH', GONE_Q, gone)
   end
   if TOMBSTONES_MAX > 0 then
     local over = redis.call('LLEN', GONE_Q) - TOMBSTONES_MAX

@@ -130,13 +130,7 @@ BOOST_FIXTURE_TEST_CASE(finished_tasks_leave_redis_past_the_limits,
   // tombstones_max), and a plan counts the tasks that left until its last
   // one leaves. (Both queues answering alike with retention:
   // task_queue_model/both_backends_answer_alike_with_retention.)
-  settings.prefix = "rt";
-  auto now = test_clock();
-  settings.queue.retain_ms = 60'000;
-  settings.queue.retain_max = 2;
-  settings.queue.tombstones_max = 3;
-  open();
-  BOOST_REQUIRE(await_queue(sys, q, 10s));
+  auto now = open_retaining("rt");
   auto ts = tasks({"a", "b", "c", "d", "x"});
   for (auto& t : ts)
     t.plan_id = "p";

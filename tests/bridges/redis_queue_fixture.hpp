@@ -255,6 +255,19 @@ return n
     return now;
   }
 
+  /// Opens the queue at `prefix` with retention (finished tasks kept 60 s,
+  /// at most 2 of them, 3 tombstones) on a test clock, which it returns.
+  std::shared_ptr<int64_t> open_retaining(const std::string& prefix) {
+    settings.prefix = prefix;
+    auto now = test_clock();
+    settings.queue.retain_ms = 60'000;
+    settings.queue.retain_max = 2;
+    settings.queue.tombstones_max = 3;
+    open();
+    BOOST_REQUIRE(await_queue(sys, q, std::chrono::seconds(10)));
+    return now;
+  }
+
   /// Each task's record now.
   std::vector<queued_task> statuses(const std::vector<std::string>& ids) {
     std::vector<queued_task> out;

@@ -27,13 +27,7 @@ BOOST_FIXTURE_TEST_CASE(retention_stored_in_layout_5_is_converted,
   // store: P:c:state a hash with the field "\0layout 6" and P:c:seq a
   // string, on which every script of layout 5 fails before it writes
   // (it takes the hash for layout 1's columns and reads P:c:seq first).
-  settings.prefix = "l5";
-  auto now = test_clock();
-  settings.queue.retain_ms = 60'000;
-  settings.queue.retain_max = 2;
-  settings.queue.tombstones_max = 3;
-  open();
-  BOOST_REQUIRE(await_queue(sys, q, 10s));
+  auto now = open_retaining("l5");
   BOOST_REQUIRE_EQUAL(must<int32_t>(atom::add_v, tasks({"a", "b", "c", "d",
                                                         "e", "f", "g"})),
                       7);
